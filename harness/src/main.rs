@@ -1,0 +1,62 @@
+//! `harness`: the controller. Parses the command line and dispatches; each subcommand lives in its own module.
+
+mod check;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit codes, as Jepsen's.
+pub mod exit {
+    pub const VALID: u8 = 0;
+    pub const INVALID: u8 = 1;
+    pub const UNKNOWN: u8 = 2;
+    pub const INVALID_RUN: u8 = 3;
+    pub const BAD_ARGS: u8 = 254;
+    pub const CRASH: u8 = 255;
+}
+
+/// A Jepsen-style fault-injection test harness: starts a real cluster in network namespaces, drives
+/// clients, injects faults, records a history and checks it for linearizability.
+///
+/// Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the run itself was invalid, 254 bad arguments, 255 crash.
+#[derive(Debug, Parser)]
+#[command(name = "harness", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a history file (our history.jsonl or a Jepsen EDN history) for linearizability.
+    Check(check::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::BAD_ARGS
+            } else {
+                exit::VALID
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Some(Command::Check(args)) => check::run(args),
+        None => {
+            eprintln!("harness: running a test is not built yet; try `harness check --help`");
+            Ok(exit::CRASH)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("harness: error: {e:#}");
+            ExitCode::from(exit::CRASH)
+        }
+    }
+}

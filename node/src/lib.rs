@@ -1,0 +1,5 @@
+//! `node`: a Raft key-value server. The library part holds the client protocol (`api`) and the pure
+//! Raft core (`raft`); the binary wires them to storage, a clock and an HTTP server.
+
+pub mod api;
+pub mod raft;

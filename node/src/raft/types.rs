@@ -1,0 +1,150 @@
+//! Types crossing the boundary of the Raft core.
+
+use crate::api::{ErrorCode, ReadMode, Replication, Value};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Node ids are the names users see: `n1`, `n2`, ...
+pub type NodeId = String;
+
+/// Chosen by the shell; echoed back in `Ready::responses`.
+pub type RequestId = u64;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub id: NodeId,
+    /// Every member, including this node.
+    pub members: Vec<NodeId>,
+    pub read_mode: ReadMode,
+    pub replication: Replication,
+    pub heartbeat_interval: Duration,
+    /// Minimum election timeout; the actual one is drawn from [min, 2*min).
+    pub election_timeout: Duration,
+    /// `L_follower`: how long followers count down the leader's lease. The leader serves for
+    /// `L_leader = lease * (1 - max_drift) / (1 + max_drift)`.
+    pub lease: Duration,
+    /// `e`: the clock rate bound the lease arithmetic assumes (0.05 = rates within [0.95, 1.05]).
+    pub max_drift: f64,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    /// Most entries in one append message.
+    pub max_batch: usize,
+    /// Seeds the randomized election timeouts (deterministic simulation).
+    pub seed: u64,
+}
+
+/// Term and vote: written and fsynced before voting or answering.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HardState {
+    pub term: u64,
+    pub voted_for: Option<NodeId>,
+}
+
+/// What the shell read back from storage at start.
+#[derive(Debug, Clone, Default)]
+pub struct Restored {
+    pub hard_state: HardState,
+    /// The whole log, index 1.. in order.
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub term: u64,
+    pub index: u64,
+    pub command: Command,
+}
+
+/// State machine commands (what a log entry carries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Appended by a new leader; committing it makes the leader "ready".
+    Noop,
+    Put {
+        key: String,
+        value: Value,
+    },
+    Cas {
+        key: String,
+        from: Option<Value>,
+        to: Value,
+    },
+    /// A read committed through the log (`--read-mode log`).
+    Get {
+        key: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientRequest {
+    Read {
+        key: String,
+    },
+    Write {
+        key: String,
+        value: Value,
+    },
+    Cas {
+        key: String,
+        from: Option<Value>,
+        to: Value,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientReply {
+    Read { value: Option<Value> },
+    Written,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Known leader, for `NotLeader`.
+    pub leader: Option<NodeId>,
+}
+
+pub type ClientResult = Result<ClientReply, ClientError>;
+
+/// A peer message. The body is the core's business; the shell only routes on `to` and serializes with serde.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub term: u64,
+    pub body: MessageBody,
+}
+
+/// Message bodies: defined by the core (PreVote, Vote, Append, ReadIndex forwarding, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MessageBody {
+    // Filled in by the core implementation.
+    Placeholder,
+}
+
+/// Everything the core produced since the last `ready()`.
+#[derive(Debug, Clone, Default)]
+pub struct Ready {
+    pub hard_state: Option<HardState>,
+    /// Drop log entries with index >= this before appending.
+    pub truncate_from: Option<u64>,
+    pub append: Vec<Entry>,
+    pub messages: Vec<Message>,
+    pub responses: Vec<(RequestId, ClientResult)>,
+}
+
+impl Ready {
+    pub fn is_empty(&self) -> bool {
+        self.hard_state.is_none()
+            && self.truncate_from.is_none()
+            && self.append.is_empty()
+            && self.messages.is_empty()
+            && self.responses.is_empty()
+    }
+
+    /// Whether the shell must write (and fsync) before sending or answering.
+    pub fn must_persist(&self) -> bool {
+        self.hard_state.is_some() || self.truncate_from.is_some() || !self.append.is_empty()
+    }
+}
