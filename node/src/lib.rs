@@ -3,3 +3,7 @@
 
 pub mod api;
 pub mod raft;
+
+// The shell: I/O around the pure core.
+pub mod clock;
+pub mod storage;
