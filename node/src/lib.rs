@@ -6,4 +6,8 @@ pub mod raft;
 
 // The shell: I/O around the pure core.
 pub mod clock;
+pub mod config;
+pub mod driver;
+pub mod server;
 pub mod storage;
+pub mod transport;

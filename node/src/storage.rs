@@ -145,7 +145,10 @@ impl Wal {
         ))
     }
 
-    fn open_fresh(path: PathBuf, lock: File) -> Result<(Wal, Restored, ReplayReport), StorageError> {
+    fn open_fresh(
+        path: PathBuf,
+        lock: File,
+    ) -> Result<(Wal, Restored, ReplayReport), StorageError> {
         let file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -217,9 +220,7 @@ impl Wal {
             .write_all(&self.buf)
             .map_err(io_err("write", &self.path))?;
         // sync_data also flushes the file size, which appends change; that is all replay needs.
-        self.file
-            .sync_data()
-            .map_err(io_err("fsync", &self.path))?;
+        self.file.sync_data().map_err(io_err("fsync", &self.path))?;
         self.last_index = last;
         if self.buf.capacity() > (4 << 20) {
             // A huge catch-up batch should not pin its buffer forever.
