@@ -1,0 +1,1 @@
+//! Run metrics and HTML reports.

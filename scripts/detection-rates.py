@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Run each scenario N times and report how often the harness caught it, and how fast.
+
+For each unsafe mode with its nemesis: how many of N runs ended invalid, and the median time from the fault
+that preceded the first anomaly to that anomaly. For each safe mode: how many runs ended invalid (want 0).
+
+    sudo python3 scripts/detection-rates.py --runs 10 --time-limit 15s > docs/detection-rates.md
+
+Needs root (network namespaces). Builds the harness and node in release mode first.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+# (label, harness arguments, expected verdict)
+SCENARIOS = [
+    ("leader-local / partition-leader", ["--mode", "leader-local", "--nemesis", "partition-leader"], "invalid"),
+    ("any-local / partition-follower", ["--mode", "any-local", "--nemesis", "partition-follower"], "invalid"),
+    ("lease-no-wait / partition-leader", ["--mode", "lease-no-wait", "--nemesis", "partition-leader", "--lease-ms", "3000"], "invalid"),
+    ("async / kill-leader", ["--mode", "read-index", "--replication", "async", "--nemesis", "kill-leader"], "invalid"),
+    ("lease / clock-skew", ["--mode", "lease", "--nemesis", "clock-skew"], "invalid"),
+    ("read-index / clock-skew", ["--mode", "read-index", "--nemesis", "clock-skew"], "valid"),
+]
+for mode in ["log", "read-index", "lease", "follower-read"]:
+    for nem in ["partition-leader", "partition-follower", "kill-leader"]:
+        SCENARIOS.append((f"{mode} / {nem}", ["--mode", mode, "--nemesis", nem], "valid"))
+
+COMMON = ["--routing", "sticky", "--rate", "200", "--concurrency", "6", "--nemesis-interval", "5s", "--fault-duration", "3s"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--time-limit", default="15s")
+    ap.add_argument("--only", help="substring of the scenario labels to run")
+    args = ap.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "harness", "-p", "node"], cwd=root, check=True)
+    harness = os.path.join(root, "target", "release", "harness")
+    node = os.path.join(root, "target", "release", "node")
+    print(f"| scenario | expected | invalid runs | runs | median fault→anomaly (s) | other exits |")
+    print(f"|---|---|---|---|---|---|")
+    for label, extra, expected in SCENARIOS:
+        if args.only and args.only not in label:
+            continue
+        invalid, delays, other = 0, [], []
+        for i in range(args.runs):
+            with tempfile.TemporaryDirectory() as store:
+                cmd = [harness, *COMMON, *extra, "--time-limit", args.time_limit, "--seed", str(1000 + i),
+                       "--store", store, "--node-bin", node]
+                code = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+                if code == 1:
+                    invalid += 1
+                    with open(os.path.join(store, "latest", "results.json")) as f:
+                        d = json.load(f).get("detection") or {}
+                    if d.get("delay_s") is not None:
+                        delays.append(d["delay_s"])
+                elif code != 0:
+                    other.append(str(code))
+        med = f"{statistics.median(delays):.2f}" if delays else "-"
+        print(f"| {label} | {expected} | {invalid} | {args.runs} | {med} | {' '.join(other) or '-'} |", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
