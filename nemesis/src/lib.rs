@@ -1,1 +1,38 @@
-//! nemesis
+//! nemesis: the fault-injection side of the harness.
+//!
+//! - [`Network`]: one network namespace per node plus one for clients, on a bridge in its own namespace;
+//!   partitions as blackhole routes ([`Partition`]); teardown on every exit path; [`clean_leftovers`].
+//! - [`ManagedProcess`]: processes started inside a namespace, killed, paused, resumed, restarted.
+//! - [`FaultKind`], [`parse_nemeses`], [`schedule`], [`partition_for`]: the faults users name and a seeded,
+//!   reproducible plan of when each happens.
+//!
+//! Safety rule: every kernel object created here is named `lh` + run id (+ suffix), and only such objects
+//! are ever changed or deleted.
+
+mod clean;
+mod error;
+mod fault;
+mod netns;
+mod network;
+mod partition;
+mod process;
+mod schedule;
+mod subnet;
+
+pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport};
+pub use error::Error;
+pub use fault::{parse_nemeses, valid_nemesis_names, FaultKind};
+pub use netns::{
+    check_privileges, enter_netns, in_netns, list_netns, netns_exists, netns_pids, proc_state, NETNS_DIR,
+};
+pub use network::{
+    generate_run_id, NetConfig, Network, CLIENT_HOST, FIRST_NODE_HOST, MAX_NODE_NAME_LEN, MAX_RUN_ID_LEN,
+    PREFIX,
+};
+pub use partition::{partition_for, Partition};
+pub use process::{ManagedProcess, ProcessSpec};
+pub use schedule::{schedule, FaultWindow, ScheduleConfig};
+pub use subnet::Subnet;
+
+/// Re-exported so callers can name signals for [`ManagedProcess::signal`] without depending on `nix`.
+pub use nix::sys::signal::Signal;

@@ -1,0 +1,172 @@
+//! The fault kinds users name with `--nemesis`, and parsing of that option.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// One kind of fault the nemesis can inject. Targets are resolved by the harness at fault time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// Isolate the current leader from every other node.
+    PartitionLeader,
+    /// Isolate one follower from every other node.
+    PartitionFollower,
+    /// Split the nodes in two, the leader on the minority side.
+    PartitionHalves,
+    /// Each node reaches only its two ring neighbours.
+    PartitionRing,
+    /// SIGKILL the leader; restart it when the window ends.
+    KillLeader,
+    /// SIGKILL a random node; restart it when the window ends.
+    KillRandom,
+    /// SIGSTOP the leader; SIGCONT it when the window ends.
+    PauseLeader,
+    /// Skew a node's clock (offset and rate); reset it when the window ends.
+    ClockSkew,
+}
+
+impl FaultKind {
+    /// Every fault kind, in the order `all` expands to.
+    pub const ALL: [FaultKind; 8] = [
+        FaultKind::PartitionLeader,
+        FaultKind::PartitionFollower,
+        FaultKind::PartitionHalves,
+        FaultKind::PartitionRing,
+        FaultKind::KillLeader,
+        FaultKind::KillRandom,
+        FaultKind::PauseLeader,
+        FaultKind::ClockSkew,
+    ];
+
+    /// The name users type (`partition-leader`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::PartitionLeader => "partition-leader",
+            FaultKind::PartitionFollower => "partition-follower",
+            FaultKind::PartitionHalves => "partition-halves",
+            FaultKind::PartitionRing => "partition-ring",
+            FaultKind::KillLeader => "kill-leader",
+            FaultKind::KillRandom => "kill-random",
+            FaultKind::PauseLeader => "pause-leader",
+            FaultKind::ClockSkew => "clock-skew",
+        }
+    }
+
+    /// Whether this fault is a network partition (built with [`crate::partition_for`]).
+    pub fn is_partition(self) -> bool {
+        matches!(
+            self,
+            FaultKind::PartitionLeader
+                | FaultKind::PartitionFollower
+                | FaultKind::PartitionHalves
+                | FaultKind::PartitionRing
+        )
+    }
+
+    /// Whether the harness must know the leader to aim this fault.
+    pub fn needs_leader(self) -> bool {
+        matches!(
+            self,
+            FaultKind::PartitionLeader | FaultKind::KillLeader | FaultKind::PauseLeader
+        )
+    }
+
+    /// Parses one name (not `none` or `all`).
+    pub fn from_name(name: &str) -> Option<FaultKind> {
+        FaultKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Every name `--nemesis` accepts, comma separated, for error messages and help text.
+pub fn valid_nemesis_names() -> String {
+    let mut names = vec!["none"];
+    names.extend(FaultKind::ALL.iter().map(|k| k.name()));
+    names.push("all");
+    names.join(", ")
+}
+
+/// Parses a `--nemesis` value: a comma-separated list of names; `all` expands to every fault, `none`
+/// contributes nothing. Duplicates are dropped, order of first mention is kept.
+///
+/// An empty value or an unknown name is an error listing the valid names.
+pub fn parse_nemeses(s: &str) -> Result<Vec<FaultKind>, Error> {
+    let mut out: Vec<FaultKind> = Vec::new();
+    let push = |k: FaultKind, out: &mut Vec<FaultKind>| {
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    };
+    if s.trim().is_empty() {
+        return Err(Error::UnknownNemesis {
+            name: String::new(),
+            valid: valid_nemesis_names(),
+        });
+    }
+    for raw in s.split(',') {
+        let name = raw.trim().to_ascii_lowercase();
+        match name.as_str() {
+            "none" => {}
+            "all" => FaultKind::ALL.into_iter().for_each(|k| push(k, &mut out)),
+            other => match FaultKind::from_name(other) {
+                Some(k) => push(k, &mut out),
+                None => {
+                    return Err(Error::UnknownNemesis {
+                        name: raw.trim().to_string(),
+                        valid: valid_nemesis_names(),
+                    })
+                }
+            },
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for k in FaultKind::ALL {
+            assert_eq!(FaultKind::from_name(k.name()), Some(k));
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.name()));
+        }
+    }
+
+    #[test]
+    fn parses_lists_all_and_none() {
+        assert_eq!(parse_nemeses("none").unwrap(), vec![]);
+        assert_eq!(
+            parse_nemeses("kill-leader, partition-ring").unwrap(),
+            vec![FaultKind::KillLeader, FaultKind::PartitionRing]
+        );
+        assert_eq!(parse_nemeses("all").unwrap(), FaultKind::ALL.to_vec());
+        assert_eq!(
+            parse_nemeses("clock-skew,all,clock-skew").unwrap().len(),
+            FaultKind::ALL.len()
+        );
+        assert_eq!(parse_nemeses("clock-skew,all").unwrap()[0], FaultKind::ClockSkew);
+        assert_eq!(parse_nemeses("Pause-Leader").unwrap(), vec![FaultKind::PauseLeader]);
+    }
+
+    #[test]
+    fn unknown_names_list_the_valid_ones() {
+        let err = parse_nemeses("kill-leader,partition-everything").unwrap_err().to_string();
+        assert!(err.contains("`partition-everything`"), "{err}");
+        for k in FaultKind::ALL {
+            assert!(err.contains(k.name()), "{err}");
+        }
+        assert!(err.contains("none") && err.contains("all"), "{err}");
+        assert!(parse_nemeses("").is_err());
+        assert!(parse_nemeses("kill-leader,").is_err());
+    }
+}
