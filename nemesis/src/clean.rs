@@ -29,9 +29,18 @@ impl CleanReport {
 impl fmt::Display for CleanReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_empty() {
-            return write!(f, "nothing to clean: no `{PREFIX}` namespaces or links found");
+            return write!(
+                f,
+                "nothing to clean: no `{PREFIX}` namespaces or links found"
+            );
         }
-        let list = |v: Vec<String>| if v.is_empty() { "none".to_string() } else { v.join(" ") };
+        let list = |v: Vec<String>| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(" ")
+            }
+        };
         writeln!(f, "removed namespaces: {}", list(self.namespaces.clone()))?;
         writeln!(f, "removed links: {}", list(self.links.clone()))?;
         write!(
@@ -56,7 +65,9 @@ pub fn clean_leftovers_with_prefix(prefix: &str) -> Result<CleanReport, Error> {
     if !prefix.starts_with(PREFIX) {
         return Err(Error::invalid(
             "clean prefix",
-            format!("`{prefix}` does not start with `{PREFIX}`; only our own objects may be removed"),
+            format!(
+                "`{prefix}` does not start with `{PREFIX}`; only our own objects may be removed"
+            ),
         ));
     }
     check_privileges()?;
@@ -78,6 +89,9 @@ pub fn clean_leftovers_with_prefix(prefix: &str) -> Result<CleanReport, Error> {
         }
     }
     for link in root_links()?.into_iter().filter(|l| l.starts_with(prefix)) {
+        if !root_links()?.contains(&link) {
+            continue; // the other end of a veth pair we just deleted
+        }
         match ip(&["link", "del", &link]) {
             Ok(_) => {
                 tracing::info!(%link, "removed leftover link");
@@ -120,7 +134,10 @@ mod tests {
             parse_link_name("5: lhab1n1@if2: <BROADCAST,MULTICAST> mtu 1500").as_deref(),
             Some("lhab1n1")
         );
-        assert_eq!(parse_link_name("1: lo: <LOOPBACK,UP> mtu 65536").as_deref(), Some("lo"));
+        assert_eq!(
+            parse_link_name("1: lo: <LOOPBACK,UP> mtu 65536").as_deref(),
+            Some("lo")
+        );
         assert_eq!(parse_link_name("junk"), None);
     }
 
@@ -138,7 +155,12 @@ mod tests {
             processes: vec![42],
         };
         let s = r.to_string();
-        assert!(s.contains("lhab1n1") && s.contains("42") && s.contains("links: none"), "{s}");
-        assert!(CleanReport::default().to_string().contains("nothing to clean"));
+        assert!(
+            s.contains("lhab1n1") && s.contains("42") && s.contains("links: none"),
+            "{s}"
+        );
+        assert!(CleanReport::default()
+            .to_string()
+            .contains("nothing to clean"));
     }
 }

@@ -138,7 +138,10 @@ mod tests {
     fn names_round_trip_and_match_serde() {
         for k in FaultKind::ALL {
             assert_eq!(FaultKind::from_name(k.name()), Some(k));
-            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.name()));
+            assert_eq!(
+                serde_json::to_string(&k).unwrap(),
+                format!("\"{}\"", k.name())
+            );
         }
     }
 
@@ -154,13 +157,21 @@ mod tests {
             parse_nemeses("clock-skew,all,clock-skew").unwrap().len(),
             FaultKind::ALL.len()
         );
-        assert_eq!(parse_nemeses("clock-skew,all").unwrap()[0], FaultKind::ClockSkew);
-        assert_eq!(parse_nemeses("Pause-Leader").unwrap(), vec![FaultKind::PauseLeader]);
+        assert_eq!(
+            parse_nemeses("clock-skew,all").unwrap()[0],
+            FaultKind::ClockSkew
+        );
+        assert_eq!(
+            parse_nemeses("Pause-Leader").unwrap(),
+            vec![FaultKind::PauseLeader]
+        );
     }
 
     #[test]
     fn unknown_names_list_the_valid_ones() {
-        let err = parse_nemeses("kill-leader,partition-everything").unwrap_err().to_string();
+        let err = parse_nemeses("kill-leader,partition-everything")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`partition-everything`"), "{err}");
         for k in FaultKind::ALL {
             assert!(err.contains(k.name()), "{err}");

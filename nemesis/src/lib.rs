@@ -23,11 +23,12 @@ pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport};
 pub use error::Error;
 pub use fault::{parse_nemeses, valid_nemesis_names, FaultKind};
 pub use netns::{
-    check_privileges, enter_netns, in_netns, list_netns, netns_exists, netns_pids, proc_state, NETNS_DIR,
+    check_privileges, enter_netns, in_netns, list_netns, netns_exists, netns_pids, proc_state,
+    NETNS_DIR,
 };
 pub use network::{
-    generate_run_id, NetConfig, Network, CLIENT_HOST, FIRST_NODE_HOST, MAX_NODE_NAME_LEN, MAX_RUN_ID_LEN,
-    PREFIX,
+    generate_run_id, NetConfig, Network, CLIENT_HOST, FIRST_NODE_HOST, MAX_NODE_NAME_LEN,
+    MAX_RUN_ID_LEN, PREFIX,
 };
 pub use partition::{partition_for, Partition};
 pub use process::{ManagedProcess, ProcessSpec};

@@ -54,8 +54,8 @@ pub(crate) fn ip(args: &[&str]) -> Result<String, Error> {
 /// life, so a socket made here may be used from any thread.
 pub fn enter_netns(name: &str) -> Result<(), Error> {
     let path = netns_path(name);
-    let file =
-        File::open(&path).map_err(|e| Error::io(format!("opening namespace {}", path.display()), e))?;
+    let file = File::open(&path)
+        .map_err(|e| Error::io(format!("opening namespace {}", path.display()), e))?;
     nix::sched::setns(&file, CloneFlags::CLONE_NEWNET)
         .map_err(|e| Error::sys(format!("setns into network namespace {name}"), e))
 }
@@ -109,7 +109,9 @@ pub(crate) fn kill_pids(pids: &[u32]) -> Vec<u32> {
     let me = std::process::id();
     let mut killed = Vec::new();
     for &pid in pids.iter().filter(|&&p| p != me) {
-        let Ok(raw) = i32::try_from(pid) else { continue };
+        let Ok(raw) = i32::try_from(pid) else {
+            continue;
+        };
         // SIGCONT first so a paused process does not linger; errors mean it is already gone.
         let _ = kill(Pid::from_raw(raw), Signal::SIGCONT);
         if kill(Pid::from_raw(raw), Signal::SIGKILL).is_ok() {
@@ -170,9 +172,8 @@ pub fn check_privileges() -> Result<(), Error> {
             )))
         }
     }
-    ip(&["netns", "list"]).map_err(|e| {
-        Error::Privileges(format!("`ip netns` does not work here: {e}"))
-    })?;
+    ip(&["netns", "list"])
+        .map_err(|e| Error::Privileges(format!("`ip netns` does not work here: {e}")))?;
     Ok(())
 }
 

@@ -16,7 +16,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use rand::Rng;
 
-use crate::netns::{check_privileges, enter_netns, ip, kill_pids, netns_exists, netns_pids, sysctl_in};
+use crate::netns::{
+    check_privileges, enter_netns, ip, kill_pids, netns_exists, netns_pids, sysctl_in,
+};
 use crate::{Error, Partition, Subnet};
 
 /// The prefix of every kernel object we create.
@@ -51,7 +53,9 @@ pub fn generate_run_id() -> String {
 }
 
 fn is_simple_name(s: &str, max: usize) -> bool {
-    (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    (1..=max).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// One namespace attached to the bridge.
@@ -93,12 +97,18 @@ impl Layout {
         if !is_simple_name(&cfg.run_id, MAX_RUN_ID_LEN) {
             return Err(Error::invalid(
                 "run id",
-                format!("`{}`: use 1 to {MAX_RUN_ID_LEN} characters of a-z and 0-9", cfg.run_id),
+                format!(
+                    "`{}`: use 1 to {MAX_RUN_ID_LEN} characters of a-z and 0-9",
+                    cfg.run_id
+                ),
             ));
         }
         cfg.subnet.validate()?;
         if cfg.nodes.is_empty() {
-            return Err(Error::invalid("node list", "no nodes given; a network needs at least one node"));
+            return Err(Error::invalid(
+                "node list",
+                "no nodes given; a network needs at least one node",
+            ));
         }
         let needed = FIRST_NODE_HOST - 1 + cfg.nodes.len() as u32;
         if needed > cfg.subnet.host_count() {
@@ -114,16 +124,25 @@ impl Layout {
             ));
         }
         let prefix = format!("{PREFIX}{}", cfg.run_id);
-        let client = Host::new(&prefix, "c", cfg.subnet.host(CLIENT_HOST).expect("checked size"));
+        let client = Host::new(
+            &prefix,
+            "c",
+            cfg.subnet.host(CLIENT_HOST).expect("checked size"),
+        );
         let mut nodes = Vec::new();
         for (i, name) in cfg.nodes.iter().enumerate() {
             if !is_simple_name(name, MAX_NODE_NAME_LEN) {
                 return Err(Error::invalid(
                     "node name",
-                    format!("`{name}`: use 1 to {MAX_NODE_NAME_LEN} characters of a-z and 0-9, e.g. n1"),
+                    format!(
+                        "`{name}`: use 1 to {MAX_NODE_NAME_LEN} characters of a-z and 0-9, e.g. n1"
+                    ),
                 ));
             }
-            let addr = cfg.subnet.host(FIRST_NODE_HOST + i as u32).expect("checked size");
+            let addr = cfg
+                .subnet
+                .host(FIRST_NODE_HOST + i as u32)
+                .expect("checked size");
             nodes.push((name.clone(), Host::new(&prefix, name, addr)));
         }
         let layout = Layout {
@@ -222,9 +241,13 @@ impl Network {
             ip(&["netns", "add", ns])?;
             self.created.push(ns.clone());
             // Before any link exists, so new links inherit "default" and never speak IPv6.
-            for key in ["net.ipv6.conf.default.disable_ipv6", "net.ipv6.conf.all.disable_ipv6"] {
+            for key in [
+                "net.ipv6.conf.default.disable_ipv6",
+                "net.ipv6.conf.all.disable_ipv6",
+            ] {
                 match sysctl_in(ns, key, "1") {
-                    Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(Error::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound => {}
                     other => other?,
                 }
             }
@@ -236,7 +259,8 @@ impl Network {
         let cidr_len = l.subnet.prefix.to_string();
         for h in l.hosts() {
             ip(&[
-                "link", "add", &h.veth, "netns", &h.ns, "type", "veth", "peer", "name", &h.peer, "netns", br_ns,
+                "link", "add", &h.veth, "netns", &h.ns, "type", "veth", "peer", "name", &h.peer,
+                "netns", br_ns,
             ])?;
             ip(&["-n", br_ns, "link", "set", &h.peer, "master", &l.bridge])?;
             ip(&["-n", br_ns, "link", "set", &h.peer, "up"])?;
@@ -358,8 +382,16 @@ impl Network {
     }
 
     fn route(&self, verb: &[&str], from: &str, to: &str) -> Result<(), Error> {
-        let from_ns = &self.layout.node(from).ok_or_else(|| Error::UnknownNode(from.into()))?.ns;
-        let to_addr = self.layout.node(to).ok_or_else(|| Error::UnknownNode(to.into()))?.addr;
+        let from_ns = &self
+            .layout
+            .node(from)
+            .ok_or_else(|| Error::UnknownNode(from.into()))?
+            .ns;
+        let to_addr = self
+            .layout
+            .node(to)
+            .ok_or_else(|| Error::UnknownNode(to.into()))?
+            .addr;
         let dest = format!("{to_addr}/32");
         let mut args = vec!["-n", from_ns, "route"];
         args.extend_from_slice(verb);
@@ -378,7 +410,12 @@ impl Network {
         self.ensure_live()?;
         self.layout
             .hosts()
-            .map(|h| Ok((h.ns.clone(), ip(&["-n", &h.ns, "route", "show", "table", "all"])?)))
+            .map(|h| {
+                Ok((
+                    h.ns.clone(),
+                    ip(&["-n", &h.ns, "route", "show", "table", "all"])?,
+                ))
+            })
             .collect()
     }
 
@@ -449,7 +486,10 @@ mod tests {
         assert_eq!(l.client.peer, "lhab1cb");
         assert_eq!(l.client.addr, Ipv4Addr::new(10, 77, 0, 2));
         let n3 = l.node("n3").unwrap();
-        assert_eq!((n3.ns.as_str(), n3.veth.as_str(), n3.peer.as_str()), ("lhab1n3", "lhab1n3", "lhab1n3b"));
+        assert_eq!(
+            (n3.ns.as_str(), n3.veth.as_str(), n3.peer.as_str()),
+            ("lhab1n3", "lhab1n3", "lhab1n3b")
+        );
         assert_eq!(n3.addr, Ipv4Addr::new(10, 77, 0, 13));
         let longest = Layout::plan(&cfg("abcde", &["abcdef"])).unwrap();
         for h in longest.hosts() {

@@ -159,7 +159,10 @@ pub fn partition_for(
             Some((Partition::isolate(l, nodes), vec![l.to_string()]))
         }
         FaultKind::PartitionFollower => {
-            let followers: Vec<&String> = nodes.iter().filter(|n| Some(n.as_str()) != leader).collect();
+            let followers: Vec<&String> = nodes
+                .iter()
+                .filter(|n| Some(n.as_str()) != leader)
+                .collect();
             let f = followers.choose(rng)?;
             Some((Partition::isolate(f, nodes), vec![f.to_string()]))
         }
@@ -184,7 +187,10 @@ pub fn partition_for(
             order.shuffle(rng);
             Some((Partition::ring(&order), order))
         }
-        FaultKind::KillLeader | FaultKind::KillRandom | FaultKind::PauseLeader | FaultKind::ClockSkew => None,
+        FaultKind::KillLeader
+        | FaultKind::KillRandom
+        | FaultKind::PauseLeader
+        | FaultKind::ClockSkew => None,
     }
 }
 
@@ -254,12 +260,14 @@ mod tests {
         assert!(partition_for(FaultKind::PartitionLeader, &all, None, &mut rng).is_none());
 
         for _ in 0..20 {
-            let (p, t) = partition_for(FaultKind::PartitionFollower, &all, Some("n3"), &mut rng).unwrap();
+            let (p, t) =
+                partition_for(FaultKind::PartitionFollower, &all, Some("n3"), &mut rng).unwrap();
             assert_eq!(t.len(), 1);
             assert_ne!(t[0], "n3");
             assert_eq!(p, Partition::isolate(&t[0], &all));
 
-            let (p, t) = partition_for(FaultKind::PartitionHalves, &all, Some("n4"), &mut rng).unwrap();
+            let (p, t) =
+                partition_for(FaultKind::PartitionHalves, &all, Some("n4"), &mut rng).unwrap();
             assert_eq!(t.len(), 2);
             assert!(t.contains(&"n4".to_string()));
             let rest: Vec<String> = all.iter().filter(|n| !t.contains(n)).cloned().collect();

@@ -67,15 +67,25 @@ impl ManagedProcess {
             .append(true)
             .open(&spec.log_path)
             .map_err(|e| Error::io(format!("opening log file {}", spec.log_path.display()), e))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| Error::io(format!("duplicating log file {}", spec.log_path.display()), e))?;
+        let log_err = log.try_clone().map_err(|e| {
+            Error::io(
+                format!("duplicating log file {}", spec.log_path.display()),
+                e,
+            )
+        })?;
         // Opened before fork: the child may only make async-signal-safe calls between fork and exec.
         let netns: Option<File> = match &spec.netns {
             Some(ns) => {
                 let path = netns_path(ns);
                 Some(File::open(&path).map_err(|e| {
-                    Error::io(format!("opening network namespace {} for `{}`", path.display(), spec.name), e)
+                    Error::io(
+                        format!(
+                            "opening network namespace {} for `{}`",
+                            path.display(),
+                            spec.name
+                        ),
+                        e,
+                    )
                 })?)
             }
             None => None,

@@ -96,13 +96,20 @@ mod tests {
         for win in w {
             assert!(win.start < win.end);
             assert_eq!(win.end - win.start, c.duration);
-            assert!(win.end < c.time_limit, "{win:?} ends after {:?}", c.time_limit);
+            assert!(
+                win.end < c.time_limit,
+                "{win:?} ends after {:?}",
+                c.time_limit
+            );
             assert!(c.faults.contains(&win.kind));
         }
         for pair in w.windows(2) {
             assert!(pair[0].end <= pair[1].start, "overlap: {pair:?}");
             let gap = pair[1].start - pair[0].end;
-            assert!(gap >= c.interval.mul_f64(0.79) && gap <= c.interval.mul_f64(1.21), "{gap:?}");
+            assert!(
+                gap >= c.interval.mul_f64(0.79) && gap <= c.interval.mul_f64(1.21),
+                "{gap:?}"
+            );
         }
     }
 
@@ -149,7 +156,10 @@ mod tests {
         assert!(schedule(&c).is_empty());
         let mut c = cfg(1);
         c.time_limit = Duration::from_secs(4);
-        assert!(schedule(&c).is_empty(), "2 s warm-up + 3 s fault does not fit in 4 s");
+        assert!(
+            schedule(&c).is_empty(),
+            "2 s warm-up + 3 s fault does not fit in 4 s"
+        );
         let mut c = cfg(1);
         c.interval = Duration::ZERO;
         let w = schedule(&c);

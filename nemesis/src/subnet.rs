@@ -118,7 +118,10 @@ impl FromStr for Subnet {
                 format!("`{s}`: {why}; expected a private IPv4 network like 10.77.0.0/24"),
             )
         };
-        let (addr, prefix) = s.trim().split_once('/').ok_or_else(|| bad("missing /prefix"))?;
+        let (addr, prefix) = s
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| bad("missing /prefix"))?;
         let base: Ipv4Addr = addr.parse().map_err(|_| bad("not an IPv4 address"))?;
         let prefix: u8 = prefix
             .parse()
@@ -148,7 +151,12 @@ mod tests {
 
     #[test]
     fn parses_and_displays_round_trip() {
-        for s in ["10.77.0.0/24", "172.20.0.0/16", "192.168.5.0/28", "10.0.0.0/8"] {
+        for s in [
+            "10.77.0.0/24",
+            "172.20.0.0/16",
+            "192.168.5.0/28",
+            "10.0.0.0/8",
+        ] {
             let subnet: Subnet = s.parse().unwrap();
             assert_eq!(subnet.to_string(), s);
         }
