@@ -331,7 +331,8 @@ impl Network {
         self.current.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Replaces the current partition with `p` (heals first). On failure, nothing of `p` stays applied.
+    /// Replaces the current partition with `p`. Only the difference is changed (routes in both stay), so
+    /// there is no moment of full connectivity in between. On failure the network is left fully healed.
     pub fn apply(&self, p: &Partition) -> Result<(), Error> {
         self.ensure_live()?;
         for (from, to) in &p.drops {
@@ -341,20 +342,36 @@ impl Network {
                 }
             }
         }
+        let wanted: Vec<&(String, String)> = p.drops.iter().filter(|(a, b)| a != b).collect();
         let mut current = self.lock();
-        self.heal_locked(&mut current)?;
-        for (from, to) in &p.drops {
-            if from == to {
-                continue;
+        let stale: Vec<(String, String)> = current
+            .drops
+            .iter()
+            .filter(|d| !wanted.contains(d))
+            .cloned()
+            .collect();
+        let result = stale
+            .into_iter()
+            .try_for_each(|(from, to)| {
+                self.route("del", &from, &to)?;
+                current.drops.remove(&(from, to));
+                Ok(())
+            })
+            .and_then(|()| {
+                wanted.into_iter().try_for_each(|(from, to)| {
+                    if !current.drops.contains(&(from.clone(), to.clone())) {
+                        self.route("add", from, to)?;
+                        current.drops.insert((from.clone(), to.clone()));
+                    }
+                    Ok(())
+                })
+            });
+        if let Err(e) = result {
+            // Roll back to a known state: fully healed.
+            if let Err(undo) = self.heal_locked(&mut current) {
+                tracing::error!(error = %undo, "rolling back a partially applied partition");
             }
-            if let Err(e) = self.route(&["add"], from, to) {
-                // Roll back so the network is in a known state (fully healed).
-                if let Err(undo) = self.heal_locked(&mut current) {
-                    tracing::error!(error = %undo, "rolling back a partially applied partition");
-                }
-                return Err(e);
-            }
-            current.drops.insert((from.clone(), to.clone()));
+            return Err(e);
         }
         tracing::info!(partition = %p.describe(), "partition applied");
         Ok(())
@@ -372,7 +389,7 @@ impl Network {
     fn heal_locked(&self, current: &mut Partition) -> Result<(), Error> {
         let mut first_err = None;
         for (from, to) in std::mem::take(&mut current.drops) {
-            if let Err(e) = self.route(&["del"], &from, &to) {
+            if let Err(e) = self.route("del", &from, &to) {
                 // Keep it recorded so a later heal retries it.
                 current.drops.insert((from, to));
                 first_err.get_or_insert(e);
@@ -381,7 +398,8 @@ impl Network {
         first_err.map_or(Ok(()), Err)
     }
 
-    fn route(&self, verb: &[&str], from: &str, to: &str) -> Result<(), Error> {
+    /// `ip -n <from ns> route add|del blackhole <to addr>/32`.
+    fn route(&self, verb: &str, from: &str, to: &str) -> Result<(), Error> {
         let from_ns = &self
             .layout
             .node(from)
@@ -393,10 +411,7 @@ impl Network {
             .ok_or_else(|| Error::UnknownNode(to.into()))?
             .addr;
         let dest = format!("{to_addr}/32");
-        let mut args = vec!["-n", from_ns, "route"];
-        args.extend_from_slice(verb);
-        args.extend_from_slice(&["blackhole", &dest]);
-        ip(&args).map(drop)
+        ip(&["-n", from_ns, "route", verb, "blackhole", &dest]).map(drop)
     }
 
     /// The partition currently applied.

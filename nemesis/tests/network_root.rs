@@ -334,3 +334,35 @@ fn root_enter_client_netns_moves_only_this_thread() {
         ours
     );
 }
+
+#[test]
+fn root_failed_apply_leaves_the_network_healed() {
+    if !have_root("root_failed_apply_leaves_the_network_healed") {
+        return;
+    }
+    let net = network(3);
+    let before = net.route_snapshot().unwrap();
+    // Break n3 behind the network's back: routes can no longer be added there.
+    let n3 = ns(&net, "n3");
+    ip(&["netns", "del", &n3]);
+    let err = net
+        .apply(&Partition::isolate("n1", &net.nodes()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("ip -n {n3} route add blackhole")),
+        "{err}"
+    );
+    assert!(
+        net.current().is_empty(),
+        "nothing of the failed partition stays recorded"
+    );
+    for n in ["n1", "n2"] {
+        let namespace = ns(&net, n);
+        assert_eq!(
+            ip(&["-n", &namespace, "route", "show", "table", "all"]),
+            before[&namespace],
+            "{n}"
+        );
+    }
+}
