@@ -1,7 +1,8 @@
 //! Read and write throughput and latency of a real 3-node cluster on loopback, per read mode.
 //!
 //! `cargo bench -p node --bench reads` (env: LH_BENCH_SECS per measurement, default 3; LH_BENCH_RUNS
-//! repetitions, default 3, medians reported; LH_BENCH_CLIENTS, default 8; LH_BENCH_MODES, comma list).
+//! repetitions, default 3, medians reported; LH_BENCH_CLIENTS, default 8; LH_BENCH_MODES, comma list;
+//! LH_BENCH_NODES, default 3).
 //! Checks the design's promise that lease reads are at least 2x faster at p50 than read-index reads, and
 //! exits 1 if not.
 
@@ -111,8 +112,15 @@ struct Row {
     figures: Figures,
 }
 
-async fn bench_mode(mode: &str, clients: usize, secs: f64, runs: usize, writes: bool) -> Vec<Row> {
-    let cluster = Cluster::start(3, &["--read-mode", mode]);
+async fn bench_mode(
+    nodes: usize,
+    mode: &str,
+    clients: usize,
+    secs: f64,
+    runs: usize,
+    writes: bool,
+) -> Vec<Row> {
+    let cluster = Cluster::start(nodes, &["--read-mode", mode]);
     let client = Client::new();
     cluster
         .wait_for_leader(&client, Duration::from_secs(15))
@@ -166,6 +174,7 @@ fn main() {
     let secs: f64 = env_or("LH_BENCH_SECS", 3.0);
     let runs: usize = env_or("LH_BENCH_RUNS", 3).max(1);
     let clients: usize = env_or("LH_BENCH_CLIENTS", 8).max(1);
+    let nodes: usize = env_or("LH_BENCH_NODES", 3).max(1);
     let modes: Vec<String> = std::env::var("LH_BENCH_MODES")
         .unwrap_or_else(|_| "lease,read-index,log,follower-read".into())
         .split(',')
@@ -178,11 +187,11 @@ fn main() {
         .expect("runtime");
     let mut rows = Vec::new();
     for (i, mode) in modes.iter().enumerate() {
-        rows.extend(rt.block_on(bench_mode(mode, clients, secs, runs, i == 0)));
+        rows.extend(rt.block_on(bench_mode(nodes, mode, clients, secs, runs, i == 0)));
     }
 
     println!(
-        "\n3 nodes on loopback, {clients} clients, {secs} s per run, median of {runs} runs (release build)"
+        "\n{nodes} nodes on loopback, {clients} clients, {secs} s per run, median of {runs} runs (release build)"
     );
     println!(
         "{:<22} {:>10} {:>10} {:>10} {:>8}",

@@ -128,7 +128,7 @@ impl Wal {
             records = report.records,
             entries = restored.entries.len(),
             term = restored.hard_state.term,
-            voted_for = ?restored.hard_state.voted_for,
+            voted_for = restored.hard_state.voted_for.as_deref().unwrap_or("none"),
             "replayed write-ahead log"
         );
         let last_index = restored.entries.last().map_or(0, |e| e.index);
