@@ -4,8 +4,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::layout::PREFIX;
 use crate::netns::{check_privileges, ip, kill_pids, list_netns, netns_pids};
-use crate::network::PREFIX;
 use crate::Error;
 
 /// What [`clean_leftovers`] removed.

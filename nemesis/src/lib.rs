@@ -12,6 +12,7 @@
 mod clean;
 mod error;
 mod fault;
+mod layout;
 mod netns;
 mod network;
 mod partition;
@@ -22,14 +23,15 @@ mod subnet;
 pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport};
 pub use error::Error;
 pub use fault::{parse_nemeses, valid_nemesis_names, FaultKind};
+pub use layout::{
+    generate_run_id, NetConfig, CLIENT_HOST, FIRST_NODE_HOST, MAX_NODE_NAME_LEN, MAX_RUN_ID_LEN,
+    PREFIX,
+};
 pub use netns::{
     check_privileges, enter_netns, in_netns, list_netns, netns_exists, netns_pids, proc_state,
     NETNS_DIR,
 };
-pub use network::{
-    generate_run_id, NetConfig, Network, CLIENT_HOST, FIRST_NODE_HOST, MAX_NODE_NAME_LEN,
-    MAX_RUN_ID_LEN, PREFIX,
-};
+pub use network::Network;
 pub use partition::{partition_for, Partition};
 pub use process::{ManagedProcess, ProcessSpec};
 pub use schedule::{schedule, FaultWindow, ScheduleConfig};
