@@ -1,5 +1,24 @@
 //! Linearizability checker (WGL / porcupine-style), as a library with a thin CLI in `harness check`.
+//!
+//! ```no_run
+//! use checker::{check, load_history, CheckOptions};
+//! let history = load_history(std::path::Path::new("history.jsonl")).unwrap();
+//! let result = check(&history, history.guess_model(), &CheckOptions::default());
+//! println!("{}: {}", result.valid, result.explanation);
+//! ```
 
+mod check;
+mod edn;
+pub mod explain;
 pub mod history;
+pub mod model;
+mod ops;
+mod parse;
+mod search;
 
+pub use check::{check, check_model, try_check, CheckOptions, CheckResult, KeyResult, Validity};
+pub use explain::{Counterexample, OpSummary};
 pub use history::{Event, EventType, Process};
+pub use model::{Encoded, EncodedOp, KvModel, Model, ModelKind, RegisterModel, UnknownModel};
+pub use ops::{Format, History, Op, Outcome};
+pub use parse::{load_history, parse_edn, parse_events, parse_jsonl, parse_str, Location, ParseError};

@@ -1,0 +1,308 @@
+//! Checking a history: encode with a model, split into partitions, search them (interleaved or in
+//! parallel, all stopping at the first invalid one), and summarise.
+
+use crate::explain::{self, Counterexample};
+use crate::model::{Encoded, EncodedOp, KvModel, Model, ModelKind, RegisterModel};
+use crate::ops::{History, Outcome};
+use crate::parse::{Location, ParseError};
+use crate::search::{Control, Search, Status};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Steps a partition runs before yielding to the others.
+const SLICE: u64 = 1 << 17;
+
+/// Bounds and parallelism.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Give up (verdict `unknown`) after this long.
+    pub time_limit: Option<Duration>,
+    /// Give up (verdict `unknown`) when the search's caches would hold more than this.
+    pub memory_limit_bytes: Option<usize>,
+    /// Partitions checked at once (at least 1).
+    pub threads: usize,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            time_limit: None,
+            memory_limit_bytes: None,
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        }
+    }
+}
+
+/// The verdict: `true`, `false`, or `"unknown"` when a bound was hit (as Jepsen's `:valid?`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Validity {
+    Valid,
+    Invalid,
+    Unknown,
+}
+
+impl Validity {
+    /// The process exit code: 0 valid, 1 invalid, 2 unknown.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Validity::Valid => 0,
+            Validity::Invalid => 1,
+            Validity::Unknown => 2,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Validity::Valid => "valid",
+            Validity::Invalid => "invalid",
+            Validity::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Validity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Validity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Validity::Valid => s.serialize_bool(true),
+            Validity::Invalid => s.serialize_bool(false),
+            Validity::Unknown => s.serialize_str("unknown"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Validity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Bool(true) => Ok(Validity::Valid),
+            serde_json::Value::Bool(false) => Ok(Validity::Invalid),
+            serde_json::Value::String(s) if s == "unknown" => Ok(Validity::Unknown),
+            other => Err(serde::de::Error::custom(format!("expected true, false or \"unknown\", got {other}"))),
+        }
+    }
+}
+
+/// How one partition (key) went.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyResult {
+    pub key: Option<String>,
+    /// Operations searched (after dropping those that cannot matter).
+    pub ops: usize,
+    pub valid: Validity,
+    /// Distinct (linearized set, state) pairs explored.
+    pub states: usize,
+}
+
+/// The result of a check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub valid: Validity,
+    pub model: String,
+    /// Operations checked (`ok` and `info`; `fail` ops are not counted).
+    pub ops: usize,
+    pub keys: usize,
+    pub info_ops: usize,
+    pub failed_ops: usize,
+    pub elapsed_ms: f64,
+    pub counterexample: Option<Counterexample>,
+    pub unknown_reason: Option<String>,
+    /// One line a person can read: why valid, invalid or unknown.
+    pub explanation: String,
+    pub per_key: Vec<KeyResult>,
+}
+
+/// Checks a history with a built-in model. An op the model does not know makes the verdict `unknown`
+/// (with the reason); use [`try_check`] to get that as an error instead.
+pub fn check(history: &History, model: ModelKind, opts: &CheckOptions) -> CheckResult {
+    let start = Instant::now();
+    try_check(history, model, opts).unwrap_or_else(|e| CheckResult {
+        valid: Validity::Unknown,
+        model: model.to_string(),
+        ops: history.op_count(),
+        keys: history.key_count(),
+        info_ops: history.info_count(),
+        failed_ops: history.failed_ops,
+        elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
+        counterexample: None,
+        explanation: format!("cannot check: {e}"),
+        unknown_reason: Some(e.to_string()),
+        per_key: Vec::new(),
+    })
+}
+
+/// Checks a history with a built-in model; an op the model cannot check is an error naming its line.
+pub fn try_check(history: &History, model: ModelKind, opts: &CheckOptions) -> Result<CheckResult, ParseError> {
+    match model {
+        ModelKind::Register => check_model(history, RegisterModel::register(), opts),
+        ModelKind::CasRegister => check_model(history, RegisterModel::cas_register(), opts),
+        ModelKind::Kv => check_model(history, KvModel::new(), opts),
+    }
+}
+
+type Part<M> = (Option<String>, Vec<EncodedOp<<M as Model>::Input, <M as Model>::Output>>);
+
+fn encode<M: Model>(history: &History, model: &mut M) -> Result<Vec<Part<M>>, ParseError> {
+    let mut parts: Vec<Part<M>> = Vec::new();
+    let mut index: FxHashMap<Option<String>, usize> = FxHashMap::default();
+    for (i, op) in history.ops.iter().enumerate() {
+        let key = model.partition(op);
+        let at = if history.from_file { Location::Line(op.invoke_line) } else { Location::Event(op.invoke_line) };
+        let (input, output) = match model.encode(op) {
+            Ok(Encoded::Op(input, output)) => (input, output),
+            Ok(Encoded::Drop) => continue,
+            Err(message) => return Err(ParseError::UnsupportedOp { at, message }),
+        };
+        let ret = match op.outcome {
+            Outcome::Ok => op.complete_pos,
+            Outcome::Info => None,
+        };
+        let p = *index.entry(key.clone()).or_insert_with(|| {
+            parts.push((key, Vec::new()));
+            parts.len() - 1
+        });
+        parts[p].1.push(EncodedOp { op: i, input, output, call: op.invoke_pos, ret });
+    }
+    Ok(parts)
+}
+
+/// What became of one partition.
+enum Done<'m, M: Model> {
+    Valid(KeyResult),
+    Invalid(KeyResult, Box<Search<'m, M>>),
+    Unknown(KeyResult, Status),
+}
+
+/// Checks a history with any model (built-in or your own).
+pub fn check_model<M: Model>(history: &History, mut model: M, opts: &CheckOptions) -> Result<CheckResult, ParseError> {
+    let start = Instant::now();
+    let mut parts = encode(history, &mut model)?;
+    let model = model;
+    for (_, ops) in &mut parts {
+        model.prepare(ops);
+    }
+    // Small partitions first: cheap verdicts early, and an invalid one stops the big ones sooner.
+    parts.sort_by_key(|(_, ops)| ops.len());
+    let keys = parts.len();
+    let ctl = Control {
+        stop: AtomicBool::new(false),
+        deadline: opts.time_limit.map(|t| start + t),
+        memory_limit: opts.memory_limit_bytes,
+        memory_used: AtomicUsize::new(0),
+    };
+    let queue: VecDeque<(Option<String>, Search<M>)> = parts.into_iter().map(|(k, ops)| (k, Search::new(&model, ops))).collect();
+    let queue = Mutex::new(queue);
+    let done: Mutex<Vec<Done<M>>> = Mutex::new(Vec::new());
+    let threads = opts.threads.clamp(1, keys.max(1));
+    if threads == 1 {
+        worker(&queue, &done, &ctl);
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| worker(&queue, &done, &ctl));
+            }
+        });
+    }
+    let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    // Partitions never finished because another was invalid.
+    for (key, search) in queue.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        done.push(Done::Unknown(KeyResult { key, ops: search.ops.len(), valid: Validity::Unknown, states: search.cache_entries() }, Status::Stopped));
+    }
+    let mut per_key = Vec::with_capacity(done.len());
+    let mut invalid = None;
+    let mut limit = None;
+    for d in done {
+        match d {
+            Done::Valid(k) => per_key.push(k),
+            Done::Invalid(k, s) => {
+                if invalid.is_none() {
+                    invalid = Some((k.key.clone(), s));
+                }
+                per_key.push(k);
+            }
+            Done::Unknown(k, st) => {
+                if matches!(st, Status::TimeLimit | Status::MemoryLimit) && limit.is_none() {
+                    limit = Some((k.key.clone(), st));
+                }
+                per_key.push(k);
+            }
+        }
+    }
+    per_key.sort_by(|a, b| a.key.cmp(&b.key));
+    let (valid, counterexample, unknown_reason) = if let Some((key, search)) = invalid {
+        (Validity::Invalid, Some(explain::counterexample(history, &model, &search, key)), None)
+    } else if let Some((key, st)) = limit {
+        let which = key.map(|k| format!(" while checking key {k:?}")).unwrap_or_default();
+        let reason = match st {
+            Status::TimeLimit => format!("time limit of {:.1} s reached{which}", opts.time_limit.unwrap_or_default().as_secs_f64()),
+            _ => format!("memory limit of {} MiB reached{which}", opts.memory_limit_bytes.unwrap_or_default() >> 20),
+        };
+        (Validity::Unknown, None, Some(reason))
+    } else if per_key.iter().any(|k| k.valid != Validity::Valid) {
+        (Validity::Unknown, None, Some("the search stopped before finishing".to_string()))
+    } else {
+        (Validity::Valid, None, None)
+    };
+    let explanation = match (&counterexample, &unknown_reason) {
+        (Some(c), _) => c.explanation.clone(),
+        (None, Some(r)) => format!("no verdict: {r}"),
+        (None, None) => format!("every key has a linearization: {} ops on {} key(s)", history.op_count(), keys),
+    };
+    Ok(CheckResult {
+        valid,
+        model: model.name().to_string(),
+        ops: history.op_count(),
+        keys,
+        info_ops: history.info_count(),
+        failed_ops: history.failed_ops,
+        elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
+        counterexample,
+        unknown_reason,
+        explanation,
+        per_key,
+    })
+}
+
+/// Takes partitions off the queue, runs each for a slice, and puts unfinished ones back.
+fn worker<'m, M: Model>(queue: &Mutex<VecDeque<(Option<String>, Search<'m, M>)>>, done: &Mutex<Vec<Done<'m, M>>>, ctl: &Control) {
+    loop {
+        if ctl.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some((key, mut search)) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+            return;
+        };
+        let status = search.run(SLICE, ctl);
+        let result = |valid| KeyResult { key: key.clone(), ops: search.ops.len(), valid, states: search.cache_entries() };
+        let d = match status {
+            Status::Paused => {
+                queue.lock().unwrap_or_else(|e| e.into_inner()).push_back((key, search));
+                continue;
+            }
+            Status::Valid => {
+                let r = result(Validity::Valid);
+                search.release(ctl);
+                Done::Valid(r)
+            }
+            Status::Invalid => {
+                ctl.stop.store(true, Ordering::Relaxed);
+                Done::Invalid(result(Validity::Invalid), Box::new(search))
+            }
+            Status::TimeLimit | Status::MemoryLimit | Status::Stopped => {
+                if status != Status::Stopped {
+                    ctl.stop.store(true, Ordering::Relaxed);
+                }
+                Done::Unknown(result(Validity::Unknown), status)
+            }
+        };
+        done.lock().unwrap_or_else(|e| e.into_inner()).push(d);
+    }
+}

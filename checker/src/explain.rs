@@ -1,0 +1,233 @@
+//! Counterexamples a person can follow: which op cannot be linearized, and concretely why.
+
+use crate::model::Model;
+use crate::ops::{History, Op, Outcome};
+use crate::search::Search;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How much of the longest prefix, and of the concurrent window, a counterexample lists.
+const PREFIX_SHOWN: usize = 20;
+const WINDOW_SHOWN: usize = 30;
+
+/// One operation, as reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpSummary {
+    pub process: String,
+    pub f: String,
+    pub key: Option<String>,
+    pub value: Value,
+    pub output: Value,
+    pub invoke_time_ns: u64,
+    pub complete_time_ns: Option<u64>,
+    /// `ok` or `info`.
+    pub outcome: String,
+    /// The event's `index` (JSONL) or line (EDN).
+    pub invoke_index: u64,
+    pub complete_index: Option<u64>,
+    pub node: Option<String>,
+}
+
+impl OpSummary {
+    pub fn from_op(op: &Op) -> Self {
+        OpSummary {
+            process: op.process.to_string(),
+            f: op.f.clone(),
+            key: op.key.clone(),
+            value: op.value.clone(),
+            output: op.output.clone(),
+            invoke_time_ns: op.invoke_time_ns.unwrap_or(0),
+            complete_time_ns: op.complete_time_ns,
+            outcome: op.outcome.to_string(),
+            invoke_index: op.invoke_index,
+            complete_index: op.complete_index,
+            node: op.node.clone(),
+        }
+    }
+}
+
+/// Why a history is not linearizable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counterexample {
+    /// The partition (key) that is not linearizable.
+    pub key: Option<String>,
+    pub explanation: String,
+    /// The operation that cannot be linearized.
+    pub op: OpSummary,
+    /// The end of the longest linearizable prefix found (in linearization order); `prefix_len` is its
+    /// full length.
+    pub prefix: Vec<OpSummary>,
+    pub prefix_len: usize,
+    /// The state after the longest prefix.
+    pub state: String,
+    /// Operations of the same key concurrent with `op` (overlapping its interval), by invocation.
+    pub window: Vec<OpSummary>,
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "nil".to_string(),
+        Value::Array(a) if a.len() == 2 => format!("[{} {}]", show(&a[0]), show(&a[1])),
+        other => other.to_string(),
+    }
+}
+
+/// An op in words: `read of k2`, `write 4`, `cas of k2 from 1 to 2`.
+pub fn describe_op(op: &Op) -> String {
+    let of = op.key.as_ref().map(|k| format!(" of {k}")).unwrap_or_default();
+    let to = op.key.as_ref().map(|k| format!(" to {k}")).unwrap_or_default();
+    let v = op.input_value();
+    match op.f.as_str() {
+        "read" | "get" => format!("{}{of}", op.f),
+        "write" | "put" | "append" => format!("{} {}{to}", op.f, show(v)),
+        "cas" => match v {
+            Value::Array(a) if a.len() == 2 => format!("cas{of} from {} to {}", show(&a[0]), show(&a[1])),
+            _ => format!("cas{of} {}", show(v)),
+        },
+        f => format!("{f}{of} {}", show(v)),
+    }
+}
+
+/// Words for points in time: seconds when the history has times, else lines.
+struct Clock<'h> {
+    h: &'h History,
+}
+
+impl Clock<'_> {
+    fn at(&self, ns: Option<u64>, index: Option<u64>) -> String {
+        match (self.h.has_time, ns, index) {
+            (true, Some(ns), _) => format!("{:.2} s", ns as f64 / 1e9),
+            (_, _, Some(i)) if self.h.from_file && self.h.format == crate::ops::Format::Edn => format!("line {i}"),
+            (_, _, Some(i)) => format!("event {i}"),
+            _ => "the end".to_string(),
+        }
+    }
+    fn invoked(&self, op: &Op) -> String {
+        self.at(op.invoke_time_ns, Some(op.invoke_index))
+    }
+    fn completed(&self, op: &Op) -> String {
+        if op.complete_pos.is_none() {
+            return "never (still open at the end)".to_string();
+        }
+        self.at(op.complete_time_ns, op.complete_index)
+    }
+    fn by(&self, op: &Op) -> String {
+        format!("{} (process {})", describe_op(op), op.process)
+    }
+}
+
+/// The value an op needs the state to hold to succeed: a read's result, a successful cas's `from`.
+fn required(op: &Op) -> Option<Value> {
+    if op.outcome != Outcome::Ok {
+        return None;
+    }
+    match op.f.as_str() {
+        "read" => Some(op.output.clone()),
+        "cas" => op.input_value().as_array().filter(|a| a.len() == 2).map(|a| a[0].clone()),
+        _ => None,
+    }
+}
+
+/// The value an op writes, if it is a plain register update.
+fn written(op: &Op) -> Option<Value> {
+    match op.f.as_str() {
+        "write" => Some(op.input_value().clone()),
+        "cas" => op.input_value().as_array().filter(|a| a.len() == 2).map(|a| a[1].clone()),
+        _ => None,
+    }
+}
+
+/// The concrete reason, for register ops; `None` when no simple story applies.
+fn why(c: &Clock, r: &Op, part: &[&Op]) -> Option<String> {
+    let v = required(r)?;
+    let r_start = r.invoke_pos;
+    let r_end = r.complete_pos?;
+    let claim = if r.f == "cas" {
+        format!("{} at {} succeeded, so the value was {}", c.by(r), c.invoked(r), show(&v))
+    } else {
+        format!("{} at {} returned {}", c.by(r), c.invoked(r), show(&v))
+    };
+    // Ok updates of another value that completed before r began.
+    let overwrites = part.iter().filter(|y| y.outcome == Outcome::Ok && y.complete_pos.is_some_and(|p| p < r_start) && written(y).is_some_and(|u| u != v));
+    let writers: Vec<&&Op> = part.iter().filter(|w| written(w).as_ref() == Some(&v) && !std::ptr::eq(**w, r)).collect();
+    if v.is_null() {
+        let y = overwrites.max_by_key(|y| y.complete_pos)?;
+        return Some(format!("{claim} (nothing written yet), but {} completed at {}, before that began", c.by(y), c.completed(y)));
+    }
+    if writers.is_empty() {
+        return Some(format!("{claim}, but no operation ever wrote {}", show(&v)));
+    }
+    if writers.iter().all(|w| w.invoke_pos > r_end) {
+        let w = writers[0];
+        return Some(format!("{claim}, but the only write of {} ({}) began at {}, after that completed at {}", show(&v), c.by(w), c.invoked(w), c.completed(r)));
+    }
+    let last_write_done = writers.iter().map(|w| if w.outcome == Outcome::Ok { w.complete_pos } else { None }).try_fold(0usize, |acc, p| p.map(|p| acc.max(p)))?;
+    let y = overwrites.filter(|y| y.invoke_pos > last_write_done).max_by_key(|y| y.complete_pos)?;
+    let w = writers.iter().max_by_key(|w| w.complete_pos)?;
+    Some(format!(
+        "{claim}, but {} completed at {} before it began, and {} had completed at {}, before {} began",
+        c.by(y),
+        c.completed(y),
+        c.by(w),
+        c.completed(w),
+        describe_op(y)
+    ))
+}
+
+/// Builds the counterexample from a failed search.
+pub(crate) fn counterexample<M: Model>(history: &History, model: &M, search: &Search<M>, key: Option<String>) -> Counterexample {
+    let c = Clock { h: history };
+    let best = search.best();
+    let mut in_prefix = vec![false; search.ops.len()];
+    let mut state = model.init();
+    for &i in best {
+        in_prefix[i as usize] = true;
+        let e = &search.ops[i as usize];
+        if let Some(s) = model.step(&state, &e.input, e.output.as_ref()) {
+            state = s;
+        }
+    }
+    // The op the search could not get past: the earliest return among ops not in the prefix.
+    let blocker = search.ops.iter().enumerate().filter(|(i, e)| !in_prefix[*i] && e.ret.is_some()).min_by_key(|(_, e)| e.ret).map(|(_, e)| e.op);
+    let blocker = blocker.unwrap_or_else(|| search.ops.first().map(|e| e.op).unwrap_or(0));
+    let r = &history.ops[blocker];
+    let part: Vec<&Op> = history.ops.iter().filter(|o| model.partition(o) == key).collect();
+    let end = r.complete_pos.unwrap_or(usize::MAX);
+    let mut window: Vec<&Op> = part.iter().copied().filter(|o| !std::ptr::eq(*o, r) && o.invoke_pos < end && o.complete_pos.is_none_or(|p| p > r.invoke_pos)).collect();
+    let concurrent = window.len();
+    if window.len() > WINDOW_SHOWN {
+        // Keep those invoked closest to the op.
+        window.sort_by_key(|o| o.invoke_pos.abs_diff(r.invoke_pos));
+        window.truncate(WINDOW_SHOWN);
+        window.sort_by_key(|o| o.invoke_pos);
+    }
+    let state_desc = model.describe_state(&state);
+    let key_words = key.as_ref().map(|k| format!("key {k}: ")).unwrap_or_default();
+    let detail = why(&c, r, &part).unwrap_or_else(|| {
+        let result = if r.outcome == Outcome::Ok && !r.output.is_null() && matches!(r.f.as_str(), "read" | "get") {
+            format!(" returning {}", show(&r.output))
+        } else {
+            String::new()
+        };
+        format!(
+            "{} (invoked at {}, completed at {}) cannot take effect{result}: after the longest linearizable prefix of {} ops the value is {}, and no order of the {} concurrent ops allows it",
+            c.by(r),
+            c.invoked(r),
+            c.completed(r),
+            best.len(),
+            state_desc,
+            concurrent
+        )
+    });
+    let explanation = format!("{key_words}{detail}.");
+    let prefix_ops: Vec<OpSummary> = best.iter().skip(best.len().saturating_sub(PREFIX_SHOWN)).map(|&i| OpSummary::from_op(&history.ops[search.ops[i as usize].op])).collect();
+    Counterexample {
+        key,
+        explanation,
+        op: OpSummary::from_op(r),
+        prefix: prefix_ops,
+        prefix_len: best.len(),
+        state: state_desc,
+        window: window.into_iter().map(OpSummary::from_op).collect(),
+    }
+}

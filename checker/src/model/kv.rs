@@ -1,0 +1,159 @@
+//! `kv`: an independent register per key. Keys are partitions, checked separately.
+//! Supports read/write/cas (values of any JSON type, absent = nil) and, as in porcupine's key-value
+//! histories, get/put/append on strings (absent = "").
+
+use super::prune::prune_unobserved;
+use super::register::{encode_register_op, register_step, register_use, Interner, RegOp, NIL};
+use super::{Encoded, EncodedOp, Model};
+use crate::ops::{Op, Outcome};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The value of one key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KvState {
+    /// Never written: reads return nil, gets "".
+    Nil,
+    /// Set by write/cas (an interned value).
+    Val(u32),
+    /// Set by put/append.
+    Text(Arc<str>),
+}
+
+#[derive(Debug, Clone)]
+pub enum KvOp {
+    Reg(RegOp),
+    Get,
+    Put(Arc<str>),
+    Append(Arc<str>),
+}
+
+#[derive(Debug, Clone)]
+pub enum KvOut {
+    Val(u32),
+    Text(Arc<str>),
+}
+
+#[derive(Debug, Clone)]
+pub struct KvModel {
+    values: Interner,
+}
+
+impl KvModel {
+    pub fn new() -> Self {
+        KvModel { values: Interner::new() }
+    }
+}
+
+impl Default for KvModel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn text(v: &Value, what: &str) -> Result<Arc<str>, String> {
+    match v {
+        Value::String(s) => Ok(Arc::from(s.as_str())),
+        Value::Null if what == "get" => Ok(Arc::from("")),
+        other => Err(format!("{what} needs a string value, got {other}")),
+    }
+}
+
+impl Model for KvModel {
+    type State = KvState;
+    type Input = KvOp;
+    type Output = KvOut;
+
+    fn name(&self) -> &str {
+        "kv"
+    }
+
+    fn init(&self) -> KvState {
+        KvState::Nil
+    }
+
+    fn encode(&mut self, op: &Op) -> Result<Encoded<KvOp, KvOut>, String> {
+        let known = op.outcome == Outcome::Ok;
+        match op.f.as_str() {
+            "get" if !known => Ok(Encoded::Drop),
+            "get" => Ok(Encoded::Op(KvOp::Get, Some(KvOut::Text(text(&op.output, "get")?)))),
+            "put" => Ok(Encoded::Op(KvOp::Put(text(op.input_value(), "put")?), known.then(|| KvOut::Val(NIL)))),
+            "append" => Ok(Encoded::Op(KvOp::Append(text(op.input_value(), "append")?), known.then(|| KvOut::Val(NIL)))),
+            "read" | "write" | "cas" => match encode_register_op(&mut self.values, op, true, "kv")? {
+                Encoded::Op(i, o) => Ok(Encoded::Op(KvOp::Reg(i), o.map(KvOut::Val))),
+                Encoded::Drop => Ok(Encoded::Drop),
+            },
+            f => Err(format!("unknown operation {f:?} for model kv (expected read, write, cas, get, put or append)")),
+        }
+    }
+
+    fn step(&self, state: &KvState, input: &KvOp, output: Option<&KvOut>) -> Option<KvState> {
+        match input {
+            KvOp::Reg(r) => {
+                let cur = match state {
+                    KvState::Nil => NIL,
+                    KvState::Val(v) => *v,
+                    // A register op on a string key: no interned value can equal it.
+                    KvState::Text(_) => u32::MAX,
+                };
+                let out = match output {
+                    Some(KvOut::Val(v)) => Some(v),
+                    Some(KvOut::Text(_)) => return None,
+                    None => None,
+                };
+                let next = register_step(cur, r, out)?;
+                Some(if next == cur {
+                    state.clone()
+                } else if next == NIL {
+                    KvState::Nil
+                } else {
+                    KvState::Val(next)
+                })
+            }
+            KvOp::Get => {
+                let Some(KvOut::Text(want)) = output else {
+                    return Some(state.clone());
+                };
+                let ok = match state {
+                    KvState::Nil => want.is_empty(),
+                    KvState::Text(s) => s == want,
+                    KvState::Val(_) => false,
+                };
+                ok.then(|| state.clone())
+            }
+            KvOp::Put(s) => Some(KvState::Text(s.clone())),
+            KvOp::Append(s) => Some(KvState::Text(match state {
+                KvState::Text(cur) => {
+                    let mut t = String::with_capacity(cur.len() + s.len());
+                    t.push_str(cur);
+                    t.push_str(s);
+                    Arc::from(t)
+                }
+                _ => s.clone(),
+            })),
+        }
+    }
+
+    fn prepare(&self, ops: &mut Vec<EncodedOp<KvOp, KvOut>>) {
+        prune_unobserved(ops, |op| match (&op.input, &op.output) {
+            (KvOp::Reg(r), Some(KvOut::Val(v))) => Some(register_use(r, Some(v))),
+            (KvOp::Reg(r), None) => Some(register_use(r, None)),
+            _ => None,
+        });
+    }
+
+    fn describe_state(&self, state: &KvState) -> String {
+        match state {
+            KvState::Nil => "nil".to_string(),
+            KvState::Val(v) => self.values.describe(*v),
+            KvState::Text(s) => format!("{s:?}"),
+        }
+    }
+
+    fn state_heap_bytes(&self, state: &KvState) -> usize {
+        match state {
+            KvState::Text(s) => s.len() + 16,
+            _ => 0,
+        }
+    }
+}

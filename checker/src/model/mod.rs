@@ -1,0 +1,126 @@
+//! Models: what a correct object does. A model turns each operation into typed input and output once,
+//! then `step` is the only thing the search calls in its hot loop.
+
+mod kv;
+mod prune;
+mod register;
+
+pub use kv::{KvModel, KvState};
+pub use register::RegisterModel;
+
+use crate::ops::Op;
+use std::fmt;
+use std::hash::Hash;
+use std::str::FromStr;
+
+/// One operation in the form the search uses: typed input, the output (`None` = unknown: an `info`
+/// completion) and its real-time interval as positions in the event sequence.
+#[derive(Debug, Clone)]
+pub struct EncodedOp<I, O> {
+    /// Index into `History::ops`.
+    pub op: usize,
+    pub input: I,
+    pub output: Option<O>,
+    pub call: usize,
+    /// `None`: the op may take effect at any point after its call, or never.
+    pub ret: Option<usize>,
+}
+
+/// How a model encodes one op.
+pub enum Encoded<I, O> {
+    /// Check this op; `None` output means the outcome is unknown.
+    Op(I, Option<O>),
+    /// The op cannot affect anything (e.g. a read that ended `info`): leave it out.
+    Drop,
+}
+
+/// A sequential specification. Implement this to check histories of your own objects.
+pub trait Model: Sync {
+    type State: Clone + Eq + Hash + Send + Sync;
+    type Input: Send + Sync;
+    type Output: Send + Sync;
+
+    /// The model's name, as shown to people.
+    fn name(&self) -> &str;
+
+    /// The state before any operation.
+    fn init(&self) -> Self::State;
+
+    /// Turns an op into typed input and output, or explains why this model cannot check it.
+    /// Called once per op before the search (it may intern values, hence `&mut self`).
+    fn encode(&mut self, op: &Op) -> Result<Encoded<Self::Input, Self::Output>, String>;
+
+    /// Applies an op: `Some(next state)` if the op may take effect in `state` with this output
+    /// (an unknown output accepts whatever the op would have returned), `None` if not.
+    fn step(&self, state: &Self::State, input: &Self::Input, output: Option<&Self::Output>) -> Option<Self::State>;
+
+    /// Ops with different partition keys are independent and checked separately (P-compositionality).
+    fn partition(&self, op: &Op) -> Option<String> {
+        op.key.clone()
+    }
+
+    /// A chance to simplify one partition before the search (drop ops that cannot matter, bound when
+    /// `info` ops must have happened). It must keep the verdict unchanged.
+    fn prepare(&self, _ops: &mut Vec<EncodedOp<Self::Input, Self::Output>>) {}
+
+    /// The state in words, e.g. `4` or `nil`.
+    fn describe_state(&self, state: &Self::State) -> String;
+
+    /// The op in words, e.g. `write 4` or `read of k2 returned 4`.
+    fn describe_op(&self, op: &Op) -> String {
+        crate::explain::describe_op(op)
+    }
+
+    /// Heap bytes a state holds beyond its own size (for the memory bound).
+    fn state_heap_bytes(&self, _state: &Self::State) -> usize {
+        0
+    }
+}
+
+/// The built-in models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// A register with read and write.
+    Register,
+    /// A register with read, write and compare-and-set (`cas` with value `[from, to]`).
+    CasRegister,
+    /// Independent registers per key: read/write/cas, and get/put/append on strings.
+    Kv,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 3] = [ModelKind::Register, ModelKind::CasRegister, ModelKind::Kv];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ModelKind::Register => "register",
+            ModelKind::CasRegister => "cas-register",
+            ModelKind::Kv => "kv",
+        }
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown model name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown model {0:?}: expected register, cas-register or kv")]
+pub struct UnknownModel(pub String);
+
+impl FromStr for ModelKind {
+    type Err = UnknownModel;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "register" => Ok(ModelKind::Register),
+            "cas-register" | "cas_register" | "casregister" => Ok(ModelKind::CasRegister),
+            "kv" | "key-value" => Ok(ModelKind::Kv),
+            _ => Err(UnknownModel(s.to_string())),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `register` and `cas-register`: one value, read/write (and cas `[from, to]`). Values are interned so
+//! that the search compares and hashes small integers.
+
+use super::prune::{prune_unobserved, ValueUse};
+use super::{Encoded, EncodedOp, Model};
+use crate::ops::{Op, Outcome};
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+
+/// Interned value ids; 0 is nil (absent).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Interner {
+    ids: FxHashMap<String, u32>,
+    values: Vec<Value>,
+}
+
+pub(crate) const NIL: u32 = 0;
+
+impl Interner {
+    pub(crate) fn new() -> Self {
+        Interner { ids: FxHashMap::default(), values: vec![Value::Null] }
+    }
+
+    pub(crate) fn intern(&mut self, v: &Value) -> u32 {
+        if v.is_null() {
+            return NIL;
+        }
+        let key = v.to_string();
+        if let Some(&id) = self.ids.get(&key) {
+            return id;
+        }
+        let id = self.values.len() as u32;
+        self.values.push(v.clone());
+        self.ids.insert(key, id);
+        id
+    }
+
+    pub(crate) fn describe(&self, id: u32) -> String {
+        match self.values.get(id as usize) {
+            None | Some(Value::Null) => "nil".to_string(),
+            Some(v) => v.to_string(),
+        }
+    }
+}
+
+/// Register operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegOp {
+    Read,
+    Write(u32),
+    Cas(u32, u32),
+}
+
+/// `register` (with `allow_cas = false`) or `cas-register`.
+#[derive(Debug, Clone)]
+pub struct RegisterModel {
+    allow_cas: bool,
+    values: Interner,
+}
+
+impl RegisterModel {
+    pub fn register() -> Self {
+        RegisterModel { allow_cas: false, values: Interner::new() }
+    }
+
+    pub fn cas_register() -> Self {
+        RegisterModel { allow_cas: true, values: Interner::new() }
+    }
+}
+
+/// Encodes read/write/cas, shared with the kv model.
+pub(crate) fn encode_register_op(values: &mut Interner, op: &Op, allow_cas: bool, model: &str) -> Result<Encoded<RegOp, u32>, String> {
+    let known = op.outcome == Outcome::Ok;
+    match op.f.as_str() {
+        "read" => {
+            if !known {
+                return Ok(Encoded::Drop);
+            }
+            Ok(Encoded::Op(RegOp::Read, Some(values.intern(&op.output))))
+        }
+        "write" => Ok(Encoded::Op(RegOp::Write(values.intern(op.input_value())), known.then_some(NIL))),
+        "cas" if allow_cas => match op.input_value() {
+            Value::Array(a) if a.len() == 2 => Ok(Encoded::Op(RegOp::Cas(values.intern(&a[0]), values.intern(&a[1])), known.then_some(NIL))),
+            other => Err(format!("cas needs the value [from, to], got {other}")),
+        },
+        f => Err(format!(
+            "unknown operation {f:?} for model {model} (expected {})",
+            if allow_cas { "read, write or cas" } else { "read or write; use --model cas-register for cas" }
+        )),
+    }
+}
+
+pub(crate) fn register_step(state: u32, input: &RegOp, output: Option<&u32>) -> Option<u32> {
+    match (input, output) {
+        (RegOp::Read, Some(v)) => (state == *v).then_some(state),
+        (RegOp::Read, None) => Some(state),
+        (RegOp::Write(v), _) => Some(*v),
+        (RegOp::Cas(from, to), Some(_)) => (state == *from).then_some(*to),
+        // An info cas that took effect did whatever the state allowed.
+        (RegOp::Cas(from, to), None) => Some(if state == *from { *to } else { state }),
+    }
+}
+
+pub(crate) fn register_use(input: &RegOp, output: Option<&u32>) -> ValueUse {
+    match input {
+        RegOp::Read => ValueUse { requires: output.copied(), writes: None },
+        RegOp::Write(v) => ValueUse { requires: None, writes: Some(*v) },
+        RegOp::Cas(from, to) => ValueUse { requires: Some(*from), writes: Some(*to) },
+    }
+}
+
+impl Model for RegisterModel {
+    type State = u32;
+    type Input = RegOp;
+    type Output = u32;
+
+    fn name(&self) -> &str {
+        if self.allow_cas {
+            "cas-register"
+        } else {
+            "register"
+        }
+    }
+
+    fn init(&self) -> u32 {
+        NIL
+    }
+
+    fn encode(&mut self, op: &Op) -> Result<Encoded<RegOp, u32>, String> {
+        let name = if self.allow_cas { "cas-register" } else { "register" };
+        encode_register_op(&mut self.values, op, self.allow_cas, name)
+    }
+
+    fn step(&self, state: &u32, input: &RegOp, output: Option<&u32>) -> Option<u32> {
+        register_step(*state, input, output)
+    }
+
+    fn prepare(&self, ops: &mut Vec<EncodedOp<RegOp, u32>>) {
+        prune_unobserved(ops, |op| Some(register_use(&op.input, op.output.as_ref())));
+    }
+
+    fn describe_state(&self, state: &u32) -> String {
+        self.values.describe(*state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps() {
+        assert_eq!(register_step(1, &RegOp::Read, Some(&1)), Some(1));
+        assert_eq!(register_step(1, &RegOp::Read, Some(&2)), None);
+        assert_eq!(register_step(1, &RegOp::Write(3), Some(&NIL)), Some(3));
+        assert_eq!(register_step(1, &RegOp::Cas(1, 4), Some(&NIL)), Some(4));
+        assert_eq!(register_step(2, &RegOp::Cas(1, 4), Some(&NIL)), None);
+        assert_eq!(register_step(2, &RegOp::Cas(1, 4), None), Some(2));
+    }
+}
