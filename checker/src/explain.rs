@@ -112,7 +112,7 @@ impl Clock<'_> {
         self.at(op.complete_time_ns, op.complete_index)
     }
     fn by(&self, op: &Op) -> String {
-        format!("{} (process {})", describe_op(op), op.process)
+        format!("{} by process {}", describe_op(op), op.process)
     }
 }
 
@@ -137,8 +137,12 @@ fn written(op: &Op) -> Option<Value> {
     }
 }
 
-/// The concrete reason, for register ops; `None` when no simple story applies.
+/// The concrete reason, for register and append ops; `None` when no simple story applies.
+/// Every claim made here is sound on its own: it names ops whose real-time order rules the op out.
 fn why(c: &Clock, r: &Op, part: &[&Op]) -> Option<String> {
+    if r.f == "get" {
+        return why_get(c, r, part);
+    }
     let v = required(r)?;
     let r_start = r.invoke_pos;
     let r_end = r.complete_pos?;
@@ -147,30 +151,60 @@ fn why(c: &Clock, r: &Op, part: &[&Op]) -> Option<String> {
     } else {
         format!("{} at {} returned {}", c.by(r), c.invoked(r), show(&v))
     };
-    // Ok updates of another value that completed before r began.
-    let overwrites = part.iter().filter(|y| y.outcome == Outcome::Ok && y.complete_pos.is_some_and(|p| p < r_start) && written(y).is_some_and(|u| u != v));
-    let writers: Vec<&&Op> = part.iter().filter(|w| written(w).as_ref() == Some(&v) && !std::ptr::eq(**w, r)).collect();
-    if v.is_null() {
-        let y = overwrites.max_by_key(|y| y.complete_pos)?;
-        return Some(format!("{claim} (nothing written yet), but {} completed at {}, before that began", c.by(y), c.completed(y)));
-    }
-    if writers.is_empty() {
+    let writers: Vec<&Op> = part.iter().copied().filter(|w| written(w).as_ref() == Some(&v) && !std::ptr::eq(*w, r)).collect();
+    if writers.is_empty() && !v.is_null() {
         return Some(format!("{claim}, but no operation ever wrote {}", show(&v)));
     }
-    if writers.iter().all(|w| w.invoke_pos > r_end) {
+    if !writers.is_empty() && writers.iter().all(|w| w.invoke_pos > r_end) {
         let w = writers[0];
         return Some(format!("{claim}, but the only write of {} ({}) began at {}, after that completed at {}", show(&v), c.by(w), c.invoked(w), c.completed(r)));
     }
-    let last_write_done = writers.iter().map(|w| if w.outcome == Outcome::Ok { w.complete_pos } else { None }).try_fold(0usize, |acc, p| p.map(|p| acc.max(p)))?;
-    let y = overwrites.filter(|y| y.invoke_pos > last_write_done).max_by_key(|y| y.complete_pos)?;
-    let w = writers.iter().max_by_key(|w| w.complete_pos)?;
+    // An ok update to another value, finished before r began, after which no write of v could happen.
+    let mut overwrites: Vec<&Op> =
+        part.iter().copied().filter(|y| y.outcome == Outcome::Ok && y.complete_pos.is_some_and(|p| p < r_start) && written(y).is_some_and(|u| u != v)).collect();
+    overwrites.sort_by_key(|y| std::cmp::Reverse(y.complete_pos));
+    for y in overwrites {
+        let settled = writers.iter().all(|w| w.invoke_pos > r_end || (w.outcome == Outcome::Ok && w.complete_pos.is_some_and(|p| p < y.invoke_pos)));
+        if !settled {
+            continue;
+        }
+        let before = writers.iter().filter(|w| w.complete_pos.is_some_and(|p| p < y.invoke_pos)).max_by_key(|w| w.complete_pos);
+        return Some(match before {
+            None => format!("{claim}, but {} completed at {}, before that began, and nothing wrote {} afterwards", c.by(y), c.completed(y), show(&v)),
+            Some(w) => format!(
+                "{claim}, but {} completed at {} before that began, and {} had completed at {}, before {} began",
+                c.by(y),
+                c.completed(y),
+                c.by(w),
+                c.completed(w),
+                describe_op(y)
+            ),
+        });
+    }
+    None
+}
+
+/// A get that misses an append which completed before it began (with no put that could have erased it).
+fn why_get(c: &Clock, r: &Op, part: &[&Op]) -> Option<String> {
+    let got = r.output.as_str().unwrap_or("");
+    let r_end = r.complete_pos?;
+    let mut appends: Vec<&Op> = part
+        .iter()
+        .copied()
+        .filter(|a| a.f == "append" && a.outcome == Outcome::Ok && a.complete_pos.is_some_and(|p| p < r.invoke_pos))
+        .filter(|a| a.input_value().as_str().is_some_and(|x| !got.contains(x)))
+        .collect();
+    appends.sort_by_key(|a| std::cmp::Reverse(a.complete_pos));
+    let a = appends.into_iter().find(|a| {
+        !part.iter().any(|p| p.f == "put" && p.invoke_pos < r_end && p.complete_pos.is_none_or(|e| e > a.invoke_pos))
+    })?;
     Some(format!(
-        "{claim}, but {} completed at {} before it began, and {} had completed at {}, before {} began",
-        c.by(y),
-        c.completed(y),
-        c.by(w),
-        c.completed(w),
-        describe_op(y)
+        "{} at {} returned {}, but {} completed at {}, before the get began, and its value is missing (no put could have replaced it)",
+        c.by(r),
+        c.invoked(r),
+        show(&r.output),
+        c.by(a),
+        c.completed(a)
     ))
 }
 
@@ -210,7 +244,7 @@ pub(crate) fn counterexample<M: Model>(history: &History, model: &M, search: &Se
             String::new()
         };
         format!(
-            "{} (invoked at {}, completed at {}) cannot take effect{result}: after the longest linearizable prefix of {} ops the value is {}, and no order of the {} concurrent ops allows it",
+            "{}, invoked at {} and completed at {}, cannot take effect{result}: the longest linearizable prefix found ({} ops) leaves the value at {}, and no order of the {} ops concurrent with it helps",
             c.by(r),
             c.invoked(r),
             c.completed(r),

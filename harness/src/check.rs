@@ -1,14 +1,165 @@
 //! `harness check FILE`: the thin CLI over the `checker` library.
 
+use crate::exit;
+use checker::{CheckOptions, CheckResult, ModelKind, Validity};
 use clap::Args;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+use tabled::settings::{object::Columns, Modify, Style, Width};
+use tabled::{Table, Tabled};
 
+/// Check a history for linearizability and report the verdict.
+///
+/// Exit codes: 0 valid, 1 invalid (not linearizable), 2 unknown (a time or memory bound was hit),
+/// 254 bad arguments or an unreadable history (the error names the line), 255 crash.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// History file: history.jsonl or a Jepsen EDN history.
-    pub file: std::path::PathBuf,
+    /// History file: our history.jsonl, or a Jepsen EDN history (one map per line, optionally in [...]).
+    pub file: PathBuf,
+
+    /// Model to check against: register (read/write), cas-register (read/write/cas [from to]) or kv
+    /// (a register per key; also get/put/append on strings). Default: guessed from the ops.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<ModelKind>,
+
+    /// Give up with verdict unknown (exit 2) after this many seconds; 0 means no limit.
+    #[arg(long, value_name = "S", default_value_t = 120.0)]
+    pub time_limit: f64,
+
+    /// Give up with verdict unknown (exit 2) when the search would hold more than this much memory:
+    /// a number of bytes with an optional K, M or G suffix. Default: 4G, or half the available memory
+    /// if that is less.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+
+    /// Keys checked at once (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Print the result as JSON (the verdict, counts, time and counterexample) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (&t[..i], 1usize << 10),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (&t[..i], 1 << 20),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: f64 = num.trim().parse().map_err(|_| format!("{s:?} is not a size: use bytes, or a number with K, M or G (e.g. 512M)"))?;
+    if !(n.is_finite() && n > 0.0) {
+        return Err(format!("{s:?}: the memory limit must be positive"));
+    }
+    Ok((n * mult as f64) as usize)
+}
+
+/// Half of MemAvailable, for the default memory bound (None where /proc/meminfo is unreadable).
+fn half_available_memory() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024 / 2)
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    file: String,
+    #[serde(flatten)]
+    result: &'a CheckResult,
+}
+
+#[derive(Tabled)]
+struct Row {
+    verdict: String,
+    model: String,
+    ops: String,
+    keys: usize,
+    time: String,
+    explanation: String,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
-    let _ = args;
-    anyhow::bail!("not built yet")
+    if !(args.time_limit.is_finite() && args.time_limit >= 0.0) {
+        eprintln!("harness check: --time-limit must be a number of seconds >= 0, got {}", args.time_limit);
+        return Ok(exit::BAD_ARGS);
+    }
+    if args.threads == Some(0) {
+        eprintln!("harness check: --threads must be at least 1");
+        return Ok(exit::BAD_ARGS);
+    }
+    let history = match checker::load_history(&args.file) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("harness check: {}: {e}", args.file.display());
+            return Ok(exit::BAD_ARGS);
+        }
+    };
+    if history.truncated_tail {
+        eprintln!("harness check: warning: the last line of {} was cut short (a crashed run?) and was ignored", args.file.display());
+    }
+    let model = args.model.unwrap_or_else(|| history.guess_model());
+    let default_memory = half_available_memory().map_or(4 << 30, |m| m.min(4 << 30));
+    let opts = CheckOptions {
+        time_limit: (args.time_limit > 0.0).then(|| Duration::from_secs_f64(args.time_limit)),
+        memory_limit_bytes: Some(args.memory_limit.unwrap_or(default_memory)),
+        threads: args.threads.unwrap_or_else(|| CheckOptions::default().threads),
+    };
+    let result = match checker::try_check(&history, model, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("harness check: {}: {e}", args.file.display());
+            return Ok(exit::BAD_ARGS);
+        }
+    };
+    if args.json {
+        let report = JsonReport { file: args.file.display().to_string(), result: &result };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&args, &result);
+    }
+    Ok(match result.valid {
+        Validity::Valid => exit::VALID,
+        Validity::Invalid => exit::INVALID,
+        Validity::Unknown => exit::UNKNOWN,
+    })
+}
+
+fn print_table(args: &CheckArgs, r: &CheckResult) {
+    let mut ops = r.ops.to_string();
+    if r.info_ops > 0 || r.failed_ops > 0 {
+        ops = format!("{ops} ({} info; {} fail dropped)", r.info_ops, r.failed_ops);
+    }
+    let row = Row {
+        verdict: r.valid.to_string(),
+        model: r.model.clone(),
+        ops,
+        keys: r.keys,
+        time: format!("{:.1} ms", r.elapsed_ms),
+        explanation: r.explanation.clone(),
+    };
+    let mut table = Table::new([row]);
+    table.with(Style::rounded()).with(Modify::new(Columns::last()).with(Width::wrap(72).keep_words(true)));
+    println!("{}", args.file.display());
+    println!("{table}");
+    if let Some(c) = &r.counterexample {
+        println!("op that cannot be linearized: {}", summary(&c.op));
+        println!("state after the longest linearizable prefix ({} ops): {}", c.prefix_len, c.state);
+        if !c.window.is_empty() {
+            println!("concurrent with it:");
+            for o in &c.window {
+                println!("  {}", summary(o));
+            }
+        }
+    }
+}
+
+fn summary(o: &checker::OpSummary) -> String {
+    let key = o.key.as_ref().map(|k| format!(" key {k}")).unwrap_or_default();
+    let out = if o.output.is_null() { String::new() } else { format!(" -> {}", o.output) };
+    let done = o.complete_index.map(|i| i.to_string()).unwrap_or_else(|| "open".into());
+    format!("process {} {}{key} {}{out} [{}] (index {}..{})", o.process, o.f, o.value, o.outcome, o.invoke_index, done)
 }
