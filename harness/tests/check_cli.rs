@@ -1,0 +1,127 @@
+//! `harness check` end to end: the built binary on real files, verdicts as exit codes, bad input as 254.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn check(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness")).arg("check").args(args).output().expect("run harness")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write history");
+    p
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit code")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const STALE: &str = concat!(
+    r#"{"index":0,"time":1000000000,"process":0,"type":"invoke","f":"write","key":"k2","value":4}"#,
+    "\n",
+    r#"{"index":1,"time":1100000000,"process":0,"type":"ok","f":"write","key":"k2","value":4}"#,
+    "\n",
+    r#"{"index":2,"time":1500000000,"process":"nemesis","type":"info","f":"start-partition","value":{"isolated":["n1"]}}"#,
+    "\n",
+    r#"{"index":3,"time":2000000000,"process":1,"type":"invoke","f":"write","key":"k2","value":9}"#,
+    "\n",
+    r#"{"index":4,"time":3200000000,"process":1,"type":"ok","f":"write","key":"k2","value":9}"#,
+    "\n",
+    r#"{"index":5,"time":3410000000,"process":2,"type":"invoke","f":"read","key":"k2","value":null}"#,
+    "\n",
+    r#"{"index":6,"time":3450000000,"process":2,"type":"ok","f":"read","key":"k2","value":4,"node":"n1"}"#,
+    "\n"
+);
+
+#[test]
+fn valid_invalid_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = write(dir.path(), "ok.edn", "{:process 0, :type :invoke, :f :write, :value 1}\n{:process 0, :type :ok, :f :write, :value 1}\n{:process 1, :type :invoke, :f :read, :value nil}\n{:process 1, :type :ok, :f :read, :value 1}\n");
+    let o = check(&[ok.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("valid") && out.contains("register"), "{out}");
+
+    let bad = write(dir.path(), "history.jsonl", STALE);
+    let o = check(&[bad.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("invalid"), "{out}");
+
+    let o = check(&["--json", "--model", "kv", bad.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("--json prints JSON");
+    assert_eq!(v["valid"], serde_json::json!(false));
+    assert_eq!(v["model"], "kv");
+    assert_eq!(v["ops"], 3);
+    assert_eq!(v["counterexample"]["key"], "k2");
+    assert_eq!(v["counterexample"]["op"]["node"], "n1");
+    let why = v["counterexample"]["explanation"].as_str().unwrap();
+    assert!(why.contains("returned 4") && why.contains("write 9 to k2 by process 1 completed at 3.20 s"), "{why}");
+    assert!(v["file"].as_str().unwrap().ends_with("history.jsonl"));
+}
+
+#[test]
+fn bad_input_is_254_with_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("malformed.edn", "{:process 0, :type :invoke, :f :read, :value nil}\n{:process 0, :type :ok, :f :read, :value [1 2}\n", "line 2"),
+        ("unknown-op.edn", "{:process 0, :type :invoke, :f :read, :value nil}\n{:process 0, :type :ok, :f :read, :value 1}\n{:process 0, :type :invoke, :f :frobnicate, :value 1}\n", "line 3"),
+        ("orphan.edn", "{:process 0, :type :invoke, :f :read, :value nil}\n{:process 0, :type :ok, :f :read, :value 1}\n{:process 5, :type :ok, :f :write, :value 2}\n", "line 3"),
+        ("bad.jsonl", "{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n{\"index\":1,\"time\":2,\"process\":0,\"kind\":\"ok\",\"f\":\"read\"}\n", "line 2"),
+        ("empty.jsonl", "", "empty"),
+    ];
+    for (name, text, want) in cases {
+        let p = write(dir.path(), name, text);
+        let o = check(&[p.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 254, "{name}: {err}");
+        assert!(err.contains(want), "{name}: expected {want:?} in: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
+    let o = check(&[dir.path().join("missing.jsonl").to_str().unwrap()]);
+    assert_eq!(code(&o), 254, "{}", stderr(&o));
+    let p = write(dir.path(), "cas.edn", "{:process 0, :type :invoke, :f :cas, :value [1 2]}\n");
+    let o = check(&["--model", "register", p.to_str().unwrap()]);
+    assert_eq!(code(&o), 254, "cas under the register model: {}", stderr(&o));
+    let o = check(&["--model", "nope", p.to_str().unwrap()]);
+    assert_eq!(code(&o), 254, "{}", stderr(&o));
+}
+
+#[test]
+fn help_lists_every_option() {
+    let o = check(&["--help"]);
+    assert_eq!(code(&o), 0);
+    let out = String::from_utf8_lossy(&o.stdout);
+    for opt in ["--model", "--time-limit", "--memory-limit", "--threads", "--json", "cas-register", "Exit codes"] {
+        assert!(out.contains(opt), "--help lacks {opt}:\n{out}");
+    }
+}
+
+#[test]
+fn a_tiny_memory_bound_gives_unknown() {
+    // Many concurrent writes and reads of values nobody wrote last: the search must explore a lot.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let n = 14;
+    for p in 0..n {
+        text.push_str(&format!("{{:process {p}, :type :invoke, :f :write, :value {p}}}\n"));
+    }
+    for p in 0..n {
+        text.push_str(&format!("{{:process {p}, :type :ok, :f :write, :value {p}}}\n"));
+    }
+    for p in 0..n {
+        text.push_str(&format!("{{:process {}, :type :invoke, :f :read, :value nil}}\n{{:process {}, :type :ok, :f :read, :value {}}}\n", n + p, n + p, p));
+    }
+    let f = write(dir.path(), "hard.edn", &text);
+    let o = check(&["--memory-limit", "64K", "--json", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}\n{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["valid"], "unknown");
+    assert!(v["unknown_reason"].as_str().unwrap().contains("memory"), "{v}");
+}
