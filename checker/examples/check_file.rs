@@ -12,7 +12,10 @@ fn main() {
             std::process::exit(254);
         }
     };
-    let model = args.get(2).and_then(|m| m.parse().ok()).unwrap_or_else(|| h.guess_model());
+    let model = args
+        .get(2)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| h.guess_model());
     let r = checker::check(&h, model, &checker::CheckOptions::default());
     println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
     std::process::exit(r.valid.exit_code().into());

@@ -32,7 +32,9 @@ impl Default for CheckOptions {
         CheckOptions {
             time_limit: None,
             memory_limit_bytes: None,
-            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
         }
     }
 }
@@ -86,7 +88,9 @@ impl<'de> Deserialize<'de> for Validity {
             serde_json::Value::Bool(true) => Ok(Validity::Valid),
             serde_json::Value::Bool(false) => Ok(Validity::Invalid),
             serde_json::Value::String(s) if s == "unknown" => Ok(Validity::Unknown),
-            other => Err(serde::de::Error::custom(format!("expected true, false or \"unknown\", got {other}"))),
+            other => Err(serde::de::Error::custom(format!(
+                "expected true, false or \"unknown\", got {other}"
+            ))),
         }
     }
 }
@@ -140,7 +144,11 @@ pub fn check(history: &History, model: ModelKind, opts: &CheckOptions) -> CheckR
 }
 
 /// Checks a history with a built-in model; an op the model cannot check is an error naming its line.
-pub fn try_check(history: &History, model: ModelKind, opts: &CheckOptions) -> Result<CheckResult, ParseError> {
+pub fn try_check(
+    history: &History,
+    model: ModelKind,
+    opts: &CheckOptions,
+) -> Result<CheckResult, ParseError> {
     match model {
         ModelKind::Register => check_model(history, RegisterModel::register(), opts),
         ModelKind::CasRegister => check_model(history, RegisterModel::cas_register(), opts),
@@ -148,14 +156,21 @@ pub fn try_check(history: &History, model: ModelKind, opts: &CheckOptions) -> Re
     }
 }
 
-type Part<M> = (Option<String>, Vec<EncodedOp<<M as Model>::Input, <M as Model>::Output>>);
+type Part<M> = (
+    Option<String>,
+    Vec<EncodedOp<<M as Model>::Input, <M as Model>::Output>>,
+);
 
 fn encode<M: Model>(history: &History, model: &mut M) -> Result<Vec<Part<M>>, ParseError> {
     let mut parts: Vec<Part<M>> = Vec::new();
     let mut index: FxHashMap<Option<String>, usize> = FxHashMap::default();
     for (i, op) in history.ops.iter().enumerate() {
         let key = model.partition(op);
-        let at = if history.from_file { Location::Line(op.invoke_line) } else { Location::Event(op.invoke_line) };
+        let at = if history.from_file {
+            Location::Line(op.invoke_line)
+        } else {
+            Location::Event(op.invoke_line)
+        };
         let (input, output) = match model.encode(op) {
             Ok(Encoded::Op(input, output)) => (input, output),
             Ok(Encoded::Drop) => continue,
@@ -169,7 +184,13 @@ fn encode<M: Model>(history: &History, model: &mut M) -> Result<Vec<Part<M>>, Pa
             parts.push((key, Vec::new()));
             parts.len() - 1
         });
-        parts[p].1.push(EncodedOp { op: i, input, output, call: op.invoke_pos, ret });
+        parts[p].1.push(EncodedOp {
+            op: i,
+            input,
+            output,
+            call: op.invoke_pos,
+            ret,
+        });
     }
     Ok(parts)
 }
@@ -182,7 +203,11 @@ enum Done<'m, M: Model> {
 }
 
 /// Checks a history with any model (built-in or your own).
-pub fn check_model<M: Model>(history: &History, mut model: M, opts: &CheckOptions) -> Result<CheckResult, ParseError> {
+pub fn check_model<M: Model>(
+    history: &History,
+    mut model: M,
+    opts: &CheckOptions,
+) -> Result<CheckResult, ParseError> {
     let start = Instant::now();
     let mut parts = encode(history, &mut model)?;
     let model = model;
@@ -198,7 +223,10 @@ pub fn check_model<M: Model>(history: &History, mut model: M, opts: &CheckOption
         memory_limit: opts.memory_limit_bytes,
         memory_used: AtomicUsize::new(0),
     };
-    let queue: VecDeque<(Option<String>, Search<M>)> = parts.into_iter().map(|(k, ops)| (k, Search::new(&model, ops))).collect();
+    let queue: VecDeque<(Option<String>, Search<M>)> = parts
+        .into_iter()
+        .map(|(k, ops)| (k, Search::new(&model, ops)))
+        .collect();
     let queue = Mutex::new(queue);
     let done: Mutex<Vec<Done<M>>> = Mutex::new(Vec::new());
     let threads = opts.threads.clamp(1, keys.max(1));
@@ -214,7 +242,15 @@ pub fn check_model<M: Model>(history: &History, mut model: M, opts: &CheckOption
     let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
     // Partitions never finished because another was invalid.
     for (key, search) in queue.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        done.push(Done::Unknown(KeyResult { key, ops: search.ops.len(), valid: Validity::Unknown, states: search.cache_entries() }, Status::Stopped));
+        done.push(Done::Unknown(
+            KeyResult {
+                key,
+                ops: search.ops.len(),
+                valid: Validity::Unknown,
+                states: search.cache_entries(),
+            },
+            Status::Stopped,
+        ));
     }
     let mut per_key = Vec::with_capacity(done.len());
     let mut invalid = None;
@@ -238,23 +274,43 @@ pub fn check_model<M: Model>(history: &History, mut model: M, opts: &CheckOption
     }
     per_key.sort_by(|a, b| a.key.cmp(&b.key));
     let (valid, counterexample, unknown_reason) = if let Some((key, search)) = invalid {
-        (Validity::Invalid, Some(explain::counterexample(history, &model, &search, key)), None)
+        (
+            Validity::Invalid,
+            Some(explain::counterexample(history, &model, &search, key)),
+            None,
+        )
     } else if let Some((key, st)) = limit {
-        let which = key.map(|k| format!(" while checking key {k:?}")).unwrap_or_default();
+        let which = key
+            .map(|k| format!(" while checking key {k:?}"))
+            .unwrap_or_default();
         let reason = match st {
-            Status::TimeLimit => format!("time limit of {:.1} s reached{which}", opts.time_limit.unwrap_or_default().as_secs_f64()),
-            _ => format!("memory limit of {} MiB reached{which}", opts.memory_limit_bytes.unwrap_or_default() >> 20),
+            Status::TimeLimit => format!(
+                "time limit of {:.1} s reached{which}",
+                opts.time_limit.unwrap_or_default().as_secs_f64()
+            ),
+            _ => format!(
+                "memory limit of {} MiB reached{which}",
+                opts.memory_limit_bytes.unwrap_or_default() >> 20
+            ),
         };
         (Validity::Unknown, None, Some(reason))
     } else if per_key.iter().any(|k| k.valid != Validity::Valid) {
-        (Validity::Unknown, None, Some("the search stopped before finishing".to_string()))
+        (
+            Validity::Unknown,
+            None,
+            Some("the search stopped before finishing".to_string()),
+        )
     } else {
         (Validity::Valid, None, None)
     };
     let explanation = match (&counterexample, &unknown_reason) {
         (Some(c), _) => c.explanation.clone(),
         (None, Some(r)) => format!("no verdict: {r}"),
-        (None, None) => format!("every key has a linearization: {} ops on {} key(s)", history.op_count(), keys),
+        (None, None) => format!(
+            "every key has a linearization: {} ops on {} key(s)",
+            history.op_count(),
+            keys
+        ),
     };
     Ok(CheckResult {
         valid,
@@ -272,19 +328,32 @@ pub fn check_model<M: Model>(history: &History, mut model: M, opts: &CheckOption
 }
 
 /// Takes partitions off the queue, runs each for a slice, and puts unfinished ones back.
-fn worker<'m, M: Model>(queue: &Mutex<VecDeque<(Option<String>, Search<'m, M>)>>, done: &Mutex<Vec<Done<'m, M>>>, ctl: &Control) {
+fn worker<'m, M: Model>(
+    queue: &Mutex<VecDeque<(Option<String>, Search<'m, M>)>>,
+    done: &Mutex<Vec<Done<'m, M>>>,
+    ctl: &Control,
+) {
     loop {
         if ctl.stop.load(Ordering::Relaxed) {
             return;
         }
-        let Some((key, mut search)) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+        let Some((key, mut search)) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+        else {
             return;
         };
         let status = search.run(SLICE, ctl);
-        let result = |valid| KeyResult { key: key.clone(), ops: search.ops.len(), valid, states: search.cache_entries() };
+        let result = |valid| KeyResult {
+            key: key.clone(),
+            ops: search.ops.len(),
+            valid,
+            states: search.cache_entries(),
+        };
         let d = match status {
             Status::Paused => {
-                queue.lock().unwrap_or_else(|e| e.into_inner()).push_back((key, search));
+                queue
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_back((key, search));
                 continue;
             }
             Status::Valid => {

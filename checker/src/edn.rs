@@ -15,7 +15,11 @@ pub struct EdnError {
 /// Reads a whole file: either a sequence of top-level forms, or one vector holding them.
 /// Returns each top-level element with the line it starts on.
 pub fn read_forms(text: &str) -> Result<Vec<(usize, Value)>, EdnError> {
-    let mut r = Reader { s: text.as_bytes(), pos: 0, line: 1 };
+    let mut r = Reader {
+        s: text.as_bytes(),
+        pos: 0,
+        line: 1,
+    };
     let mut out = Vec::new();
     r.skip_ws();
     let wrapped = r.peek() == Some(b'[');
@@ -57,7 +61,10 @@ impl Reader<'_> {
     }
 
     fn err(&self, message: impl Into<String>) -> EdnError {
-        EdnError { line: self.line, message: message.into() }
+        EdnError {
+            line: self.line,
+            message: message.into(),
+        }
     }
 
     fn skip_ws(&mut self) {
@@ -130,7 +137,10 @@ impl Reader<'_> {
                 if tok.is_empty() {
                     return Err(self.err(format!("unexpected character `{}`", c as char)));
                 }
-                atom(tok).ok_or_else(|| EdnError { line, message: format!("cannot read `{tok}`") })
+                atom(tok).ok_or_else(|| EdnError {
+                    line,
+                    message: format!("cannot read `{tok}`"),
+                })
             }
         }
     }
@@ -138,7 +148,12 @@ impl Reader<'_> {
     fn token(&mut self) -> &str {
         let start = self.pos;
         while let Some(c) = self.peek() {
-            if c.is_ascii_whitespace() || matches!(c, b',' | b'{' | b'}' | b'[' | b']' | b'(' | b')' | b'"' | b';') {
+            if c.is_ascii_whitespace()
+                || matches!(
+                    c,
+                    b',' | b'{' | b'}' | b'[' | b']' | b'(' | b')' | b'"' | b';'
+                )
+            {
                 break;
             }
             self.pos += 1;
@@ -147,11 +162,22 @@ impl Reader<'_> {
     }
 
     fn seq(&mut self, close: u8) -> Result<Vec<Value>, EdnError> {
+        // An unclosed form is reported where it opened, not at the end of the file.
+        let open_line = self.line;
         let mut items = Vec::new();
         loop {
             self.skip_ws();
             match self.peek() {
-                None => return Err(self.err(format!("unexpected end of input: missing `{}`", close as char))),
+                None => {
+                    let message = format!(
+                        "unexpected end of input: this form is never closed with `{}`",
+                        close as char
+                    );
+                    return Err(EdnError {
+                        line: open_line,
+                        message,
+                    });
+                }
                 Some(c) if c == close => {
                     self.pos += 1;
                     return Ok(items);
@@ -201,8 +227,13 @@ impl Reader<'_> {
                         b't' => out.push(b'\t'),
                         b'r' => out.push(b'\r'),
                         b'u' => {
-                            let hex = self.s.get(self.pos..self.pos + 4).and_then(|h| std::str::from_utf8(h).ok());
-                            let ch = hex.and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32);
+                            let hex = self
+                                .s
+                                .get(self.pos..self.pos + 4)
+                                .and_then(|h| std::str::from_utf8(h).ok());
+                            let ch = hex
+                                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                                .and_then(char::from_u32);
                             let Some(ch) = ch else {
                                 return Err(self.err("bad \\u escape in string"));
                             };
@@ -231,14 +262,19 @@ fn atom(tok: &str) -> Option<Value> {
         return (!kw.is_empty()).then(|| Value::String(kw.to_string()));
     }
     let first = tok.as_bytes()[0];
-    let numeric = first.is_ascii_digit() || (matches!(first, b'-' | b'+') && tok.len() > 1 && tok.as_bytes()[1].is_ascii_digit());
+    let numeric = first.is_ascii_digit()
+        || (matches!(first, b'-' | b'+') && tok.len() > 1 && tok.as_bytes()[1].is_ascii_digit());
     if numeric {
         let t = tok.strip_suffix('N').unwrap_or(tok);
         if let Ok(i) = t.parse::<i64>() {
             return Some(Value::Number(i.into()));
         }
         let t = tok.strip_suffix('M').unwrap_or(tok);
-        return t.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number);
+        return t
+            .parse::<f64>()
+            .ok()
+            .and_then(Number::from_f64)
+            .map(Value::Number);
     }
     // A symbol: keep its name.
     Some(Value::String(tok.to_string()))
@@ -254,7 +290,13 @@ mod tests {
         let text = "{:process 0, :type :invoke, :f :cas, :value [1 2]}\n{:process :nemesis, :type :info, :f :start, :value nil}\n";
         let forms = read_forms(text).unwrap();
         assert_eq!(forms.len(), 2);
-        assert_eq!(forms[0], (1, json!({"process": 0, "type": "invoke", "f": "cas", "value": [1, 2]})));
+        assert_eq!(
+            forms[0],
+            (
+                1,
+                json!({"process": 0, "type": "invoke", "f": "cas", "value": [1, 2]})
+            )
+        );
         assert_eq!(forms[1].0, 2);
         assert_eq!(forms[1].1["process"], json!("nemesis"));
     }

@@ -74,14 +74,24 @@ fn show(v: &Value) -> String {
 
 /// An op in words: `read of k2`, `write 4`, `cas of k2 from 1 to 2`.
 pub fn describe_op(op: &Op) -> String {
-    let of = op.key.as_ref().map(|k| format!(" of {k}")).unwrap_or_default();
-    let to = op.key.as_ref().map(|k| format!(" to {k}")).unwrap_or_default();
+    let of = op
+        .key
+        .as_ref()
+        .map(|k| format!(" of {k}"))
+        .unwrap_or_default();
+    let to = op
+        .key
+        .as_ref()
+        .map(|k| format!(" to {k}"))
+        .unwrap_or_default();
     let v = op.input_value();
     match op.f.as_str() {
         "read" | "get" => format!("{}{of}", op.f),
         "write" | "put" | "append" => format!("{} {}{to}", op.f, show(v)),
         "cas" => match v {
-            Value::Array(a) if a.len() == 2 => format!("cas{of} from {} to {}", show(&a[0]), show(&a[1])),
+            Value::Array(a) if a.len() == 2 => {
+                format!("cas{of} from {} to {}", show(&a[0]), show(&a[1]))
+            }
             _ => format!("cas{of} {}", show(v)),
         },
         f => format!("{f}{of} {}", show(v)),
@@ -97,7 +107,9 @@ impl Clock<'_> {
     fn at(&self, ns: Option<u64>, index: Option<u64>) -> String {
         match (self.h.has_time, ns, index) {
             (true, Some(ns), _) => format!("{:.2} s", ns as f64 / 1e9),
-            (_, _, Some(i)) if self.h.from_file && self.h.format == crate::ops::Format::Edn => format!("line {i}"),
+            (_, _, Some(i)) if self.h.from_file && self.h.format == crate::ops::Format::Edn => {
+                format!("line {i}")
+            }
             (_, _, Some(i)) => format!("event {i}"),
             _ => "the end".to_string(),
         }
@@ -123,7 +135,11 @@ fn required(op: &Op) -> Option<Value> {
     }
     match op.f.as_str() {
         "read" => Some(op.output.clone()),
-        "cas" => op.input_value().as_array().filter(|a| a.len() == 2).map(|a| a[0].clone()),
+        "cas" => op
+            .input_value()
+            .as_array()
+            .filter(|a| a.len() == 2)
+            .map(|a| a[0].clone()),
         _ => None,
     }
 }
@@ -132,7 +148,11 @@ fn required(op: &Op) -> Option<Value> {
 fn written(op: &Op) -> Option<Value> {
     match op.f.as_str() {
         "write" => Some(op.input_value().clone()),
-        "cas" => op.input_value().as_array().filter(|a| a.len() == 2).map(|a| a[1].clone()),
+        "cas" => op
+            .input_value()
+            .as_array()
+            .filter(|a| a.len() == 2)
+            .map(|a| a[1].clone()),
         _ => None,
     }
 }
@@ -147,28 +167,56 @@ fn why(c: &Clock, r: &Op, part: &[&Op]) -> Option<String> {
     let r_start = r.invoke_pos;
     let r_end = r.complete_pos?;
     let claim = if r.f == "cas" {
-        format!("{} at {} succeeded, so the value was {}", c.by(r), c.invoked(r), show(&v))
+        format!(
+            "{} at {} succeeded, so the value was {}",
+            c.by(r),
+            c.invoked(r),
+            show(&v)
+        )
     } else {
         format!("{} at {} returned {}", c.by(r), c.invoked(r), show(&v))
     };
-    let writers: Vec<&Op> = part.iter().copied().filter(|w| written(w).as_ref() == Some(&v) && !std::ptr::eq(*w, r)).collect();
+    let writers: Vec<&Op> = part
+        .iter()
+        .copied()
+        .filter(|w| written(w).as_ref() == Some(&v) && !std::ptr::eq(*w, r))
+        .collect();
     if writers.is_empty() && !v.is_null() {
         return Some(format!("{claim}, but no operation ever wrote {}", show(&v)));
     }
     if !writers.is_empty() && writers.iter().all(|w| w.invoke_pos > r_end) {
         let w = writers[0];
-        return Some(format!("{claim}, but the only write of {} ({}) began at {}, after that completed at {}", show(&v), c.by(w), c.invoked(w), c.completed(r)));
+        return Some(format!(
+            "{claim}, but the only write of {} ({}) began at {}, after that completed at {}",
+            show(&v),
+            c.by(w),
+            c.invoked(w),
+            c.completed(r)
+        ));
     }
     // An ok update to another value, finished before r began, after which no write of v could happen.
-    let mut overwrites: Vec<&Op> =
-        part.iter().copied().filter(|y| y.outcome == Outcome::Ok && y.complete_pos.is_some_and(|p| p < r_start) && written(y).is_some_and(|u| u != v)).collect();
+    let mut overwrites: Vec<&Op> = part
+        .iter()
+        .copied()
+        .filter(|y| {
+            y.outcome == Outcome::Ok
+                && y.complete_pos.is_some_and(|p| p < r_start)
+                && written(y).is_some_and(|u| u != v)
+        })
+        .collect();
     overwrites.sort_by_key(|y| std::cmp::Reverse(y.complete_pos));
     for y in overwrites {
-        let settled = writers.iter().all(|w| w.invoke_pos > r_end || (w.outcome == Outcome::Ok && w.complete_pos.is_some_and(|p| p < y.invoke_pos)));
+        let settled = writers.iter().all(|w| {
+            w.invoke_pos > r_end
+                || (w.outcome == Outcome::Ok && w.complete_pos.is_some_and(|p| p < y.invoke_pos))
+        });
         if !settled {
             continue;
         }
-        let before = writers.iter().filter(|w| w.complete_pos.is_some_and(|p| p < y.invoke_pos)).max_by_key(|w| w.complete_pos);
+        let before = writers
+            .iter()
+            .filter(|w| w.complete_pos.is_some_and(|p| p < y.invoke_pos))
+            .max_by_key(|w| w.complete_pos);
         return Some(match before {
             None => format!("{claim}, but {} completed at {}, before that began, and nothing wrote {} afterwards", c.by(y), c.completed(y), show(&v)),
             Some(w) => format!(
@@ -191,12 +239,18 @@ fn why_get(c: &Clock, r: &Op, part: &[&Op]) -> Option<String> {
     let mut appends: Vec<&Op> = part
         .iter()
         .copied()
-        .filter(|a| a.f == "append" && a.outcome == Outcome::Ok && a.complete_pos.is_some_and(|p| p < r.invoke_pos))
+        .filter(|a| {
+            a.f == "append"
+                && a.outcome == Outcome::Ok
+                && a.complete_pos.is_some_and(|p| p < r.invoke_pos)
+        })
         .filter(|a| a.input_value().as_str().is_some_and(|x| !got.contains(x)))
         .collect();
     appends.sort_by_key(|a| std::cmp::Reverse(a.complete_pos));
     let a = appends.into_iter().find(|a| {
-        !part.iter().any(|p| p.f == "put" && p.invoke_pos < r_end && p.complete_pos.is_none_or(|e| e > a.invoke_pos))
+        !part.iter().any(|p| {
+            p.f == "put" && p.invoke_pos < r_end && p.complete_pos.is_none_or(|e| e > a.invoke_pos)
+        })
     })?;
     Some(format!(
         "{} at {} returned {}, but {} completed at {}, before the get began, and its value is missing (no put could have replaced it)",
@@ -209,7 +263,12 @@ fn why_get(c: &Clock, r: &Op, part: &[&Op]) -> Option<String> {
 }
 
 /// Builds the counterexample from a failed search.
-pub(crate) fn counterexample<M: Model>(history: &History, model: &M, search: &Search<M>, key: Option<String>) -> Counterexample {
+pub(crate) fn counterexample<M: Model>(
+    history: &History,
+    model: &M,
+    search: &Search<M>,
+    key: Option<String>,
+) -> Counterexample {
     let c = Clock { h: history };
     let best = search.best();
     let mut in_prefix = vec![false; search.ops.len()];
@@ -222,12 +281,30 @@ pub(crate) fn counterexample<M: Model>(history: &History, model: &M, search: &Se
         }
     }
     // The op the search could not get past: the earliest return among ops not in the prefix.
-    let blocker = search.ops.iter().enumerate().filter(|(i, e)| !in_prefix[*i] && e.ret.is_some()).min_by_key(|(_, e)| e.ret).map(|(_, e)| e.op);
+    let blocker = search
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| !in_prefix[*i] && e.ret.is_some())
+        .min_by_key(|(_, e)| e.ret)
+        .map(|(_, e)| e.op);
     let blocker = blocker.unwrap_or_else(|| search.ops.first().map(|e| e.op).unwrap_or(0));
     let r = &history.ops[blocker];
-    let part: Vec<&Op> = history.ops.iter().filter(|o| model.partition(o) == key).collect();
+    let part: Vec<&Op> = history
+        .ops
+        .iter()
+        .filter(|o| model.partition(o) == key)
+        .collect();
     let end = r.complete_pos.unwrap_or(usize::MAX);
-    let mut window: Vec<&Op> = part.iter().copied().filter(|o| !std::ptr::eq(*o, r) && o.invoke_pos < end && o.complete_pos.is_none_or(|p| p > r.invoke_pos)).collect();
+    let mut window: Vec<&Op> = part
+        .iter()
+        .copied()
+        .filter(|o| {
+            !std::ptr::eq(*o, r)
+                && o.invoke_pos < end
+                && o.complete_pos.is_none_or(|p| p > r.invoke_pos)
+        })
+        .collect();
     let concurrent = window.len();
     if window.len() > WINDOW_SHOWN {
         // Keep those invoked closest to the op.
@@ -236,7 +313,10 @@ pub(crate) fn counterexample<M: Model>(history: &History, model: &M, search: &Se
         window.sort_by_key(|o| o.invoke_pos);
     }
     let state_desc = model.describe_state(&state);
-    let key_words = key.as_ref().map(|k| format!("key {k}: ")).unwrap_or_default();
+    let key_words = key
+        .as_ref()
+        .map(|k| format!("key {k}: "))
+        .unwrap_or_default();
     let detail = why(&c, r, &part).unwrap_or_else(|| {
         let result = if r.outcome == Outcome::Ok && !r.output.is_null() && matches!(r.f.as_str(), "read" | "get") {
             format!(" returning {}", show(&r.output))
@@ -254,7 +334,11 @@ pub(crate) fn counterexample<M: Model>(history: &History, model: &M, search: &Se
         )
     });
     let explanation = format!("{key_words}{detail}.");
-    let prefix_ops: Vec<OpSummary> = best.iter().skip(best.len().saturating_sub(PREFIX_SHOWN)).map(|&i| OpSummary::from_op(&history.ops[search.ops[i as usize].op])).collect();
+    let prefix_ops: Vec<OpSummary> = best
+        .iter()
+        .skip(best.len().saturating_sub(PREFIX_SHOWN))
+        .map(|&i| OpSummary::from_op(&history.ops[search.ops[i as usize].op]))
+        .collect();
     Counterexample {
         key,
         explanation,

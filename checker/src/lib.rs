@@ -21,4 +21,6 @@ pub use explain::{Counterexample, OpSummary};
 pub use history::{Event, EventType, Process};
 pub use model::{Encoded, EncodedOp, KvModel, Model, ModelKind, RegisterModel, UnknownModel};
 pub use ops::{Format, History, Op, Outcome};
-pub use parse::{load_history, parse_edn, parse_events, parse_jsonl, parse_str, Location, ParseError};
+pub use parse::{
+    load_history, parse_edn, parse_events, parse_jsonl, parse_str, Location, ParseError,
+};

@@ -104,13 +104,19 @@ impl History {
 
     /// Operations that ended `info` (including those still open at the end).
     pub fn info_count(&self) -> usize {
-        self.ops.iter().filter(|o| o.outcome == Outcome::Info).count()
+        self.ops
+            .iter()
+            .filter(|o| o.outcome == Outcome::Info)
+            .count()
     }
 
     /// The model the history looks like it was written for: `kv` for get/put/append or several keys,
     /// `cas-register` when there is a cas, else `register`.
     pub fn guess_model(&self) -> crate::ModelKind {
-        let kv_ops = self.ops.iter().any(|o| matches!(o.f.as_str(), "get" | "put" | "append"));
+        let kv_ops = self
+            .ops
+            .iter()
+            .any(|o| matches!(o.f.as_str(), "get" | "put" | "append"));
         if kv_ops || self.key_count() > 1 {
             crate::ModelKind::Kv
         } else if self.ops.iter().any(|o| o.f == "cas") {

@@ -34,18 +34,36 @@ pub enum ParseError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the history is empty: it holds no events (a run that never started, or the wrong file?)")]
+    #[error(
+        "the history is empty: it holds no events (a run that never started, or the wrong file?)"
+    )]
     Empty,
     #[error("{at}: {message}")]
     Syntax { at: Location, message: String },
     #[error("{at}: {message}")]
     BadEvent { at: Location, message: String },
     #[error("{at}: process {process} completes an operation ({f}) it never invoked")]
-    CompletionWithoutInvoke { at: Location, process: u64, f: String },
+    CompletionWithoutInvoke {
+        at: Location,
+        process: u64,
+        f: String,
+    },
     #[error("{at}: process {process} invokes {f} while its {open_f} invoked at {open_at} is still open (a process runs one operation at a time)")]
-    DoubleInvoke { at: Location, process: u64, f: String, open_f: String, open_at: Location },
+    DoubleInvoke {
+        at: Location,
+        process: u64,
+        f: String,
+        open_f: String,
+        open_at: Location,
+    },
     #[error("{at}: process {process} completes {f}, but its open operation (invoked at {open_at}) is {open_f}")]
-    Mismatch { at: Location, process: u64, f: String, open_f: String, open_at: Location },
+    Mismatch {
+        at: Location,
+        process: u64,
+        f: String,
+        open_f: String,
+        open_at: Location,
+    },
     #[error("{at}: {message}")]
     UnsupportedOp { at: Location, message: String },
 }
@@ -67,7 +85,10 @@ impl ParseError {
 
 /// Reads a history file, detecting the format from its first character: `{"` is JSONL, `{:` or `[` EDN.
 pub fn load_history(path: &Path) -> Result<History, ParseError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ParseError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ParseError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse_str(&text)
 }
 
@@ -98,14 +119,21 @@ pub fn parse_jsonl(text: &str) -> Result<History, ParseError> {
         }
         match serde_json::from_str::<Event>(line) {
             Ok(e) => events.push(RawEvent::from_event(e, Location::Line(i + 1))),
-            Err(_) if i + 1 == lines.len() && !ends_with_newline && serde_json::from_str::<Value>(line).is_err() => {
+            Err(_)
+                if i + 1 == lines.len()
+                    && !ends_with_newline
+                    && serde_json::from_str::<Value>(line).is_err() =>
+            {
                 truncated = true;
             }
             Err(e) => {
                 let suffix = format!(" at line {} column {}", e.line(), e.column());
                 let msg = e.to_string();
                 let msg = msg.strip_suffix(&suffix).unwrap_or(&msg);
-                return Err(ParseError::Syntax { at: Location::Line(i + 1), message: format!("not a history event ({msg}, column {})", e.column()) });
+                return Err(ParseError::Syntax {
+                    at: Location::Line(i + 1),
+                    message: format!("not a history event ({msg}, column {})", e.column()),
+                });
             }
         }
     }
@@ -116,14 +144,24 @@ pub fn parse_jsonl(text: &str) -> Result<History, ParseError> {
 
 /// Parses a Jepsen EDN history (one map per line, optionally inside `[...]`).
 pub fn parse_edn(text: &str) -> Result<History, ParseError> {
-    let forms = edn::read_forms(text).map_err(|e| ParseError::Syntax { at: Location::Line(e.line), message: e.message })?;
-    let events = forms.into_iter().map(|(line, v)| RawEvent::from_edn(line, v)).collect::<Result<Vec<_>, _>>()?;
+    let forms = edn::read_forms(text).map_err(|e| ParseError::Syntax {
+        at: Location::Line(e.line),
+        message: e.message,
+    })?;
+    let events = forms
+        .into_iter()
+        .map(|(line, v)| RawEvent::from_edn(line, v))
+        .collect::<Result<Vec<_>, _>>()?;
     pair(events, Format::Edn)
 }
 
 /// Pairs events recorded in memory (as the workloads record them) into a history.
 pub fn parse_events(events: &[Event]) -> Result<History, ParseError> {
-    let raw = events.iter().enumerate().map(|(i, e)| RawEvent::from_event(e.clone(), Location::Event(i + 1))).collect();
+    let raw = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| RawEvent::from_event(e.clone(), Location::Event(i + 1)))
+        .collect();
     pair(raw, Format::Jsonl)
 }
 
@@ -143,19 +181,38 @@ struct RawEvent {
 
 impl RawEvent {
     fn from_event(e: Event, at: Location) -> Self {
-        RawEvent { at, index: e.index, time: Some(e.time), process: e.process, kind: e.kind, f: e.f, key: e.key, value: e.value, node: e.node, error: e.error }
+        RawEvent {
+            at,
+            index: e.index,
+            time: Some(e.time),
+            process: e.process,
+            kind: e.kind,
+            f: e.f,
+            key: e.key,
+            value: e.value,
+            node: e.node,
+            error: e.error,
+        }
     }
 
     fn from_edn(line: usize, v: Value) -> Result<Self, ParseError> {
         let at = Location::Line(line);
         let bad = |message: String| ParseError::BadEvent { at, message };
         let Value::Object(mut m) = v else {
-            return Err(bad(format!("expected a map like {{:process 0, :type :invoke, :f :read, :value nil}}, got {v}")));
+            return Err(bad(format!(
+                "expected a map like {{:process 0, :type :invoke, :f :read, :value nil}}, got {v}"
+            )));
         };
         let process = match m.remove("process") {
-            Some(Value::Number(n)) if n.as_u64().is_some() => Process::Client(n.as_u64().unwrap_or_default()),
+            Some(Value::Number(n)) if n.as_u64().is_some() => {
+                Process::Client(n.as_u64().unwrap_or_default())
+            }
             Some(Value::String(s)) => Process::Named(s),
-            Some(other) => return Err(bad(format!(":process must be a non-negative integer or a keyword, got {other}"))),
+            Some(other) => {
+                return Err(bad(format!(
+                    ":process must be a non-negative integer or a keyword, got {other}"
+                )))
+            }
             None => return Err(bad("missing :process".into())),
         };
         let kind = match m.remove("type") {
@@ -164,7 +221,11 @@ impl RawEvent {
                 "ok" => EventType::Ok,
                 "fail" => EventType::Fail,
                 "info" => EventType::Info,
-                _ => return Err(bad(format!("unknown :type :{s} (expected :invoke, :ok, :fail or :info)"))),
+                _ => {
+                    return Err(bad(format!(
+                        "unknown :type :{s} (expected :invoke, :ok, :fail or :info)"
+                    )))
+                }
             },
             Some(other) => return Err(bad(format!(":type must be a keyword, got {other}"))),
             None => return Err(bad("missing :type".into())),
@@ -181,14 +242,31 @@ impl RawEvent {
         };
         let time = m.get("time").and_then(Value::as_u64);
         let node = m.get("node").and_then(Value::as_str).map(str::to_string);
-        let error = m.get("error").map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string()));
+        let error = m.get("error").map(|e| {
+            e.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.to_string())
+        });
         let value = m.remove("value").unwrap_or(Value::Null);
-        Ok(RawEvent { at, index: line as u64, time, process, kind, f, key, value, node, error })
+        Ok(RawEvent {
+            at,
+            index: line as u64,
+            time,
+            process,
+            kind,
+            f,
+            key,
+            value,
+            node,
+            error,
+        })
     }
 }
 
 fn pair(events: Vec<RawEvent>, format: Format) -> Result<History, ParseError> {
-    let from_file = events.first().is_some_and(|e| matches!(e.at, Location::Line(_)));
+    let from_file = events
+        .first()
+        .is_some_and(|e| matches!(e.at, Location::Line(_)));
     if events.is_empty() {
         return Err(ParseError::Empty);
     }
@@ -207,12 +285,21 @@ fn pair(events: Vec<RawEvent>, format: Format) -> Result<History, ParseError> {
             }
         };
         if e.f.is_empty() {
-            return Err(ParseError::BadEvent { at: e.at, message: "empty `f`: every operation needs a name such as read or write".into() });
+            return Err(ParseError::BadEvent {
+                at: e.at,
+                message: "empty `f`: every operation needs a name such as read or write".into(),
+            });
         }
         match e.kind {
             EventType::Invoke => {
                 if let Some(&i) = open.get(&process) {
-                    return Err(ParseError::DoubleInvoke { at: e.at, process, f: e.f, open_f: ops[i].f.clone(), open_at: at_of[i] });
+                    return Err(ParseError::DoubleInvoke {
+                        at: e.at,
+                        process,
+                        f: e.f,
+                        open_f: ops[i].f.clone(),
+                        open_at: at_of[i],
+                    });
                 }
                 open.insert(process, ops.len());
                 at_of.push(e.at);
@@ -238,11 +325,21 @@ fn pair(events: Vec<RawEvent>, format: Format) -> Result<History, ParseError> {
             }
             kind => {
                 let Some(i) = open.remove(&process) else {
-                    return Err(ParseError::CompletionWithoutInvoke { at: e.at, process, f: e.f });
+                    return Err(ParseError::CompletionWithoutInvoke {
+                        at: e.at,
+                        process,
+                        f: e.f,
+                    });
                 };
                 let op = &mut ops[i];
                 if op.f != e.f {
-                    return Err(ParseError::Mismatch { at: e.at, process, f: e.f, open_f: op.f.clone(), open_at: at_of[i] });
+                    return Err(ParseError::Mismatch {
+                        at: e.at,
+                        process,
+                        f: e.f,
+                        open_f: op.f.clone(),
+                        open_at: at_of[i],
+                    });
                 }
                 if op.key.is_none() {
                     op.key = e.key;
@@ -283,8 +380,20 @@ fn pair(events: Vec<RawEvent>, format: Format) -> Result<History, ParseError> {
             !drop[i - 1]
         });
     }
-    let has_time = ops.iter().all(|o| o.invoke_time_ns.is_some() && (o.complete_pos.is_none() || o.complete_time_ns.is_some()));
-    Ok(History { ops, format, has_time, events: total, failed_ops, named_events: named, open_at_end, truncated_tail: false, from_file })
+    let has_time = ops.iter().all(|o| {
+        o.invoke_time_ns.is_some() && (o.complete_pos.is_none() || o.complete_time_ns.is_some())
+    });
+    Ok(History {
+        ops,
+        format,
+        has_time,
+        events: total,
+        failed_ops,
+        named_events: named,
+        open_at_end,
+        truncated_tail: false,
+        from_file,
+    })
 }
 
 #[cfg(test)]
@@ -336,7 +445,11 @@ mod tests {
         assert!(h.truncated_tail);
         assert_eq!(h.named_events, 1);
         assert_eq!(h.ops.len(), 1);
-        assert_eq!(h.ops[0].value, json!(3), "an info write keeps the invoked value");
+        assert_eq!(
+            h.ops[0].value,
+            json!(3),
+            "an info write keeps the invoked value"
+        );
         assert_eq!(h.ops[0].complete_time_ns, Some(30));
         assert_eq!(h.ops[0].error.as_deref(), Some("timeout"));
         assert!(h.has_time);
@@ -345,18 +458,68 @@ mod tests {
     #[test]
     fn bad_input_names_the_line() {
         let e = err("{:process 0, :type :invoke, :f :read, :value nil}\n{:process 0, :type :ok, :f :read :value 1\n");
-        assert!(matches!(e, ParseError::Syntax { at: Location::Line(2), .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ParseError::Syntax {
+                    at: Location::Line(2),
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let e = err("{:process 0, :type :ok, :f :read, :value 1}\n");
-        assert!(matches!(e, ParseError::CompletionWithoutInvoke { at: Location::Line(1), process: 0, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ParseError::CompletionWithoutInvoke {
+                    at: Location::Line(1),
+                    process: 0,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(e.to_string().contains("line 1"), "{e}");
-        let e = err("{:process 0, :type :invoke, :f :read}\n{:process 0, :type :invoke, :f :read}\n");
-        assert!(matches!(e, ParseError::DoubleInvoke { at: Location::Line(2), .. }), "{e}");
+        let e =
+            err("{:process 0, :type :invoke, :f :read}\n{:process 0, :type :invoke, :f :read}\n");
+        assert!(
+            matches!(
+                e,
+                ParseError::DoubleInvoke {
+                    at: Location::Line(2),
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let e = err("{:process 0, :type :invoke, :f :read}\n{:process 0, :type :ok, :f :write}\n");
-        assert!(matches!(e, ParseError::Mismatch { at: Location::Line(2), .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ParseError::Mismatch {
+                    at: Location::Line(2),
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let e = err("{:process 0, :type :begin, :f :read}\n");
-        assert!(e.to_string().contains("line 1") && e.to_string().contains(":begin"), "{e}");
+        assert!(
+            e.to_string().contains("line 1") && e.to_string().contains(":begin"),
+            "{e}"
+        );
         let e = err("{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n{\"index\":1,\"time\":1,\"process\":0,\"type\":\"okay\",\"f\":\"read\"}\n");
-        assert!(matches!(e, ParseError::Syntax { at: Location::Line(2), .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ParseError::Syntax {
+                    at: Location::Line(2),
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(matches!(err(""), ParseError::Empty));
         assert!(matches!(err("  \n\n"), ParseError::Empty));
         assert!(matches!(err("[]"), ParseError::Empty));
@@ -375,7 +538,11 @@ mod tests {
             node: Some("n2".into()),
             error: None,
         };
-        let h = parse_events(&[ev(0, 4, EventType::Invoke, Value::Null), ev(1, 4, EventType::Ok, json!(7))]).unwrap();
+        let h = parse_events(&[
+            ev(0, 4, EventType::Invoke, Value::Null),
+            ev(1, 4, EventType::Ok, json!(7)),
+        ])
+        .unwrap();
         assert_eq!(h.ops[0].output, json!(7));
         assert_eq!(h.ops[0].node.as_deref(), Some("n2"));
         let e = parse_events(&[ev(0, 4, EventType::Ok, json!(7))]).unwrap_err();

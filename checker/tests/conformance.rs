@@ -16,7 +16,10 @@ fn expected() -> Option<Vec<(String, bool)>> {
     let text = match std::fs::read_to_string(dir.join("expected.txt")) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("skipping: no test histories at {} ({e}); set LH_HISTORIES", dir.display());
+            eprintln!(
+                "skipping: no test histories at {} ({e}); set LH_HISTORIES",
+                dir.display()
+            );
             return None;
         }
     };
@@ -36,26 +39,49 @@ fn expected() -> Option<Vec<(String, bool)>> {
 fn run(filter: impl Fn(&str) -> bool, threads: usize) {
     let Some(list) = expected() else { return };
     let dir = histories_dir();
-    let opts = CheckOptions { time_limit: Some(Duration::from_secs(120)), memory_limit_bytes: Some(4 << 30), threads };
+    let opts = CheckOptions {
+        time_limit: Some(Duration::from_secs(120)),
+        memory_limit_bytes: Some(4 << 30),
+        threads,
+    };
     let mut failures = Vec::new();
     let mut n = 0;
     for (file, want) in list.iter().filter(|(f, _)| filter(f)) {
         n += 1;
         let h = load_history(&dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let model = if file.contains("etcd") { ModelKind::CasRegister } else { ModelKind::Kv };
+        let model = if file.contains("etcd") {
+            ModelKind::CasRegister
+        } else {
+            ModelKind::Kv
+        };
         assert_eq!(h.guess_model(), model, "{file}: guessed model");
         let r = check(&h, model, &opts);
-        let want_v = if *want { Validity::Valid } else { Validity::Invalid };
+        let want_v = if *want {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        };
         if r.valid != want_v {
-            failures.push(format!("{file}: expected {want_v}, got {} ({})", r.valid, r.explanation));
+            failures.push(format!(
+                "{file}: expected {want_v}, got {} ({})",
+                r.valid, r.explanation
+            ));
         }
         if r.valid == Validity::Invalid {
-            let c = r.counterexample.as_ref().expect("invalid verdicts carry a counterexample");
+            let c = r
+                .counterexample
+                .as_ref()
+                .expect("invalid verdicts carry a counterexample");
             assert!(!c.explanation.is_empty());
         }
     }
     assert!(n > 0, "no histories matched");
-    assert!(failures.is_empty(), "{} of {n} histories got the wrong verdict:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} histories got the wrong verdict:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -71,4 +97,24 @@ fn kv_histories_get_their_verdicts() {
 #[test]
 fn kv_histories_single_threaded() {
     run(|f| f.contains("-kv/"), 1);
+}
+
+#[path = "../benches/synth.rs"]
+mod synth;
+
+#[test]
+fn generated_linearizable_histories_are_valid() {
+    for seed in 0..20 {
+        let events = synth::register_history(3000, 10, 0.2, seed);
+        let h = checker::parse_events(&events).unwrap();
+        let r = check(
+            &h,
+            ModelKind::CasRegister,
+            &CheckOptions {
+                threads: 1,
+                ..CheckOptions::default()
+            },
+        );
+        assert_eq!(r.valid, Validity::Valid, "seed {seed}: {}", r.explanation);
+    }
 }

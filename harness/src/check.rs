@@ -50,7 +50,9 @@ fn parse_size(s: &str) -> Result<usize, String> {
         Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (&t[..i], 1 << 30),
         _ => (t, 1),
     };
-    let n: f64 = num.trim().parse().map_err(|_| format!("{s:?} is not a size: use bytes, or a number with K, M or G (e.g. 512M)"))?;
+    let n: f64 = num.trim().parse().map_err(|_| {
+        format!("{s:?} is not a size: use bytes, or a number with K, M or G (e.g. 512M)")
+    })?;
     if !(n.is_finite() && n > 0.0) {
         return Err(format!("{s:?}: the memory limit must be positive"));
     }
@@ -84,7 +86,10 @@ struct Row {
 
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     if !(args.time_limit.is_finite() && args.time_limit >= 0.0) {
-        eprintln!("harness check: --time-limit must be a number of seconds >= 0, got {}", args.time_limit);
+        eprintln!(
+            "harness check: --time-limit must be a number of seconds >= 0, got {}",
+            args.time_limit
+        );
         return Ok(exit::BAD_ARGS);
     }
     if args.threads == Some(0) {
@@ -106,7 +111,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let opts = CheckOptions {
         time_limit: (args.time_limit > 0.0).then(|| Duration::from_secs_f64(args.time_limit)),
         memory_limit_bytes: Some(args.memory_limit.unwrap_or(default_memory)),
-        threads: args.threads.unwrap_or_else(|| CheckOptions::default().threads),
+        threads: args
+            .threads
+            .unwrap_or_else(|| CheckOptions::default().threads),
     };
     let result = match checker::try_check(&history, model, &opts) {
         Ok(r) => r,
@@ -116,7 +123,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         }
     };
     if args.json {
-        let report = JsonReport { file: args.file.display().to_string(), result: &result };
+        let report = JsonReport {
+            file: args.file.display().to_string(),
+            result: &result,
+        };
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&args, &result);
@@ -142,12 +152,17 @@ fn print_table(args: &CheckArgs, r: &CheckResult) {
         explanation: r.explanation.clone(),
     };
     let mut table = Table::new([row]);
-    table.with(Style::rounded()).with(Modify::new(Columns::last()).with(Width::wrap(72).keep_words(true)));
+    table
+        .with(Style::rounded())
+        .with(Modify::new(Columns::last()).with(Width::wrap(72).keep_words(true)));
     println!("{}", args.file.display());
     println!("{table}");
     if let Some(c) = &r.counterexample {
         println!("op that cannot be linearized: {}", summary(&c.op));
-        println!("state after the longest linearizable prefix ({} ops): {}", c.prefix_len, c.state);
+        println!(
+            "state after the longest linearizable prefix ({} ops): {}",
+            c.prefix_len, c.state
+        );
         if !c.window.is_empty() {
             println!("concurrent with it:");
             for o in &c.window {
@@ -158,8 +173,22 @@ fn print_table(args: &CheckArgs, r: &CheckResult) {
 }
 
 fn summary(o: &checker::OpSummary) -> String {
-    let key = o.key.as_ref().map(|k| format!(" key {k}")).unwrap_or_default();
-    let out = if o.output.is_null() { String::new() } else { format!(" -> {}", o.output) };
-    let done = o.complete_index.map(|i| i.to_string()).unwrap_or_else(|| "open".into());
-    format!("process {} {}{key} {}{out} [{}] (index {}..{})", o.process, o.f, o.value, o.outcome, o.invoke_index, done)
+    let key = o
+        .key
+        .as_ref()
+        .map(|k| format!(" key {k}"))
+        .unwrap_or_default();
+    let out = if o.output.is_null() {
+        String::new()
+    } else {
+        format!(" -> {}", o.output)
+    };
+    let done = o
+        .complete_index
+        .map(|i| i.to_string())
+        .unwrap_or_else(|| "open".into());
+    format!(
+        "process {} {}{key} {}{out} [{}] (index {}..{})",
+        o.process, o.f, o.value, o.outcome, o.invoke_index, done
+    )
 }

@@ -4,7 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn check(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harness")).arg("check").args(args).output().expect("run harness")
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("check")
+        .args(args)
+        .output()
+        .expect("run harness")
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -62,7 +66,11 @@ fn valid_invalid_and_json() {
     assert_eq!(v["counterexample"]["key"], "k2");
     assert_eq!(v["counterexample"]["op"]["node"], "n1");
     let why = v["counterexample"]["explanation"].as_str().unwrap();
-    assert!(why.contains("returned 4") && why.contains("write 9 to k2 by process 1 completed at 3.20 s"), "{why}");
+    assert!(
+        why.contains("returned 4")
+            && why.contains("write 9 to k2 by process 1 completed at 3.20 s"),
+        "{why}"
+    );
     assert!(v["file"].as_str().unwrap().ends_with("history.jsonl"));
 }
 
@@ -86,9 +94,18 @@ fn bad_input_is_254_with_the_line() {
     }
     let o = check(&[dir.path().join("missing.jsonl").to_str().unwrap()]);
     assert_eq!(code(&o), 254, "{}", stderr(&o));
-    let p = write(dir.path(), "cas.edn", "{:process 0, :type :invoke, :f :cas, :value [1 2]}\n");
+    let p = write(
+        dir.path(),
+        "cas.edn",
+        "{:process 0, :type :invoke, :f :cas, :value [1 2]}\n",
+    );
     let o = check(&["--model", "register", p.to_str().unwrap()]);
-    assert_eq!(code(&o), 254, "cas under the register model: {}", stderr(&o));
+    assert_eq!(
+        code(&o),
+        254,
+        "cas under the register model: {}",
+        stderr(&o)
+    );
     let o = check(&["--model", "nope", p.to_str().unwrap()]);
     assert_eq!(code(&o), 254, "{}", stderr(&o));
 }
@@ -98,7 +115,15 @@ fn help_lists_every_option() {
     let o = check(&["--help"]);
     assert_eq!(code(&o), 0);
     let out = String::from_utf8_lossy(&o.stdout);
-    for opt in ["--model", "--time-limit", "--memory-limit", "--threads", "--json", "cas-register", "Exit codes"] {
+    for opt in [
+        "--model",
+        "--time-limit",
+        "--memory-limit",
+        "--threads",
+        "--json",
+        "cas-register",
+        "Exit codes",
+    ] {
         assert!(out.contains(opt), "--help lacks {opt}:\n{out}");
     }
 }
@@ -110,18 +135,31 @@ fn a_tiny_memory_bound_gives_unknown() {
     let mut text = String::new();
     let n = 14;
     for p in 0..n {
-        text.push_str(&format!("{{:process {p}, :type :invoke, :f :write, :value {p}}}\n"));
+        text.push_str(&format!(
+            "{{:process {p}, :type :invoke, :f :write, :value {p}}}\n"
+        ));
     }
     for p in 0..n {
-        text.push_str(&format!("{{:process {p}, :type :ok, :f :write, :value {p}}}\n"));
+        text.push_str(&format!(
+            "{{:process {p}, :type :ok, :f :write, :value {p}}}\n"
+        ));
     }
     for p in 0..n {
         text.push_str(&format!("{{:process {}, :type :invoke, :f :read, :value nil}}\n{{:process {}, :type :ok, :f :read, :value {}}}\n", n + p, n + p, p));
     }
     let f = write(dir.path(), "hard.edn", &text);
     let o = check(&["--memory-limit", "64K", "--json", f.to_str().unwrap()]);
-    assert_eq!(code(&o), 2, "{}\n{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert_eq!(
+        code(&o),
+        2,
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["valid"], "unknown");
-    assert!(v["unknown_reason"].as_str().unwrap().contains("memory"), "{v}");
+    assert!(
+        v["unknown_reason"].as_str().unwrap().contains("memory"),
+        "{v}"
+    );
 }

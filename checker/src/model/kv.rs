@@ -41,7 +41,9 @@ pub struct KvModel {
 
 impl KvModel {
     pub fn new() -> Self {
-        KvModel { values: Interner::new() }
+        KvModel {
+            values: Interner::new(),
+        }
     }
 }
 
@@ -77,8 +79,8 @@ impl Model for KvModel {
         match op.f.as_str() {
             "get" if !known => Ok(Encoded::Drop),
             "get" => Ok(Encoded::Op(KvOp::Get, Some(KvOut::Text(text(&op.output, "get")?)))),
-            "put" => Ok(Encoded::Op(KvOp::Put(text(op.input_value(), "put")?), known.then(|| KvOut::Val(NIL)))),
-            "append" => Ok(Encoded::Op(KvOp::Append(text(op.input_value(), "append")?), known.then(|| KvOut::Val(NIL)))),
+            "put" => Ok(Encoded::Op(KvOp::Put(text(op.input_value(), "put")?), known.then_some(KvOut::Val(NIL)))),
+            "append" => Ok(Encoded::Op(KvOp::Append(text(op.input_value(), "append")?), known.then_some(KvOut::Val(NIL)))),
             "read" | "write" | "cas" => match encode_register_op(&mut self.values, op, true, "kv")? {
                 Encoded::Op(i, o) => Ok(Encoded::Op(KvOp::Reg(i), o.map(KvOut::Val))),
                 Encoded::Drop => Ok(Encoded::Drop),

@@ -52,7 +52,12 @@ pub trait Model: Sync {
 
     /// Applies an op: `Some(next state)` if the op may take effect in `state` with this output
     /// (an unknown output accepts whatever the op would have returned), `None` if not.
-    fn step(&self, state: &Self::State, input: &Self::Input, output: Option<&Self::Output>) -> Option<Self::State>;
+    fn step(
+        &self,
+        state: &Self::State,
+        input: &Self::Input,
+        output: Option<&Self::Output>,
+    ) -> Option<Self::State>;
 
     /// Ops with different partition keys are independent and checked separately (P-compositionality).
     fn partition(&self, op: &Op) -> Option<String> {

@@ -18,7 +18,10 @@ pub(crate) struct ValueUse {
 }
 
 /// `classify` returns `None` for ops outside the value-register shape; then nothing is changed.
-pub(crate) fn prune_unobserved<I, O>(ops: &mut Vec<EncodedOp<I, O>>, classify: impl Fn(&EncodedOp<I, O>) -> Option<ValueUse>) {
+pub(crate) fn prune_unobserved<I, O>(
+    ops: &mut Vec<EncodedOp<I, O>>,
+    classify: impl Fn(&EncodedOp<I, O>) -> Option<ValueUse>,
+) {
     let Some(uses) = ops.iter().map(&classify).collect::<Option<Vec<_>>>() else {
         return;
     };

@@ -18,7 +18,10 @@ pub(crate) const NIL: u32 = 0;
 
 impl Interner {
     pub(crate) fn new() -> Self {
-        Interner { ids: FxHashMap::default(), values: vec![Value::Null] }
+        Interner {
+            ids: FxHashMap::default(),
+            values: vec![Value::Null],
+        }
     }
 
     pub(crate) fn intern(&mut self, v: &Value) -> u32 {
@@ -60,16 +63,27 @@ pub struct RegisterModel {
 
 impl RegisterModel {
     pub fn register() -> Self {
-        RegisterModel { allow_cas: false, values: Interner::new() }
+        RegisterModel {
+            allow_cas: false,
+            values: Interner::new(),
+        }
     }
 
     pub fn cas_register() -> Self {
-        RegisterModel { allow_cas: true, values: Interner::new() }
+        RegisterModel {
+            allow_cas: true,
+            values: Interner::new(),
+        }
     }
 }
 
 /// Encodes read/write/cas, shared with the kv model.
-pub(crate) fn encode_register_op(values: &mut Interner, op: &Op, allow_cas: bool, model: &str) -> Result<Encoded<RegOp, u32>, String> {
+pub(crate) fn encode_register_op(
+    values: &mut Interner,
+    op: &Op,
+    allow_cas: bool,
+    model: &str,
+) -> Result<Encoded<RegOp, u32>, String> {
     let known = op.outcome == Outcome::Ok;
     match op.f.as_str() {
         "read" => {
@@ -78,14 +92,24 @@ pub(crate) fn encode_register_op(values: &mut Interner, op: &Op, allow_cas: bool
             }
             Ok(Encoded::Op(RegOp::Read, Some(values.intern(&op.output))))
         }
-        "write" => Ok(Encoded::Op(RegOp::Write(values.intern(op.input_value())), known.then_some(NIL))),
+        "write" => Ok(Encoded::Op(
+            RegOp::Write(values.intern(op.input_value())),
+            known.then_some(NIL),
+        )),
         "cas" if allow_cas => match op.input_value() {
-            Value::Array(a) if a.len() == 2 => Ok(Encoded::Op(RegOp::Cas(values.intern(&a[0]), values.intern(&a[1])), known.then_some(NIL))),
+            Value::Array(a) if a.len() == 2 => Ok(Encoded::Op(
+                RegOp::Cas(values.intern(&a[0]), values.intern(&a[1])),
+                known.then_some(NIL),
+            )),
             other => Err(format!("cas needs the value [from, to], got {other}")),
         },
         f => Err(format!(
             "unknown operation {f:?} for model {model} (expected {})",
-            if allow_cas { "read, write or cas" } else { "read or write; use --model cas-register for cas" }
+            if allow_cas {
+                "read, write or cas"
+            } else {
+                "read or write; use --model cas-register for cas"
+            }
         )),
     }
 }
@@ -103,9 +127,18 @@ pub(crate) fn register_step(state: u32, input: &RegOp, output: Option<&u32>) -> 
 
 pub(crate) fn register_use(input: &RegOp, output: Option<&u32>) -> ValueUse {
     match input {
-        RegOp::Read => ValueUse { requires: output.copied(), writes: None },
-        RegOp::Write(v) => ValueUse { requires: None, writes: Some(*v) },
-        RegOp::Cas(from, to) => ValueUse { requires: Some(*from), writes: Some(*to) },
+        RegOp::Read => ValueUse {
+            requires: output.copied(),
+            writes: None,
+        },
+        RegOp::Write(v) => ValueUse {
+            requires: None,
+            writes: Some(*v),
+        },
+        RegOp::Cas(from, to) => ValueUse {
+            requires: Some(*from),
+            writes: Some(*to),
+        },
     }
 }
 
@@ -127,7 +160,11 @@ impl Model for RegisterModel {
     }
 
     fn encode(&mut self, op: &Op) -> Result<Encoded<RegOp, u32>, String> {
-        let name = if self.allow_cas { "cas-register" } else { "register" };
+        let name = if self.allow_cas {
+            "cas-register"
+        } else {
+            "register"
+        };
         encode_register_op(&mut self.values, op, self.allow_cas, name)
     }
 

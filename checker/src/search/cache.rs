@@ -26,7 +26,12 @@ pub(crate) struct Cache<S> {
 
 impl<S: Eq + Clone> Cache<S> {
     pub(crate) fn new() -> Self {
-        Cache { table: FxHashMap::default(), entries: Vec::new(), words: Vec::new(), heap: 0 }
+        Cache {
+            table: FxHashMap::default(),
+            entries: Vec::new(),
+            words: Vec::new(),
+            heap: 0,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -34,14 +39,25 @@ impl<S: Eq + Clone> Cache<S> {
     }
 
     /// Adds the pair unless present; true if it was new. `heap` is the state's heap size.
-    pub(crate) fn insert(&mut self, hash: u64, m: u32, slice: &[u64], state: &S, heap: usize) -> bool {
+    pub(crate) fn insert(
+        &mut self,
+        hash: u64,
+        m: u32,
+        slice: &[u64],
+        state: &S,
+        heap: usize,
+    ) -> bool {
         let idx = self.entries.len() as u32;
         let head = match self.table.entry(hash) {
             MapEntry::Occupied(mut o) => {
                 let mut i = *o.get();
                 while i != NONE {
                     let e = &self.entries[i as usize];
-                    if e.m == m && e.len as usize == slice.len() && self.words[e.off..e.off + slice.len()] == *slice && e.state == *state {
+                    if e.m == m
+                        && e.len as usize == slice.len()
+                        && self.words[e.off..e.off + slice.len()] == *slice
+                        && e.state == *state
+                    {
                         return false;
                     }
                     i = e.next;
@@ -55,7 +71,13 @@ impl<S: Eq + Clone> Cache<S> {
         };
         let off = self.words.len();
         self.words.extend_from_slice(slice);
-        self.entries.push(Entry { off, m, len: slice.len() as u32, next: head, state: state.clone() });
+        self.entries.push(Entry {
+            off,
+            m,
+            len: slice.len() as u32,
+            next: head,
+            state: state.clone(),
+        });
         self.heap += heap;
         true
     }
@@ -80,7 +102,10 @@ mod tests {
         assert!(!c.insert(7, 0, &[0b1], &1, 0));
         assert!(c.insert(7, 0, &[0b1], &2, 0), "same hash, other state");
         assert!(c.insert(7, 0, &[0b11], &1, 0), "same hash, other set");
-        assert!(c.insert(7, 1, &[0b1], &1, 0), "same words, other first-unlinearized op");
+        assert!(
+            c.insert(7, 1, &[0b1], &1, 0),
+            "same words, other first-unlinearized op"
+        );
         assert!(!c.insert(7, 0, &[0b11], &1, 0));
         assert_eq!(c.len(), 4);
         assert!(c.bytes() > 0);

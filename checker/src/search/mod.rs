@@ -130,7 +130,10 @@ impl<'m, M: Model> Search<'m, M> {
     }
 
     pub(crate) fn memory_bytes(&self) -> usize {
-        self.cache.bytes() + self.stack.capacity() * std::mem::size_of::<Frame<M::State>>() + self.bits.len() * 8 + self.next.len() * 8
+        self.cache.bytes()
+            + self.stack.capacity() * std::mem::size_of::<Frame<M::State>>()
+            + self.bits.len() * 8
+            + self.next.len() * 8
     }
 
     fn lift(&mut self, op: u32) {
@@ -167,9 +170,13 @@ impl<'m, M: Model> Search<'m, M> {
     fn flush_memory(&mut self, ctl: &Control) -> usize {
         let bytes = self.memory_bytes();
         let total = if bytes >= self.reported_bytes {
-            ctl.memory_used.fetch_add(bytes - self.reported_bytes, Ordering::Relaxed) + (bytes - self.reported_bytes)
+            ctl.memory_used
+                .fetch_add(bytes - self.reported_bytes, Ordering::Relaxed)
+                + (bytes - self.reported_bytes)
         } else {
-            ctl.memory_used.fetch_sub(self.reported_bytes - bytes, Ordering::Relaxed) - (self.reported_bytes - bytes)
+            ctl.memory_used
+                .fetch_sub(self.reported_bytes - bytes, Ordering::Relaxed)
+                - (self.reported_bytes - bytes)
         };
         self.reported_bytes = bytes;
         total
@@ -177,7 +184,8 @@ impl<'m, M: Model> Search<'m, M> {
 
     /// Gives back this search's share of the memory count (its memory is about to be freed).
     pub(crate) fn release(&mut self, ctl: &Control) {
-        ctl.memory_used.fetch_sub(self.reported_bytes, Ordering::Relaxed);
+        ctl.memory_used
+            .fetch_sub(self.reported_bytes, Ordering::Relaxed);
         self.reported_bytes = 0;
     }
 
@@ -208,25 +216,40 @@ impl<'m, M: Model> Search<'m, M> {
             let op = (e - 1) / 2;
             if e % 2 == 1 {
                 let eo = &self.ops[op as usize];
-                if let Some(next_state) = self.model.step(&self.state, &eo.input, eo.output.as_ref()) {
+                if let Some(next_state) =
+                    self.model.step(&self.state, &eo.input, eo.output.as_ref())
+                {
                     self.lift(op);
                     let (w, b) = (op as usize / 64, 1u64 << (op % 64));
                     self.bits[w] |= b;
                     let hi = self.hi.max(op + 1);
-                    let m = if self.next[0] == 0 { self.ops.len() as u32 } else { (self.next[0] - 1) / 2 };
-                    let slice: &[u64] = if hi > m { &self.bits[m as usize / 64..=(hi as usize - 1) / 64] } else { &[] };
+                    let m = if self.next[0] == 0 {
+                        self.ops.len() as u32
+                    } else {
+                        (self.next[0] - 1) / 2
+                    };
+                    let slice: &[u64] = if hi > m {
+                        &self.bits[m as usize / 64..=(hi as usize - 1) / 64]
+                    } else {
+                        &[]
+                    };
                     let mut h = FxHasher::default();
                     next_state.hash(&mut h);
                     let hash = self.hash ^ self.zobrist[op as usize] ^ h.finish();
                     let heap = self.model.state_heap_bytes(&next_state);
                     if self.cache.insert(hash, m, slice, &next_state, heap) {
                         let old = std::mem::replace(&mut self.state, next_state);
-                        self.stack.push(Frame { op, state: old, hi: self.hi });
+                        self.stack.push(Frame {
+                            op,
+                            state: old,
+                            hi: self.hi,
+                        });
                         self.hash ^= self.zobrist[op as usize];
                         self.hi = hi;
                         if self.stack.len() > self.best.len() {
                             self.best.truncate(self.common);
-                            self.best.extend(self.stack[self.common..].iter().map(|f| f.op));
+                            self.best
+                                .extend(self.stack[self.common..].iter().map(|f| f.op));
                             self.common = self.stack.len();
                         }
                         self.cursor = self.next[0];
