@@ -9,10 +9,12 @@ use std::time::Duration;
 use tabled::settings::{object::Columns, Modify, Style, Width};
 use tabled::{Table, Tabled};
 
+/// What `harness check` exits with; shown under `--help`.
+pub const EXIT_CODES: &str =
+    "Exit codes: 0 valid, 1 invalid (not linearizable), 2 unknown (a time or memory bound \
+was hit), 254 bad arguments or an unreadable history (the error names the line), 255 crash.";
+
 /// Check a history for linearizability and report the verdict.
-///
-/// Exit codes: 0 valid, 1 invalid (not linearizable), 2 unknown (a time or memory bound was hit),
-/// 254 bad arguments or an unreadable history (the error names the line), 255 crash.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// History file: our history.jsonl, or a Jepsen EDN history (one map per line, optionally in [...]).

@@ -29,6 +29,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check a history file (our history.jsonl or a Jepsen EDN history) for linearizability.
+    #[command(after_help = check::EXIT_CODES)]
     Check(check::CheckArgs),
 }
 
