@@ -1,1 +1,18 @@
-//! workloads
+//! `workloads`: what the clients do during a run.
+//!
+//! - [`generator`]: seeded op generators (register and kv) with unique written values;
+//! - [`client`]: the HTTP client of our node protocol and the exact outcome mapping (`ok`/`fail`/`info`);
+//! - [`recorder`]: the history, streamed to `history.jsonl` as it happens;
+//! - [`runner`]: concurrent workers with a rate limit, routing, process retirement, and final reads.
+
+pub mod client;
+pub mod generator;
+pub mod recorder;
+pub mod runner;
+mod settings;
+
+pub use client::{Attempt, ClientError, NodeClient, Outcome};
+pub use generator::{Generator, OpSpec};
+pub use recorder::{Recorder, Stats, StatsSnapshot};
+pub use runner::{final_reads, run, WorkloadError};
+pub use settings::{Routing, WorkloadConfig, WorkloadKind};

@@ -1,0 +1,266 @@
+//! The HTTP client of our node protocol (`node::api`) and the outcome mapping a checker can trust:
+//! `ok` when the server says it happened, `fail` only when it is certain it did not, `info` otherwise.
+
+use crate::generator::{OpKind, OpSpec};
+use node::api::{
+    CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, ReadResponse, Status, WriteRequest,
+};
+use reqwest::StatusCode;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How one request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It happened; `read` is the value read (reads only; `None` = absent).
+    Ok { read: Option<i64> },
+    /// It certainly did not happen.
+    Fail { error: String },
+    /// It may or may not have happened.
+    Info { error: String },
+}
+
+/// One request to one node, and what came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    /// The node the request went to.
+    pub node: String,
+    /// The server's error code, when it sent one.
+    pub code: Option<ErrorCode>,
+    /// The leader the server named (with `not_leader`).
+    pub leader: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no node named {0}")]
+    UnknownNode(String),
+    #[error("{node}: {source}")]
+    Http {
+        node: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{node}: HTTP {status}: {body}")]
+    Status {
+        node: String,
+        status: u16,
+        body: String,
+    },
+}
+
+/// Talks to every node of one cluster.
+pub struct NodeClient {
+    http: reqwest::Client,
+    nodes: Vec<(String, SocketAddr)>,
+    timeout: Duration,
+}
+
+impl NodeClient {
+    /// `timeout` bounds each request, connection included.
+    pub fn new(nodes: Vec<(String, SocketAddr)>, timeout: Duration) -> reqwest::Result<NodeClient> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(5))
+            .no_proxy()
+            .build()?;
+        Ok(NodeClient {
+            http,
+            nodes,
+            timeout,
+        })
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.nodes.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    fn url(&self, node: &str, path: &str) -> Result<String, ClientError> {
+        let addr = self
+            .nodes
+            .iter()
+            .find(|(n, _)| n == node)
+            .map(|(_, a)| a)
+            .ok_or_else(|| ClientError::UnknownNode(node.to_string()))?;
+        Ok(format!("http://{addr}{path}"))
+    }
+
+    /// Run `op` on node number `i` (index into the node list).
+    pub async fn execute(&self, i: usize, op: &OpSpec) -> Attempt {
+        let node = self.nodes[i % self.nodes.len()].0.clone();
+        let url = self.url(&node, &format!("/kv/{}", op.key));
+        let url = match url {
+            Ok(u) => u,
+            Err(e) => {
+                return attempt(
+                    &node,
+                    Outcome::Fail {
+                        error: e.to_string(),
+                    },
+                )
+            }
+        };
+        let req = match op.kind {
+            OpKind::Read => self.http.get(url),
+            OpKind::Write(value) => self.http.put(url).json(&WriteRequest { value }),
+            OpKind::Cas { from, to } => self.http.post(format!("{url}/cas")).json(&CasRequest {
+                from: Some(from),
+                to,
+            }),
+        };
+        let sent = req.timeout(self.timeout).send().await;
+        match sent {
+            Ok(resp) => self.answer(node, op, resp).await,
+            Err(e) => attempt(&node, transport_outcome(op, &e)),
+        }
+    }
+
+    async fn answer(&self, node: String, op: &OpSpec, resp: reqwest::Response) -> Attempt {
+        let status = resp.status();
+        let body = resp.bytes().await;
+        let body = match body {
+            Ok(b) => b,
+            // The status line came but the body did not: the server may well have acted.
+            Err(e) => return attempt(&node, unknown(op, format!("reading the answer: {e}"))),
+        };
+        if status == StatusCode::OK {
+            return match op.kind {
+                OpKind::Read => match serde_json::from_slice::<ReadResponse>(&body) {
+                    Ok(r) => Attempt {
+                        node: r.node,
+                        ..attempt(&node, Outcome::Ok { read: r.value })
+                    },
+                    Err(e) => attempt(&node, unknown(op, format!("unreadable answer: {e}"))),
+                },
+                _ => attempt(&node, Outcome::Ok { read: None }),
+            };
+        }
+        match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(err) => {
+                let error = format!("{}: {}", code_name(err.code), err.message);
+                // Trust `definite` only together with a code that means it: a confused server must not
+                // turn an unknown outcome into a failure the checker would drop.
+                let outcome = if err.definite && err.code.is_definite() {
+                    Outcome::Fail { error }
+                } else {
+                    unknown(op, error)
+                };
+                Attempt {
+                    outcome,
+                    node,
+                    code: Some(err.code),
+                    leader: err.leader,
+                }
+            }
+            Err(_) => {
+                let text = String::from_utf8_lossy(&body);
+                let error = format!(
+                    "HTTP {status}: {}",
+                    text.chars().take(200).collect::<String>()
+                );
+                attempt(&node, unknown(op, error))
+            }
+        }
+    }
+
+    pub async fn status(&self, node: &str) -> Result<Status, ClientError> {
+        let resp = self
+            .http
+            .get(self.url(node, "/status")?)
+            .timeout(self.timeout)
+            .send()
+            .await;
+        json_answer(node, resp).await
+    }
+
+    pub async fn set_clock(
+        &self,
+        node: &str,
+        req: &ClockRequest,
+    ) -> Result<ClockState, ClientError> {
+        let resp = self
+            .http
+            .post(self.url(node, "/admin/clock")?)
+            .json(req)
+            .timeout(self.timeout)
+            .send()
+            .await;
+        json_answer(node, resp).await
+    }
+}
+
+async fn json_answer<T: serde::de::DeserializeOwned>(
+    node: &str,
+    resp: reqwest::Result<reqwest::Response>,
+) -> Result<T, ClientError> {
+    let http = |source| ClientError::Http {
+        node: node.to_string(),
+        source,
+    };
+    let resp = resp.map_err(http)?;
+    let status = resp.status();
+    if !status.is_success() {
+        let body = resp.text().await.unwrap_or_default();
+        return Err(ClientError::Status {
+            node: node.to_string(),
+            status: status.as_u16(),
+            body,
+        });
+    }
+    resp.json().await.map_err(http)
+}
+
+fn attempt(node: &str, outcome: Outcome) -> Attempt {
+    Attempt {
+        outcome,
+        node: node.to_string(),
+        code: None,
+        leader: None,
+    }
+}
+
+/// An outcome nobody can vouch for. Reads have no effect, so an unknown read is a failed read.
+fn unknown(op: &OpSpec, error: String) -> Outcome {
+    if op.is_read() {
+        Outcome::Fail { error }
+    } else {
+        Outcome::Info { error }
+    }
+}
+
+/// A request that failed in transport: only a connection that was never made proves nothing happened.
+fn transport_outcome(op: &OpSpec, e: &reqwest::Error) -> Outcome {
+    if e.is_connect() {
+        Outcome::Fail {
+            error: format!("could not connect: {}", root_cause(e)),
+        }
+    } else if e.is_timeout() {
+        unknown(op, "timeout: no answer in time".to_string())
+    } else {
+        unknown(op, format!("request failed: {}", root_cause(e)))
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+fn code_name(code: ErrorCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{code:?}"))
+}

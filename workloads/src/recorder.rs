@@ -1,0 +1,221 @@
+//! The history of a run, streamed to `history.jsonl` one line per event as it happens, so a run that
+//! crashes still leaves a history `harness check` can read; also kept in memory for the final check.
+
+use crate::client::{Attempt, Outcome};
+use crate::generator::OpSpec;
+use checker::{Event, EventType, Process};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Inner {
+    out: BufWriter<File>,
+    events: Vec<Event>,
+    /// The first write error; later events are still kept in memory.
+    error: Option<io::Error>,
+}
+
+/// Appends events with increasing `index` and `time` (ns since the recorder was created).
+pub struct Recorder {
+    start: Instant,
+    inner: Mutex<Inner>,
+    stats: Stats,
+}
+
+impl Recorder {
+    /// Create (truncate) the history file. Time zero is now.
+    pub fn create(path: &Path) -> io::Result<Arc<Recorder>> {
+        let file = File::create(path)?;
+        Ok(Arc::new(Recorder {
+            start: Instant::now(),
+            inner: Mutex::new(Inner {
+                out: BufWriter::new(file),
+                events: Vec::new(),
+                error: None,
+            }),
+            stats: Stats::default(),
+        }))
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Record an event now. Index and time are taken under the lock, so both increase along the file.
+    pub fn record(&self, mut event: Event) -> Event {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        event.index = inner.events.len() as u64;
+        event.time = self.start.elapsed().as_nanos() as u64;
+        if inner.error.is_none() {
+            // One line per write and a flush per event: a crash cuts at most the last line.
+            let written = serde_json::to_vec(&event)
+                .map_err(io::Error::other)
+                .and_then(|mut line| {
+                    line.push(b'\n');
+                    inner.out.write_all(&line)?;
+                    inner.out.flush()
+                });
+            if let Err(e) = written {
+                tracing::error!("writing history.jsonl failed: {e}");
+                inner.error = Some(e);
+            }
+        }
+        match event.kind {
+            EventType::Ok => self.stats.ok.fetch_add(1, Ordering::Relaxed),
+            EventType::Fail => self.stats.fail.fetch_add(1, Ordering::Relaxed),
+            EventType::Info if matches!(event.process, Process::Client(_)) => {
+                self.stats.info.fetch_add(1, Ordering::Relaxed)
+            }
+            _ => 0,
+        };
+        inner.events.push(event.clone());
+        event
+    }
+
+    /// A client process invokes an op.
+    pub fn invoke(&self, process: u64, op: &OpSpec) -> Event {
+        self.record(client_event(
+            process,
+            EventType::Invoke,
+            op,
+            op.invoke_value(),
+        ))
+    }
+
+    /// The op of `process` completed as `attempt` says.
+    pub fn complete(&self, process: u64, op: &OpSpec, attempt: &Attempt) -> Event {
+        let (kind, value, error) = match &attempt.outcome {
+            // A read's completion carries the value read; an update's repeats what it wrote.
+            Outcome::Ok { read } if op.is_read() => (EventType::Ok, json!(read), None),
+            Outcome::Ok { .. } => (EventType::Ok, op.invoke_value(), None),
+            Outcome::Fail { error } => (EventType::Fail, op.invoke_value(), Some(error.clone())),
+            Outcome::Info { error } => (EventType::Info, op.invoke_value(), Some(error.clone())),
+        };
+        let mut ev = client_event(process, kind, op, value);
+        ev.node = Some(attempt.node.clone());
+        ev.error = error;
+        self.record(ev)
+    }
+
+    /// A nemesis event (`process: "nemesis"`, `type: "info"`).
+    pub fn nemesis(&self, f: &str, value: Value) -> Event {
+        self.record(Event {
+            index: 0,
+            time: 0,
+            process: Process::Named("nemesis".into()),
+            kind: EventType::Info,
+            f: f.to_string(),
+            key: None,
+            value,
+            node: None,
+            error: None,
+        })
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .events
+            .clone()
+    }
+
+    /// Flush and fsync the file; reports the first write error of the run, if any.
+    pub fn flush(&self) -> io::Result<()> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = inner.error.take() {
+            return Err(e);
+        }
+        inner.out.flush()?;
+        inner.out.get_ref().sync_data()
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+}
+
+fn client_event(process: u64, kind: EventType, op: &OpSpec, value: Value) -> Event {
+    Event {
+        index: 0,
+        time: 0,
+        process: Process::Client(process),
+        kind,
+        f: op.f().to_string(),
+        key: Some(op.key.clone()),
+        value,
+        node: None,
+        error: None,
+    }
+}
+
+/// Live counts of completions, for the progress bar.
+#[derive(Debug, Default)]
+pub struct Stats {
+    ok: AtomicU64,
+    fail: AtomicU64,
+    info: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StatsSnapshot {
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            ok: self.ok.load(Ordering::Relaxed),
+            fail: self.fail.load(Ordering::Relaxed),
+            info: self.info.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generator::OpKind;
+
+    #[test]
+    fn streams_lines_the_checker_reads_while_the_run_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let rec = Recorder::create(&path).unwrap();
+        let write = OpSpec {
+            key: "r".into(),
+            kind: OpKind::Write(1),
+        };
+        rec.invoke(0, &write);
+        let ok = Attempt {
+            outcome: Outcome::Ok { read: None },
+            node: "n1".into(),
+            code: None,
+            leader: None,
+        };
+        let ev = rec.complete(0, &write, &ok);
+        assert_eq!((ev.value, ev.node.as_deref()), (json!(1), Some("n1")));
+        rec.nemesis("start-partition", json!({"isolated": ["n1"]}));
+        rec.invoke(1, &OpSpec::read("r"));
+        // Not flushed explicitly: the file must already hold every event.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 4);
+        let h = checker::parse_jsonl(&text).unwrap();
+        assert_eq!(h.ops.len(), 2, "the open read counts as info");
+        assert_eq!(h.named_events, 1);
+        let evs = rec.events();
+        assert!(evs
+            .windows(2)
+            .all(|w| w[0].index < w[1].index && w[0].time <= w[1].time));
+        assert_eq!(rec.stats().ok, 1);
+        rec.flush().unwrap();
+    }
+}

@@ -1,0 +1,257 @@
+//! Concurrent workers: each issues ops from its own generator at its share of the rate, routes them,
+//! records invoke and completion, and retires its process after an `info` (a process whose last op has an
+//! unknown outcome must never issue another op, as in Jepsen).
+
+use crate::client::{Attempt, NodeClient, Outcome};
+use crate::generator::{Generator, OpSpec};
+use crate::recorder::Recorder;
+use crate::settings::{Routing, WorkloadConfig};
+use node::api::ErrorCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    #[error("a worker task failed: {0}")]
+    Worker(String),
+    #[error("no successful read of {key} within {secs:.1}s: {last}")]
+    FinalRead {
+        key: String,
+        secs: f64,
+        last: String,
+    },
+    #[error("the cluster has no nodes")]
+    NoNodes,
+}
+
+/// Most hops one op follows `not_leader` hints before it gives up.
+const MAX_HOPS: usize = 2;
+
+/// Where one worker sends its next request.
+#[derive(Debug)]
+struct Route {
+    routing: Routing,
+    nodes: usize,
+    cursor: usize,
+}
+
+impl Route {
+    fn new(routing: Routing, nodes: usize, worker: usize) -> Route {
+        Route {
+            routing,
+            nodes,
+            cursor: worker % nodes,
+        }
+    }
+
+    fn target(&mut self) -> usize {
+        let t = self.cursor;
+        if self.routing == Routing::RoundRobin {
+            self.cursor = (self.cursor + 1) % self.nodes;
+        }
+        t
+    }
+
+    /// After an attempt: the node to retry the same op at (leader routing, `not_leader` with a hint),
+    /// and where later ops go.
+    fn after(&mut self, a: &Attempt, names: &[String]) -> Option<usize> {
+        if self.routing != Routing::Leader {
+            return None;
+        }
+        let hint = a
+            .leader
+            .as_ref()
+            .and_then(|l| names.iter().position(|n| n == l));
+        match (&a.outcome, a.code, hint) {
+            (Outcome::Fail { .. }, Some(ErrorCode::NotLeader), Some(h)) if h != self.cursor => {
+                self.cursor = h;
+                Some(h)
+            }
+            (Outcome::Ok { .. }, _, _) | (_, Some(ErrorCode::CasFailed), _) => None,
+            // Unreachable, timed out, or no leader known there: try the next node next time.
+            _ => {
+                self.cursor = (self.cursor + 1) % self.nodes;
+                None
+            }
+        }
+    }
+}
+
+/// Run one op for `process`: invoke, send (following leader hints), complete. Returns the last attempt.
+async fn perform(
+    client: &NodeClient,
+    recorder: &Recorder,
+    route: &mut Route,
+    names: &[String],
+    process: u64,
+    op: &OpSpec,
+) -> Attempt {
+    recorder.invoke(process, op);
+    let mut target = route.target();
+    let mut hops = 0;
+    loop {
+        let a = client.execute(target, op).await;
+        match route.after(&a, names) {
+            // `not_leader` is definite: nothing happened, so sending the op on is still one op.
+            Some(next) if hops < MAX_HOPS => {
+                hops += 1;
+                target = next;
+            }
+            _ => {
+                recorder.complete(process, op, &a);
+                return a;
+            }
+        }
+    }
+}
+
+/// Drive the workload until `stop` turns true. Ops in flight then are completed (each is bounded by the
+/// client timeout), so the history ends with no op left open.
+pub async fn run(
+    cfg: WorkloadConfig,
+    client: Arc<NodeClient>,
+    recorder: Arc<Recorder>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), WorkloadError> {
+    if client.is_empty() {
+        return Err(WorkloadError::NoNodes);
+    }
+    let next_process = Arc::new(AtomicU64::new(cfg.concurrency as u64));
+    let interval = Duration::from_secs_f64(cfg.concurrency as f64 / cfg.rate.max(1e-3));
+    let workers: Vec<_> = (0..cfg.concurrency)
+        .map(|w| {
+            let (cfg, client, recorder) = (cfg.clone(), client.clone(), recorder.clone());
+            let (mut stop, next_process) = (stop.clone(), next_process.clone());
+            tokio::spawn(async move {
+                let names = client.names();
+                let mut gen = Generator::new(&cfg, w);
+                let mut route = Route::new(cfg.routing, client.len(), w);
+                let mut process = w as u64;
+                // Workers start spread over one interval so they do not fire in lockstep.
+                let mut next = Instant::now() + interval.mul_f64(w as f64 / cfg.concurrency as f64);
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(next) => {}
+                        _ = stop.wait_for(|s| *s) => return,
+                    }
+                    if *stop.borrow() {
+                        return;
+                    }
+                    let op = gen.next_op();
+                    let a = perform(&client, &recorder, &mut route, &names, process, &op).await;
+                    let read = match a.outcome {
+                        Outcome::Ok { read } => read,
+                        _ => None,
+                    };
+                    gen.observe(&op, matches!(a.outcome, Outcome::Ok { .. }), read);
+                    if matches!(a.outcome, Outcome::Info { .. }) {
+                        process = next_process.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // Keep the rate without bursts: after a slow op, start again from now.
+                    next = (next + interval).max(Instant::now());
+                }
+            })
+        })
+        .collect();
+    let mut failed = None;
+    for w in workers {
+        if let Err(e) = w.await {
+            failed.get_or_insert(e.to_string());
+        }
+    }
+    failed.map_or(Ok(()), |e| Err(WorkloadError::Worker(e)))
+}
+
+/// After the faults are healed: read every key through the leader until one read succeeds, so the
+/// history ends with what the cluster finally holds (a lost write shows up here).
+pub async fn final_reads(
+    cfg: WorkloadConfig,
+    client: Arc<NodeClient>,
+    recorder: Arc<Recorder>,
+    timeout: Duration,
+) -> Result<(), WorkloadError> {
+    if client.is_empty() {
+        return Err(WorkloadError::NoNodes);
+    }
+    let names = client.names();
+    let deadline = Instant::now() + timeout;
+    // Fresh process ids, above any a worker can have taken.
+    let mut process = 1_000_000_000;
+    let mut route = Route::new(Routing::Leader, client.len(), 0);
+    for key in cfg.key_names() {
+        let op = OpSpec::read(&key);
+        loop {
+            let a = perform(&client, &recorder, &mut route, &names, process, &op).await;
+            process += 1;
+            match a.outcome {
+                Outcome::Ok { .. } => break,
+                Outcome::Fail { error } | Outcome::Info { error } if Instant::now() >= deadline => {
+                    return Err(WorkloadError::FinalRead {
+                        key,
+                        secs: timeout.as_secs_f64(),
+                        last: error,
+                    });
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(outcome: Outcome, code: Option<ErrorCode>, leader: Option<&str>) -> Attempt {
+        Attempt {
+            outcome,
+            node: "n1".into(),
+            code,
+            leader: leader.map(str::to_string),
+        }
+    }
+
+    fn names() -> Vec<String> {
+        vec!["n1".into(), "n2".into(), "n3".into()]
+    }
+
+    #[test]
+    fn leader_routing_follows_hints_and_moves_on_after_timeouts() {
+        let mut r = Route::new(Routing::Leader, 3, 0);
+        assert_eq!(r.target(), 0);
+        let not_leader = attempt(
+            Outcome::Fail { error: "x".into() },
+            Some(ErrorCode::NotLeader),
+            Some("n3"),
+        );
+        assert_eq!(r.after(&not_leader, &names()), Some(2));
+        assert_eq!(r.target(), 2, "later ops go to the hinted leader");
+        let ok = attempt(Outcome::Ok { read: None }, None, None);
+        assert_eq!(r.after(&ok, &names()), None);
+        assert_eq!(r.target(), 2);
+        let timeout = attempt(Outcome::Info { error: "t".into() }, None, None);
+        assert_eq!(r.after(&timeout, &names()), None);
+        assert_eq!(r.target(), 0, "after a timeout the next node is tried");
+    }
+
+    #[test]
+    fn sticky_stays_and_round_robin_turns() {
+        let mut s = Route::new(Routing::Sticky, 3, 4);
+        let not_leader = attempt(
+            Outcome::Fail { error: "x".into() },
+            Some(ErrorCode::NotLeader),
+            Some("n3"),
+        );
+        for _ in 0..5 {
+            assert_eq!(s.target(), 1);
+            assert_eq!(s.after(&not_leader, &names()), None);
+        }
+        let mut rr = Route::new(Routing::RoundRobin, 3, 0);
+        let seq: Vec<usize> = (0..6).map(|_| rr.target()).collect();
+        assert_eq!(seq, vec![0, 1, 2, 0, 1, 2]);
+    }
+}
