@@ -1,6 +1,10 @@
 //! `harness`: the controller. Parses the command line and dispatches; each subcommand lives in its own module.
 
 mod check;
+mod clean;
+mod duration;
+mod run;
+mod store;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +28,9 @@ pub mod exit {
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+
+    #[command(flatten)]
+    run: run::args::RunArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -31,9 +38,17 @@ enum Command {
     /// Check a history file (our history.jsonl or a Jepsen EDN history) for linearizability.
     #[command(after_help = check::EXIT_CODES)]
     Check(check::CheckArgs),
+    /// Remove namespaces, links and processes (all named `lh...`) left behind by crashed runs.
+    Clean,
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -48,10 +63,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Check(args)) => check::run(args),
-        None => {
-            eprintln!("harness: running a test is not built yet; try `harness check --help`");
-            Ok(exit::CRASH)
-        }
+        Some(Command::Clean) => clean::run(),
+        None => run::run(cli.run),
     };
     match result {
         Ok(code) => ExitCode::from(code),

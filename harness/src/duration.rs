@@ -1,0 +1,47 @@
+//! Human durations on the command line: `15` (seconds), `15s`, `500ms`, `2m`, `1.5s`.
+
+use std::time::Duration;
+
+pub fn parse(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&s[..i], s[i..].trim()),
+        None => (s, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration; use e.g. 15, 15s, 500ms or 2m"))?;
+    let scale = match unit {
+        "ms" => 0.001,
+        "s" | "sec" | "secs" => 1.0,
+        "m" | "min" | "mins" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("unknown unit '{unit}' in '{s}'; use ms, s, m or h")),
+    };
+    let secs = value * scale;
+    if !secs.is_finite() || secs > 7.0 * 24.0 * 3600.0 {
+        return Err(format!("'{s}' is too long"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_plain_seconds_and_units() {
+        assert_eq!(parse("15").unwrap(), Duration::from_secs(15));
+        assert_eq!(parse("15s").unwrap(), Duration::from_secs(15));
+        assert_eq!(parse("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse("1.5s").unwrap(), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn rejects_garbage_with_a_reason() {
+        assert!(parse("").unwrap_err().contains("not a duration"));
+        assert!(parse("abc").unwrap_err().contains("not a duration"));
+        assert!(parse("5 parsecs").unwrap_err().contains("unknown unit"));
+    }
+}

@@ -1,0 +1,294 @@
+//! Options of a test run (`harness [OPTIONS]`), and their validation into a [`RunConfig`].
+
+use crate::duration;
+use clap::Args;
+use nemesis::{FaultKind, Subnet};
+use node::api::{ReadMode, Replication};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+use workloads::{Routing, WorkloadKind};
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Faults to inject, comma-separated: none, partition-leader, partition-follower, partition-halves,
+    /// partition-ring, kill-leader, kill-random, pause-leader, clock-skew, all.
+    #[arg(long, default_value = "partition-leader")]
+    pub nemesis: String,
+
+    /// Read mode of every node: log, read-index, lease, follower-read (safe); leader-local, any-local,
+    /// lease-no-wait (unsafe on purpose).
+    #[arg(long, default_value = "lease")]
+    pub mode: ReadMode,
+
+    /// Write path: quorum (ack after Raft commit) or async (ack once in the leader's log).
+    #[arg(long, default_value = "quorum")]
+    pub replication: Replication,
+
+    /// Workload: register (one key, read/write/cas) or kv (many keys, checked per key).
+    #[arg(long, default_value = "register")]
+    pub workload: WorkloadKind,
+
+    /// Number of keys for the kv workload.
+    #[arg(long, default_value_t = 8)]
+    pub keys: usize,
+
+    /// Number of nodes in the cluster.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+
+    /// How long the workload runs: 15 (seconds), 15s, 2m.
+    #[arg(long, default_value = "20s", value_parser = duration::parse)]
+    pub time_limit: Duration,
+
+    /// Seed for the fault schedule, targets, op mix and values (random if not given; always recorded).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Client routing: leader (follow the leader), sticky (each client keeps one node), round-robin.
+    #[arg(long, default_value = "leader")]
+    pub routing: Routing,
+
+    /// Concurrent client workers.
+    #[arg(long, default_value_t = 5)]
+    pub concurrency: usize,
+
+    /// Total operations per second across all workers.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+
+    /// Client timeout for one operation.
+    #[arg(long, default_value = "1500ms", value_parser = duration::parse)]
+    pub op_timeout: Duration,
+
+    /// Time between the starts of two faults.
+    #[arg(long, default_value = "6s", value_parser = duration::parse)]
+    pub nemesis_interval: Duration,
+
+    /// How long each fault lasts before it is healed.
+    #[arg(long, default_value = "3s", value_parser = duration::parse)]
+    pub fault_duration: Duration,
+
+    /// Clock rate the clock-skew fault gives the leader (0.1 = runs at a tenth of real speed).
+    #[arg(long, default_value_t = 0.1)]
+    pub skew_rate: f64,
+
+    /// Private subnet for test addresses (on the harness's own bridge).
+    #[arg(long, default_value = "10.77.0.0/24")]
+    pub subnet: Subnet,
+
+    /// Node heartbeat interval in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    pub heartbeat_ms: u64,
+
+    /// Node minimum election timeout in milliseconds.
+    #[arg(long, default_value_t = 300)]
+    pub election_timeout_ms: u64,
+
+    /// Lease length in milliseconds (lease and lease-no-wait modes).
+    #[arg(long, default_value_t = 1500)]
+    pub lease_ms: u64,
+
+    /// Clock drift bound the nodes' lease arithmetic assumes (0.05 = rates within 5%).
+    #[arg(long, default_value_t = 0.05)]
+    pub max_drift: f64,
+
+    /// Where runs are stored: <store>/<name>/<timestamp>/.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+
+    /// Test name (default: derived from mode, workload and nemesis).
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Path of the `node` binary (default: next to this binary, built by cargo when run through cargo).
+    #[arg(long)]
+    pub node_bin: Option<PathBuf>,
+
+    /// Time limit for the linearizability check.
+    #[arg(long, default_value = "60s", value_parser = duration::parse)]
+    pub check_time_limit: Duration,
+}
+
+/// A validated run configuration: everything recorded in `config.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunConfig {
+    pub name: String,
+    pub seed: u64,
+    pub faults: Vec<FaultKind>,
+    pub mode: ReadMode,
+    pub replication: Replication,
+    pub workload: WorkloadKind,
+    pub keys: usize,
+    pub nodes: Vec<String>,
+    pub time_limit_s: f64,
+    pub routing: Routing,
+    pub concurrency: usize,
+    pub rate: f64,
+    pub op_timeout_ms: u64,
+    pub nemesis_interval_s: f64,
+    pub fault_duration_s: f64,
+    pub skew_rate: f64,
+    pub subnet: String,
+    pub heartbeat_ms: u64,
+    pub election_timeout_ms: u64,
+    pub lease_ms: u64,
+    pub max_drift: f64,
+    pub check_time_limit_s: f64,
+    pub harness_version: &'static str,
+    #[serde(skip)]
+    pub store: PathBuf,
+    #[serde(skip)]
+    pub node_bin: Option<PathBuf>,
+    #[serde(skip)]
+    pub subnet_parsed: Subnet,
+}
+
+impl RunConfig {
+    /// Check the options against each other; the error says what is wrong and what to do.
+    pub fn from_args(a: &RunArgs) -> Result<RunConfig, String> {
+        let mut faults = nemesis::parse_nemeses(&a.nemesis).map_err(|e| e.to_string())?;
+        // In a cluster of 3 or fewer every node is every other's neighbour: a ring is no partition.
+        if a.nodes <= 3 && faults.contains(&FaultKind::PartitionRing) {
+            if a.nemesis.split(',').any(|n| n.trim() == "all") {
+                faults.retain(|f| *f != FaultKind::PartitionRing);
+            } else {
+                return Err("partition-ring needs at least 4 nodes (--nodes 4 or more)".into());
+            }
+        }
+        if !(1..=9).contains(&a.nodes) {
+            return Err(format!("--nodes {} is out of range; use 1 to 9", a.nodes));
+        }
+        if a.concurrency == 0 || a.concurrency > 256 {
+            return Err(format!(
+                "--concurrency {} is out of range; use 1 to 256",
+                a.concurrency
+            ));
+        }
+        if !(a.rate > 0.0 && a.rate <= 100_000.0) {
+            return Err(format!(
+                "--rate {} is out of range; use a positive number of ops/s",
+                a.rate
+            ));
+        }
+        if a.time_limit < Duration::from_secs(1) {
+            return Err("--time-limit must be at least 1s".into());
+        }
+        if a.workload == WorkloadKind::Kv && a.keys == 0 {
+            return Err("--keys must be at least 1 for the kv workload".into());
+        }
+        if a.fault_duration.is_zero() || a.nemesis_interval < a.fault_duration {
+            return Err(format!(
+                "--nemesis-interval ({:?}) must be at least --fault-duration ({:?}), which must be > 0",
+                a.nemesis_interval, a.fault_duration
+            ));
+        }
+        if !(a.skew_rate > 0.0 && a.skew_rate <= 10.0) {
+            return Err("--skew-rate must be in (0, 10]".into());
+        }
+        if !(0.0..0.5).contains(&a.max_drift) {
+            return Err("--max-drift must be in [0, 0.5)".into());
+        }
+        if a.heartbeat_ms == 0 || a.election_timeout_ms < 2 * a.heartbeat_ms {
+            return Err("--election-timeout-ms must be at least twice --heartbeat-ms (> 0)".into());
+        }
+        let needs_leader = faults.iter().any(|f| {
+            matches!(
+                f,
+                FaultKind::PartitionFollower
+                    | FaultKind::PartitionHalves
+                    | FaultKind::PartitionRing
+            )
+        });
+        if needs_leader && a.nodes < 3 {
+            return Err(
+                "partition faults other than partition-leader need at least 3 nodes".into(),
+            );
+        }
+        let nodes: Vec<String> = (1..=a.nodes).map(|i| format!("n{i}")).collect();
+        let fault_names: Vec<&str> = faults.iter().map(|f| f.name()).collect();
+        let nemesis_name = if fault_names.is_empty() {
+            "none".to_string()
+        } else {
+            fault_names.join("+")
+        };
+        let name = a.name.clone().unwrap_or_else(|| {
+            let repl = if a.replication == Replication::Async {
+                "-async"
+            } else {
+                ""
+            };
+            format!("node-{}{}-{}-{}", a.mode, repl, a.workload, nemesis_name)
+        });
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(format!("--name '{name}' must be a plain directory name"));
+        }
+        Ok(RunConfig {
+            name,
+            seed: a.seed.unwrap_or_else(rand::random),
+            faults,
+            mode: a.mode,
+            replication: a.replication,
+            workload: a.workload,
+            keys: if a.workload == WorkloadKind::Kv {
+                a.keys
+            } else {
+                1
+            },
+            nodes,
+            time_limit_s: a.time_limit.as_secs_f64(),
+            routing: a.routing,
+            concurrency: a.concurrency,
+            rate: a.rate,
+            op_timeout_ms: a.op_timeout.as_millis() as u64,
+            nemesis_interval_s: a.nemesis_interval.as_secs_f64(),
+            fault_duration_s: a.fault_duration.as_secs_f64(),
+            skew_rate: a.skew_rate,
+            subnet: a.subnet.to_string(),
+            heartbeat_ms: a.heartbeat_ms,
+            election_timeout_ms: a.election_timeout_ms,
+            lease_ms: a.lease_ms,
+            max_drift: a.max_drift,
+            check_time_limit_s: a.check_time_limit.as_secs_f64(),
+            harness_version: env!("CARGO_PKG_VERSION"),
+            store: a.store.clone(),
+            node_bin: a.node_bin.clone(),
+            subnet_parsed: a.subnet,
+        })
+    }
+
+    pub fn time_limit(&self) -> Duration {
+        Duration::from_secs_f64(self.time_limit_s)
+    }
+
+    pub fn workload_config(&self) -> workloads::WorkloadConfig {
+        workloads::WorkloadConfig {
+            kind: self.workload,
+            keys: self.keys,
+            concurrency: self.concurrency,
+            rate: self.rate,
+            seed: self.seed,
+            op_timeout: Duration::from_millis(self.op_timeout_ms),
+            routing: self.routing,
+            ..workloads::WorkloadConfig::default()
+        }
+    }
+
+    pub fn schedule(&self) -> Vec<nemesis::FaultWindow> {
+        nemesis::schedule(&nemesis::ScheduleConfig {
+            faults: self.faults.clone(),
+            seed: self.seed,
+            time_limit: self.time_limit(),
+            interval: Duration::from_secs_f64(self.nemesis_interval_s),
+            duration: Duration::from_secs_f64(self.fault_duration_s),
+        })
+    }
+
+    /// The checker model for this workload: our register is a cas-register; kv is checked per key.
+    pub fn model(&self) -> checker::ModelKind {
+        match self.workload {
+            WorkloadKind::Register => checker::ModelKind::CasRegister,
+            WorkloadKind::Kv => checker::ModelKind::Kv,
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Executes the fault schedule: resolves each fault's target from live cluster state just before it starts,
+//! applies it, records it in the history, and undoes it when its window ends.
+
+use super::cluster::NodeCluster;
+use super::probe::Probe;
+use nemesis::{FaultKind, Network, Partition};
+use node::api::ClockRequest;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use workloads::Recorder;
+
+/// What happened to one scheduled fault, for results.json and the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultRecord {
+    pub kind: FaultKind,
+    pub start_s: f64,
+    pub end_s: Option<f64>,
+    /// The nodes the fault hit.
+    pub targets: Vec<String>,
+    /// The role the fault was meant to hit (leader, follower, any), and whether it did.
+    pub role: String,
+    pub hit: bool,
+    pub term: Option<u64>,
+    pub detail: String,
+}
+
+enum Undo {
+    Heal,
+    Restart(String),
+    Resume(String),
+    UnskewAndHeal(String),
+}
+
+pub struct FaultRunner<'a> {
+    pub cluster: &'a mut NodeCluster,
+    pub net: &'a Network,
+    pub probe: Probe,
+    pub recorder: Arc<Recorder>,
+    pub rng: ChaCha8Rng,
+    pub skew_rate: f64,
+    /// Shown in the progress bar.
+    pub current: Arc<Mutex<String>>,
+    pub records: Vec<FaultRecord>,
+    active: Option<Undo>,
+}
+
+const LEADER_WAIT: Duration = Duration::from_secs(3);
+
+impl<'a> FaultRunner<'a> {
+    pub fn new(
+        cluster: &'a mut NodeCluster,
+        net: &'a Network,
+        probe: Probe,
+        recorder: Arc<Recorder>,
+        rng: ChaCha8Rng,
+        skew_rate: f64,
+        current: Arc<Mutex<String>>,
+    ) -> Self {
+        FaultRunner {
+            cluster,
+            net,
+            probe,
+            recorder,
+            rng,
+            skew_rate,
+            current,
+            records: Vec::new(),
+            active: None,
+        }
+    }
+
+    fn event(&self, f: &str, value: Value) {
+        self.recorder.nemesis(f, value);
+    }
+
+    /// Start one fault now. Never fails the run: a fault that cannot be applied is recorded as a miss.
+    pub async fn start(&mut self, kind: FaultKind) {
+        let start_s = self.recorder.elapsed().as_secs_f64();
+        let mut rec = FaultRecord {
+            kind,
+            start_s,
+            end_s: None,
+            targets: vec![],
+            role: String::new(),
+            hit: false,
+            term: None,
+            detail: String::new(),
+        };
+        match self.apply(kind, &mut rec).await {
+            Ok(undo) => {
+                rec.hit = true;
+                self.active = Some(undo);
+                *self.current.lock().unwrap() =
+                    format!("{} {}", kind.name(), rec.targets.join(","));
+            }
+            Err(e) => {
+                rec.detail = format!("not applied: {e}");
+                self.event(
+                    "fault-missed",
+                    json!({"fault": kind.name(), "role": rec.role, "reason": rec.detail}),
+                );
+                tracing::warn!("{} {}", kind.name(), rec.detail);
+            }
+        }
+        self.records.push(rec);
+    }
+
+    async fn apply(&mut self, kind: FaultKind, rec: &mut FaultRecord) -> anyhow::Result<Undo> {
+        let nodes = self.cluster.names();
+        let leader = self.probe.wait_leader(LEADER_WAIT).await;
+        rec.term = leader.as_ref().map(|(_, t)| *t);
+        let leader_name = leader.as_ref().map(|(l, _)| l.as_str());
+        let needs_leader = !matches!(kind, FaultKind::KillRandom);
+        rec.role = match kind {
+            FaultKind::PartitionFollower => "follower",
+            FaultKind::KillRandom => "any",
+            FaultKind::PartitionRing => "all",
+            _ => "leader",
+        }
+        .into();
+        if needs_leader && leader_name.is_none() {
+            anyhow::bail!("no leader found within {:?}", LEADER_WAIT);
+        }
+        match kind {
+            FaultKind::PartitionLeader
+            | FaultKind::PartitionFollower
+            | FaultKind::PartitionHalves
+            | FaultKind::PartitionRing => {
+                let (p, targets) = nemesis::partition_for(kind, &nodes, leader_name, &mut self.rng)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("no partition of that shape for {} nodes", nodes.len())
+                    })?;
+                self.partition(kind, &p, &targets, leader_name, rec)?;
+                Ok(Undo::Heal)
+            }
+            FaultKind::KillLeader | FaultKind::KillRandom => {
+                let target = match kind {
+                    FaultKind::KillLeader => leader_name.unwrap().to_string(),
+                    _ => nodes.choose(&mut self.rng).unwrap().clone(),
+                };
+                self.cluster.kill(&target)?;
+                let role = if Some(target.as_str()) == leader_name {
+                    "leader"
+                } else {
+                    "follower"
+                };
+                rec.targets = vec![target.clone()];
+                rec.detail = format!("SIGKILL {target} ({role})");
+                self.event(
+                    "kill",
+                    json!({"nodes": [target], "role": role, "term": rec.term}),
+                );
+                Ok(Undo::Restart(target))
+            }
+            FaultKind::PauseLeader => {
+                let target = leader_name.unwrap().to_string();
+                self.cluster.pause(&target)?;
+                rec.targets = vec![target.clone()];
+                rec.detail = format!("SIGSTOP {target} (leader)");
+                self.event(
+                    "pause",
+                    json!({"nodes": [target], "role": "leader", "term": rec.term}),
+                );
+                Ok(Undo::Resume(target))
+            }
+            FaultKind::ClockSkew => {
+                // A skewed clock is only visible when a new leader can emerge while the old one still trusts
+                // its lease: slow the leader's clock beyond the drift bound, then cut it off from its peers.
+                let target = leader_name.unwrap().to_string();
+                self.probe
+                    .set_clock(
+                        &target,
+                        ClockRequest {
+                            offset_ms: 0.0,
+                            rate: self.skew_rate,
+                        },
+                    )
+                    .await?;
+                let p = Partition::isolate(&target, &nodes);
+                self.event(
+                    "start-clock-skew",
+                    json!({"nodes": [target], "role": "leader", "rate": self.skew_rate, "term": rec.term}),
+                );
+                if let Err(e) =
+                    self.partition(kind, &p, std::slice::from_ref(&target), leader_name, rec)
+                {
+                    let _ = self
+                        .probe
+                        .set_clock(
+                            &target,
+                            ClockRequest {
+                                offset_ms: 0.0,
+                                rate: 1.0,
+                            },
+                        )
+                        .await;
+                    return Err(e);
+                }
+                rec.detail = format!(
+                    "{target} clock rate {} and isolated; {}",
+                    self.skew_rate, rec.detail
+                );
+                Ok(Undo::UnskewAndHeal(target))
+            }
+        }
+    }
+
+    fn partition(
+        &mut self,
+        kind: FaultKind,
+        p: &Partition,
+        targets: &[String],
+        leader: Option<&str>,
+        rec: &mut FaultRecord,
+    ) -> anyhow::Result<()> {
+        self.net.apply(p)?;
+        rec.targets = targets.to_vec();
+        rec.detail = format!("partition {}", p.describe());
+        self.event(
+            "start-partition",
+            json!({
+                "fault": kind.name(),
+                "isolated": targets,
+                "role": rec.role,
+                "leader": leader,
+                "term": rec.term,
+                "partition": p.describe(),
+            }),
+        );
+        Ok(())
+    }
+
+    /// End the active fault, if any.
+    pub async fn stop(&mut self) {
+        let Some(undo) = self.active.take() else {
+            return;
+        };
+        let end_s = self.recorder.elapsed().as_secs_f64();
+        if let Some(r) = self.records.last_mut() {
+            r.end_s = Some(end_s);
+        }
+        let result: anyhow::Result<()> = async {
+            match undo {
+                Undo::Heal => {
+                    self.net.heal()?;
+                    self.event("stop-partition", json!({}));
+                }
+                Undo::Restart(n) => {
+                    self.cluster.restart(&n)?;
+                    self.event("restart", json!({"nodes": [n]}));
+                }
+                Undo::Resume(n) => {
+                    self.cluster.resume(&n)?;
+                    self.event("resume", json!({"nodes": [n]}));
+                }
+                Undo::UnskewAndHeal(n) => {
+                    self.net.heal()?;
+                    self.event("stop-partition", json!({}));
+                    self.probe
+                        .set_clock(
+                            &n,
+                            ClockRequest {
+                                offset_ms: 0.0,
+                                rate: 1.0,
+                            },
+                        )
+                        .await?;
+                    self.event("stop-clock-skew", json!({"nodes": [n]}));
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!("undoing fault: {e:#}");
+        }
+        *self.current.lock().unwrap() = String::new();
+    }
+}

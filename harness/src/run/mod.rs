@@ -1,0 +1,252 @@
+//! One test run, from network setup to verdict:
+//! network → nodes → healthy → workload + faults → heal → recovery → final reads → stop → check → store.
+//!
+//! Threads: the controller runs on the main thread (node processes die with the thread that started them);
+//! all HTTP to the nodes runs on a separate runtime whose threads live in the client namespace, the only
+//! namespace with a route to the nodes.
+
+pub mod args;
+mod cluster;
+mod faults;
+mod probe;
+mod report;
+
+use crate::exit;
+use crate::store::RunDir;
+use anyhow::{Context, Result};
+use args::{RunArgs, RunConfig};
+use cluster::NodeCluster;
+use faults::FaultRunner;
+use indicatif::{ProgressBar, ProgressStyle};
+use nemesis::{NetConfig, Network};
+use probe::Probe;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::signal::unix::{signal, SignalKind};
+use workloads::{NodeClient, Recorder};
+
+/// How the driven part of a run ended.
+pub enum Ending {
+    Completed,
+    /// Ctrl-C or SIGTERM: torn down, history kept, not checked.
+    Interrupted,
+}
+
+/// Problems that make the run itself invalid (exit 3) unless the checker found an anomaly anyway.
+pub type RunProblems = Vec<String>;
+
+pub fn run(args: RunArgs) -> Result<u8> {
+    let cfg = match RunConfig::from_args(&args) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("harness: {msg}");
+            return Ok(exit::BAD_ARGS);
+        }
+    };
+    if let Err(e) = nemesis::check_privileges() {
+        eprintln!("harness: cannot run a test on this machine: {e}");
+        return Ok(exit::INVALID_RUN);
+    }
+    let node_bin = cluster::resolve_node_bin(cfg.node_bin.as_deref())?;
+    // The controller runs on this (main) thread: node processes die with the thread that started them.
+    let ctl_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Listen for Ctrl-C and SIGTERM before creating anything, so no signal can skip the teardown: a
+    // signal that comes during set-up waits in the stream and ends the run as soon as it is driven.
+    let (mut sigint, mut sigterm) = ctl_rt.block_on(async {
+        let int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        anyhow::Ok((int, term))
+    })?;
+
+    let dir = RunDir::create(&cfg.store, &cfg.name)?;
+    dir.write_json("config.json", &cfg)?;
+    let recorder =
+        Recorder::create(&dir.path("history.jsonl")).context("creating history.jsonl")?;
+    // Declared before the cluster, so it is dropped (torn down) after the processes are gone.
+    let mut net = Network::create(NetConfig {
+        run_id: nemesis::generate_run_id(),
+        subnet: cfg.subnet_parsed,
+        nodes: cfg.nodes.clone(),
+    })
+    .context("setting up the test network")?;
+    let client_ns = net.client_netns().to_string();
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("lh-client")
+        .on_thread_start(move || {
+            // A client thread outside the client namespace could send test traffic anywhere: never continue.
+            if let Err(e) = nemesis::enter_netns(&client_ns) {
+                eprintln!("harness: cannot enter the client namespace {client_ns}: {e}");
+                std::process::abort();
+            }
+        })
+        .build()
+        .context("starting the client runtime")?;
+    let mut cluster = NodeCluster::start(&cfg, &net, &dir, &node_bin)?;
+    let client = Arc::new(
+        NodeClient::new(cluster.addrs(), Duration::from_millis(cfg.op_timeout_ms))
+            .context("creating the node client")?,
+    );
+    let probe = Probe::new(client.clone(), client_rt.handle().clone(), cluster.names());
+    let current_fault = Arc::new(Mutex::new(String::new()));
+    let started = Instant::now();
+
+    let mut problems = RunProblems::new();
+    let mut fault_records = Vec::new();
+    let ending = ctl_rt.block_on(async {
+        let runner = FaultRunner::new(
+            &mut cluster,
+            &net,
+            probe.clone(),
+            recorder.clone(),
+            ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6e656d65),
+            cfg.skew_rate,
+            current_fault.clone(),
+        );
+        let drive = drive(
+            &cfg,
+            runner,
+            &probe,
+            client.clone(),
+            &recorder,
+            &client_rt,
+            &mut problems,
+        );
+        let progress = progress(&cfg, &recorder, &current_fault);
+        tokio::select! {
+            records = drive => { fault_records = records; Ending::Completed }
+            _ = progress => unreachable!("the progress loop never ends"),
+            _ = sigint.recv() => Ending::Interrupted,
+            _ = sigterm.recv() => Ending::Interrupted,
+        }
+    });
+    for n in cluster.exited() {
+        problems.push(format!(
+            "node {n} is not running at the end (see nodes/{n}/node.log)"
+        ));
+    }
+    cluster.stop_all(Duration::from_secs(2));
+    drop(cluster);
+    client_rt.shutdown_timeout(Duration::from_secs(2));
+    if let Err(e) = net.teardown() {
+        tracing::warn!("network teardown: {e}");
+    }
+    drop(net);
+    recorder.flush().context("flushing history.jsonl")?;
+    let elapsed = started.elapsed();
+
+    if let Ending::Interrupted = ending {
+        let history = dir.path("history.jsonl");
+        eprintln!(
+            "\nharness: interrupted; cluster and network removed. History so far: {}\n  check it with: harness check {}",
+            history.display(),
+            history.display()
+        );
+        let results = serde_json::json!({
+            "interrupted": true,
+            "faults": fault_records,
+            "stats": recorder.stats(),
+        });
+        dir.write_json("results.json", &results)?;
+        return Ok(exit::INVALID_RUN);
+    }
+    report::finish(&cfg, &dir, &recorder, fault_records, problems, elapsed)
+}
+
+/// Healthy → workload with faults → heal → recovery → final reads. Returns the fault records.
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    cfg: &RunConfig,
+    mut runner: FaultRunner<'_>,
+    probe: &Probe,
+    client: Arc<NodeClient>,
+    recorder: &Arc<Recorder>,
+    client_rt: &tokio::runtime::Runtime,
+    problems: &mut RunProblems,
+) -> Vec<faults::FaultRecord> {
+    if let Err(e) = probe.wait_healthy(Duration::from_secs(30)).await {
+        problems.push(format!("the cluster never became healthy: {e}"));
+        return runner.records;
+    }
+    let wcfg = cfg.workload_config();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workload = client_rt.spawn(workloads::run(
+        wcfg.clone(),
+        client.clone(),
+        recorder.clone(),
+        stop_rx,
+    ));
+    let t0 = tokio::time::Instant::now();
+    for w in cfg.schedule() {
+        tokio::time::sleep_until(t0 + w.start).await;
+        runner.start(w.kind).await;
+        tokio::time::sleep_until(t0 + w.end).await;
+        runner.stop().await;
+    }
+    tokio::time::sleep_until(t0 + cfg.time_limit()).await;
+    let _ = stop_tx.send(true);
+    match workload.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => problems.push(format!("workload failed: {e}")),
+        Err(e) => problems.push(format!("workload task failed: {e}")),
+    }
+    runner.stop().await;
+    if let Err(e) = runner.net.heal() {
+        problems.push(format!("healing the network failed: {e}"));
+    }
+    for kind in &cfg.faults {
+        if !runner.records.iter().any(|r| r.kind == *kind && r.hit) {
+            problems.push(format!(
+                "fault {} never hit its intended target",
+                kind.name()
+            ));
+        }
+    }
+    if let Err(e) = probe.wait_healthy(Duration::from_secs(20)).await {
+        problems.push(format!("the cluster did not recover after healing: {e}"));
+        return runner.records;
+    }
+    let final_reads =
+        workloads::final_reads(wcfg, client, recorder.clone(), Duration::from_secs(10));
+    match client_rt.spawn(final_reads).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => problems.push(format!("final reads failed: {e}")),
+        Err(e) => problems.push(format!("final reads task failed: {e}")),
+    }
+    runner.records
+}
+
+/// A progress bar: elapsed time, ops/s, ok/fail/info counts and the current fault. Never returns.
+async fn progress(cfg: &RunConfig, recorder: &Arc<Recorder>, current: &Arc<Mutex<String>>) {
+    let bar = ProgressBar::new(cfg.time_limit().as_secs());
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let start = Instant::now();
+    loop {
+        let s = recorder.stats();
+        let secs = start.elapsed().as_secs_f64().max(0.001);
+        let fault = current.lock().unwrap().clone();
+        bar.set_position(start.elapsed().as_secs().min(cfg.time_limit().as_secs()));
+        bar.set_message(format!(
+            "{:.0} ops/s  ok {}  fail {}  info {}  {}",
+            (s.ok + s.fail + s.info) as f64 / secs,
+            s.ok,
+            s.fail,
+            s.info,
+            if fault.is_empty() {
+                String::new()
+            } else {
+                format!("fault: {fault}")
+            }
+        ));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -1,0 +1,235 @@
+//! The end of a run: check the history, decide the exit code, write results.json and summary.md, print a table.
+
+use super::args::RunConfig;
+use super::faults::FaultRecord;
+use super::RunProblems;
+use crate::exit;
+use crate::store::RunDir;
+use anyhow::Result;
+use checker::{CheckOptions, CheckResult, Validity};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+use tabled::{builder::Builder, settings::Style};
+use workloads::{Recorder, StatsSnapshot};
+
+#[derive(Serialize)]
+struct Results<'a> {
+    /// true, false or "unknown": the checker's verdict on the history.
+    valid: serde_json::Value,
+    /// Whether the run itself did what it was meant to (faults hit their targets, cluster recovered).
+    run_valid: bool,
+    run_problems: &'a [String],
+    exit_code: u8,
+    elapsed_s: f64,
+    check: Option<&'a CheckResult>,
+    faults: &'a [FaultRecord],
+    stats: &'a StatsSnapshot,
+    detection: Option<Detection>,
+}
+
+/// When the first anomaly happened relative to the fault before it (how fast a fault shows).
+#[derive(Serialize)]
+struct Detection {
+    anomaly_time_s: f64,
+    fault: Option<String>,
+    fault_start_s: Option<f64>,
+    delay_s: Option<f64>,
+}
+
+fn detection(check: Option<&CheckResult>, faults: &[FaultRecord]) -> Option<Detection> {
+    let op = &check?.counterexample.as_ref()?.op;
+    let t = op.complete_time_ns.unwrap_or(op.invoke_time_ns) as f64 / 1e9;
+    let fault = faults.iter().rev().find(|f| f.hit && f.start_s <= t);
+    Some(Detection {
+        anomaly_time_s: t,
+        fault: fault.map(|f| f.kind.name().to_string()),
+        fault_start_s: fault.map(|f| f.start_s),
+        delay_s: fault.map(|f| t - f.start_s),
+    })
+}
+
+pub fn finish(
+    cfg: &RunConfig,
+    dir: &RunDir,
+    recorder: &Arc<Recorder>,
+    faults: Vec<FaultRecord>,
+    mut problems: RunProblems,
+    elapsed: Duration,
+) -> Result<u8> {
+    let events = recorder.events();
+    let check = match checker::parse_events(&events) {
+        Ok(history) => {
+            let opts = CheckOptions {
+                time_limit: Some(Duration::from_secs_f64(cfg.check_time_limit_s)),
+                memory_limit_bytes: Some(4 << 30),
+                threads: 2,
+            };
+            Some(checker::check(&history, cfg.model(), &opts))
+        }
+        Err(e) => {
+            problems.push(format!("the recorded history does not parse: {e}"));
+            None
+        }
+    };
+    let validity = check.as_ref().map(|c| c.valid);
+    // An anomaly is real whatever else went wrong; otherwise a flawed run cannot vouch for a pass.
+    let code = match validity {
+        Some(Validity::Invalid) => exit::INVALID,
+        _ if !problems.is_empty() => exit::INVALID_RUN,
+        Some(Validity::Valid) => exit::VALID,
+        _ => exit::UNKNOWN,
+    };
+    let snapshot = recorder.stats();
+    let results = Results {
+        valid: match validity {
+            Some(Validity::Valid) => true.into(),
+            Some(Validity::Invalid) => false.into(),
+            _ => "unknown".into(),
+        },
+        run_valid: problems.is_empty(),
+        run_problems: &problems,
+        exit_code: code,
+        elapsed_s: elapsed.as_secs_f64(),
+        check: check.as_ref(),
+        faults: &faults,
+        stats: &snapshot,
+        detection: detection(check.as_ref(), &faults),
+    };
+    dir.write_json("results.json", &results)?;
+    let summary = summary_md(cfg, dir, &results);
+    dir.write_text("summary.md", &summary)?;
+    print_table(cfg, dir, &results);
+    Ok(code)
+}
+
+fn verdict_words(r: &Results) -> &'static str {
+    match (r.exit_code, r.valid.as_bool()) {
+        (exit::INVALID, _) => "INVALID: anomaly found",
+        (exit::INVALID_RUN, _) => "INVALID RUN: the run did not do what it was meant to",
+        (_, Some(true)) => "valid: linearizable",
+        _ => "UNKNOWN: the checker hit its bound",
+    }
+}
+
+fn explanation(r: &Results) -> String {
+    let mut s = String::new();
+    if let Some(c) = r.check {
+        if let Some(cx) = &c.counterexample {
+            s.push_str(&cx.explanation);
+            if let Some(node) = &cx.op.node {
+                let _ = write!(s, " (served by {node})");
+            }
+        } else if let Some(reason) = &c.unknown_reason {
+            s.push_str(reason);
+        }
+    }
+    for p in r.run_problems {
+        if !s.is_empty() {
+            s.push('\n');
+        }
+        s.push_str(p);
+    }
+    s
+}
+
+fn faults_line(faults: &[FaultRecord]) -> String {
+    if faults.is_empty() {
+        return "none".into();
+    }
+    let hit = faults.iter().filter(|f| f.hit).count();
+    format!("{hit}/{} hit their target", faults.len())
+}
+
+fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
+    let mut b = Builder::default();
+    b.push_record(["verdict", verdict_words(r)]);
+    b.push_record([
+        "mode",
+        &format!("{} (replication {})", cfg.mode, cfg.replication),
+    ]);
+    b.push_record([
+        "workload",
+        &format!("{} via {} routing", cfg.workload, cfg.routing),
+    ]);
+    let names: Vec<&str> = cfg.faults.iter().map(|f| f.name()).collect();
+    b.push_record([
+        "nemesis",
+        &format!("{} ({})", names.join(","), faults_line(r.faults)),
+    ]);
+    b.push_record([
+        "ops".to_string(),
+        format!(
+            "{} ok, {} fail, {} info",
+            r.stats.ok, r.stats.fail, r.stats.info
+        ),
+    ]);
+    if let Some(c) = r.check {
+        b.push_record([
+            "checked".to_string(),
+            format!("{} ops, {} keys in {:.1} ms", c.ops, c.keys, c.elapsed_ms),
+        ]);
+    }
+    let why = explanation(r);
+    if !why.is_empty() {
+        b.push_record(["why", &why]);
+    }
+    b.push_record(["seed", &cfg.seed.to_string()]);
+    b.push_record(["store", &dir.root.display().to_string()]);
+    let mut table = b.build();
+    table.with(Style::rounded());
+    println!("{table}");
+}
+
+fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# {}\n", cfg.name);
+    let _ = writeln!(s, "**{}** (exit {})\n", verdict_words(r), r.exit_code);
+    let _ = writeln!(s, "| | |\n|---|---|");
+    let _ = writeln!(
+        s,
+        "| mode | {} (replication {}) |",
+        cfg.mode, cfg.replication
+    );
+    let _ = writeln!(
+        s,
+        "| workload | {}, {} workers, {} ops/s, {} routing |",
+        cfg.workload, cfg.concurrency, cfg.rate, cfg.routing
+    );
+    let _ = writeln!(
+        s,
+        "| ops | {} ok, {} fail, {} info |",
+        r.stats.ok, r.stats.fail, r.stats.info
+    );
+    let _ = writeln!(s, "| seed | {} |", cfg.seed);
+    let _ = writeln!(
+        s,
+        "| run | {:.1} s, store `{}` |",
+        r.elapsed_s,
+        dir.root.display()
+    );
+    let why = explanation(r);
+    if !why.is_empty() {
+        let _ = writeln!(s, "\n## Why\n\n{why}");
+    }
+    if !r.faults.is_empty() {
+        let _ = writeln!(s, "\n## Faults\n\n| fault | start (s) | end (s) | targets | role | hit | detail |\n|---|---|---|---|---|---|---|");
+        for f in r.faults {
+            let _ = writeln!(
+                s,
+                "| {} | {:.2} | {} | {} | {} | {} | {} |",
+                f.kind.name(),
+                f.start_s,
+                f.end_s
+                    .map(|e| format!("{e:.2}"))
+                    .unwrap_or_else(|| "-".into()),
+                f.targets.join(" "),
+                f.role,
+                if f.hit { "yes" } else { "no" },
+                f.detail
+            );
+        }
+    }
+    s
+}
