@@ -169,7 +169,13 @@ async fn drive(
     client_rt: &tokio::runtime::Runtime,
     problems: &mut RunProblems,
 ) -> Vec<faults::FaultRecord> {
-    if let Err(e) = probe.wait_healthy(Duration::from_secs(30)).await {
+    let healthy = tokio::select! {
+        r = probe.wait_healthy(Duration::from_secs(30)) => r.map(|_| ()),
+        dead = every_node_exited(runner.cluster) => Err(anyhow::anyhow!(
+            "every node process exited (see {})", dead.join(", ")
+        )),
+    };
+    if let Err(e) = healthy {
         problems.push(format!("the cluster never became healthy: {e}"));
         return runner.records;
     }
@@ -219,6 +225,20 @@ async fn drive(
         Err(e) => problems.push(format!("final reads task failed: {e}")),
     }
     runner.records
+}
+
+/// Returns (with the logs to read) once no node process is left running: nothing can become healthy.
+async fn every_node_exited(cluster: &mut NodeCluster) -> Vec<String> {
+    loop {
+        let exited = cluster.exited();
+        if exited.len() == cluster.names().len() {
+            return exited
+                .iter()
+                .map(|n| format!("nodes/{n}/node.log"))
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// A progress bar: elapsed time, ops/s, ok/fail/info counts and the current fault. Never returns.

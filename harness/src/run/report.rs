@@ -59,7 +59,12 @@ pub fn finish(
     elapsed: Duration,
 ) -> Result<u8> {
     let events = recorder.events();
+    let any_ops = events
+        .iter()
+        .any(|e| matches!(e.process, checker::Process::Client(_)));
+    // No client op at all (the cluster never came up) is a run problem already named, not a parse error.
     let check = match checker::parse_events(&events) {
+        _ if !any_ops => None,
         Ok(history) => {
             let opts = CheckOptions {
                 time_limit: Some(Duration::from_secs_f64(cfg.check_time_limit_s)),

@@ -21,21 +21,40 @@ pub fn harness_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_harness"))
 }
 
-/// The `node` binary next to the harness (cargo builds every workspace binary for integration tests when
-/// asked to via `cargo build -p node`; the harness builds it itself when run through cargo).
+/// The `node` binary beside the harness binary. `cargo test --workspace` builds it (node's own integration
+/// tests need it); a lone `cargo test -p harness` may not, and then run tests skip with this reason.
+pub fn node_bin() -> Result<PathBuf, String> {
+    let dir = harness_bin()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let node = dir.join("node");
+    if node.is_file() {
+        Ok(node)
+    } else {
+        Err(format!(
+            "{} is missing: build it with `cargo build -p node` (cargo test --workspace does)",
+            node.display()
+        ))
+    }
+}
+
+/// Run the harness with `args` and a store of its own. Never through cargo: the node binary is passed.
 pub fn harness(args: &[&str], store: &Path) -> Output {
-    Command::new(harness_bin())
-        .args(args)
-        .arg("--store")
-        .arg(store)
-        .env("CARGO", env!("CARGO"))
-        .output()
-        .expect("run harness")
+    let mut cmd = Command::new(harness_bin());
+    cmd.args(args).arg("--store").arg(store).env_remove("CARGO");
+    if !args.contains(&"--node-bin") {
+        if let Ok(node) = node_bin() {
+            cmd.arg("--node-bin").arg(node);
+        }
+    }
+    cmd.output().expect("run harness")
 }
 
 pub fn results(store: &Path) -> serde_json::Value {
     let path = store.join("latest").join("results.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).expect("results.json is JSON")
 }
 
@@ -50,11 +69,49 @@ pub fn describe(out: &Output) -> String {
 
 /// Namespaces, links and node processes whose names carry the given run-store marker or the `lh` prefix.
 pub fn leftover_namespaces() -> Vec<String> {
-    let out = Command::new("ip").args(["netns", "list"]).output().expect("ip netns list");
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .filter(|n| n.starts_with("lh"))
         .map(String::from)
         .collect()
+}
+
+/// Links in this (the root) namespace named with our prefix.
+pub fn leftover_links() -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .expect("ip link show");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .filter(|n| n.starts_with("lh"))
+        .collect()
+}
+
+/// Live processes running this build's `node` binary.
+pub fn leftover_nodes() -> Vec<u32> {
+    let Ok(node) = node_bin() else { return vec![] };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == node))
+        .collect()
+}
+
+/// Serializes the tests that start clusters: on two cores, runs side by side would distort the timing
+/// the scenarios depend on.
+pub static CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn cluster_lock() -> std::sync::MutexGuard<'static, ()> {
+    CLUSTER.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -1,0 +1,65 @@
+//! The run command's arguments: every bad one is refused with exit 254 and a message naming it, before
+//! anything is created; `--help` documents the options a user needs.
+
+mod common;
+
+use common::{describe, harness};
+
+fn refused(args: &[&str], names: &[&str]) {
+    let store = tempfile::tempdir().unwrap();
+    let out = harness(args, store.path());
+    assert_eq!(out.status.code(), Some(254), "{args:?}: {}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for n in names {
+        assert!(err.contains(n), "{args:?}: stderr lacks {n:?}: {err}");
+    }
+    // Refused before anything was created: no run directory.
+    assert!(
+        std::fs::read_dir(store.path()).unwrap().next().is_none(),
+        "{args:?} left files in the store"
+    );
+}
+
+#[test]
+fn bad_run_arguments_are_refused_with_254_and_the_reason() {
+    refused(&["--nodes", "0"], &["--nodes"]);
+    refused(&["--nemesis", "bogus"], &["bogus", "partition-leader"]);
+    refused(&["--mode", "nope"], &["nope", "read-index"]);
+    refused(&["--time-limit", "5parsecs"], &["parsecs"]);
+    refused(&["--routing", "nearest"], &["nearest", "round-robin"]);
+    refused(
+        &["--nemesis", "partition-ring"],
+        &["partition-ring", "4 nodes"],
+    );
+    refused(&["--concurrency", "0"], &["--concurrency"]);
+    refused(
+        &["--fault-duration", "5s", "--nemesis-interval", "2s"],
+        &["--nemesis-interval"],
+    );
+}
+
+#[test]
+fn help_documents_the_run_options_and_exit_codes() {
+    let out = std::process::Command::new(common::harness_bin())
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for opt in [
+        "--nemesis",
+        "--mode",
+        "--replication",
+        "--workload",
+        "--time-limit",
+        "--seed",
+        "--routing",
+        "--nemesis-interval",
+        "--fault-duration",
+        "check",
+        "clean",
+        "Exit codes",
+    ] {
+        assert!(text.contains(opt), "--help lacks {opt}");
+    }
+}
