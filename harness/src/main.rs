@@ -5,6 +5,7 @@ mod clean;
 mod duration;
 mod run;
 mod store;
+mod system;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

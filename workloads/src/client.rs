@@ -2,8 +2,10 @@
 //! `ok` when the server says it happened, `fail` only when it is certain it did not, `info` otherwise.
 
 use crate::generator::{OpKind, OpSpec};
+use futures::future::BoxFuture;
 use node::api::{
-    CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, ReadResponse, Status, WriteRequest,
+    CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, ReadResponse, Role, Status,
+    WriteRequest,
 };
 use reqwest::StatusCode;
 use std::net::SocketAddr;
@@ -32,8 +34,38 @@ pub struct Attempt {
     pub leader: Option<String>,
 }
 
+/// What the nemesis needs to know of a node to aim a fault: its role and term, and whom it follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeStatus {
+    pub node: String,
+    pub role: Role,
+    pub term: u64,
+    pub leader: Option<String>,
+}
+
+/// A client of one system under test: every system (our node, etcd, any binary that speaks our protocol)
+/// answers the same ops, and maps its answers to the same outcomes.
+pub trait Client: Send + Sync {
+    /// Node names, in the order `execute` numbers them.
+    fn names(&self) -> Vec<String>;
+    /// Run `op` on node number `i`.
+    fn execute<'a>(&'a self, i: usize, op: &'a OpSpec) -> BoxFuture<'a, Attempt>;
+    fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<NodeStatus, ClientError>>;
+    /// Skew a node's clock (offset and rate), for systems that let a test do that.
+    fn set_clock<'a>(
+        &'a self,
+        node: &'a str,
+        req: &'a ClockRequest,
+    ) -> BoxFuture<'a, Result<ClockState, ClientError>> {
+        let _ = req;
+        Box::pin(async move { Err(ClientError::Unsupported(format!("{node}: clock skew"))) })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    #[error("{0} is not supported by this system")]
+    Unsupported(String),
     #[error("no node named {0}")]
     UnknownNode(String),
     #[error("{node}: {source}")]
@@ -95,7 +127,7 @@ impl NodeClient {
     }
 
     /// Run `op` on node number `i` (index into the node list).
-    pub async fn execute(&self, i: usize, op: &OpSpec) -> Attempt {
+    pub async fn run_op(&self, i: usize, op: &OpSpec) -> Attempt {
         let node = self.nodes[i % self.nodes.len()].0.clone();
         let url = self.url(&node, &format!("/kv/{}", op.key));
         let url = match url {
@@ -172,7 +204,8 @@ impl NodeClient {
         }
     }
 
-    pub async fn status(&self, node: &str) -> Result<Status, ClientError> {
+    /// The node's full `/status`.
+    pub async fn node_status(&self, node: &str) -> Result<Status, ClientError> {
         let resp = self
             .http
             .get(self.url(node, "/status")?)
@@ -182,11 +215,7 @@ impl NodeClient {
         json_answer(node, resp).await
     }
 
-    pub async fn set_clock(
-        &self,
-        node: &str,
-        req: &ClockRequest,
-    ) -> Result<ClockState, ClientError> {
+    pub async fn clock(&self, node: &str, req: &ClockRequest) -> Result<ClockState, ClientError> {
         let resp = self
             .http
             .post(self.url(node, "/admin/clock")?)
@@ -198,7 +227,38 @@ impl NodeClient {
     }
 }
 
-async fn json_answer<T: serde::de::DeserializeOwned>(
+impl Client for NodeClient {
+    fn names(&self) -> Vec<String> {
+        NodeClient::names(self)
+    }
+
+    fn execute<'a>(&'a self, i: usize, op: &'a OpSpec) -> BoxFuture<'a, Attempt> {
+        Box::pin(self.run_op(i, op))
+    }
+
+    fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<NodeStatus, ClientError>> {
+        Box::pin(async move {
+            let s = self.node_status(node).await?;
+            Ok(NodeStatus {
+                node: s.id,
+                role: s.role,
+                term: s.term,
+                leader: s.leader,
+            })
+        })
+    }
+
+    fn set_clock<'a>(
+        &'a self,
+        node: &'a str,
+        req: &'a ClockRequest,
+    ) -> BoxFuture<'a, Result<ClockState, ClientError>> {
+        Box::pin(self.clock(node, req))
+    }
+}
+
+/// Decode a JSON answer, or say what came instead. Shared by every HTTP client of a system.
+pub async fn json_answer<T: serde::de::DeserializeOwned>(
     node: &str,
     resp: reqwest::Result<reqwest::Response>,
 ) -> Result<T, ClientError> {
@@ -219,7 +279,7 @@ async fn json_answer<T: serde::de::DeserializeOwned>(
     resp.json().await.map_err(http)
 }
 
-fn attempt(node: &str, outcome: Outcome) -> Attempt {
+pub fn attempt(node: &str, outcome: Outcome) -> Attempt {
     Attempt {
         outcome,
         node: node.to_string(),
@@ -229,7 +289,7 @@ fn attempt(node: &str, outcome: Outcome) -> Attempt {
 }
 
 /// An outcome nobody can vouch for. Reads have no effect, so an unknown read is a failed read.
-fn unknown(op: &OpSpec, error: String) -> Outcome {
+pub fn unknown(op: &OpSpec, error: String) -> Outcome {
     if op.is_read() {
         Outcome::Fail { error }
     } else {
@@ -238,7 +298,7 @@ fn unknown(op: &OpSpec, error: String) -> Outcome {
 }
 
 /// A request that failed in transport: only a connection that was never made proves nothing happened.
-fn transport_outcome(op: &OpSpec, e: &reqwest::Error) -> Outcome {
+pub fn transport_outcome(op: &OpSpec, e: &reqwest::Error) -> Outcome {
     if e.is_connect() {
         Outcome::Fail {
             error: format!("could not connect: {}", root_cause(e)),

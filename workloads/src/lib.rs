@@ -11,7 +11,7 @@ pub mod recorder;
 pub mod runner;
 mod settings;
 
-pub use client::{Attempt, ClientError, NodeClient, Outcome};
+pub use client::{Attempt, Client, ClientError, NodeClient, NodeStatus, Outcome};
 pub use generator::{Generator, OpSpec};
 pub use recorder::{Recorder, Stats, StatsSnapshot};
 pub use runner::{final_reads, run, WorkloadError};

@@ -2,7 +2,7 @@
 //! records invoke and completion, and retires its process after an `info` (a process whose last op has an
 //! unknown outcome must never issue another op, as in Jepsen).
 
-use crate::client::{Attempt, NodeClient, Outcome};
+use crate::client::{Attempt, Client, Outcome};
 use crate::generator::{Generator, OpSpec};
 use crate::recorder::Recorder;
 use crate::settings::{Routing, WorkloadConfig};
@@ -82,7 +82,7 @@ impl Route {
 
 /// Run one op for `process`: invoke, send (following leader hints), complete. Returns the last attempt.
 async fn perform(
-    client: &NodeClient,
+    client: &dyn Client,
     recorder: &Recorder,
     route: &mut Route,
     names: &[String],
@@ -112,11 +112,11 @@ async fn perform(
 /// client timeout), so the history ends with no op left open.
 pub async fn run(
     cfg: WorkloadConfig,
-    client: Arc<NodeClient>,
+    client: Arc<dyn Client>,
     recorder: Arc<Recorder>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), WorkloadError> {
-    if client.is_empty() {
+    if client.names().is_empty() {
         return Err(WorkloadError::NoNodes);
     }
     let next_process = Arc::new(AtomicU64::new(cfg.concurrency as u64));
@@ -128,7 +128,7 @@ pub async fn run(
             tokio::spawn(async move {
                 let names = client.names();
                 let mut gen = Generator::new(&cfg, w);
-                let mut route = Route::new(cfg.routing, client.len(), w);
+                let mut route = Route::new(cfg.routing, client.names().len(), w);
                 let mut process = w as u64;
                 // Workers start spread over one interval so they do not fire in lockstep.
                 let mut next = Instant::now() + interval.mul_f64(w as f64 / cfg.concurrency as f64);
@@ -141,7 +141,7 @@ pub async fn run(
                         return;
                     }
                     let op = gen.next_op();
-                    let a = perform(&client, &recorder, &mut route, &names, process, &op).await;
+                    let a = perform(&*client, &recorder, &mut route, &names, process, &op).await;
                     let read = match a.outcome {
                         Outcome::Ok { read } => read,
                         _ => None,
@@ -169,22 +169,22 @@ pub async fn run(
 /// history ends with what the cluster finally holds (a lost write shows up here).
 pub async fn final_reads(
     cfg: WorkloadConfig,
-    client: Arc<NodeClient>,
+    client: Arc<dyn Client>,
     recorder: Arc<Recorder>,
     timeout: Duration,
 ) -> Result<(), WorkloadError> {
-    if client.is_empty() {
+    if client.names().is_empty() {
         return Err(WorkloadError::NoNodes);
     }
     let names = client.names();
     let deadline = Instant::now() + timeout;
     // Fresh process ids, above any a worker can have taken.
     let mut process = 1_000_000_000;
-    let mut route = Route::new(Routing::Leader, client.len(), 0);
+    let mut route = Route::new(Routing::Leader, client.names().len(), 0);
     for key in cfg.key_names() {
         let op = OpSpec::read(&key);
         loop {
-            let a = perform(&client, &recorder, &mut route, &names, process, &op).await;
+            let a = perform(&*client, &recorder, &mut route, &names, process, &op).await;
             process += 1;
             match a.outcome {
                 Outcome::Ok { .. } => break,

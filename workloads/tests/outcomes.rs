@@ -100,16 +100,16 @@ async fn every_answer_maps_to_the_right_outcome() {
         ("hang", OpKind::Read, "fail"),
     ];
     for (key, kind, want) in cases {
-        let a = client.execute(0, &op(key, kind.clone())).await;
+        let a = client.run_op(0, &op(key, kind.clone())).await;
         assert_eq!(class(&a.outcome), want, "{key} {kind:?}: {a:?}");
     }
-    let a = client.execute(0, &op("ok", OpKind::Read)).await;
+    let a = client.run_op(0, &op("ok", OpKind::Read)).await;
     assert_eq!(a.outcome, Outcome::Ok { read: Some(7) });
-    let a = client.execute(0, &op("absent", OpKind::Read)).await;
+    let a = client.run_op(0, &op("absent", OpKind::Read)).await;
     assert_eq!(a.outcome, Outcome::Ok { read: None });
-    let a = client.execute(0, &op("not-leader", OpKind::Read)).await;
+    let a = client.run_op(0, &op("not-leader", OpKind::Read)).await;
     assert_eq!(a.leader.as_deref(), Some("n2"), "the leader hint is kept");
-    let a = client.execute(1, &op("ok", write)).await;
+    let a = client.run_op(1, &op("ok", write)).await;
     assert_eq!(class(&a.outcome), "fail", "refused connection: {a:?}");
     assert_eq!(a.node, "n9");
 }

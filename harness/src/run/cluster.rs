@@ -1,95 +1,73 @@
-//! The cluster of `node` processes under test: one process per namespace, started, killed, paused and
-//! restarted with the same data directory.
+//! The cluster under test: one member process per namespace, started, killed, paused and restarted with
+//! the same data directory. The same for every system; what differs is in [`crate::system`].
 
-use super::args::RunConfig;
 use crate::store::RunDir;
+use crate::system::{Member, System};
 use anyhow::{bail, Context, Result};
 use nemesis::{ManagedProcess, Network, ProcessSpec};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
-
-/// The port every node listens on, inside its own namespace.
-pub const NODE_PORT: u16 = 7000;
+use workloads::Client;
 
 pub struct NodeCluster {
     procs: BTreeMap<String, ManagedProcess>,
-    addrs: Vec<(String, SocketAddr)>,
+    members: Vec<Member>,
 }
 
 impl NodeCluster {
-    /// Start one `node` per node namespace. Must be called from a long-lived thread (the main thread):
+    /// Start one member per node namespace. Must be called from a long-lived thread (the main thread):
     /// the processes die with the thread that spawned them (PR_SET_PDEATHSIG).
     pub fn start(
-        cfg: &RunConfig,
+        system: &dyn System,
+        nodes: &[String],
         net: &Network,
         dir: &RunDir,
-        node_bin: &Path,
     ) -> Result<NodeCluster> {
-        let addrs: Vec<(String, SocketAddr)> = cfg
-            .nodes
+        let members: Vec<Member> = nodes
             .iter()
             .map(|n| {
                 let ip = net
                     .node_addr(n)
                     .with_context(|| format!("no address for {n}"))?;
-                Ok((n.clone(), SocketAddr::from((ip, NODE_PORT))))
+                let node_dir = dir.node_dir(n)?;
+                Ok(Member {
+                    name: n.clone(),
+                    client_addr: SocketAddr::from((ip, system.client_port())),
+                    data_dir: node_dir.join("data"),
+                })
             })
             .collect::<Result<_>>()?;
-        let peers = addrs
-            .iter()
-            .map(|(n, a)| format!("{n}={a}"))
-            .collect::<Vec<_>>()
-            .join(",");
         let mut procs = BTreeMap::new();
-        for (i, (name, addr)) in addrs.iter().enumerate() {
-            let node_dir = dir.node_dir(name)?;
-            let args = vec![
-                "--id".into(),
-                name.clone(),
-                "--listen".into(),
-                addr.to_string(),
-                "--peers".into(),
-                peers.clone(),
-                "--data-dir".into(),
-                node_dir.join("data").display().to_string(),
-                "--read-mode".into(),
-                cfg.mode.to_string(),
-                "--replication".into(),
-                cfg.replication.to_string(),
-                "--heartbeat-ms".into(),
-                cfg.heartbeat_ms.to_string(),
-                "--election-timeout-ms".into(),
-                cfg.election_timeout_ms.to_string(),
-                "--lease-ms".into(),
-                cfg.lease_ms.to_string(),
-                "--max-drift".into(),
-                cfg.max_drift.to_string(),
-                "--seed".into(),
-                (cfg.seed.wrapping_add(i as u64)).to_string(),
-            ];
+        for m in &members {
+            let launch = system.launch(m, &members)?;
             let spec = ProcessSpec {
-                name: name.clone(),
-                netns: Some(net.node_netns(name).context("node namespace")?.to_string()),
-                program: node_bin.to_path_buf(),
-                args,
-                log_path: node_dir.join("node.log"),
-                env: vec![("RUST_LOG".into(), "info".into())],
+                name: m.name.clone(),
+                netns: Some(
+                    net.node_netns(&m.name)
+                        .context("node namespace")?
+                        .to_string(),
+                ),
+                program: launch.program,
+                args: launch.args,
+                log_path: dir.node_dir(&m.name)?.join("node.log"),
+                env: launch.env,
             };
-            let proc =
-                ManagedProcess::spawn(spec).with_context(|| format!("starting node {name}"))?;
-            procs.insert(name.clone(), proc);
+            let proc = ManagedProcess::spawn(spec)
+                .with_context(|| format!("starting {} {}", system.name(), m.name))?;
+            procs.insert(m.name.clone(), proc);
         }
-        Ok(NodeCluster { procs, addrs })
+        Ok(NodeCluster { procs, members })
     }
 
-    pub fn addrs(&self) -> Vec<(String, SocketAddr)> {
-        self.addrs.clone()
+    pub fn client(&self, system: &dyn System, timeout: Duration) -> Result<Arc<dyn Client>> {
+        system.client(&self.members, timeout)
     }
 
     pub fn names(&self) -> Vec<String> {
-        self.addrs.iter().map(|(n, _)| n.clone()).collect()
+        self.members.iter().map(|m| m.name.clone()).collect()
     }
 
     fn proc(&mut self, node: &str) -> Result<&mut ManagedProcess> {

@@ -13,6 +13,7 @@ mod report;
 
 use crate::exit;
 use crate::store::RunDir;
+use crate::system::node::NodeSystem;
 use anyhow::{Context, Result};
 use args::{RunArgs, RunConfig};
 use cluster::NodeCluster;
@@ -25,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, SignalKind};
-use workloads::{NodeClient, Recorder};
+use workloads::{Client, Recorder};
 
 /// How the driven part of a run ended.
 pub enum Ending {
@@ -87,11 +88,9 @@ pub fn run(args: RunArgs) -> Result<u8> {
         })
         .build()
         .context("starting the client runtime")?;
-    let mut cluster = NodeCluster::start(&cfg, &net, &dir, &node_bin)?;
-    let client = Arc::new(
-        NodeClient::new(cluster.addrs(), Duration::from_millis(cfg.op_timeout_ms))
-            .context("creating the node client")?,
-    );
+    let system = NodeSystem::new(&cfg, node_bin);
+    let mut cluster = NodeCluster::start(&system, &cfg.nodes, &net, &dir)?;
+    let client = cluster.client(&system, Duration::from_millis(cfg.op_timeout_ms))?;
     let probe = Probe::new(client.clone(), client_rt.handle().clone(), cluster.names());
     let current_fault = Arc::new(Mutex::new(String::new()));
     let started = Instant::now();
@@ -164,7 +163,7 @@ async fn drive(
     cfg: &RunConfig,
     mut runner: FaultRunner<'_>,
     probe: &Probe,
-    client: Arc<NodeClient>,
+    client: Arc<dyn Client>,
     recorder: &Arc<Recorder>,
     client_rt: &tokio::runtime::Runtime,
     problems: &mut RunProblems,

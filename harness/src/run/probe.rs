@@ -1,22 +1,22 @@
 //! Live cluster state, asked from inside the client namespace (the only place with a route to the nodes).
 
 use anyhow::{anyhow, Result};
-use node::api::{ClockRequest, ClockState, Role, Status};
+use node::api::{ClockRequest, ClockState, Role};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
-use workloads::NodeClient;
+use workloads::{Client, NodeStatus};
 
 #[derive(Clone)]
 pub struct Probe {
-    client: Arc<NodeClient>,
+    client: Arc<dyn Client>,
     rt: Handle,
     nodes: Vec<String>,
 }
 
 impl Probe {
-    pub fn new(client: Arc<NodeClient>, rt: Handle, nodes: Vec<String>) -> Probe {
+    pub fn new(client: Arc<dyn Client>, rt: Handle, nodes: Vec<String>) -> Probe {
         Probe { client, rt, nodes }
     }
 
@@ -29,7 +29,7 @@ impl Probe {
         self.rt.spawn(f).await.expect("probe task panicked")
     }
 
-    pub async fn statuses(&self) -> Vec<(String, Option<Status>)> {
+    pub async fn statuses(&self) -> Vec<(String, Option<NodeStatus>)> {
         let client = self.client.clone();
         let nodes = self.nodes.clone();
         self.on_client_rt(async move {

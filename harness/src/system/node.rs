@@ -1,0 +1,86 @@
+//! Our own `node`: a Raft key-value server with a read mode per run.
+
+use super::{Launch, Member, System};
+use crate::run::args::RunConfig;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use workloads::{Client, NodeClient};
+
+/// The port every node listens on, inside its own namespace.
+pub const NODE_PORT: u16 = 7000;
+
+pub struct NodeSystem {
+    pub bin: PathBuf,
+    /// The node flags this run sets (read mode, replication, timing, seed).
+    pub flags: Vec<(String, String)>,
+    /// Seeds each node's election timer differently: `seed + member number`.
+    pub seed: u64,
+}
+
+impl NodeSystem {
+    pub fn new(cfg: &RunConfig, bin: PathBuf) -> NodeSystem {
+        let flags = [
+            ("--read-mode", cfg.mode.to_string()),
+            ("--replication", cfg.replication.to_string()),
+            ("--heartbeat-ms", cfg.heartbeat_ms.to_string()),
+            ("--election-timeout-ms", cfg.election_timeout_ms.to_string()),
+            ("--lease-ms", cfg.lease_ms.to_string()),
+            ("--max-drift", cfg.max_drift.to_string()),
+        ];
+        NodeSystem {
+            bin,
+            flags: flags.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            seed: cfg.seed,
+        }
+    }
+}
+
+impl System for NodeSystem {
+    fn name(&self) -> &'static str {
+        "node"
+    }
+
+    fn client_port(&self) -> u16 {
+        NODE_PORT
+    }
+
+    fn launch(&self, member: &Member, all: &[Member]) -> Result<Launch> {
+        let peers: Vec<String> = all
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.client_addr))
+            .collect();
+        let number = all.iter().position(|m| m.name == member.name).unwrap_or(0);
+        let mut args = vec![
+            "--id".to_string(),
+            member.name.clone(),
+            "--listen".into(),
+            member.client_addr.to_string(),
+            "--peers".into(),
+            peers.join(","),
+            "--data-dir".into(),
+            member.data_dir.display().to_string(),
+            "--seed".into(),
+            self.seed.wrapping_add(number as u64).to_string(),
+        ];
+        for (flag, value) in &self.flags {
+            args.push(flag.clone());
+            args.push(value.clone());
+        }
+        Ok(Launch {
+            program: self.bin.clone(),
+            args,
+            env: vec![("RUST_LOG".into(), "info".into())],
+        })
+    }
+
+    fn client(&self, all: &[Member], timeout: Duration) -> Result<Arc<dyn Client>> {
+        let addrs = all
+            .iter()
+            .map(|m| (m.name.clone(), m.client_addr))
+            .collect();
+        let client = NodeClient::new(addrs, timeout).context("creating the node client")?;
+        Ok(Arc::new(client))
+    }
+}
