@@ -6,12 +6,14 @@
 //! - [`runner`]: concurrent workers with a rate limit, routing, process retirement, and final reads.
 
 pub mod client;
+pub mod etcd;
 pub mod generator;
 pub mod recorder;
 pub mod runner;
 mod settings;
 
 pub use client::{Attempt, Client, ClientError, NodeClient, NodeStatus, Outcome};
+pub use etcd::{EtcdClient, EtcdReads};
 pub use generator::{Generator, OpSpec};
 pub use recorder::{Recorder, Stats, StatsSnapshot};
 pub use runner::{final_reads, run, WorkloadError};

@@ -1,9 +1,10 @@
 //! Options of a test run (`harness [OPTIONS]`), and their validation into a [`RunConfig`].
 
 use crate::duration;
+use crate::system::SystemKind;
 use clap::Args;
 use nemesis::{FaultKind, Subnet};
-use node::api::{ReadMode, Replication};
+use node::api::Replication;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,10 +17,21 @@ pub struct RunArgs {
     #[arg(long, default_value = "partition-leader")]
     pub nemesis: String,
 
-    /// Read mode of every node: log, read-index, lease, follower-read (safe); leader-local, any-local,
-    /// lease-no-wait (unsafe on purpose).
-    #[arg(long, default_value = "lease")]
-    pub mode: ReadMode,
+    /// System under test: node (ours), etcd (a real etcd cluster, Debian package etcd-server), or exec
+    /// (any binary that speaks our HTTP protocol, started with --node-cmd; see docs/protocol.md).
+    #[arg(long, default_value = "node")]
+    pub system: SystemKind,
+
+    /// Consistency mode. node: log, read-index, lease (default), follower-read (safe); leader-local,
+    /// any-local, lease-no-wait (unsafe on purpose). etcd: linearizable (default) or serializable.
+    /// exec: passed to the command as {mode}.
+    #[arg(long)]
+    pub mode: Option<String>,
+
+    /// With --system exec: the command that starts one node, with placeholders {id}, {ip}, {port},
+    /// {addr} (ip:port), {peers} (id=ip:port,...), {data_dir} and {mode}. Run through `sh -c 'exec ...'`.
+    #[arg(long, value_name = "CMD")]
+    pub node_cmd: Option<String>,
 
     /// Write path: quorum (ack after Raft commit) or async (ack once in the leader's log).
     #[arg(long, default_value = "quorum")]
@@ -101,7 +113,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub name: Option<String>,
 
-    /// Path of the `node` binary (default: next to this binary, built by cargo when run through cargo).
+    /// The program to start per node: the `node` binary (default: next to this binary, built by cargo when
+    /// run through cargo) or, with --system etcd, the etcd binary (default: `etcd` on the PATH).
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
 
@@ -116,7 +129,10 @@ pub struct RunConfig {
     pub name: String,
     pub seed: u64,
     pub faults: Vec<FaultKind>,
-    pub mode: ReadMode,
+    pub system: SystemKind,
+    /// The consistency mode, checked against the system.
+    pub mode: String,
+    pub node_cmd: Option<String>,
     pub replication: Replication,
     pub workload: WorkloadKind,
     pub keys: usize,
@@ -205,6 +221,25 @@ impl RunConfig {
                 "partition faults other than partition-leader need at least 3 nodes".into(),
             );
         }
+        let mode = a.system.check_mode(a.mode.as_deref())?;
+        if a.system == SystemKind::Exec && a.node_cmd.is_none() {
+            return Err("--system exec needs --node-cmd (the command that starts one node)".into());
+        }
+        if a.system != SystemKind::Exec && a.node_cmd.is_some() {
+            return Err("--node-cmd goes with --system exec".into());
+        }
+        if a.system == SystemKind::Etcd && faults.contains(&FaultKind::ClockSkew) {
+            return Err(
+                "clock-skew needs a system whose clock the harness can skew through \
+                        POST /admin/clock (node, exec); etcd has none"
+                    .into(),
+            );
+        }
+        if a.system == SystemKind::Etcd && a.replication == Replication::Async {
+            return Err(
+                "--replication async is a mode of our node; etcd has no such option".into(),
+            );
+        }
         let nodes: Vec<String> = (1..=a.nodes).map(|i| format!("n{i}")).collect();
         let fault_names: Vec<&str> = faults.iter().map(|f| f.name()).collect();
         let nemesis_name = if fault_names.is_empty() {
@@ -218,7 +253,7 @@ impl RunConfig {
             } else {
                 ""
             };
-            format!("node-{}{}-{}-{}", a.mode, repl, a.workload, nemesis_name)
+            format!("{}-{mode}{repl}-{}-{nemesis_name}", a.system, a.workload)
         });
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
             return Err(format!("--name '{name}' must be a plain directory name"));
@@ -227,7 +262,9 @@ impl RunConfig {
             name,
             seed: a.seed.unwrap_or_else(rand::random),
             faults,
-            mode: a.mode,
+            system: a.system,
+            mode,
+            node_cmd: a.node_cmd.clone(),
             replication: a.replication,
             workload: a.workload,
             keys: if a.workload == WorkloadKind::Kv {

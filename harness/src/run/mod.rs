@@ -6,14 +6,13 @@
 //! namespace with a route to the nodes.
 
 pub mod args;
-mod cluster;
+pub mod cluster;
 mod faults;
 mod probe;
 mod report;
 
 use crate::exit;
 use crate::store::RunDir;
-use crate::system::node::NodeSystem;
 use anyhow::{Context, Result};
 use args::{RunArgs, RunConfig};
 use cluster::NodeCluster;
@@ -50,7 +49,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
         eprintln!("harness: cannot run a test on this machine: {e}");
         return Ok(exit::INVALID_RUN);
     }
-    let node_bin = cluster::resolve_node_bin(cfg.node_bin.as_deref())?;
+    let system = crate::system::for_run(&cfg)?;
     // The controller runs on this (main) thread: node processes die with the thread that started them.
     let ctl_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -88,9 +87,8 @@ pub fn run(args: RunArgs) -> Result<u8> {
         })
         .build()
         .context("starting the client runtime")?;
-    let system = NodeSystem::new(&cfg, node_bin);
-    let mut cluster = NodeCluster::start(&system, &cfg.nodes, &net, &dir)?;
-    let client = cluster.client(&system, Duration::from_millis(cfg.op_timeout_ms))?;
+    let mut cluster = NodeCluster::start(&*system, &cfg.nodes, &net, &dir)?;
+    let client = cluster.client(&*system, Duration::from_millis(cfg.op_timeout_ms))?;
     let probe = Probe::new(client.clone(), client_rt.handle().clone(), cluster.names());
     let current_fault = Arc::new(Mutex::new(String::new()));
     let started = Instant::now();

@@ -11,7 +11,8 @@ use serde::Serialize;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
-use tabled::{builder::Builder, settings::Style};
+use tabled::builder::Builder;
+use tabled::settings::{object::Columns, Modify, Style, Width};
 use workloads::{Recorder, StatsSnapshot};
 
 #[derive(Serialize)]
@@ -183,7 +184,9 @@ fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
     b.push_record(["seed", &cfg.seed.to_string()]);
     b.push_record(["store", &dir.root.display().to_string()]);
     let mut table = b.build();
-    table.with(Style::rounded());
+    table
+        .with(Style::rounded())
+        .with(Modify::new(Columns::last()).with(Width::wrap(100)));
     println!("{table}");
 }
 

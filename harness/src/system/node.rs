@@ -22,7 +22,7 @@ pub struct NodeSystem {
 impl NodeSystem {
     pub fn new(cfg: &RunConfig, bin: PathBuf) -> NodeSystem {
         let flags = [
-            ("--read-mode", cfg.mode.to_string()),
+            ("--read-mode", cfg.mode.clone()),
             ("--replication", cfg.replication.to_string()),
             ("--heartbeat-ms", cfg.heartbeat_ms.to_string()),
             ("--election-timeout-ms", cfg.election_timeout_ms.to_string()),

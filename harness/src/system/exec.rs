@@ -1,0 +1,127 @@
+//! Any binary that speaks our HTTP key-value protocol (docs/protocol.md), started per node from a
+//! command template, as Maelstrom users start theirs.
+
+use super::{Launch, Member, System};
+use crate::run::args::RunConfig;
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use workloads::{Client, NodeClient};
+
+/// The port each node is told to listen on (`{port}`), inside its own namespace.
+const PORT: u16 = 7000;
+const PLACEHOLDERS: [&str; 7] = [
+    "{id}",
+    "{ip}",
+    "{port}",
+    "{addr}",
+    "{peers}",
+    "{data_dir}",
+    "{mode}",
+];
+
+pub struct ExecSystem {
+    template: String,
+    mode: String,
+}
+
+impl ExecSystem {
+    pub fn new(cfg: &RunConfig) -> Result<ExecSystem> {
+        let template = cfg
+            .node_cmd
+            .clone()
+            .context("--system exec needs --node-cmd")?;
+        if !template.contains("{port}") && !template.contains("{addr}") {
+            bail!("--node-cmd must tell the node where to listen: use {{port}} or {{addr}}");
+        }
+        let mut rest = template.clone();
+        for p in PLACEHOLDERS {
+            rest = rest.replace(p, "");
+        }
+        if let Some(i) = rest.find('{') {
+            let end = rest[i..].find('}').map_or(rest.len(), |j| i + j + 1);
+            bail!(
+                "--node-cmd has an unknown placeholder {}; known: {}",
+                &rest[i..end],
+                PLACEHOLDERS.join(" ")
+            );
+        }
+        Ok(ExecSystem {
+            template,
+            mode: cfg.mode.clone(),
+        })
+    }
+
+    /// The command line for one node, placeholders filled in.
+    pub fn command(&self, m: &Member, all: &[Member]) -> String {
+        let peers: Vec<String> = all
+            .iter()
+            .map(|p| format!("{}={}", p.name, p.client_addr))
+            .collect();
+        self.template
+            .replace("{id}", &m.name)
+            .replace("{ip}", &m.client_addr.ip().to_string())
+            .replace("{port}", &m.client_addr.port().to_string())
+            .replace("{addr}", &m.client_addr.to_string())
+            .replace("{peers}", &peers.join(","))
+            .replace("{data_dir}", &m.data_dir.display().to_string())
+            .replace("{mode}", &self.mode)
+    }
+}
+
+impl System for ExecSystem {
+    fn name(&self) -> &'static str {
+        "exec"
+    }
+
+    fn client_port(&self) -> u16 {
+        PORT
+    }
+
+    fn launch(&self, m: &Member, all: &[Member]) -> Result<Launch> {
+        // `exec` makes the node the process the harness signals (kill, pause), not a shell around it.
+        Ok(Launch {
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), format!("exec {}", self.command(m, all))],
+            env: vec![],
+        })
+    }
+
+    fn client(&self, all: &[Member], timeout: Duration) -> Result<Arc<dyn Client>> {
+        let addrs = all
+            .iter()
+            .map(|m| (m.name.clone(), m.client_addr))
+            .collect();
+        Ok(Arc::new(
+            NodeClient::new(addrs, timeout).context("creating the client")?,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(name: &str, ip: &str) -> Member {
+        Member {
+            name: name.into(),
+            client_addr: format!("{ip}:{PORT}").parse().unwrap(),
+            data_dir: PathBuf::from(format!("/s/nodes/{name}/data")),
+        }
+    }
+
+    #[test]
+    fn placeholders_are_filled() {
+        let sys = ExecSystem {
+            template: "node --id {id} --listen {addr} --peers {peers} --data-dir {data_dir} --read-mode {mode} -p {port} -i {ip}".into(),
+            mode: "read-index".into(),
+        };
+        let all = [member("n1", "10.1.0.2"), member("n2", "10.1.0.3")];
+        assert_eq!(
+            sys.command(&all[1], &all),
+            "node --id n2 --listen 10.1.0.3:7000 --peers n1=10.1.0.2:7000,n2=10.1.0.3:7000 \
+             --data-dir /s/nodes/n2/data --read-mode read-index -p 7000 -i 10.1.0.3"
+        );
+    }
+}
