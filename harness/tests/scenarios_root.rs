@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{cluster_lock, describe, harness, node_bin, results, skip_unless_root};
+use common::{cluster_lock, describe, harness, results, run_scenario, skip_unless_root};
 use serde_json::Value;
 
 /// Short runs: two faults of 2.5 s each.
@@ -25,28 +25,10 @@ const SHORT: &[&str] = &[
     "7",
 ];
 
-/// Runs one scenario; returns results.json, or None when the test must skip.
 fn scenario(test: &str, args: &[&str], want_exit: i32) -> Option<Value> {
-    if skip_unless_root(test) {
-        return None;
-    }
-    if let Err(why) = node_bin() {
-        eprintln!("skipping {test}: {why}");
-        return None;
-    }
-    let _one_at_a_time = cluster_lock();
-    let store = tempfile::tempdir().unwrap();
     let mut all: Vec<&str> = SHORT.to_vec();
     all.extend_from_slice(args);
-    let out = harness(&all, store.path());
-    let res = results(store.path());
-    assert_eq!(
-        out.status.code(),
-        Some(want_exit),
-        "{args:?}\n{}\nresults: {res:#}",
-        describe(&out)
-    );
-    Some(res)
+    run_scenario(test, &all, want_exit)
 }
 
 fn assert_valid(test: &str, args: &[&str]) {

@@ -43,7 +43,13 @@ pub fn node_bin() -> Result<PathBuf, String> {
 pub fn harness(args: &[&str], store: &Path) -> Output {
     let mut cmd = Command::new(harness_bin());
     cmd.args(args).arg("--store").arg(store).env_remove("CARGO");
-    if !args.contains(&"--node-bin") {
+    let system = args
+        .iter()
+        .position(|a| *a == "--system")
+        .and_then(|i| args.get(i + 1))
+        .copied()
+        .unwrap_or("node");
+    if system == "node" && !args.contains(&"--node-bin") {
         if let Ok(node) = node_bin() {
             cmd.arg("--node-bin").arg(node);
         }
@@ -114,4 +120,27 @@ pub static CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 pub fn cluster_lock() -> std::sync::MutexGuard<'static, ()> {
     CLUSTER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Run the harness with `args` (root only, one cluster at a time) and assert its exit code; returns
+/// results.json, or None when the test must skip (printing why).
+pub fn run_scenario(test: &str, args: &[&str], want_exit: i32) -> Option<serde_json::Value> {
+    if skip_unless_root(test) {
+        return None;
+    }
+    if let Err(why) = node_bin() {
+        eprintln!("skipping {test}: {why}");
+        return None;
+    }
+    let _one_at_a_time = cluster_lock();
+    let store = tempfile::tempdir().unwrap();
+    let out = harness(args, store.path());
+    let res = results(store.path());
+    assert_eq!(
+        out.status.code(),
+        Some(want_exit),
+        "{args:?}\n{}\nresults: {res:#}",
+        describe(&out)
+    );
+    Some(res)
 }

@@ -1,0 +1,130 @@
+//! Systems no one here wrote: a real etcd cluster, and our own node started as an arbitrary binary through
+//! `--system exec`. Root only; the etcd tests skip with a reason where etcd is not installed.
+
+mod common;
+
+use common::{node_bin, run_scenario};
+use serde_json::Value;
+
+const RUN: &[&str] = &[
+    "--time-limit",
+    "10s",
+    "--nemesis-interval",
+    "4s",
+    "--fault-duration",
+    "4s",
+    "--rate",
+    "150",
+    "--concurrency",
+    "9",
+    "--seed",
+    "11",
+];
+
+fn etcd_installed(test: &str) -> bool {
+    let found = std::process::Command::new("etcd")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !found {
+        eprintln!("skipping {test}: etcd is not installed (Debian package etcd-server; .ci/run installs it)");
+    }
+    found
+}
+
+fn run(test: &str, args: &[&str], want_exit: i32) -> Option<Value> {
+    let mut all = RUN.to_vec();
+    all.extend_from_slice(args);
+    run_scenario(test, &all, want_exit)
+}
+
+fn assert_valid(res: Option<Value>) {
+    if let Some(res) = res {
+        assert_eq!(res["valid"], true, "{res:#}");
+        assert!(
+            res["faults"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["hit"] == true),
+            "{res:#}"
+        );
+    }
+}
+
+#[test]
+fn root_etcd_linearizable_is_valid_under_partitions() {
+    let test = "root_etcd_linearizable_is_valid_under_partitions";
+    if !etcd_installed(test) {
+        return;
+    }
+    for nemesis in ["partition-leader", "partition-follower"] {
+        let args = [
+            "--system",
+            "etcd",
+            "--nemesis",
+            nemesis,
+            "--routing",
+            "round-robin",
+        ];
+        assert_valid(run(test, &args, 0));
+    }
+}
+
+#[test]
+fn root_etcd_serializable_reads_are_caught_stale_on_an_isolated_member() {
+    let test = "root_etcd_serializable_reads_are_caught_stale_on_an_isolated_member";
+    if !etcd_installed(test) {
+        return;
+    }
+    let args = [
+        "--system",
+        "etcd",
+        "--mode",
+        "serializable",
+        "--nemesis",
+        "partition-follower",
+    ];
+    let Some(res) = run(test, &[&args[..], &["--routing", "sticky"]].concat(), 1) else {
+        return;
+    };
+    let cx = &res["check"]["counterexample"];
+    assert_eq!(cx["op"]["f"], "read", "{cx:#}");
+    let isolated = res["faults"][0]["targets"][0].as_str().unwrap();
+    assert_eq!(
+        cx["op"]["node"], isolated,
+        "the stale read came from the isolated member: {res:#}"
+    );
+}
+
+/// Our node through the exec placeholders must get the same verdicts as `--system node`.
+#[test]
+fn root_exec_runs_our_node_with_the_same_verdicts() {
+    let test = "root_exec_runs_our_node_with_the_same_verdicts";
+    let Ok(node) = node_bin() else {
+        return eprintln!("skipping {test}: node binary not built");
+    };
+    let cmd = format!(
+        "{} --id {{id}} --listen {{addr}} --peers {{peers}} --data-dir {{data_dir}} --read-mode {{mode}}",
+        node.display()
+    );
+    let cases = [
+        ("read-index", "partition-leader", "round-robin", 0),
+        ("any-local", "partition-follower", "sticky", 1),
+    ];
+    for (mode, nemesis, routing, want) in cases {
+        for system in [
+            &["--system", "node"][..],
+            &["--system", "exec", "--node-cmd", &cmd],
+        ] {
+            let args = [
+                system,
+                &["--mode", mode, "--nemesis", nemesis, "--routing", routing],
+            ]
+            .concat();
+            if let Some(res) = run(test, &args, want) {
+                assert_eq!(res["valid"], want == 0, "{args:?}: {res:#}");
+            }
+        }
+    }
+}
