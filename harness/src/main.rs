@@ -2,6 +2,7 @@
 
 mod check;
 mod clean;
+mod compare;
 mod duration;
 mod run;
 mod store;
@@ -41,6 +42,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Remove namespaces, links and processes (all named `lh...`) left behind by crashed runs.
     Clean,
+    /// Run a matrix of modes × faults and write one comparison (terminal table, compare.md, .json, .html).
+    Compare(compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Clean) => clean::run(),
+        Some(Command::Compare(args)) => compare::run(args),
         None => run::run(cli.run),
     };
     match result {

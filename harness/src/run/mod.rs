@@ -37,6 +37,17 @@ pub enum Ending {
 /// Problems that make the run itself invalid (exit 3) unless the checker found an anomaly anyway.
 pub type RunProblems = Vec<String>;
 
+/// What one run came to.
+pub struct RunOutcome {
+    /// The exit code: the verdict, or why the run itself was invalid.
+    pub code: u8,
+    /// The run's directory in the store.
+    pub dir: std::path::PathBuf,
+    /// Ctrl-C or SIGTERM ended it.
+    pub interrupted: bool,
+}
+
+/// `harness [OPTIONS]`: one run, with a progress bar and a summary table.
 pub fn run(args: RunArgs) -> Result<u8> {
     let cfg = match RunConfig::from_args(&args) {
         Ok(c) => c,
@@ -49,7 +60,13 @@ pub fn run(args: RunArgs) -> Result<u8> {
         eprintln!("harness: cannot run a test on this machine: {e}");
         return Ok(exit::INVALID_RUN);
     }
-    let system = crate::system::for_run(&cfg)?;
+    Ok(execute(&cfg, true)?.code)
+}
+
+/// Run one test: network, cluster, workload with faults, heal, final reads, check, store. `interactive`
+/// shows a progress bar and prints the summary table.
+pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
+    let system = crate::system::for_run(cfg)?;
     // The controller runs on this (main) thread: node processes die with the thread that started them.
     let ctl_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -63,7 +80,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
     })?;
 
     let dir = RunDir::create(&cfg.store, &cfg.name)?;
-    dir.write_json("config.json", &cfg)?;
+    dir.write_json("config.json", cfg)?;
     let recorder =
         Recorder::create(&dir.path("history.jsonl")).context("creating history.jsonl")?;
     // Declared before the cluster, so it is dropped (torn down) after the processes are gone.
@@ -106,7 +123,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
             current_fault.clone(),
         );
         let drive = drive(
-            &cfg,
+            cfg,
             runner,
             &probe,
             client.clone(),
@@ -114,7 +131,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
             &client_rt,
             &mut problems,
         );
-        let progress = progress(&cfg, &recorder, &current_fault);
+        let progress = progress(cfg, &recorder, &current_fault, interactive);
         tokio::select! {
             records = drive => { fault_records = records; Ending::Completed }
             _ = progress => unreachable!("the progress loop never ends"),
@@ -150,9 +167,26 @@ pub fn run(args: RunArgs) -> Result<u8> {
             "stats": recorder.stats(),
         });
         dir.write_json("results.json", &results)?;
-        return Ok(exit::INVALID_RUN);
+        return Ok(RunOutcome {
+            code: exit::INVALID_RUN,
+            dir: dir.root,
+            interrupted: true,
+        });
     }
-    report::finish(&cfg, &dir, &recorder, fault_records, problems, elapsed)
+    let code = report::finish(
+        cfg,
+        &dir,
+        &recorder,
+        fault_records,
+        problems,
+        elapsed,
+        interactive,
+    )?;
+    Ok(RunOutcome {
+        code,
+        dir: dir.root,
+        interrupted: false,
+    })
 }
 
 /// Healthy → workload with faults → heal → recovery → final reads. Returns the fault records.
@@ -239,8 +273,17 @@ async fn every_node_exited(cluster: &mut NodeCluster) -> Vec<String> {
 }
 
 /// A progress bar: elapsed time, ops/s, ok/fail/info counts and the current fault. Never returns.
-async fn progress(cfg: &RunConfig, recorder: &Arc<Recorder>, current: &Arc<Mutex<String>>) {
-    let bar = ProgressBar::new(cfg.time_limit().as_secs());
+async fn progress(
+    cfg: &RunConfig,
+    recorder: &Arc<Recorder>,
+    current: &Arc<Mutex<String>>,
+    shown: bool,
+) {
+    let bar = if shown {
+        ProgressBar::new(cfg.time_limit().as_secs())
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
         ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {msg}")
             .expect("valid template")

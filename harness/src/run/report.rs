@@ -58,6 +58,7 @@ pub fn finish(
     faults: Vec<FaultRecord>,
     mut problems: RunProblems,
     elapsed: Duration,
+    print: bool,
 ) -> Result<u8> {
     let events = recorder.events();
     let any_ops = events
@@ -106,7 +107,9 @@ pub fn finish(
     dir.write_json("results.json", &results)?;
     let summary = summary_md(cfg, dir, &results);
     dir.write_text("summary.md", &summary)?;
-    print_table(cfg, dir, &results);
+    if print {
+        print_table(cfg, dir, &results);
+    }
     Ok(code)
 }
 
