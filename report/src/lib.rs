@@ -1,1 +1,31 @@
-//! Run metrics and HTML reports.
+//! Run metrics and self-contained HTML reports.
+//!
+//! The harness calls, after a run:
+//!
+//! ```no_run
+//! # fn demo(events: &[checker::Event], check: checker::CheckResult, dir: &std::path::Path) -> std::io::Result<()> {
+//! use report::{FaultSpan, ReportInput};
+//! let faults = vec![FaultSpan::new("partition-leader", 5.0, Some(15.0), ["n1"])];
+//! let mut input = ReportInput::new("register lease", events, faults);
+//! input.check = Some(check);
+//! input.notes.push("node n2 is not running at the end".into());
+//! let path = report::write_report(dir, &input)?; // <dir>/report.html
+//! # Ok(()) }
+//! ```
+//!
+//! [`RunMetrics`] is also serializable on its own (for `results.json`).
+
+pub mod faults;
+pub mod html;
+pub mod metrics;
+mod ops;
+mod plots;
+mod svg;
+mod timeline;
+
+pub use faults::{faults_from_history, is_leader_fault, FaultSpan};
+pub use html::{render, write_report, ReportInput};
+pub use metrics::{
+    Availability, Bucket, LatencyStats, NodeShare, OutcomeCounts, RunMetrics, Unavailability,
+    UnavailabilitySummary,
+};
