@@ -8,8 +8,8 @@
 pub mod args;
 pub mod cluster;
 mod faults;
+mod finish;
 mod probe;
-mod report;
 
 use crate::exit;
 use crate::store::RunDir;
@@ -173,7 +173,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
             interrupted: true,
         });
     }
-    let code = report::finish(
+    let code = finish::finish(
         cfg,
         &dir,
         &recorder,

@@ -1,12 +1,14 @@
-//! The end of a run: check the history, decide the exit code, write results.json and summary.md, print a table.
+//! The end of a run: check the history, decide the exit code, measure, and write results.json, summary.md and
+//! report.html; print a table.
 
 use super::args::RunConfig;
 use super::faults::FaultRecord;
 use super::RunProblems;
 use crate::exit;
 use crate::store::RunDir;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use checker::{CheckOptions, CheckResult, Validity};
+use report::{FaultSpan, ReportInput, RunMetrics};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -28,6 +30,7 @@ struct Results<'a> {
     faults: &'a [FaultRecord],
     stats: &'a StatsSnapshot,
     detection: Option<Detection>,
+    metrics: &'a RunMetrics,
 }
 
 /// When the first anomaly happened relative to the fault before it (how fast a fault shows).
@@ -89,6 +92,13 @@ pub fn finish(
         _ => exit::UNKNOWN,
     };
     let snapshot = recorder.stats();
+    // Only faults that were applied have a window; a missed one never started.
+    let spans: Vec<FaultSpan> = faults
+        .iter()
+        .filter(|f| f.hit)
+        .map(|f| FaultSpan::new(f.kind.name(), f.start_s, f.end_s, f.targets.clone()))
+        .collect();
+    let metrics = RunMetrics::from_events(&events, &spans);
     let results = Results {
         valid: match validity {
             Some(Validity::Valid) => true.into(),
@@ -103,8 +113,19 @@ pub fn finish(
         faults: &faults,
         stats: &snapshot,
         detection: detection(check.as_ref(), &faults),
+        metrics: &metrics,
     };
     dir.write_json("results.json", &results)?;
+    let page = ReportInput {
+        title: cfg.name.clone(),
+        events: &events,
+        check: check.clone(),
+        faults: spans,
+        metrics: metrics.clone(),
+        notes: problems.clone(),
+        config: serde_json::to_value(cfg)?,
+    };
+    report::write_report(&dir.root, &page).context("writing report.html")?;
     let summary = summary_md(cfg, dir, &results);
     dir.write_text("summary.md", &summary)?;
     if print {
@@ -141,6 +162,23 @@ fn explanation(r: &Results) -> String {
         s.push_str(p);
     }
     s
+}
+
+fn latency_line(m: &RunMetrics) -> String {
+    let l = |x: &Option<report::LatencyStats>| {
+        x.map_or("–".to_string(), |s| {
+            format!("p50 {:.1} ms, p99 {:.1} ms", s.p50_ms, s.p99_ms)
+        })
+    };
+    let avail = m.availability_in_faults.ratio.map_or(String::new(), |a| {
+        format!("; {:.0}% of ops ok during faults", a * 100.0)
+    });
+    format!(
+        "reads {}; writes {}; {:.0} ok ops/s{avail}",
+        l(&m.read_latency),
+        l(&m.write_latency),
+        m.throughput_ok_per_s
+    )
 }
 
 fn faults_line(faults: &[FaultRecord]) -> String {
@@ -180,12 +218,13 @@ fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
             format!("{} ops, {} keys in {:.1} ms", c.ops, c.keys, c.elapsed_ms),
         ]);
     }
+    b.push_record(["latency".to_string(), latency_line(r.metrics)]);
     let why = explanation(r);
     if !why.is_empty() {
         b.push_record(["why", &why]);
     }
     b.push_record(["seed", &cfg.seed.to_string()]);
-    b.push_record(["store", &dir.root.display().to_string()]);
+    b.push_record(["report", &dir.path("report.html").display().to_string()]);
     let mut table = b.build();
     table
         .with(Style::rounded())
@@ -213,6 +252,7 @@ fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
         "| ops | {} ok, {} fail, {} info |",
         r.stats.ok, r.stats.fail, r.stats.info
     );
+    let _ = writeln!(s, "| latency | {} |", latency_line(r.metrics));
     let _ = writeln!(s, "| seed | {} |", cfg.seed);
     let _ = writeln!(
         s,
