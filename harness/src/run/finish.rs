@@ -228,7 +228,7 @@ fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
     let mut table = b.build();
     table
         .with(Style::rounded())
-        .with(Modify::new(Columns::last()).with(Width::wrap(100)));
+        .with(Modify::new(Columns::last()).with(Width::wrap(100).keep_words(true)));
     println!("{table}");
 }
 
