@@ -15,6 +15,7 @@
 //!
 //! [`RunMetrics`] is also serializable on its own (for `results.json`).
 
+pub mod browser;
 pub mod faults;
 pub mod html;
 pub mod metrics;

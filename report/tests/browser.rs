@@ -6,61 +6,12 @@ mod common;
 
 use checker::{CheckOptions, ModelKind, Validity};
 use common::{counterexample_at, generate, output_dir};
-use report::{write_report, ReportInput};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn chromium() -> Option<PathBuf> {
-    let p = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    p.exists().then_some(p)
-}
-
-/// Runs Chromium headless on `page` with `extra` arguments; returns stdout. A fresh profile each time, no
-/// network chatter, and a deadline so a stuck browser fails the test instead of hanging it.
-fn run_chromium(bin: &Path, page: &Path, extra: &[String]) -> String {
-    let profile = tempfile::tempdir().unwrap();
-    let out = tempfile::NamedTempFile::new().unwrap();
-    let mut child = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(extra)
-        .arg(format!("file://{}", page.canonicalize().unwrap().display()))
-        .stdout(out.reopen().unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "chromium exited with {status}");
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::fs::read_to_string(out.path()).unwrap()
-}
+use report::{browser, write_report, ReportInput};
+use std::path::Path;
 
 fn check_page(bin: &Path, dir: &Path, name: &str) {
     let page = dir.join("report.html");
-    let dom = run_chromium(bin, &page, &["--dump-dom".to_string()]);
+    let dom = browser::dump_dom(bin, &page).unwrap();
     for needle in [
         r#"id="latency-plot""#,
         r#"id="throughput-plot""#,
@@ -79,14 +30,7 @@ fn check_page(bin: &Path, dir: &Path, name: &str) {
 
     let shot = output_dir().join(format!("{name}.png"));
     let _ = std::fs::remove_file(&shot);
-    run_chromium(
-        bin,
-        &page,
-        &[
-            format!("--screenshot={}", shot.display()),
-            "--window-size=1400,2000".to_string(),
-        ],
-    );
+    browser::screenshot(bin, &page, &shot, 1400, 2000).unwrap();
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
     // A blank page compresses to a few KB; plots and text do not.
@@ -104,7 +48,7 @@ fn check_page(bin: &Path, dir: &Path, name: &str) {
 
 #[test]
 fn report_renders_in_chromium() {
-    let Some(bin) = chromium() else {
+    let Some(bin) = browser::chromium() else {
         eprintln!(
             "SKIP report_renders_in_chromium: no Chromium at {} (install the Debian package \
              `chromium`, or point CHROMIUM at a binary)",
