@@ -206,6 +206,14 @@ impl NodeClient {
 
     /// The node's full `/status`.
     pub async fn node_status(&self, node: &str) -> Result<Status, ClientError> {
+        self.get_status(node).await
+    }
+
+    /// `/status`, decoded as much as `T` asks for.
+    async fn get_status<T: serde::de::DeserializeOwned>(
+        &self,
+        node: &str,
+    ) -> Result<T, ClientError> {
         let resp = self
             .http
             .get(self.url(node, "/status")?)
@@ -247,13 +255,7 @@ impl Client for NodeClient {
                 #[serde(default)]
                 leader: Option<String>,
             }
-            let resp = self
-                .http
-                .get(self.url(node, "/status")?)
-                .timeout(self.timeout)
-                .send()
-                .await;
-            let s: Minimal = json_answer(node, resp).await?;
+            let s: Minimal = self.get_status(node).await?;
             Ok(NodeStatus {
                 node: s.id,
                 role: s.role,

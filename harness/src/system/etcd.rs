@@ -81,8 +81,8 @@ impl System for EtcdSystem {
             .iter()
             .map(|m| (m.name.clone(), m.client_addr))
             .collect();
-        let client =
-            EtcdClient::new(addrs, timeout, self.reads).context("creating the etcd client")?;
+        let client = EtcdClient::new(Member::addrs(all), timeout, self.reads)
+            .context("creating the etcd client")?;
         Ok(Arc::new(client))
     }
 }

@@ -94,7 +94,7 @@ impl System for ExecSystem {
             .map(|m| (m.name.clone(), m.client_addr))
             .collect();
         Ok(Arc::new(
-            NodeClient::new(addrs, timeout).context("creating the client")?,
+            NodeClient::new(Member::addrs(all), timeout).context("creating the client")?,
         ))
     }
 }

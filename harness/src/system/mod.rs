@@ -28,6 +28,15 @@ pub struct Member {
     pub data_dir: PathBuf,
 }
 
+impl Member {
+    /// Every member's name and client address, as the clients take them.
+    pub fn addrs(all: &[Member]) -> Vec<(String, SocketAddr)> {
+        all.iter()
+            .map(|m| (m.name.clone(), m.client_addr))
+            .collect()
+    }
+}
+
 /// How to start a member: the program, its arguments and environment.
 #[derive(Debug, Clone)]
 pub struct Launch {

@@ -80,7 +80,8 @@ impl System for NodeSystem {
             .iter()
             .map(|m| (m.name.clone(), m.client_addr))
             .collect();
-        let client = NodeClient::new(addrs, timeout).context("creating the node client")?;
+        let client =
+            NodeClient::new(Member::addrs(all), timeout).context("creating the node client")?;
         Ok(Arc::new(client))
     }
 }
