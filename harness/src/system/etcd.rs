@@ -77,10 +77,6 @@ impl System for EtcdSystem {
     }
 
     fn client(&self, all: &[Member], timeout: Duration) -> Result<Arc<dyn Client>> {
-        let addrs = all
-            .iter()
-            .map(|m| (m.name.clone(), m.client_addr))
-            .collect();
         let client = EtcdClient::new(Member::addrs(all), timeout, self.reads)
             .context("creating the etcd client")?;
         Ok(Arc::new(client))

@@ -89,10 +89,6 @@ impl System for ExecSystem {
     }
 
     fn client(&self, all: &[Member], timeout: Duration) -> Result<Arc<dyn Client>> {
-        let addrs = all
-            .iter()
-            .map(|m| (m.name.clone(), m.client_addr))
-            .collect();
         Ok(Arc::new(
             NodeClient::new(Member::addrs(all), timeout).context("creating the client")?,
         ))

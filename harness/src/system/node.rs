@@ -76,10 +76,6 @@ impl System for NodeSystem {
     }
 
     fn client(&self, all: &[Member], timeout: Duration) -> Result<Arc<dyn Client>> {
-        let addrs = all
-            .iter()
-            .map(|m| (m.name.clone(), m.client_addr))
-            .collect();
         let client =
             NodeClient::new(Member::addrs(all), timeout).context("creating the node client")?;
         Ok(Arc::new(client))
