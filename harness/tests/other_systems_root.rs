@@ -92,7 +92,10 @@ fn root_etcd_serializable_reads_are_caught_stale_on_an_isolated_member() {
     assert_eq!(cx["op"]["f"], "read", "{cx:#}");
     // Found once the member was cut off (a lagging member can also answer stale, but not this reliably).
     assert_eq!(res["detection"]["fault"], "partition-follower", "{res:#}");
-    assert!(res["detection"]["delay_s"].as_f64().unwrap() >= 0.0, "{res:#}");
+    assert!(
+        res["detection"]["delay_s"].as_f64().unwrap() >= 0.0,
+        "{res:#}"
+    );
 }
 
 /// Our node through the exec placeholders must get the same verdicts as `--system node`.

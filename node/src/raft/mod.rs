@@ -9,53 +9,340 @@
 //!    and fsync, all before step 2;
 //! 2. send `messages`;
 //! 3. deliver `responses` to the waiting clients.
+//!
+//! Modules: `log` (entries, matching), `election` (PreVote, votes, role changes), `replication` (appends,
+//! commit, CheckQuorum, heartbeat rounds), `reads` (read modes), `proposals` (writes, apply, answers),
+//! `lease`, `state_machine` (the kv map).
+//!
+//! Choices worth knowing:
+//! - A leader accepts writes before its empty entry commits (they commit after it, in log order); only
+//!   reads wait for "ready". In `lease` mode a new leader refuses both until old leases have run out.
+//! - `--replication async`: a write is answered in the `Ready` that appends it; a cas is judged at once
+//!   against the leader's latest log (applied or not) and answered `cas_failed` or ok then. Safe reads
+//!   wait until everything in the leader's log is applied, so acknowledged writes are lost only when a
+//!   leader fails, never on a healthy cluster.
+//! - `lease-no-wait`: besides not waiting, its leader is not deposed by CheckQuorum while its lease
+//!   runs (it "keeps its lease"), which is what makes it serve stale reads after a partition.
+//! - Time is the clock reading made monotonic: a backward jump counts as no time passing.
 
+mod election;
+mod lease;
+mod log;
+mod proposals;
+mod reads;
+mod replication;
+mod state_machine;
+#[cfg(test)]
+mod tests;
 mod types;
 
 pub use types::*;
 
-use crate::api::{self, Role};
+use proposals::Proposal;
+
+use crate::api::{self, ErrorCode, ReadMode, Role};
+use log::RaftLog;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use replication::Progress;
+use state_machine::KvState;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// One Raft participant plus its key-value state machine.
 pub struct RaftNode {
-    _config: Config,
+    cfg: Config,
+    /// Members other than this node.
+    peers: Vec<NodeId>,
+    rng: ChaCha8Rng,
+    /// Internal monotonic time: the clock reading plus `clock_offset`.
+    now: Duration,
+    /// Grows when the clock jumps backwards, so internal time never does (a backward jump counts as 0).
+    clock_offset: Duration,
+
+    term: u64,
+    voted_for: Option<NodeId>,
+    hard_state_dirty: bool,
+    log: RaftLog,
+
+    role: Role,
+    leader: Option<NodeId>,
+    commit: u64,
+    applied: u64,
+    kv: KvState,
+    election_deadline: Duration,
+    /// This term's randomized election timeout.
+    randomized_timeout: Duration,
+    /// When we last heard from the current leader (CheckQuorum-style vote refusal).
+    leader_contact: Option<Duration>,
+    /// Pre-vote or vote grants in the current campaign (self included).
+    votes: BTreeMap<NodeId, bool>,
+
+    // Leader state.
+    progress: BTreeMap<NodeId, Progress>,
+    next_heartbeat: Duration,
+    /// Id of the latest heartbeat round; every Append carries it.
+    round: u64,
+    /// The latest round was created in this turn (its messages are not out yet): new reads may join it.
+    round_fresh: bool,
+    /// Unconfirmed rounds with their send times.
+    round_starts: VecDeque<(u64, Duration)>,
+    confirmed_round: u64,
+    /// New entries wait for the end of the turn, so one append per peer carries them all.
+    need_flush: bool,
+    proposals: BTreeMap<u64, Proposal>,
+
+    reads: reads::ReadState,
+    lease: lease::LeaseState,
+
+    msgs: Vec<Message>,
+    /// Responses; leader-served reads carry their term so a step-down before `ready()` can withdraw them.
+    responses: Vec<(RequestId, ClientResult, Option<u64>)>,
 }
 
 impl RaftNode {
     /// Start from persisted state (empty on first start). `now` is the node's clock reading.
     /// A restarted node assumes it acknowledged a full lease just before dying (see read-modes.md).
-    pub fn new(config: Config, restored: Restored, now: Duration) -> Self {
-        let _ = (restored, now);
-        RaftNode { _config: config }
+    pub fn new(mut config: Config, restored: Restored, now: Duration) -> Self {
+        // Absurd durations would overflow the time arithmetic; nothing sensible needs more than a day.
+        const DAY: Duration = Duration::from_secs(86_400);
+        config.heartbeat_interval = config
+            .heartbeat_interval
+            .clamp(Duration::from_micros(100), DAY);
+        config.election_timeout = config.election_timeout.clamp(Duration::from_millis(1), DAY);
+        config.lease = config.lease.min(DAY);
+        let peers: Vec<NodeId> = {
+            let mut p: Vec<NodeId> = config
+                .members
+                .iter()
+                .filter(|m| **m != config.id)
+                .cloned()
+                .collect();
+            p.sort();
+            p.dedup();
+            p
+        };
+        let log = RaftLog::restore(restored.entries);
+        let hs = restored.hard_state;
+        let fresh = hs.term == 0 && log.last_index() == 0;
+        // Mix the restored state and start time into the seed: follower-read request ids must not repeat
+        // across restarts (a late answer to a previous incarnation's request would be stale).
+        let mix = config.seed
+            ^ hs.term.rotate_left(17)
+            ^ log.last_index().rotate_left(31)
+            ^ (now.as_nanos() as u64).rotate_left(47);
+        let mut rng = ChaCha8Rng::seed_from_u64(mix);
+        let reads = reads::ReadState::new(&mut rng);
+        let mut node = RaftNode {
+            peers,
+            rng,
+            now,
+            clock_offset: Duration::ZERO,
+            term: hs.term,
+            voted_for: hs.voted_for,
+            hard_state_dirty: false,
+            log,
+            role: Role::Follower,
+            leader: None,
+            commit: 0,
+            applied: 0,
+            kv: KvState::default(),
+            election_deadline: now,
+            randomized_timeout: Duration::ZERO,
+            leader_contact: None,
+            votes: BTreeMap::new(),
+            progress: BTreeMap::new(),
+            next_heartbeat: now,
+            round: 0,
+            round_fresh: false,
+            round_starts: VecDeque::new(),
+            confirmed_round: 0,
+            need_flush: false,
+            proposals: BTreeMap::new(),
+            reads,
+            lease: lease::LeaseState::default(),
+            msgs: Vec::new(),
+            responses: Vec::new(),
+            cfg: config,
+        };
+        if !fresh && node.cfg.read_mode == ReadMode::Lease {
+            node.lease.countdown_end = now + lease::restart_guard(&node.cfg);
+        }
+        node.reset_election_timer();
+        node
     }
 
     /// Advance timers to `now` (elections, heartbeats, CheckQuorum, lease expiry). Call every few ms.
     pub fn tick(&mut self, now: Duration) {
-        let _ = now;
-        unimplemented!("raft core")
+        self.observe(now);
+        if self.role == Role::Leader {
+            self.tick_leader();
+        } else if self.now >= self.election_deadline && !self.countdown_blocks() {
+            self.campaign();
+        }
+        self.expire_forwarded_reads();
     }
 
     /// Handle a message from a peer.
     pub fn step(&mut self, msg: Message, now: Duration) {
-        let _ = (msg, now);
-        unimplemented!("raft core")
+        self.observe(now);
+        if msg.to != self.cfg.id || !self.peers.contains(&msg.from) {
+            return; // not for us, or from a stranger: ignore
+        }
+        election::step(self, msg);
     }
 
     /// Handle a client request. The answer comes back later in `Ready::responses` under `id`.
     pub fn client(&mut self, id: RequestId, req: ClientRequest, now: Duration) {
-        let _ = (id, req, now);
-        unimplemented!("raft core")
+        self.observe(now);
+        match req {
+            ClientRequest::Read { key } => self.client_read(id, key),
+            ClientRequest::Write { key, value } => {
+                self.client_write(id, Command::Put { key, value }, None)
+            }
+            ClientRequest::Cas { key, from, to } => {
+                let check = (key.clone(), from);
+                self.client_write(id, Command::Cas { key, from, to }, Some(check))
+            }
+        }
     }
 
     /// Take everything produced since the last call.
     pub fn ready(&mut self) -> Ready {
-        unimplemented!("raft core")
+        let (truncate_from, append) = self.log.take_unstable();
+        if self.role == Role::Leader {
+            // Our own new entries count as persisted now: the shell writes them before acting.
+            self.maybe_commit();
+            if std::mem::take(&mut self.need_flush) {
+                for peer in self.peers.clone() {
+                    self.send_append(&peer);
+                }
+            }
+        }
+        self.round_fresh = false;
+        let hard_state = std::mem::take(&mut self.hard_state_dirty).then(|| HardState {
+            term: self.term,
+            voted_for: self.voted_for.clone(),
+        });
+        Ready {
+            hard_state,
+            truncate_from,
+            append,
+            messages: std::mem::take(&mut self.msgs),
+            responses: self.responses.drain(..).map(|(id, r, _)| (id, r)).collect(),
+        }
     }
 
     /// A snapshot for `GET /status` (the shell fills in `clock`).
     pub fn status(&self, now: Duration) -> api::Status {
-        let _ = (now, Role::Follower);
-        unimplemented!("raft core")
+        let now = now.saturating_add(self.clock_offset).max(self.now);
+        let is_leader = self.role == Role::Leader;
+        let lease_mode = matches!(self.cfg.read_mode, ReadMode::Lease | ReadMode::LeaseNoWait);
+        let lease = if lease_mode {
+            api::LeaseStatus {
+                held: is_leader && self.lease_read_allowed(now),
+                remaining_ms: if is_leader {
+                    lease::ms(self.lease.leader_remaining(now))
+                } else {
+                    0.0
+                },
+                follower_countdown_ms: if self.cfg.read_mode == ReadMode::Lease && !is_leader {
+                    lease::ms(self.lease.countdown_remaining(now))
+                } else {
+                    0.0
+                },
+                wait_ms: if is_leader {
+                    lease::ms(self.lease.serve_after.saturating_sub(now))
+                } else {
+                    0.0
+                },
+            }
+        } else {
+            api::LeaseStatus::default()
+        };
+        api::Status {
+            id: self.cfg.id.clone(),
+            role: self.role,
+            term: self.term,
+            leader: self.leader.clone(),
+            commit_index: self.commit,
+            applied_index: self.applied,
+            last_log_index: self.log.last_index(),
+            read_mode: self.cfg.read_mode,
+            replication: self.cfg.replication,
+            lease,
+            clock: api::ClockState::default(),
+        }
+    }
+
+    // ---- shared helpers ----
+
+    /// Fold a clock reading into internal monotonic time.
+    fn observe(&mut self, now: Duration) {
+        let t = now.saturating_add(self.clock_offset);
+        if t < self.now {
+            self.clock_offset += self.now - t;
+        } else {
+            self.now = t;
+        }
+    }
+
+    fn quorum(&self) -> usize {
+        let members = self.peers.len() + 1;
+        members / 2 + 1
+    }
+
+    fn send(&mut self, to: &str, term: u64, body: MessageBody) {
+        self.msgs.push(Message {
+            from: self.cfg.id.clone(),
+            to: to.to_string(),
+            term,
+            body,
+        });
+    }
+
+    fn respond(&mut self, id: RequestId, result: ClientResult) {
+        self.responses.push((id, result, None));
+    }
+
+    fn fail(&mut self, id: RequestId, code: ErrorCode, message: impl Into<String>) {
+        let leader = if code == ErrorCode::NotLeader {
+            self.leader.clone()
+        } else {
+            None
+        };
+        self.respond(
+            id,
+            Err(ClientError {
+                code,
+                message: message.into(),
+                leader,
+            }),
+        );
+    }
+
+    /// Refuse a request because this node is not the leader: NotLeader with a hint, or Unavailable.
+    fn refuse_not_leader(&mut self, id: RequestId) {
+        match &self.leader {
+            Some(l) => {
+                let msg = format!("not the leader; the leader is {l}");
+                self.fail(id, ErrorCode::NotLeader, msg)
+            }
+            None => self.fail(
+                id,
+                ErrorCode::Unavailable,
+                "no leader known (election running)",
+            ),
+        }
+    }
+
+    /// Lease mode: a new leader serves nothing until old leaders' leases have surely expired.
+    fn in_lease_wait(&self) -> bool {
+        self.cfg.read_mode == ReadMode::Lease && self.now < self.lease.serve_after
+    }
+
+    /// Whether an entry of the current term is committed (the leader is "ready").
+    fn own_term_committed(&self) -> bool {
+        self.log.term_at(self.commit) == Some(self.term)
     }
 }

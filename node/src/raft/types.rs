@@ -116,11 +116,56 @@ pub struct Message {
     pub body: MessageBody,
 }
 
-/// Message bodies: defined by the core (PreVote, Vote, Append, ReadIndex forwarding, ...).
+/// Message bodies. `Message::term` is the sender's term, except for `PreVote` (the term the sender would
+/// campaign in) and a granted `PreVoteResp` (echoes that term). Durations cross the wire as microseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum MessageBody {
-    // Filled in by the core implementation.
-    Placeholder,
+    /// "Would you vote for me in `term`?" Changes nobody's term.
+    PreVote {
+        last_index: u64,
+        last_term: u64,
+    },
+    /// `lease_remaining_us`: the largest remaining lease of any old leader the voter knows (lease mode).
+    PreVoteResp {
+        granted: bool,
+        lease_remaining_us: u64,
+    },
+    Vote {
+        last_index: u64,
+        last_term: u64,
+    },
+    VoteResp {
+        granted: bool,
+        lease_remaining_us: u64,
+    },
+    /// Log replication and heartbeats (no entries). `round` tags the leader's heartbeat round for
+    /// ReadIndex confirmation and lease renewal; the follower echoes it.
+    Append {
+        prev_index: u64,
+        prev_term: u64,
+        entries: Vec<Entry>,
+        commit: u64,
+        round: u64,
+    },
+    /// On success `match_index` is the last index known to match the leader's log. On rejection
+    /// `reject_index` is the `prev_index` that did not match and `hint` the index to retry after.
+    AppendResp {
+        success: bool,
+        match_index: u64,
+        reject_index: u64,
+        hint: u64,
+        last_index: u64,
+        round: u64,
+    },
+    /// follower-read: a follower asks the leader for a confirmed read index.
+    ReadIndexReq {
+        id: u64,
+    },
+    /// `read_index: None` = refused (not leader, not ready, leadership lost).
+    ReadIndexResp {
+        id: u64,
+        read_index: Option<u64>,
+    },
 }
 
 /// Everything the core produced since the last `ready()`.

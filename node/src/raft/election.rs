@@ -1,0 +1,322 @@
+//! Terms, PreVote, votes and role changes; the message dispatcher that applies the term rules.
+
+use super::{lease, Message, MessageBody, RaftNode};
+use crate::api::{ReadMode, Role};
+use rand::Rng;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Route a message after the term rules (etcd's `Step`).
+pub(super) fn step(n: &mut RaftNode, msg: Message) {
+    use MessageBody::*;
+    match &msg.body {
+        // Forwarded reads are valid whatever the terms: the leader confirms itself after receiving them.
+        ReadIndexReq { id } => return n.handle_read_index_req(&msg.from, *id),
+        ReadIndexResp { id, read_index } => return n.handle_read_index_resp(*id, *read_index),
+        _ => {}
+    }
+    if msg.term > n.term {
+        match &msg.body {
+            PreVote { .. } => {}
+            PreVoteResp { granted: true, .. } => {}
+            Vote { .. } if n.refuses_votes() => {
+                // Do not adopt the term: that would depose the leader we still follow.
+                let rem = n.lease_remaining_us();
+                let term = n.term;
+                n.send(
+                    &msg.from,
+                    term,
+                    VoteResp {
+                        granted: false,
+                        lease_remaining_us: rem,
+                    },
+                );
+                return;
+            }
+            Append { .. } => n.become_follower(msg.term, Some(msg.from.clone())),
+            _ => n.become_follower(msg.term, None),
+        }
+    } else if msg.term < n.term {
+        let term = n.term;
+        match &msg.body {
+            // Tell a stale leader or candidate about our term so it steps down.
+            Append { .. } => n.send(
+                &msg.from,
+                term,
+                AppendResp {
+                    success: false,
+                    match_index: 0,
+                    reject_index: 0,
+                    hint: 0,
+                    last_index: 0,
+                    round: 0,
+                },
+            ),
+            PreVote { .. } | Vote { .. } => {
+                let body = if matches!(msg.body, PreVote { .. }) {
+                    PreVoteResp {
+                        granted: false,
+                        lease_remaining_us: 0,
+                    }
+                } else {
+                    VoteResp {
+                        granted: false,
+                        lease_remaining_us: 0,
+                    }
+                };
+                n.send(&msg.from, term, body);
+            }
+            _ => {}
+        }
+        return;
+    }
+    let from = msg.from;
+    match msg.body {
+        PreVote {
+            last_index,
+            last_term,
+        } => n.handle_pre_vote(&from, msg.term, last_index, last_term),
+        Vote {
+            last_index,
+            last_term,
+        } => n.handle_vote(&from, last_index, last_term),
+        PreVoteResp {
+            granted,
+            lease_remaining_us,
+        } => {
+            if n.role == Role::PreCandidate && msg.term == n.term + 1 {
+                n.record_vote(&from, granted, lease_remaining_us);
+            }
+        }
+        VoteResp {
+            granted,
+            lease_remaining_us,
+        } => {
+            if n.role == Role::Candidate && msg.term == n.term {
+                n.record_vote(&from, granted, lease_remaining_us);
+            }
+        }
+        Append {
+            prev_index,
+            prev_term,
+            entries,
+            commit,
+            round,
+        } => n.handle_append(&from, prev_index, prev_term, entries, commit, round),
+        AppendResp {
+            success,
+            match_index,
+            reject_index,
+            hint,
+            round,
+            ..
+        } => n.handle_append_resp(&from, success, match_index, reject_index, hint, round),
+        ReadIndexReq { .. } | ReadIndexResp { .. } => {}
+    }
+}
+
+impl RaftNode {
+    /// Draw a new randomized timeout in [min, 2*min) and restart the election timer with it.
+    pub(super) fn reset_election_timer(&mut self) {
+        let min = self.cfg.election_timeout;
+        let extra = self.rng.gen_range(0..min.as_micros().max(1) as u64);
+        self.randomized_timeout = min + Duration::from_micros(extra);
+        self.restart_election_timer();
+    }
+
+    /// Restart the timer with the current randomized timeout (on every message from the leader).
+    pub(super) fn restart_election_timer(&mut self) {
+        self.election_deadline = self.now + self.randomized_timeout;
+    }
+
+    /// Lease mode: while the countdown of a leader's lease runs, no campaign and no votes.
+    pub(super) fn countdown_blocks(&self) -> bool {
+        self.cfg.read_mode == ReadMode::Lease && self.now < self.lease.countdown_end
+    }
+
+    /// Refuse (pre-)votes: lease countdown running, or (CheckQuorum) we heard from a live leader within
+    /// an election timeout, or we are that leader.
+    fn refuses_votes(&self) -> bool {
+        if self.countdown_blocks() {
+            return true;
+        }
+        if !self.cfg.check_quorum {
+            return false;
+        }
+        match self.role {
+            Role::Leader => true,
+            _ => {
+                self.leader.is_some()
+                    && self
+                        .leader_contact
+                        .is_some_and(|t| self.now.saturating_sub(t) < self.cfg.election_timeout)
+            }
+        }
+    }
+
+    /// What our votes report: the remaining lease of any old leader we know (lease mode only).
+    fn lease_remaining_us(&self) -> u64 {
+        if self.cfg.read_mode == ReadMode::Lease {
+            lease::micros(self.lease.countdown_remaining(self.now))
+        } else {
+            0
+        }
+    }
+
+    fn handle_pre_vote(&mut self, from: &str, term: u64, last_index: u64, last_term: u64) {
+        let granted = term > self.term
+            && !self.refuses_votes()
+            && self.log.is_up_to_date(last_index, last_term);
+        let rem = self.lease_remaining_us();
+        let reply_term = if granted { term } else { self.term };
+        let body = MessageBody::PreVoteResp {
+            granted,
+            lease_remaining_us: rem,
+        };
+        self.send(from, reply_term, body);
+    }
+
+    fn handle_vote(&mut self, from: &str, last_index: u64, last_term: u64) {
+        let can_vote = match &self.voted_for {
+            Some(v) => v == from,
+            None => self.leader.is_none(),
+        };
+        let granted =
+            can_vote && !self.countdown_blocks() && self.log.is_up_to_date(last_index, last_term);
+        if granted {
+            if self.voted_for.is_none() {
+                self.voted_for = Some(from.to_string());
+                self.hard_state_dirty = true; // persisted before the grant is sent
+            }
+            self.reset_election_timer();
+        }
+        let rem = self.lease_remaining_us();
+        let term = self.term;
+        self.send(
+            from,
+            term,
+            MessageBody::VoteResp {
+                granted,
+                lease_remaining_us: rem,
+            },
+        );
+    }
+
+    fn record_vote(&mut self, from: &str, granted: bool, lease_remaining_us: u64) {
+        if granted && lease_remaining_us > 0 {
+            // No voter can honestly report more than a restarted node's full guard; cap bogus values.
+            let rem =
+                Duration::from_micros(lease_remaining_us).min(lease::restart_guard(&self.cfg));
+            let wait = lease::wait_for_remainder(&self.cfg, rem);
+            self.lease.campaign_wait = self.lease.campaign_wait.max(self.now + wait);
+        }
+        self.votes.insert(from.to_string(), granted);
+        self.check_votes();
+    }
+
+    fn check_votes(&mut self) {
+        let yes = self.votes.values().filter(|g| **g).count();
+        if yes < self.quorum() {
+            return;
+        }
+        match self.role {
+            Role::PreCandidate => self.become_candidate(),
+            Role::Candidate => self.become_leader(),
+            _ => {}
+        }
+    }
+
+    /// The election timer fired: start a pre-vote (or a vote without PreVote).
+    pub(super) fn campaign(&mut self) {
+        self.lease.campaign_wait = self.now + self.countdown_wait();
+        if self.cfg.pre_vote {
+            self.role = Role::PreCandidate;
+            self.leader = None;
+            self.start_poll(self.term + 1, true);
+        } else {
+            self.become_candidate();
+        }
+    }
+
+    /// Our own remainder counts like a voter's.
+    fn countdown_wait(&self) -> Duration {
+        if self.cfg.read_mode == ReadMode::Lease {
+            lease::wait_for_remainder(&self.cfg, self.lease.countdown_remaining(self.now))
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    fn start_poll(&mut self, term: u64, pre: bool) {
+        self.reset_election_timer();
+        self.votes = BTreeMap::from([(self.cfg.id.clone(), true)]);
+        let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
+        for peer in self.peers.clone() {
+            let body = if pre {
+                MessageBody::PreVote {
+                    last_index,
+                    last_term,
+                }
+            } else {
+                MessageBody::Vote {
+                    last_index,
+                    last_term,
+                }
+            };
+            self.send(&peer, term, body);
+        }
+        self.check_votes();
+    }
+
+    fn become_candidate(&mut self) {
+        self.step_down_cleanup();
+        self.term += 1;
+        self.voted_for = Some(self.cfg.id.clone());
+        self.hard_state_dirty = true;
+        self.role = Role::Candidate;
+        self.leader = None;
+        let term = self.term;
+        self.start_poll(term, false);
+    }
+
+    pub(super) fn become_follower(&mut self, term: u64, leader: Option<String>) {
+        self.step_down_cleanup();
+        if term > self.term {
+            self.term = term;
+            self.voted_for = None;
+            self.hard_state_dirty = true;
+        }
+        self.role = Role::Follower;
+        self.leader = leader;
+        self.votes.clear();
+        self.reset_election_timer();
+    }
+
+    /// Leaving leadership (or a term): drop the lease and fail what depended on being leader.
+    fn step_down_cleanup(&mut self) {
+        if self.role == Role::Leader {
+            self.lease.lease_end = None;
+            self.progress.clear();
+            self.round_starts.clear();
+            self.fail_proposals();
+            self.fail_leader_reads();
+        }
+    }
+
+    fn become_leader(&mut self) {
+        self.role = Role::Leader;
+        self.leader = Some(self.cfg.id.clone());
+        self.votes.clear();
+        self.lease.lease_end = None;
+        self.lease.serve_after = if self.cfg.read_mode == ReadMode::Lease {
+            self.lease.campaign_wait
+        } else {
+            self.now
+        };
+        self.init_progress();
+        // The empty entry: the leader is not ready until an entry of its term commits.
+        self.propose(super::Command::Noop);
+        self.next_heartbeat = self.now + self.cfg.heartbeat_interval;
+        self.new_round();
+    }
+}

@@ -1,0 +1,197 @@
+//! The in-memory Raft log (index 1..), its terms and matching, and what is not yet handed to storage.
+
+use super::types::{Command, Entry};
+
+pub(super) struct RaftLog {
+    /// `entries[i]` has index `i + 1` (no compaction).
+    entries: Vec<Entry>,
+    /// Last index emitted in a `Ready` (the shell persists it before acting on that `Ready`).
+    stable_last: u64,
+    /// Lowest index added or replaced since the last `Ready`.
+    dirty_from: Option<u64>,
+}
+
+impl RaftLog {
+    /// From storage. A malformed tail (indexes not contiguous from 1) is dropped rather than trusted.
+    pub fn restore(entries: Vec<Entry>) -> Self {
+        let good = entries
+            .iter()
+            .enumerate()
+            .take_while(|(i, e)| e.index == *i as u64 + 1)
+            .count();
+        let mut entries = entries;
+        entries.truncate(good);
+        // Terms never decrease along a valid log; cut at the first violation.
+        let mono = (1..entries.len())
+            .find(|&i| entries[i].term < entries[i - 1].term)
+            .unwrap_or(entries.len());
+        entries.truncate(mono);
+        let stable_last = entries.len() as u64;
+        RaftLog {
+            entries,
+            stable_last,
+            dirty_from: None,
+        }
+    }
+
+    pub fn last_index(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    pub fn last_term(&self) -> u64 {
+        self.entries.last().map_or(0, |e| e.term)
+    }
+
+    pub fn stable_last(&self) -> u64 {
+        self.stable_last
+    }
+
+    /// Term at `index` (0 for index 0), `None` past the end.
+    pub fn term_at(&self, index: u64) -> Option<u64> {
+        if index == 0 {
+            return Some(0);
+        }
+        self.entry(index).map(|e| e.term)
+    }
+
+    pub fn entry(&self, index: u64) -> Option<&Entry> {
+        let i = usize::try_from(index.checked_sub(1)?).ok()?;
+        self.entries.get(i)
+    }
+
+    /// Entries from `from` on (up to `max`) and everything after `from - 1` when `from` is past the end.
+    pub fn slice(&self, from: u64, max: usize) -> Vec<Entry> {
+        let start = (from.max(1) - 1) as usize;
+        if start >= self.entries.len() {
+            return Vec::new();
+        }
+        let end = self.entries.len().min(start.saturating_add(max.max(1)));
+        self.entries[start..end].to_vec()
+    }
+
+    /// The unapplied tail after `index` (for speculative cas evaluation).
+    pub fn tail_after(&self, index: u64) -> &[Entry] {
+        let start = (index as usize).min(self.entries.len());
+        &self.entries[start..]
+    }
+
+    /// Leader: append a new entry of `term`; returns its index.
+    pub fn append_new(&mut self, term: u64, command: Command) -> u64 {
+        let index = self.last_index() + 1;
+        self.entries.push(Entry {
+            term,
+            index,
+            command,
+        });
+        self.mark_dirty(index);
+        index
+    }
+
+    /// Election restriction: is a log ending at (`last_index`, `last_term`) at least as up to date as ours?
+    pub fn is_up_to_date(&self, last_index: u64, last_term: u64) -> bool {
+        (last_term, last_index) >= (self.last_term(), self.last_index())
+    }
+
+    pub fn matches(&self, index: u64, term: u64) -> bool {
+        self.term_at(index) == Some(term)
+    }
+
+    /// Follower: append `entries` after (`prev_index`, `prev_term`), replacing a conflicting suffix.
+    /// Returns the index of the last entry of the message, or `None` if `prev` does not match or the
+    /// message is malformed. Entries at or below `committed` are never replaced.
+    pub fn maybe_append(
+        &mut self,
+        prev_index: u64,
+        prev_term: u64,
+        entries: Vec<Entry>,
+        committed: u64,
+    ) -> Option<u64> {
+        if !self.matches(prev_index, prev_term) {
+            return None;
+        }
+        let contiguous = entries
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.index == prev_index + 1 + i as u64);
+        if !contiguous || entries.windows(2).any(|w| w[1].term < w[0].term) {
+            return None;
+        }
+        let last_new = prev_index + entries.len() as u64;
+        let conflict = entries.iter().position(|e| !self.matches(e.index, e.term));
+        if let Some(pos) = conflict {
+            let from = entries[pos].index;
+            if from <= committed {
+                // Cannot happen with a correct leader; refuse rather than rewrite committed history.
+                return None;
+            }
+            self.entries.truncate((from - 1) as usize);
+            self.entries.extend(entries.into_iter().skip(pos));
+            self.mark_dirty(from);
+        }
+        Some(last_new)
+    }
+
+    /// Rejection hint: the largest index <= min(`prev_index` - 1, last) whose term is <= `prev_term`,
+    /// so the leader can skip a whole conflicting term in one step.
+    pub fn conflict_hint(&self, prev_index: u64, prev_term: u64) -> u64 {
+        let mut i = prev_index.saturating_sub(1).min(self.last_index());
+        while i > 0 && self.term_at(i).is_some_and(|t| t > prev_term) {
+            i -= 1;
+        }
+        i
+    }
+
+    fn mark_dirty(&mut self, index: u64) {
+        self.dirty_from = Some(self.dirty_from.map_or(index, |d| d.min(index)));
+    }
+
+    /// What the next `Ready` must persist: (truncate_from, entries to append). Marks them stable.
+    pub fn take_unstable(&mut self) -> (Option<u64>, Vec<Entry>) {
+        let Some(from) = self.dirty_from.take() else {
+            return (None, Vec::new());
+        };
+        let truncate = (from <= self.stable_last).then_some(from);
+        let append = self.slice(from, usize::MAX);
+        self.stable_last = self.last_index();
+        (truncate, append)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(index: u64, term: u64) -> Entry {
+        Entry {
+            term,
+            index,
+            command: Command::Noop,
+        }
+    }
+
+    #[test]
+    fn conflicts_are_truncated_and_reported_once() {
+        let mut log = RaftLog::restore(vec![e(1, 1), e(2, 1), e(3, 2)]);
+        assert_eq!(log.take_unstable(), (None, vec![]));
+        assert_eq!(log.maybe_append(1, 1, vec![e(2, 1), e(3, 3)], 1), Some(3));
+        assert_eq!(log.maybe_append(3, 3, vec![e(4, 3)], 1), Some(4));
+        assert_eq!(log.take_unstable(), (Some(3), vec![e(3, 3), e(4, 3)]));
+        // A stale duplicate changes nothing.
+        assert_eq!(log.maybe_append(1, 1, vec![e(2, 1)], 1), Some(2));
+        assert_eq!(log.take_unstable(), (None, vec![]));
+        assert_eq!(log.maybe_append(9, 3, vec![], 1), None);
+        assert_eq!(log.conflict_hint(9, 3), 4);
+        assert_eq!(log.conflict_hint(4, 1), 2);
+    }
+
+    #[test]
+    fn malformed_restores_and_messages_do_not_panic() {
+        let log = RaftLog::restore(vec![e(1, 2), e(2, 1), e(5, 3)]);
+        assert_eq!(log.last_index(), 1);
+        let mut log = RaftLog::restore(vec![]);
+        assert_eq!(log.maybe_append(0, 0, vec![e(2, 1)], 0), None);
+        assert_eq!(log.slice(7, 3), vec![]);
+        assert_eq!(log.entry(0), None);
+        assert!(log.is_up_to_date(0, 0));
+    }
+}

@@ -1,0 +1,132 @@
+//! Client writes and log reads as proposals: appending, matching results by (term, index) at apply,
+//! and answering what was pending when leadership is lost.
+
+use super::state_machine::Applied;
+use super::{ClientError, ClientReply, Command, RaftNode, RequestId};
+use crate::api::{ErrorCode, Replication, Role};
+
+/// A client proposal waiting for its entry, matched by (term, index).
+pub(super) struct Proposal {
+    pub term: u64,
+    pub id: RequestId,
+    pub is_read: bool,
+}
+
+impl RaftNode {
+    pub(super) fn client_write(
+        &mut self,
+        id: RequestId,
+        cmd: Command,
+        cas: Option<(String, Option<i64>)>,
+    ) {
+        if self.role != Role::Leader {
+            return self.refuse_not_leader(id);
+        }
+        if self.in_lease_wait() {
+            return self.fail(
+                id,
+                ErrorCode::Unavailable,
+                "new leader waiting for the previous leader's lease to expire",
+            );
+        }
+        if self.cfg.replication == Replication::Async {
+            // Async: acknowledge once in our own log (the Ready persists it before answering). A cas is
+            // judged now against our latest log, applied or not, so its answer is final.
+            if let Some((key, from)) = cas {
+                let current = self.kv.speculate(&key, self.log.tail_after(self.applied));
+                if current != from {
+                    return self.fail(id, ErrorCode::CasFailed, "cas precondition failed");
+                }
+            }
+            self.propose(cmd);
+            return self.respond(id, Ok(ClientReply::Written));
+        }
+        let index = self.propose(cmd);
+        let term = self.term;
+        self.proposals.insert(
+            index,
+            Proposal {
+                term,
+                id,
+                is_read: false,
+            },
+        );
+    }
+
+    /// Leader: append a command of the current term; replication goes out at the end of the turn.
+    pub(super) fn propose(&mut self, cmd: Command) -> u64 {
+        let index = self.log.append_new(self.term, cmd);
+        self.need_flush = true;
+        index
+    }
+
+    /// Apply committed entries and answer what waited for them.
+    pub(super) fn apply(&mut self) {
+        while self.applied < self.commit {
+            let index = self.applied + 1;
+            let Some(entry) = self.log.entry(index) else {
+                break;
+            };
+            let term = entry.term;
+            let result = self.kv.apply(&entry.command);
+            self.applied = index;
+            let Some(p) = self.proposals.remove(&index) else {
+                continue;
+            };
+            let reply = if p.term != term {
+                // Our entry was replaced by another leader's: it will never commit, but say "unknown"
+                // (the contract: a proposal is never answered with a definite error once proposed).
+                Err(timeout_error(
+                    "the proposal was replaced by another leader's entry",
+                ))
+            } else {
+                match result {
+                    Applied::Written | Applied::Noop => Ok(ClientReply::Written),
+                    Applied::Read(value) => Ok(ClientReply::Read { value }),
+                    Applied::CasFailed => Err(ClientError {
+                        code: ErrorCode::CasFailed,
+                        message: "cas precondition failed".into(),
+                        leader: None,
+                    }),
+                }
+            };
+            let reply = match reply {
+                Err(e) if p.is_read && e.code == ErrorCode::Timeout => Err(unavailable(
+                    "the read's log entry was replaced; reads have no effect",
+                )),
+                other => other,
+            };
+            self.respond(p.id, reply);
+        }
+        self.serve_applied_reads();
+    }
+
+    /// Answer every pending proposal on losing leadership: writes `Timeout` (they may still commit),
+    /// log reads `Unavailable` (they have no effect).
+    pub(super) fn fail_proposals(&mut self) {
+        for (_, p) in std::mem::take(&mut self.proposals) {
+            let err = if p.is_read {
+                unavailable("leadership lost before the read committed")
+            } else {
+                timeout_error("leadership lost with the proposal pending; it may still commit")
+            };
+            self.respond(p.id, Err(err));
+        }
+    }
+}
+
+fn timeout_error(msg: &str) -> ClientError {
+    ClientError {
+        code: ErrorCode::Timeout,
+        message: msg.into(),
+        leader: None,
+    }
+}
+
+pub(super) fn unavailable(msg: &str) -> ClientError {
+    ClientError {
+        code: ErrorCode::Unavailable,
+        message: msg.into(),
+        leader: None,
+    }
+}

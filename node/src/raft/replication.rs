@@ -1,0 +1,325 @@
+//! Log replication (pipelined appends with a probe fallback), the commit rule, heartbeat rounds (the
+//! tags that confirm leadership for ReadIndex and renew the lease) and CheckQuorum.
+
+use super::{lease, Entry, MessageBody, RaftNode};
+use crate::api::{ReadMode, Role};
+use std::time::Duration;
+
+/// The leader's view of one follower.
+#[derive(Debug, Clone)]
+pub(super) struct Progress {
+    match_index: u64,
+    next_index: u64,
+    /// Probe: one append at a time until the follower's log position is known; else pipelined.
+    probing: bool,
+    /// Probe: no new append before this unless a response arrives.
+    probe_until: Duration,
+    /// Last time `match_index` advanced (a stalled pipeline is retransmitted).
+    last_progress: Duration,
+    /// Last response in this term (CheckQuorum).
+    last_contact: Duration,
+    /// Highest heartbeat round this follower acknowledged in this term.
+    acked_round: u64,
+}
+
+/// Unconfirmed rounds remembered (a leader cut off without CheckQuorum must not grow without bound).
+const MAX_OPEN_ROUNDS: usize = 4096;
+
+/// Entries in flight per follower before the pipeline waits for acks.
+const MAX_INFLIGHT_BATCHES: u64 = 8;
+
+impl RaftNode {
+    pub(super) fn init_progress(&mut self) {
+        let next = self.log.last_index() + 1;
+        let now = self.now;
+        self.progress = self
+            .peers
+            .iter()
+            .map(|p| {
+                let pr = Progress {
+                    match_index: 0,
+                    next_index: next,
+                    probing: true,
+                    probe_until: Duration::ZERO,
+                    last_progress: now,
+                    last_contact: now,
+                    acked_round: 0,
+                };
+                (p.clone(), pr)
+            })
+            .collect();
+        self.round_starts.clear();
+        self.confirmed_round = self.round;
+    }
+
+    /// Send `peer` what it lacks: one probe, or pipelined batches of up to `max_batch` entries.
+    pub(super) fn send_append(&mut self, peer: &str) {
+        let max_batch = self.cfg.max_batch.max(1);
+        let last = self.log.last_index();
+        loop {
+            let Some(pr) = self.progress.get(peer) else {
+                return;
+            };
+            let window = MAX_INFLIGHT_BATCHES * max_batch as u64;
+            if pr.probing {
+                if self.now < pr.probe_until {
+                    return;
+                }
+            } else if pr.next_index > last || pr.next_index > pr.match_index + window {
+                return;
+            }
+            let next = pr.next_index.clamp(1, last + 1);
+            let prev_index = next - 1;
+            let prev_term = self.log.term_at(prev_index).unwrap_or(0);
+            let entries = self.log.slice(next, max_batch);
+            let sent = entries.len() as u64;
+            let probing = pr.probing;
+            let body = MessageBody::Append {
+                prev_index,
+                prev_term,
+                entries,
+                commit: self.commit,
+                round: self.round,
+            };
+            let term = self.term;
+            self.send(peer, term, body);
+            let hb = self.cfg.heartbeat_interval;
+            let now = self.now;
+            let pr = self.progress.get_mut(peer).expect("checked above");
+            if probing {
+                pr.probe_until = now + hb;
+                return;
+            }
+            pr.next_index = next + sent;
+        }
+    }
+
+    /// A heartbeat: no entries, `prev` = what the follower surely has, so it always matches.
+    pub(super) fn send_heartbeat(&mut self, peer: &str) {
+        let Some(pr) = self.progress.get(peer) else {
+            return;
+        };
+        let prev_index = pr.match_index;
+        let body = MessageBody::Append {
+            prev_index,
+            prev_term: self.log.term_at(prev_index).unwrap_or(0),
+            entries: Vec::new(),
+            commit: self.commit.min(prev_index),
+            round: self.round,
+        };
+        let term = self.term;
+        self.send(peer, term, body);
+    }
+
+    /// Start a heartbeat round now: its acks confirm leadership after this instant (ReadIndex) and
+    /// renew the lease from this instant (its send time; the messages leave after this turn's fsync).
+    pub(super) fn new_round(&mut self) {
+        self.round += 1;
+        self.round_fresh = true;
+        self.round_starts.push_back((self.round, self.now));
+        if self.round_starts.len() > MAX_OPEN_ROUNDS {
+            // Dropping the oldest start times only ever makes a later lease shorter.
+            self.round_starts.pop_front();
+        }
+        for peer in self.peers.clone() {
+            self.send_heartbeat(&peer);
+        }
+        self.check_rounds();
+    }
+
+    pub(super) fn tick_leader(&mut self) {
+        if self.cfg.check_quorum && !self.quorum_active() {
+            // lease-no-wait keeps serving on its lease (that is its flaw); every other mode steps down.
+            let keep = self.cfg.read_mode == ReadMode::LeaseNoWait && self.lease.valid(self.now);
+            if !keep {
+                let term = self.term;
+                self.become_follower(term, None);
+                return;
+            }
+        }
+        if self.now < self.next_heartbeat {
+            return;
+        }
+        self.next_heartbeat = self.now + self.cfg.heartbeat_interval;
+        self.new_round();
+        let last = self.log.last_index();
+        let stall = self.cfg.heartbeat_interval * 2;
+        for peer in self.peers.clone() {
+            let now = self.now;
+            if let Some(pr) = self.progress.get_mut(&peer) {
+                if !pr.probing
+                    && pr.match_index < last
+                    && now.saturating_sub(pr.last_progress) >= stall
+                {
+                    // Acks stopped coming: something was lost; resend from what the follower has.
+                    pr.probing = true;
+                    pr.probe_until = Duration::ZERO;
+                    pr.next_index = pr.match_index + 1;
+                    pr.last_progress = now;
+                }
+            }
+            self.send_append(&peer);
+        }
+    }
+
+    /// CheckQuorum: a quorum (counting us) responded within the last election timeout.
+    fn quorum_active(&self) -> bool {
+        let et = self.cfg.election_timeout;
+        let active = self
+            .progress
+            .values()
+            .filter(|pr| self.now.saturating_sub(pr.last_contact) < et)
+            .count();
+        active + 1 >= self.quorum()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn handle_append(
+        &mut self,
+        from: &str,
+        prev_index: u64,
+        prev_term: u64,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+        round: u64,
+    ) {
+        if self.role == Role::Leader {
+            return; // two leaders in one term cannot happen; ignore rather than corrupt
+        }
+        if self.role != Role::Follower || self.leader.as_deref() != Some(from) {
+            let term = self.term;
+            self.become_follower(term, Some(from.to_string()));
+        }
+        self.leader_contact = Some(self.now);
+        if matches!(self.cfg.read_mode, ReadMode::Lease) {
+            let end = self.now + self.cfg.lease;
+            self.lease.countdown_end = self.lease.countdown_end.max(end);
+        }
+        self.restart_election_timer();
+        let term = self.term;
+        let reply =
+            |success, match_index, reject_index, hint, last_index| MessageBody::AppendResp {
+                success,
+                match_index,
+                reject_index,
+                hint,
+                last_index,
+                round,
+            };
+        if prev_index < self.commit {
+            // Already committed here; the committed prefix matches the leader's log.
+            let body = reply(true, self.commit, 0, 0, self.log.last_index());
+            return self.send(from, term, body);
+        }
+        match self
+            .log
+            .maybe_append(prev_index, prev_term, entries, self.commit)
+        {
+            Some(last_new) => {
+                let commit = leader_commit.min(last_new);
+                if commit > self.commit {
+                    self.commit = commit;
+                    self.apply();
+                }
+                let body = reply(true, last_new, 0, 0, self.log.last_index());
+                self.send(from, term, body);
+            }
+            None => {
+                let hint = self.log.conflict_hint(prev_index, prev_term);
+                let body = reply(false, 0, prev_index, hint, self.log.last_index());
+                self.send(from, term, body);
+            }
+        }
+    }
+
+    pub(super) fn handle_append_resp(
+        &mut self,
+        from: &str,
+        success: bool,
+        match_index: u64,
+        reject_index: u64,
+        hint: u64,
+        round: u64,
+    ) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let now = self.now;
+        let last = self.log.last_index();
+        let Some(pr) = self.progress.get_mut(from) else {
+            return;
+        };
+        pr.last_contact = now;
+        pr.acked_round = pr.acked_round.max(round.min(self.round));
+        let mut resend = false;
+        if success {
+            let m = match_index.min(last);
+            if m > pr.match_index {
+                pr.match_index = m;
+                pr.last_progress = now;
+            }
+            pr.next_index = pr.next_index.max(pr.match_index + 1);
+            pr.probing = false;
+            resend = pr.next_index <= last;
+        } else {
+            let stale = if pr.probing {
+                reject_index.saturating_add(1) != pr.next_index
+            } else {
+                reject_index <= pr.match_index
+            };
+            if !stale && reject_index > 0 {
+                pr.next_index = hint
+                    .saturating_add(1)
+                    .min(reject_index)
+                    .max(pr.match_index + 1);
+                pr.probing = true;
+                pr.probe_until = Duration::ZERO;
+                resend = true;
+            }
+        }
+        if success {
+            self.maybe_commit();
+        }
+        if resend {
+            self.send_append(from);
+        }
+        self.check_rounds();
+    }
+
+    /// Commit rule: the highest index stored on a quorum, if it is of the current term.
+    pub(super) fn maybe_commit(&mut self) {
+        let mut matched: Vec<u64> = self.progress.values().map(|p| p.match_index).collect();
+        matched.push(self.log.stable_last());
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let n = matched[self.quorum() - 1];
+        if n > self.commit && self.log.term_at(n) == Some(self.term) {
+            self.commit = n;
+            self.apply();
+        }
+    }
+
+    /// Advance the confirmed round (acked by a quorum, counting us) and renew the lease from its start.
+    pub(super) fn check_rounds(&mut self) {
+        let mut acked: Vec<u64> = self.progress.values().map(|p| p.acked_round).collect();
+        acked.push(self.round);
+        acked.sort_unstable_by(|a, b| b.cmp(a));
+        let confirmed = acked[self.quorum() - 1];
+        if confirmed <= self.confirmed_round {
+            return;
+        }
+        self.confirmed_round = confirmed;
+        let mut start = None;
+        while let Some(&(r, t)) = self.round_starts.front() {
+            if r > confirmed {
+                break;
+            }
+            start = Some(t);
+            self.round_starts.pop_front();
+        }
+        if let Some(t) = start {
+            let end = t + lease::leader_lease(&self.cfg);
+            self.lease.lease_end = Some(self.lease.lease_end.map_or(end, |e| e.max(end)));
+        }
+        self.release_confirmed_reads();
+    }
+}
