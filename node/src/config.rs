@@ -83,6 +83,11 @@ pub struct Args {
     #[arg(long, default_value_t = 256)]
     pub max_batch: usize,
 
+    /// With --replication async: milliseconds a new entry waits on the leader before it is shipped to
+    /// followers (the replication lag of asynchronous replication; writes are acknowledged at once).
+    #[arg(long, default_value_t = 200)]
+    pub async_lag_ms: u64,
+
     /// Disable PreVote (an isolated node that rejoins may then depose a healthy leader).
     #[arg(long)]
     pub no_pre_vote: bool,
@@ -233,6 +238,7 @@ impl Args {
                 pre_vote: !self.no_pre_vote,
                 check_quorum: !self.no_check_quorum,
                 max_batch: self.max_batch,
+                async_lag: Duration::from_millis(self.async_lag_ms),
                 seed,
             },
             listen: self.listen,

@@ -23,6 +23,10 @@
 //!   leader fails, never on a healthy cluster.
 //! - `lease-no-wait`: besides not waiting, its leader is not deposed by CheckQuorum while its lease
 //!   runs (it "keeps its lease"), which is what makes it serve stale reads after a partition.
+//! - `leader-local`: no quorum check of any kind, CheckQuorum included: a cut-off leader keeps answering
+//!   reads from its own state while the others elect a new leader (the etcd 0.4 class of bug).
+//! - `--replication async` ships a new entry only once it has waited `async_lag` on the leader (with the
+//!   first heartbeat after that), so a leader that dies takes the writes of its last `async_lag` with it.
 //! - Time is the clock reading made monotonic: a backward jump counts as no time passing.
 
 mod election;
@@ -90,6 +94,8 @@ pub struct RaftNode {
     confirmed_round: u64,
     /// New entries wait for the end of the turn, so one append per peer carries them all.
     need_flush: bool,
+    /// Async replication: entries not yet old enough to ship.
+    ship: replication::ShipQueue,
     proposals: BTreeMap<u64, Proposal>,
 
     reads: reads::ReadState,
@@ -158,6 +164,7 @@ impl RaftNode {
             round_starts: VecDeque::new(),
             confirmed_round: 0,
             need_flush: false,
+            ship: replication::ShipQueue::default(),
             proposals: BTreeMap::new(),
             reads,
             lease: lease::LeaseState::default(),

@@ -56,6 +56,9 @@ impl RaftNode {
     /// Leader: append a command of the current term; replication goes out at the end of the turn.
     pub(super) fn propose(&mut self, cmd: Command) -> u64 {
         let index = self.log.append_new(self.term, cmd);
+        if self.cfg.replication == Replication::Async {
+            self.ship.push(index, self.now);
+        }
         self.need_flush = true;
         index
     }

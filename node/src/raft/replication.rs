@@ -2,7 +2,8 @@
 //! tags that confirm leadership for ReadIndex and renew the lease) and CheckQuorum.
 
 use super::{lease, Entry, MessageBody, RaftNode};
-use crate::api::{ReadMode, Role};
+use crate::api::{ReadMode, Replication, Role};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 /// The leader's view of one follower.
@@ -55,7 +56,13 @@ impl RaftNode {
     /// Send `peer` what it lacks: one probe, or pipelined batches of up to `max_batch` entries.
     pub(super) fn send_append(&mut self, peer: &str) {
         let max_batch = self.cfg.max_batch.max(1);
-        let last = self.log.last_index();
+        let last = match self.cfg.replication {
+            Replication::Quorum => self.log.last_index(),
+            Replication::Async => self
+                .ship
+                .shippable(self.now, self.cfg.async_lag)
+                .min(self.log.last_index()),
+        };
         loop {
             let Some(pr) = self.progress.get(peer) else {
                 return;
@@ -71,7 +78,13 @@ impl RaftNode {
             let next = pr.next_index.clamp(1, last + 1);
             let prev_index = next - 1;
             let prev_term = self.log.term_at(prev_index).unwrap_or(0);
-            let entries = self.log.slice(next, max_batch);
+            // Never past `last`: with async replication, younger entries wait out the lag.
+            let count = max_batch.min((last + 1).saturating_sub(next) as usize);
+            let entries = if count == 0 {
+                Vec::new()
+            } else {
+                self.log.slice(next, count)
+            };
             let sent = entries.len() as u64;
             let probing = pr.probing;
             let body = MessageBody::Append {
@@ -129,8 +142,13 @@ impl RaftNode {
 
     pub(super) fn tick_leader(&mut self) {
         if self.cfg.check_quorum && !self.quorum_active() {
-            // lease-no-wait keeps serving on its lease (that is its flaw); every other mode steps down.
-            let keep = self.cfg.read_mode == ReadMode::LeaseNoWait && self.lease.valid(self.now);
+            // lease-no-wait keeps serving on its lease and leader-local never checks (those are their
+            // flaws); every other mode steps down.
+            let keep = match self.cfg.read_mode {
+                ReadMode::LeaseNoWait => self.lease.valid(self.now),
+                ReadMode::LeaderLocal => true,
+                _ => false,
+            };
             if !keep {
                 let term = self.term;
                 self.become_follower(term, None);
@@ -321,5 +339,37 @@ impl RaftNode {
             self.lease.lease_end = Some(self.lease.lease_end.map_or(end, |e| e.max(end)));
         }
         self.release_confirmed_reads();
+    }
+}
+
+/// Async replication's lag: new entries of this leader, with when they were proposed. An entry ships once
+/// it is `lag` old.
+#[derive(Debug, Default)]
+pub(super) struct ShipQueue {
+    waiting: VecDeque<(u64, Duration)>,
+    shippable: u64,
+}
+
+impl ShipQueue {
+    /// A new leadership: everything up to `last` may ship now.
+    pub(super) fn reset(&mut self, last: u64) {
+        self.waiting.clear();
+        self.shippable = last;
+    }
+
+    pub(super) fn push(&mut self, index: u64, at: Duration) {
+        self.waiting.push_back((index, at));
+    }
+
+    /// The highest index old enough to ship at `now`.
+    pub(super) fn shippable(&mut self, now: Duration, lag: Duration) -> u64 {
+        while let Some(&(index, at)) = self.waiting.front() {
+            if at + lag > now {
+                break;
+            }
+            self.shippable = self.shippable.max(index);
+            self.waiting.pop_front();
+        }
+        self.shippable
     }
 }

@@ -21,6 +21,7 @@ fn config(id: &str, members: &[&str], mode: ReadMode) -> Config {
         pre_vote: true,
         check_quorum: true,
         max_batch: 4,
+        async_lag: Duration::ZERO,
         seed: 1,
     }
 }
@@ -96,11 +97,11 @@ fn restarted_lease_node_waits_out_a_full_lease_before_campaigning() {
 }
 
 fn leader_of_three(mode: ReadMode) -> (RaftNode, Duration) {
-    let mut n = RaftNode::new(
-        config("n1", &["n1", "n2", "n3"], mode),
-        Restored::default(),
-        ms(0),
-    );
+    leader_of_three_with(config("n1", &["n1", "n2", "n3"], mode))
+}
+
+fn leader_of_three_with(cfg: Config) -> (RaftNode, Duration) {
+    let mut n = RaftNode::new(cfg, Restored::default(), ms(0));
     let mut t = ms(0);
     while n.status(t).role != Role::PreCandidate {
         t += ms(5);
@@ -321,4 +322,51 @@ fn garbage_input_and_backward_clocks_never_panic() {
             n.status(now);
         }
     }
+}
+
+#[test]
+fn async_replication_acknowledges_at_once_and_ships_only_after_the_lag() {
+    let mut cfg = config("n1", &["n1", "n2", "n3"], ReadMode::ReadIndex);
+    cfg.replication = Replication::Async;
+    cfg.async_lag = ms(200);
+    // Peers stay silent here: a long election timeout keeps CheckQuorum from deposing the leader meanwhile.
+    cfg.election_timeout = ms(5000);
+    let (mut n, t0) = leader_of_three_with(cfg);
+    let shipped = |r: &Ready| {
+        r.messages.iter().any(|m| {
+            matches!(&m.body, MessageBody::Append { entries, .. }
+                if entries.iter().any(|e| matches!(e.command, Command::Put { .. })))
+        })
+    };
+    // Let the empty entry age past the lag, so older entries are shippable when the write comes.
+    let t = t0 + ms(300);
+    n.tick(t);
+    n.ready();
+    n.client(
+        1,
+        ClientRequest::Write {
+            key: "a".into(),
+            value: 7,
+        },
+        t,
+    );
+    let r = n.ready();
+    assert_eq!(
+        r.responses,
+        vec![(1, Ok(ClientReply::Written))],
+        "acknowledged in the Ready that appends it"
+    );
+    assert!(!shipped(&r), "not shipped with the write");
+    for later in [60, 120, 180] {
+        n.tick(t + ms(later));
+        assert!(
+            !shipped(&n.ready()),
+            "shipped {later} ms after the write, within the lag"
+        );
+    }
+    n.tick(t + ms(260));
+    assert!(
+        shipped(&n.ready()),
+        "shipped with the first heartbeat after the lag"
+    );
 }

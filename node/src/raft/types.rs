@@ -29,6 +29,8 @@ pub struct Config {
     pub check_quorum: bool,
     /// Most entries in one append message.
     pub max_batch: usize,
+    /// With async replication: how long a new entry waits on the leader before it is shipped.
+    pub async_lag: Duration,
     /// Seeds the randomized election timeouts (deterministic simulation).
     pub seed: u64,
 }

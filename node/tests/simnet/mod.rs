@@ -215,6 +215,7 @@ impl Sim {
             pre_vote: true,
             check_quorum: true,
             max_batch: 8,
+            async_lag: Duration::ZERO,
             seed: o.seed.wrapping_mul(31).wrapping_add(i as u64),
         }
     }
