@@ -314,10 +314,10 @@ impl RaftNode {
             self.now
         };
         self.init_progress();
-        // What earlier leaders wrote ships at once; only our own new entries wait out the async lag.
-        self.ship.reset(self.log.last_index());
         // The empty entry: the leader is not ready until an entry of its term commits.
         self.propose(super::Command::Noop);
+        // It ships at once, with what earlier leaders wrote: only client writes wait out the async lag.
+        self.ship.reset(self.log.last_index());
         self.next_heartbeat = self.now + self.cfg.heartbeat_interval;
         self.new_round();
     }

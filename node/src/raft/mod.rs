@@ -18,9 +18,9 @@
 //! - A leader accepts writes before its empty entry commits (they commit after it, in log order); only
 //!   reads wait for "ready". In `lease` mode a new leader refuses both until old leases have run out.
 //! - `--replication async`: a write is answered in the `Ready` that appends it; a cas is judged at once
-//!   against the leader's latest log (applied or not) and answered `cas_failed` or ok then. Safe reads
-//!   wait until everything in the leader's log is applied, so acknowledged writes are lost only when a
-//!   leader fails, never on a healthy cluster.
+//!   against the leader's latest log (applied or not) and answered `cas_failed` or ok then. The leader
+//!   answers safe reads from that latest log too (after the mode's own checks), so acknowledged writes are
+//!   lost only when a leader fails, never on a healthy cluster.
 //! - `lease-no-wait`: besides not waiting, its leader is not deposed by CheckQuorum while its lease
 //!   runs (it "keeps its lease"), which is what makes it serve stale reads after a partition.
 //! - `leader-local`: no quorum check of any kind, CheckQuorum included: a cut-off leader keeps answering

@@ -107,17 +107,20 @@ impl RaftNode {
             && !(self.cfg.read_mode == ReadMode::Lease && now < self.lease.serve_after)
     }
 
-    /// What a safe read must have applied: the commit index, or with async replication everything in our
-    /// log (writes were acknowledged once appended, so reads must see them; they wait for the commit).
+    /// What a safe read must have applied: the commit index.
     fn read_floor(&self) -> u64 {
-        match self.cfg.replication {
-            Replication::Quorum => self.commit,
-            Replication::Async => self.log.last_index(),
-        }
+        self.commit
     }
 
     fn answer_local(&mut self, id: RequestId, key: &str, term: Option<u64>) {
-        let value = self.kv.get(key);
+        // With async replication the leader acknowledged writes it has not committed yet, so it answers
+        // from its latest log, as an asynchronous primary does: consistent while it stays leader, and its
+        // unreplicated writes are lost only when it fails.
+        let value = if self.cfg.replication == Replication::Async && self.role == Role::Leader {
+            self.kv.speculate(key, self.log.tail_after(self.applied))
+        } else {
+            self.kv.get(key)
+        };
         self.responses
             .push((id, Ok(ClientReply::Read { value }), term));
     }
