@@ -33,7 +33,7 @@ pub struct Row {
     /// After a fault aimed at the leader: time to the first ok write and read.
     pub unavailable_write_s: Option<f64>,
     pub unavailable_read_s: Option<f64>,
-    /// Largest share of ok requests one node served.
+    /// Largest share of the ok requests one node answered.
     pub busiest_node_share: Option<f64>,
     pub node_shares: String,
     /// The first anomaly found, in words.
@@ -61,17 +61,23 @@ fn median(mut xs: Vec<f64>) -> Option<f64> {
 impl Row {
     fn of(c: &Cell) -> Row {
         let med = |ptr: &str| median(c.runs.iter().filter_map(|r| num(&r.results, ptr)).collect());
-        let shares: Vec<(String, f64)> = c
+        // Share of the successful requests each node answered (failed ones cost it little).
+        let ok: Vec<(String, f64)> = c
             .runs
             .first()
             .and_then(|r| r.results.pointer("/metrics/nodes"))
             .and_then(Value::as_object)
             .map(|m| {
                 m.iter()
-                    .filter_map(|(n, s)| Some((n.clone(), s.get("share")?.as_f64()?)))
+                    .filter_map(|(n, s)| Some((n.clone(), s.get("ok")?.as_f64()?)))
                     .collect()
             })
             .unwrap_or_default();
+        let total: f64 = ok.iter().map(|(_, k)| k).sum();
+        let shares: Vec<(String, f64)> = ok
+            .into_iter()
+            .map(|(n, k)| (n, if total > 0.0 { k / total } else { 0.0 }))
+            .collect();
         let first_anomaly = c.runs.iter().find_map(|r| {
             r.results
                 .pointer("/check/counterexample/explanation")
@@ -139,7 +145,7 @@ const HEADER: [&str; 12] = [
     "ok/s",
     "avail. in faults",
     "unavail. write/read s",
-    "node share",
+    "ok share per node",
     "fault→anomaly s",
 ];
 
@@ -189,34 +195,40 @@ pub fn tradeoffs(rows: &[Row]) -> Vec<String> {
             ri / lease.max(1e-9)
         ));
     }
+    // Writes need the new leader; reads may still be served by an old leader on its lease.
     let leader_lost = |m: &str| {
         median(
             rows.iter()
                 .filter(|r| {
                     r.mode == m && matches!(r.nemesis.as_str(), "partition-leader" | "kill-leader")
                 })
-                .filter_map(|r| r.unavailable_read_s)
+                .filter_map(|r| r.unavailable_write_s)
                 .collect(),
         )
     };
     if let (Some(lease), Some(ri)) = (leader_lost("lease"), leader_lost("read-index")) {
         out.push(format!(
-            "Leases leave a window without a leader after a leader failure: the first read succeeded {lease:.2} s \
-             after the fault with lease, against {ri:.2} s with ReadIndex."
+            "Leases leave a window without a leader after a leader failure: the first write succeeded {lease:.2} s \
+             after the fault with lease (the new leader waits out the old lease), against {ri:.2} s with ReadIndex."
         ));
     }
     let p99 = |m: &str| mode_median(rows, m, |r| r.read_p99_ms);
-    if let (Some(fr), Some(ri)) = (p99("follower-read"), p99("read-index")) {
+    if let (Some(fr), Some(ri), Some(fr50), Some(ri50)) = (
+        p99("follower-read"),
+        p99("read-index"),
+        read("follower-read"),
+        read("read-index"),
+    ) {
         out.push(format!(
-            "Follower reads wait for the follower to catch up to the leader's read index: their p99 was {fr:.2} ms \
-             against {ri:.2} ms for ReadIndex reads at the leader."
+            "Follower reads first wait for the follower to apply the leader's read index: they took {fr50:.2} ms \
+             at p50 and {fr:.2} ms at p99, against {ri50:.2} / {ri:.2} ms for ReadIndex reads answered by the leader."
         ));
     }
     let busiest = |m: &str| mode_median(rows, m, |r| r.busiest_node_share);
     if let (Some(one), Some(spread)) = (busiest("read-index"), busiest("follower-read")) {
         out.push(format!(
-            "Leader-only serving puts most load on one node: with read-index the busiest node served {:.0}% of \
-             successful requests; with follower reads, {:.0}%.",
+            "Leader-only serving puts most load on one node: with read-index the busiest node answered {:.0}% of \
+             the successful requests; with follower reads, {:.0}%.",
             one * 100.0,
             spread * 100.0
         ));

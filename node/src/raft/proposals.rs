@@ -41,16 +41,14 @@ impl RaftNode {
             self.propose(cmd);
             return self.respond(id, Ok(ClientReply::Written));
         }
+        self.propose_for(id, cmd, false);
+    }
+
+    /// Leader: propose `cmd` for client request `id`, which is answered when that (term, index) applies.
+    pub(super) fn propose_for(&mut self, id: RequestId, cmd: Command, is_read: bool) {
         let index = self.propose(cmd);
         let term = self.term;
-        self.proposals.insert(
-            index,
-            Proposal {
-                term,
-                id,
-                is_read: false,
-            },
-        );
+        self.proposals.insert(index, Proposal { term, id, is_read });
     }
 
     /// Leader: append a command of the current term; replication goes out at the end of the turn.

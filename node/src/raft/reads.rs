@@ -1,6 +1,6 @@
 //! Read modes (read-modes.md): log reads, ReadIndex rounds, leases, follower reads and the unsafe modes.
 
-use super::{ClientReply, Command, MessageBody, Proposal, RaftNode, RequestId};
+use super::{ClientReply, Command, MessageBody, RaftNode, RequestId};
 use crate::api::{ErrorCode, ReadMode, Replication, Role};
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -78,18 +78,7 @@ impl RaftNode {
                 ErrorCode::Unavailable,
                 "new leader waiting for the previous leader's lease to expire",
             ),
-            ReadMode::Log => {
-                let index = self.propose(Command::Get { key });
-                let term = self.term;
-                self.proposals.insert(
-                    index,
-                    Proposal {
-                        term,
-                        id,
-                        is_read: true,
-                    },
-                );
-            }
+            ReadMode::Log => self.propose_for(id, Command::Get { key }, true),
             ReadMode::Lease | ReadMode::LeaseNoWait if self.lease_read_allowed(self.now) => {
                 let term = self.term;
                 self.answer_local(id, &key, Some(term))
