@@ -184,7 +184,14 @@ fn root_a_cluster_that_never_starts_is_an_invalid_run() {
     let _one_at_a_time = cluster_lock();
     let store = tempfile::tempdir().unwrap();
     // `false` exits at once: no node ever answers.
-    let args = ["--time-limit", "3s", "--node-bin", "/bin/false"];
+    let args = [
+        "--time-limit",
+        "3s",
+        "--nemesis",
+        "none",
+        "--node-bin",
+        "/bin/false",
+    ];
     let out = harness(&args, store.path());
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let res = results(store.path());
