@@ -19,7 +19,8 @@ for run in "node read-index" "etcd linearizable"; do
 import json, sys
 r = json.load(open(sys.argv[1]))
 m = r["metrics"]
+verdict = {True: "valid", False: "invalid"}.get(r["valid"], r["valid"])
 p50 = lambda k: f'{m[k]["p50_ms"]:.2f}' if m.get(k) else "-"
-print(f'| {sys.argv[2]} | {sys.argv[3]} | {m["throughput_ok_per_s"]:.0f} | {p50("read_latency")} | {p50("write_latency")} | {r["valid"]} |')
+print(f'| {sys.argv[2]} | {sys.argv[3]} | {m["throughput_ok_per_s"]:.0f} | {p50("read_latency")} | {p50("write_latency")} | {verdict} |')
 PY
 done

@@ -4,8 +4,7 @@
 use crate::generator::{OpKind, OpSpec};
 use futures::future::BoxFuture;
 use node::api::{
-    CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, ReadResponse, Role, Status,
-    WriteRequest,
+    CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, ReadResponse, Role, WriteRequest,
 };
 use reqwest::StatusCode;
 use std::net::SocketAddr;
@@ -108,14 +107,6 @@ impl NodeClient {
         self.nodes.iter().map(|(n, _)| n.clone()).collect()
     }
 
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
     fn url(&self, node: &str, path: &str) -> Result<String, ClientError> {
         let addr = self
             .nodes
@@ -202,11 +193,6 @@ impl NodeClient {
                 attempt(&node, unknown(op, error))
             }
         }
-    }
-
-    /// The node's full `/status`.
-    pub async fn node_status(&self, node: &str) -> Result<Status, ClientError> {
-        self.get_status(node).await
     }
 
     /// `/status`, decoded as much as `T` asks for.

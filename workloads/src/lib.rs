@@ -15,6 +15,6 @@ mod settings;
 pub use client::{Attempt, Client, ClientError, NodeClient, NodeStatus, Outcome};
 pub use etcd::{EtcdClient, EtcdReads};
 pub use generator::{Generator, OpSpec};
-pub use recorder::{Recorder, Stats, StatsSnapshot};
+pub use recorder::{Recorder, StatsSnapshot};
 pub use runner::{final_reads, run, WorkloadError};
 pub use settings::{Routing, WorkloadConfig, WorkloadKind};

@@ -128,18 +128,27 @@ fn leader_of_three_with(cfg: Config) -> (RaftNode, Duration) {
     assert_eq!(n.status(t).role, Role::Leader);
     n.ready();
     // n2 acknowledges the empty entry: committed, the leader is ready.
-    let ack = |round| MessageBody::AppendResp {
-        success: true,
-        match_index: 1,
-        reject_index: 0,
-        hint: 0,
-        last_index: 1,
-        round,
-    };
-    n.step(grant("n2", 1, ack(0)), t);
+    n.step(n2_acks(0), t);
     n.ready();
     assert_eq!(n.status(t).commit_index, 1);
     (n, t)
+}
+
+/// n2, in term 1, acknowledges heartbeat round `round` and holds entry 1 (the leader's empty entry).
+fn n2_acks(round: u64) -> Message {
+    Message {
+        from: "n2".into(),
+        to: "n1".into(),
+        term: 1,
+        body: MessageBody::AppendResp {
+            success: true,
+            match_index: 1,
+            reject_index: 0,
+            hint: 0,
+            last_index: 1,
+            round,
+        },
+    }
 }
 
 fn rounds_sent(r: &Ready) -> Vec<u64> {
@@ -155,19 +164,7 @@ fn rounds_sent(r: &Ready) -> Vec<u64> {
 #[test]
 fn read_index_needs_a_quorum_ack_of_a_round_sent_after_the_read() {
     let (mut n, t) = leader_of_three(ReadMode::ReadIndex);
-    let ack = |round| Message {
-        from: "n2".into(),
-        to: "n1".into(),
-        term: 1,
-        body: MessageBody::AppendResp {
-            success: true,
-            match_index: 1,
-            reject_index: 0,
-            hint: 0,
-            last_index: 1,
-            round,
-        },
-    };
+    let ack = n2_acks;
     n.client(9, ClientRequest::Read { key: "x".into() }, t);
     let r = n.ready();
     assert!(r.responses.is_empty());
