@@ -5,6 +5,7 @@ pub mod api;
 pub mod raft;
 
 // The shell: I/O around the pure core.
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod driver;
