@@ -1,9 +1,11 @@
 //! The client-facing HTTP/JSON protocol of `node`: request and response bodies, error codes and `/status`.
 //!
 //! Endpoints (all JSON):
-//! - `GET  /kv/{key}`            -> 200 `ReadResponse`
+//! - `GET  /kv/{key}`            -> 200 `ReadResponse` (an integer key) or `ListReadResponse` (a list key)
+//! - `GET  /kv/{key}?local=true` -> the same, from this node's own applied state (any role, any read mode)
 //! - `PUT  /kv/{key}`            body `WriteRequest` -> 200 `WriteResponse`
 //! - `POST /kv/{key}/cas`        body `CasRequest`   -> 200 `WriteResponse`, 409 `ErrorBody{code: cas_failed}`
+//! - `POST /kv/{key}/append`     body `AppendRequest` -> 200 `WriteResponse`
 //! - `GET  /status`              -> 200 `Status`
 //! - `POST /admin/clock`         body `ClockRequest` -> 200 `ClockState`
 //! - `POST /raft`                peer messages (internal)
@@ -24,6 +26,20 @@ pub struct ReadResponse {
     pub value: Option<Value>,
     /// The node that answered.
     pub node: String,
+}
+
+/// A read of a list key (one built by appends): the whole list, in append order. An absent key reads as
+/// `{"value": null}` (a `ReadResponse`); clients of the append workload take that as the empty list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListReadResponse {
+    pub value: Option<Vec<Value>>,
+    pub node: String,
+}
+
+/// `POST /kv/{key}/append`: append `value` to the list at `key` (created empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendRequest {
+    pub value: Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

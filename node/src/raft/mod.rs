@@ -211,6 +211,13 @@ impl RaftNode {
                 let check = (key.clone(), from);
                 self.client_write(id, Command::Cas { key, from, to }, Some(check))
             }
+            ClientRequest::Append { key, value } => {
+                self.client_write(id, Command::Append { key, value }, None)
+            }
+            ClientRequest::LocalRead { key } => {
+                let reply = ClientReply::of_read(self.kv.get(&key).cloned());
+                self.respond(id, Ok(reply))
+            }
         }
     }
 
