@@ -232,18 +232,27 @@ impl FromStr for ReadMode {
     }
 }
 
-/// Write path: `quorum` acks after Raft commit; `async` acks once in the leader's own log.
+/// Write path: `quorum` acks after Raft commit; `sync-all` acks once every node has the write durable;
+/// `async` acks once in the leader's own log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Replication {
     Quorum,
+    SyncAll,
     Async,
 }
 
 impl Replication {
+    pub const ALL: [Replication; 3] = [
+        Replication::Quorum,
+        Replication::SyncAll,
+        Replication::Async,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Replication::Quorum => "quorum",
+            Replication::SyncAll => "sync-all",
             Replication::Async => "async",
         }
     }
@@ -258,13 +267,10 @@ impl fmt::Display for Replication {
 impl FromStr for Replication {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "quorum" => Ok(Replication::Quorum),
-            "async" => Ok(Replication::Async),
-            _ => Err(format!(
-                "unknown replication '{s}'; expected quorum or async"
-            )),
-        }
+        Replication::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| format!("unknown replication '{s}'; expected quorum, sync-all or async"))
     }
 }
 
@@ -283,6 +289,21 @@ mod tests {
             .parse::<ReadMode>()
             .unwrap_err()
             .contains("read-index"));
+    }
+
+    #[test]
+    fn replication_names_round_trip() {
+        for r in Replication::ALL {
+            assert_eq!(r.name().parse::<Replication>().unwrap(), r);
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.name())
+            );
+        }
+        assert!("sync"
+            .parse::<Replication>()
+            .unwrap_err()
+            .contains("sync-all"));
     }
 
     #[test]

@@ -33,6 +33,14 @@ impl RaftNode {
                 "new leader waiting for the previous leader's lease to expire",
             );
         }
+        if self.cfg.replication == Replication::SyncAll {
+            if let Some(peer) = self.unreachable_peer() {
+                let msg = format!(
+                    "sync-all: {peer} has not answered for an election timeout; a write cannot reach every node"
+                );
+                return self.fail(id, ErrorCode::Unavailable, msg);
+            }
+        }
         if self.cfg.replication == Replication::Async {
             // Async: acknowledge once in our own log (the Ready persists it before answering). A cas is
             // judged now against our latest log, applied or not, so its answer is final.
@@ -112,7 +120,14 @@ impl RaftNode {
                 )),
                 other => other,
             };
-            self.respond(p.id, reply);
+            if self.cfg.replication == Replication::SyncAll && !p.is_read && reply.is_ok() {
+                self.sync_acks.defer(index, p.id, reply);
+            } else {
+                self.respond(p.id, reply);
+            }
+        }
+        if self.cfg.replication == Replication::SyncAll && self.role == Role::Leader {
+            self.release_sync_acks();
         }
         self.serve_applied_reads();
     }
