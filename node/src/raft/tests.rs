@@ -17,6 +17,7 @@ fn config(id: &str, members: &[&str], mode: ReadMode) -> Config {
         heartbeat_interval: ms(50),
         election_timeout: ms(300),
         lease: ms(1500),
+        lease_votes: Default::default(),
         max_drift: 0.05,
         pre_vote: true,
         check_quorum: true,
@@ -78,22 +79,55 @@ fn one_node_answers_writes_and_reads_in_the_ready_that_persists_them() {
 }
 
 #[test]
-fn restarted_lease_node_waits_out_a_full_lease_before_campaigning() {
-    let cfg = config("n1", &["n1"], ReadMode::Lease);
-    let restored = Restored {
+fn restarted_lease_node_waits_out_a_full_lease_before_serving() {
+    let restored = || Restored {
         hard_state: HardState {
             term: 3,
             voted_for: None,
         },
         entries: vec![],
     };
-    let mut n = RaftNode::new(cfg, restored, ms(10));
+    // refuse: no campaign while its own guard runs.
+    let mut cfg = config("n1", &["n1"], ReadMode::Lease);
+    cfg.lease_votes = api::LeaseVotes::Refuse;
+    let mut n = RaftNode::new(cfg, restored(), ms(10));
     n.tick(ms(1000));
     let st = n.status(ms(1000));
     assert_eq!(st.role, Role::Follower);
     assert!(st.lease.follower_countdown_ms > 500.0, "{st:?}");
     n.tick(ms(1700));
     assert_eq!(n.status(ms(1700)).role, Role::Leader);
+
+    // report: it campaigns after an election timeout, then leads but serves nothing until the guard,
+    // scaled by the drift bound, has passed; /status shows the wait.
+    let guard = 1500.0 * 1.05 * 1.05 / 0.95;
+    let mut n = RaftNode::new(config("n1", &["n1"], ReadMode::Lease), restored(), ms(10));
+    let mut t = ms(10);
+    while n.status(t).role != Role::Leader {
+        t += ms(5);
+        n.tick(t);
+        n.ready();
+    }
+    assert!(t < ms(700), "took {t:?}");
+    let st = n.status(t);
+    assert!(st.lease_wait_ms > guard - 700.0, "{st:?}");
+    let write = |n: &mut RaftNode, id, t| {
+        let req = ClientRequest::Write {
+            key: "a".into(),
+            value: 1,
+        };
+        n.client(id, req, t);
+        n.ready().responses
+    };
+    let refused = write(&mut n, 1, t);
+    assert_eq!(
+        refused[0].1.as_ref().unwrap_err().code,
+        ErrorCode::Unavailable
+    );
+    let after = ms(10) + Duration::from_secs_f64(guard / 1000.0) + ms(5);
+    n.tick(after);
+    assert_eq!(n.status(after).lease_wait_ms, 0.0);
+    assert_eq!(write(&mut n, 2, after), vec![(2, Ok(ClientReply::Written))]);
 }
 
 fn leader_of_three(mode: ReadMode) -> (RaftNode, Duration) {
