@@ -271,6 +271,14 @@ impl Sim {
         self.nodes[i].core = None;
     }
 
+    /// Crash node `i` and lose what it sent that has not arrived yet (it died before the packets left).
+    pub fn crash_silently(&mut self, i: usize) {
+        self.crash(i);
+        let id = self.ids[i].clone();
+        self.queue
+            .retain(|_, ev| !matches!(ev, Ev::Deliver(m) if m.from == id));
+    }
+
     pub fn restart(&mut self, i: usize) {
         if self.nodes[i].core.is_none() {
             self.start_node(i);
