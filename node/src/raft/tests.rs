@@ -401,3 +401,53 @@ fn async_replication_acknowledges_at_once_and_ships_only_after_the_lag() {
         "shipped with the first heartbeat after the lag"
     );
 }
+
+#[test]
+fn a_follower_refusing_what_it_acknowledged_is_repaired_from_its_hint() {
+    let (mut n, t) = leader_of_three(ReadMode::ReadIndex);
+    for v in 0..3 {
+        let req = ClientRequest::Write {
+            key: "a".into(),
+            value: v,
+        };
+        n.client(10 + v as u64, req, t);
+    }
+    n.ready();
+    // n2 acknowledged everything (index 4), then lost its log back to index 1 and refuses prev 4.
+    let resp = |success, match_index, reject_index, hint, round| Message {
+        from: "n2".into(),
+        to: "n1".into(),
+        term: 1,
+        body: MessageBody::AppendResp {
+            success,
+            match_index,
+            reject_index,
+            hint,
+            last_index: hint.max(match_index),
+            round,
+        },
+    };
+    let round = n.round;
+    n.step(resp(true, 4, 0, 0, round), t);
+    n.ready();
+    n.step(resp(false, 0, 4, 1, round), t);
+    let r = n.ready();
+    let probe = r
+        .messages
+        .iter()
+        .find_map(|m| match &m.body {
+            MessageBody::Append {
+                prev_index,
+                entries,
+                ..
+            } if m.to == "n2" && !entries.is_empty() => Some((*prev_index, entries.len())),
+            _ => None,
+        })
+        .expect("the leader resends the lost entries");
+    assert_eq!(probe, (1, 3), "{:?}", r.messages);
+    // An older, reordered reject is not taken for lost state again.
+    n.step(resp(true, 4, 0, 0, round), t);
+    n.ready();
+    n.step(resp(false, 0, 4, 1, round - 1), t);
+    assert!(n.ready().messages.is_empty());
+}
