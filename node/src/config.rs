@@ -94,6 +94,11 @@ pub struct Args {
     #[arg(long, default_value_t = 200)]
     pub async_lag_ms: u64,
 
+    /// Snapshot the state machine durably and drop the log and WAL before it every this many applied
+    /// entries (0: never; the log and WAL then grow for the whole run).
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_every: u64,
+
     /// Disable PreVote (an isolated node that rejoins may then depose a healthy leader).
     #[arg(long)]
     pub no_pre_vote: bool,
@@ -246,6 +251,7 @@ impl Args {
                 check_quorum: !self.no_check_quorum,
                 max_batch: self.max_batch,
                 async_lag: Duration::from_millis(self.async_lag_ms),
+                snapshot_every: self.snapshot_every,
                 seed,
             },
             listen: self.listen,

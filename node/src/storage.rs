@@ -8,7 +8,8 @@
 //! left untouched. Every [`Wal::persist`] ends with an fsync, so anything acknowledged after it
 //! survives `kill -9`.
 
-use crate::raft::{Entry, HardState, Restored};
+use crate::raft::{Entry, HardState, Restored, Snapshot, SnapshotWrite};
+use crate::snapshot_file;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -54,6 +55,11 @@ pub enum StorageError {
 /// One WAL record. Serialized by reference on write (no clones of entries) and owned on replay.
 #[derive(Serialize)]
 enum RecordRef<'a> {
+    /// First record of a compacted WAL: the log continues after (`index`, `term`), which the snapshot covers.
+    Base {
+        index: u64,
+        term: u64,
+    },
     HardState(&'a HardState),
     TruncateFrom(u64),
     Entries(&'a [Entry]),
@@ -61,6 +67,7 @@ enum RecordRef<'a> {
 
 #[derive(Deserialize)]
 enum Record {
+    Base { index: u64, term: u64 },
     HardState(HardState),
     TruncateFrom(u64),
     Entries(Vec<Entry>),
@@ -78,6 +85,7 @@ pub struct ReplayReport {
 pub struct Wal {
     file: File,
     path: PathBuf,
+    dir: PathBuf,
     /// Index of the last entry in the log as written, to refuse gaps.
     last_index: u64,
     /// Reused encode buffer (group commit writes one buffer per `persist`).
@@ -115,7 +123,7 @@ impl Wal {
             return Err(StorageError::NotAWal { path });
         }
 
-        let (restored, report, good_len) = replay(&path, &bytes)?;
+        let (replayed, report, good_len) = replay(&path, &bytes)?;
         if report.truncated_bytes > 0 {
             warn!(
                 path = %path.display(),
@@ -127,26 +135,87 @@ impl Wal {
                 .map_err(io_err("truncate torn tail of", &path))?;
             file.sync_all().map_err(io_err("fsync", &path))?;
         }
+        let snapshot = snapshot_file::load(dir)?;
+        let base = replayed.base;
+        let restored = merge(&path, snapshot, replayed)?;
+        let snap_index = restored.snapshot.as_ref().map_or(0, |s| s.last_index);
         info!(
             path = %path.display(),
             records = report.records,
+            snapshot_index = snap_index,
             entries = restored.entries.len(),
             term = restored.hard_state.term,
             voted_for = restored.hard_state.voted_for.as_deref().unwrap_or("none"),
-            "replayed write-ahead log"
+            "replayed snapshot and write-ahead log"
         );
-        let last_index = restored.entries.last().map_or(0, |e| e.index);
-        Ok((
-            Wal {
-                file,
-                path,
-                last_index,
-                buf: Vec::with_capacity(64 << 10),
-                _lock: lock,
+        let last_index = restored.entries.last().map_or(snap_index, |e| e.index);
+        let mut wal = Wal {
+            file,
+            path,
+            dir: dir.to_path_buf(),
+            last_index,
+            buf: Vec::with_capacity(64 << 10),
+            _lock: lock,
+        };
+        if let Some(s) = restored
+            .snapshot
+            .as_ref()
+            .filter(|s| s.last_index != base.0)
+        {
+            // A crash between writing the snapshot and compacting the WAL: finish the compaction now, so
+            // appends continue right after the snapshot.
+            wal.rewrite(
+                &restored.hard_state,
+                (s.last_index, s.last_term),
+                &restored.entries,
+            )?;
+        }
+        Ok((wal, restored, report))
+    }
+
+    /// Make a snapshot durable, then replace the WAL with what follows it (each step atomic, so a crash
+    /// anywhere leaves a state `open` restores completely).
+    pub fn compact(&mut self, write: &SnapshotWrite) -> Result<(), StorageError> {
+        snapshot_file::save(&self.dir, &write.snapshot)?;
+        let base = (write.snapshot.last_index, write.snapshot.last_term);
+        self.rewrite(&write.hard_state, base, &write.tail)
+    }
+
+    /// A new WAL holding `hard_state` and `tail` after `base`: temp file, fsync, rename, fsync directory.
+    fn rewrite(
+        &mut self,
+        hard_state: &HardState,
+        base: (u64, u64),
+        tail: &[Entry],
+    ) -> Result<(), StorageError> {
+        let tmp = self.dir.join(format!("{WAL_FILE}.tmp"));
+        self.buf.clear();
+        self.buf.extend_from_slice(MAGIC);
+        encode(
+            &mut self.buf,
+            &RecordRef::Base {
+                index: base.0,
+                term: base.1,
             },
-            restored,
-            report,
-        ))
+        );
+        encode(&mut self.buf, &RecordRef::HardState(hard_state));
+        if !tail.is_empty() {
+            encode(&mut self.buf, &RecordRef::Entries(tail));
+        }
+        {
+            let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
+            f.write_all(&self.buf).map_err(io_err("write", &tmp))?;
+            f.sync_all().map_err(io_err("fsync", &tmp))?;
+        }
+        fs::rename(&tmp, &self.path).map_err(io_err("rename into place", &self.path))?;
+        sync_dir(&self.dir)?;
+        self.file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io_err("open", &self.path))?;
+        self.last_index = tail.last().map_or(base.0, |e| e.index);
+        Ok(())
     }
 
     fn open_fresh(
@@ -161,6 +230,7 @@ impl Wal {
         Ok((
             Wal {
                 file,
+                dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
                 path,
                 last_index: 0,
                 buf: Vec::with_capacity(64 << 10),
@@ -247,8 +317,17 @@ fn encode(buf: &mut Vec<u8>, rec: &RecordRef<'_>) {
 }
 
 /// Apply every intact record; returns the state, a report and the length of the intact prefix.
-fn replay(path: &Path, bytes: &[u8]) -> Result<(Restored, ReplayReport, u64), StorageError> {
-    let mut restored = Restored::default();
+/// What the WAL alone holds.
+#[derive(Default)]
+struct Replayed {
+    hard_state: HardState,
+    /// The log continues after (index, term) (0, 0 for a WAL that was never compacted).
+    base: (u64, u64),
+    entries: Vec<Entry>,
+}
+
+fn replay(path: &Path, bytes: &[u8]) -> Result<(Replayed, ReplayReport, u64), StorageError> {
+    let mut restored = Replayed::default();
     let mut report = ReplayReport::default();
     let mut pos = HEADER_LEN;
     while pos < bytes.len() {
@@ -309,19 +388,26 @@ fn frame_at(bytes: &[u8], pos: usize) -> Option<&[u8]> {
     (crc32fast::hash(payload) == crc).then_some(payload)
 }
 
-fn apply(restored: &mut Restored, record: Record) -> Result<(), String> {
+fn apply(restored: &mut Replayed, record: Record) -> Result<(), String> {
+    let base = restored.base.0;
     match record {
+        Record::Base { index, term } => {
+            if !restored.entries.is_empty() {
+                return Err("a base record after entries".into());
+            }
+            restored.base = (index, term);
+        }
         Record::HardState(hs) => restored.hard_state = hs,
         Record::TruncateFrom(from) => {
-            if from == 0 {
-                return Err("truncate_from 0".into());
+            if from <= base {
+                return Err(format!("truncate_from {from} at or below the base {base}"));
             }
-            let keep = (from - 1) as usize;
+            let keep = (from - 1 - base) as usize;
             restored.entries.truncate(keep);
         }
         Record::Entries(entries) => {
             for e in entries {
-                let expected = restored.entries.len() as u64 + 1;
+                let expected = base + restored.entries.len() as u64 + 1;
                 if e.index != expected {
                     return Err(format!(
                         "entry index {} where {expected} was expected",
@@ -333,6 +419,60 @@ fn apply(restored: &mut Restored, record: Record) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The snapshot and the WAL together: entries the snapshot covers are dropped (they must agree with it).
+fn merge(path: &Path, snapshot: Option<Snapshot>, wal: Replayed) -> Result<Restored, StorageError> {
+    let inconsistent = |detail: String| StorageError::Inconsistent {
+        path: path.to_path_buf(),
+        offset: 0,
+        detail,
+    };
+    let Replayed {
+        hard_state,
+        base,
+        mut entries,
+    } = wal;
+    let Some(snapshot) = snapshot else {
+        if base.0 > 0 {
+            return Err(inconsistent(format!(
+                "the log starts after index {} but {} is missing",
+                base.0,
+                snapshot_file::SNAPSHOT_FILE
+            )));
+        }
+        return Ok(Restored {
+            hard_state,
+            snapshot: None,
+            entries,
+        });
+    };
+    if snapshot.last_index < base.0 {
+        return Err(inconsistent(format!(
+            "the log starts after index {} but the snapshot ends at {}",
+            base.0, snapshot.last_index
+        )));
+    }
+    // As installing a snapshot does: keep the entries after it only if the log agrees with it at its
+    // index (a compacted WAL starts right after it); otherwise the snapshot replaces them all.
+    let covered = entries
+        .iter()
+        .take_while(|e| e.index <= snapshot.last_index)
+        .count();
+    let agrees = base.0 == snapshot.last_index
+        || entries[..covered]
+            .last()
+            .is_some_and(|e| e.index == snapshot.last_index && e.term == snapshot.last_term);
+    if agrees {
+        entries.drain(..covered);
+    } else {
+        entries.clear();
+    }
+    Ok(Restored {
+        hard_state,
+        snapshot: Some(snapshot),
+        entries,
+    })
 }
 
 /// Create an empty WAL atomically: header into a temp file, fsync, rename, fsync the directory.
@@ -347,7 +487,7 @@ fn create_empty(dir: &Path, path: &Path) -> Result<(), StorageError> {
     sync_dir(dir)
 }
 
-fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("fsync directory", dir))
@@ -380,7 +520,10 @@ fn lock_dir(dir: &Path) -> Result<File, StorageError> {
     Ok(f)
 }
 
-fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StorageError + 'a {
+pub(crate) fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> StorageError + 'a {
     move |source| StorageError::Io {
         action,
         path: path.to_path_buf(),

@@ -22,7 +22,7 @@ fn schedules(default: u64) -> u64 {
 }
 
 /// One random schedule: faults for a while, then heal, restart everything and let clients finish.
-fn random_schedule(mode: ReadMode, nodes: usize, seed: u64) -> (usize, usize) {
+fn random_schedule(mode: ReadMode, nodes: usize, seed: u64) -> (usize, usize, u64, u64) {
     let (sim, result) = faulty_run(mode, nodes, seed, Replication::Quorum);
     assert_eq!(
         result.valid,
@@ -36,7 +36,12 @@ fn random_schedule(mode: ReadMode, nodes: usize, seed: u64) -> (usize, usize) {
         .iter()
         .filter(|e| e.kind == checker::EventType::Ok)
         .count();
-    (ok, sim.leaders.len())
+    (
+        ok,
+        sim.leaders.len(),
+        sim.snapshots_written,
+        sim.snapshots_sent,
+    )
 }
 
 fn faulty_run(
@@ -117,16 +122,24 @@ fn faulty_run(
 }
 
 fn run_mode(mode: ReadMode) {
-    let mut total_ok = 0;
-    let mut runs = 0;
+    let (mut total_ok, mut runs, mut written, mut sent) = (0, 0, 0, 0);
     for (nodes, count) in [(3, schedules(350)), (5, schedules(150))] {
         for seed in 0..count {
-            let (ok, _) = random_schedule(mode, nodes, seed * 7919 + nodes as u64);
+            let (ok, _, w, s) = random_schedule(mode, nodes, seed * 7919 + nodes as u64);
             total_ok += ok;
             runs += 1;
+            written += w;
+            sent += s;
         }
     }
-    eprintln!("{mode}: {runs} schedules, {total_ok} ok ops, all linearizable");
+    eprintln!(
+        "{mode}: {runs} schedules, {total_ok} ok ops, all linearizable; {written} snapshots written, {sent} sent"
+    );
+    // Compaction and InstallSnapshot are part of what the schedules exercise.
+    assert!(
+        written > runs as u64 && sent > 0,
+        "{written} snapshots written, {sent} sent"
+    );
     assert!(
         total_ok > runs * 10,
         "too few successful ops: {total_ok} in {runs} schedules"

@@ -33,14 +33,16 @@ pub(super) fn step(n: &mut RaftNode, msg: Message) {
                 );
                 return;
             }
-            Append { .. } => n.become_follower(msg.term, Some(msg.from.clone())),
+            Append { .. } | InstallSnapshot { .. } => {
+                n.become_follower(msg.term, Some(msg.from.clone()))
+            }
             _ => n.become_follower(msg.term, None),
         }
     } else if msg.term < n.term {
         let term = n.term;
         match &msg.body {
             // Tell a stale leader or candidate about our term so it steps down.
-            Append { .. } => n.send(
+            Append { .. } | InstallSnapshot { .. } => n.send(
                 &msg.from,
                 term,
                 AppendResp {
@@ -111,6 +113,7 @@ pub(super) fn step(n: &mut RaftNode, msg: Message) {
             round,
             ..
         } => n.handle_append_resp(&from, success, match_index, reject_index, hint, round),
+        InstallSnapshot { snapshot, round } => n.handle_install_snapshot(&from, snapshot, round),
         ReadIndexReq { .. } | ReadIndexResp { .. } => {}
     }
 }

@@ -23,6 +23,7 @@ fn config(id: &str, members: &[&str], mode: ReadMode) -> Config {
         check_quorum: true,
         max_batch: 4,
         async_lag: Duration::ZERO,
+        snapshot_every: 0,
         seed: 1,
     }
 }
@@ -85,6 +86,7 @@ fn restarted_lease_node_waits_out_a_full_lease_before_serving() {
             term: 3,
             voted_for: None,
         },
+        snapshot: None,
         entries: vec![],
     };
     // refuse: no campaign while its own guard runs.
