@@ -128,11 +128,14 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     );
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let mut server = tokio::spawn(
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .into_future(),
+        axum::serve(
+            crate::http_conn::JsonErrorsListener::new(listener, cfg.id()),
+            router(state),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.await;
+        })
+        .into_future(),
     );
     info!(listen = %cfg.listen, "serving");
 

@@ -9,6 +9,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod driver;
+pub mod http_conn;
+pub mod http_limits;
 pub mod server;
 pub mod snapshot_file;
 pub mod storage;

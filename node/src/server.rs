@@ -10,6 +10,7 @@ use crate::api::{
 };
 use crate::clock::Clock;
 use crate::driver::{DriverHandle, Input};
+use crate::http_limits::MAX_RAFT_BODY;
 use crate::raft::{ClientError, ClientReply, ClientRequest, ClientResult, Message, NodeId};
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
@@ -28,8 +29,6 @@ use tracing::{debug, info};
 
 /// Keys longer than this are refused: they are typos or abuse, and they would bloat every log entry.
 pub const MAX_KEY_LEN: usize = 1024;
-/// Peer batches can carry many entries; client bodies stay under axum's default limit.
-const MAX_RAFT_BODY: usize = 64 << 20;
 
 /// Shared by all handlers.
 #[derive(Clone)]
@@ -198,6 +197,9 @@ fn status(code: u16) -> StatusCode {
 }
 
 pub fn router(state: AppState) -> Router {
+    let limits = crate::http_limits::Limits {
+        node: state.inner.node.clone(),
+    };
     Router::new()
         .route("/kv/{key}", get(read).put(write))
         .route("/kv/{key}/cas", post(cas))
@@ -210,6 +212,10 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            crate::http_limits::guard,
+        ))
         .with_state(state)
 }
 
