@@ -5,7 +5,7 @@
 //! `ErrorBody` that names the problem, whatever its content type.
 
 use crate::api::{
-    AppendRequest, CasRequest, ClockRequest, ErrorBody, ErrorCode, ListReadResponse, ReadResponse,
+    CasRequest, ClockRequest, ErrorBody, ErrorCode, ListReadResponse, ReadResponse, Value,
     WriteRequest, WriteResponse,
 };
 use crate::clock::Clock;
@@ -260,41 +260,44 @@ fn local_flag(query: Option<&str>) -> Result<bool, ApiError> {
     }
 }
 
-async fn append(
-    State(st): State<AppState>,
-    k: Result<Path<String>, PathRejection>,
-    body: Bytes,
-) -> Response {
-    let result = async {
-        let key = key(k)?;
-        let req: AppendRequest = parse(&body, r#"{"value": <integer>}"#)?;
-        let reply = st
-            .ask(ClientRequest::Append {
-                key,
-                value: req.value,
-            })
-            .await?;
-        written(&st, "append", reply)
-    }
-    .await;
-    st.respond(result)
-}
-
 async fn write(
     State(st): State<AppState>,
     k: Result<Path<String>, PathRejection>,
     body: Bytes,
 ) -> Response {
+    value_write(st, k, body, "write", |key, value| ClientRequest::Write {
+        key,
+        value,
+    })
+    .await
+}
+
+/// `POST /kv/{key}/append`: the body is an `AppendRequest`, the same shape as a write's.
+async fn append(
+    State(st): State<AppState>,
+    k: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Response {
+    value_write(st, k, body, "append", |key, value| ClientRequest::Append {
+        key,
+        value,
+    })
+    .await
+}
+
+/// A write-path request whose body is `{"value": <integer>}`.
+async fn value_write(
+    st: AppState,
+    k: Result<Path<String>, PathRejection>,
+    body: Bytes,
+    what: &str,
+    make: fn(String, Value) -> ClientRequest,
+) -> Response {
     let result = async {
         let key = key(k)?;
         let req: WriteRequest = parse(&body, r#"{"value": <integer>}"#)?;
-        let reply = st
-            .ask(ClientRequest::Write {
-                key,
-                value: req.value,
-            })
-            .await?;
-        written(&st, "write", reply)
+        let reply = st.ask(make(key, req.value)).await?;
+        written(&st, what, reply)
     }
     .await;
     st.respond(result)
