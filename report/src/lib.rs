@@ -16,6 +16,7 @@
 //! [`RunMetrics`] is also serializable on its own (for `results.json`).
 
 pub mod browser;
+pub mod codes;
 pub mod faults;
 pub mod html;
 pub mod metrics;
