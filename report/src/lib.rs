@@ -20,8 +20,10 @@ pub mod codes;
 pub mod faults;
 pub mod html;
 pub mod metrics;
+mod named;
 mod ops;
 mod plots;
+pub mod roles;
 mod svg;
 mod timeline;
 
