@@ -15,6 +15,7 @@
 //!
 //! [`RunMetrics`] is also serializable on its own (for `results.json`).
 
+mod axis;
 pub mod browser;
 pub mod codes;
 pub mod faults;
