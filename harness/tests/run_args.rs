@@ -32,6 +32,27 @@ fn bad_run_arguments_are_refused_with_254_and_the_reason() {
         &["partition-ring", "4 nodes"],
     );
     refused(&["--concurrency", "0"], &["--concurrency"]);
+    refused(&["--partition-scope", "some"], &["some", "peers or all"]);
+    refused(
+        &["--system", "etcd", "--partition-scope", "all"],
+        &["--partition-scope all", "etcd"],
+    );
+    refused(
+        &[
+            "--system",
+            "exec",
+            "--node-cmd",
+            "kv {addr}",
+            "--replication",
+            "async",
+        ],
+        &["--replication async", "exec"],
+    );
+    refused(&["--health-timeout", "0s"], &["--health-timeout"]);
+    refused(
+        &["--nodes", "1", "--nemesis", "partition-random"],
+        &["partition-random", "2 nodes"],
+    );
     // Three faults do not fit in 10 s: the one left out is named.
     refused(
         &[

@@ -269,7 +269,11 @@ pub fn write(root: &RunDir, plan: &[Cell], a: &CompareArgs) -> Result<()> {
         a.routing,
         a.seed,
         a.extra.iter().map(|e| format!(" --extra={e}")).collect::<String>()
-    );
+    ) + &a
+        .node_cmd
+        .as_ref()
+        .map(|c| format!(" --node-cmd '{c}'"))
+        .unwrap_or_default();
     root.write_json(
         "compare.json",
         &serde_json::json!({"command": command, "rows": rows, "tradeoffs": words, "cells": plan}),

@@ -12,8 +12,8 @@ use workloads::{Routing, WorkloadKind};
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Faults to inject, comma-separated: none, partition-leader, partition-follower, partition-halves,
-    /// partition-ring, kill-leader, kill-random, pause-leader, clock-skew, all.
+    /// Faults to inject, comma-separated: none, partition-leader, partition-follower, partition-random,
+    /// partition-halves, partition-ring, kill-leader, kill-random, pause-leader, clock-skew, all.
     #[arg(long, default_value = "partition-leader")]
     pub nemesis: String,
 
@@ -235,6 +235,9 @@ impl RunConfig {
                     | FaultKind::PartitionRing
             )
         });
+        if faults.contains(&FaultKind::PartitionRandom) && a.nodes < 2 {
+            return Err("partition-random needs at least 2 nodes".into());
+        }
         if needs_leader && a.nodes < 3 {
             return Err(
                 "partition faults other than partition-leader need at least 3 nodes".into(),
