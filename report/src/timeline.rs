@@ -11,7 +11,7 @@
 use crate::axis::{BrokenAxis, BREAK_PX};
 use crate::faults::FaultSpan;
 use crate::named::mentions;
-use crate::roles::{NodeState, Roles};
+use crate::roles::{Roles, Served};
 use crate::svg::{esc, fault_color, ms};
 use checker::{Counterexample, Event, History, OpSummary};
 use serde_json::Value;
@@ -52,7 +52,7 @@ impl Role {
 struct Drawn {
     op: OpSummary,
     role: Role,
-    state: Option<NodeState>,
+    state: Option<Served>,
 }
 
 /// Values as the checker words them: `nil`, `4`, `[4 9]`.
@@ -193,9 +193,7 @@ pub fn render(cx: Option<&Counterexample>, faults: &[FaultSpan], events: &[Event
     let ops: Vec<Drawn> = picked
         .into_iter()
         .map(|(op, role)| {
-            let state = roles
-                .of_op(op.node.as_deref(), op.complete_time_ns, op.invoke_time_ns)
-                .cloned();
+            let state = roles.served(op.node.as_deref(), op.invoke_time_ns, op.complete_time_ns);
             Drawn { op, role, state }
         })
         .collect();
@@ -313,25 +311,42 @@ fn draw_op(out: &mut String, d: &Drawn, lanes: &[&str], x: &BrokenAxis) {
     };
     let text = label(o);
     // Inside the bar when it fits (about 6.5 px per character), else just after it.
-    let inside = (x1 - x0) > 8.0 + 6.5 * text.chars().count() as f64;
+    let text_w = 7.0 * text.chars().count() as f64;
+    let inside = (x1 - x0) > 8.0 + text_w;
+    // Outside: after the bar, or before it when that would run off the right edge.
+    let (tx, anchor) = if inside {
+        (x0 + 4.0, "start")
+    } else if x1 + 4.0 + text_w > W - 2.0 {
+        (x0 - 4.0, "end")
+    } else {
+        (x1 + 4.0, "start")
+    };
     let node = node_label(d);
     let (data, node_text) = match (&o.node, &node) {
         (Some(n), Some(l)) => (
             format!(
                 r#" data-node="{n}" data-node-role="{r}" data-term="{t}""#,
                 n = esc(n),
-                r = esc(d.state.as_ref().map_or("", |s| s.role.as_str())),
+                r = esc(d.state.as_ref().map_or("", |s| s.last().role.as_str())),
                 t = d
                     .state
                     .as_ref()
-                    .and_then(|s| s.term)
+                    .and_then(|s| s.last().term)
                     .map_or(String::new(), |t| t.to_string()),
             ),
-            format!(
-                r#"<text class="node" x="{x0:.1}" y="{ny:.1}">{l}</text>"#,
-                ny = y + LANE - 12.0,
-                l = esc(l)
-            ),
+            {
+                // Under the bar's start, or ending at its end near the right edge.
+                let (nx, na) = if x0 + 6.0 * l.chars().count() as f64 > W - 2.0 {
+                    (x1, "end")
+                } else {
+                    (x0, "start")
+                };
+                format!(
+                    r#"<text class="node" x="{nx:.1}" y="{ny:.1}" text-anchor="{na}">{l}</text>"#,
+                    ny = y + LANE - 12.0,
+                    l = esc(l)
+                )
+            },
         ),
         _ => (String::new(), String::new()),
     };
@@ -342,13 +357,12 @@ fn draw_op(out: &mut String, d: &Drawn, lanes: &[&str], x: &BrokenAxis) {
     };
     let _ = write!(
         out,
-        r#"<g class="op {r} {oc}"{id}{data}><rect x="{x0:.1}" y="{y:.1}" width="{w:.1}" height="{bh}" rx="3"/><text class="{place}" x="{tx:.1}" y="{ty:.1}">{l}</text>{node_text}<title>{tip}</title></g>"#,
+        r#"<g class="op {r} {oc}"{id}{data}><rect x="{x0:.1}" y="{y:.1}" width="{w:.1}" height="{bh}" rx="3"/><text class="{place}" x="{tx:.1}" y="{ty:.1}" text-anchor="{anchor}">{l}</text>{node_text}<title>{tip}</title></g>"#,
         r = d.role.name(),
         oc = esc(&o.outcome),
         w = x1 - x0,
         bh = 20.0,
         place = if inside { "in" } else { "out" },
-        tx = if inside { x0 + 4.0 } else { x1 + 4.0 },
         ty = y + 14.0,
         l = esc(&text),
         tip = esc(&format!(
@@ -387,7 +401,7 @@ fn table(ops: &[Drawn]) -> String {
                 / 1e6)),
             oc = esc(&o.outcome),
             n = esc(o.node.as_deref().unwrap_or("")),
-            was = esc(&d.state.as_ref().map_or(String::new(), NodeState::words)),
+            was = esc(&d.state.as_ref().map_or(String::new(), Served::words)),
         );
     }
     t.push_str("</tbody></table>");
