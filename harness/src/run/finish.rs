@@ -218,7 +218,7 @@ fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
     b.push_record(["verdict", verdict_words(r)]);
     b.push_record([
         "mode",
-        &format!("{} (replication {})", cfg.mode, cfg.replication),
+        &cfg.mode_label(),
     ]);
     b.push_record([
         "workload",
@@ -260,8 +260,8 @@ fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(
         s,
-        "| mode | {} (replication {}) |",
-        cfg.mode, cfg.replication
+        "| mode | {} |",
+        cfg.mode_label()
     );
     let _ = writeln!(
         s,
