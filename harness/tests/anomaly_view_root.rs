@@ -1,9 +1,9 @@
 //! A run you can read, end to end (root: network namespaces): an `any-local` cluster under follower
-//! partitions is caught; the terminal table names the fault and splits `fail` by code; progress lines
-//! come out without a terminal; the history holds the `/status` samples; and the report's "First
-//! anomaly", opened in headless Chromium, draws the stale read and the write it missed, each labelled
-//! with the node that served it and that node's role and term. A screenshot is kept in
-//! `target/test-output/harness/anomaly-view.png`.
+//! partitions, with default (sticky) routing, is caught; the terminal table names the fault and splits
+//! `fail` by code; progress lines come out without a terminal; the history holds the `/status` samples;
+//! and the report's "First anomaly", opened in headless Chromium, draws the stale read and the write it
+//! missed, each labelled with the node that served it and that node's role and term. A screenshot is
+//! kept in `target/test-output/harness/anomaly-view.png`.
 
 mod common;
 
@@ -81,8 +81,6 @@ fn root_anomaly_view_shows_the_stale_read_and_the_missed_write() {
         "any-local",
         "--nemesis",
         "partition-follower",
-        "--routing",
-        "round-robin",
         "--time-limit",
         "10s",
         "--seed",
