@@ -316,7 +316,7 @@ fn draw_op(out: &mut String, d: &Drawn, lanes: &[&str], x: &BrokenAxis) {
     // Outside: after the bar, or before it when that would run off the right edge.
     let (tx, anchor) = if inside {
         (x0 + 4.0, "start")
-    } else if x1 + 4.0 + text_w > W - 2.0 {
+    } else if x1 + 4.0 + text_w > RIGHT {
         (x0 - 4.0, "end")
     } else {
         (x1 + 4.0, "start")
