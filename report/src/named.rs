@@ -76,9 +76,9 @@ fn nearest<'a>(
         .copied()
 }
 
-/// The length of a served-by note at the start of `rest` (` (served by ...)`), or 0.
+/// The length of a served-by note at the start of `rest` (` (served by ...)`, ` (sent to ...)`), or 0.
 pub fn note_len(rest: &str) -> usize {
-    if !rest.starts_with(" (served by ") {
+    if !(rest.starts_with(" (served by ") || rest.starts_with(" (sent to ")) {
         return 0;
     }
     rest.find(')').map_or(0, |i| i + 1)

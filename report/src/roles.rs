@@ -3,7 +3,7 @@
 //! "(served by n2, a follower in term 3 whose leader was n1)" where that is known.
 
 use crate::named::{mentions, note_len};
-use checker::{CheckResult, Event, History, Op, Process};
+use checker::{CheckResult, Event, History, Op, Outcome, Process};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -142,17 +142,23 @@ impl Roles {
         })
     }
 
-    /// ` (served by n2, a follower in term 3 whose leader was n1)`, or ` (served by n2)` without samples.
+    /// ` (served by n2, a follower in term 3 whose leader was n1)`, or ` (served by n2)` without samples;
+    /// ` (sent to n2, ...)` for an op whose outcome is unknown (nobody vouched for serving it).
     pub fn served_note(&self, op: &Op) -> Option<String> {
         let node = op.node.as_deref()?;
+        let verb = if op.outcome == Outcome::Ok {
+            "served by"
+        } else {
+            "sent to"
+        };
         let served = self.served(
             Some(node),
             op.invoke_time_ns.unwrap_or(0),
             op.complete_time_ns,
         );
         Some(match served {
-            Some(s) => format!(" (served by {node}, {})", s.words()),
-            None => format!(" (served by {node})"),
+            Some(s) => format!(" ({verb} {node}, {})", s.words()),
+            None => format!(" ({verb} {node})"),
         })
     }
 }
@@ -229,7 +235,7 @@ pub fn enrich(check: &mut CheckResult, events: &[Event], history: &History) {
         }
     }
     out.push_str(&text[from..]);
-    if !anomaly_named && !text.contains(" (served by ") {
+    if !anomaly_named && no_note_yet(&text) {
         if let Some(op) = history
             .ops
             .iter()
@@ -245,6 +251,11 @@ pub fn enrich(check: &mut CheckResult, events: &[Event], history: &History) {
         check.explanation = out.clone();
     }
     cx.explanation = out;
+}
+
+/// Whether no served-by note is in `text` yet.
+fn no_note_yet(text: &str) -> bool {
+    !text.contains(" (served by ") && !text.contains(" (sent to ")
 }
 
 #[cfg(test)]
@@ -368,6 +379,11 @@ mod tests {
             &c.explanation, why,
             "the one-line explanation is enriched too"
         );
+        // An op with an unknown outcome was only sent there.
+        let mut info = h.ops[0].clone();
+        info.outcome = checker::Outcome::Info;
+        let note = Roles::from_events(&ev).served_note(&info).unwrap();
+        assert_eq!(note, " (sent to n1, the leader in term 1)");
         let again = why.clone();
         enrich(&mut c, &ev, &h);
         assert_eq!(c.counterexample.unwrap().explanation, again, "idempotent");

@@ -350,9 +350,14 @@ fn draw_op(out: &mut String, d: &Drawn, lanes: &[&str], x: &BrokenAxis) {
         ),
         _ => (String::new(), String::new()),
     };
+    let verb = if o.outcome == "ok" {
+        "served by"
+    } else {
+        "sent to"
+    };
     let served = match (&o.node, &d.state) {
-        (Some(n), Some(s)) => format!(", served by {n}, {}", s.words()),
-        (Some(n), None) => format!(", served by {n}"),
+        (Some(n), Some(s)) => format!(", {verb} {n}, {}", s.words()),
+        (Some(n), None) => format!(", {verb} {n}"),
         _ => String::new(),
     };
     let _ = write!(
