@@ -294,14 +294,16 @@ fn node_label(d: &Drawn) -> Option<String> {
     })
 }
 
+/// An op label's place: x, anchor, and whether it sits inside the bar.
+type LabelAt = (f64, &'static str, bool);
+
 /// Where one op goes: its lane, bar, and (when there was room) its labels.
 struct Placed {
     lane: usize,
     y: f64,
     x0: f64,
     x1: f64,
-    /// The op label: x, anchor, and whether it sits inside the bar.
-    label: Option<(f64, &'static str, bool)>,
+    label: Option<LabelAt>,
     /// The node label: x and anchor.
     node: Option<(f64, &'static str)>,
 }
@@ -354,7 +356,7 @@ fn layout(ops: &[Drawn], lanes: &[&str], x: &BrokenAxis) -> Vec<Placed> {
             let after = (p.x1 + 4.0, p.x1 + 4.0 + w);
             let before = (p.x0 - 4.0 - w, p.x0 - 4.0);
             let fits = |s: &(f64, f64)| s.0 >= LEFT && s.1 <= RIGHT;
-            let spots: Vec<((f64, f64), (f64, &'static str, bool))> = [
+            let spots: Vec<((f64, f64), LabelAt)> = [
                 (after, (after.0, "start", false)),
                 (before, (before.1, "end", false)),
             ]
