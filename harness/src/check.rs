@@ -117,13 +117,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
             .threads
             .unwrap_or_else(|| CheckOptions::default().threads),
     };
-    let result = match checker::try_check(&history, model, &opts) {
+    let mut result = match checker::try_check(&history, model, &opts) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("harness check: {}: {e}", args.file.display());
             return Ok(exit::BAD_ARGS);
         }
     };
+    served_by(&args.file, &history, &mut result);
     if args.json {
         let report = JsonReport {
             file: args.file.display().to_string(),
@@ -138,6 +139,21 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         Validity::Invalid => exit::INVALID,
         Validity::Unknown => exit::UNKNOWN,
     })
+}
+
+/// Our histories carry `/status` samples: the explanation then says who served each op it names.
+fn served_by(file: &std::path::Path, history: &checker::History, result: &mut CheckResult) {
+    if history.format != checker::Format::Jsonl || result.counterexample.is_none() {
+        return;
+    }
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return;
+    };
+    let events: Vec<checker::Event> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    report::roles::enrich(result, &events, history);
 }
 
 fn print_table(args: &CheckArgs, r: &CheckResult) {

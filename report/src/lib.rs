@@ -20,6 +20,7 @@ pub mod browser;
 pub mod codes;
 pub mod faults;
 pub mod html;
+mod labels;
 pub mod metrics;
 mod named;
 mod ops;
