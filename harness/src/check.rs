@@ -1,7 +1,7 @@
 //! `harness check FILE`: the thin CLI over the `checker` library.
 
 use crate::exit;
-use checker::{CheckOptions, CheckResult, ModelKind, Validity};
+use checker::{CheckOptions, CheckResult, Method, ModelKind, Validity};
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -175,6 +175,9 @@ fn print_table(args: &CheckArgs, r: &CheckResult) {
         .with(Modify::new(Columns::last()).with(Width::wrap(72).keep_words(true)));
     println!("{}", args.file.display());
     println!("{table}");
+    for line in method_lines(r) {
+        println!("{line}");
+    }
     if let Some(c) = &r.counterexample {
         println!("op that cannot be linearized: {}", summary(&c.op));
         println!(
@@ -188,6 +191,40 @@ fn print_table(args: &CheckArgs, r: &CheckResult) {
             }
         }
     }
+}
+
+/// Which method (inference or search) decided each key: one line per key for a few keys, else counts.
+fn method_lines(r: &CheckResult) -> Vec<String> {
+    const LISTED: usize = 20;
+    let decided = |k: &&checker::KeyResult| k.valid != Validity::Unknown;
+    if r.per_key.len() <= LISTED {
+        return r
+            .per_key
+            .iter()
+            .filter(decided)
+            .map(|k| {
+                let key = k
+                    .key
+                    .as_ref()
+                    .map(|k| format!("key {k:?}"))
+                    .unwrap_or_else(|| "the history".to_string());
+                format!("{key}: {} by {}", k.valid, k.method.as_str())
+            })
+            .collect();
+    }
+    let count = |m: Method| {
+        r.per_key
+            .iter()
+            .filter(decided)
+            .filter(|k| k.method == m)
+            .count()
+    };
+    vec![format!(
+        "keys decided by inference: {}, by search: {}, undecided: {}",
+        count(Method::Inference),
+        count(Method::Search),
+        r.per_key.iter().filter(|k| !decided(k)).count()
+    )]
 }
 
 fn summary(o: &checker::OpSummary) -> String {
