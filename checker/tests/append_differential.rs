@@ -114,7 +114,7 @@ fn events(specs: &[Spec]) -> Vec<Event> {
             3 => got.push(specs.len() as i64 - i as i64),
             _ => {}
         }
-        outputs[i] = if got.is_empty() && s.at % 2 == 0 {
+        outputs[i] = if got.is_empty() && s.at.is_multiple_of(2) {
             Value::Null
         } else {
             json!(got)
