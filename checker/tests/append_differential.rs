@@ -78,6 +78,11 @@ fn random_spec(rng: &mut impl Rng) -> Spec {
 
 /// Simulates the ops in order of their effect points and records events, each op on its own process.
 fn events(specs: &[Spec]) -> Vec<Event> {
+    events_with(specs, true)
+}
+
+/// As [`events`]; `open_info`: some info ops stay open to the end instead of completing.
+fn events_with(specs: &[Spec], open_info: bool) -> Vec<Event> {
     let times: Vec<(u64, u64, u64)> = specs
         .iter()
         .enumerate()
@@ -142,7 +147,7 @@ fn events(specs: &[Spec]) -> Vec<Event> {
             Value::Null
         };
         evs.push((t0, mk(t0, EventType::Invoke, inv.clone())));
-        if s.kind == EventType::Info && s.start % 3 == 0 {
+        if open_info && s.kind == EventType::Info && s.start % 3 == 0 {
             continue; // open until the end
         }
         let v = match (s.append, s.kind) {
@@ -208,5 +213,147 @@ fn random_histories_are_both_valid_and_invalid() {
     assert!(
         valid > 300 && invalid > 300,
         "valid {valid}, invalid {invalid}"
+    );
+}
+
+/// An op of a session: sessions run one op at a time, and continue on a new process after `info`.
+#[derive(Debug, Clone)]
+struct SessionSpec {
+    session: u8,
+    append: bool,
+    key: u8,
+    kind: EventType,
+    gap: u16,
+    len: u16,
+    at: u8,
+    happens: bool,
+    distort: u8,
+}
+
+fn session_spec() -> impl Strategy<Value = SessionSpec> {
+    (
+        0u8..3,
+        any::<bool>(),
+        0u8..2,
+        prop::sample::select(vec![
+            EventType::Ok,
+            EventType::Ok,
+            EventType::Ok,
+            EventType::Info,
+            EventType::Fail,
+        ]),
+        0u16..4,
+        1u16..6,
+        1u8..8,
+        any::<bool>(),
+        0u8..8,
+    )
+        .prop_map(
+            |(session, append, key, kind, gap, len, at, happens, distort)| SessionSpec {
+                session,
+                append,
+                key,
+                kind,
+                gap,
+                len,
+                at,
+                happens,
+                distort,
+            },
+        )
+}
+
+/// Lays the sessions' ops out in time and turns them into independent ops for [`events`], then sets
+/// each event's process and session.
+fn session_events(specs: &[SessionSpec]) -> Vec<Event> {
+    let mut clock = [0u16; 3];
+    let mut proc_of = [0u64, 100, 200];
+    let mut flat = Vec::new();
+    let mut who = Vec::new();
+    for s in specs {
+        let c = &mut clock[s.session as usize];
+        let start = *c + s.gap;
+        *c = start + s.len + 1;
+        flat.push(Spec {
+            append: s.append,
+            key: s.key,
+            kind: s.kind,
+            start,
+            len: s.len,
+            at: s.at,
+            happens: s.happens,
+            distort: s.distort,
+        });
+        who.push((proc_of[s.session as usize], s.session as u64));
+        if s.kind == EventType::Info {
+            proc_of[s.session as usize] += 1;
+        }
+    }
+    // Every info op completes (as info), so that a session's next op starts after it.
+    let evs = events_with(&flat, false);
+    evs.into_iter()
+        .map(|mut e| {
+            let Process::Client(p) = e.process else {
+                return e;
+            };
+            let (process, session) = who[p as usize];
+            e.process = Process::Client(process);
+            e.session = Some(session);
+            e
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Linearizability implies every session guarantee, and the inference still agrees with the search
+    /// when ops share sessions.
+    #[test]
+    fn session_guarantees_follow_from_linearizability(specs in prop::collection::vec(session_spec(), 1..10)) {
+        let evs = session_events(&specs);
+        let h = parse_events(&evs).expect("generated histories parse");
+        let r = checker::append::check_append(&h, &Default::default()).expect("well formed");
+        let searched = check_model(&h, ListAppendModel::new(), &opts()).expect("encodes").valid;
+        prop_assert_eq!(r.guarantees.linearizable == Some(true), searched == Validity::Valid, "{:#?}", evs);
+        if r.guarantees.linearizable == Some(true) {
+            let g = &r.guarantees;
+            prop_assert!(
+                g.read_your_writes == Some(true)
+                    && g.monotonic_reads == Some(true)
+                    && g.monotonic_writes == Some(true)
+                    && g.writes_follow_reads == Some(true),
+                "{:#?}\n{:#?}", r.violations, evs
+            );
+        }
+    }
+}
+
+/// The session generator does produce session-guarantee violations, so the implication above is tested.
+#[test]
+fn session_histories_break_session_guarantees_often() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = prop::collection::vec(session_spec(), 1..10);
+    let mut broken = 0;
+    for _ in 0..1000 {
+        let specs = strategy.new_tree(&mut runner).expect("value").current();
+        let h = parse_events(&session_events(&specs)).expect("parses");
+        let r = checker::append::check_append(&h, &Default::default()).expect("well formed");
+        let g = &r.guarantees;
+        if [
+            g.read_your_writes,
+            g.monotonic_reads,
+            g.monotonic_writes,
+            g.writes_follow_reads,
+        ]
+        .contains(&Some(false))
+        {
+            broken += 1;
+        }
+    }
+    assert!(
+        broken > 30,
+        "only {broken} of 1000 histories broke a session guarantee"
     );
 }

@@ -12,7 +12,7 @@
 //! checks every read against all sessions' appends. Writes-follow-reads compares a read's prefix with R
 //! by a prefix hash first, so the common case (reads agree) costs O(1) per value.
 
-use super::index::{session, KeyData, Read};
+use super::index::{ret, session, KeyData, Read};
 use super::staleness;
 use super::{
     words, Sink, MONOTONIC_READS, MONOTONIC_WRITES, READ_YOUR_WRITES, WRITES_FOLLOW_READS,
@@ -23,8 +23,8 @@ use rustc_hash::FxHashMap;
 /// Per (session, key): what the session has done and seen so far.
 #[derive(Default)]
 struct SessionState {
-    /// Acknowledged appends, in order.
-    acked: Vec<u32>,
+    /// Acknowledged appends (value id, completion position), in order.
+    acked: Vec<(u32, usize)>,
     /// Values its reads returned, each with the read that first returned it.
     union: Vec<(u32, u32)>,
     last_read: Option<u32>,
@@ -106,6 +106,9 @@ pub(crate) struct Scratch {
     present_ok: Vec<u32>,
     touched: Vec<u32>,
     prefix: Vec<u64>,
+    /// Per read: a dependency read -> the last position in this read of its values (`u32::MAX`
+    /// when one is missing).
+    reach: FxHashMap<u32, u32>,
 }
 
 pub(crate) fn check_key(
@@ -154,6 +157,7 @@ pub(crate) fn check_key(
         present_ok,
         touched,
         prefix,
+        reach,
         ..
     } = sc;
     let acks = staleness::Acks::new(h, kd);
@@ -178,7 +182,7 @@ pub(crate) fn check_key(
             };
             mine.push(id);
             if op.outcome == Outcome::Ok {
-                st.acked.push(id);
+                st.acked.push((id, ret(op)));
             }
             continue;
         }
@@ -187,7 +191,11 @@ pub(crate) fn check_key(
         let r = &kd.reads[rn as usize];
         let list = kd.list(r);
         marks.mark(stamp, list);
-        if let Some(&a) = st.acked.iter().find(|&&a| !marks.has(stamp, a)) {
+        if let Some(&(a, _)) = st
+            .acked
+            .iter()
+            .find(|&&(a, done)| done < op.invoke_pos && !marks.has(stamp, a))
+        {
             sink.push(READ_YOUR_WRITES, || {
                 let w = &h.ops[kd.vals[a as usize].op.unwrap_or(0) as usize];
                 let s = format!(
@@ -249,6 +257,7 @@ pub(crate) fn check_key(
             prefix.push(hash_step(p, id));
         }
         touched.clear();
+        reach.clear();
         let mut mw_reported = false;
         let mut wfr_reported = false;
         for (p, &y) in list.iter().enumerate() {
@@ -264,7 +273,7 @@ pub(crate) fn check_key(
                 touched.push(w.sess);
             } else if w.seq < slot.1 {
                 let later = slot.2;
-                if w.ok && !mw_reported {
+                if w.ok && !mw_reported && before(h, kd, y, later) {
                     mw_reported = true;
                     monotonic_writes_order(h, kd, sink, r, y, later);
                 }
@@ -278,12 +287,23 @@ pub(crate) fn check_key(
                 let m = dr.len as usize;
                 let fast = p >= m && prefix[m] == full[d as usize];
                 if !fast && !wfr_reported {
-                    if let Some(x) = kd
-                        .list(dr)
-                        .iter()
-                        .copied()
-                        .find(|&x| x != y && marks.at(stamp, x).is_none_or(|q| q as usize > p))
-                    {
+                    let far = *reach.entry(d).or_insert_with(|| {
+                        kd.list(dr)
+                            .iter()
+                            .map(|&x| marks.at(stamp, x).unwrap_or(u32::MAX))
+                            .max()
+                            .unwrap_or(0)
+                    });
+                    // Only when something of R is missing or not before y: find it (y itself in R
+                    // would be a linearizability matter, not this one).
+                    let missing = (far == u32::MAX || far as usize >= p)
+                        .then(|| {
+                            kd.list(dr).iter().copied().find(|&x| {
+                                x != y && marks.at(stamp, x).is_none_or(|q| q as usize > p)
+                            })
+                        })
+                        .flatten();
+                    if let Some(x) = missing {
                         wfr_reported = true;
                         writes_follow_reads(h, kd, sink, r, y, x, d);
                     }
@@ -296,17 +316,27 @@ pub(crate) fn check_key(
             let w = writers[top as usize];
             let have = present_ok[s as usize] - w.ok as u32;
             if have < w.ok_before && !mw_reported {
-                mw_reported = true;
                 let missing = by_session[s as usize].iter().copied().find(|&a| {
                     writers[a as usize].ok
                         && writers[a as usize].seq < w.seq
                         && !marks.has(stamp, a)
+                        && before(h, kd, a, top)
                 });
                 if let Some(a) = missing {
+                    mw_reported = true;
                     monotonic_writes_gap(h, kd, sink, r, top, a);
                 }
             }
         }
+    }
+}
+
+/// Whether the append of value `a` completed before the append of value `b` began.
+fn before(h: &History, kd: &KeyData, a: u32, b: u32) -> bool {
+    let op = |id: u32| kd.vals[id as usize].op.map(|i| &h.ops[i as usize]);
+    match (op(a), op(b)) {
+        (Some(a), Some(b)) => ret(a) < b.invoke_pos,
+        _ => false,
     }
 }
 
