@@ -200,6 +200,7 @@ pub fn try_check_with(
             check_model_with(history, RegisterModel::cas_register(), opts, methods)
         }
         ModelKind::Kv => check_model_with(history, KvModel::new(), opts, methods),
+        ModelKind::ListAppend => crate::append::check_result(history),
     }
 }
 

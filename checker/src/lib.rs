@@ -7,6 +7,7 @@
 //! println!("{}: {}", result.valid, result.explanation);
 //! ```
 
+pub mod append;
 mod check;
 mod edn;
 pub mod explain;
@@ -23,7 +24,9 @@ pub use check::{
 };
 pub use explain::{Counterexample, OpSummary};
 pub use history::{Event, EventType, Process};
-pub use model::{Encoded, EncodedOp, KvModel, Model, ModelKind, RegisterModel, UnknownModel};
+pub use model::{
+    Encoded, EncodedOp, KvModel, ListAppendModel, Model, ModelKind, RegisterModel, UnknownModel,
+};
 pub use ops::{Format, History, Op, Outcome};
 pub use parse::{
     load_history, parse_edn, parse_events, parse_jsonl, parse_str, Location, ParseError,

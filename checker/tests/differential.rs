@@ -89,6 +89,7 @@ fn events(ops: &[GenOp], multi_key: bool) -> Vec<Event> {
             value,
             node: None,
             error: None,
+            session: None,
         };
         // Distinct times: slot * 64 + op number, invocation slots even, completions odd.
         let t0 = (o.start as u32 * 2) * 64 + p as u32;
@@ -570,6 +571,7 @@ fn a_stale_read_is_caught_and_explained() {
         value: v,
         node: None,
         error: None,
+        session: None,
     };
     let mut evs = vec![
         w(0, 1_000_000_000, EventType::Invoke, json!(4)),
@@ -587,6 +589,7 @@ fn a_stale_read_is_caught_and_explained() {
         value: Value::Null,
         node: None,
         error: None,
+        session: None,
     });
     evs.push(Event {
         index: 5,
@@ -598,6 +601,7 @@ fn a_stale_read_is_caught_and_explained() {
         value: json!(4),
         node: Some("n3".into()),
         error: None,
+        session: None,
     });
     let h = parse_events(&evs).unwrap();
     let r = check(&h, ModelKind::Kv, &CheckOptions::default());
