@@ -1,6 +1,6 @@
 //! `workloads`: what the clients do during a run.
 //!
-//! - [`generator`]: seeded op generators (register and kv) with unique written values;
+//! - [`generator`]: seeded op generators (register, kv and append) with unique written values;
 //! - [`client`]: the HTTP client of our node protocol and the exact outcome mapping (`ok`/`fail`/`info`);
 //! - [`recorder`]: the history, streamed to `history.jsonl` as it happens;
 //! - [`runner`]: concurrent workers with a rate limit, routing, process retirement, and final reads.
@@ -12,7 +12,7 @@ pub mod recorder;
 pub mod runner;
 mod settings;
 
-pub use client::{Attempt, Client, ClientError, NodeClient, NodeStatus, Outcome};
+pub use client::{Attempt, Client, ClientError, NodeClient, NodeStatus, Outcome, ReadValue};
 pub use etcd::{EtcdClient, EtcdReads};
 pub use generator::{Generator, OpSpec};
 pub use recorder::{Recorder, StatsSnapshot};

@@ -143,7 +143,7 @@ pub async fn run(
                     let op = gen.next_op();
                     let a = perform(&*client, &recorder, &mut route, &names, process, &op).await;
                     let read = match a.outcome {
-                        Outcome::Ok { read } => read,
+                        Outcome::Ok { ref read } => read.as_ref().and_then(|r| r.as_int()),
                         _ => None,
                     };
                     gen.observe(&op, matches!(a.outcome, Outcome::Ok { .. }), read);
