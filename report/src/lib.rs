@@ -17,6 +17,7 @@
 
 pub mod browser;
 pub mod faults;
+pub mod guarantees;
 pub mod html;
 pub mod metrics;
 mod ops;
@@ -25,6 +26,7 @@ mod svg;
 mod timeline;
 
 pub use faults::{faults_from_history, is_leader_fault, FaultSpan};
+pub use guarantees::{GuaranteeView, Rung};
 pub use html::{render, write_report, ReportInput};
 pub use metrics::{
     Availability, Bucket, LatencyStats, NodeShare, OutcomeCounts, RunMetrics, Unavailability,

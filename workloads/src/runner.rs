@@ -130,6 +130,8 @@ pub async fn run(
                 let mut gen = Generator::new(&cfg, w);
                 let mut route = Route::new(cfg.routing, client.names().len(), w);
                 let mut process = w as u64;
+                // Every worker is a session, across the processes it goes through.
+                recorder.set_session(process, w as u64);
                 // Workers start spread over one interval so they do not fire in lockstep.
                 let mut next = Instant::now() + interval.mul_f64(w as f64 / cfg.concurrency as f64);
                 loop {
@@ -149,6 +151,7 @@ pub async fn run(
                     gen.observe(&op, matches!(a.outcome, Outcome::Ok { .. }), read);
                     if matches!(a.outcome, Outcome::Info { .. }) {
                         process = next_process.fetch_add(1, Ordering::Relaxed);
+                        recorder.set_session(process, w as u64);
                     }
                     // Keep the rate without bursts: after a slow op, start again from now.
                     next = (next + interval).max(Instant::now());

@@ -3,6 +3,7 @@
 
 use super::args::RunConfig;
 use super::faults::FaultRecord;
+use super::guarantees::{self, GuaranteeReport};
 use super::RunProblems;
 use crate::exit;
 use crate::store::RunDir;
@@ -31,6 +32,9 @@ struct Results<'a> {
     stats: &'a StatsSnapshot,
     detection: Option<Detection>,
     metrics: &'a RunMetrics,
+    /// `expect`, `guarantees`, `lost_writes`, `staleness`, `violations`, `convergence`, `ladder`.
+    #[serde(flatten)]
+    guarantees: Option<&'a GuaranteeReport>,
 }
 
 /// When the first anomaly happened relative to the fault before it (how fast a fault shows).
@@ -68,22 +72,34 @@ pub fn finish(
         .iter()
         .any(|e| matches!(e.process, checker::Process::Client(_)));
     // No client op at all (the cluster never came up) is a run problem already named, not a parse error.
-    let check = match checker::parse_events(&events) {
+    let history = match checker::parse_events(&events) {
         _ if !any_ops => None,
-        Ok(history) => {
-            let opts = CheckOptions {
-                time_limit: Some(Duration::from_secs_f64(cfg.check_time_limit_s)),
-                memory_limit_bytes: Some(4 << 30),
-                threads: 2,
-            };
-            Some(checker::check(&history, cfg.model(), &opts))
-        }
+        Ok(history) => Some(history),
         Err(e) => {
             problems.push(format!("the recorded history does not parse: {e}"));
             None
         }
     };
-    let validity = check.as_ref().map(|c| c.valid);
+    let check = history.as_ref().map(|history| {
+        let opts = CheckOptions {
+            time_limit: Some(Duration::from_secs_f64(cfg.check_time_limit_s)),
+            memory_limit_bytes: Some(4 << 30),
+            threads: 2,
+        };
+        checker::check(history, cfg.model(), &opts)
+    });
+    let report = history.as_ref().and_then(|h| {
+        let append = cfg.workload == workloads::WorkloadKind::Append;
+        guarantees::evaluate(cfg.expect, append, Some(h), &events, check.as_ref())
+            .map_err(|e| problems.push(e))
+            .ok()
+    });
+    // The guarantees --expect names decide; for the default that is the linearizability verdict.
+    let validity = report.as_ref().map(|r| match guarantees::verdict(r) {
+        Some(true) => Validity::Valid,
+        Some(false) => Validity::Invalid,
+        None => Validity::Unknown,
+    });
     // An anomaly is real whatever else went wrong; otherwise a flawed run cannot vouch for a pass.
     let code = match validity {
         Some(Validity::Invalid) => exit::INVALID,
@@ -114,6 +130,7 @@ pub fn finish(
         stats: &snapshot,
         detection: detection(check.as_ref(), &faults),
         metrics: &metrics,
+        guarantees: report.as_ref(),
     };
     dir.write_json("results.json", &results)?;
     let page = ReportInput {
@@ -124,6 +141,7 @@ pub fn finish(
         metrics: metrics.clone(),
         notes: problems.clone(),
         config: serde_json::to_value(cfg)?,
+        guarantees: report.as_ref().map(guarantees::view),
     };
     report::write_report(&dir.root, &page).context("writing report.html")?;
     let summary = summary_md(cfg, dir, &results);
@@ -134,13 +152,32 @@ pub fn finish(
     Ok(code)
 }
 
-fn verdict_words(r: &Results) -> &'static str {
+fn verdict_words(cfg: &RunConfig, r: &Results) -> String {
     match (r.exit_code, r.valid.as_bool()) {
-        (exit::INVALID, _) => "INVALID: anomaly found",
-        (exit::INVALID_RUN, _) => "INVALID RUN: the run did not do what it was meant to",
-        (_, Some(true)) => "valid: linearizable",
-        _ => "UNKNOWN: the checker hit its bound",
+        (exit::INVALID, _) => format!("INVALID: anomaly found (expected: {})", cfg.expect),
+        (exit::INVALID_RUN, _) => "INVALID RUN: the run did not do what it was meant to".into(),
+        (_, Some(true)) => format!("valid: {}", cfg.expect.words()),
+        _ if cfg.expect == guarantees::Expect::Linearizable => {
+            "UNKNOWN: the checker hit its bound".into()
+        }
+        _ => format!("UNKNOWN: not checkable here ({})", cfg.expect.words()),
     }
+}
+
+/// The ladder, one guarantee per line, then lost writes and staleness when checked.
+fn ladder_lines(r: &Results) -> Vec<(String, String)> {
+    let Some(g) = r.guarantees else {
+        return vec![];
+    };
+    let ladder: Vec<String> = g.ladder.iter().map(|rung| rung.line()).collect();
+    let mut rows = vec![("guarantees".to_string(), ladder.join("\n"))];
+    if let Some(l) = &g.lost_writes {
+        rows.push(("lost writes".into(), report::guarantees::lost_line(l)));
+    }
+    if let Some(s) = &g.staleness {
+        rows.push(("staleness".into(), report::guarantees::staleness_line(s)));
+    }
+    rows
 }
 
 fn explanation(r: &Results) -> String {
@@ -191,7 +228,7 @@ fn faults_line(faults: &[FaultRecord]) -> String {
 
 fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
     let mut b = Builder::default();
-    b.push_record(["verdict", verdict_words(r)]);
+    b.push_record(["verdict".to_string(), verdict_words(cfg, r)]);
     b.push_record([
         "mode",
         &format!("{} (replication {})", cfg.mode, cfg.replication),
@@ -219,6 +256,9 @@ fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
         ]);
     }
     b.push_record(["latency".to_string(), latency_line(r.metrics)]);
+    for row in ladder_lines(r) {
+        b.push_record([row.0, row.1]);
+    }
     let why = explanation(r);
     if !why.is_empty() {
         b.push_record(["why", &why]);
@@ -235,7 +275,7 @@ fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
 fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# {}\n", cfg.name);
-    let _ = writeln!(s, "**{}** (exit {})\n", verdict_words(r), r.exit_code);
+    let _ = writeln!(s, "**{}** (exit {})\n", verdict_words(cfg, r), r.exit_code);
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(
         s,
@@ -263,6 +303,15 @@ fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
     let why = explanation(r);
     if !why.is_empty() {
         let _ = writeln!(s, "\n## Why\n\n{why}");
+    }
+    if let Some(g) = r.guarantees {
+        let _ = writeln!(s, "\n## Guarantees (--expect {})\n", g.expect);
+        for rung in &g.ladder {
+            let _ = writeln!(s, "- {}", rung.line());
+        }
+        for (name, line) in ladder_lines(r).into_iter().skip(1) {
+            let _ = writeln!(s, "- {name}: {line}");
+        }
     }
     if !r.faults.is_empty() {
         let _ = writeln!(s, "\n## Faults\n\n| fault | start (s) | end (s) | targets | role | hit | detail |\n|---|---|---|---|---|---|---|");
