@@ -34,7 +34,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "CMD")]
     pub node_cmd: Option<String>,
 
-    /// Write path: quorum (ack after Raft commit) or async (ack once in the leader's log).
+    /// Write path: quorum (ack after Raft commit), sync-all (ack once every node has it) or async (ack
+    /// once in the leader's log).
     #[arg(long, default_value = "quorum")]
     pub replication: Replication,
 
@@ -257,10 +258,11 @@ impl RunConfig {
                     .into(),
             );
         }
-        if a.system == SystemKind::Etcd && a.replication == Replication::Async {
-            return Err(
-                "--replication async is a mode of our node; etcd has no such option".into(),
-            );
+        if a.system == SystemKind::Etcd && a.replication != Replication::Quorum {
+            return Err(format!(
+                "--replication {} is a mode of our node; etcd has no such option",
+                a.replication
+            ));
         }
         let nodes: Vec<String> = (1..=a.nodes).map(|i| format!("n{i}")).collect();
         let fault_names: Vec<&str> = faults.iter().map(|f| f.name()).collect();
@@ -270,10 +272,9 @@ impl RunConfig {
             fault_names.join("+")
         };
         let name = a.name.clone().unwrap_or_else(|| {
-            let repl = if a.replication == Replication::Async {
-                "-async"
-            } else {
-                ""
+            let repl = match a.replication {
+                Replication::Quorum => String::new(),
+                r => format!("-{r}"),
             };
             format!("{}-{mode}{repl}-{}-{nemesis_name}", a.system, a.workload)
         });
