@@ -404,14 +404,44 @@ pub fn unknown(op: &OpSpec, error: String) -> Outcome {
     }
 }
 
+/// How a transport failure's error text starts, so routing can tell a node that is down.
+pub const CONNECT_ERROR: &str = "could not connect: ";
+pub const TIMEOUT_ERROR: &str = "timeout: no answer in time";
+
+/// Why a request got no answer at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// No connection could be made (refused, unreachable, connect timed out).
+    Connect,
+    /// Connected (or connecting) but no answer in time.
+    Timeout,
+}
+
+/// Whether `a` got no answer, and why (None: the node answered, maybe with an error).
+pub fn transport_failure(a: &Attempt) -> Option<TransportFailure> {
+    let error = match &a.outcome {
+        Outcome::Ok { .. } => return None,
+        Outcome::Fail { error } | Outcome::Info { error } => error,
+    };
+    if a.code.is_some() {
+        None
+    } else if error.starts_with(CONNECT_ERROR) {
+        Some(TransportFailure::Connect)
+    } else if error.starts_with(TIMEOUT_ERROR) {
+        Some(TransportFailure::Timeout)
+    } else {
+        None
+    }
+}
+
 /// A request that failed in transport: only a connection that was never made proves nothing happened.
 pub fn transport_outcome(op: &OpSpec, e: &reqwest::Error) -> Outcome {
     if e.is_connect() {
         Outcome::Fail {
-            error: format!("could not connect: {}", root_cause(e)),
+            error: format!("{CONNECT_ERROR}{}", root_cause(e)),
         }
     } else if e.is_timeout() {
-        unknown(op, "timeout: no answer in time".to_string())
+        unknown(op, TIMEOUT_ERROR.to_string())
     } else {
         unknown(op, format!("request failed: {}", root_cause(e)))
     }

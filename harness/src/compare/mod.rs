@@ -49,8 +49,8 @@ pub struct CompareArgs {
     #[arg(long, default_value = "quorum")]
     pub replication: String,
 
-    /// Client routing for every run. round-robin keeps every node asked, so stale reads show.
-    #[arg(long, default_value = "round-robin")]
+    /// Client routing for every run (as for a run: sticky, leader or round-robin).
+    #[arg(long, default_value = "sticky")]
     pub routing: String,
 
     /// Seed of the first run; run i of a cell uses seed + i.

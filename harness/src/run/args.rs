@@ -70,8 +70,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
 
-    /// Client routing: leader (follow the leader), sticky (each client keeps one node), round-robin.
-    #[arg(long, default_value = "leader")]
+    /// Client routing, as a load balancer does it (docs/protocol.md, "Client routing"): sticky (each
+    /// worker is a session with a home node, worker i on node i mod n; a not_leader hint is retried once;
+    /// fails over to the next node when home is down), leader (follow hints, stay at the leader found),
+    /// round-robin (each op to the next node; a hint is retried once).
+    #[arg(long, default_value = "sticky")]
     pub routing: Routing,
 
     /// Concurrent client workers.
@@ -127,8 +130,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub name: Option<String>,
 
-    /// The program to start per node: the `node` binary (default: next to this binary, built by cargo when
-    /// run through cargo) or, with --system etcd, the etcd binary (default: `etcd` on the PATH).
+    /// The program to start per node: a `node` binary (default: this harness itself, as `harness node ...`;
+    /// nothing is built at run time) or, with --system etcd, the etcd binary (default: `etcd` on the PATH).
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
 
