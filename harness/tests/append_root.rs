@@ -183,7 +183,10 @@ fn root_append_against_a_system_without_append_stops_at_start() {
     }
     let _one_at_a_time = cluster_lock();
     let store = tempfile::tempdir().unwrap();
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/no_append_kv.py");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/no_append_kv.py"
+    );
     let cmd = format!("python3 {fixture} {{id}} {{port}}");
     let args = [
         "--system",

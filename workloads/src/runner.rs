@@ -7,7 +7,6 @@ use crate::generator::{Generator, OpSpec};
 use crate::recorder::Recorder;
 use crate::routing::{Failover, Route};
 use crate::settings::{Routing, WorkloadConfig};
-use checker::{Event, EventType, Process};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,17 +61,11 @@ async fn perform(
 
 /// A session's new home, as an `info` event of the process "router" (checkers skip named processes).
 fn record_failover(recorder: &Recorder, f: &Failover) {
-    recorder.record(Event {
-        index: 0,
-        time: 0,
-        process: Process::Named("router".into()),
-        kind: EventType::Info,
-        f: "failover".into(),
-        key: None,
-        value: serde_json::to_value(f).unwrap_or_default(),
-        node: None,
-        error: None,
-    });
+    recorder.observe(
+        "router",
+        "failover",
+        serde_json::to_value(f).unwrap_or_default(),
+    );
 }
 
 /// Drive the workload until `stop` turns true. Ops in flight then are completed (each is bounded by the

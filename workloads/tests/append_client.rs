@@ -62,15 +62,13 @@ async fn serve(with_append: bool) -> SocketAddr {
         // An older system: plain reads only, no local reads (404 for `?local=true` too).
         Router::new().route(
             "/kv/{key}",
-            get(
-                |Query(q): Query<HashMap<String, String>>| async move {
-                    if q.contains_key("local") {
-                        Err(StatusCode::NOT_FOUND)
-                    } else {
-                        Ok(Json(json!({"value": 1, "node": "n1"})))
-                    }
-                },
-            ),
+            get(|Query(q): Query<HashMap<String, String>>| async move {
+                if q.contains_key("local") {
+                    Err(StatusCode::NOT_FOUND)
+                } else {
+                    Ok(Json(json!({"value": 1, "node": "n1"})))
+                }
+            }),
         )
     }
     .with_state(lists);

@@ -283,11 +283,19 @@ mod tests {
             Some(false)
         );
         assert_eq!(
-            verdict(&report(Expect::Eventual, sessions_ok.clone(), Some((true, 0)))),
+            verdict(&report(
+                Expect::Eventual,
+                sessions_ok.clone(),
+                Some((true, 0))
+            )),
             Some(true)
         );
         assert_eq!(
-            verdict(&report(Expect::Eventual, sessions_ok.clone(), Some((true, 2)))),
+            verdict(&report(
+                Expect::Eventual,
+                sessions_ok.clone(),
+                Some((true, 2))
+            )),
             Some(false),
             "lost writes break eventual consistency"
         );

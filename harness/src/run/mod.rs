@@ -255,7 +255,11 @@ async fn drive(
         problems.push(format!("the cluster did not recover after healing: {e}"));
         return runner.records;
     }
-    recorder.observe(guarantees::ACTOR, guarantees::FINAL_READS, serde_json::Value::Null);
+    recorder.observe(
+        guarantees::ACTOR,
+        guarantees::FINAL_READS,
+        serde_json::Value::Null,
+    );
     let final_reads = workloads::final_reads(
         wcfg.clone(),
         client.clone(),
