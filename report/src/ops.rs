@@ -30,7 +30,7 @@ impl ClientOp<'_> {
     }
 
     pub fn is_write(&self) -> bool {
-        matches!(self.f, "write" | "cas" | "put")
+        matches!(self.f, "write" | "cas" | "put" | "append")
     }
 }
 

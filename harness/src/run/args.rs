@@ -50,7 +50,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "linearizable")]
     pub expect: Expect,
 
-    /// After the final heal and final reads: wait this long, then compare every node's local state.
+    /// After the final heal and the recovery wait: wait this long, then do the final reads and compare every
+    /// node's local state.
     #[arg(long, default_value = "2s", value_parser = duration::parse)]
     pub settle: Duration,
 

@@ -1,5 +1,6 @@
-//! Convergence after the final heal: wait the settle period, then read every key's local state on every
-//! node (bypassing the read mode) until all nodes agree or the bound passes. Runs on the client runtime.
+//! Convergence after the final heal: once the settle period and the final reads are over, read every
+//! key's local state on every node (bypassing the read mode) until all nodes agree or the bound passes.
+//! Runs on the client runtime.
 
 use super::guarantees::ConvergenceRecord;
 use std::sync::Arc;
@@ -42,7 +43,7 @@ fn as_list(v: ReadValue) -> Vec<i64> {
     }
 }
 
-/// Wait `settle`, then compare local states until they agree or [`BOUND`] passes.
+/// Compare local states until they agree or [`BOUND`] passes (`settle` has been waited already).
 pub async fn measure(
     client: Arc<dyn Client>,
     nodes: Vec<String>,
@@ -50,7 +51,6 @@ pub async fn measure(
     healed: Instant,
     settle: Duration,
 ) -> ConvergenceRecord {
-    tokio::time::sleep(settle).await;
     let deadline = Instant::now() + BOUND;
     let mut rec = ConvergenceRecord {
         settle_s: settle.as_secs_f64(),

@@ -154,7 +154,7 @@ pub fn finish(
 
 fn verdict_words(cfg: &RunConfig, r: &Results) -> String {
     match (r.exit_code, r.valid.as_bool()) {
-        (exit::INVALID, _) => format!("INVALID: anomaly found (expected: {})", cfg.expect),
+        (exit::INVALID, _) => format!("INVALID: anomaly found (--expect {})", cfg.expect),
         (exit::INVALID_RUN, _) => "INVALID RUN: the run did not do what it was meant to".into(),
         (_, Some(true)) => format!("valid: {}", cfg.expect.words()),
         _ if cfg.expect == guarantees::Expect::Linearizable => {
@@ -164,13 +164,26 @@ fn verdict_words(cfg: &RunConfig, r: &Results) -> String {
     }
 }
 
-/// The ladder, one guarantee per line, then lost writes and staleness when checked.
+/// The ladder, one row per guarantee (`✗ (decides): the first violation`), then lost writes and
+/// staleness when checked.
 fn ladder_lines(r: &Results) -> Vec<(String, String)> {
     let Some(g) = r.guarantees else {
         return vec![];
     };
-    let ladder: Vec<String> = g.ladder.iter().map(|rung| rung.line()).collect();
-    let mut rows = vec![("guarantees".to_string(), ladder.join("\n"))];
+    let mut rows: Vec<(String, String)> = g
+        .ladder
+        .iter()
+        .map(|rung| {
+            let mut v = rung.mark().to_string();
+            if rung.decides {
+                v.push_str(" (decides)");
+            }
+            if let Some(why) = &rung.why {
+                let _ = write!(v, ": {why}");
+            }
+            (rung.label.to_string(), v)
+        })
+        .collect();
     if let Some(l) = &g.lost_writes {
         rows.push(("lost writes".into(), report::guarantees::lost_line(l)));
     }
@@ -309,7 +322,7 @@ fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
         for rung in &g.ladder {
             let _ = writeln!(s, "- {}", rung.line());
         }
-        for (name, line) in ladder_lines(r).into_iter().skip(1) {
+        for (name, line) in ladder_lines(r).into_iter().skip(g.ladder.len()) {
             let _ = writeln!(s, "- {name}: {line}");
         }
     }
