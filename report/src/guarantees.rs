@@ -294,4 +294,19 @@ mod tests {
         assert_eq!(svg.matches("class=\"fault-window\"").count(), 1);
         assert!(staleness_line(&s).starts_with("2 of 10 reads stale (20.0%)"));
     }
+
+    #[test]
+    fn the_page_shows_the_section_only_when_guarantees_were_checked() {
+        let mut input = crate::ReportInput::new("t", &[], vec![]);
+        assert!(!crate::render(&input).contains(r#"id="ladder""#));
+        input.guarantees = Some(GuaranteeView {
+            rungs: ladder(&Guarantees::default(), &[], &[], &[]),
+            lost_writes: Some(LostWrites::default()),
+            staleness: Some(Staleness::default()),
+        });
+        let page = crate::render(&input);
+        assert_eq!(page.matches("<tr data-guarantee=").count(), 6);
+        assert!(page.contains(r#"id="staleness-plot""#));
+        assert!(page.contains("not checkable (no final read)"));
+    }
 }
