@@ -17,17 +17,17 @@ import tempfile
 BASE = ["--workload", "append", "--keys", "4", "--nemesis-interval", "4s", "--fault-duration", "3s"]
 # (label, arguments, [(what is counted, test on results.json)]).
 SCENARIOS = [
-    ("quorum, sticky, kill-leader", ["--replication", "quorum", "--routing", "sticky", "--nemesis", "kill-leader"],
+    ("quorum, lease, sticky, kill-leader", ["--replication", "quorum", "--mode", "lease", "--routing", "sticky", "--nemesis", "kill-leader"],
      [("every guarantee holds", lambda r: all(r["guarantees"].get(g) is True for g in
         ["linearizable", "read_your_writes", "monotonic_reads", "monotonic_writes", "writes_follow_reads", "converged"])
        and r["lost_writes"]["count"] == 0),
       ("converged", lambda r: r["guarantees"].get("converged") is True)]),
-    ("async, sticky, none", ["--replication", "async", "--routing", "sticky", "--nemesis", "none"],
+    ("async, lease, sticky, none", ["--replication", "async", "--mode", "lease", "--routing", "sticky", "--nemesis", "none"],
      [("read-your-writes holds", lambda r: r["guarantees"].get("read_your_writes") is True)]),
     ("async, follower-read, round-robin, none",
      ["--replication", "async", "--mode", "follower-read", "--routing", "round-robin", "--nemesis", "none"],
      [("read-your-writes broken", lambda r: r["guarantees"].get("read_your_writes") is False)]),
-    ("async, sticky, kill-leader", ["--replication", "async", "--routing", "sticky", "--nemesis", "kill-leader"],
+    ("async, lease, sticky, kill-leader", ["--replication", "async", "--mode", "lease", "--routing", "sticky", "--nemesis", "kill-leader"],
      [("read-your-writes broken", lambda r: r["guarantees"].get("read_your_writes") is False),
       ("lost writes > 0", lambda r: r["lost_writes"]["count"] > 0)]),
     ("any-local, round-robin, partition-follower",

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{cluster_lock, describe, harness, node_bin, results, skip_unless_root};
+use common::{cluster_lock, describe, harness, results, run_root, skip_unless_root};
 use serde_json::Value;
 
 /// 15 s runs over 4 keys (so a session often reads a key it just appended to), faults of 3 s.
@@ -27,47 +27,54 @@ const BASE: &[&str] = &[
     "11",
 ];
 
-/// Run one append scenario and return its exit code and results.json (None: skipped, with the reason).
-fn append_run(test: &str, args: &[&str]) -> Option<(i32, Value)> {
-    if skip_unless_root(test) {
-        return None;
-    }
-    if let Err(why) = node_bin() {
-        eprintln!("skipping {test}: {why}");
-        return None;
-    }
-    let _one_at_a_time = cluster_lock();
-    let store = tempfile::tempdir().unwrap();
+/// Run one append scenario (`repl`, `mode`, `routing`, `nemesis`, `expect`) and return its exit code and
+/// results.json (None: skipped, with the reason). The run itself must have been valid.
+fn append_run(
+    test: &str,
+    [repl, mode, routing, nemesis, expect]: [&str; 5],
+) -> Option<(i32, Value)> {
     let mut all = BASE.to_vec();
-    all.extend_from_slice(args);
-    let out = harness(&all, store.path());
-    let res = results(store.path());
-    let code = out.status.code().unwrap_or(-1);
+    all.extend_from_slice(&[
+        "--replication",
+        repl,
+        "--mode",
+        mode,
+        "--routing",
+        routing,
+        "--nemesis",
+        nemesis,
+        "--expect",
+        expect,
+    ]);
+    let (out, res) = run_root(test, &all)?;
     assert!(
         res["run_valid"] == true,
         "{all:?}: the run itself went wrong\n{}\n{res:#}",
         describe(&out)
     );
-    Some((code, res))
+    Some((out.status.code().unwrap_or(-1), res))
 }
 
 fn guarantee(res: &Value, name: &str) -> Value {
     res["guarantees"][name].clone()
 }
 
+/// The first listed violation of `name` must explain itself.
+fn assert_explained(res: &Value, name: &str) {
+    let v = res["violations"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|v| v["guarantee"] == name))
+        .unwrap_or_else(|| panic!("no {name} violation listed: {res:#}"));
+    assert!(
+        v["sentence"].as_str().is_some_and(|s| s.len() > 20),
+        "{v:#}"
+    );
+}
+
 #[test]
 fn root_append_quorum_sticky_kill_leader_keeps_every_guarantee() {
-    let args = [
-        "--replication",
-        "quorum",
-        "--routing",
-        "sticky",
-        "--nemesis",
-        "kill-leader",
-        "--expect",
-        "sessions",
-    ];
-    let Some((code, res)) = append_run("root_append_quorum_sticky_kill_leader", &args) else {
+    let run = ["quorum", "lease", "sticky", "kill-leader", "sessions"];
+    let Some((code, res)) = append_run("root_append_quorum_sticky_kill_leader", run) else {
         return;
     };
     for g in [
@@ -86,15 +93,8 @@ fn root_append_quorum_sticky_kill_leader_keeps_every_guarantee() {
 
 #[test]
 fn root_append_async_sticky_no_fault_keeps_read_your_writes() {
-    let args = [
-        "--replication",
-        "async",
-        "--routing",
-        "sticky",
-        "--nemesis",
-        "none",
-    ];
-    let Some((_, res)) = append_run("root_append_async_sticky_no_fault", &args) else {
+    let run = ["async", "lease", "sticky", "none", "sessions"];
+    let Some((_, res)) = append_run("root_append_async_sticky_no_fault", run) else {
         return;
     };
     assert_eq!(guarantee(&res, "read_your_writes"), true, "{res:#}");
@@ -102,49 +102,23 @@ fn root_append_async_sticky_no_fault_keeps_read_your_writes() {
 
 #[test]
 fn root_append_async_round_robin_no_fault_breaks_read_your_writes() {
-    let args = [
-        "--replication",
-        "async",
-        "--mode",
-        "follower-read",
-        "--routing",
-        "round-robin",
-        "--nemesis",
-        "none",
-        "--expect",
-        "sessions",
-    ];
-    let Some((code, res)) = append_run("root_append_async_round_robin_no_fault", &args) else {
+    let run = ["async", "follower-read", "round-robin", "none", "sessions"];
+    let Some((code, res)) = append_run("root_append_async_round_robin_no_fault", run) else {
         return;
     };
     assert_eq!(guarantee(&res, "read_your_writes"), false, "{res:#}");
-    let v = res["violations"]
-        .as_array()
-        .and_then(|vs| vs.iter().find(|v| v["guarantee"] == "read_your_writes"))
-        .unwrap_or_else(|| panic!("no read_your_writes violation listed: {res:#}"));
-    assert!(
-        v["sentence"].as_str().is_some_and(|s| s.len() > 20),
-        "{v:#}"
-    );
+    assert_explained(&res, "read_your_writes");
     assert_eq!(code, 1, "{res:#}");
 }
 
 #[test]
 fn root_append_async_sticky_kill_leader_breaks_read_your_writes_and_loses_writes() {
-    let args = [
-        "--replication",
-        "async",
-        "--routing",
-        "sticky",
-        "--nemesis",
-        "kill-leader",
-        "--expect",
-        "eventual",
-    ];
-    let Some((code, res)) = append_run("root_append_async_sticky_kill_leader", &args) else {
+    let run = ["async", "lease", "sticky", "kill-leader", "eventual"];
+    let Some((code, res)) = append_run("root_append_async_sticky_kill_leader", run) else {
         return;
     };
     assert_eq!(guarantee(&res, "read_your_writes"), false, "{res:#}");
+    assert_explained(&res, "read_your_writes");
     let lost = res["lost_writes"]["count"].as_u64().unwrap_or(0);
     assert!(lost > 0, "{res:#}");
     assert_eq!(code, 1, "lost writes break --expect eventual: {res:#}");
@@ -152,20 +126,18 @@ fn root_append_async_sticky_kill_leader_breaks_read_your_writes_and_loses_writes
 
 #[test]
 fn root_append_any_local_round_robin_partition_follower_breaks_monotonic_reads() {
-    let args = [
-        "--mode",
+    let run = [
+        "quorum",
         "any-local",
-        "--routing",
         "round-robin",
-        "--nemesis",
         "partition-follower",
-        "--expect",
         "sessions",
     ];
-    let Some((code, res)) = append_run("root_append_any_local_partition_follower", &args) else {
+    let Some((code, res)) = append_run("root_append_any_local_partition_follower", run) else {
         return;
     };
     assert_eq!(guarantee(&res, "monotonic_reads"), false, "{res:#}");
+    assert_explained(&res, "monotonic_reads");
     assert_eq!(
         guarantee(&res, "converged"),
         true,
