@@ -32,6 +32,13 @@ fn bad_run_arguments_are_refused_with_254_and_the_reason() {
         &["partition-ring", "4 nodes"],
     );
     refused(&["--concurrency", "0"], &["--concurrency"]);
+    refused(&["--expect", "strong"], &["strong", "sessions"]);
+    refused(
+        &["--expect", "sessions", "--workload", "kv"],
+        &["--expect sessions", "--workload append"],
+    );
+    refused(&["--workload", "append", "--keys", "0"], &["--keys"]);
+    refused(&["--settle", "soon"], &["soon"]);
     // Three faults do not fit in 10 s: the one left out is named.
     refused(
         &[
@@ -57,6 +64,8 @@ fn help_documents_the_run_options_and_exit_codes() {
         "--mode",
         "--replication",
         "--workload",
+        "--expect",
+        "--settle",
         "--time-limit",
         "--seed",
         "--routing",

@@ -46,9 +46,26 @@ struct Detection {
     delay_s: Option<f64>,
 }
 
-fn detection(check: Option<&CheckResult>, faults: &[FaultRecord]) -> Option<Detection> {
-    let op = &check?.counterexample.as_ref()?.op;
-    let t = op.complete_time_ns.unwrap_or(op.invoke_time_ns) as f64 / 1e9;
+/// The anomaly is the linearizability counterexample, or with `--expect sessions|eventual` the earliest
+/// violation of a guarantee it names.
+fn detection(
+    check: Option<&CheckResult>,
+    report: Option<&GuaranteeReport>,
+    faults: &[FaultRecord],
+) -> Option<Detection> {
+    let t_ns = match report.map(|r| r.expect) {
+        Some(e) if e != guarantees::Expect::Linearizable => report?
+            .violations
+            .iter()
+            .filter(|v| e.decides().contains(&v.guarantee.as_str()))
+            .filter_map(|v| v.time_ns)
+            .min()?,
+        _ => {
+            let op = &check?.counterexample.as_ref()?.op;
+            op.complete_time_ns.unwrap_or(op.invoke_time_ns)
+        }
+    };
+    let t = t_ns as f64 / 1e9;
     let fault = faults.iter().rev().find(|f| f.hit && f.start_s <= t);
     Some(Detection {
         anomaly_time_s: t,
@@ -128,7 +145,7 @@ pub fn finish(
         check: check.as_ref(),
         faults: &faults,
         stats: &snapshot,
-        detection: detection(check.as_ref(), &faults),
+        detection: detection(check.as_ref(), report.as_ref(), &faults),
         metrics: &metrics,
         guarantees: report.as_ref(),
     };
