@@ -98,6 +98,39 @@ fn root_etcd_serializable_reads_are_caught_stale_on_an_isolated_member() {
     );
 }
 
+/// Appends on etcd are transactions on the key's `mod_revision`: every guarantee holds under a leader
+/// partition, and the members' local (serializable) states agree after the heal.
+#[test]
+fn root_etcd_append_keeps_every_guarantee() {
+    let test = "root_etcd_append_keeps_every_guarantee";
+    if !etcd_installed(test) {
+        return;
+    }
+    let args = [
+        "--system",
+        "etcd",
+        "--workload",
+        "append",
+        "--keys",
+        "4",
+        "--nemesis",
+        "partition-leader",
+        "--routing",
+        "round-robin",
+        "--expect",
+        "sessions",
+    ];
+    let Some(res) = run(test, &args, 0) else {
+        return;
+    };
+    for (g, want) in res["guarantees"].as_object().unwrap() {
+        assert_eq!(want, true, "{g}: {res:#}");
+    }
+    assert_eq!(res["lost_writes"]["count"], 0, "{res:#}");
+    let appends = &res["metrics"]["by_f"]["append"]["ok"];
+    assert!(appends.as_u64().unwrap_or(0) > 50, "{res:#}");
+}
+
 /// Our node through the exec placeholders must get the same verdicts as `--system node`.
 #[test]
 fn root_exec_runs_our_node_with_the_same_verdicts() {

@@ -53,6 +53,13 @@ fn bad_run_arguments_are_refused_with_254_and_the_reason() {
         &["--nodes", "1", "--nemesis", "partition-random"],
         &["partition-random", "2 nodes"],
     );
+    refused(&["--expect", "strong"], &["strong", "sessions"]);
+    refused(
+        &["--expect", "sessions", "--workload", "kv"],
+        &["--expect sessions", "--workload append"],
+    );
+    refused(&["--workload", "append", "--keys", "0"], &["--keys"]);
+    refused(&["--settle", "soon"], &["soon"]);
     // Three faults do not fit in 10 s: the one left out is named.
     refused(
         &[
@@ -78,6 +85,8 @@ fn help_documents_the_run_options_and_exit_codes() {
         "--mode",
         "--replication",
         "--workload",
+        "--expect",
+        "--settle",
         "--time-limit",
         "--seed",
         "--routing",

@@ -19,6 +19,7 @@ mod axis;
 pub mod browser;
 pub mod codes;
 pub mod faults;
+pub mod guarantees;
 pub mod html;
 mod labels;
 pub mod metrics;
@@ -30,6 +31,7 @@ mod svg;
 mod timeline;
 
 pub use faults::{faults_from_history, is_leader_fault, FaultSpan};
+pub use guarantees::{GuaranteeView, Rung};
 pub use html::{render, write_report, ReportInput};
 pub use metrics::{
     Availability, Bucket, LatencyStats, NodeShare, OutcomeCounts, RunMetrics, Unavailability,

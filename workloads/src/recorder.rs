@@ -6,6 +6,7 @@ use crate::generator::OpSpec;
 use checker::{Event, EventType, Process};
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -18,6 +19,8 @@ struct Inner {
     events: Vec<Event>,
     /// The first write error; later events are still kept in memory.
     error: Option<io::Error>,
+    /// The session (worker) of each client process: a session goes on under a new process after `info`.
+    sessions: HashMap<u64, u64>,
 }
 
 /// Appends events with increasing `index` and `time` (ns since the recorder was created).
@@ -37,6 +40,7 @@ impl Recorder {
                 out: BufWriter::new(file),
                 events: Vec::new(),
                 error: None,
+                sessions: HashMap::new(),
             }),
             stats: Stats::default(),
         }))
@@ -51,6 +55,9 @@ impl Recorder {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         event.index = inner.events.len() as u64;
         event.time = self.start.elapsed().as_nanos() as u64;
+        if let (Process::Client(p), None) = (&event.process, event.session) {
+            event.session = inner.sessions.get(p).copied();
+        }
         if inner.error.is_none() {
             // One line per write and a flush per event: a crash cuts at most the last line.
             let written = serde_json::to_vec(&event)
@@ -75,6 +82,12 @@ impl Recorder {
         };
         inner.events.push(event.clone());
         event
+    }
+
+    /// From now on, events of `process` carry `session`.
+    pub fn set_session(&self, process: u64, session: u64) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.sessions.insert(process, session);
     }
 
     /// A client process invokes an op.
@@ -104,10 +117,16 @@ impl Recorder {
 
     /// A nemesis event (`process: "nemesis"`, `type: "info"`).
     pub fn nemesis(&self, f: &str, value: Value) -> Event {
+        self.observe("nemesis", f, value)
+    }
+
+    /// An observation by `actor` (a named `info` event the checkers skip), such as the harness noting
+    /// when the final reads began or what the convergence check found.
+    pub fn observe(&self, actor: &str, f: &str, value: Value) -> Event {
         self.record(Event {
             index: 0,
             time: 0,
-            process: Process::Named("nemesis".into()),
+            process: Process::Named(actor.into()),
             kind: EventType::Info,
             f: f.to_string(),
             key: None,
@@ -206,7 +225,9 @@ mod tests {
         let ev = rec.complete(0, &write, &ok);
         assert_eq!((ev.value, ev.node.as_deref()), (json!(1), Some("n1")));
         rec.nemesis("start-partition", json!({"isolated": ["n1"]}));
-        rec.invoke(1, &OpSpec::read("r"));
+        rec.set_session(1, 0);
+        let ev = rec.invoke(1, &OpSpec::read("r"));
+        assert_eq!(ev.session, Some(0), "process 1 goes on for session 0");
         // Not flushed explicitly: the file must already hold every event.
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 4);

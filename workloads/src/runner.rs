@@ -7,7 +7,6 @@ use crate::generator::{Generator, OpSpec};
 use crate::recorder::Recorder;
 use crate::routing::{Failover, Route};
 use crate::settings::{Routing, WorkloadConfig};
-use checker::{Event, EventType, Process};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,17 +61,11 @@ async fn perform(
 
 /// A session's new home, as an `info` event of the process "router" (checkers skip named processes).
 fn record_failover(recorder: &Recorder, f: &Failover) {
-    recorder.record(Event {
-        index: 0,
-        time: 0,
-        process: Process::Named("router".into()),
-        kind: EventType::Info,
-        f: "failover".into(),
-        key: None,
-        value: serde_json::to_value(f).unwrap_or_default(),
-        node: None,
-        error: None,
-    });
+    recorder.observe(
+        "router",
+        "failover",
+        serde_json::to_value(f).unwrap_or_default(),
+    );
 }
 
 /// Drive the workload until `stop` turns true. Ops in flight then are completed (each is bounded by the
@@ -97,6 +90,8 @@ pub async fn run(
                 let mut gen = Generator::new(&cfg, w);
                 let mut route = Route::new(cfg.routing, client.names().len(), w);
                 let mut process = w as u64;
+                // Every worker is a session, across the processes it goes through.
+                recorder.set_session(process, w as u64);
                 // Workers start spread over one interval so they do not fire in lockstep.
                 let mut next = Instant::now() + interval.mul_f64(w as f64 / cfg.concurrency as f64);
                 loop {
@@ -110,12 +105,13 @@ pub async fn run(
                     let op = gen.next_op();
                     let a = perform(&*client, &recorder, &mut route, &names, process, &op).await;
                     let read = match a.outcome {
-                        Outcome::Ok { read } => read,
+                        Outcome::Ok { ref read } => read.as_ref().and_then(|r| r.as_int()),
                         _ => None,
                     };
                     gen.observe(&op, matches!(a.outcome, Outcome::Ok { .. }), read);
                     if matches!(a.outcome, Outcome::Info { .. }) {
                         process = next_process.fetch_add(1, Ordering::Relaxed);
+                        recorder.set_session(process, w as u64);
                     }
                     // Keep the rate without bursts: after a slow op, start again from now.
                     next = (next + interval).max(Instant::now());

@@ -1,5 +1,6 @@
 //! Options of a test run (`harness [OPTIONS]`), and their validation into a [`RunConfig`].
 
+use super::guarantees::Expect;
 use crate::duration;
 use crate::system::SystemKind;
 use clap::Args;
@@ -38,11 +39,23 @@ pub struct RunArgs {
     #[arg(long, default_value = "quorum")]
     pub replication: Replication,
 
-    /// Workload: register (one key, read/write/cas) or kv (many keys, checked per key).
+    /// Workload: register (one key, read/write/cas), kv (many keys, checked per key) or append (lists per
+    /// key, as Elle's list-append: session guarantees, convergence, lost writes and staleness too).
     #[arg(long, default_value = "register")]
     pub workload: WorkloadKind,
 
-    /// Number of keys for the kv workload.
+    /// Which guarantees decide the exit code: linearizable, sessions (read-your-writes, monotonic reads,
+    /// monotonic writes, writes-follow-reads) or eventual (converged after heal, no lost writes). The
+    /// last two need --workload append. Every checkable guarantee is reported either way.
+    #[arg(long, default_value = "linearizable")]
+    pub expect: Expect,
+
+    /// After the final heal and the recovery wait: wait this long, then do the final reads and compare every
+    /// node's local state.
+    #[arg(long, default_value = "2s", value_parser = duration::parse)]
+    pub settle: Duration,
+
+    /// Number of keys for the kv and append workloads.
     #[arg(long, default_value_t = 8)]
     pub keys: usize,
 
@@ -155,6 +168,8 @@ pub struct RunConfig {
     #[serde(rename = "replication", skip_serializing_if = "Option::is_none")]
     pub replication_recorded: Option<Replication>,
     pub workload: WorkloadKind,
+    pub expect: Expect,
+    pub settle_s: f64,
     pub keys: usize,
     pub nodes: Vec<String>,
     pub time_limit_s: f64,
@@ -212,8 +227,18 @@ impl RunConfig {
         if a.time_limit < Duration::from_secs(1) {
             return Err("--time-limit must be at least 1s".into());
         }
-        if a.workload == WorkloadKind::Kv && a.keys == 0 {
-            return Err("--keys must be at least 1 for the kv workload".into());
+        if a.workload != WorkloadKind::Register && a.keys == 0 {
+            return Err(format!(
+                "--keys must be at least 1 for the {} workload",
+                a.workload
+            ));
+        }
+        if a.expect != Expect::Linearizable && a.workload != WorkloadKind::Append {
+            return Err(format!(
+                "--expect {} needs --workload append (only append histories show session guarantees \
+                 and lost writes)",
+                a.expect
+            ));
         }
         if a.fault_duration.is_zero() || a.nemesis_interval.is_zero() {
             return Err("--fault-duration and --nemesis-interval must be more than 0".into());
@@ -300,7 +325,9 @@ impl RunConfig {
             replication: a.replication,
             replication_recorded: (a.system == SystemKind::Node).then_some(a.replication),
             workload: a.workload,
-            keys: if a.workload == WorkloadKind::Kv {
+            expect: a.expect,
+            settle_s: a.settle.as_secs_f64(),
+            keys: if a.workload != WorkloadKind::Register {
                 a.keys
             } else {
                 1
@@ -404,6 +431,7 @@ impl RunConfig {
         match self.workload {
             WorkloadKind::Register => checker::ModelKind::CasRegister,
             WorkloadKind::Kv => checker::ModelKind::Kv,
+            WorkloadKind::Append => checker::ModelKind::ListAppend,
         }
     }
 }

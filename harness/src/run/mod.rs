@@ -7,8 +7,10 @@
 
 pub mod args;
 pub mod cluster;
+mod convergence;
 mod faults;
 mod finish;
+pub mod guarantees;
 mod probe;
 mod sampler;
 mod start_checks;
@@ -246,6 +248,10 @@ async fn drive(
     }
     let _status_samples = sampler::spawn(&client, recorder, client_rt);
     let wcfg = cfg.workload_config();
+    if let Err(e) = probe_workload(cfg, &client, client_rt).await {
+        problems.push(e);
+        return runner.records;
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workload = client_rt.spawn(workloads::run(
         wcfg.clone(),
@@ -271,6 +277,7 @@ async fn drive(
     if let Err(e) = runner.net.heal() {
         problems.push(format!("healing the network failed: {e}"));
     }
+    let healed = tokio::time::Instant::now();
     for kind in &cfg.faults {
         if !runner.records.iter().any(|r| r.kind == *kind && r.hit) {
             problems.push(format!(
@@ -287,14 +294,61 @@ async fn drive(
         problems.push(format!("the cluster did not recover after healing: {e}"));
         return runner.records;
     }
-    let final_reads =
-        workloads::final_reads(wcfg, client, recorder.clone(), Duration::from_secs(10));
+    // The settle period comes before the final reads too: a read served by a follower still within the
+    // async lag would otherwise report appends the cluster still holds as lost.
+    let settle = Duration::from_secs_f64(cfg.settle_s);
+    tokio::time::sleep(settle).await;
+    recorder.observe(
+        guarantees::ACTOR,
+        guarantees::FINAL_READS,
+        serde_json::Value::Null,
+    );
+    let final_reads = workloads::final_reads(
+        wcfg.clone(),
+        client.clone(),
+        recorder.clone(),
+        Duration::from_secs(10),
+    );
     match client_rt.spawn(final_reads).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => problems.push(format!("final reads failed: {e}")),
         Err(e) => problems.push(format!("final reads task failed: {e}")),
     }
+    let nodes = runner.cluster.names();
+    let measured = convergence::measure(client, nodes, wcfg.key_names(), healed, settle);
+    match client_rt.spawn(measured).await {
+        Ok(rec) => {
+            let value = serde_json::to_value(&rec).unwrap_or_default();
+            recorder.observe(guarantees::ACTOR, guarantees::CONVERGED, value);
+        }
+        Err(e) => problems.push(format!("the convergence check failed: {e}")),
+    }
     runner.records
+}
+
+/// Before the workload: a system that cannot serve the workload's ops stops the run with the reason.
+async fn probe_workload(
+    cfg: &RunConfig,
+    client: &Arc<dyn Client>,
+    client_rt: &tokio::runtime::Runtime,
+) -> Result<(), String> {
+    if cfg.workload != workloads::WorkloadKind::Append {
+        return Ok(());
+    }
+    let c = client.clone();
+    match client_rt.spawn(async move { c.probe_append().await }).await {
+        Ok(Err(e @ workloads::ClientError::Unsupported(_))) => Err(format!(
+            "--workload append needs POST /kv/{{key}}/append (docs/protocol.md), which this system \
+             does not serve: {e}"
+        )),
+        // Any other answer means the route exists; a flaky probe is no reason to stop.
+        Ok(Err(e)) => {
+            tracing::warn!("append probe: {e}");
+            Ok(())
+        }
+        Ok(Ok(())) => Ok(()),
+        Err(e) => Err(format!("the append probe failed: {e}")),
+    }
 }
 
 /// Returns (with the logs to read) once no node process is left running: nothing can become healthy.

@@ -122,9 +122,9 @@ pub fn cluster_lock() -> std::sync::MutexGuard<'static, ()> {
     CLUSTER.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Run the harness with `args` (root only, one cluster at a time) and assert its exit code; returns
-/// results.json, or None when the test must skip (printing why).
-pub fn run_scenario(test: &str, args: &[&str], want_exit: i32) -> Option<serde_json::Value> {
+/// Run the harness with `args` (root only, one cluster at a time); returns its output and results.json,
+/// or None when the test must skip (printing why).
+pub fn run_root(test: &str, args: &[&str]) -> Option<(Output, serde_json::Value)> {
     if skip_unless_root(test) {
         return None;
     }
@@ -136,6 +136,12 @@ pub fn run_scenario(test: &str, args: &[&str], want_exit: i32) -> Option<serde_j
     let store = tempfile::tempdir().unwrap();
     let out = harness(args, store.path());
     let res = results(store.path());
+    Some((out, res))
+}
+
+/// [`run_root`], asserting the exit code; returns results.json.
+pub fn run_scenario(test: &str, args: &[&str], want_exit: i32) -> Option<serde_json::Value> {
+    let (out, res) = run_root(test, args)?;
     assert_eq!(
         out.status.code(),
         Some(want_exit),
