@@ -15,12 +15,13 @@ mod fault;
 mod layout;
 mod netns;
 mod network;
+mod owner;
 mod partition;
 mod process;
 mod schedule;
 mod subnet;
 
-pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport};
+pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport, KeptRun};
 pub use error::Error;
 pub use fault::{parse_nemeses, valid_nemesis_names, FaultKind};
 pub use layout::{
@@ -32,6 +33,7 @@ pub use netns::{
     NETNS_DIR,
 };
 pub use network::Network;
+pub use owner::{emergency_teardown, read_markers, start_ticks, Owner, OWNER_DIR};
 pub use partition::{partition_for, Partition};
 pub use process::{ManagedProcess, ProcessSpec};
 pub use schedule::{schedule, FaultWindow, ScheduleConfig};

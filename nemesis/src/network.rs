@@ -18,6 +18,7 @@ use crate::layout::Layout;
 use crate::netns::{
     check_privileges, enter_netns, ip, kill_pids, netns_exists, netns_pids, sysctl_in,
 };
+use crate::owner::{self, Owner};
 use crate::{Error, NetConfig, Partition, Subnet};
 
 /// A live test network. Torn down by [`Network::teardown`] or, failing that, on drop.
@@ -28,6 +29,8 @@ pub struct Network {
     layout: Layout,
     /// Namespaces we created and have not yet deleted, in creation order. Only these are ever deleted.
     created: Vec<String>,
+    /// Whether our owner marker is written (removed once every namespace is gone).
+    marked: bool,
     current: Mutex<Partition>,
 }
 
@@ -42,6 +45,7 @@ impl Network {
         let mut net = Network {
             layout,
             created: Vec::new(),
+            marked: false,
             current: Mutex::new(Partition::default()),
         };
         match net.build() {
@@ -60,8 +64,15 @@ impl Network {
 
     fn build(&mut self) -> Result<(), Error> {
         let l = self.layout.clone();
-        let all_ns = std::iter::once(&l.bridge_ns).chain(l.hosts().map(|h| &h.ns));
-        for ns in all_ns {
+        let all_ns: Vec<String> = std::iter::once(&l.bridge_ns)
+            .chain(l.hosts().map(|h| &h.ns))
+            .cloned()
+            .collect();
+        // Marked before the first namespace exists, so no moment has a namespace without an owner.
+        owner::write_marker(&self.prefix(), &Owner::me(all_ns.clone()))?;
+        self.marked = true;
+        owner::register(&self.prefix(), all_ns.clone());
+        for ns in &all_ns {
             if netns_exists(ns) {
                 return Err(Error::invalid(
                     "run id",
@@ -103,6 +114,11 @@ impl Network {
             ip(&["-n", &h.ns, "link", "set", &h.veth, "up"])?;
         }
         Ok(())
+    }
+
+    /// `lh` + run id: the start of every object name.
+    pub fn prefix(&self) -> String {
+        format!("{}{}", crate::PREFIX, self.layout.run_id)
     }
 
     /// The run id every object name carries.
@@ -272,6 +288,16 @@ impl Network {
     /// ourselves), then deletes the namespaces, which takes their links and routes with them.
     /// Idempotent; also run on drop. Only namespaces this value created are touched.
     pub fn teardown(&mut self) -> Result<(), Error> {
+        let result = self.delete_namespaces();
+        if self.created.is_empty() && self.marked {
+            owner::remove_marker(&self.prefix());
+            owner::unregister(&self.prefix());
+            self.marked = false;
+        }
+        result
+    }
+
+    fn delete_namespaces(&mut self) -> Result<(), Error> {
         if self.created.is_empty() {
             return Ok(());
         }

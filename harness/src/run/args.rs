@@ -41,16 +41,18 @@ pub struct RunArgs {
     #[arg(long, default_value = "register")]
     pub workload: WorkloadKind,
 
-    /// Number of keys for the kv workload.
-    #[arg(long, default_value_t = 8)]
+    /// Number of keys for the kv workload (1 to 10000).
+    #[arg(long, default_value_t = 8, allow_negative_numbers = true)]
     pub keys: usize,
 
     /// Number of nodes in the cluster.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub nodes: usize,
 
-    /// How long the workload runs: 15 (seconds), 15s, 2m.
-    #[arg(long, default_value = "20s", value_parser = duration::parse)]
+    /// How long the workload runs: 15 (seconds), 15s, 2m. The whole run takes at most this plus 30 s for
+    /// the cluster to become healthy, 20 s to recover after the last heal and 10 s (plus one
+    /// --op-timeout) of concurrent final reads, then the check (bounded by --check-time-limit).
+    #[arg(long, default_value = "20s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub time_limit: Duration,
 
     /// Seed for the fault schedule, targets, op mix and values (random if not given; always recorded).
@@ -62,28 +64,28 @@ pub struct RunArgs {
     pub routing: Routing,
 
     /// Concurrent client workers.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
     pub concurrency: usize,
 
     /// Total operations per second across all workers.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     pub rate: f64,
 
     /// Client timeout for one operation.
-    #[arg(long, default_value = "1500ms", value_parser = duration::parse)]
+    #[arg(long, default_value = "1500ms", value_parser = duration::parse, allow_hyphen_values = true)]
     pub op_timeout: Duration,
 
     /// Pause between the heal of one fault and the start of the next (±20%, seeded); the first fault
     /// starts after a warm-up of this, at most 2 s.
-    #[arg(long, default_value = "6s", value_parser = duration::parse)]
+    #[arg(long, default_value = "6s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub nemesis_interval: Duration,
 
     /// How long each fault lasts before it is healed.
-    #[arg(long, default_value = "3s", value_parser = duration::parse)]
+    #[arg(long, default_value = "3s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub fault_duration: Duration,
 
     /// Clock rate the clock-skew fault gives the leader (0.1 = runs at a tenth of real speed).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub skew_rate: f64,
 
     /// Private subnet for test addresses (on the harness's own bridge).
@@ -91,19 +93,19 @@ pub struct RunArgs {
     pub subnet: Subnet,
 
     /// Node heartbeat interval in milliseconds.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
     pub heartbeat_ms: u64,
 
     /// Node minimum election timeout in milliseconds.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 300, allow_negative_numbers = true)]
     pub election_timeout_ms: u64,
 
     /// Lease length in milliseconds (lease and lease-no-wait modes).
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 1500, allow_negative_numbers = true)]
     pub lease_ms: u64,
 
     /// Clock drift bound the nodes' lease arithmetic assumes (0.05 = rates within 5%).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     pub max_drift: f64,
 
     /// Where runs are stored: <store>/<name>/<timestamp>/.
@@ -120,7 +122,7 @@ pub struct RunArgs {
     pub node_bin: Option<PathBuf>,
 
     /// Time limit for the linearizability check.
-    #[arg(long, default_value = "60s", value_parser = duration::parse)]
+    #[arg(long, default_value = "60s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub check_time_limit: Duration,
 }
 
@@ -291,6 +293,7 @@ impl RunConfig {
             subnet_parsed: a.subnet,
         };
         cfg.check_schedule()?;
+        super::validate::check(a, &cfg)?;
         Ok(cfg)
     }
 
