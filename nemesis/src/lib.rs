@@ -12,7 +12,9 @@
 mod clean;
 mod error;
 mod fault;
+mod landing;
 mod layout;
+mod netem;
 mod netns;
 mod network;
 mod owner;
@@ -24,10 +26,12 @@ mod subnet;
 pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport, KeptRun};
 pub use error::Error;
 pub use fault::{parse_nemeses, valid_nemesis_names, FaultKind};
+pub use landing::{Landing, PairProbe, Probes, PROBE_PORT};
 pub use layout::{
     generate_run_id, NetConfig, CLIENT_HOST, FIRST_NODE_HOST, MAX_NODE_NAME_LEN, MAX_RUN_ID_LEN,
     PREFIX,
 };
+pub use netem::{netem_available, Netem};
 pub use netns::{
     check_privileges, enter_netns, in_netns, list_netns, netns_exists, netns_pids, proc_state,
     NETNS_DIR,

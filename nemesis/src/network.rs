@@ -141,6 +141,14 @@ impl Network {
         self.layout.node(node).map(|h| h.addr)
     }
 
+    /// A node's namespace and the name of its link in there (for `tc`).
+    pub(crate) fn node_link(&self, node: &str) -> Result<(&str, &str), Error> {
+        self.layout
+            .node(node)
+            .map(|h| (h.ns.as_str(), h.veth.as_str()))
+            .ok_or_else(|| Error::UnknownNode(node.into()))
+    }
+
     /// The client namespace's address (`.2`).
     pub fn client_addr(&self) -> Ipv4Addr {
         self.layout.client.addr

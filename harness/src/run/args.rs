@@ -13,7 +13,9 @@ use workloads::{Routing, WorkloadKind};
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Faults to inject, comma-separated: none, partition-leader, partition-follower, partition-halves,
-    /// partition-ring, kill-leader, kill-random, pause-leader, clock-skew, all.
+    /// partition-ring, partition-one-way, kill-leader, kill-random, kill-all, pause-leader, pause-random,
+    /// clock-skew, corrupt-data, packet-delay, packet-loss, packet-duplicate (these three need the
+    /// kernel's netem qdisc), all (every one but corrupt-data and the packet faults).
     #[arg(long, default_value = "partition-leader")]
     pub nemesis: String,
 
@@ -88,6 +90,22 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub skew_rate: f64,
 
+    /// Delay packet-delay adds to every packet a node sends.
+    #[arg(long, default_value = "200ms", value_parser = duration::parse, allow_hyphen_values = true)]
+    pub packet_delay: Duration,
+
+    /// Jitter of that delay (netem picks each packet's delay within ± this).
+    #[arg(long, default_value = "50ms", value_parser = duration::parse, allow_hyphen_values = true)]
+    pub packet_jitter: Duration,
+
+    /// Percentage of the packets a node sends that packet-loss drops.
+    #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
+    pub packet_loss: f64,
+
+    /// Percentage of the packets a node sends that packet-duplicate sends twice.
+    #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
+    pub packet_duplicate: f64,
+
     /// Private subnet for test addresses (on the harness's own bridge).
     #[arg(long, default_value = "10.77.0.0/24")]
     pub subnet: Subnet,
@@ -154,6 +172,7 @@ pub struct RunConfig {
     pub lease_ms: u64,
     pub max_drift: f64,
     pub check_time_limit_s: f64,
+    pub packets: super::faults::PacketSettings,
     pub harness_version: &'static str,
     #[serde(skip)]
     pub store: PathBuf,
@@ -287,6 +306,12 @@ impl RunConfig {
             lease_ms: a.lease_ms,
             max_drift: a.max_drift,
             check_time_limit_s: a.check_time_limit.as_secs_f64(),
+            packets: super::faults::PacketSettings {
+                delay_ms: a.packet_delay.as_millis() as u64,
+                jitter_ms: a.packet_jitter.as_millis() as u64,
+                loss_pct: a.packet_loss,
+                duplicate_pct: a.packet_duplicate,
+            },
             harness_version: env!("CARGO_PKG_VERSION"),
             store: a.store.clone(),
             node_bin: a.node_bin.clone(),

@@ -122,7 +122,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
     let mut problems = RunProblems::new();
     let mut fault_records = Vec::new();
     let ending = ctl_rt.block_on(async {
-        let runner = FaultRunner::new(
+        let mut runner = FaultRunner::new(
             &mut cluster,
             &net,
             probe.clone(),
@@ -131,6 +131,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
             cfg.skew_rate,
             current_fault.clone(),
         );
+        runner.netem = cfg.packets.clone();
         let drive = drive(
             cfg,
             runner,
@@ -265,6 +266,7 @@ async fn drive(
         Err(e) => problems.push(format!("workload task failed: {e}")),
     }
     runner.stop().await;
+    problems.append(&mut runner.not_landed);
     if let Err(e) = runner.net.heal() {
         problems.push(format!("healing the network failed: {e}"));
     }

@@ -21,6 +21,7 @@ pub fn check(a: &RunArgs, cfg: &RunConfig) -> Result<(), String> {
         ));
     }
     node_options(a, cfg)?;
+    packets(a, cfg)?;
     binaries(cfg)?;
     store(&a.store)
 }
@@ -67,6 +68,24 @@ fn node_options(a: &RunArgs, cfg: &RunConfig) -> Result<(), String> {
              not longer than --heartbeat-ms {}: it would never hold one; use a longer --lease-ms",
             a.lease_ms, a.max_drift, a.heartbeat_ms
         ));
+    }
+    Ok(())
+}
+
+fn packets(a: &RunArgs, cfg: &RunConfig) -> Result<(), String> {
+    for (flag, pct) in [
+        ("--packet-loss", a.packet_loss),
+        ("--packet-duplicate", a.packet_duplicate),
+    ] {
+        if !(pct > 0.0 && pct <= 100.0) {
+            return Err(format!("{flag} {pct} must be a percentage in (0, 100]"));
+        }
+    }
+    if a.packet_delay.is_zero() {
+        return Err("--packet-delay must be more than 0".into());
+    }
+    if let Some(f) = cfg.faults.iter().find(|f| f.is_packet()) {
+        nemesis::netem_available().map_err(|e| format!("{} needs netem: {e}", f.name()))?;
     }
     Ok(())
 }
