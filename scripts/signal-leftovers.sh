@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sends each of SIGINT, SIGTERM, SIGHUP and SIGQUIT at a random moment of a run (set-up, workload, faults,
 # final reads, check), RUNS times each, and counts what each run left behind: its namespaces (the owner
-# marker in /run/lh names them), its marker, node processes of this build, and the store's lock file.
+# marker in /run/lh names them), its marker, node processes of this build with their data in the run's
+# store, and the store's lock file.
 # Every count must be 0. Needs root. Usage: scripts/signal-leftovers.sh [RUNS] (default 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,10 +15,11 @@ trap 'rm -rf "$STORE"' EXIT
 # A run lasts about 6 s of workload plus set-up, recovery, final reads and the check: ~9-10 s; a signal after the end finds no process (exit 0 in the table).
 SPAN_MS=9000
 
-node_procs() { # live processes running this build's node binary
+node_procs() { # live processes of this build's node binary whose data dir is in the run's store $1
   local n=0
   for p in /proc/[0-9]*; do
-    [ "$(readlink "$p/exe" 2>/dev/null)" = "$NODE" ] && n=$((n + 1))
+    [ "$(readlink "$p/exe" 2>/dev/null)" = "$NODE" ] || continue
+    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$1/" && n=$((n + 1))
   done
   echo $n
 }
@@ -46,7 +48,7 @@ for sig in INT TERM HUP QUIT; do
         done
       fi
     done
-    nodes=$((nodes + $(node_procs)))
+    nodes=$((nodes + $(node_procs "$STORE/$sig-$i")))
     locks=$((locks + $(find "$STORE/$sig-$i" -mindepth 3 -maxdepth 3 -name lock 2>/dev/null | wc -l)))
   done
   printf '%-8s %5s %10s %8s %6s %5s  %s\n' "SIG$sig" "$RUNS" $ns $markers $nodes $locks "$codes"

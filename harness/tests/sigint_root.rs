@@ -15,7 +15,7 @@ fn interrupt_mid_run(test: &str, sig: Signal) {
         return;
     }
     if let Err(why) = node_bin() {
-        return eprintln!("skipping {test}: {why}");
+        return skip(test, &why);
     }
     let _one_at_a_time = common::cluster_lock();
     let store = tempfile::tempdir().unwrap();
@@ -96,7 +96,7 @@ fn root_ctrl_c_during_the_check_stops_at_once() {
         return;
     }
     if let Err(why) = node_bin() {
-        return eprintln!("skipping {test}: {why}");
+        return skip(test, &why);
     }
     let _one_at_a_time = common::cluster_lock();
     let store = tempfile::tempdir().unwrap();
@@ -150,7 +150,7 @@ fn root_clean_leaves_a_live_run_alone_and_removes_a_killed_one() {
         return;
     }
     if let Err(why) = node_bin() {
-        return eprintln!("skipping {test}: {why}");
+        return skip(test, &why);
     }
     let _one_at_a_time = common::cluster_lock();
     let (live_store, dead_store) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

@@ -8,12 +8,24 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// Print why a test is skipped; on CI (`CI=true`) fail instead, so a test that cannot run there is
+/// never counted as passed.
+pub fn skip(test: &str, why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test} cannot run on CI (CI=true): {why}");
+    }
+    eprintln!("skipping {test}: {why}");
+}
+
 /// Print why a root-only test is skipped; returns true when it should skip.
 pub fn skip_unless_root(test: &str) -> bool {
     if is_root() {
         return false;
     }
-    eprintln!("skipping {test}: needs root to create network namespaces (CI runs it as root)");
+    skip(
+        test,
+        "needs root to create network namespaces (CI runs it as root)",
+    );
     true
 }
 
@@ -129,7 +141,7 @@ pub fn run_scenario(test: &str, args: &[&str], want_exit: i32) -> Option<serde_j
         return None;
     }
     if let Err(why) = node_bin() {
-        eprintln!("skipping {test}: {why}");
+        skip(test, &why);
         return None;
     }
     let _one_at_a_time = cluster_lock();
