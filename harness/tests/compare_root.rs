@@ -27,7 +27,7 @@ fn root_small_compare_writes_every_file_with_right_columns_and_renders() {
     }
     let node = match node_bin() {
         Ok(n) => n,
-        Err(why) => return eprintln!("skipping {test}: {why}"),
+        Err(why) => return common::skip(test, &why),
     };
     let _one_at_a_time = cluster_lock();
     let store = tempfile::tempdir().unwrap();
@@ -83,8 +83,9 @@ fn root_small_compare_writes_every_file_with_right_columns_and_renders() {
     );
 
     let Some(chromium) = browser::chromium() else {
-        return eprintln!(
-            "{test}: skipping the browser part: no Chromium (Debian package chromium)"
+        return common::skip(
+            test,
+            "no Chromium for the browser part (Debian package chromium)",
         );
     };
     let dom = browser::dump_dom(&chromium, &dir.join("compare.html")).unwrap();

@@ -84,7 +84,7 @@ pub fn finish(
     elapsed: Duration,
     print: bool,
 ) -> Result<u8> {
-    let events = recorder.events();
+    let events = recorder.events().context("reading history.jsonl back")?;
     let any_ops = events
         .iter()
         .any(|e| matches!(e.process, checker::Process::Client(_)));
