@@ -153,6 +153,7 @@ pub fn try_check(
         ModelKind::Register => check_model(history, RegisterModel::register(), opts),
         ModelKind::CasRegister => check_model(history, RegisterModel::cas_register(), opts),
         ModelKind::Kv => check_model(history, KvModel::new(), opts),
+        ModelKind::ListAppend => crate::append::check_result(history),
     }
 }
 

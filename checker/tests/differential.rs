@@ -86,6 +86,7 @@ fn events(ops: &[GenOp], multi_key: bool) -> Vec<Event> {
             value,
             node: None,
             error: None,
+            session: None,
         };
         // Distinct times: slot * 64 + op number, invocation slots even, completions odd.
         let t0 = (o.start as u32 * 2) * 64 + p as u32;
@@ -291,6 +292,7 @@ fn a_stale_read_is_caught_and_explained() {
         value: v,
         node: None,
         error: None,
+        session: None,
     };
     let mut evs = vec![
         w(0, 1_000_000_000, EventType::Invoke, json!(4)),
@@ -308,6 +310,7 @@ fn a_stale_read_is_caught_and_explained() {
         value: Value::Null,
         node: None,
         error: None,
+        session: None,
     });
     evs.push(Event {
         index: 5,
@@ -319,6 +322,7 @@ fn a_stale_read_is_caught_and_explained() {
         value: json!(4),
         node: Some("n3".into()),
         error: None,
+        session: None,
     });
     let h = parse_events(&evs).unwrap();
     let r = check(&h, ModelKind::Kv, &CheckOptions::default());

@@ -114,6 +114,7 @@ impl Recorder {
             value,
             node: None,
             error: None,
+            session: None,
         })
     }
 
@@ -152,6 +153,7 @@ fn client_event(process: u64, kind: EventType, op: &OpSpec, value: Value) -> Eve
         value,
         node: None,
         error: None,
+        session: None,
     }
 }
 
