@@ -55,6 +55,9 @@ pub struct CellSpec {
     /// Concurrent clients, when the cell sets it (the latency sweep).
     pub concurrency: Option<usize>,
     pub purpose: Purpose,
+    /// Partitions also cut the cut-off side's clients from the majority (`--partition-scope all`), so the
+    /// cell's CAP label says what a client on that side gets. Presets set it.
+    pub cut_clients: bool,
 }
 
 impl CellSpec {
@@ -89,7 +92,7 @@ impl CellSpec {
                 "100000".into(),
             ]);
         }
-        if self.workload == "append" {
+        if self.cut_clients && (nemesis.starts_with("partition") || nemesis == "clock-skew") {
             // Clients on the cut-off side lose the majority too, so a partition shows CP or AP.
             v.extend(["--partition-scope".into(), "all".into()]);
         }
@@ -169,6 +172,7 @@ fn cell(mode: &str, repl: &str, routing: &str, nemesis: &str, workload: &str) ->
         workload: workload.into(),
         concurrency: None,
         purpose: Purpose::Safety,
+        cut_clients: false,
     }
 }
 
@@ -204,6 +208,10 @@ pub fn preset_cells(p: Preset, n: &Narrowing) -> Vec<CellSpec> {
     }
     cells
         .into_iter()
+        .map(|c| CellSpec {
+            cut_clients: true,
+            ..c
+        })
         .filter(|c| {
             keep(&n.modes, &c.mode)
                 && keep(&n.nemeses, &c.nemesis)
@@ -251,7 +259,9 @@ mod tests {
         let repl = preset_cells(Preset::Replication, &Narrowing::default());
         assert_eq!(repl.len(), 18);
         assert!(repl.iter().all(|c| c.workload == "append"));
-        assert!(repl[0].args().windows(2).any(|w| w == ["--partition-scope", "all"]));
+        let scoped = |c: &CellSpec| c.args().windows(2).any(|w| w == ["--partition-scope", "all"]);
+        assert!(repl.iter().any(|c| c.nemesis == "partition-follower" && scoped(c)));
+        assert!(!repl.iter().any(|c| c.nemesis == "kill-leader" && scoped(c)));
     }
 
     #[test]

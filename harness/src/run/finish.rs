@@ -31,6 +31,8 @@ struct Results<'a> {
     stats: &'a StatsSnapshot,
     detection: Option<Detection>,
     metrics: &'a RunMetrics,
+    /// During partitions: availability to sessions homed on the cut-off side and on the majority side.
+    cap: Option<report::CapAvailability>,
 }
 
 /// When the first anomaly happened relative to the fault before it (how fast a fault shows).
@@ -116,6 +118,7 @@ pub fn finish(
         stats: &snapshot,
         detection: detection(check.as_ref(), &faults),
         metrics: &metrics,
+        cap: report::cap_availability(&events, &spans, &cfg.nodes),
     };
     dir.write_json("results.json", &results)?;
     let page = ReportInput {
