@@ -319,6 +319,7 @@ fn plan_events(plans: &[Plan]) -> Vec<Event> {
             value,
             node: None,
             error: None,
+            session: None,
         };
         let (t0, t1) = slot_times(o.start, o.len, p);
         evs.push((t0, mk(t0, EventType::Invoke, o.inv.clone())));

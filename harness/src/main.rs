@@ -51,7 +51,7 @@ enum Command {
         args: Vec<String>,
     },
     /// Run a matrix of modes × faults and write one comparison (terminal table, compare.md, .json, .html).
-    Compare(compare::CompareArgs),
+    Compare(Box<compare::CompareArgs>),
 }
 
 fn main() -> ExitCode {
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
     let result = std::panic::catch_unwind(|| match cli.command {
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Clean(args)) => clean::run(args),
-        Some(Command::Compare(args)) => compare::run(args),
+        Some(Command::Compare(args)) => compare::run(*args),
         // Dispatched in main before parsing; listed so `harness --help` shows it.
         Some(Command::Node { .. }) => Ok(exit::BAD_ARGS),
         None => run::run(cli.run),

@@ -144,7 +144,9 @@ impl<'a> FaultRunner<'a> {
         // Faults that need no leader still place it (partition-halves puts it in the minority) when the
         // system has one; the kill-leader-style faults cannot be aimed without it.
         let needs_leader = kind.needs_leader()
-            || (!self.leaderless && !matches!(kind, FaultKind::KillRandom) && !more::any_node(kind));
+            || (!self.leaderless
+                && !matches!(kind, FaultKind::KillRandom)
+                && !more::any_node(kind));
         rec.role = match kind {
             FaultKind::PartitionFollower => "follower",
             FaultKind::KillRandom | FaultKind::PartitionRandom => "any",
