@@ -14,6 +14,8 @@ pub enum FaultKind {
     PartitionLeader,
     /// Isolate one follower from every other node.
     PartitionFollower,
+    /// Isolate one random node (leader or not) from every other node; needs no leader.
+    PartitionRandom,
     /// Split the nodes in two, the leader on the minority side.
     PartitionHalves,
     /// Each node reaches only its two ring neighbours.
@@ -26,19 +28,62 @@ pub enum FaultKind {
     PauseLeader,
     /// Skew a node's clock (offset and rate); reset it when the window ends.
     ClockSkew,
+    /// Cut one direction only between the leader and the rest (it can send but not receive, or the
+    /// reverse); TCP needs both, so its connections break while the routes differ.
+    PartitionOneWay,
+    /// SIGSTOP a random node; SIGCONT it when the window ends.
+    PauseRandom,
+    /// SIGKILL every node at once; restart them all when the window ends (durability of acknowledged
+    /// writes).
+    KillAll,
+    /// SIGKILL a random node, truncate or bit-flip the tail of a file in its data directory, restart it
+    /// when the window ends.
+    CorruptData,
+    /// Delay the packets a random node sends (tc netem).
+    PacketDelay,
+    /// Drop a share of the packets a random node sends (tc netem).
+    PacketLoss,
+    /// Duplicate a share of the packets a random node sends (tc netem).
+    PacketDuplicate,
 }
 
 impl FaultKind {
-    /// Every fault kind, in the order `all` expands to.
-    pub const ALL: [FaultKind; 8] = [
+    /// What `all` expands to, in order: every fault that runs on any Linux machine and keeps the data.
+    /// Not in it: `corrupt-data` (destroys data on purpose) and the packet faults (they need the kernel's
+    /// netem qdisc).
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::PartitionLeader,
         FaultKind::PartitionFollower,
+        FaultKind::PartitionRandom,
         FaultKind::PartitionHalves,
         FaultKind::PartitionRing,
         FaultKind::KillLeader,
         FaultKind::KillRandom,
         FaultKind::PauseLeader,
         FaultKind::ClockSkew,
+        FaultKind::PartitionOneWay,
+        FaultKind::PauseRandom,
+        FaultKind::KillAll,
+    ];
+
+    /// Every fault kind.
+    pub const EVERY: [FaultKind; 16] = [
+        FaultKind::PartitionLeader,
+        FaultKind::PartitionFollower,
+        FaultKind::PartitionRandom,
+        FaultKind::PartitionHalves,
+        FaultKind::PartitionRing,
+        FaultKind::KillLeader,
+        FaultKind::KillRandom,
+        FaultKind::PauseLeader,
+        FaultKind::ClockSkew,
+        FaultKind::PartitionOneWay,
+        FaultKind::PauseRandom,
+        FaultKind::KillAll,
+        FaultKind::CorruptData,
+        FaultKind::PacketDelay,
+        FaultKind::PacketLoss,
+        FaultKind::PacketDuplicate,
     ];
 
     /// The name users type (`partition-leader`, ...).
@@ -46,12 +91,20 @@ impl FaultKind {
         match self {
             FaultKind::PartitionLeader => "partition-leader",
             FaultKind::PartitionFollower => "partition-follower",
+            FaultKind::PartitionRandom => "partition-random",
             FaultKind::PartitionHalves => "partition-halves",
             FaultKind::PartitionRing => "partition-ring",
             FaultKind::KillLeader => "kill-leader",
             FaultKind::KillRandom => "kill-random",
             FaultKind::PauseLeader => "pause-leader",
             FaultKind::ClockSkew => "clock-skew",
+            FaultKind::PartitionOneWay => "partition-one-way",
+            FaultKind::PauseRandom => "pause-random",
+            FaultKind::KillAll => "kill-all",
+            FaultKind::CorruptData => "corrupt-data",
+            FaultKind::PacketDelay => "packet-delay",
+            FaultKind::PacketLoss => "packet-loss",
+            FaultKind::PacketDuplicate => "packet-duplicate",
         }
     }
 
@@ -61,22 +114,38 @@ impl FaultKind {
             self,
             FaultKind::PartitionLeader
                 | FaultKind::PartitionFollower
+                | FaultKind::PartitionRandom
                 | FaultKind::PartitionHalves
                 | FaultKind::PartitionRing
+                | FaultKind::PartitionOneWay
         )
     }
 
-    /// Whether the harness must know the leader to aim this fault.
+    /// Whether this fault shapes packets with tc netem.
+    pub fn is_packet(self) -> bool {
+        matches!(
+            self,
+            FaultKind::PacketDelay | FaultKind::PacketLoss | FaultKind::PacketDuplicate
+        )
+    }
+
+    /// Whether the harness must know the leader to aim this fault (a follower is "not the leader"; the
+    /// clock fault slows the leader's clock). These are refused against a system that reports no leader.
     pub fn needs_leader(self) -> bool {
         matches!(
             self,
-            FaultKind::PartitionLeader | FaultKind::KillLeader | FaultKind::PauseLeader
+            FaultKind::PartitionLeader
+                | FaultKind::PartitionFollower
+                | FaultKind::KillLeader
+                | FaultKind::PauseLeader
+                | FaultKind::ClockSkew
+                | FaultKind::PartitionOneWay
         )
     }
 
     /// Parses one name (not `none` or `all`).
     pub fn from_name(name: &str) -> Option<FaultKind> {
-        FaultKind::ALL.into_iter().find(|k| k.name() == name)
+        FaultKind::EVERY.into_iter().find(|k| k.name() == name)
     }
 }
 
@@ -89,7 +158,7 @@ impl fmt::Display for FaultKind {
 /// Every name `--nemesis` accepts, comma separated, for error messages and help text.
 pub fn valid_nemesis_names() -> String {
     let mut names = vec!["none"];
-    names.extend(FaultKind::ALL.iter().map(|k| k.name()));
+    names.extend(FaultKind::EVERY.iter().map(|k| k.name()));
     names.push("all");
     names.join(", ")
 }
@@ -136,7 +205,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_match_serde() {
-        for k in FaultKind::ALL {
+        for k in FaultKind::EVERY {
             assert_eq!(FaultKind::from_name(k.name()), Some(k));
             assert_eq!(
                 serde_json::to_string(&k).unwrap(),
@@ -173,7 +242,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`partition-everything`"), "{err}");
-        for k in FaultKind::ALL {
+        for k in FaultKind::EVERY {
             assert!(err.contains(k.name()), "{err}");
         }
         assert!(err.contains("none") && err.contains("all"), "{err}");

@@ -27,6 +27,8 @@ pub struct ReportInput<'a> {
     pub notes: Vec<String>,
     /// The run's options; a JSON object is shown as a table of its top-level fields.
     pub config: Value,
+    /// The guarantee ladder, lost writes and staleness, when the run was checked for them.
+    pub guarantees: Option<crate::guarantees::GuaranteeView>,
 }
 
 impl<'a> ReportInput<'a> {
@@ -40,6 +42,7 @@ impl<'a> ReportInput<'a> {
             faults,
             notes: Vec::new(),
             config: Value::Null,
+            guarantees: None,
         }
     }
 }
@@ -71,6 +74,9 @@ svg .op.info rect{fill:#fde2c4;stroke:#ff7f0e;stroke-dasharray:4 2}
 svg .op.anomaly rect{fill:#e53935;stroke:#8e0000;stroke-width:2}
 svg .op.anomaly text{fill:#8e0000;font-weight:700}svg .op.anomaly text.in{fill:#fff}
 svg .op text{font-size:11px}
+svg .op.named rect{fill:#d9c8f0;stroke:#6a3d9a;stroke-width:1.5}svg .op.named text{fill:#4a2270;font-weight:600}
+svg .op text.node{font-size:10px;fill:#555;font-weight:400}svg .op.anomaly text.node{fill:#8e0000}
+svg .axis-break path{fill:none;stroke:#9aa1ab;stroke-width:1.5}svg .axis-break text{fill:#667;font-size:10px}
 table{border-collapse:collapse;margin:6px 0;font-size:13px}
 th,td{border-bottom:1px solid #e6e8eb;padding:3px 10px;text-align:left;vertical-align:top}
 th{background:#f1f3f5}
@@ -99,6 +105,9 @@ pub fn render(input: &ReportInput) -> String {
         h.push_str("</ul></section>");
     }
     checker_section(&mut h, input.check.as_ref());
+    if let Some(g) = &input.guarantees {
+        crate::guarantees::section(&mut h, g, &input.faults, plots::x_end(m, &input.faults));
+    }
     let _ = write!(
         h,
         r#"<h2>Latency</h2><section>{}</section><h2>Throughput</h2><section>{}</section>"#,
@@ -109,7 +118,7 @@ pub fn render(input: &ReportInput) -> String {
     let _ = write!(
         h,
         r#"<h2>First anomaly</h2><section id="anomaly-section">{}</section>"#,
-        timeline::render(cx, &input.faults)
+        timeline::render(cx, &input.faults, input.events)
     );
     faults_table(&mut h, &input.faults, m);
     nodes_table(&mut h, m);
@@ -166,13 +175,7 @@ fn header(h: &mut String, input: &ReportInput) {
     let u = &m.unavailability_summary;
     let nums = [
         (secs(m.duration_s), "duration".to_string()),
-        (
-            t.total().to_string(),
-            format!(
-                "ops: {} ok, {} fail, {} info, {} open",
-                t.ok, t.fail, t.info, t.open
-            ),
-        ),
+        (t.total().to_string(), format!("ops: {}", m.outcome_words())),
         (
             format!("{:.1}/s", m.throughput_ok_per_s),
             "ok throughput".into(),
@@ -181,7 +184,7 @@ fn header(h: &mut String, input: &ReportInput) {
         (lat(&m.write_latency), "write latency p50 / p99".into()),
         (
             pct(&m.availability_in_faults),
-            "availability during faults".into(),
+            "availability during faults (served: ok or a correct cas_failed)".into(),
         ),
         (
             pct(&m.availability_outside_faults),

@@ -3,18 +3,40 @@
 
 use crate::generator::{OpKind, OpSpec};
 use futures::future::BoxFuture;
-use node::api::{
-    CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, ReadResponse, Role, WriteRequest,
-};
+use node::api::{CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, Role, WriteRequest};
 use reqwest::StatusCode;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+/// What a read returned: a register's integer, or the list at an append key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ReadValue {
+    Int(i64),
+    List(Vec<i64>),
+}
+
+impl ReadValue {
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            ReadValue::Int(v) => Some(*v),
+            ReadValue::List(_) => None,
+        }
+    }
+}
+
+/// A successful read's body: `{"value": 5 | [3, 7] | null, "node": "n1"}`.
+#[derive(serde::Deserialize)]
+struct ReadAnswer {
+    value: Option<ReadValue>,
+    node: String,
+}
 
 /// How one request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// It happened; `read` is the value read (reads only; `None` = absent).
-    Ok { read: Option<i64> },
+    Ok { read: Option<ReadValue> },
     /// It certainly did not happen.
     Fail { error: String },
     /// It may or may not have happened.
@@ -49,6 +71,12 @@ pub trait Client: Send + Sync {
     fn names(&self) -> Vec<String>;
     /// Run `op` on node number `i`.
     fn execute<'a>(&'a self, i: usize, op: &'a OpSpec) -> BoxFuture<'a, Attempt>;
+    /// Run `op` on node number `i` for a session whose home is node number `home` (clients that place
+    /// sessions on their home's side of the network, for partitions that reach clients, override this).
+    fn execute_from<'a>(&'a self, home: usize, i: usize, op: &'a OpSpec) -> BoxFuture<'a, Attempt> {
+        let _ = home;
+        self.execute(i, op)
+    }
     fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<NodeStatus, ClientError>>;
     /// Skew a node's clock (offset and rate), for systems that let a test do that.
     fn set_clock<'a>(
@@ -59,6 +87,23 @@ pub trait Client: Send + Sync {
         let _ = req;
         Box::pin(async move { Err(ClientError::Unsupported(format!("{node}: clock skew"))) })
     }
+    /// The node's own applied state of `key`, bypassing its read mode: what the convergence check
+    /// compares across nodes. Systems without such a read answer `Unsupported`.
+    fn local_read<'a>(
+        &'a self,
+        node: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ReadValue>, ClientError>> {
+        Box::pin(async move {
+            Err(ClientError::Unsupported(format!(
+                "{node}: local reads of {key}"
+            )))
+        })
+    }
+    /// Whether the system serves `append` (asked once before an append workload starts).
+    fn probe_append(&self) -> BoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +112,8 @@ pub enum ClientError {
     Unsupported(String),
     #[error("no node named {0}")]
     UnknownNode(String),
+    #[error("the cluster has no nodes")]
+    NoNodes,
     #[error("{node}: {source}")]
     Http {
         node: String,
@@ -84,6 +131,8 @@ pub enum ClientError {
 /// Talks to every node of one cluster.
 pub struct NodeClient {
     http: reqwest::Client,
+    /// One client per home node, bound to that home's session address (empty: all use `http`).
+    by_home: Vec<reqwest::Client>,
     nodes: Vec<(String, SocketAddr)>,
     timeout: Duration,
 }
@@ -91,16 +140,21 @@ pub struct NodeClient {
 impl NodeClient {
     /// `timeout` bounds each request, connection included.
     pub fn new(nodes: Vec<(String, SocketAddr)>, timeout: Duration) -> reqwest::Result<NodeClient> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(5))
-            .no_proxy()
-            .build()?;
         Ok(NodeClient {
-            http,
+            http: http_client(timeout, None)?,
+            by_home: Vec::new(),
             nodes,
             timeout,
         })
+    }
+
+    /// Sessions homed on node *i* send from `addrs[i]`, so a partition can cut them off with their home.
+    pub fn with_session_addrs(mut self, addrs: &[IpAddr]) -> reqwest::Result<NodeClient> {
+        self.by_home = addrs
+            .iter()
+            .map(|a| http_client(self.timeout, Some(*a)))
+            .collect::<reqwest::Result<_>>()?;
+        Ok(self)
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -119,6 +173,12 @@ impl NodeClient {
 
     /// Run `op` on node number `i` (index into the node list).
     pub async fn run_op(&self, i: usize, op: &OpSpec) -> Attempt {
+        self.run_op_from(None, i, op).await
+    }
+
+    /// Run `op` on node number `i` for a session homed on node number `home`.
+    pub async fn run_op_from(&self, home: Option<usize>, i: usize, op: &OpSpec) -> Attempt {
+        let http = home.and_then(|h| self.by_home.get(h)).unwrap_or(&self.http);
         let node = self.nodes[i % self.nodes.len()].0.clone();
         let url = self.url(&node, &format!("/kv/{}", op.key));
         let url = match url {
@@ -133,12 +193,16 @@ impl NodeClient {
             }
         };
         let req = match op.kind {
-            OpKind::Read => self.http.get(url),
-            OpKind::Write(value) => self.http.put(url).json(&WriteRequest { value }),
-            OpKind::Cas { from, to } => self.http.post(format!("{url}/cas")).json(&CasRequest {
+            OpKind::Read => http.get(url),
+            OpKind::Write(value) => http.put(url).json(&WriteRequest { value }),
+            OpKind::Cas { from, to } => http.post(format!("{url}/cas")).json(&CasRequest {
                 from: Some(from),
                 to,
             }),
+            OpKind::Append(value) => self
+                .http
+                .post(format!("{url}/append"))
+                .json(&WriteRequest { value }),
         };
         let sent = req.timeout(self.timeout).send().await;
         match sent {
@@ -157,7 +221,7 @@ impl NodeClient {
         };
         if status == StatusCode::OK {
             return match op.kind {
-                OpKind::Read => match serde_json::from_slice::<ReadResponse>(&body) {
+                OpKind::Read => match serde_json::from_slice::<ReadAnswer>(&body) {
                     Ok(r) => Attempt {
                         node: r.node,
                         ..attempt(&node, Outcome::Ok { read: r.value })
@@ -209,6 +273,43 @@ impl NodeClient {
         json_answer(node, resp).await
     }
 
+    /// `GET /kv/{key}?local=true`: the node's own applied state. 404 means the system has no such read.
+    pub async fn local(&self, node: &str, key: &str) -> Result<Option<ReadValue>, ClientError> {
+        let resp = self
+            .http
+            .get(self.url(node, &format!("/kv/{key}"))?)
+            .query(&[("local", "true")])
+            .timeout(self.timeout)
+            .send()
+            .await;
+        let r: ReadAnswer = json_answer(node, resp)
+            .await
+            .map_err(|e| not_found_is_unsupported(e, "GET /kv/{key}?local=true"))?;
+        Ok(r.value)
+    }
+
+    /// One append to a key no workload uses: a 404 says the system has no `append`.
+    pub async fn append_probe(&self) -> Result<(), ClientError> {
+        let node = &self.nodes.first().ok_or(ClientError::NoNodes)?.0;
+        let resp = self
+            .http
+            .post(self.url(node, "/kv/lh-append-probe/append")?)
+            .json(&WriteRequest { value: 0 })
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|source| ClientError::Http {
+                node: node.clone(),
+                source,
+            })?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Err(ClientError::Unsupported(format!(
+                "{node} answered 404 to POST /kv/{{key}}/append: append"
+            )));
+        }
+        Ok(())
+    }
+
     pub async fn clock(&self, node: &str, req: &ClockRequest) -> Result<ClockState, ClientError> {
         let resp = self
             .http
@@ -228,6 +329,10 @@ impl Client for NodeClient {
 
     fn execute<'a>(&'a self, i: usize, op: &'a OpSpec) -> BoxFuture<'a, Attempt> {
         Box::pin(self.run_op(i, op))
+    }
+
+    fn execute_from<'a>(&'a self, home: usize, i: usize, op: &'a OpSpec) -> BoxFuture<'a, Attempt> {
+        Box::pin(self.run_op_from(Some(home), i, op))
     }
 
     fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<NodeStatus, ClientError>> {
@@ -258,6 +363,37 @@ impl Client for NodeClient {
     ) -> BoxFuture<'a, Result<ClockState, ClientError>> {
         Box::pin(self.clock(node, req))
     }
+
+    fn local_read<'a>(
+        &'a self,
+        node: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ReadValue>, ClientError>> {
+        Box::pin(self.local(node, key))
+    }
+
+    fn probe_append(&self) -> BoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(self.append_probe())
+    }
+}
+
+/// A 404 to an optional request means the system does not have it.
+fn not_found_is_unsupported(e: ClientError, what: &str) -> ClientError {
+    match e {
+        ClientError::Status {
+            node, status: 404, ..
+        } => ClientError::Unsupported(format!("{node}: {what}")),
+        e => e,
+    }
+}
+
+fn http_client(timeout: Duration, local: Option<IpAddr>) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(timeout)
+        .pool_idle_timeout(Duration::from_secs(5))
+        .local_address(local)
+        .no_proxy()
+        .build()
 }
 
 /// Decode a JSON answer, or say what came instead. Shared by every HTTP client of a system.
@@ -300,14 +436,44 @@ pub fn unknown(op: &OpSpec, error: String) -> Outcome {
     }
 }
 
+/// How a transport failure's error text starts, so routing can tell a node that is down.
+pub const CONNECT_ERROR: &str = "could not connect: ";
+pub const TIMEOUT_ERROR: &str = "timeout: no answer in time";
+
+/// Why a request got no answer at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// No connection could be made (refused, unreachable, connect timed out).
+    Connect,
+    /// Connected (or connecting) but no answer in time.
+    Timeout,
+}
+
+/// Whether `a` got no answer, and why (None: the node answered, maybe with an error).
+pub fn transport_failure(a: &Attempt) -> Option<TransportFailure> {
+    let error = match &a.outcome {
+        Outcome::Ok { .. } => return None,
+        Outcome::Fail { error } | Outcome::Info { error } => error,
+    };
+    if a.code.is_some() {
+        None
+    } else if error.starts_with(CONNECT_ERROR) {
+        Some(TransportFailure::Connect)
+    } else if error.starts_with(TIMEOUT_ERROR) {
+        Some(TransportFailure::Timeout)
+    } else {
+        None
+    }
+}
+
 /// A request that failed in transport: only a connection that was never made proves nothing happened.
 pub fn transport_outcome(op: &OpSpec, e: &reqwest::Error) -> Outcome {
     if e.is_connect() {
         Outcome::Fail {
-            error: format!("could not connect: {}", root_cause(e)),
+            error: format!("{CONNECT_ERROR}{}", root_cause(e)),
         }
     } else if e.is_timeout() {
-        unknown(op, "timeout: no answer in time".to_string())
+        unknown(op, TIMEOUT_ERROR.to_string())
     } else {
         unknown(op, format!("request failed: {}", root_cause(e)))
     }

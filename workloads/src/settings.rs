@@ -6,22 +6,26 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// `register`: one key with read/write/cas. `kv`: many keys, each checked as its own register.
+/// `append`: many keys holding lists (Elle's list-append): appends of unique values, reads of whole lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WorkloadKind {
     Register,
     Kv,
+    Append,
 }
 
 /// Which node a client sends each request to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Routing {
-    /// Follow the leader: start anywhere, follow `not_leader` hints, move on after a timeout.
+    /// Follow the leader: start at the worker's node, follow `not_leader` hints and stay where the leader
+    /// was found, move on after a timeout.
     Leader,
-    /// Each worker keeps one node (sticky sessions): shows what a single node answers.
+    /// Sticky sessions (the default): worker i's home is node i mod n; a `not_leader` hint is retried
+    /// once, the next op goes home again; fail over to the next node when home is down.
     Sticky,
-    /// Every request goes to the next node in turn.
+    /// Every request goes to the next node in turn; a `not_leader` hint is retried once.
     RoundRobin,
 }
 
@@ -50,7 +54,8 @@ macro_rules! names {
     };
 }
 
-names!(WorkloadKind, "workload", WorkloadKind::Register => "register", WorkloadKind::Kv => "kv");
+names!(WorkloadKind, "workload", WorkloadKind::Register => "register", WorkloadKind::Kv => "kv",
+    WorkloadKind::Append => "append");
 names!(Routing, "routing", Routing::Leader => "leader", Routing::Sticky => "sticky",
     Routing::RoundRobin => "round-robin");
 
@@ -58,7 +63,7 @@ names!(Routing, "routing", Routing::Leader => "leader", Routing::Sticky => "stic
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkloadConfig {
     pub kind: WorkloadKind,
-    /// Keys used by `kv` (the register workload uses one key).
+    /// Keys used by `kv` and `append` (the register workload uses one key).
     pub keys: usize,
     /// Concurrent workers (each runs one process at a time).
     pub concurrency: usize,
@@ -83,7 +88,7 @@ impl Default for WorkloadConfig {
             rate: 100.0,
             seed: 0,
             op_timeout: Duration::from_millis(1500),
-            routing: Routing::Leader,
+            routing: Routing::Sticky,
             read_share: 0.5,
             cas_share: 0.3,
         }
@@ -95,7 +100,9 @@ impl WorkloadConfig {
     pub fn key_names(&self) -> Vec<String> {
         match self.kind {
             WorkloadKind::Register => vec!["r".to_string()],
-            WorkloadKind::Kv => (0..self.keys.max(1)).map(|i| format!("k{i}")).collect(),
+            WorkloadKind::Kv | WorkloadKind::Append => {
+                (0..self.keys.max(1)).map(|i| format!("k{i}")).collect()
+            }
         }
     }
 }

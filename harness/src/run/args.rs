@@ -1,5 +1,6 @@
 //! Options of a test run (`harness [OPTIONS]`), and their validation into a [`RunConfig`].
 
+use super::guarantees::Expect;
 use crate::duration;
 use crate::system::SystemKind;
 use clap::Args;
@@ -12,8 +13,10 @@ use workloads::{Routing, WorkloadKind};
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Faults to inject, comma-separated: none, partition-leader, partition-follower, partition-halves,
-    /// partition-ring, kill-leader, kill-random, pause-leader, clock-skew, all.
+    /// Faults to inject, comma-separated: none, partition-leader, partition-follower, partition-random,
+    /// partition-halves, partition-ring, partition-one-way, kill-leader, kill-random, kill-all, pause-leader,
+    /// pause-random, clock-skew, corrupt-data, packet-delay, packet-loss, packet-duplicate (these three need
+    /// the kernel's netem qdisc), all (every one but corrupt-data and the packet faults).
     #[arg(long, default_value = "partition-leader")]
     pub nemesis: String,
 
@@ -38,73 +41,117 @@ pub struct RunArgs {
     #[arg(long, default_value = "quorum")]
     pub replication: Replication,
 
-    /// Workload: register (one key, read/write/cas) or kv (many keys, checked per key).
+    /// Workload: register (one key, read/write/cas), kv (many keys, checked per key) or append (lists per
+    /// key, as Elle's list-append: session guarantees, convergence, lost writes and staleness too).
     #[arg(long, default_value = "register")]
     pub workload: WorkloadKind,
 
-    /// Number of keys for the kv workload.
-    #[arg(long, default_value_t = 8)]
+    /// Which guarantees decide the exit code: linearizable, sessions (read-your-writes, monotonic reads,
+    /// monotonic writes, writes-follow-reads) or eventual (converged after heal, no lost writes). The
+    /// last two need --workload append. Every checkable guarantee is reported either way.
+    #[arg(long, default_value = "linearizable")]
+    pub expect: Expect,
+
+    /// After the final heal and the recovery wait: wait this long, then do the final reads and compare every
+    /// node's local state.
+    #[arg(long, default_value = "2s", value_parser = duration::parse)]
+    pub settle: Duration,
+
+    /// Number of keys for the kv and append workloads (1 to 10000).
+    #[arg(long, default_value_t = 8, allow_negative_numbers = true)]
     pub keys: usize,
 
     /// Number of nodes in the cluster.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub nodes: usize,
 
-    /// How long the workload runs: 15 (seconds), 15s, 2m.
-    #[arg(long, default_value = "20s", value_parser = duration::parse)]
+    /// How long the workload runs: 15 (seconds), 15s, 2m. The whole run takes at most this plus 30 s for
+    /// the cluster to become healthy, 20 s to recover after the last heal and 10 s (plus one
+    /// --op-timeout) of concurrent final reads, then the check (bounded by --check-time-limit).
+    #[arg(long, default_value = "20s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub time_limit: Duration,
 
     /// Seed for the fault schedule, targets, op mix and values (random if not given; always recorded).
     #[arg(long)]
     pub seed: Option<u64>,
 
-    /// Client routing: leader (follow the leader), sticky (each client keeps one node), round-robin.
-    #[arg(long, default_value = "leader")]
+    /// Client routing, as a load balancer does it (docs/protocol.md, "Client routing"): sticky (each
+    /// worker is a session with a home node, worker i on node i mod n; a not_leader hint is retried once;
+    /// fails over to the next node when home is down), leader (follow hints, stay at the leader found),
+    /// round-robin (each op to the next node; a hint is retried once).
+    #[arg(long, default_value = "sticky")]
     pub routing: Routing,
 
     /// Concurrent client workers.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
     pub concurrency: usize,
 
     /// Total operations per second across all workers.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     pub rate: f64,
 
-    /// Client timeout for one operation.
-    #[arg(long, default_value = "1500ms", value_parser = duration::parse)]
+    /// Client timeout for one operation (connection included); a write or cas without an answer by then
+    /// is recorded as `info`, a read as `fail`.
+    #[arg(long, default_value = "1500ms", value_parser = duration::parse, allow_hyphen_values = true)]
     pub op_timeout: Duration,
+
+    /// How long the cluster may take to become healthy at the start (every node answers /status and they
+    /// agree on one leader, or all report none) before the run is invalid (exit 3).
+    #[arg(long, default_value = "30s", value_parser = duration::parse)]
+    pub health_timeout: Duration,
+
+    /// What a partition cuts: peers (node-to-node traffic only; clients still reach every node) or all
+    /// (also each client session from the nodes on the other side of its home node).
+    #[arg(long, default_value = "peers")]
+    pub partition_scope: nemesis::PartitionScope,
 
     /// Pause between the heal of one fault and the start of the next (±20%, seeded); the first fault
     /// starts after a warm-up of this, at most 2 s.
-    #[arg(long, default_value = "6s", value_parser = duration::parse)]
+    #[arg(long, default_value = "6s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub nemesis_interval: Duration,
 
     /// How long each fault lasts before it is healed.
-    #[arg(long, default_value = "3s", value_parser = duration::parse)]
+    #[arg(long, default_value = "3s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub fault_duration: Duration,
 
     /// Clock rate the clock-skew fault gives the leader (0.1 = runs at a tenth of real speed).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub skew_rate: f64,
+
+    /// Delay packet-delay adds to every packet a node sends.
+    #[arg(long, default_value = "200ms", value_parser = duration::parse, allow_hyphen_values = true)]
+    pub packet_delay: Duration,
+
+    /// Jitter of that delay (netem picks each packet's delay within ± this).
+    #[arg(long, default_value = "50ms", value_parser = duration::parse, allow_hyphen_values = true)]
+    pub packet_jitter: Duration,
+
+    /// Percentage of the packets a node sends that packet-loss drops.
+    #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
+    pub packet_loss: f64,
+
+    /// Percentage of the packets a node sends that packet-duplicate sends twice.
+    #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
+    pub packet_duplicate: f64,
 
     /// Private subnet for test addresses (on the harness's own bridge).
     #[arg(long, default_value = "10.77.0.0/24")]
     pub subnet: Subnet,
 
     /// Node heartbeat interval in milliseconds.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
     pub heartbeat_ms: u64,
 
     /// Node minimum election timeout in milliseconds.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 300, allow_negative_numbers = true)]
     pub election_timeout_ms: u64,
 
     /// Lease length in milliseconds (lease and lease-no-wait modes).
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 1500, allow_negative_numbers = true)]
     pub lease_ms: u64,
 
     /// Clock drift bound the nodes' lease arithmetic assumes (0.05 = rates within 5%).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     pub max_drift: f64,
 
     /// Lease mode: report (voters report the remaining lease; the new leader waits it out) or refuse
@@ -120,13 +167,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub name: Option<String>,
 
-    /// The program to start per node: the `node` binary (default: next to this binary, built by cargo when
-    /// run through cargo) or, with --system etcd, the etcd binary (default: `etcd` on the PATH).
+    /// The program to start per node: a `node` binary (default: this harness itself, as `harness node ...`;
+    /// nothing is built at run time) or, with --system etcd, the etcd binary (default: `etcd` on the PATH).
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
 
     /// Time limit for the linearizability check.
-    #[arg(long, default_value = "60s", value_parser = duration::parse)]
+    #[arg(long, default_value = "60s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub check_time_limit: Duration,
 }
 
@@ -140,8 +187,14 @@ pub struct RunConfig {
     /// The consistency mode, checked against the system.
     pub mode: String,
     pub node_cmd: Option<String>,
+    #[serde(skip)]
     pub replication: Replication,
+    /// The write path, recorded only for our node (the one system it configures).
+    #[serde(rename = "replication", skip_serializing_if = "Option::is_none")]
+    pub replication_recorded: Option<Replication>,
     pub workload: WorkloadKind,
+    pub expect: Expect,
+    pub settle_s: f64,
     pub keys: usize,
     pub nodes: Vec<String>,
     pub time_limit_s: f64,
@@ -149,6 +202,8 @@ pub struct RunConfig {
     pub concurrency: usize,
     pub rate: f64,
     pub op_timeout_ms: u64,
+    pub health_timeout_s: f64,
+    pub partition_scope: nemesis::PartitionScope,
     pub nemesis_interval_s: f64,
     pub fault_duration_s: f64,
     pub skew_rate: f64,
@@ -159,6 +214,7 @@ pub struct RunConfig {
     pub max_drift: f64,
     pub lease_votes: LeaseVotes,
     pub check_time_limit_s: f64,
+    pub packets: super::faults::PacketSettings,
     pub harness_version: &'static str,
     #[serde(skip)]
     pub store: PathBuf,
@@ -198,8 +254,18 @@ impl RunConfig {
         if a.time_limit < Duration::from_secs(1) {
             return Err("--time-limit must be at least 1s".into());
         }
-        if a.workload == WorkloadKind::Kv && a.keys == 0 {
-            return Err("--keys must be at least 1 for the kv workload".into());
+        if a.workload != WorkloadKind::Register && a.keys == 0 {
+            return Err(format!(
+                "--keys must be at least 1 for the {} workload",
+                a.workload
+            ));
+        }
+        if a.expect != Expect::Linearizable && a.workload != WorkloadKind::Append {
+            return Err(format!(
+                "--expect {} needs --workload append (only append histories show session guarantees \
+                 and lost writes)",
+                a.expect
+            ));
         }
         if a.fault_duration.is_zero() || a.nemesis_interval.is_zero() {
             return Err("--fault-duration and --nemesis-interval must be more than 0".into());
@@ -221,6 +287,9 @@ impl RunConfig {
                     | FaultKind::PartitionRing
             )
         });
+        if faults.contains(&FaultKind::PartitionRandom) && a.nodes < 2 {
+            return Err("partition-random needs at least 2 nodes".into());
+        }
         if needs_leader && a.nodes < 3 {
             return Err(
                 "partition faults other than partition-leader need at least 3 nodes".into(),
@@ -240,10 +309,20 @@ impl RunConfig {
                     .into(),
             );
         }
-        if a.system == SystemKind::Etcd && a.replication != Replication::Quorum {
+        if a.health_timeout < Duration::from_secs(1) {
+            return Err("--health-timeout must be at least 1s".into());
+        }
+        if a.system == SystemKind::Etcd && a.partition_scope == nemesis::PartitionScope::All {
+            return Err(
+                "--partition-scope all needs clients that bind a source address per session \
+                 (node, exec); the etcd client has none"
+                    .into(),
+            );
+        }
+        if a.system != SystemKind::Node && a.replication != Replication::Quorum {
             return Err(format!(
-                "--replication {} is a mode of our node; etcd has no such option",
-                a.replication
+                "--replication {} is a mode of our node; {} has no such option",
+                a.replication, a.system
             ));
         }
         let nodes: Vec<String> = (1..=a.nodes).map(|i| format!("n{i}")).collect();
@@ -271,8 +350,11 @@ impl RunConfig {
             mode,
             node_cmd: a.node_cmd.clone(),
             replication: a.replication,
+            replication_recorded: (a.system == SystemKind::Node).then_some(a.replication),
             workload: a.workload,
-            keys: if a.workload == WorkloadKind::Kv {
+            expect: a.expect,
+            settle_s: a.settle.as_secs_f64(),
+            keys: if a.workload != WorkloadKind::Register {
                 a.keys
             } else {
                 1
@@ -283,6 +365,8 @@ impl RunConfig {
             concurrency: a.concurrency,
             rate: a.rate,
             op_timeout_ms: a.op_timeout.as_millis() as u64,
+            health_timeout_s: a.health_timeout.as_secs_f64(),
+            partition_scope: a.partition_scope,
             nemesis_interval_s: a.nemesis_interval.as_secs_f64(),
             fault_duration_s: a.fault_duration.as_secs_f64(),
             skew_rate: a.skew_rate,
@@ -293,12 +377,19 @@ impl RunConfig {
             max_drift: a.max_drift,
             lease_votes: a.lease_votes,
             check_time_limit_s: a.check_time_limit.as_secs_f64(),
+            packets: super::faults::PacketSettings {
+                delay_ms: a.packet_delay.as_millis() as u64,
+                jitter_ms: a.packet_jitter.as_millis() as u64,
+                loss_pct: a.packet_loss,
+                duplicate_pct: a.packet_duplicate,
+            },
             harness_version: env!("CARGO_PKG_VERSION"),
             store: a.store.clone(),
             node_bin: a.node_bin.clone(),
             subnet_parsed: a.subnet,
         };
         cfg.check_schedule()?;
+        super::validate::check(a, &cfg)?;
         Ok(cfg)
     }
 
@@ -323,6 +414,24 @@ impl RunConfig {
             self.nemesis_interval_s,
             missing.join(", ")
         ))
+    }
+
+    /// The mode as the summary shows it: our node also names its write path.
+    pub fn mode_label(&self) -> String {
+        match self.replication_recorded {
+            Some(r) => format!("{} (replication {r})", self.mode),
+            None => self.mode.clone(),
+        }
+    }
+
+    /// Any binary may be leaderless (docs/protocol.md allows `"leader": null` everywhere); our node and
+    /// etcd always elect one, so for them a cluster with no leader is still electing.
+    pub fn may_be_leaderless(&self) -> bool {
+        self.system == SystemKind::Exec
+    }
+
+    pub fn health_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.health_timeout_s)
     }
 
     pub fn time_limit(&self) -> Duration {
@@ -357,6 +466,7 @@ impl RunConfig {
         match self.workload {
             WorkloadKind::Register => checker::ModelKind::CasRegister,
             WorkloadKind::Kv => checker::ModelKind::Kv,
+            WorkloadKind::Append => checker::ModelKind::ListAppend,
         }
     }
 }

@@ -13,6 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use workloads::Recorder;
 
+mod landing;
+mod more;
+
+use landing::ProcState::{Down, Paused, Running};
+
+pub use more::PacketSettings;
+
 /// What happened to one scheduled fault, for results.json and the summary.
 #[derive(Debug, Clone, Serialize)]
 pub struct FaultRecord {
@@ -33,6 +40,8 @@ enum Undo {
     Restart(String),
     Resume(String),
     UnskewAndHeal(String),
+    /// The faults of [`more`].
+    More(more::MoreUndo),
 }
 
 pub struct FaultRunner<'a> {
@@ -45,7 +54,16 @@ pub struct FaultRunner<'a> {
     /// Shown in the progress bar.
     pub current: Arc<Mutex<String>>,
     pub records: Vec<FaultRecord>,
+    /// `--partition-scope all`: partitions also cut client sessions homed on the other side.
+    pub cut_clients: bool,
+    /// Every node reported no leader at the start: faults are aimed without waiting for one.
+    pub leaderless: bool,
     active: Option<Undo>,
+    /// Faults (or heals) that did not land: each makes the run invalid, naming the pair or node.
+    pub not_landed: Vec<String>,
+    probes: Option<nemesis::Probes>,
+    /// Packet fault settings (tc netem).
+    pub netem: more::PacketSettings,
 }
 
 const LEADER_WAIT: Duration = Duration::from_secs(3);
@@ -69,7 +87,12 @@ impl<'a> FaultRunner<'a> {
             skew_rate,
             current,
             records: Vec::new(),
+            cut_clients: false,
+            leaderless: false,
             active: None,
+            not_landed: Vec::new(),
+            probes: None,
+            netem: more::PacketSettings::default(),
         }
     }
 
@@ -111,14 +134,25 @@ impl<'a> FaultRunner<'a> {
 
     async fn apply(&mut self, kind: FaultKind, rec: &mut FaultRecord) -> anyhow::Result<Undo> {
         let nodes = self.cluster.names();
-        let leader = self.probe.wait_leader(LEADER_WAIT).await;
+        let leader = if self.leaderless {
+            None
+        } else {
+            self.probe.wait_leader(LEADER_WAIT).await
+        };
         rec.term = leader.as_ref().map(|(_, t)| *t);
         let leader_name = leader.as_ref().map(|(l, _)| l.as_str());
-        let needs_leader = !matches!(kind, FaultKind::KillRandom);
+        // Faults that need no leader still place it (partition-halves puts it in the minority) when the
+        // system has one; the kill-leader-style faults cannot be aimed without it.
+        let needs_leader = kind.needs_leader()
+            || (!self.leaderless
+                && !matches!(kind, FaultKind::KillRandom)
+                && !more::any_node(kind));
         rec.role = match kind {
             FaultKind::PartitionFollower => "follower",
-            FaultKind::KillRandom => "any",
-            FaultKind::PartitionRing => "all",
+            FaultKind::KillRandom | FaultKind::PartitionRandom => "any",
+            FaultKind::PartitionRing | FaultKind::KillAll => "all",
+            FaultKind::PartitionHalves if leader_name.is_none() => "any",
+            k if more::any_node(k) => "any",
             _ => "leader",
         }
         .into();
@@ -128,12 +162,22 @@ impl<'a> FaultRunner<'a> {
         match kind {
             FaultKind::PartitionLeader
             | FaultKind::PartitionFollower
+            | FaultKind::PartitionRandom
             | FaultKind::PartitionHalves
-            | FaultKind::PartitionRing => {
+            | FaultKind::PartitionRing
+            | FaultKind::PartitionOneWay => {
                 let (p, targets) = nemesis::partition_for(kind, &nodes, leader_name, &mut self.rng)
                     .ok_or_else(|| {
                         anyhow::anyhow!("no partition of that shape for {} nodes", nodes.len())
                     })?;
+                if kind == FaultKind::PartitionRandom && leader_name.is_some() {
+                    rec.role = if leader_name == targets.first().map(String::as_str) {
+                        "leader"
+                    } else {
+                        "follower"
+                    }
+                    .into();
+                }
                 self.partition(kind, &p, &targets, leader_name, rec)?;
                 Ok(Undo::Heal)
             }
@@ -143,6 +187,7 @@ impl<'a> FaultRunner<'a> {
                     _ => nodes.choose(&mut self.rng).unwrap().clone(),
                 };
                 self.cluster.kill(&target)?;
+                self.check_processes(kind.name(), std::slice::from_ref(&target), Down);
                 let role = if Some(target.as_str()) == leader_name {
                     "leader"
                 } else {
@@ -159,6 +204,7 @@ impl<'a> FaultRunner<'a> {
             FaultKind::PauseLeader => {
                 let target = leader_name.unwrap().to_string();
                 self.cluster.pause(&target)?;
+                self.check_processes(kind.name(), std::slice::from_ref(&target), Paused);
                 rec.targets = vec![target.clone()];
                 rec.detail = format!("SIGSTOP {target} (leader)");
                 self.event(
@@ -206,6 +252,7 @@ impl<'a> FaultRunner<'a> {
                 );
                 Ok(Undo::UnskewAndHeal(target))
             }
+            other => Ok(Undo::More(self.apply_more(other, rec).await?)),
         }
     }
 
@@ -218,8 +265,16 @@ impl<'a> FaultRunner<'a> {
         rec: &mut FaultRecord,
     ) -> anyhow::Result<()> {
         self.net.apply(p)?;
+        if self.cut_clients {
+            if let Err(e) = self.net.cut_clients(p) {
+                let _ = self.net.heal();
+                return Err(e.into());
+            }
+        }
+        self.check_landing(kind.name(), p);
         rec.targets = targets.to_vec();
-        rec.detail = format!("partition {}", p.describe());
+        let scope = if self.cut_clients { "all" } else { "peers" };
+        rec.detail = format!("partition {} (scope {scope})", p.describe());
         self.event(
             "start-partition",
             json!({
@@ -229,6 +284,7 @@ impl<'a> FaultRunner<'a> {
                 "leader": leader,
                 "term": rec.term,
                 "partition": p.describe(),
+                "scope": scope,
             }),
         );
         Ok(())
@@ -248,18 +304,22 @@ impl<'a> FaultRunner<'a> {
                 Undo::Heal => {
                     self.net.heal()?;
                     self.event("stop-partition", json!({}));
+                    self.check_landing("heal", &Partition::default());
                 }
                 Undo::Restart(n) => {
                     self.cluster.restart(&n)?;
-                    self.event("restart", json!({"nodes": [n]}));
+                    self.event("restart", json!({"nodes": [&n]}));
+                    self.check_processes("restart", &[n], Running);
                 }
                 Undo::Resume(n) => {
                     self.cluster.resume(&n)?;
-                    self.event("resume", json!({"nodes": [n]}));
+                    self.event("resume", json!({"nodes": [&n]}));
+                    self.check_processes("resume", &[n], Running);
                 }
                 Undo::UnskewAndHeal(n) => {
                     self.net.heal()?;
                     self.event("stop-partition", json!({}));
+                    self.check_landing("heal", &Partition::default());
                     self.probe
                         .set_clock(
                             &n,
@@ -271,6 +331,7 @@ impl<'a> FaultRunner<'a> {
                         .await?;
                     self.event("stop-clock-skew", json!({"nodes": [n]}));
                 }
+                Undo::More(u) => self.undo_more(u).await?,
             }
             Ok(())
         }

@@ -7,9 +7,17 @@
 
 pub mod args;
 pub mod cluster;
+mod convergence;
 mod faults;
 mod finish;
+pub mod guarantees;
+mod interrupted;
+mod lock;
 mod probe;
+mod sampler;
+mod signals;
+mod start_checks;
+mod validate;
 
 use crate::exit;
 use crate::store::RunDir;
@@ -24,7 +32,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::signal::unix::{signal, SignalKind};
 use workloads::{Client, Recorder};
 
 /// How the driven part of a run ended.
@@ -71,15 +78,13 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
     let ctl_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    // Listen for Ctrl-C and SIGTERM before creating anything, so no signal can skip the teardown: a
-    // signal that comes during set-up waits in the stream and ends the run as soon as it is driven.
-    let (mut sigint, mut sigterm) = ctl_rt.block_on(async {
-        let int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        let term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        anyhow::Ok((int, term))
-    })?;
+    // Catch SIGINT, SIGTERM, SIGHUP and SIGQUIT before creating anything, so no signal can skip the
+    // teardown: one that comes during set-up is counted and ends the run as soon as it is driven.
+    let signals = signals::Signals::global()?;
+    let seen = signals.count();
 
     let dir = RunDir::create(&cfg.store, &cfg.name)?;
+    let lock = lock::RunLock::acquire(&dir.root)?;
     dir.write_json("config.json", cfg)?;
     let recorder =
         Recorder::create(&dir.path("history.jsonl")).context("creating history.jsonl")?;
@@ -91,29 +96,47 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
     })
     .context("setting up the test network")?;
     let client_ns = net.client_netns().to_string();
+    // Entered once here, where a failure is an ordinary error that unwinds through the teardown.
+    nemesis::in_netns(&client_ns, || ())
+        .with_context(|| format!("entering the client namespace {client_ns}"))?;
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .thread_name("lh-client")
         .on_thread_start(move || {
             // A client thread outside the client namespace could send test traffic anywhere: never continue.
+            // It can only fail here if the namespace vanished since the check above. Its teardown
+            // cannot unwind from a runtime thread, so remove the network by hand and exit.
             if let Err(e) = nemesis::enter_netns(&client_ns) {
-                eprintln!("harness: cannot enter the client namespace {client_ns}: {e}");
-                std::process::abort();
+                interrupted::say(&format!(
+                    "harness: cannot enter the client namespace {client_ns}: {e}"
+                ));
+                nemesis::emergency_teardown();
+                std::process::exit(i32::from(exit::CRASH));
             }
         })
         .build()
         .context("starting the client runtime")?;
     let mut cluster = NodeCluster::start(&*system, &cfg.nodes, &net, &dir)?;
-    let client = cluster.client(&*system, Duration::from_millis(cfg.op_timeout_ms))?;
+    let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
+    let client = if cfg.partition_scope == nemesis::PartitionScope::All {
+        let addrs = net
+            .add_session_addrs()
+            .context("adding session addresses")?;
+        let addrs: Vec<std::net::IpAddr> = addrs.into_iter().map(Into::into).collect();
+        cluster.client_with_sessions(&*system, op_timeout, &addrs)?
+    } else {
+        cluster.client(&*system, op_timeout)?
+    };
     let probe = Probe::new(client.clone(), client_rt.handle().clone(), cluster.names());
     let current_fault = Arc::new(Mutex::new(String::new()));
     let started = Instant::now();
 
     let mut problems = RunProblems::new();
+    let mut refused = None;
     let mut fault_records = Vec::new();
     let ending = ctl_rt.block_on(async {
-        let runner = FaultRunner::new(
+        let mut runner = FaultRunner::new(
             &mut cluster,
             &net,
             probe.clone(),
@@ -122,6 +145,8 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
             cfg.skew_rate,
             current_fault.clone(),
         );
+        runner.cut_clients = cfg.partition_scope == nemesis::PartitionScope::All;
+        runner.netem = cfg.packets.clone();
         let drive = drive(
             cfg,
             runner,
@@ -130,13 +155,13 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
             &recorder,
             &client_rt,
             &mut problems,
+            &mut refused,
         );
         let progress = progress(cfg, &recorder, &current_fault, interactive);
         tokio::select! {
             records = drive => { fault_records = records; Ending::Completed }
             _ = progress => unreachable!("the progress loop never ends"),
-            _ = sigint.recv() => Ending::Interrupted,
-            _ = sigterm.recv() => Ending::Interrupted,
+            _ = signals.after(seen) => Ending::Interrupted,
         }
     });
     for n in cluster.exited() {
@@ -154,25 +179,55 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
     recorder.flush().context("flushing history.jsonl")?;
     let elapsed = started.elapsed();
 
-    if let Ending::Interrupted = ending {
-        let history = dir.path("history.jsonl");
-        eprintln!(
-            "\nharness: interrupted; cluster and network removed. History so far: {}\n  check it with: harness check {}",
-            history.display(),
-            history.display()
-        );
-        let results = serde_json::json!({
-            "interrupted": true,
-            "faults": fault_records,
-            "stats": recorder.stats(),
-        });
-        dir.write_json("results.json", &results)?;
+    if let Some(why) = refused {
+        eprintln!("harness: {why}");
+        dir.write_json("results.json", &serde_json::json!({ "refused": why }))?;
         return Ok(RunOutcome {
-            code: exit::INVALID_RUN,
+            code: exit::BAD_ARGS,
+            dir: dir.root,
+            interrupted: false,
+        });
+    }
+    // A signal during teardown is honoured now that nothing is left to remove.
+    if signals.count() > seen {
+        let phase = match ending {
+            Ending::Interrupted => "workload",
+            Ending::Completed => "teardown",
+        };
+        let code = interrupted::write_results(
+            &dir.root,
+            phase,
+            signals.first().unwrap_or("a signal"),
+            &problems,
+            serde_json::to_value(&fault_records)?,
+            serde_json::to_value(recorder.stats())?,
+        );
+        return Ok(RunOutcome {
+            code,
             dir: dir.root,
             interrupted: true,
         });
     }
+    // From here a signal stops at once: the network is gone and the history is on disk.
+    {
+        let (root, problems) = (dir.root.clone(), problems.clone());
+        let faults = serde_json::to_value(&fault_records)?;
+        let stats = serde_json::to_value(recorder.stats())?;
+        let lock_path = lock.path().to_path_buf();
+        signals.arm(seen, move |sig| {
+            let code = interrupted::write_results(
+                &root,
+                "check",
+                sig,
+                &problems,
+                faults.clone(),
+                stats.clone(),
+            );
+            let _ = std::fs::remove_file(&lock_path);
+            std::process::exit(i32::from(code));
+        });
+    }
+    lock.set_phase("check")?;
     let code = finish::finish(
         cfg,
         &dir,
@@ -181,7 +236,10 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
         problems,
         elapsed,
         interactive,
-    )?;
+    );
+    signals.disarm();
+    drop(lock);
+    let code = code?;
     Ok(RunOutcome {
         code,
         dir: dir.root,
@@ -199,18 +257,34 @@ async fn drive(
     recorder: &Arc<Recorder>,
     client_rt: &tokio::runtime::Runtime,
     problems: &mut RunProblems,
+    refused: &mut Option<String>,
 ) -> Vec<faults::FaultRecord> {
+    let leaderless_after = cfg
+        .may_be_leaderless()
+        .then_some(start_checks::LEADERLESS_AFTER);
     let healthy = tokio::select! {
-        r = probe.wait_healthy(Duration::from_secs(30)) => r.map(|_| ()),
+        r = probe.wait_healthy(cfg.health_timeout(), leaderless_after) => r,
         dead = every_node_exited(runner.cluster) => Err(anyhow::anyhow!(
             "every node process exited (see {})", dead.join(", ")
         )),
     };
-    if let Err(e) = healthy {
-        problems.push(format!("the cluster never became healthy: {e}"));
+    match healthy {
+        Err(e) => {
+            problems.push(format!("the cluster never became healthy: {e}"));
+            return runner.records;
+        }
+        Ok(leader) => runner.leaderless = leader.is_none(),
+    }
+    if let Some(why) = start_checks::refusal(&cfg.faults, runner.leaderless, probe).await {
+        *refused = Some(why);
         return runner.records;
     }
+    let _status_samples = sampler::spawn(&client, recorder, client_rt);
     let wcfg = cfg.workload_config();
+    if let Err(e) = probe_workload(cfg, &client, client_rt).await {
+        problems.push(e);
+        return runner.records;
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workload = client_rt.spawn(workloads::run(
         wcfg.clone(),
@@ -233,9 +307,11 @@ async fn drive(
         Err(e) => problems.push(format!("workload task failed: {e}")),
     }
     runner.stop().await;
+    problems.append(&mut runner.not_landed);
     if let Err(e) = runner.net.heal() {
         problems.push(format!("healing the network failed: {e}"));
     }
+    let healed = tokio::time::Instant::now();
     for kind in &cfg.faults {
         if !runner.records.iter().any(|r| r.kind == *kind && r.hit) {
             problems.push(format!(
@@ -244,18 +320,69 @@ async fn drive(
             ));
         }
     }
-    if let Err(e) = probe.wait_healthy(Duration::from_secs(20)).await {
+    let leaderless_ok = runner.leaderless.then_some(Duration::ZERO);
+    if let Err(e) = probe
+        .wait_healthy(Duration::from_secs(20), leaderless_ok)
+        .await
+    {
         problems.push(format!("the cluster did not recover after healing: {e}"));
         return runner.records;
     }
-    let final_reads =
-        workloads::final_reads(wcfg, client, recorder.clone(), Duration::from_secs(10));
+    // The settle period comes before the final reads too: a read served by a follower still within the
+    // async lag would otherwise report appends the cluster still holds as lost.
+    let settle = Duration::from_secs_f64(cfg.settle_s);
+    tokio::time::sleep(settle).await;
+    recorder.observe(
+        guarantees::ACTOR,
+        guarantees::FINAL_READS,
+        serde_json::Value::Null,
+    );
+    let final_reads = workloads::final_reads(
+        wcfg.clone(),
+        client.clone(),
+        recorder.clone(),
+        Duration::from_secs(10),
+    );
     match client_rt.spawn(final_reads).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => problems.push(format!("final reads failed: {e}")),
         Err(e) => problems.push(format!("final reads task failed: {e}")),
     }
+    let nodes = runner.cluster.names();
+    let measured = convergence::measure(client, nodes, wcfg.key_names(), healed, settle);
+    match client_rt.spawn(measured).await {
+        Ok(rec) => {
+            let value = serde_json::to_value(&rec).unwrap_or_default();
+            recorder.observe(guarantees::ACTOR, guarantees::CONVERGED, value);
+        }
+        Err(e) => problems.push(format!("the convergence check failed: {e}")),
+    }
     runner.records
+}
+
+/// Before the workload: a system that cannot serve the workload's ops stops the run with the reason.
+async fn probe_workload(
+    cfg: &RunConfig,
+    client: &Arc<dyn Client>,
+    client_rt: &tokio::runtime::Runtime,
+) -> Result<(), String> {
+    if cfg.workload != workloads::WorkloadKind::Append {
+        return Ok(());
+    }
+    let c = client.clone();
+    match client_rt.spawn(async move { c.probe_append().await }).await {
+        Ok(Err(e @ workloads::ClientError::Unsupported(_))) => Err(format!(
+            "--workload append needs POST /kv/{{key}}/append (docs/protocol.md), which this system \
+             does not serve: {e}"
+        )),
+        // Any other answer means the route exists; a flaky probe is no reason to stop.
+        Ok(Err(e)) => {
+            tracing::warn!("append probe: {e}");
+            Ok(())
+        }
+        Ok(Ok(())) => Ok(()),
+        Err(e) => Err(format!("the append probe failed: {e}")),
+    }
 }
 
 /// Returns (with the logs to read) once no node process is left running: nothing can become healthy.
@@ -272,14 +399,17 @@ async fn every_node_exited(cluster: &mut NodeCluster) -> Vec<String> {
     }
 }
 
-/// A progress bar: elapsed time, ops/s, ok/fail/info counts and the current fault. Never returns.
+/// A progress bar: elapsed time, ops/s, ok/fail/info counts and the current fault. Without a terminal
+/// (CI logs, pipes) the same words go out as one line every few seconds instead. Never returns.
 async fn progress(
     cfg: &RunConfig,
     recorder: &Arc<Recorder>,
     current: &Arc<Mutex<String>>,
     shown: bool,
 ) {
-    let bar = if shown {
+    use std::io::IsTerminal;
+    let lines = shown && !std::io::stderr().is_terminal();
+    let bar = if shown && !lines {
         ProgressBar::new(cfg.time_limit().as_secs())
     } else {
         ProgressBar::hidden()
@@ -290,12 +420,12 @@ async fn progress(
             .progress_chars("=> "),
     );
     let start = Instant::now();
+    let mut next_line = Duration::from_secs(PROGRESS_LINE_EVERY_S);
     loop {
         let s = recorder.stats();
         let secs = start.elapsed().as_secs_f64().max(0.001);
         let fault = current.lock().unwrap().clone();
-        bar.set_position(start.elapsed().as_secs().min(cfg.time_limit().as_secs()));
-        bar.set_message(format!(
+        let msg = format!(
             "{:.0} ops/s  ok {}  fail {}  info {}  {}",
             (s.ok + s.fail + s.info) as f64 / secs,
             s.ok,
@@ -306,7 +436,20 @@ async fn progress(
             } else {
                 format!("fault: {fault}")
             }
-        ));
+        );
+        if lines && start.elapsed() >= next_line {
+            eprintln!(
+                "harness: {:>4.0} s  {}",
+                start.elapsed().as_secs_f64(),
+                msg.trim_end()
+            );
+            next_line += Duration::from_secs(PROGRESS_LINE_EVERY_S);
+        }
+        bar.set_position(start.elapsed().as_secs().min(cfg.time_limit().as_secs()));
+        bar.set_message(msg);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// Seconds between progress lines when stderr is not a terminal.
+const PROGRESS_LINE_EVERY_S: u64 = 5;

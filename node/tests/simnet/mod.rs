@@ -483,6 +483,7 @@ impl Sim {
             value,
             node: node.map(|n| self.ids[n].clone()),
             error,
+            session: None,
         });
     }
 
