@@ -2,7 +2,7 @@
 """Run each scenario N times with the harness's defaults and report how often it was caught, and how fast.
 
 Every run uses the defaults a new user gets: no routing flag (sticky sessions), 3 nodes, the register workload,
-5 workers at 100 ops/s in total, a 1500 ms client timeout, faults of 3 s with 6 s between them, heartbeat 50 ms,
+10 workers at 100 ops/s in total, a 1500 ms client timeout, faults of 3 s with 6 s between them, heartbeat 50 ms,
 election timeout 300 ms, lease 1500 ms. Only --mode, --nemesis, --seed, --store and (for the safe rows, which
 fit all four faults in one run) --time-limit are given.
 

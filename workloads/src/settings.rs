@@ -84,7 +84,7 @@ impl Default for WorkloadConfig {
         WorkloadConfig {
             kind: WorkloadKind::Register,
             keys: 1,
-            concurrency: 5,
+            concurrency: 10,
             rate: 100.0,
             seed: 0,
             op_timeout: Duration::from_millis(1500),

@@ -82,8 +82,9 @@ pub struct RunArgs {
     #[arg(long, default_value = "sticky")]
     pub routing: Routing,
 
-    /// Concurrent client workers.
-    #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
+    /// Concurrent client workers (sessions). 10 puts at least three on every node of a 3-node cluster, so
+    /// one of a node's sessions is still reading while another waits out a write the node cannot commit.
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     pub concurrency: usize,
 
     /// Total operations per second across all workers.
