@@ -195,18 +195,20 @@ fn fault_lines(faults: &[FaultRecord]) -> String {
         .iter()
         .map(|f| {
             let term = f.term.map(|t| format!(", term {t}")).unwrap_or_default();
-            let end = f.end_s.map_or("end".into(), |e| format!("{e:.2}"));
+            let window = match f.end_s {
+                Some(e) => format!("{:.2}–{e:.2} s", f.start_s),
+                None => format!("{:.2} s–the end", f.start_s),
+            };
             let missed = if f.hit {
                 String::new()
             } else {
                 format!(" MISSED: {}", f.detail)
             };
             format!(
-                "{} {} ({}{term}) {:.2}–{end} s{missed}",
+                "{} {} ({}{term}) {window}{missed}",
                 f.kind.name(),
                 f.targets.join(","),
                 f.role,
-                f.start_s
             )
         })
         .collect();
