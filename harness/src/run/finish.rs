@@ -296,3 +296,38 @@ fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nemesis::FaultKind;
+
+    #[test]
+    fn each_fault_on_a_line_with_target_role_and_window() {
+        let f = |kind, targets: &[&str], role: &str, end_s, hit| FaultRecord {
+            kind,
+            start_s: 2.5,
+            end_s,
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+            role: role.into(),
+            hit,
+            term: Some(3),
+            detail: "no leader to aim at".into(),
+        };
+        let lines = fault_lines(&[
+            f(
+                FaultKind::PartitionFollower,
+                &["n2"],
+                "follower",
+                Some(5.5),
+                true,
+            ),
+            f(FaultKind::KillLeader, &["n1"], "leader", None, false),
+        ]);
+        assert_eq!(
+            lines,
+            "partition-follower n2 (follower, term 3) 2.50–5.50 s\n\
+             kill-leader n1 (leader, term 3) 2.50 s–the end MISSED: no leader to aim at"
+        );
+    }
+}
