@@ -27,6 +27,8 @@ pub struct ReportInput<'a> {
     pub notes: Vec<String>,
     /// The run's options; a JSON object is shown as a table of its top-level fields.
     pub config: Value,
+    /// The guarantee ladder, lost writes and staleness, when the run was checked for them.
+    pub guarantees: Option<crate::guarantees::GuaranteeView>,
 }
 
 impl<'a> ReportInput<'a> {
@@ -40,6 +42,7 @@ impl<'a> ReportInput<'a> {
             faults,
             notes: Vec::new(),
             config: Value::Null,
+            guarantees: None,
         }
     }
 }
@@ -105,6 +108,9 @@ pub fn render(input: &ReportInput) -> String {
         h.push_str("</ul></section>");
     }
     checker_section(&mut h, input.check.as_ref());
+    if let Some(g) = &input.guarantees {
+        crate::guarantees::section(&mut h, g, &input.faults, plots::x_end(m, &input.faults));
+    }
     let _ = write!(
         h,
         r#"<h2>Latency</h2><section>{}</section><h2>Throughput</h2><section>{}</section>"#,

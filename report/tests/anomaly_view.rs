@@ -21,6 +21,7 @@ fn op(ms: u64, p: u64, kind: EventType, f: &str, v: Value, node: &str) -> Event 
         value: v,
         node: (kind != EventType::Invoke).then(|| node.to_string()),
         error: None,
+        session: None,
     }
 }
 
@@ -42,6 +43,7 @@ fn history() -> Vec<Event> {
             }),
             node: None,
             error: None,
+            session: None,
         })
         .collect();
     ev.extend([
