@@ -25,6 +25,7 @@ fn with_samples(mut events: Vec<Event>) -> Vec<Event> {
         }),
         node: None,
         error: None,
+        session: None,
     });
     events.extend(samples);
     events.sort_by_key(|e| e.time);
