@@ -164,6 +164,10 @@ fn root_anomaly_view_shows_the_stale_read_and_the_missed_write() {
         dom.contains(&why.replace('>', "&gt;")),
         "report.html carries the enriched sentence"
     );
+    assert!(
+        dom.contains(r#"class="node-state""#),
+        "the nodes' roles over time are drawn"
+    );
     let ops = drawn_ops(&dom);
     let anomaly = ops
         .iter()

@@ -76,6 +76,9 @@ svg .op.anomaly text{fill:#8e0000;font-weight:700}svg .op.anomaly text.in{fill:#
 svg .op text{font-size:11px}
 svg .op.named rect{fill:#d9c8f0;stroke:#6a3d9a;stroke-width:1.5}svg .op.named text{fill:#4a2270;font-weight:600}
 svg .op text.node{font-size:10px;fill:#555;font-weight:400}svg .op.anomaly text.node{fill:#8e0000}
+svg rect.role{stroke:#fff;stroke-width:.5}svg rect.role.leader{fill:#4e79a7}svg rect.role.follower{fill:#dfe7f1}
+svg rect.role.candidate,svg rect.role.precandidate{fill:#f6d58e}svg rect.role.down{fill:#c9c9c9}
+svg text.role{font-size:10px;fill:#333}svg text.role.leader{fill:#fff}svg text.node-row{font-weight:400;fill:#555}
 svg .axis-break path{fill:none;stroke:#9aa1ab;stroke-width:1.5}svg .axis-break text{fill:#667;font-size:10px}
 table{border-collapse:collapse;margin:6px 0;font-size:13px}
 th,td{border-bottom:1px solid #e6e8eb;padding:3px 10px;text-align:left;vertical-align:top}

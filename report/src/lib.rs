@@ -28,6 +28,7 @@ mod named;
 mod ops;
 mod plots;
 pub mod roles;
+mod strip;
 mod svg;
 mod timeline;
 

@@ -94,6 +94,18 @@ impl Roles {
         self.by_node.is_empty()
     }
 
+    /// The sampled nodes, by name.
+    pub fn nodes(&self) -> Vec<&str> {
+        let mut n: Vec<&str> = self.by_node.keys().map(String::as_str).collect();
+        n.sort_unstable();
+        n
+    }
+
+    /// A node's samples, in time order (empty for a node never sampled).
+    pub fn samples(&self, node: &str) -> &[(u64, NodeState)] {
+        self.by_node.get(node).map_or(&[], Vec::as_slice)
+    }
+
     /// The node's last answered sample at or before `t_ns`, at most a second old; else its last sample
     /// then (a node not answering).
     pub fn before(&self, node: &str, t_ns: u64) -> Option<(u64, &NodeState)> {

@@ -205,11 +205,18 @@ pub fn render(cx: Option<&Counterexample>, faults: &[FaultSpan], events: &[Event
         .map(|d| (d.op.invoke_time_ns as f64 / 1e9, end_ns(&d.op) as f64 / 1e9))
         .collect();
     let x = BrokenAxis::new(&spans, LEFT, RIGHT);
-    let h = TOP + LANE * lanes.len() as f64 + 30.0;
+    // The node rows (roles over time) go under the lanes, when the history has samples.
+    let strip_top = TOP + LANE * lanes.len() as f64 + 6.0;
+    let strip_h = if roles.is_empty() {
+        0.0
+    } else {
+        6.0 + crate::strip::ROW * roles.nodes().len() as f64
+    };
+    let h = TOP + LANE * lanes.len() as f64 + strip_h + 30.0;
     let bottom = h - 30.0;
 
     let mut out = String::from(
-        r#"<p class="muted">Red: the op that cannot be linearized. Purple: the other ops the explanation names. Blue: ops concurrent with them. Grey: the end of the longest linearizable prefix. Dashed: unknown outcome (info). Under each op: the node that served it, with its role and term then. A zigzag marks time cut out of the axis.</p>"#,
+        r#"<p class="muted">Red: the op that cannot be linearized. Purple: the other ops the explanation names. Blue: ops concurrent with them. Grey: the end of the longest linearizable prefix. Dashed: unknown outcome (info). Under each op: the node that served it, with its role and term then. Under the lanes, a row per node: its role and term over time, from its /status samples. A zigzag marks time cut out of the axis.</p>"#,
     );
     let _ = write!(
         out,
@@ -244,7 +251,7 @@ pub fn render(cx: Option<&Counterexample>, faults: &[FaultSpan], events: &[Event
     }
     let _ = write!(
         out,
-        r#"<text class="axis-title" x="{LEFT}" y="16">time (s since start); lanes are processes</text>"#
+        r#"<text class="axis-title" x="{LEFT}" y="16">time (s since start); lanes are processes, then nodes</text>"#
     );
     for (i, p) in lanes.iter().enumerate() {
         let y = TOP + LANE * i as f64;
@@ -260,6 +267,7 @@ pub fn render(cx: Option<&Counterexample>, faults: &[FaultSpan], events: &[Event
     for (d, p) in ops.iter().zip(layout(&ops, &lanes, &x)) {
         draw_op(&mut out, d, &p);
     }
+    crate::strip::draw(&mut out, &roles, &x, strip_top, LEFT - 8.0);
     out.push_str("</svg>");
     out.push_str(&table(&ops));
     out

@@ -112,6 +112,10 @@ fn the_stale_read_and_the_writes_it_contradicts_are_drawn_with_their_nodes() {
         5,
         "only the named ops and those concurrent with them"
     );
+    // A row per node under the lanes: its role and term over time.
+    assert_eq!(svg.matches(r#"class="lane node-row""#).count(), 3, "{svg}");
+    assert!(svg.contains(r#"<text class="role follower""#) && svg.contains(">follower t1<"));
+    assert!(svg.contains(r#"<text class="role leader""#) && svg.contains(">leader t1<"));
     assert!(
         section.contains("a follower in term 1 whose leader was n1"),
         "the table says it too"

@@ -265,18 +265,20 @@ fn fault_lines(faults: &[FaultRecord]) -> String {
         .iter()
         .map(|f| {
             let term = f.term.map(|t| format!(", term {t}")).unwrap_or_default();
-            let end = f.end_s.map_or("end".into(), |e| format!("{e:.2}"));
+            let window = match f.end_s {
+                Some(e) => format!("{:.2}–{e:.2} s", f.start_s),
+                None => format!("{:.2} s–the end", f.start_s),
+            };
             let missed = if f.hit {
                 String::new()
             } else {
                 format!(" MISSED: {}", f.detail)
             };
             format!(
-                "{} {} ({}{term}) {:.2}–{end} s{missed}",
+                "{} {} ({}{term}) {window}{missed}",
                 f.kind.name(),
                 f.targets.join(","),
                 f.role,
-                f.start_s
             )
         })
         .collect();
@@ -375,4 +377,39 @@ fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nemesis::FaultKind;
+
+    #[test]
+    fn each_fault_on_a_line_with_target_role_and_window() {
+        let f = |kind, targets: &[&str], role: &str, end_s, hit| FaultRecord {
+            kind,
+            start_s: 2.5,
+            end_s,
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+            role: role.into(),
+            hit,
+            term: Some(3),
+            detail: "no leader to aim at".into(),
+        };
+        let lines = fault_lines(&[
+            f(
+                FaultKind::PartitionFollower,
+                &["n2"],
+                "follower",
+                Some(5.5),
+                true,
+            ),
+            f(FaultKind::KillLeader, &["n1"], "leader", None, false),
+        ]);
+        assert_eq!(
+            lines,
+            "partition-follower n2 (follower, term 3) 2.50–5.50 s\n\
+             kill-leader n1 (leader, term 3) 2.50 s–the end MISSED: no leader to aim at"
+        );
+    }
 }
