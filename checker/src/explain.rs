@@ -108,7 +108,13 @@ impl Clock<'_> {
     fn at(&self, ns: Option<u64>, index: Option<u64>) -> String {
         match (self.h.has_time, ns, index) {
             (true, Some(ns), _) => format!("{:.2} s", ns as f64 / 1e9),
-            (_, _, Some(i)) if self.h.from_file && self.h.format == crate::ops::Format::Edn => {
+            (_, _, Some(i))
+                if self.h.from_file
+                    && matches!(
+                        self.h.format,
+                        crate::ops::Format::Edn | crate::ops::Format::Json
+                    ) =>
+            {
                 format!("line {i}")
             }
             (_, _, Some(i)) => format!("event {i}"),
