@@ -1,6 +1,7 @@
 //! `cargo run --release --example synth_check -- OPS PROCESSES INFO_SHARE [SEED [REPEAT]]`: generate a linearizable
 //! register history (unique values, all processes overlapping), check it single-threaded, and print the
-//! verdict, the method, the time and the peak memory (VmHWM).
+//! verdict, the method, the time and the peak memory (VmHWM). With `SYNTH_WRITE=FILE` it also writes the
+//! history as JSON Lines.
 
 #[path = "../benches/synth.rs"]
 mod synth;
@@ -20,6 +21,15 @@ fn main() {
     let num = |i: usize, d: f64| a.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
     let (ops, procs, info, seed) = (num(0, 100_000.0), num(1, 50.0), num(2, 0.05), num(3, 1.0));
     let events = synth::register_history(ops as usize, procs as usize, info, seed as u64);
+    if let Some(path) = std::env::var_os("SYNTH_WRITE") {
+        // Also write the history as JSON Lines, to measure loading and checking a file.
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+        for e in &events {
+            serde_json::to_writer(&mut w, e).expect("write");
+            w.write_all(b"\n").expect("write");
+        }
+    }
     let h = parse_events(&events).expect("generated history parses");
     drop(events);
     let opts = CheckOptions {

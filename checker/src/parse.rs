@@ -30,6 +30,13 @@ pub(crate) fn float_value(f: f64) -> Value {
     }
 }
 
+/// A non-negative integer-valued float as an integer (for `:time 1.5e9`).
+fn whole_f64(v: &Value) -> Option<u64> {
+    v.as_f64()
+        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19)
+        .map(|f| f as u64)
+}
+
 /// Replaces integer-valued floats inside `v` by integers (see [`float_value`]).
 pub(crate) fn normalize_numbers(v: &mut Value) {
     match v {
@@ -329,7 +336,7 @@ impl RawEvent {
         };
         let time = match m.get("time") {
             None | Some(Value::Null) => None,
-            Some(t) => Some(t.as_u64().ok_or_else(|| {
+            Some(t) => Some(t.as_u64().or_else(|| whole_f64(t)).ok_or_else(|| {
                 bad(format!(
                     ":time must be a non-negative integer (nanoseconds), got {}",
                     quote(&t.to_string())

@@ -100,6 +100,12 @@ fn integer_valued_floats_equal_integers() {
         "\n",
     );
     assert_eq!(verdict(jsonl, ModelKind::Register), Validity::Valid);
+    // Times written as floats.
+    let timed = "{:process 0, :type :invoke, :f :read, :time 1.5E9}\n{:process 0, :type :ok, :f :read, :value nil, :time 2000000000.0}\n";
+    let h = parse_str(timed).unwrap();
+    assert!(h.has_time);
+    assert_eq!(h.ops[0].invoke_time_ns, Some(1_500_000_000));
+    assert_eq!(h.ops[0].complete_time_ns, Some(2_000_000_000));
     // A float that is not an integer stays itself.
     let half = edn.replace(":value 2}", ":value 2.5}");
     assert_eq!(verdict(&half, ModelKind::CasRegister), Validity::Invalid);
