@@ -255,6 +255,14 @@ fn verdict(evs: &[Event], model: ModelKind) -> Validity {
     r.valid
 }
 
+/// Cases per property: 3000, or `PROPTEST_CASES` for a longer run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(3000)
+}
+
 /// The verdict with the given methods, and the method that decided the (single) key.
 fn verdict_with(evs: &[Event], model: ModelKind, methods: Methods) -> (Validity, Option<Method>) {
     let h = parse_events(evs).expect("generated histories parse");
@@ -515,7 +523,7 @@ fn three_way(evs: &[Event], model: ModelKind) -> Result<Option<Method>, TestCase
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn register_inference_agrees_with_search_and_brute_force(raw in raw_ops(9)) {
