@@ -1,6 +1,8 @@
-//! `cargo bench -p checker`: the shared histories (porcupine's etcd and kv test data) and a generated
-//! hard history, all single-threaded. Targets on a 2-core machine: all etcd histories < 120 ms,
-//! c50-ok < 50 ms.
+//! `cargo bench -p checker`: the shared histories (porcupine's etcd and kv test data), a generated
+//! hard history and the generated family of issue 12, all single-threaded. Targets on a 2-core
+//! machine: all etcd histories < 120 ms, c50-ok < 50 ms, every key of c50-bad < 1 s; the family as
+//! noted there. `cargo run --release --example synth_check` and `--example load_history` report the
+//! memory side.
 
 mod synth;
 
@@ -93,6 +95,29 @@ fn benches(c: &mut Criterion) {
             assert_eq!(r.valid, Validity::Valid, "{}", r.explanation);
         })
     });
+    g.finish();
+    // The family of issue 12: ops x processes x info share, unique values, all processes overlapping.
+    // Targets: 100k ops / 50 processes / 5% info < 1 s; 1M ops / 100 processes < 10 s.
+    let mut g = c.benchmark_group("family");
+    g.sample_size(10).measurement_time(Duration::from_secs(30));
+    for (ops, procs, info) in [
+        (20_000, 30, 0.05),
+        (20_000, 50, 0.0),
+        (100_000, 20, 0.05),
+        (100_000, 50, 0.05),
+        (1_000_000, 100, 0.05),
+    ] {
+        let events = synth::register_history(ops, procs, info, 11);
+        let h = parse_events(&events).expect("generated history parses");
+        drop(events);
+        let name = format!("{}k-ops-{procs}-procs-{}pct-info", ops / 1000, info * 100.0);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let r = check(&h, ModelKind::CasRegister, &single());
+                assert_eq!(r.valid, Validity::Valid, "{}", r.explanation);
+            })
+        });
+    }
     g.finish();
 }
 

@@ -108,6 +108,9 @@ pub struct KeyResult {
     /// What decided this key: `inference` (from the values read) or `search`.
     #[serde(default)]
     pub method: Method,
+    /// Why inference could not decide this key (so the search ran), e.g. a value written twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undecided: Option<String>,
 }
 
 /// What decided a key.
@@ -313,6 +316,7 @@ pub fn check_model_with<M: Model>(
                 valid: Validity::Unknown,
                 states: search.cache_entries(),
                 method: Method::Search,
+                undecided: None,
             },
             Status::Stopped,
         ));
@@ -335,6 +339,12 @@ pub fn check_model_with<M: Model>(
                 }
                 per_key.push(k);
             }
+        }
+    }
+    let why: FxHashMap<Option<String>, &str> = inferred.undecided_why.into_iter().collect();
+    for k in &mut per_key {
+        if k.method == Method::Search {
+            k.undecided = why.get(&k.key).map(|w| w.to_string());
         }
     }
     per_key.sort_by(|a, b| a.key.cmp(&b.key));
@@ -429,6 +439,7 @@ fn worker<'m, M: Model>(
             valid,
             states: search.cache_entries(),
             method: Method::Search,
+            undecided: None,
         };
         let d = match status {
             Status::Paused => {
@@ -466,6 +477,8 @@ struct InferredParts<M: Model> {
     invalid: Option<(Option<String>, Vec<EncodedOpOf<M>>, Conflict)>,
     /// With `Methods::InferenceOnly`: the first key inference could not decide, and why.
     undecided: Option<(Option<String>, &'static str)>,
+    /// Keys handed to the search, and why inference could not decide them.
+    undecided_why: Vec<(Option<String>, &'static str)>,
 }
 
 /// Runs inference on every partition; returns what it decided and the partitions left to search.
@@ -478,6 +491,7 @@ fn infer_parts<M: Model>(
         results: Vec::new(),
         invalid: None,
         undecided: None,
+        undecided_why: Vec::new(),
     };
     if methods == Methods::SearchOnly {
         return (out, parts);
@@ -491,6 +505,7 @@ fn infer_parts<M: Model>(
             valid,
             states: 0,
             method: Method::Inference,
+            undecided: None,
         };
         match model.infer(&ops) {
             Inferred::Valid(_) => out.results.push(result(Validity::Valid)),
@@ -506,10 +521,8 @@ fn infer_parts<M: Model>(
                     out.undecided = Some((key, why));
                 }
             }
-            Inferred::Undecided(_why) => {
-                if std::env::var_os("LH_DEBUG_INFER").is_some() {
-                    eprintln!("undecided {key:?}: {_why}");
-                }
+            Inferred::Undecided(why) => {
+                out.undecided_why.push((key.clone(), why));
                 rest.push((key, ops))
             }
         }

@@ -1,69 +1,183 @@
 //! A small EDN reader: just enough of the format for Jepsen histories.
 //!
 //! Values become `serde_json::Value`: keywords and symbols become strings without the colon, `nil` null,
-//! vectors, lists and sets arrays, maps objects (keys turned into strings).
+//! vectors, lists and sets arrays, maps objects (keys turned into strings). `#_` discards the next form;
+//! tagged literals keep their value. The reader streams: only the form being read is held in memory.
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
-/// A syntax error at a line (1-based).
+/// A syntax error at a line (1-based); `offset` is the byte offset where the input is not UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EdnError {
     pub line: usize,
+    pub offset: Option<usize>,
     pub message: String,
 }
 
-/// Reads a whole file: either a sequence of top-level forms, or one vector holding them.
-/// Returns each top-level element with the line it starts on.
+/// At most this many bytes are kept in memory beyond the form being read.
+const CHUNK: usize = 1 << 16;
+
+/// Reads a whole text (for tests and small inputs): either a sequence of top-level forms, or one
+/// vector or list holding them. Returns each element with the line it starts on.
+#[cfg(test)]
 pub fn read_forms(text: &str) -> Result<Vec<(usize, Value)>, EdnError> {
-    let mut r = Reader {
-        s: text.as_bytes(),
-        pos: 0,
-        line: 1,
-    };
+    let mut forms = Forms::new(text.as_bytes());
     let mut out = Vec::new();
-    r.skip_ws();
-    let wrapped = r.peek() == Some(b'[');
-    if wrapped {
-        r.pos += 1;
-    }
-    loop {
-        r.skip_ws();
-        match r.peek() {
-            None if wrapped => return Err(r.err("the history opened with `[` but never closed it")),
-            None => break,
-            Some(b']') if wrapped => {
-                r.pos += 1;
-                r.skip_ws();
-                if r.peek().is_some() {
-                    return Err(r.err("unexpected text after the closing `]` of the history"));
-                }
-                break;
-            }
-            Some(_) => {
-                let line = r.line;
-                let v = r.value()?;
-                out.push((line, v));
-            }
-        }
+    while let Some(f) = forms.next_form()? {
+        out.push(f);
     }
     Ok(out)
 }
 
-struct Reader<'a> {
-    s: &'a [u8],
-    pos: usize,
-    line: usize,
+/// The top-level elements of an EDN history, read one at a time from a stream, so a large file
+/// never sits in memory whole.
+pub struct Forms<R: std::io::Read> {
+    r: Reader<R>,
+    /// The closing bracket of a `[...]` or `(...)` around the whole history, once seen.
+    wrapped: Option<u8>,
+    started: bool,
+    done: bool,
 }
 
-impl Reader<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.pos).copied()
+impl<R: std::io::Read> Forms<R> {
+    pub fn new(src: R) -> Self {
+        Forms {
+            r: Reader {
+                src,
+                buf: Vec::new(),
+                pos: 0,
+                base: 0,
+                eof: false,
+                line: 1,
+                io_error: None,
+            },
+            wrapped: None,
+            started: false,
+            done: false,
+        }
+    }
+
+    /// The next element and the line it starts on; `None` at the end.
+    pub fn next_form(&mut self) -> Result<Option<(usize, Value)>, EdnError> {
+        if self.done {
+            return Ok(None);
+        }
+        let r = &mut self.r;
+        r.compact();
+        r.skip_ws();
+        if !self.started {
+            self.started = true;
+            match r.peek() {
+                Some(b'[') => self.wrapped = Some(b']'),
+                Some(b'(') => self.wrapped = Some(b')'),
+                _ => {}
+            }
+            if self.wrapped.is_some() {
+                r.pos += 1;
+                r.skip_ws();
+            }
+        }
+        let item = match (r.peek(), self.wrapped) {
+            (None, Some(close)) => Err(r.err(format!(
+                "the history opened with `{}` but never closed it",
+                if close == b']' { '[' } else { '(' }
+            ))),
+            (None, None) => {
+                self.done = true;
+                Ok(None)
+            }
+            (Some(c), Some(close)) if c == close => {
+                r.pos += 1;
+                r.skip_ws();
+                self.done = true;
+                if r.peek().is_some() {
+                    Err(r.err("unexpected text after the closing bracket of the history"))
+                } else {
+                    Ok(None)
+                }
+            }
+            (Some(_), _) => {
+                let line = r.line;
+                r.value().map(|v| Some((line, v)))
+            }
+        };
+        if let Some(e) = r.io_error.take() {
+            return Err(r.err(format!("cannot read the input: {e}")));
+        }
+        item
+    }
+}
+
+struct Reader<R> {
+    src: R,
+    buf: Vec<u8>,
+    pos: usize,
+    /// Bytes dropped from the front of `buf` so far.
+    base: usize,
+    eof: bool,
+    line: usize,
+    io_error: Option<std::io::Error>,
+}
+
+impl<R: std::io::Read> Reader<R> {
+    fn peek(&mut self) -> Option<u8> {
+        if self.pos >= self.buf.len() && !self.fill() {
+            return None;
+        }
+        self.buf.get(self.pos).copied()
+    }
+
+    /// Appends the next chunk of input; false at the end.
+    fn fill(&mut self) -> bool {
+        if self.eof {
+            return false;
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + CHUNK, 0);
+        loop {
+            match self.src.read(&mut self.buf[old..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    self.buf.truncate(old);
+                    return false;
+                }
+                Ok(n) => {
+                    self.buf.truncate(old + n);
+                    return true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.io_error = Some(e);
+                    self.eof = true;
+                    self.buf.truncate(old);
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Drops what was read (only between top-level forms, so positions inside a form stay valid).
+    fn compact(&mut self) {
+        if self.pos >= CHUNK {
+            self.buf.drain(..self.pos);
+            self.base += self.pos;
+            self.pos = 0;
+        }
     }
 
     fn err(&self, message: impl Into<String>) -> EdnError {
         EdnError {
             line: self.line,
+            offset: None,
             message: message.into(),
+        }
+    }
+
+    fn not_utf8(&self, at: usize) -> EdnError {
+        EdnError {
+            line: self.line,
+            offset: Some(self.base + at),
+            message: "the input is not UTF-8 text".into(),
         }
     }
 
@@ -120,7 +234,8 @@ impl Reader<'_> {
                         self.value()
                     }
                     _ => {
-                        // A tagged literal such as `#inst "..."`: keep the value, drop the tag.
+                        // A tagged literal such as `#inst "..."` or `#jepsen.history.Op{...}`: keep
+                        // the value, drop the tag.
                         self.token();
                         self.value()
                     }
@@ -137,15 +252,21 @@ impl Reader<'_> {
                 if tok.is_empty() {
                     return Err(self.err(format!("unexpected character `{}`", c as char)));
                 }
-                atom(tok).ok_or_else(|| EdnError {
+                let text = match std::str::from_utf8(&self.buf[tok.clone()]) {
+                    Ok(t) => t,
+                    Err(e) => return Err(self.not_utf8(tok.start + e.valid_up_to())),
+                };
+                atom(text).ok_or_else(|| EdnError {
                     line,
-                    message: format!("cannot read `{tok}`"),
+                    offset: None,
+                    message: format!("cannot read `{}`", crate::parse::quote(text)),
                 })
             }
         }
     }
 
-    fn token(&mut self) -> &str {
+    /// The bytes of the next token (a symbol, keyword, number or tag).
+    fn token(&mut self) -> std::ops::Range<usize> {
         let start = self.pos;
         while let Some(c) = self.peek() {
             if c.is_ascii_whitespace()
@@ -158,7 +279,7 @@ impl Reader<'_> {
             }
             self.pos += 1;
         }
-        std::str::from_utf8(&self.s[start..self.pos]).unwrap_or("")
+        start..self.pos
     }
 
     fn seq(&mut self, close: u8) -> Result<Vec<Value>, EdnError> {
@@ -175,6 +296,7 @@ impl Reader<'_> {
                     );
                     return Err(EdnError {
                         line: open_line,
+                        offset: None,
                         message,
                     });
                 }
@@ -205,6 +327,7 @@ impl Reader<'_> {
     }
 
     fn string(&mut self) -> Result<String, EdnError> {
+        let start = self.pos;
         let mut out = Vec::new();
         loop {
             let Some(c) = self.peek() else {
@@ -227,17 +350,18 @@ impl Reader<'_> {
                         b't' => out.push(b'\t'),
                         b'r' => out.push(b'\r'),
                         b'u' => {
-                            let hex = self
-                                .s
-                                .get(self.pos..self.pos + 4)
-                                .and_then(|h| std::str::from_utf8(h).ok());
-                            let ch = hex
+                            let mut hex = [0u8; 4];
+                            for h in &mut hex {
+                                *h = self.peek().unwrap_or(b'?');
+                                self.pos += 1;
+                            }
+                            let ch = std::str::from_utf8(&hex)
+                                .ok()
                                 .and_then(|h| u32::from_str_radix(h, 16).ok())
                                 .and_then(char::from_u32);
                             let Some(ch) = ch else {
                                 return Err(self.err("bad \\u escape in string"));
                             };
-                            self.pos += 4;
                             let mut buf = [0u8; 4];
                             out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                         }
@@ -247,7 +371,10 @@ impl Reader<'_> {
                 _ => out.push(c),
             }
         }
-        String::from_utf8(out).map_err(|_| self.err("string is not valid UTF-8"))
+        String::from_utf8(out).map_err(|e| {
+            // Escapes only shorten the text, so the first bad byte is at least this far in.
+            self.not_utf8(start + e.utf8_error().valid_up_to())
+        })
     }
 }
 
@@ -265,19 +392,31 @@ fn atom(tok: &str) -> Option<Value> {
     let numeric = first.is_ascii_digit()
         || (matches!(first, b'-' | b'+') && tok.len() > 1 && tok.as_bytes()[1].is_ascii_digit());
     if numeric {
-        let t = tok.strip_suffix('N').unwrap_or(tok);
-        if let Ok(i) = t.parse::<i64>() {
-            return Some(Value::Number(i.into()));
-        }
-        let t = tok.strip_suffix('M').unwrap_or(tok);
-        return t
-            .parse::<f64>()
-            .ok()
-            .and_then(Number::from_f64)
-            .map(Value::Number);
+        return number(tok);
     }
     // A symbol: keep its name.
     Some(Value::String(tok.to_string()))
+}
+
+/// An EDN number: integers (`N` marks a big one), floats and decimals (`M`). Integers beyond 64 bits
+/// keep their digits as a string, so equal big integers still compare equal; integer-valued floats
+/// become integers, so `1.0` equals `1`.
+fn number(tok: &str) -> Option<Value> {
+    let t = tok.strip_prefix('+').unwrap_or(tok);
+    if let Some(int) = t.strip_suffix('N').or(Some(t)).filter(|s| {
+        let d = s.strip_prefix('-').unwrap_or(s);
+        !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+    }) {
+        if let Ok(i) = int.parse::<i64>() {
+            return Some(Value::Number(i.into()));
+        }
+        if let Ok(u) = int.parse::<u64>() {
+            return Some(Value::Number(u.into()));
+        }
+        return Some(Value::String(int.to_string()));
+    }
+    let f = t.strip_suffix('M').unwrap_or(t).parse::<f64>().ok()?;
+    Some(crate::parse::float_value(f))
 }
 
 #[cfg(test)]

@@ -108,7 +108,13 @@ impl Clock<'_> {
     fn at(&self, ns: Option<u64>, index: Option<u64>) -> String {
         match (self.h.has_time, ns, index) {
             (true, Some(ns), _) => format!("{:.2} s", ns as f64 / 1e9),
-            (_, _, Some(i)) if self.h.from_file && self.h.format == crate::ops::Format::Edn => {
+            (_, _, Some(i))
+                if self.h.from_file
+                    && matches!(
+                        self.h.format,
+                        crate::ops::Format::Edn | crate::ops::Format::Json
+                    ) =>
+            {
                 format!("line {i}")
             }
             (_, _, Some(i)) => format!("event {i}"),
@@ -380,12 +386,25 @@ fn conflict_words<I, O>(
             at(a),
             at(b)
         ),
-        ConflictKind::Order { early, late } => format!(
-            "{}, before {}, yet the values read put {} first",
-            done(late),
-            began(early),
-            describe_op(op(early))
-        ),
+        ConflictKind::Order { early, late } => {
+            let e = op(early);
+            if e.outcome == Outcome::Ok && matches!(e.f.as_str(), "read" | "get") {
+                format!(
+                    "{} returned {}, but {}, before that began, and the values read show it took effect after {} was current",
+                    at(early),
+                    show(&e.output),
+                    done(late),
+                    show(&e.output)
+                )
+            } else {
+                format!(
+                    "{}, before {}, yet the values read show {} took effect first",
+                    done(late),
+                    began(early),
+                    describe_op(e)
+                )
+            }
+        }
         ConflictKind::Cycle {
             early1,
             late1,

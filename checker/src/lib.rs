@@ -13,6 +13,7 @@ mod edn;
 pub mod explain;
 pub mod history;
 pub mod infer;
+mod json;
 pub mod model;
 mod ops;
 mod parse;

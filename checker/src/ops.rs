@@ -10,6 +10,9 @@ pub enum Format {
     Jsonl,
     /// A Jepsen EDN history.
     Edn,
+    /// Jepsen-style JSON (an array of op objects, or JSON Lines without our `index`/`time`); positions
+    /// are lines, as for EDN.
+    Json,
 }
 
 /// How an operation ended. `fail` operations are dropped while pairing (they had no effect).

@@ -2,18 +2,63 @@
 
 use crate::edn;
 use crate::history::{Event, EventType, Process};
+use crate::json;
 use crate::ops::{Format, History, Op, Outcome};
 use rustc_hash::FxHashMap;
-use serde_json::Value;
+use serde_json::{Number, Value};
 use std::fmt;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+
+/// Longest piece of input text an error message quotes.
+pub(crate) const QUOTED: usize = 200;
+
+/// `s`, cut to at most [`QUOTED`] characters (marked with `...`), for error messages.
+pub(crate) fn quote(s: &str) -> String {
+    match s.char_indices().nth(QUOTED) {
+        None => s.to_string(),
+        Some((i, _)) => format!("{}...", &s[..i]),
+    }
+}
+
+/// A float as a JSON value: integer-valued floats become integers, so `1.0` and `1` are one value.
+pub(crate) fn float_value(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        Value::Number((f as i64).into())
+    } else {
+        Number::from_f64(f).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// A non-negative integer-valued float as an integer (for `:time 1.5e9`).
+fn whole_f64(v: &Value) -> Option<u64> {
+    v.as_f64()
+        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19)
+        .map(|f| f as u64)
+}
+
+/// Replaces integer-valued floats inside `v` by integers (see [`float_value`]).
+pub(crate) fn normalize_numbers(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64() {
+                *v = float_value(f);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(normalize_numbers),
+        Value::Object(m) => m.values_mut().for_each(normalize_numbers),
+        _ => {}
+    }
+}
 
 /// Where in the input a problem is: a line of a file, or an event handed over in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Location {
     Line(usize),
-    /// 1-based position in the event slice.
+    /// 1-based position in the event slice (or in a JSON array whose elements span lines).
     Event(usize),
+    /// Byte offset in the input (0-based), where it is not UTF-8 text.
+    Byte(usize),
 }
 
 impl fmt::Display for Location {
@@ -21,6 +66,7 @@ impl fmt::Display for Location {
         match self {
             Location::Line(n) => write!(f, "line {n}"),
             Location::Event(n) => write!(f, "event #{n}"),
+            Location::Byte(n) => write!(f, "byte offset {n}"),
         }
     }
 }
@@ -83,90 +129,116 @@ impl ParseError {
     }
 }
 
-/// Reads a history file, detecting the format from its first character: `{"` is JSONL, `{:` or `[` EDN.
+/// Reads a history file, detecting the format from its first characters: `{"` is JSON Lines, `[{"` a
+/// JSON array, anything else EDN (maps one per line or spread over lines, optionally inside one
+/// `[...]` or `(...)`). The file is streamed: only the operations are kept in memory.
 pub fn load_history(path: &Path) -> Result<History, ParseError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ParseError::Io {
+    let io = |source| ParseError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    parse_str(&text)
+    };
+    let lines = count_lines(std::fs::File::open(path).map_err(io)?).map_err(io)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    parse_reader(BufReader::with_capacity(1 << 16, file), lines)
 }
 
-/// Parses history text in either format.
+/// Parses history text in any of the formats [`load_history`] reads.
 pub fn parse_str(text: &str) -> Result<History, ParseError> {
-    let body = text.trim_start();
-    if body.is_empty() {
-        return Err(ParseError::Empty);
-    }
-    let is_json = body.starts_with('{') && body[1..].trim_start().starts_with('"');
-    if is_json {
-        parse_jsonl(text)
-    } else {
-        parse_edn(text)
+    parse_reader(
+        text.as_bytes(),
+        text.bytes().filter(|&b| b == b'\n').count(),
+    )
+}
+
+fn count_lines(mut r: impl Read) -> std::io::Result<usize> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0;
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(k) => n += buf[..k].iter().filter(|&&b| b == b'\n').count(),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }
 
-/// Parses our `history.jsonl`. A last line without a newline that does not parse is taken to be cut
-/// short by a crash and is ignored (the history is marked `truncated_tail`).
-pub fn parse_jsonl(text: &str) -> Result<History, ParseError> {
-    let mut events = Vec::new();
-    let mut truncated = false;
-    let ends_with_newline = text.ends_with('\n');
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Event>(line) {
-            Ok(e) => events.push(RawEvent::from_event(e, Location::Line(i + 1))),
-            Err(_)
-                if i + 1 == lines.len()
-                    && !ends_with_newline
-                    && serde_json::from_str::<Value>(line).is_err() =>
-            {
-                truncated = true;
-            }
-            Err(e) => {
-                let suffix = format!(" at line {} column {}", e.line(), e.column());
-                let msg = e.to_string();
-                let msg = msg.strip_suffix(&suffix).unwrap_or(&msg);
-                return Err(ParseError::Syntax {
-                    at: Location::Line(i + 1),
-                    message: format!("not a history event ({msg}, column {})", e.column()),
-                });
-            }
-        }
-    }
-    let mut h = pair(events, Format::Jsonl)?;
-    h.truncated_tail = truncated;
-    Ok(h)
+/// Which reader a text needs, from its first non-blank characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    JsonLines,
+    JsonArray,
+    Edn,
 }
 
-/// Parses a Jepsen EDN history (one map per line, optionally inside `[...]`).
-pub fn parse_edn(text: &str) -> Result<History, ParseError> {
-    let forms = edn::read_forms(text).map_err(|e| ParseError::Syntax {
-        at: Location::Line(e.line),
-        message: e.message,
+fn shape(head: &[u8]) -> Option<Shape> {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let mut it = head.iter().copied().filter(|b| !b.is_ascii_whitespace());
+    match (it.next()?, it.next(), it.next()) {
+        (b'{', Some(b'"'), _) => Some(Shape::JsonLines),
+        (b'[', Some(b'{'), Some(b'"')) => Some(Shape::JsonArray),
+        (b'[', Some(b']'), _) => Some(Shape::JsonArray),
+        _ => Some(Shape::Edn),
+    }
+}
+
+/// Parses a stream; `lines` (the number of lines, if known) sizes the operation list up front.
+fn parse_reader<R: BufRead>(mut r: R, lines: usize) -> Result<History, ParseError> {
+    let head = r.fill_buf().map_err(|source| ParseError::Io {
+        path: PathBuf::from("<input>"),
+        source,
     })?;
-    let events = forms
-        .into_iter()
-        .map(|(line, v)| RawEvent::from_edn(line, v))
-        .collect::<Result<Vec<_>, _>>()?;
-    pair(events, Format::Edn)
+    let Some(shape) = shape(head) else {
+        return Err(ParseError::Empty);
+    };
+    let capacity = (lines / 2 + 1).min(1 << 26);
+    match shape {
+        Shape::JsonLines => json::read_lines(r, Pairer::new(capacity)),
+        Shape::JsonArray => json::read_array(r, Pairer::new(capacity)),
+        Shape::Edn => read_edn(r, Pairer::new(capacity)),
+    }
+}
+
+/// Parses our `history.jsonl` (or Jepsen-style JSON Lines). A last line without a newline that does
+/// not parse is taken to be cut short by a crash and is ignored (the history is marked
+/// `truncated_tail`).
+pub fn parse_jsonl(text: &str) -> Result<History, ParseError> {
+    json::read_lines(text.as_bytes(), Pairer::new(0))
+}
+
+/// Parses a Jepsen EDN history (maps one per line or spread over lines, optionally inside `[...]` or
+/// `(...)`).
+pub fn parse_edn(text: &str) -> Result<History, ParseError> {
+    read_edn(text.as_bytes(), Pairer::new(0))
+}
+
+fn read_edn(r: impl Read, mut p: Pairer) -> Result<History, ParseError> {
+    let mut forms = edn::Forms::new(r);
+    loop {
+        let form = forms.next_form().map_err(|e| ParseError::Syntax {
+            at: e.offset.map_or(Location::Line(e.line), Location::Byte),
+            message: match e.offset {
+                Some(_) => format!("{} (line {})", e.message, e.line),
+                None => e.message,
+            },
+        })?;
+        let Some((line, v)) = form else { break };
+        p.push(RawEvent::from_map(Location::Line(line), line as u64, v)?)?;
+    }
+    p.finish(Format::Edn)
 }
 
 /// Pairs events recorded in memory (as the workloads record them) into a history.
 pub fn parse_events(events: &[Event]) -> Result<History, ParseError> {
-    let raw = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| RawEvent::from_event(e.clone(), Location::Event(i + 1)))
-        .collect();
-    pair(raw, Format::Jsonl)
+    let mut p = Pairer::new(events.len() / 2 + 1);
+    for (i, e) in events.iter().enumerate() {
+        p.push(RawEvent::from_event(e.clone(), Location::Event(i + 1)))?;
+    }
+    p.finish(Format::Jsonl)
 }
 
 /// One event in a format-neutral shape.
-struct RawEvent {
+pub(crate) struct RawEvent {
     at: Location,
     index: u64,
     time: Option<u64>,
@@ -181,7 +253,8 @@ struct RawEvent {
 }
 
 impl RawEvent {
-    fn from_event(e: Event, at: Location) -> Self {
+    pub(crate) fn from_event(mut e: Event, at: Location) -> Self {
+        normalize_numbers(&mut e.value);
         RawEvent {
             at,
             index: e.index,
@@ -197,63 +270,93 @@ impl RawEvent {
         }
     }
 
-    fn from_edn(line: usize, v: Value) -> Result<Self, ParseError> {
-        let at = Location::Line(line);
+    /// From a map (an EDN map, or a JSON object in Jepsen's shape); `index` is used for positions.
+    /// Keyword-like strings (`":invoke"`) are accepted where names are expected.
+    pub(crate) fn from_map(at: Location, index: u64, v: Value) -> Result<Self, ParseError> {
         let bad = |message: String| ParseError::BadEvent { at, message };
         let Value::Object(mut m) = v else {
             return Err(bad(format!(
-                "expected a map like {{:process 0, :type :invoke, :f :read, :value nil}}, got {v}"
+                "expected a map like {{:process 0, :type :invoke, :f :read, :value nil}}, got {}",
+                quote(&v.to_string())
             )));
+        };
+        let name = |s: String| match s.strip_prefix(':') {
+            Some(k) => k.to_string(),
+            None => s,
         };
         let process = match m.remove("process") {
             Some(Value::Number(n)) if n.as_u64().is_some() => {
                 Process::Client(n.as_u64().unwrap_or_default())
             }
-            Some(Value::String(s)) => Process::Named(s),
+            Some(Value::String(s)) => Process::Named(name(s)),
             Some(other) => {
                 return Err(bad(format!(
-                    ":process must be a non-negative integer or a keyword, got {other}"
+                    ":process must be a non-negative integer or a keyword, got {}",
+                    quote(&other.to_string())
                 )))
             }
             None => return Err(bad("missing :process".into())),
         };
         let kind = match m.remove("type") {
-            Some(Value::String(s)) => match s.as_str() {
+            Some(Value::String(s)) => match name(s).as_str() {
                 "invoke" => EventType::Invoke,
                 "ok" => EventType::Ok,
                 "fail" => EventType::Fail,
                 "info" => EventType::Info,
-                _ => {
+                s => {
                     return Err(bad(format!(
-                        "unknown :type :{s} (expected :invoke, :ok, :fail or :info)"
+                        "unknown :type :{} (expected :invoke, :ok, :fail or :info)",
+                        quote(s)
                     )))
                 }
             },
-            Some(other) => return Err(bad(format!(":type must be a keyword, got {other}"))),
+            Some(other) => {
+                return Err(bad(format!(
+                    ":type must be a keyword, got {}",
+                    quote(&other.to_string())
+                )))
+            }
             None => return Err(bad("missing :type".into())),
         };
         let f = match m.remove("f") {
-            Some(Value::String(s)) => s,
-            Some(other) => return Err(bad(format!(":f must be a keyword, got {other}"))),
+            Some(Value::String(s)) => name(s),
+            Some(other) => {
+                return Err(bad(format!(
+                    ":f must be a keyword, got {}",
+                    quote(&other.to_string())
+                )))
+            }
             None => return Err(bad("missing :f".into())),
         };
         let key = match m.remove("key") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s),
-            Some(other) => Some(other.to_string()),
+            Some(mut other) => {
+                normalize_numbers(&mut other);
+                Some(other.to_string())
+            }
         };
-        let time = m.get("time").and_then(Value::as_u64);
+        let time = match m.get("time") {
+            None | Some(Value::Null) => None,
+            Some(t) => Some(t.as_u64().or_else(|| whole_f64(t)).ok_or_else(|| {
+                bad(format!(
+                    ":time must be a non-negative integer (nanoseconds), got {}",
+                    quote(&t.to_string())
+                ))
+            })?),
+        };
         let node = m.get("node").and_then(Value::as_str).map(str::to_string);
         let error = m.get("error").map(|e| {
             e.as_str()
                 .map(str::to_string)
-                .unwrap_or_else(|| e.to_string())
+                .unwrap_or_else(|| quote(&e.to_string()))
         });
-        let value = m.remove("value").unwrap_or(Value::Null);
+        let mut value = m.remove("value").unwrap_or(Value::Null);
+        normalize_numbers(&mut value);
         let session = m.get("session").and_then(Value::as_u64);
         Ok(RawEvent {
             at,
-            index: line as u64,
+            index,
             time,
             process,
             kind,
@@ -267,25 +370,51 @@ impl RawEvent {
     }
 }
 
-fn pair(events: Vec<RawEvent>, format: Format) -> Result<History, ParseError> {
-    let from_file = events
-        .first()
-        .is_some_and(|e| matches!(e.at, Location::Line(_)));
-    if events.is_empty() {
-        return Err(ParseError::Empty);
+/// Pairs invocations with completions per process as events arrive.
+pub(crate) struct Pairer {
+    ops: Vec<Op>,
+    failed: Vec<usize>,
+    open: FxHashMap<u64, usize>,
+    named: usize,
+    total: usize,
+    /// How positions are shown: the first event's kind of location.
+    from_file: Option<bool>,
+    pub(crate) truncated_tail: bool,
+}
+
+impl Pairer {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Pairer {
+            ops: Vec::with_capacity(capacity),
+            failed: Vec::new(),
+            open: FxHashMap::default(),
+            named: 0,
+            total: 0,
+            from_file: None,
+            truncated_tail: false,
+        }
     }
-    let total = events.len();
-    let mut ops: Vec<Op> = Vec::new();
-    let mut failed = Vec::new();
-    let mut at_of: Vec<Location> = Vec::new();
-    let mut open: FxHashMap<u64, usize> = FxHashMap::default();
-    let mut named = 0;
-    for (pos, e) in events.into_iter().enumerate() {
+
+    fn at_of(&self, i: usize) -> Location {
+        let n = self.ops[i].invoke_line;
+        match self.from_file {
+            Some(false) => Location::Event(n),
+            _ => Location::Line(n),
+        }
+    }
+
+    pub(crate) fn push(&mut self, e: RawEvent) -> Result<(), ParseError> {
+        let pos = self.total;
+        self.total += 1;
+        if self.from_file.is_none() {
+            self.from_file = Some(!matches!(e.at, Location::Event(_)));
+        }
+        let ops = &mut self.ops;
         let process = match e.process {
             Process::Client(p) => p,
             Process::Named(_) => {
-                named += 1;
-                continue;
+                self.named += 1;
+                return Ok(());
             }
         };
         if e.f.is_empty() {
@@ -296,17 +425,16 @@ fn pair(events: Vec<RawEvent>, format: Format) -> Result<History, ParseError> {
         }
         match e.kind {
             EventType::Invoke => {
-                if let Some(&i) = open.get(&process) {
+                if let Some(&i) = self.open.get(&process) {
                     return Err(ParseError::DoubleInvoke {
                         at: e.at,
                         process,
-                        f: e.f,
-                        open_f: ops[i].f.clone(),
-                        open_at: at_of[i],
+                        f: quote(&e.f),
+                        open_f: quote(&ops[i].f),
+                        open_at: self.at_of(i),
                     });
                 }
-                open.insert(process, ops.len());
-                at_of.push(e.at);
+                self.open.insert(process, ops.len());
                 ops.push(Op {
                     process,
                     f: e.f,
@@ -319,7 +447,7 @@ fn pair(events: Vec<RawEvent>, format: Format) -> Result<History, ParseError> {
                     invoke_index: e.index,
                     complete_index: None,
                     invoke_line: match e.at {
-                        Location::Line(n) | Location::Event(n) => n,
+                        Location::Line(n) | Location::Event(n) | Location::Byte(n) => n,
                     },
                     invoke_time_ns: e.time,
                     complete_time_ns: None,
@@ -329,23 +457,23 @@ fn pair(events: Vec<RawEvent>, format: Format) -> Result<History, ParseError> {
                 });
             }
             kind => {
-                let Some(i) = open.remove(&process) else {
+                let Some(i) = self.open.remove(&process) else {
                     return Err(ParseError::CompletionWithoutInvoke {
                         at: e.at,
                         process,
-                        f: e.f,
+                        f: quote(&e.f),
                     });
                 };
-                let op = &mut ops[i];
-                if op.f != e.f {
+                if ops[i].f != e.f {
                     return Err(ParseError::Mismatch {
                         at: e.at,
                         process,
-                        f: e.f,
-                        open_f: op.f.clone(),
-                        open_at: at_of[i],
+                        f: quote(&e.f),
+                        open_f: quote(&ops[i].f),
+                        open_at: self.at_of(i),
                     });
                 }
+                let op = &mut self.ops[i];
                 if op.key.is_none() {
                     op.key = e.key;
                 }
@@ -361,7 +489,7 @@ fn pair(events: Vec<RawEvent>, format: Format) -> Result<History, ParseError> {
                         op.outcome = Outcome::Ok;
                         op.output = e.value;
                     }
-                    EventType::Fail => failed.push(i),
+                    EventType::Fail => self.failed.push(i),
                     _ => {
                         op.outcome = Outcome::Info;
                         if op.value.is_null() && !matches!(op.f.as_str(), "read" | "get") {
@@ -371,34 +499,53 @@ fn pair(events: Vec<RawEvent>, format: Format) -> Result<History, ParseError> {
                 }
             }
         }
+        Ok(())
     }
-    let open_at_end = open.len();
-    let failed_ops = failed.len();
-    if !failed.is_empty() {
-        let mut drop = vec![false; ops.len()];
-        for i in failed {
-            drop[i] = true;
+
+    pub(crate) fn finish(self, format: Format) -> Result<History, ParseError> {
+        let Pairer {
+            mut ops,
+            failed,
+            open,
+            named,
+            total,
+            from_file,
+            truncated_tail,
+        } = self;
+        if total == 0 {
+            return Err(ParseError::Empty);
         }
-        let mut i = 0;
-        ops.retain(|_| {
-            i += 1;
-            !drop[i - 1]
+        let open_at_end = open.len();
+        let failed_ops = failed.len();
+        if !failed.is_empty() {
+            let mut drop = vec![false; ops.len()];
+            for i in failed {
+                drop[i] = true;
+            }
+            let mut i = 0;
+            ops.retain(|_| {
+                i += 1;
+                !drop[i - 1]
+            });
+        }
+        if ops.capacity() > ops.len() + ops.len() / 4 + 16 {
+            ops.shrink_to_fit();
+        }
+        let has_time = ops.iter().all(|o| {
+            o.invoke_time_ns.is_some() && (o.complete_pos.is_none() || o.complete_time_ns.is_some())
         });
+        Ok(History {
+            ops,
+            format,
+            has_time,
+            events: total,
+            failed_ops,
+            named_events: named,
+            open_at_end,
+            truncated_tail,
+            from_file: from_file.unwrap_or(false),
+        })
     }
-    let has_time = ops.iter().all(|o| {
-        o.invoke_time_ns.is_some() && (o.complete_pos.is_none() || o.complete_time_ns.is_some())
-    });
-    Ok(History {
-        ops,
-        format,
-        has_time,
-        events: total,
-        failed_ops,
-        named_events: named,
-        open_at_end,
-        truncated_tail: false,
-        from_file,
-    })
 }
 
 #[cfg(test)]

@@ -59,60 +59,40 @@ fn gen_op(kv: bool) -> impl Strategy<Value = GenOp> {
 
 /// Builds JSONL-style events: each op on its own process; the times order invocations and completions.
 fn events(ops: &[GenOp], multi_key: bool) -> Vec<Event> {
-    let mut evs: Vec<(u32, Event)> = Vec::new();
-    for (p, o) in ops.iter().enumerate() {
-        let key = Some(if multi_key {
-            format!("k{}", o.key)
-        } else {
-            "k".to_string()
-        });
-        let (inv_value, ok_value): (Value, Value) = match o.f {
-            "read" => (Value::Null, o.read.map_or(Value::Null, |v| json!(v))),
-            "write" => (json!(o.arg), json!(o.arg)),
-            "cas" => (json!([o.arg, o.arg2]), json!([o.arg, o.arg2])),
-            "get" => (
-                Value::Null,
-                json!(["", "a", "b", "ab", "ba", "aa"][o.read.map_or(0, |v| v as usize + 1)]),
-            ),
-            _ => (
-                json!(["a", "b", "a"][o.arg as usize]),
-                json!(["a", "b", "a"][o.arg as usize]),
-            ),
-        };
-        let mk = |time: u32, kind, value| Event {
-            index: 0,
-            time: time as u64,
-            process: Process::Client(p as u64),
-            kind,
-            f: o.f.to_string(),
-            key: key.clone(),
-            value,
-            node: None,
-            error: None,
-            session: None,
-        };
-        // Distinct times: slot * 64 + op number, invocation slots even, completions odd.
-        let t0 = (o.start as u32 * 2) * 64 + p as u32;
-        let t1 = ((o.start + o.len) as u32 * 2 + 1) * 64 + p as u32;
-        evs.push((t0, mk(t0, EventType::Invoke, inv_value)));
-        if !(o.kind == EventType::Info && o.start % 3 == 0) {
-            // Some info ops stay open to the end instead of completing.
-            let v = if o.kind == EventType::Ok {
-                ok_value
-            } else {
-                Value::Null
+    let plans: Vec<Plan> = ops
+        .iter()
+        .map(|o| {
+            let (inv, out): (Value, Value) = match o.f {
+                "read" => (Value::Null, o.read.map_or(Value::Null, |v| json!(v))),
+                "write" => (json!(o.arg), json!(o.arg)),
+                "cas" => (json!([o.arg, o.arg2]), json!([o.arg, o.arg2])),
+                "get" => (
+                    Value::Null,
+                    json!(["", "a", "b", "ab", "ba", "aa"][o.read.map_or(0, |v| v as usize + 1)]),
+                ),
+                _ => (
+                    json!(["a", "b", "a"][o.arg as usize]),
+                    json!(["a", "b", "a"][o.arg as usize]),
+                ),
             };
-            evs.push((t1, mk(t1, o.kind, v)));
-        }
-    }
-    evs.sort_by_key(|(t, _)| *t);
-    evs.into_iter()
-        .enumerate()
-        .map(|(i, (_, mut e))| {
-            e.index = i as u64;
-            e
+            Plan {
+                f: o.f,
+                key: if multi_key {
+                    format!("k{}", o.key)
+                } else {
+                    "k".to_string()
+                },
+                inv,
+                out,
+                kind: o.kind,
+                start: o.start,
+                len: o.len,
+                // Some info ops stay open to the end instead of completing.
+                open: o.kind == EventType::Info && o.start % 3 == 0,
+            }
         })
-        .collect()
+        .collect();
+    plan_events(&plans)
 }
 
 /// An op for the brute force: interval and semantics on a map of keys.
@@ -275,6 +255,14 @@ fn verdict(evs: &[Event], model: ModelKind) -> Validity {
     r.valid
 }
 
+/// Cases per property: 3000, or `PROPTEST_CASES` for a longer run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(3000)
+}
+
 /// The verdict with the given methods, and the method that decided the (single) key.
 fn verdict_with(evs: &[Event], model: ModelKind, methods: Methods) -> (Validity, Option<Method>) {
     let h = parse_events(evs).expect("generated histories parse");
@@ -293,10 +281,11 @@ fn verdict_with(evs: &[Event], model: ModelKind, methods: Methods) -> (Validity,
     (r.valid, r.per_key.first().map(|k| k.method))
 }
 
-/// One planned op of a generated history with unique written values, on key "k".
+/// One planned op of a generated history.
 #[derive(Debug, Clone)]
 struct Plan {
     f: &'static str,
+    key: String,
     inv: Value,
     out: Value,
     kind: EventType,
@@ -315,7 +304,7 @@ fn plan_events(plans: &[Plan]) -> Vec<Event> {
             process: Process::Client(p as u64),
             kind,
             f: o.f.to_string(),
-            key: Some("k".to_string()),
+            key: Some(o.key.clone()),
             value,
             node: None,
             error: None,
@@ -342,7 +331,7 @@ fn plan_events(plans: &[Plan]) -> Vec<Event> {
         .collect()
 }
 
-/// Distinct invocation and completion times of op `p` (as `events` lays them out).
+/// Distinct times: slot * 64 + op number, invocation slots even, completions odd.
 fn slot_times(start: u16, len: u16, p: usize) -> (u32, u32) {
     (
         (start as u32 * 2) * 64 + p as u32,
@@ -445,6 +434,7 @@ fn unique_register(raw: Vec<Raw>) -> Vec<Plan> {
         };
         plans[p] = Some(Plan {
             f,
+            key: "k".to_string(),
             inv,
             out,
             kind,
@@ -499,6 +489,7 @@ fn unique_text(raw: Vec<Raw>) -> Vec<Plan> {
         };
         plans[p] = Some(Plan {
             f,
+            key: "k".to_string(),
             inv,
             out,
             kind,
@@ -533,7 +524,7 @@ fn three_way(evs: &[Event], model: ModelKind) -> Result<Option<Method>, TestCase
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn register_inference_agrees_with_search_and_brute_force(raw in raw_ops(9)) {

@@ -16,10 +16,12 @@ pub const EXIT_CODES: &str =
     "Exit codes: 0 valid, 1 invalid (not linearizable), 2 unknown (a time or memory bound \
 was hit), 254 bad arguments or an unreadable history (the error names the line), 255 crash.";
 
-/// Check a history for linearizability and report the verdict.
+/// Check a history for linearizability and report the verdict, and whether inference (from unique
+/// values) or the search decided each key.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// History file: our history.jsonl, or a Jepsen EDN history (one map per line, optionally in [...]).
+    /// History file: our history.jsonl, a Jepsen/Knossos EDN history (maps one per line or spread over
+    /// lines, optionally in [...] or (...)), a JSON array of op objects, or JSON Lines of them.
     pub file: PathBuf,
 
     /// Model to check against: register (read/write), cas-register (read/write/cas [from to]), kv

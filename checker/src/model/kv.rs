@@ -58,7 +58,10 @@ fn text(v: &Value, what: &str) -> Result<Arc<str>, String> {
     match v {
         Value::String(s) => Ok(Arc::from(s.as_str())),
         Value::Null if what == "get" => Ok(Arc::from("")),
-        other => Err(format!("{what} needs a string value, got {other}")),
+        other => Err(format!(
+            "{what} needs a string value, got {}",
+            crate::parse::quote(&other.to_string())
+        )),
     }
 }
 
@@ -96,7 +99,7 @@ impl Model for KvModel {
                 Encoded::Op(i, o) => Ok(Encoded::Op(KvOp::Reg(i), o.map(KvOut::Val))),
                 Encoded::Drop => Ok(Encoded::Drop),
             },
-            f => Err(format!("unknown operation {f:?} for model kv (expected read, write, cas, get, put or append)")),
+            f => Err(format!("unknown operation {:?} for model kv (expected read, write, cas, get, put or append)", crate::parse::quote(f))),
         }
     }
 

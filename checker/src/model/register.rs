@@ -101,10 +101,14 @@ pub(crate) fn encode_register_op(
                 RegOp::Cas(values.intern(&a[0]), values.intern(&a[1])),
                 known.then_some(NIL),
             )),
-            other => Err(format!("cas needs the value [from, to], got {other}")),
+            other => Err(format!(
+                "cas needs the value [from, to], got {}",
+                crate::parse::quote(&other.to_string())
+            )),
         },
         f => Err(format!(
-            "unknown operation {f:?} for model {model} (expected {})",
+            "unknown operation {:?} for model {model} (expected {})",
+            crate::parse::quote(f),
             if allow_cas {
                 "read, write or cas"
             } else {
