@@ -216,77 +216,27 @@ fn random_histories_are_both_valid_and_invalid() {
     );
 }
 
-/// An op of a session: sessions run one op at a time, and continue on a new process after `info`.
-#[derive(Debug, Clone)]
-struct SessionSpec {
-    session: u8,
-    append: bool,
-    key: u8,
-    kind: EventType,
-    gap: u16,
-    len: u16,
-    at: u8,
-    happens: bool,
-    distort: u8,
-}
-
-fn session_spec() -> impl Strategy<Value = SessionSpec> {
-    (
-        0u8..3,
-        any::<bool>(),
-        0u8..2,
-        prop::sample::select(vec![
-            EventType::Ok,
-            EventType::Ok,
-            EventType::Ok,
-            EventType::Info,
-            EventType::Fail,
-        ]),
-        0u16..4,
-        1u16..6,
-        1u8..8,
-        any::<bool>(),
-        0u8..8,
-    )
-        .prop_map(
-            |(session, append, key, kind, gap, len, at, happens, distort)| SessionSpec {
-                session,
-                append,
-                key,
-                kind,
-                gap,
-                len,
-                at,
-                happens,
-                distort,
-            },
-        )
+/// An op of a session (0..3): sessions run one op at a time, and continue on a new process after
+/// `info`. The op's `start` is taken as the gap after the session's previous op.
+fn session_spec() -> impl Strategy<Value = (u8, Spec)> {
+    (0u8..3, spec())
 }
 
 /// Lays the sessions' ops out in time and turns them into independent ops for [`events`], then sets
 /// each event's process and session.
-fn session_events(specs: &[SessionSpec]) -> Vec<Event> {
+fn session_events(specs: &[(u8, Spec)]) -> Vec<Event> {
     let mut clock = [0u16; 3];
     let mut proc_of = [0u64, 100, 200];
     let mut flat = Vec::new();
     let mut who = Vec::new();
-    for s in specs {
-        let c = &mut clock[s.session as usize];
-        let start = *c + s.gap;
+    for (session, s) in specs {
+        let c = &mut clock[*session as usize];
+        let start = *c + s.start % 4;
         *c = start + s.len + 1;
-        flat.push(Spec {
-            append: s.append,
-            key: s.key,
-            kind: s.kind,
-            start,
-            len: s.len,
-            at: s.at,
-            happens: s.happens,
-            distort: s.distort,
-        });
-        who.push((proc_of[s.session as usize], s.session as u64));
+        flat.push(Spec { start, ..s.clone() });
+        who.push((proc_of[*session as usize], *session as u64));
         if s.kind == EventType::Info {
-            proc_of[s.session as usize] += 1;
+            proc_of[*session as usize] += 1;
         }
     }
     // Every info op completes (as info), so that a session's next op starts after it.

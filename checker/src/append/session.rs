@@ -275,7 +275,7 @@ pub(crate) fn check_key(
                 let later = slot.2;
                 if w.ok && !mw_reported && before(h, kd, y, later) {
                     mw_reported = true;
-                    monotonic_writes_order(h, kd, sink, r, y, later);
+                    monotonic_writes(h, kd, sink, r, (y, later), false);
                 }
             } else {
                 *slot = (stamp, w.seq, y);
@@ -324,7 +324,7 @@ pub(crate) fn check_key(
                 });
                 if let Some(a) = missing {
                     mw_reported = true;
-                    monotonic_writes_gap(h, kd, sink, r, top, a);
+                    monotonic_writes(h, kd, sink, r, (a, top), true);
                 }
             }
         }
@@ -340,24 +340,30 @@ fn before(h: &History, kd: &KeyData, a: u32, b: u32) -> bool {
     }
 }
 
-fn monotonic_writes_order(
+/// A read shows a session's acknowledged append `earlier` after (`gap: false`) or without (`gap: true`)
+/// that session's later append `later`.
+fn monotonic_writes(
     h: &History,
     kd: &KeyData,
     sink: &mut Sink,
     r: &Read,
-    earlier: u32,
-    later: u32,
+    (earlier, later): (u32, u32),
+    gap: bool,
 ) {
     sink.push(MONOTONIC_WRITES, || {
         let op = &h.ops[r.op as usize];
         let a = &h.ops[kd.vals[earlier as usize].op.unwrap_or(0) as usize];
         let b = &h.ops[kd.vals[later as usize].op.unwrap_or(0) as usize];
+        let (x, y) = (words::val(kd, earlier), words::val(kd, later));
+        let what = if gap {
+            format!("which holds {y} but not {x}, though the same session appended {x} first")
+        } else {
+            format!("with {y} before {x}, but one session issued them the other way round")
+        };
         let s = format!(
-            "{} returned {}, with {} before {}, but one session issued them the other way round: {}, then {}",
+            "{} returned {}, {what}: {}, then {}",
             words::read(h, kd, op),
             words::list(kd, kd.list(r)),
-            words::val(kd, later),
-            words::val(kd, earlier),
             words::append(h, kd, a),
             words::append(h, kd, b)
         );
@@ -365,33 +371,6 @@ fn monotonic_writes_order(
     });
 }
 
-fn monotonic_writes_gap(
-    h: &History,
-    kd: &KeyData,
-    sink: &mut Sink,
-    r: &Read,
-    later: u32,
-    missing: u32,
-) {
-    sink.push(MONOTONIC_WRITES, || {
-        let op = &h.ops[r.op as usize];
-        let a = &h.ops[kd.vals[missing as usize].op.unwrap_or(0) as usize];
-        let b = &h.ops[kd.vals[later as usize].op.unwrap_or(0) as usize];
-        let s = format!(
-            "{} returned {}, which holds {} but not {}, though the same session appended {} first: {}, then {}",
-            words::read(h, kd, op),
-            words::list(kd, kd.list(r)),
-            words::val(kd, later),
-            words::val(kd, missing),
-            words::val(kd, missing),
-            words::append(h, kd, a),
-            words::append(h, kd, b)
-        );
-        words::violation(MONOTONIC_WRITES, kd, &[op, a, b], s)
-    });
-}
-
-#[allow(clippy::too_many_arguments)]
 fn writes_follow_reads(
     h: &History,
     kd: &KeyData,
