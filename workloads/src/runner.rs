@@ -72,6 +72,7 @@ fn record_failover(recorder: &Recorder, f: &Failover) {
         value: serde_json::to_value(f).unwrap_or_default(),
         node: None,
         error: None,
+        session: None,
     });
 }
 
