@@ -307,3 +307,37 @@ fn session_histories_break_session_guarantees_often() {
         "only {broken} of 1000 histories broke a session guarantee"
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Sessions whose ops overlap (not what our workers do, but a history may hold it): linearizability
+    /// still implies every session guarantee, and nothing panics.
+    #[test]
+    fn overlapping_sessions_keep_the_implication(
+        specs in prop::collection::vec((0u64..3, spec()), 1..10),
+    ) {
+        let flat: Vec<Spec> = specs.iter().map(|(_, s)| s.clone()).collect();
+        let evs: Vec<Event> = events(&flat)
+            .into_iter()
+            .map(|mut e| {
+                if let Process::Client(p) = e.process {
+                    e.session = Some(specs[p as usize].0);
+                }
+                e
+            })
+            .collect();
+        let h = parse_events(&evs).expect("generated histories parse");
+        let r = checker::append::check_append(&h, &Default::default()).expect("well formed");
+        if r.guarantees.linearizable == Some(true) {
+            let g = &r.guarantees;
+            prop_assert!(
+                g.read_your_writes == Some(true)
+                    && g.monotonic_reads == Some(true)
+                    && g.monotonic_writes == Some(true)
+                    && g.writes_follow_reads == Some(true),
+                "{:#?}\n{:#?}", r.violations, evs
+            );
+        }
+    }
+}
