@@ -97,6 +97,19 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, group: &str, h: &checker::History
 
 fn wall(c: &mut Criterion) {
     bench(c, "append", &history());
+    // 10% stale reads: every check finds violations and takes its slower paths.
+    let stale = append_synth::append_history(&append_synth::Shape {
+        stale_share: 0.1,
+        ..Default::default()
+    });
+    let opts = AppendOptions::default();
+    let mut g = c.benchmark_group("append");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(30));
+    g.bench_function("1m-ops-10pct-stale", |b| {
+        b.iter(|| check_append(&stale, &opts).map(|r| r.violations.len()))
+    });
+    g.finish();
 }
 
 fn cpu(c: &mut Criterion<CpuTime>) {
