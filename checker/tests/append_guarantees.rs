@@ -100,6 +100,17 @@ fn all_but(broken: &[&str]) -> Guarantees {
     }
 }
 
+/// Asserts that exactly `g` (and so linearizability) is broken; returns its first sentence.
+fn only_broken(r: &AppendReport, g: &str) -> String {
+    assert_eq!(
+        r.guarantees,
+        all_but(&["linearizable", g]),
+        "{:#?}",
+        r.violations
+    );
+    first_sentence(r, g)
+}
+
 fn first_sentence(r: &AppendReport, g: &str) -> String {
     r.first_violation(g)
         .unwrap_or_else(|| panic!("no {g} violation in {:#?}", r.violations))
@@ -132,13 +143,7 @@ fn read_your_writes_alone() {
         .append(1, 1, 0, 1)
         .read(1, Value::Null, 2, 3, "n2")
         .check(None);
-    assert_eq!(
-        r.guarantees,
-        all_but(&["linearizable", "read_your_writes"]),
-        "{:#?}",
-        r.violations
-    );
-    let s = first_sentence(&r, "read_your_writes");
+    let s = only_broken(&r, "read_your_writes");
     assert!(
         s.contains("process 1 on n2") && s.contains("without 1"),
         "{s}"
@@ -164,13 +169,7 @@ fn monotonic_reads_alone() {
         .read(1, json!([1]), 2, 3, "n1")
         .read(1, json!([]), 4, 5, "n2")
         .check(None);
-    assert_eq!(
-        r.guarantees,
-        all_but(&["linearizable", "monotonic_reads"]),
-        "{:#?}",
-        r.violations
-    );
-    let s = first_sentence(&r, "monotonic_reads");
+    let s = only_broken(&r, "monotonic_reads");
     assert!(s.contains("without 1") && s.contains("n2"), "{s}");
 }
 
@@ -181,13 +180,7 @@ fn monotonic_writes_alone_out_of_order() {
         .append(1, 2, 2, 3)
         .read(2, json!([2, 1]), 4, 5, "n3")
         .check(None);
-    assert_eq!(
-        r.guarantees,
-        all_but(&["linearizable", "monotonic_writes"]),
-        "{:#?}",
-        r.violations
-    );
-    let s = first_sentence(&r, "monotonic_writes");
+    let s = only_broken(&r, "monotonic_writes");
     assert!(s.contains("2 before 1"), "{s}");
 }
 
@@ -198,13 +191,7 @@ fn monotonic_writes_alone_with_a_gap() {
         .append(1, 2, 2, 3)
         .read(2, json!([2]), 4, 5, "n3")
         .check(None);
-    assert_eq!(
-        r.guarantees,
-        all_but(&["linearizable", "monotonic_writes"]),
-        "{:#?}",
-        r.violations
-    );
-    let s = first_sentence(&r, "monotonic_writes");
+    let s = only_broken(&r, "monotonic_writes");
     assert!(s.contains("holds 2 but not 1"), "{s}");
 }
 
@@ -216,13 +203,7 @@ fn writes_follow_reads_alone() {
         .append(1, 2, 4, 5)
         .read(3, json!([2]), 6, 7, "n2")
         .check(None);
-    assert_eq!(
-        r.guarantees,
-        all_but(&["linearizable", "writes_follow_reads"]),
-        "{:#?}",
-        r.violations
-    );
-    let s = first_sentence(&r, "writes_follow_reads");
+    let s = only_broken(&r, "writes_follow_reads");
     assert!(s.contains("has 1 not at all"), "{s}");
 }
 
