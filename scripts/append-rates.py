@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-BASE = ["--workload", "append", "--keys", "4", "--nemesis-interval", "4s", "--fault-duration", "3s"]
+BASE = ["--workload", "append", "--keys", "4", "--concurrency", "5", "--rate", "100", "--nemesis-interval", "4s", "--fault-duration", "3s"]
 # (label, arguments, [(what is counted, test on results.json)]).
 SCENARIOS = [
     ("quorum, lease, sticky, kill-leader", ["--replication", "quorum", "--mode", "lease", "--routing", "sticky", "--nemesis", "kill-leader"],
@@ -30,7 +30,7 @@ SCENARIOS = [
     ("async, lease, sticky, kill-leader", ["--replication", "async", "--mode", "lease", "--routing", "sticky", "--nemesis", "kill-leader"],
      [("read-your-writes broken", lambda r: r["guarantees"].get("read_your_writes") is False),
       ("lost writes > 0", lambda r: r["lost_writes"]["count"] > 0)]),
-    ("any-local, round-robin, partition-follower",
+    ("quorum, any-local, round-robin, partition-follower",
      ["--mode", "any-local", "--routing", "round-robin", "--nemesis", "partition-follower"],
      [("monotonic reads broken", lambda r: r["guarantees"].get("monotonic_reads") is False),
       ("converged", lambda r: r["guarantees"].get("converged") is True)]),
