@@ -14,6 +14,8 @@ pub enum FaultKind {
     PartitionLeader,
     /// Isolate one follower from every other node.
     PartitionFollower,
+    /// Isolate one random node (leader or not) from every other node; needs no leader.
+    PartitionRandom,
     /// Split the nodes in two, the leader on the minority side.
     PartitionHalves,
     /// Each node reaches only its two ring neighbours.
@@ -30,9 +32,10 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every fault kind, in the order `all` expands to.
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::PartitionLeader,
         FaultKind::PartitionFollower,
+        FaultKind::PartitionRandom,
         FaultKind::PartitionHalves,
         FaultKind::PartitionRing,
         FaultKind::KillLeader,
@@ -46,6 +49,7 @@ impl FaultKind {
         match self {
             FaultKind::PartitionLeader => "partition-leader",
             FaultKind::PartitionFollower => "partition-follower",
+            FaultKind::PartitionRandom => "partition-random",
             FaultKind::PartitionHalves => "partition-halves",
             FaultKind::PartitionRing => "partition-ring",
             FaultKind::KillLeader => "kill-leader",
@@ -61,16 +65,22 @@ impl FaultKind {
             self,
             FaultKind::PartitionLeader
                 | FaultKind::PartitionFollower
+                | FaultKind::PartitionRandom
                 | FaultKind::PartitionHalves
                 | FaultKind::PartitionRing
         )
     }
 
-    /// Whether the harness must know the leader to aim this fault.
+    /// Whether the harness must know the leader to aim this fault (a follower is "not the leader"; the
+    /// clock fault slows the leader's clock). These are refused against a system that reports no leader.
     pub fn needs_leader(self) -> bool {
         matches!(
             self,
-            FaultKind::PartitionLeader | FaultKind::KillLeader | FaultKind::PauseLeader
+            FaultKind::PartitionLeader
+                | FaultKind::PartitionFollower
+                | FaultKind::KillLeader
+                | FaultKind::PauseLeader
+                | FaultKind::ClockSkew
         )
     }
 

@@ -32,7 +32,7 @@ pub use netns::{
     NETNS_DIR,
 };
 pub use network::Network;
-pub use partition::{partition_for, Partition};
+pub use partition::{partition_for, Partition, PartitionScope};
 pub use process::{ManagedProcess, ProcessSpec};
 pub use schedule::{schedule, FaultWindow, ScheduleConfig};
 pub use subnet::Subnet;

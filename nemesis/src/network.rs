@@ -20,6 +20,8 @@ use crate::netns::{
 };
 use crate::{Error, NetConfig, Partition, Subnet};
 
+mod clients;
+
 /// A live test network. Torn down by [`Network::teardown`] or, failing that, on drop.
 ///
 /// `Network` is `Send + Sync`: partitions may be applied from any thread.
@@ -29,6 +31,8 @@ pub struct Network {
     /// Namespaces we created and have not yet deleted, in creation order. Only these are ever deleted.
     created: Vec<String>,
     current: Mutex<Partition>,
+    /// Partitions that reach clients too (`--partition-scope all`).
+    clients: Mutex<clients::ClientCuts>,
 }
 
 impl Network {
@@ -43,6 +47,7 @@ impl Network {
             layout,
             created: Vec::new(),
             current: Mutex::new(Partition::default()),
+            clients: Mutex::default(),
         };
         match net.build() {
             Ok(()) => {
@@ -216,6 +221,7 @@ impl Network {
         self.ensure_live()?;
         let mut current = self.lock();
         self.heal_locked(&mut current)?;
+        self.heal_clients()?;
         tracing::info!("network healed");
         Ok(())
     }
@@ -297,6 +303,7 @@ impl Network {
         remaining.reverse();
         self.created = remaining;
         self.lock().drops.clear();
+        self.clients_lock().cut.clear();
         match first_err {
             None => {
                 tracing::info!(run = %self.layout.run_id, "network torn down");

@@ -62,6 +62,15 @@ impl Route {
         }
     }
 
+    /// The session's home node: where sticky sends its ops; for the other routings, node *worker mod n*.
+    /// Partitions that reach clients cut a session off with its home's side.
+    pub fn home(&self) -> usize {
+        match self.routing {
+            Routing::Sticky => self.cursor,
+            Routing::Leader | Routing::RoundRobin => self.session % self.nodes,
+        }
+    }
+
     /// Most hops one op follows `not_leader` hints.
     pub fn max_hops(&self) -> usize {
         match self.routing {

@@ -64,6 +64,10 @@ pub struct CompareArgs {
     /// The program to start per node (as for a run).
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
+
+    /// With --system exec: the command that starts one node (as for a run; see docs/protocol.md).
+    #[arg(long, value_name = "CMD")]
+    pub node_cmd: Option<String>,
 }
 
 /// One run of one cell, as read back from its results.json.
@@ -137,6 +141,10 @@ fn cell_args(
     if let Some(bin) = &a.node_bin {
         argv.push("--node-bin".into());
         argv.push(bin.display().to_string());
+    }
+    if let Some(cmd) = &a.node_cmd {
+        argv.push("--node-cmd".into());
+        argv.push(cmd.clone());
     }
     argv.extend(a.extra.iter().cloned());
     Wrapper::try_parse_from(&argv)

@@ -86,9 +86,20 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 100.0)]
     pub rate: f64,
 
-    /// Client timeout for one operation.
+    /// Client timeout for one operation (connection included); a write or cas without an answer by then
+    /// is recorded as `info`, a read as `fail`.
     #[arg(long, default_value = "1500ms", value_parser = duration::parse)]
     pub op_timeout: Duration,
+
+    /// How long the cluster may take to become healthy at the start (every node answers /status and they
+    /// agree on one leader, or all report none) before the run is invalid (exit 3).
+    #[arg(long, default_value = "30s", value_parser = duration::parse)]
+    pub health_timeout: Duration,
+
+    /// What a partition cuts: peers (node-to-node traffic only; clients still reach every node) or all
+    /// (also each client session from the nodes on the other side of its home node).
+    #[arg(long, default_value = "peers")]
+    pub partition_scope: nemesis::PartitionScope,
 
     /// Pause between the heal of one fault and the start of the next (±20%, seeded); the first fault
     /// starts after a warm-up of this, at most 2 s.
@@ -151,7 +162,11 @@ pub struct RunConfig {
     /// The consistency mode, checked against the system.
     pub mode: String,
     pub node_cmd: Option<String>,
+    #[serde(skip)]
     pub replication: Replication,
+    /// The write path, recorded only for our node (the one system it configures).
+    #[serde(rename = "replication", skip_serializing_if = "Option::is_none")]
+    pub replication_recorded: Option<Replication>,
     pub workload: WorkloadKind,
     pub expect: Expect,
     pub settle_s: f64,
@@ -162,6 +177,8 @@ pub struct RunConfig {
     pub concurrency: usize,
     pub rate: f64,
     pub op_timeout_ms: u64,
+    pub health_timeout_s: f64,
+    pub partition_scope: nemesis::PartitionScope,
     pub nemesis_interval_s: f64,
     pub fault_duration_s: f64,
     pub skew_rate: f64,
@@ -262,10 +279,20 @@ impl RunConfig {
                     .into(),
             );
         }
-        if a.system == SystemKind::Etcd && a.replication != Replication::Quorum {
+        if a.health_timeout < Duration::from_secs(1) {
+            return Err("--health-timeout must be at least 1s".into());
+        }
+        if a.system == SystemKind::Etcd && a.partition_scope == nemesis::PartitionScope::All {
+            return Err(
+                "--partition-scope all needs clients that bind a source address per session \
+                 (node, exec); the etcd client has none"
+                    .into(),
+            );
+        }
+        if a.system != SystemKind::Node && a.replication != Replication::Quorum {
             return Err(format!(
-                "--replication {} is a mode of our node; etcd has no such option",
-                a.replication
+                "--replication {} is a mode of our node; {} has no such option",
+                a.replication, a.system
             ));
         }
         let nodes: Vec<String> = (1..=a.nodes).map(|i| format!("n{i}")).collect();
@@ -293,6 +320,7 @@ impl RunConfig {
             mode,
             node_cmd: a.node_cmd.clone(),
             replication: a.replication,
+            replication_recorded: (a.system == SystemKind::Node).then_some(a.replication),
             workload: a.workload,
             expect: a.expect,
             settle_s: a.settle.as_secs_f64(),
@@ -307,6 +335,8 @@ impl RunConfig {
             concurrency: a.concurrency,
             rate: a.rate,
             op_timeout_ms: a.op_timeout.as_millis() as u64,
+            health_timeout_s: a.health_timeout.as_secs_f64(),
+            partition_scope: a.partition_scope,
             nemesis_interval_s: a.nemesis_interval.as_secs_f64(),
             fault_duration_s: a.fault_duration.as_secs_f64(),
             skew_rate: a.skew_rate,
@@ -346,6 +376,24 @@ impl RunConfig {
             self.nemesis_interval_s,
             missing.join(", ")
         ))
+    }
+
+    /// The mode as the summary shows it: our node also names its write path.
+    pub fn mode_label(&self) -> String {
+        match self.replication_recorded {
+            Some(r) => format!("{} (replication {r})", self.mode),
+            None => self.mode.clone(),
+        }
+    }
+
+    /// Any binary may be leaderless (docs/protocol.md allows `"leader": null` everywhere); our node and
+    /// etcd always elect one, so for them a cluster with no leader is still electing.
+    pub fn may_be_leaderless(&self) -> bool {
+        self.system == SystemKind::Exec
+    }
+
+    pub fn health_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.health_timeout_s)
     }
 
     pub fn time_limit(&self) -> Duration {

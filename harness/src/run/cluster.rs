@@ -32,11 +32,15 @@ impl NodeCluster {
                 let ip = net
                     .node_addr(n)
                     .with_context(|| format!("no address for {n}"))?;
-                let node_dir = dir.node_dir(n)?;
+                // Absolute and present before the command starts: `{data_dir}` must work from any cwd.
+                let data_dir = std::path::absolute(dir.node_dir(n)?.join("data"))
+                    .context("resolving the data directory")?;
+                std::fs::create_dir_all(&data_dir)
+                    .with_context(|| format!("creating {}", data_dir.display()))?;
                 Ok(Member {
                     name: n.clone(),
                     client_addr: SocketAddr::from((ip, system.client_port())),
-                    data_dir: node_dir.join("data"),
+                    data_dir,
                 })
             })
             .collect::<Result<_>>()?;
@@ -64,6 +68,16 @@ impl NodeCluster {
 
     pub fn client(&self, system: &dyn System, timeout: Duration) -> Result<Arc<dyn Client>> {
         system.client(&self.members, timeout)
+    }
+
+    /// A client whose sessions send from their home node's session address (`--partition-scope all`).
+    pub fn client_with_sessions(
+        &self,
+        system: &dyn System,
+        timeout: Duration,
+        session_addrs: &[std::net::IpAddr],
+    ) -> Result<Arc<dyn Client>> {
+        system.client_with_sessions(&self.members, timeout, session_addrs)
     }
 
     pub fn names(&self) -> Vec<String> {

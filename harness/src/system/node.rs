@@ -81,4 +81,13 @@ impl System for NodeSystem {
             NodeClient::new(Member::addrs(all), timeout).context("creating the node client")?;
         Ok(Arc::new(client))
     }
+
+    fn client_with_sessions(
+        &self,
+        all: &[Member],
+        timeout: Duration,
+        session_addrs: &[std::net::IpAddr],
+    ) -> Result<Arc<dyn Client>> {
+        super::node_client_with_sessions(all, timeout, session_addrs)
+    }
 }
