@@ -1,6 +1,8 @@
 //! `harness check FILE`: the thin CLI over the `checker` library.
 
 use crate::exit;
+
+mod ladder;
 use checker::{CheckOptions, CheckResult, ModelKind, Validity};
 use clap::Args;
 use serde::Serialize;
@@ -20,8 +22,10 @@ pub struct CheckArgs {
     /// History file: our history.jsonl, or a Jepsen EDN history (one map per line, optionally in [...]).
     pub file: PathBuf,
 
-    /// Model to check against: register (read/write), cas-register (read/write/cas [from to]) or kv
-    /// (a register per key; also get/put/append on strings). Default: guessed from the ops.
+    /// Model to check against: register (read/write), cas-register (read/write/cas [from to]), kv
+    /// (a register per key; also get/put/append on strings) or list-append (append of integers and
+    /// whole-list reads, also Elle :txn histories with one micro-op; prints every session guarantee).
+    /// Default: guessed from the ops.
     #[arg(long, value_name = "NAME")]
     pub model: Option<ModelKind>,
 
@@ -109,6 +113,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         eprintln!("harness check: warning: the last line of {} was cut short (a crashed run?) and was ignored", args.file.display());
     }
     let model = args.model.unwrap_or_else(|| history.guess_model());
+    if model == ModelKind::ListAppend {
+        return ladder::run(&args, history);
+    }
     let default_memory = half_available_memory().map_or(4 << 30, |m| m.min(4 << 30));
     let opts = CheckOptions {
         time_limit: (args.time_limit > 0.0).then(|| Duration::from_secs_f64(args.time_limit)),

@@ -123,6 +123,7 @@ mod tests {
             value: v,
             node: Some("n1".into()),
             error: None,
+            session: None,
         }
     }
 

@@ -195,6 +195,7 @@ mod tests {
             value,
             node: None,
             error: None,
+            session: None,
         }
     }
 
@@ -252,6 +253,7 @@ mod tests {
             value: v,
             node: (kind != Invoke).then(|| node.to_string()),
             error: None,
+            session: None,
         };
         let up = json!({"n1": {"role": "leader", "term": 1, "leader": "n1"}, "n2": {"role": "follower", "term": 1, "leader": "n1"}});
         let mut ev = vec![sample(50, up.clone())];

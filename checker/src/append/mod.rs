@@ -211,10 +211,11 @@ pub fn check_append(history: &History, opts: &AppendOptions) -> Result<AppendRep
     let mut sink = Sink::new();
     let mut lost = order::LostTally::new(history, opts);
     let mut stale = staleness::Tally::default();
+    let mut scratch = session::Scratch::default();
     for kd in &keys {
         order::check_key(history, kd, &mut sink);
         lost.check_key(history, kd);
-        session::check_key(history, kd, &mut sink, &mut stale);
+        session::check_key(history, kd, &mut sink, &mut stale, &mut scratch);
     }
     let ok = |g: &str| Some(sink.count(g) == 0);
     let guarantees = Guarantees {

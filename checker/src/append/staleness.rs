@@ -92,9 +92,7 @@ impl Tally {
 
     pub(crate) fn finish(self) -> Staleness {
         let mut ms = self.ms;
-        ms.sort_unstable_by(|a, b| a.total_cmp(b));
         let mut versions: Vec<f64> = self.versions.iter().map(|&v| v as f64).collect();
-        versions.sort_unstable_by(|a, b| a.total_cmp(b));
         Staleness {
             reads: self.reads,
             stale_reads: self.stale,
@@ -103,49 +101,49 @@ impl Tally {
             } else {
                 self.stale as f64 / self.reads as f64
             },
-            ms: percentiles(&ms),
-            versions: percentiles(&versions),
-            series: series(self.points),
+            ms: percentiles(&mut ms),
+            versions: percentiles(&mut versions),
+            series: series(&self.points),
         }
     }
 }
 
-/// Nearest-rank percentiles of sorted values.
-fn percentiles(sorted: &[f64]) -> Percentiles {
-    let at = |q: f64| {
-        if sorted.is_empty() {
+/// Nearest-rank percentiles, by selection (linear, no sort).
+fn percentiles(v: &mut [f64]) -> Percentiles {
+    let n = v.len();
+    let mut at = |q: f64| {
+        if n == 0 {
             return 0.0;
         }
-        let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
-        sorted[i]
+        let i = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+        *v.select_nth_unstable_by(i, |a, b| a.total_cmp(b)).1
     };
     Percentiles {
         p50: at(0.5),
         p99: at(0.99),
-        max: sorted.last().copied().unwrap_or(0.0),
+        max: at(1.0),
     }
 }
 
-/// The worst read of each time slice.
-fn series(mut points: Vec<(u64, f64, usize)>) -> Vec<(f64, f64, usize)> {
-    if points.is_empty() {
+/// The worst read of each time slice, in time order.
+fn series(points: &[(u64, f64, usize)]) -> Vec<(f64, f64, usize)> {
+    let (Some(t0), Some(t1)) = (
+        points.iter().map(|p| p.0).min(),
+        points.iter().map(|p| p.0).max(),
+    ) else {
         return Vec::new();
+    };
+    let width = ((t1 - t0) / SERIES_BUCKETS as u64 + 1).max(1);
+    let mut worst: Vec<Option<(f64, usize)>> = vec![None; SERIES_BUCKETS + 1];
+    for &(t, ms, v) in points {
+        let b = &mut worst[((t - t0) / width) as usize];
+        let w = b.get_or_insert((ms, v));
+        w.0 = w.0.max(ms);
+        w.1 = w.1.max(v);
     }
-    points.sort_unstable_by_key(|p| p.0);
-    let (t0, t1) = (points[0].0, points[points.len() - 1].0);
-    let width = ((t1 - t0) / SERIES_BUCKETS as u64).max(1);
-    let mut out: Vec<(u64, f64, usize)> = Vec::new();
-    for (t, ms, v) in points {
-        let b = t0 + (t - t0) / width * width;
-        match out.last_mut() {
-            Some(last) if last.0 == b => {
-                last.1 = last.1.max(ms);
-                last.2 = last.2.max(v);
-            }
-            _ => out.push((b, ms, v)),
-        }
-    }
-    out.into_iter()
-        .map(|(b, ms, v)| (b as f64 / 1e9, ms, v))
+    worst
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, w)| w.map(|(ms, v)| ((t0 + i as u64 * width) as f64 / 1e9, ms, v)))
         .collect()
 }
