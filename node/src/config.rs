@@ -1,6 +1,6 @@
 //! Command-line flags and their validation into the settings the shell and the core run with.
 
-use crate::api::{ReadMode, Replication};
+use crate::api::{LeaseVotes, ReadMode, Replication};
 use crate::raft::{self, NodeId};
 use clap::{Parser, ValueEnum};
 use std::collections::BTreeMap;
@@ -64,6 +64,11 @@ pub struct Args {
     #[arg(long, default_value_t = 1500)]
     pub lease_ms: u64,
 
+    /// Lease mode: report (followers vote by the normal rules and report the remaining lease, which the
+    /// new leader waits out before serving) or refuse (followers refuse votes while it runs).
+    #[arg(long, default_value = "report")]
+    pub lease_votes: LeaseVotes,
+
     /// Clock rate bound e assumed by the lease arithmetic (0.05 = rates within [0.95, 1.05]).
     #[arg(long, default_value_t = 0.05)]
     pub max_drift: f64,
@@ -88,6 +93,11 @@ pub struct Args {
     /// followers (the replication lag of asynchronous replication; writes are acknowledged at once).
     #[arg(long, default_value_t = 200)]
     pub async_lag_ms: u64,
+
+    /// Snapshot the state machine durably and drop the log and WAL before it every this many applied
+    /// entries (0: never; the log and WAL then grow for the whole run).
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_every: u64,
 
     /// Disable PreVote (an isolated node that rejoins may then depose a healthy leader).
     #[arg(long)]
@@ -235,11 +245,13 @@ impl Args {
                 heartbeat_interval: Duration::from_millis(self.heartbeat_ms),
                 election_timeout: Duration::from_millis(self.election_timeout_ms),
                 lease: Duration::from_millis(self.lease_ms),
+                lease_votes: self.lease_votes,
                 max_drift: self.max_drift,
                 pre_vote: !self.no_pre_vote,
                 check_quorum: !self.no_check_quorum,
                 max_batch: self.max_batch,
                 async_lag: Duration::from_millis(self.async_lag_ms),
+                snapshot_every: self.snapshot_every,
                 seed,
             },
             listen: self.listen,

@@ -181,10 +181,21 @@ impl Driver {
             append,
             messages,
             responses,
+            snapshot,
         } = ready;
         if hard_state.is_some() || truncate_from.is_some() || !append.is_empty() {
             self.wal
                 .persist(hard_state.as_ref(), truncate_from, &append)?;
+        }
+        if let Some(write) = snapshot {
+            let started = Instant::now();
+            self.wal.compact(&write)?;
+            debug!(
+                index = write.snapshot.last_index,
+                tail = write.tail.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "snapshot written, log compacted"
+            );
         }
         for msg in messages {
             self.transport.send(msg);

@@ -10,5 +10,6 @@ pub mod clock;
 pub mod config;
 pub mod driver;
 pub mod server;
+pub mod snapshot_file;
 pub mod storage;
 pub mod transport;

@@ -180,7 +180,7 @@ fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|b| *b != b'{') {
         return Err(ApiError::bad_request(format!(
-            "bad request body: expected a JSON object {what}"
+            "bad request body: expected {what} (a JSON object)"
         )));
     }
     serde_json::from_slice(body).map_err(|e| {

@@ -2,11 +2,14 @@
 //!
 //! Layout: an 8-byte magic header, then records `[len u32 LE][crc32 u32 LE][payload]`, where the payload is
 //! the JSON of a [`Record`]. Replay applies records in order to rebuild [`Restored`]. A record that is cut
-//! short or fails its checksum ends replay: the file is truncated there (with a `warn!`) so a torn write from a
-//! crash is dropped, never read. Every [`Wal::persist`] ends with an fsync, so anything acknowledged after it
+//! short or fails its checksum ends replay. If nothing intact follows it, it is a torn write from a crash:
+//! the file is truncated there (with a `warn!`), never read. If intact records follow it, fsynced records
+//! were damaged: opening fails with [`StorageError::Corrupt`] naming the file and offset, and the file is
+//! left untouched. Every [`Wal::persist`] ends with an fsync, so anything acknowledged after it
 //! survives `kill -9`.
 
-use crate::raft::{Entry, HardState, Restored};
+use crate::raft::{Entry, HardState, Restored, Snapshot, SnapshotWrite};
+use crate::snapshot_file;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -43,6 +46,8 @@ pub enum StorageError {
         offset: u64,
         detail: String,
     },
+    #[error("{path}: the record at byte {offset} is corrupt, but intact records follow it, so this is not a torn tail from a crash; refusing to start rather than drop fsynced records (see the README, \"A node refuses to start\")")]
+    Corrupt { path: PathBuf, offset: u64 },
     #[error("refusing to write a non-contiguous log: {0}")]
     BadAppend(String),
 }
@@ -50,6 +55,11 @@ pub enum StorageError {
 /// One WAL record. Serialized by reference on write (no clones of entries) and owned on replay.
 #[derive(Serialize)]
 enum RecordRef<'a> {
+    /// First record of a compacted WAL: the log continues after (`index`, `term`), which the snapshot covers.
+    Base {
+        index: u64,
+        term: u64,
+    },
     HardState(&'a HardState),
     TruncateFrom(u64),
     Entries(&'a [Entry]),
@@ -57,6 +67,7 @@ enum RecordRef<'a> {
 
 #[derive(Deserialize)]
 enum Record {
+    Base { index: u64, term: u64 },
     HardState(HardState),
     TruncateFrom(u64),
     Entries(Vec<Entry>),
@@ -74,6 +85,7 @@ pub struct ReplayReport {
 pub struct Wal {
     file: File,
     path: PathBuf,
+    dir: PathBuf,
     /// Index of the last entry in the log as written, to refuse gaps.
     last_index: u64,
     /// Reused encode buffer (group commit writes one buffer per `persist`).
@@ -111,7 +123,7 @@ impl Wal {
             return Err(StorageError::NotAWal { path });
         }
 
-        let (restored, report, good_len) = replay(&path, &bytes)?;
+        let (replayed, report, good_len) = replay(&path, &bytes)?;
         if report.truncated_bytes > 0 {
             warn!(
                 path = %path.display(),
@@ -123,26 +135,87 @@ impl Wal {
                 .map_err(io_err("truncate torn tail of", &path))?;
             file.sync_all().map_err(io_err("fsync", &path))?;
         }
+        let snapshot = snapshot_file::load(dir)?;
+        let base = replayed.base;
+        let restored = merge(&path, snapshot, replayed)?;
+        let snap_index = restored.snapshot.as_ref().map_or(0, |s| s.last_index);
         info!(
             path = %path.display(),
             records = report.records,
+            snapshot_index = snap_index,
             entries = restored.entries.len(),
             term = restored.hard_state.term,
             voted_for = restored.hard_state.voted_for.as_deref().unwrap_or("none"),
-            "replayed write-ahead log"
+            "replayed snapshot and write-ahead log"
         );
-        let last_index = restored.entries.last().map_or(0, |e| e.index);
-        Ok((
-            Wal {
-                file,
-                path,
-                last_index,
-                buf: Vec::with_capacity(64 << 10),
-                _lock: lock,
+        let last_index = restored.entries.last().map_or(snap_index, |e| e.index);
+        let mut wal = Wal {
+            file,
+            path,
+            dir: dir.to_path_buf(),
+            last_index,
+            buf: Vec::with_capacity(64 << 10),
+            _lock: lock,
+        };
+        if let Some(s) = restored
+            .snapshot
+            .as_ref()
+            .filter(|s| s.last_index != base.0)
+        {
+            // A crash between writing the snapshot and compacting the WAL: finish the compaction now, so
+            // appends continue right after the snapshot.
+            wal.rewrite(
+                &restored.hard_state,
+                (s.last_index, s.last_term),
+                &restored.entries,
+            )?;
+        }
+        Ok((wal, restored, report))
+    }
+
+    /// Make a snapshot durable, then replace the WAL with what follows it (each step atomic, so a crash
+    /// anywhere leaves a state `open` restores completely).
+    pub fn compact(&mut self, write: &SnapshotWrite) -> Result<(), StorageError> {
+        snapshot_file::save(&self.dir, &write.snapshot)?;
+        let base = (write.snapshot.last_index, write.snapshot.last_term);
+        self.rewrite(&write.hard_state, base, &write.tail)
+    }
+
+    /// A new WAL holding `hard_state` and `tail` after `base`: temp file, fsync, rename, fsync directory.
+    fn rewrite(
+        &mut self,
+        hard_state: &HardState,
+        base: (u64, u64),
+        tail: &[Entry],
+    ) -> Result<(), StorageError> {
+        let tmp = self.dir.join(format!("{WAL_FILE}.tmp"));
+        self.buf.clear();
+        self.buf.extend_from_slice(MAGIC);
+        encode(
+            &mut self.buf,
+            &RecordRef::Base {
+                index: base.0,
+                term: base.1,
             },
-            restored,
-            report,
-        ))
+        );
+        encode(&mut self.buf, &RecordRef::HardState(hard_state));
+        if !tail.is_empty() {
+            encode(&mut self.buf, &RecordRef::Entries(tail));
+        }
+        {
+            let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
+            f.write_all(&self.buf).map_err(io_err("write", &tmp))?;
+            f.sync_all().map_err(io_err("fsync", &tmp))?;
+        }
+        fs::rename(&tmp, &self.path).map_err(io_err("rename into place", &self.path))?;
+        sync_dir(&self.dir)?;
+        self.file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io_err("open", &self.path))?;
+        self.last_index = tail.last().map_or(base.0, |e| e.index);
+        Ok(())
     }
 
     fn open_fresh(
@@ -157,6 +230,7 @@ impl Wal {
         Ok((
             Wal {
                 file,
+                dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
                 path,
                 last_index: 0,
                 buf: Vec::with_capacity(64 << 10),
@@ -243,29 +317,63 @@ fn encode(buf: &mut Vec<u8>, rec: &RecordRef<'_>) {
 }
 
 /// Apply every intact record; returns the state, a report and the length of the intact prefix.
-fn replay(path: &Path, bytes: &[u8]) -> Result<(Restored, ReplayReport, u64), StorageError> {
-    let mut restored = Restored::default();
+/// What the WAL alone holds.
+#[derive(Default)]
+struct Replayed {
+    hard_state: HardState,
+    /// The log continues after (index, term) (0, 0 for a WAL that was never compacted).
+    base: (u64, u64),
+    entries: Vec<Entry>,
+}
+
+fn replay(path: &Path, bytes: &[u8]) -> Result<(Replayed, ReplayReport, u64), StorageError> {
+    let mut restored = Replayed::default();
     let mut report = ReplayReport::default();
     let mut pos = HEADER_LEN;
     while pos < bytes.len() {
-        let Some(payload) = frame_at(bytes, pos) else {
+        // A bad record (cut short, checksum, or a payload that does not parse) ends replay: a torn tail if
+        // nothing intact follows it, corruption of fsynced records otherwise.
+        let Some(record) = record_at(bytes, pos) else {
+            if intact_record_after(bytes, pos) {
+                return Err(StorageError::Corrupt {
+                    path: path.to_path_buf(),
+                    offset: pos as u64,
+                });
+            }
             break;
         };
-        let Ok(record) = serde_json::from_slice::<Record>(payload) else {
-            // The checksum matched but the payload does not parse: written by something else. Drop it like
-            // a torn record rather than guess at its meaning.
-            break;
-        };
+        let payload_len = frame_at(bytes, pos).map_or(0, <[u8]>::len);
         apply(&mut restored, record).map_err(|detail| StorageError::Inconsistent {
             path: path.to_path_buf(),
             offset: pos as u64,
             detail,
         })?;
         report.records += 1;
-        pos += FRAME_LEN + payload.len();
+        pos += FRAME_LEN + payload_len;
     }
     report.truncated_bytes = (bytes.len() - pos) as u64;
     Ok((restored, report, pos as u64))
+}
+
+fn record_at(bytes: &[u8], pos: usize) -> Option<Record> {
+    serde_json::from_slice(frame_at(bytes, pos)?).ok()
+}
+
+/// Whether an intact record starts anywhere after the bad one at `pos`. First where the bad frame's own
+/// length says the next one starts (a flipped payload byte), then at every later offset that could start
+/// a JSON record (a damaged length); the checksum makes a false match negligible.
+fn intact_record_after(bytes: &[u8], pos: usize) -> bool {
+    if let Some(header) = bytes.get(pos..pos + FRAME_LEN) {
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let next = pos + FRAME_LEN + len;
+        if len <= MAX_RECORD && next < bytes.len() && record_at(bytes, next).is_some() {
+            return true;
+        }
+    }
+    (pos + 1..bytes.len().saturating_sub(FRAME_LEN)).any(|p| {
+        bytes.get(p + FRAME_LEN..p + FRAME_LEN + 2) == Some(b"{\"".as_slice())
+            && record_at(bytes, p).is_some()
+    })
 }
 
 /// The payload of the record at `pos` if it is complete and its checksum matches.
@@ -280,19 +388,26 @@ fn frame_at(bytes: &[u8], pos: usize) -> Option<&[u8]> {
     (crc32fast::hash(payload) == crc).then_some(payload)
 }
 
-fn apply(restored: &mut Restored, record: Record) -> Result<(), String> {
+fn apply(restored: &mut Replayed, record: Record) -> Result<(), String> {
+    let base = restored.base.0;
     match record {
+        Record::Base { index, term } => {
+            if !restored.entries.is_empty() {
+                return Err("a base record after entries".into());
+            }
+            restored.base = (index, term);
+        }
         Record::HardState(hs) => restored.hard_state = hs,
         Record::TruncateFrom(from) => {
-            if from == 0 {
-                return Err("truncate_from 0".into());
+            if from <= base {
+                return Err(format!("truncate_from {from} at or below the base {base}"));
             }
-            let keep = (from - 1) as usize;
+            let keep = (from - 1 - base) as usize;
             restored.entries.truncate(keep);
         }
         Record::Entries(entries) => {
             for e in entries {
-                let expected = restored.entries.len() as u64 + 1;
+                let expected = base + restored.entries.len() as u64 + 1;
                 if e.index != expected {
                     return Err(format!(
                         "entry index {} where {expected} was expected",
@@ -304,6 +419,60 @@ fn apply(restored: &mut Restored, record: Record) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The snapshot and the WAL together: entries the snapshot covers are dropped (they must agree with it).
+fn merge(path: &Path, snapshot: Option<Snapshot>, wal: Replayed) -> Result<Restored, StorageError> {
+    let inconsistent = |detail: String| StorageError::Inconsistent {
+        path: path.to_path_buf(),
+        offset: 0,
+        detail,
+    };
+    let Replayed {
+        hard_state,
+        base,
+        mut entries,
+    } = wal;
+    let Some(snapshot) = snapshot else {
+        if base.0 > 0 {
+            return Err(inconsistent(format!(
+                "the log starts after index {} but {} is missing",
+                base.0,
+                snapshot_file::SNAPSHOT_FILE
+            )));
+        }
+        return Ok(Restored {
+            hard_state,
+            snapshot: None,
+            entries,
+        });
+    };
+    if snapshot.last_index < base.0 {
+        return Err(inconsistent(format!(
+            "the log starts after index {} but the snapshot ends at {}",
+            base.0, snapshot.last_index
+        )));
+    }
+    // As installing a snapshot does: keep the entries after it only if the log agrees with it at its
+    // index (a compacted WAL starts right after it); otherwise the snapshot replaces them all.
+    let covered = entries
+        .iter()
+        .take_while(|e| e.index <= snapshot.last_index)
+        .count();
+    let agrees = base.0 == snapshot.last_index
+        || entries[..covered]
+            .last()
+            .is_some_and(|e| e.index == snapshot.last_index && e.term == snapshot.last_term);
+    if agrees {
+        entries.drain(..covered);
+    } else {
+        entries.clear();
+    }
+    Ok(Restored {
+        hard_state,
+        snapshot: Some(snapshot),
+        entries,
+    })
 }
 
 /// Create an empty WAL atomically: header into a temp file, fsync, rename, fsync the directory.
@@ -318,7 +487,7 @@ fn create_empty(dir: &Path, path: &Path) -> Result<(), StorageError> {
     sync_dir(dir)
 }
 
-fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("fsync directory", dir))
@@ -351,7 +520,10 @@ fn lock_dir(dir: &Path) -> Result<File, StorageError> {
     Ok(f)
 }
 
-fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StorageError + 'a {
+pub(crate) fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> StorageError + 'a {
     move |source| StorageError::Io {
         action,
         path: path.to_path_buf(),
@@ -527,6 +699,47 @@ mod tests {
         assert_eq!(restored.entries, vec![put(3, 1, 1)]);
         assert_eq!(report.truncated_bytes, full - good_len);
         assert_eq!(wal_len(tmp.path()), good_len);
+    }
+
+    #[test]
+    fn corruption_before_the_tail_is_refused_naming_the_offset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (first_end, second_end);
+        {
+            let (mut wal, _, _) = Wal::open(tmp.path()).unwrap();
+            wal.persist(Some(&hs(1, Some("n1"))), None, &[put(1, 1, 1)])
+                .unwrap();
+            first_end = wal_len(tmp.path());
+            wal.persist(None, None, &[put(1, 2, 2)]).unwrap();
+            second_end = wal_len(tmp.path());
+            wal.persist(None, None, &[put(1, 3, 3)]).unwrap();
+        }
+        let path = tmp.path().join(WAL_FILE);
+        let pristine = fs::read(&path).unwrap();
+        // A flipped payload byte, then a damaged length field, in the middle record.
+        for at in [
+            (first_end + second_end) as usize / 2,
+            first_end as usize + 1,
+        ] {
+            let mut bytes = pristine.clone();
+            bytes[at] ^= 0x40;
+            fs::write(&path, &bytes).unwrap();
+            let err = Wal::open(tmp.path()).err().expect("refused");
+            match &err {
+                StorageError::Corrupt { path: p, offset } => {
+                    assert_eq!(*offset, first_end);
+                    assert_eq!(p, &path);
+                }
+                other => panic!("{other}"),
+            }
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&format!("byte {first_end}")) && msg.contains("wal.log"),
+                "{msg}"
+            );
+            // Nothing was truncated.
+            assert_eq!(fs::read(&path).unwrap(), bytes);
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::duration;
 use crate::system::SystemKind;
 use clap::Args;
 use nemesis::{FaultKind, Subnet};
-use node::api::Replication;
+use node::api::{LeaseVotes, Replication};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -134,6 +134,11 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0.05)]
     pub max_drift: f64,
 
+    /// Lease mode: report (voters report the remaining lease; the new leader waits it out) or refuse
+    /// (followers refuse votes while the old lease may run).
+    #[arg(long, default_value = "report")]
+    pub lease_votes: LeaseVotes,
+
     /// Where runs are stored: <store>/<name>/<timestamp>/.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
@@ -187,6 +192,7 @@ pub struct RunConfig {
     pub election_timeout_ms: u64,
     pub lease_ms: u64,
     pub max_drift: f64,
+    pub lease_votes: LeaseVotes,
     pub check_time_limit_s: f64,
     pub harness_version: &'static str,
     #[serde(skip)]
@@ -345,6 +351,7 @@ impl RunConfig {
             election_timeout_ms: a.election_timeout_ms,
             lease_ms: a.lease_ms,
             max_drift: a.max_drift,
+            lease_votes: a.lease_votes,
             check_time_limit_s: a.check_time_limit.as_secs_f64(),
             harness_version: env!("CARGO_PKG_VERSION"),
             store: a.store.clone(),

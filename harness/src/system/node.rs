@@ -28,6 +28,7 @@ impl NodeSystem {
             ("--election-timeout-ms", cfg.election_timeout_ms.to_string()),
             ("--lease-ms", cfg.lease_ms.to_string()),
             ("--max-drift", cfg.max_drift.to_string()),
+            ("--lease-votes", cfg.lease_votes.to_string()),
         ];
         NodeSystem {
             bin,

@@ -1,10 +1,14 @@
-//! The in-memory Raft log (index 1..), its terms and matching, and what is not yet handed to storage.
+//! The in-memory Raft log (after the latest snapshot), its terms and matching, and what is not yet handed
+//! to storage.
 
 use super::types::{Command, Entry};
 
 pub(super) struct RaftLog {
-    /// `entries[i]` has index `i + 1` (no compaction).
+    /// `entries[i]` has index `offset + i + 1`; everything up to `offset` is in the snapshot.
     entries: Vec<Entry>,
+    /// Index and term of the last entry the snapshot covers (0, 0 without one).
+    offset: u64,
+    offset_term: u64,
     /// Last index emitted in a `Ready` (the shell persists it before acting on that `Ready`).
     stable_last: u64,
     /// Lowest index added or replaced since the last `Ready`.
@@ -12,12 +16,13 @@ pub(super) struct RaftLog {
 }
 
 impl RaftLog {
-    /// From storage. A malformed tail (indexes not contiguous from 1) is dropped rather than trusted.
-    pub fn restore(entries: Vec<Entry>) -> Self {
+    /// From storage: the log after a snapshot at (`offset`, `offset_term`). A malformed tail (indexes not
+    /// contiguous from `offset + 1`, terms going down) is dropped rather than trusted.
+    pub fn restore(offset: u64, offset_term: u64, entries: Vec<Entry>) -> Self {
         let good = entries
             .iter()
             .enumerate()
-            .take_while(|(i, e)| e.index == *i as u64 + 1)
+            .take_while(|(i, e)| e.index == offset + *i as u64 + 1 && e.term >= offset_term)
             .count();
         let mut entries = entries;
         entries.truncate(good);
@@ -26,42 +31,74 @@ impl RaftLog {
             .find(|&i| entries[i].term < entries[i - 1].term)
             .unwrap_or(entries.len());
         entries.truncate(mono);
-        let stable_last = entries.len() as u64;
+        let stable_last = offset + entries.len() as u64;
         RaftLog {
             entries,
+            offset,
+            offset_term,
             stable_last,
             dirty_from: None,
         }
     }
 
     pub fn last_index(&self) -> u64 {
-        self.entries.len() as u64
+        self.offset + self.entries.len() as u64
     }
 
     pub fn last_term(&self) -> u64 {
-        self.entries.last().map_or(0, |e| e.term)
+        self.entries.last().map_or(self.offset_term, |e| e.term)
+    }
+
+    /// The last index the snapshot covers: entries up to it are gone from the log.
+    pub fn snapshot_index(&self) -> u64 {
+        self.offset
+    }
+
+    /// Drop entries up to `index` (applied and in a snapshot). No-op if not past the current offset.
+    pub fn compact(&mut self, index: u64) {
+        if index <= self.offset || index > self.last_index() {
+            return;
+        }
+        let term = self.term_at(index).expect("index within the log");
+        self.entries.drain(..(index - self.offset) as usize);
+        self.offset = index;
+        self.offset_term = term;
+    }
+
+    /// A snapshot from the leader covers (`index`, `term`): keep a suffix that matches it (Raft's rule),
+    /// else drop the whole log. What remains counts as persisted (the shell rewrites the WAL with it).
+    pub fn install(&mut self, index: u64, term: u64) {
+        if self.term_at(index) == Some(term) {
+            self.compact(index);
+        } else {
+            self.entries.clear();
+            self.offset = index;
+            self.offset_term = term;
+        }
+        self.stable_last = self.last_index();
+        self.dirty_from = None;
     }
 
     pub fn stable_last(&self) -> u64 {
         self.stable_last
     }
 
-    /// Term at `index` (0 for index 0), `None` past the end.
+    /// Term at `index` (0 for index 0, the snapshot's at its index), `None` past the end or compacted.
     pub fn term_at(&self, index: u64) -> Option<u64> {
-        if index == 0 {
-            return Some(0);
+        if index == self.offset {
+            return Some(self.offset_term);
         }
         self.entry(index).map(|e| e.term)
     }
 
     pub fn entry(&self, index: u64) -> Option<&Entry> {
-        let i = usize::try_from(index.checked_sub(1)?).ok()?;
+        let i = usize::try_from(index.checked_sub(self.offset + 1)?).ok()?;
         self.entries.get(i)
     }
 
-    /// Entries from `from` on (up to `max`) and everything after `from - 1` when `from` is past the end.
+    /// Entries from `from` on (up to `max`; none of those compacted away).
     pub fn slice(&self, from: u64, max: usize) -> Vec<Entry> {
-        let start = (from.max(1) - 1) as usize;
+        let start = (from.max(self.offset + 1) - self.offset - 1) as usize;
         if start >= self.entries.len() {
             return Vec::new();
         }
@@ -71,7 +108,7 @@ impl RaftLog {
 
     /// The unapplied tail after `index` (for speculative cas evaluation).
     pub fn tail_after(&self, index: u64) -> &[Entry] {
-        let start = (index as usize).min(self.entries.len());
+        let start = (index.saturating_sub(self.offset) as usize).min(self.entries.len());
         &self.entries[start..]
     }
 
@@ -124,7 +161,8 @@ impl RaftLog {
                 // Cannot happen with a correct leader; refuse rather than rewrite committed history.
                 return None;
             }
-            self.entries.truncate((from - 1) as usize);
+            self.entries
+                .truncate(from.saturating_sub(self.offset + 1) as usize);
             self.entries.extend(entries.into_iter().skip(pos));
             self.mark_dirty(from);
         }
@@ -171,7 +209,7 @@ mod tests {
 
     #[test]
     fn conflicts_are_truncated_and_reported_once() {
-        let mut log = RaftLog::restore(vec![e(1, 1), e(2, 1), e(3, 2)]);
+        let mut log = RaftLog::restore(0, 0, vec![e(1, 1), e(2, 1), e(3, 2)]);
         assert_eq!(log.take_unstable(), (None, vec![]));
         assert_eq!(log.maybe_append(1, 1, vec![e(2, 1), e(3, 3)], 1), Some(3));
         assert_eq!(log.maybe_append(3, 3, vec![e(4, 3)], 1), Some(4));
@@ -186,12 +224,33 @@ mod tests {
 
     #[test]
     fn malformed_restores_and_messages_do_not_panic() {
-        let log = RaftLog::restore(vec![e(1, 2), e(2, 1), e(5, 3)]);
+        let log = RaftLog::restore(0, 0, vec![e(1, 2), e(2, 1), e(5, 3)]);
         assert_eq!(log.last_index(), 1);
-        let mut log = RaftLog::restore(vec![]);
+        let mut log = RaftLog::restore(0, 0, vec![]);
         assert_eq!(log.maybe_append(0, 0, vec![e(2, 1)], 0), None);
         assert_eq!(log.slice(7, 3), vec![]);
         assert_eq!(log.entry(0), None);
         assert!(log.is_up_to_date(0, 0));
+    }
+
+    #[test]
+    fn compaction_and_installs_keep_indexes_and_terms() {
+        let mut log = RaftLog::restore(0, 0, vec![e(1, 1), e(2, 1), e(3, 2), e(4, 2)]);
+        log.compact(2);
+        assert_eq!((log.snapshot_index(), log.last_index()), (2, 4));
+        assert_eq!(log.term_at(2), Some(1));
+        assert_eq!(log.term_at(1), None);
+        assert_eq!(log.slice(1, 10), vec![e(3, 2), e(4, 2)]);
+        assert_eq!(log.tail_after(3), &[e(4, 2)]);
+        assert_eq!(log.maybe_append(3, 2, vec![e(4, 3)], 2), Some(4));
+        assert_eq!(log.take_unstable(), (Some(4), vec![e(4, 3)]));
+        // A matching snapshot keeps the suffix; a conflicting one drops everything.
+        log.install(3, 2);
+        assert_eq!((log.snapshot_index(), log.last_index()), (3, 4));
+        log.install(9, 5);
+        assert_eq!((log.last_index(), log.last_term()), (9, 5));
+        assert!(log.is_up_to_date(9, 5) && !log.is_up_to_date(10, 4));
+        let restored = RaftLog::restore(9, 5, vec![e(10, 5), e(12, 5)]);
+        assert_eq!(restored.last_index(), 10);
     }
 }

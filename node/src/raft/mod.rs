@@ -35,12 +35,14 @@ mod log;
 mod proposals;
 mod reads;
 mod replication;
+mod snapshot;
 mod state_machine;
 mod sync_all;
 #[cfg(test)]
 mod tests;
 mod types;
 
+pub use state_machine::{KvState, Stored};
 pub use types::*;
 
 use proposals::Proposal;
@@ -50,7 +52,6 @@ use log::RaftLog;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use replication::Progress;
-use state_machine::KvState;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
@@ -100,6 +101,7 @@ pub struct RaftNode {
     proposals: BTreeMap<u64, Proposal>,
     /// sync-all: applied writes waiting for every node before they are answered.
     sync_acks: sync_all::SyncAcks,
+    snapshots: snapshot::SnapshotState,
 
     reads: reads::ReadState,
     lease: lease::LeaseState,
@@ -131,7 +133,11 @@ impl RaftNode {
             p.dedup();
             p
         };
-        let log = RaftLog::restore(restored.entries);
+        let (offset, offset_term, kv) = match restored.snapshot {
+            Some(s) => (s.last_index, s.last_term, s.state),
+            None => (0, 0, KvState::default()),
+        };
+        let log = RaftLog::restore(offset, offset_term, restored.entries);
         let hs = restored.hard_state;
         let fresh = hs.term == 0 && log.last_index() == 0;
         // Mix the restored state and start time into the seed: follower-read request ids must not repeat
@@ -153,9 +159,10 @@ impl RaftNode {
             log,
             role: Role::Follower,
             leader: None,
-            commit: 0,
-            applied: 0,
-            kv: KvState::default(),
+            // Everything in the snapshot was committed and applied.
+            commit: offset,
+            applied: offset,
+            kv,
             election_deadline: now,
             randomized_timeout: Duration::ZERO,
             leader_contact: None,
@@ -170,6 +177,7 @@ impl RaftNode {
             ship: replication::ShipQueue::default(),
             proposals: BTreeMap::new(),
             sync_acks: sync_all::SyncAcks::default(),
+            snapshots: snapshot::SnapshotState::default(),
             reads,
             lease: lease::LeaseState::default(),
             msgs: Vec::new(),
@@ -238,6 +246,8 @@ impl RaftNode {
             }
         }
         self.round_fresh = false;
+        // After the appends above took what they ship: compaction may drop those entries.
+        let snapshot = self.take_snapshot_write();
         let hard_state = std::mem::take(&mut self.hard_state_dirty).then(|| HardState {
             term: self.term,
             voted_for: self.voted_for.clone(),
@@ -248,6 +258,7 @@ impl RaftNode {
             append,
             messages: std::mem::take(&mut self.msgs),
             responses: self.responses.drain(..).map(|(id, r, _)| (id, r)).collect(),
+            snapshot,
         }
     }
 
@@ -288,6 +299,7 @@ impl RaftNode {
             last_log_index: self.log.last_index(),
             read_mode: self.cfg.read_mode,
             replication: self.cfg.replication,
+            lease_wait_ms: lease.wait_ms,
             lease,
             clock: api::ClockState::default(),
         }

@@ -9,14 +9,14 @@ use std::time::Duration;
 /// The leader's view of one follower.
 #[derive(Debug, Clone)]
 pub(super) struct Progress {
-    match_index: u64,
-    next_index: u64,
+    pub(super) match_index: u64,
+    pub(super) next_index: u64,
     /// Probe: one append at a time until the follower's log position is known; else pipelined.
-    probing: bool,
-    /// Probe: no new append before this unless a response arrives.
-    probe_until: Duration,
+    pub(super) probing: bool,
+    /// Probe (or a snapshot in flight): no new append before this unless a response arrives.
+    pub(super) probe_until: Duration,
     /// Last time `match_index` advanced (a stalled pipeline is retransmitted).
-    last_progress: Duration,
+    pub(super) last_progress: Duration,
     /// Last response in this term (CheckQuorum).
     last_contact: Duration,
     /// Highest heartbeat round this follower acknowledged in this term.
@@ -75,6 +75,10 @@ impl RaftNode {
             } else if pr.next_index > last || pr.next_index > pr.match_index + window {
                 return;
             }
+            if pr.next_index <= self.log.snapshot_index() {
+                // The entries it needs are compacted away: send the whole state instead.
+                return self.send_snapshot(peer);
+            }
             let next = pr.next_index.clamp(1, last + 1);
             let prev_index = next - 1;
             let prev_term = self.log.term_at(prev_index).unwrap_or(0);
@@ -112,7 +116,12 @@ impl RaftNode {
         let Some(pr) = self.progress.get(peer) else {
             return;
         };
-        let prev_index = pr.match_index;
+        // Below the snapshot the term is gone; 0 always matches (the follower answers with its commit).
+        let prev_index = if pr.match_index >= self.log.snapshot_index() {
+            pr.match_index
+        } else {
+            0
+        };
         let body = MessageBody::Append {
             prev_index,
             prev_term: self.log.term_at(prev_index).unwrap_or(0),
@@ -166,6 +175,7 @@ impl RaftNode {
             let now = self.now;
             if let Some(pr) = self.progress.get_mut(&peer) {
                 if !pr.probing
+                    && now >= pr.probe_until
                     && pr.match_index < last
                     && now.saturating_sub(pr.last_progress) >= stall
                 {
@@ -200,18 +210,11 @@ impl RaftNode {
         active + 1 >= self.quorum()
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn handle_append(
-        &mut self,
-        from: &str,
-        prev_index: u64,
-        prev_term: u64,
-        entries: Vec<Entry>,
-        leader_commit: u64,
-        round: u64,
-    ) {
+    /// A current-term append or snapshot from `from`: follow it, refresh the lease countdown and the
+    /// election timer. False if we are leader ourselves (two leaders in one term cannot happen; ignore).
+    pub(super) fn follow_leader(&mut self, from: &str) -> bool {
         if self.role == Role::Leader {
-            return; // two leaders in one term cannot happen; ignore rather than corrupt
+            return false;
         }
         if self.role != Role::Follower || self.leader.as_deref() != Some(from) {
             let term = self.term;
@@ -223,6 +226,22 @@ impl RaftNode {
             self.lease.countdown_end = self.lease.countdown_end.max(end);
         }
         self.restart_election_timer();
+        true
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn handle_append(
+        &mut self,
+        from: &str,
+        prev_index: u64,
+        prev_term: u64,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+        round: u64,
+    ) {
+        if !self.follow_leader(from) {
+            return;
+        }
         let term = self.term;
         let reply =
             |success, match_index, reject_index, hint, last_index| MessageBody::AppendResp {
@@ -277,6 +296,8 @@ impl RaftNode {
             return;
         };
         pr.last_contact = now;
+        // Not older than the newest answer: a reordered or duplicated reject cannot pass for lost state.
+        let fresh = round >= pr.acked_round;
         pr.acked_round = pr.acked_round.max(round.min(self.round));
         let mut resend = false;
         if success {
@@ -289,6 +310,13 @@ impl RaftNode {
             pr.probing = false;
             resend = pr.next_index <= last;
         } else {
+            if fresh && reject_index > 0 && reject_index <= pr.match_index {
+                // It refuses what it once acknowledged: it lost state (a cut WAL, a replaced disk). Forget
+                // what it had and probe back from its hint to where the logs agree, repairing it.
+                pr.match_index = 0;
+                pr.probing = true;
+                pr.next_index = reject_index + 1;
+            }
             let stale = if pr.probing {
                 reject_index.saturating_add(1) != pr.next_index
             } else {

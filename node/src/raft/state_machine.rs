@@ -24,6 +24,7 @@ pub(super) enum Applied {
     Read(Option<Stored>),
 }
 
+/// The key-value map (what a snapshot holds).
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KvState {
     map: HashMap<String, Stored>,
@@ -34,7 +35,12 @@ impl KvState {
         self.map.get(key)
     }
 
-    pub fn apply(&mut self, cmd: &Command) -> Applied {
+    /// Apply a command outside the core (tests and tools); whether it changed the map.
+    pub fn apply_command(&mut self, cmd: &Command) -> bool {
+        self.apply(cmd) == Applied::Written
+    }
+
+    pub(super) fn apply(&mut self, cmd: &Command) -> Applied {
         match cmd {
             Command::Noop => Applied::Noop,
             Command::Put { key, value } => {

@@ -1,6 +1,6 @@
 //! Types crossing the boundary of the Raft core.
 
-use crate::api::{ErrorCode, ReadMode, Replication, Value};
+use crate::api::{ErrorCode, LeaseVotes, ReadMode, Replication, Value};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -23,12 +23,16 @@ pub struct Config {
     /// `L_follower`: how long followers count down the leader's lease. The leader serves for
     /// `L_leader = lease * (1 - max_drift) / (1 + max_drift)`.
     pub lease: Duration,
+    /// Lease mode: followers report remainders in votes (default) or refuse votes while counting down.
+    pub lease_votes: LeaseVotes,
     /// `e`: the clock rate bound the lease arithmetic assumes (0.05 = rates within [0.95, 1.05]).
     pub max_drift: f64,
     pub pre_vote: bool,
     pub check_quorum: bool,
     /// Most entries in one append message.
     pub max_batch: usize,
+    /// Snapshot the state machine and drop the log before it every this many applied entries (0: never).
+    pub snapshot_every: u64,
     /// With async replication: how long a new entry waits on the leader before it is shipped.
     pub async_lag: Duration,
     /// Seeds the randomized election timeouts (deterministic simulation).
@@ -46,8 +50,28 @@ pub struct HardState {
 #[derive(Debug, Clone, Default)]
 pub struct Restored {
     pub hard_state: HardState,
-    /// The whole log, index 1.. in order.
+    /// The latest durable snapshot, if any.
+    pub snapshot: Option<Snapshot>,
+    /// The log after the snapshot (or from index 1 without one), in order.
     pub entries: Vec<Entry>,
+}
+
+/// The state machine with every entry up to `last_index` (of term `last_term`) applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub last_index: u64,
+    pub last_term: u64,
+    pub state: super::state_machine::KvState,
+}
+
+/// A snapshot to make durable and the log it leaves. After step 1 of the `Ready` contract the shell writes
+/// the snapshot durably (temp file, fsync, rename, fsync the directory), then replaces its WAL with
+/// `hard_state` and `tail` (the entries after the snapshot), again atomically.
+#[derive(Debug, Clone)]
+pub struct SnapshotWrite {
+    pub snapshot: Snapshot,
+    pub hard_state: HardState,
+    pub tail: Vec<Entry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +214,12 @@ pub enum MessageBody {
         last_index: u64,
         round: u64,
     },
+    /// The leader no longer has the entries a follower needs: its whole state instead. Answered with
+    /// `AppendResp` (`match_index` = the snapshot's last index) once the follower made it durable.
+    InstallSnapshot {
+        snapshot: Snapshot,
+        round: u64,
+    },
     /// follower-read: a follower asks the leader for a confirmed read index.
     ReadIndexReq {
         id: u64,
@@ -210,6 +240,8 @@ pub struct Ready {
     pub append: Vec<Entry>,
     pub messages: Vec<Message>,
     pub responses: Vec<(RequestId, ClientResult)>,
+    /// Written after the log (step 1), before messages and responses.
+    pub snapshot: Option<SnapshotWrite>,
 }
 
 impl Ready {
@@ -219,10 +251,14 @@ impl Ready {
             && self.append.is_empty()
             && self.messages.is_empty()
             && self.responses.is_empty()
+            && self.snapshot.is_none()
     }
 
     /// Whether the shell must write (and fsync) before sending or answering.
     pub fn must_persist(&self) -> bool {
-        self.hard_state.is_some() || self.truncate_from.is_some() || !self.append.is_empty()
+        self.hard_state.is_some()
+            || self.truncate_from.is_some()
+            || !self.append.is_empty()
+            || self.snapshot.is_some()
     }
 }

@@ -4,10 +4,10 @@
 #![allow(dead_code)] // each test uses a different part
 
 use checker::{Event, EventType, Process};
-use node::api::{ErrorCode, ReadMode, Replication, Role};
+use node::api::{ErrorCode, LeaseVotes, ReadMode, Replication, Role};
 use node::raft::{
-    ClientReply, ClientRequest, ClientResult, Config, Entry, HardState, Message, RaftNode, Ready,
-    Restored,
+    ClientReply, ClientRequest, ClientResult, Config, Entry, HardState, Message, MessageBody,
+    RaftNode, Ready, Restored, Snapshot,
 };
 use rand::{Rng, RngCore, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -19,6 +19,10 @@ pub struct SimNode {
     pub core: Option<RaftNode>,
     /// What the shell persisted: the state a restart reads back.
     pub hard_state: HardState,
+    /// The latest snapshot the shell made durable.
+    pub snapshot: Option<Snapshot>,
+    /// The node's whole log from index 1 as far as persisted: entries a snapshot covers are kept here
+    /// (from the global committed prefix after an install) so the invariant checks stay whole.
     pub log: Vec<Entry>,
     /// Clock rate (1.0 = real time). The clock reads `base + (t - anchor) * rate`; it starts at 0 when
     /// the process (re)starts; jumps and rate changes start a new segment.
@@ -80,6 +84,9 @@ pub struct SimOptions {
     pub delay: (u64, u64),
     pub max_rate_skew: f64,
     pub lease_ms: u64,
+    pub lease_votes: LeaseVotes,
+    /// Snapshot every this many applied entries (small, so schedules exercise compaction and installs).
+    pub snapshot_every: u64,
     pub election_ms: u64,
     pub heartbeat_ms: u64,
     pub tick_ms: u64,
@@ -100,6 +107,8 @@ impl SimOptions {
             delay: (200, 4 * MS),
             max_rate_skew: 0.04,
             lease_ms: 600,
+            lease_votes: LeaseVotes::Report,
+            snapshot_every: 25,
             election_ms: 150,
             heartbeat_ms: 30,
             tick_ms: 5,
@@ -134,6 +143,9 @@ pub struct Sim {
     pub acked_writes: Vec<(String, i64)>,
     /// Completion event of every finished request, by request id.
     pub completions: HashMap<u64, Event>,
+    /// Snapshots made durable and snapshots sent (InstallSnapshot), over all nodes.
+    pub snapshots_written: u64,
+    pub snapshots_sent: u64,
 }
 
 impl Sim {
@@ -159,6 +171,8 @@ impl Sim {
             committed: Vec::new(),
             acked_writes: Vec::new(),
             completions: HashMap::new(),
+            snapshots_written: 0,
+            snapshots_sent: 0,
             rng: SimRng::seed_from_u64(0),
         };
         for i in 0..sim.opts.nodes {
@@ -172,6 +186,7 @@ impl Sim {
             sim.nodes.push(SimNode {
                 core: None,
                 hard_state: HardState::default(),
+                snapshot: None,
                 log: Vec::new(),
                 rate,
                 anchor: 0,
@@ -211,11 +226,13 @@ impl Sim {
             heartbeat_interval: Duration::from_millis(o.heartbeat_ms),
             election_timeout: Duration::from_millis(o.election_ms),
             lease: Duration::from_millis(o.lease_ms),
+            lease_votes: o.lease_votes,
             max_drift: 0.05,
             pre_vote: true,
             check_quorum: true,
             max_batch: 8,
             async_lag: Duration::ZERO,
+            snapshot_every: o.snapshot_every,
             seed: o.seed.wrapping_mul(31).wrapping_add(i as u64),
         }
     }
@@ -252,9 +269,12 @@ impl Sim {
     fn start_node(&mut self, i: usize) {
         self.nodes[i].anchor = self.t;
         self.nodes[i].base = 0.0;
+        let snapshot = self.nodes[i].snapshot.clone();
+        let after = snapshot.as_ref().map_or(0, |s| s.last_index as usize);
         let restored = Restored {
             hard_state: self.nodes[i].hard_state.clone(),
-            entries: self.nodes[i].log.clone(),
+            entries: self.nodes[i].log[after.min(self.nodes[i].log.len())..].to_vec(),
+            snapshot,
         };
         let core = RaftNode::new(self.config(i), restored, self.local_now(i));
         self.nodes[i].core = Some(core);
@@ -266,6 +286,14 @@ impl Sim {
 
     pub fn crash(&mut self, i: usize) {
         self.nodes[i].core = None;
+    }
+
+    /// Crash node `i` and lose what it sent that has not arrived yet (it died before the packets left).
+    pub fn crash_silently(&mut self, i: usize) {
+        self.crash(i);
+        let id = self.ids[i].clone();
+        self.queue
+            .retain(|_, ev| !matches!(ev, Ev::Deliver(m) if m.from == id));
     }
 
     pub fn restart(&mut self, i: usize) {
@@ -576,6 +604,30 @@ impl Sim {
             );
             n.log.push(e.clone());
         }
+        if let Some(w) = &ready.snapshot {
+            let idx = w.snapshot.last_index as usize;
+            // The snapshot covers committed entries only: our own if the log agrees with it at its index
+            // (log matching), else (an install from the leader) the global committed prefix.
+            let own = idx == 0
+                || n.log
+                    .get(idx - 1)
+                    .is_some_and(|e| e.term == w.snapshot.last_term);
+            let mut log = if own {
+                n.log[..idx].to_vec()
+            } else {
+                assert!(
+                    idx <= self.committed.len(),
+                    "{} installed a snapshot past the committed prefix",
+                    self.ids[i]
+                );
+                self.committed[..idx].to_vec()
+            };
+            log.extend(w.tail.iter().cloned());
+            n.log = log;
+            n.hard_state = w.hard_state.clone();
+            n.snapshot = Some(w.snapshot.clone());
+            self.snapshots_written += 1;
+        }
     }
 
     fn send(&mut self, from: usize, msg: Message) {
@@ -584,6 +636,9 @@ impl Sim {
         };
         if self.blocked.contains(&(from, to)) || self.rng.gen_bool(self.opts.drop_prob) {
             return;
+        }
+        if matches!(msg.body, MessageBody::InstallSnapshot { .. }) {
+            self.snapshots_sent += 1;
         }
         // Some messages go through JSON as on the real transport (all would slow the debug build).
         let msg = if self.rng.gen_ratio(1, 16) {

@@ -1,0 +1,90 @@
+//! Snapshots and log compaction: every `snapshot_every` applied entries the state machine is handed to the
+//! shell to make durable and the log before it is dropped; a follower that needs compacted entries gets the
+//! leader's whole state (InstallSnapshot) instead.
+
+use super::HardState;
+use super::{MessageBody, RaftNode, Snapshot, SnapshotWrite};
+use std::time::Duration;
+
+/// What the next `Ready` owes storage.
+#[derive(Debug, Default)]
+pub(super) struct SnapshotState {
+    /// A leader's snapshot was installed: it must be made durable even if no periodic one is due.
+    installed: bool,
+}
+
+impl RaftNode {
+    /// The state machine as of `applied`.
+    fn snapshot_now(&self) -> Snapshot {
+        Snapshot {
+            last_index: self.applied,
+            last_term: self
+                .log
+                .term_at(self.applied)
+                .expect("applied entries are in the log or the snapshot"),
+            state: self.kv.clone(),
+        }
+    }
+
+    /// Called by `ready()` after the log's new entries were taken: a snapshot to write, if one is due (or
+    /// a leader's was installed), with the log compacted up to it.
+    pub(super) fn take_snapshot_write(&mut self) -> Option<SnapshotWrite> {
+        let every = self.cfg.snapshot_every;
+        let due = every > 0 && self.applied >= self.log.snapshot_index() + every;
+        if !(std::mem::take(&mut self.snapshots.installed) || due) {
+            return None;
+        }
+        let snapshot = self.snapshot_now();
+        self.log.compact(self.applied);
+        Some(SnapshotWrite {
+            tail: self.log.slice(self.applied + 1, usize::MAX),
+            hard_state: HardState {
+                term: self.term,
+                voted_for: self.voted_for.clone(),
+            },
+            snapshot,
+        })
+    }
+
+    /// Leader: `peer` needs entries we compacted: send our state as of `applied`, then wait for its answer
+    /// (or an election timeout) before sending it anything more.
+    pub(super) fn send_snapshot(&mut self, peer: &str) {
+        let snapshot = self.snapshot_now();
+        let round = self.round;
+        let term = self.term;
+        self.send(peer, term, MessageBody::InstallSnapshot { snapshot, round });
+        let wait = self.cfg.election_timeout.max(Duration::from_millis(1));
+        let now = self.now;
+        if let Some(pr) = self.progress.get_mut(peer) {
+            pr.probing = true;
+            pr.probe_until = now + wait;
+            pr.last_progress = now;
+        }
+    }
+
+    /// Follower: replace state and log with the leader's snapshot (unless we already have all of it) and
+    /// acknowledge it as an append up to its last index; the `Ready` persists it before the answer leaves.
+    pub(super) fn handle_install_snapshot(&mut self, from: &str, snapshot: Snapshot, round: u64) {
+        if !self.follow_leader(from) {
+            return;
+        }
+        if snapshot.last_index > self.commit {
+            self.log.install(snapshot.last_index, snapshot.last_term);
+            self.kv = snapshot.state;
+            self.commit = snapshot.last_index;
+            self.applied = snapshot.last_index;
+            self.snapshots.installed = true;
+            self.serve_applied_reads();
+        }
+        let term = self.term;
+        let body = MessageBody::AppendResp {
+            success: true,
+            match_index: self.commit,
+            reject_index: 0,
+            hint: 0,
+            last_index: self.log.last_index(),
+            round,
+        };
+        self.send(from, term, body);
+    }
+}
