@@ -10,11 +10,12 @@ import argparse
 import concurrent.futures
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
-BASE = ["--workload", "append", "--keys", "4", "--nemesis-interval", "4s", "--fault-duration", "3s"]
+BASE = ["--workload", "append", "--keys", "4", "--concurrency", "5", "--rate", "100", "--nemesis-interval", "4s", "--fault-duration", "3s"]
 # (label, arguments, [(what is counted, test on results.json)]).
 SCENARIOS = [
     ("quorum, lease, sticky, kill-leader", ["--replication", "quorum", "--mode", "lease", "--routing", "sticky", "--nemesis", "kill-leader"],
@@ -30,23 +31,35 @@ SCENARIOS = [
     ("async, lease, sticky, kill-leader", ["--replication", "async", "--mode", "lease", "--routing", "sticky", "--nemesis", "kill-leader"],
      [("read-your-writes broken", lambda r: r["guarantees"].get("read_your_writes") is False),
       ("lost writes > 0", lambda r: r["lost_writes"]["count"] > 0)]),
-    ("any-local, round-robin, partition-follower",
+    ("quorum, any-local, round-robin, partition-follower",
      ["--mode", "any-local", "--routing", "round-robin", "--nemesis", "partition-follower"],
      [("monotonic reads broken", lambda r: r["guarantees"].get("monotonic_reads") is False),
       ("converged", lambda r: r["guarantees"].get("converged") is True)]),
 ]
 
 
-def one(harness, node, extra, time_limit, seed):
+def holds(test, res):
+    try:
+        return bool(test(res))
+    except (KeyError, TypeError):
+        return False
+
+
+def one(harness, node, extra, time_limit, seed, checks, keep):
     with tempfile.TemporaryDirectory() as store:
         cmd = [harness, *BASE, *extra, "--time-limit", time_limit, "--seed", str(seed), "--store", store,
                "--node-bin", node]
         code = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
         try:
             with open(os.path.join(store, "latest", "results.json")) as f:
-                return code, json.load(f)
+                res = json.load(f)
         except (OSError, ValueError):
-            return code, None
+            res = None
+        # Keep the whole run (history, node logs) when it did not come out as expected, to find out why.
+        if keep and (res is None or not all(holds(test, res) for _, test in checks)):
+            shutil.copytree(os.path.realpath(os.path.join(store, "latest")),
+                            os.path.join(keep, f"{'-'.join(extra).replace('--', '')}-seed{seed}"))
+        return code, res
 
 
 def main():
@@ -57,6 +70,7 @@ def main():
     ap.add_argument("--harness", required=True)
     ap.add_argument("--node", required=True)
     ap.add_argument("--only", help="substring of the scenario labels to run")
+    ap.add_argument("--keep", help="copy runs that did not come out as expected into this directory")
     args = ap.parse_args()
     print("| scenario | detection | runs where it showed | runs | not counted (exit: why) |")
     print("|---|---|---|---|---|")
@@ -64,14 +78,14 @@ def main():
         if args.only and args.only not in label:
             continue
         with concurrent.futures.ThreadPoolExecutor(args.parallel) as pool:
-            outs = list(pool.map(lambda i: one(args.harness, args.node, extra, args.time_limit, 2000 + i),
-                                 range(args.runs)))
+            outs = list(pool.map(lambda i: one(args.harness, args.node, extra, args.time_limit, 2000 + i,
+                                               checks, args.keep), range(args.runs)))
         # A run whose run itself was invalid (exit 3: fault missed, cluster not healthy) is not counted.
         good = [r for code, r in outs if r is not None and r.get("run_valid")]
         bad = [f"{code}: {'; '.join((r or {}).get('run_problems', []))[:80]}" for code, r in outs
                if r is None or not r.get("run_valid")]
         for what, test in checks:
-            hits = sum(1 for r in good if test(r))
+            hits = sum(1 for r in good if holds(test, r))
             print(f"| {label} | {what} | {hits} | {len(good)} | {', '.join(bad) or '-'} |", flush=True)
 
 

@@ -161,14 +161,14 @@ pub struct GuaranteeView {
 pub(crate) fn section(h: &mut String, view: &GuaranteeView, faults: &[FaultSpan], end_s: f64) {
     h.push_str(r#"<h2>Guarantees</h2><section id="guarantees"><table id="ladder"><thead><tr><th></th><th>guarantee</th><th>first violation / note</th></tr></thead><tbody>"#);
     for r in &view.rungs {
-        let class = match r.holds {
-            Some(true) => "valid",
-            Some(false) => "invalid",
-            None => "unknown",
+        let (class, color) = match r.holds {
+            Some(true) => ("valid", "#2e7d32"),
+            Some(false) => ("invalid", "#c62828"),
+            None => ("unknown", "#888"),
         };
         let _ = write!(
             h,
-            r#"<tr data-guarantee="{n}"><td class="{class}">{m}</td><td>{l}{d}</td><td>{w}</td></tr>"#,
+            r#"<tr data-guarantee="{n}"><td class="{class}" style="color:{color};font-weight:bold">{m}</td><td>{l}{d}</td><td>{w}</td></tr>"#,
             n = r.name,
             m = r.mark(),
             l = esc(r.label),
