@@ -43,11 +43,25 @@ enum Command {
     /// Remove namespaces, links and processes (all named `lh...`) left behind by runs whose controller
     /// is gone; live runs are left alone unless --force.
     Clean(clean::CleanArgs),
+    /// Run one node of our Raft key-value server (the same program as the `node` binary; see `harness node
+    /// --help`). The harness starts its nodes this way.
+    #[command(disable_help_flag = true)]
+    Node {
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        args: Vec<String>,
+    },
     /// Run a matrix of modes × faults and write one comparison (terminal table, compare.md, .json, .html).
     Compare(compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
+    // `harness node ...` is the node itself (one build serves both); it installs its own logging, so it
+    // is dispatched before the harness's.
+    let mut argv = std::env::args_os();
+    if argv.nth(1).is_some_and(|a| a == "node") {
+        let code = node::cli::main_with_args(std::iter::once("harness node".into()).chain(argv));
+        return ExitCode::from(u8::try_from(code).unwrap_or(exit::CRASH));
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -71,6 +85,8 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Clean(args)) => clean::run(args),
         Some(Command::Compare(args)) => compare::run(args),
+        // Dispatched in main before parsing; listed so `harness --help` shows it.
+        Some(Command::Node { .. }) => Ok(exit::BAD_ARGS),
         None => run::run(cli.run),
     });
     match result {

@@ -14,6 +14,8 @@ pub enum FaultKind {
     PartitionLeader,
     /// Isolate one follower from every other node.
     PartitionFollower,
+    /// Isolate one random node (leader or not) from every other node; needs no leader.
+    PartitionRandom,
     /// Split the nodes in two, the leader on the minority side.
     PartitionHalves,
     /// Each node reaches only its two ring neighbours.
@@ -49,9 +51,10 @@ impl FaultKind {
     /// What `all` expands to, in order: every fault that runs on any Linux machine and keeps the data.
     /// Not in it: `corrupt-data` (destroys data on purpose) and the packet faults (they need the kernel's
     /// netem qdisc).
-    pub const ALL: [FaultKind; 11] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::PartitionLeader,
         FaultKind::PartitionFollower,
+        FaultKind::PartitionRandom,
         FaultKind::PartitionHalves,
         FaultKind::PartitionRing,
         FaultKind::KillLeader,
@@ -64,9 +67,10 @@ impl FaultKind {
     ];
 
     /// Every fault kind.
-    pub const EVERY: [FaultKind; 15] = [
+    pub const EVERY: [FaultKind; 16] = [
         FaultKind::PartitionLeader,
         FaultKind::PartitionFollower,
+        FaultKind::PartitionRandom,
         FaultKind::PartitionHalves,
         FaultKind::PartitionRing,
         FaultKind::KillLeader,
@@ -87,6 +91,7 @@ impl FaultKind {
         match self {
             FaultKind::PartitionLeader => "partition-leader",
             FaultKind::PartitionFollower => "partition-follower",
+            FaultKind::PartitionRandom => "partition-random",
             FaultKind::PartitionHalves => "partition-halves",
             FaultKind::PartitionRing => "partition-ring",
             FaultKind::KillLeader => "kill-leader",
@@ -109,6 +114,7 @@ impl FaultKind {
             self,
             FaultKind::PartitionLeader
                 | FaultKind::PartitionFollower
+                | FaultKind::PartitionRandom
                 | FaultKind::PartitionHalves
                 | FaultKind::PartitionRing
                 | FaultKind::PartitionOneWay
@@ -123,13 +129,16 @@ impl FaultKind {
         )
     }
 
-    /// Whether the harness must know the leader to aim this fault.
+    /// Whether the harness must know the leader to aim this fault (a follower is "not the leader"; the
+    /// clock fault slows the leader's clock). These are refused against a system that reports no leader.
     pub fn needs_leader(self) -> bool {
         matches!(
             self,
             FaultKind::PartitionLeader
+                | FaultKind::PartitionFollower
                 | FaultKind::KillLeader
                 | FaultKind::PauseLeader
+                | FaultKind::ClockSkew
                 | FaultKind::PartitionOneWay
         )
     }

@@ -21,6 +21,8 @@ use crate::netns::{
 use crate::owner::{self, Owner};
 use crate::{Error, NetConfig, Partition, Subnet};
 
+mod clients;
+
 /// A live test network. Torn down by [`Network::teardown`] or, failing that, on drop.
 ///
 /// `Network` is `Send + Sync`: partitions may be applied from any thread.
@@ -32,6 +34,8 @@ pub struct Network {
     /// Whether our owner marker is written (removed once every namespace is gone).
     marked: bool,
     current: Mutex<Partition>,
+    /// Partitions that reach clients too (`--partition-scope all`).
+    clients: Mutex<clients::ClientCuts>,
 }
 
 impl Network {
@@ -47,6 +51,7 @@ impl Network {
             created: Vec::new(),
             marked: false,
             current: Mutex::new(Partition::default()),
+            clients: Mutex::default(),
         };
         match net.build() {
             Ok(()) => {
@@ -240,6 +245,7 @@ impl Network {
         self.ensure_live()?;
         let mut current = self.lock();
         self.heal_locked(&mut current)?;
+        self.heal_clients()?;
         tracing::info!("network healed");
         Ok(())
     }
@@ -331,6 +337,7 @@ impl Network {
         remaining.reverse();
         self.created = remaining;
         self.lock().drops.clear();
+        self.clients_lock().cut.clear();
         match first_err {
             None => {
                 tracing::info!(run = %self.layout.run_id, "network torn down");

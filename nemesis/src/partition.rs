@@ -132,6 +132,40 @@ impl Partition {
     }
 }
 
+/// What a partition cuts (`--partition-scope`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartitionScope {
+    /// Node-to-node traffic only: clients still reach every node (the seed's "partitioned from the
+    /// cluster, not from the client").
+    #[default]
+    Peers,
+    /// Also the client sessions homed on the other side ([`crate::Network::cut_clients`]).
+    All,
+}
+
+impl std::str::FromStr for PartitionScope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "peers" => Ok(PartitionScope::Peers),
+            "all" => Ok(PartitionScope::All),
+            _ => Err(format!(
+                "unknown partition scope '{s}'; expected peers or all"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for PartitionScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PartitionScope::Peers => "peers",
+            PartitionScope::All => "all",
+        })
+    }
+}
+
 /// Builds the partition for a partition fault, given the live node names and the current leader.
 ///
 /// Returns the partition and the nodes it targets (the isolated node, the minority side, or for a ring
@@ -141,6 +175,7 @@ impl Partition {
 ///
 /// - `partition-leader`: the leader is isolated from the rest.
 /// - `partition-follower`: one random non-leader node is isolated.
+/// - `partition-random`: one random node is isolated, whoever leads (no leader needed).
 /// - `partition-halves`: a minority (n/2 rounded down) containing the leader, against the rest.
 /// - `partition-ring`: nodes in a random ring order, each reaching only its two neighbours.
 pub fn partition_for(
@@ -165,6 +200,10 @@ pub fn partition_for(
                 .collect();
             let f = followers.choose(rng)?;
             Some((Partition::isolate(f, nodes), vec![f.to_string()]))
+        }
+        FaultKind::PartitionRandom => {
+            let n = nodes.choose(rng)?;
+            Some((Partition::isolate(n, nodes), vec![n.to_string()]))
         }
         FaultKind::PartitionHalves => {
             let mut order: Vec<String> = nodes.to_vec();
@@ -294,6 +333,13 @@ mod tests {
             assert_eq!(sorted, all);
         }
         assert!(partition_for(FaultKind::PartitionRing, &names(3), None, &mut rng).is_none());
+        let mut hit = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let (p, t) = partition_for(FaultKind::PartitionRandom, &all, None, &mut rng).unwrap();
+            assert_eq!(p, Partition::isolate(&t[0], &all));
+            hit.insert(t[0].clone());
+        }
+        assert_eq!(hit.len(), 5, "every node gets isolated sometimes: {hit:?}");
         assert!(partition_for(FaultKind::KillLeader, &all, Some("n1"), &mut rng).is_none());
         assert!(partition_for(FaultKind::PartitionFollower, &names(1), None, &mut rng).is_none());
         let mut ways = BTreeSet::new();

@@ -7,7 +7,7 @@ use node::api::{
     CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, ReadResponse, Role, WriteRequest,
 };
 use reqwest::StatusCode;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// How one request ended.
@@ -49,6 +49,12 @@ pub trait Client: Send + Sync {
     fn names(&self) -> Vec<String>;
     /// Run `op` on node number `i`.
     fn execute<'a>(&'a self, i: usize, op: &'a OpSpec) -> BoxFuture<'a, Attempt>;
+    /// Run `op` on node number `i` for a session whose home is node number `home` (clients that place
+    /// sessions on their home's side of the network, for partitions that reach clients, override this).
+    fn execute_from<'a>(&'a self, home: usize, i: usize, op: &'a OpSpec) -> BoxFuture<'a, Attempt> {
+        let _ = home;
+        self.execute(i, op)
+    }
     fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<NodeStatus, ClientError>>;
     /// Skew a node's clock (offset and rate), for systems that let a test do that.
     fn set_clock<'a>(
@@ -84,6 +90,8 @@ pub enum ClientError {
 /// Talks to every node of one cluster.
 pub struct NodeClient {
     http: reqwest::Client,
+    /// One client per home node, bound to that home's session address (empty: all use `http`).
+    by_home: Vec<reqwest::Client>,
     nodes: Vec<(String, SocketAddr)>,
     timeout: Duration,
 }
@@ -91,16 +99,21 @@ pub struct NodeClient {
 impl NodeClient {
     /// `timeout` bounds each request, connection included.
     pub fn new(nodes: Vec<(String, SocketAddr)>, timeout: Duration) -> reqwest::Result<NodeClient> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(5))
-            .no_proxy()
-            .build()?;
         Ok(NodeClient {
-            http,
+            http: http_client(timeout, None)?,
+            by_home: Vec::new(),
             nodes,
             timeout,
         })
+    }
+
+    /// Sessions homed on node *i* send from `addrs[i]`, so a partition can cut them off with their home.
+    pub fn with_session_addrs(mut self, addrs: &[IpAddr]) -> reqwest::Result<NodeClient> {
+        self.by_home = addrs
+            .iter()
+            .map(|a| http_client(self.timeout, Some(*a)))
+            .collect::<reqwest::Result<_>>()?;
+        Ok(self)
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -119,6 +132,12 @@ impl NodeClient {
 
     /// Run `op` on node number `i` (index into the node list).
     pub async fn run_op(&self, i: usize, op: &OpSpec) -> Attempt {
+        self.run_op_from(None, i, op).await
+    }
+
+    /// Run `op` on node number `i` for a session homed on node number `home`.
+    pub async fn run_op_from(&self, home: Option<usize>, i: usize, op: &OpSpec) -> Attempt {
+        let http = home.and_then(|h| self.by_home.get(h)).unwrap_or(&self.http);
         let node = self.nodes[i % self.nodes.len()].0.clone();
         let url = self.url(&node, &format!("/kv/{}", op.key));
         let url = match url {
@@ -133,9 +152,9 @@ impl NodeClient {
             }
         };
         let req = match op.kind {
-            OpKind::Read => self.http.get(url),
-            OpKind::Write(value) => self.http.put(url).json(&WriteRequest { value }),
-            OpKind::Cas { from, to } => self.http.post(format!("{url}/cas")).json(&CasRequest {
+            OpKind::Read => http.get(url),
+            OpKind::Write(value) => http.put(url).json(&WriteRequest { value }),
+            OpKind::Cas { from, to } => http.post(format!("{url}/cas")).json(&CasRequest {
                 from: Some(from),
                 to,
             }),
@@ -230,6 +249,10 @@ impl Client for NodeClient {
         Box::pin(self.run_op(i, op))
     }
 
+    fn execute_from<'a>(&'a self, home: usize, i: usize, op: &'a OpSpec) -> BoxFuture<'a, Attempt> {
+        Box::pin(self.run_op_from(Some(home), i, op))
+    }
+
     fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<NodeStatus, ClientError>> {
         Box::pin(async move {
             // Only the fields docs/protocol.md asks of every system, so other binaries qualify too.
@@ -258,6 +281,15 @@ impl Client for NodeClient {
     ) -> BoxFuture<'a, Result<ClockState, ClientError>> {
         Box::pin(self.clock(node, req))
     }
+}
+
+fn http_client(timeout: Duration, local: Option<IpAddr>) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(timeout)
+        .pool_idle_timeout(Duration::from_secs(5))
+        .local_address(local)
+        .no_proxy()
+        .build()
 }
 
 /// Decode a JSON answer, or say what came instead. Shared by every HTTP client of a system.
@@ -300,14 +332,44 @@ pub fn unknown(op: &OpSpec, error: String) -> Outcome {
     }
 }
 
+/// How a transport failure's error text starts, so routing can tell a node that is down.
+pub const CONNECT_ERROR: &str = "could not connect: ";
+pub const TIMEOUT_ERROR: &str = "timeout: no answer in time";
+
+/// Why a request got no answer at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// No connection could be made (refused, unreachable, connect timed out).
+    Connect,
+    /// Connected (or connecting) but no answer in time.
+    Timeout,
+}
+
+/// Whether `a` got no answer, and why (None: the node answered, maybe with an error).
+pub fn transport_failure(a: &Attempt) -> Option<TransportFailure> {
+    let error = match &a.outcome {
+        Outcome::Ok { .. } => return None,
+        Outcome::Fail { error } | Outcome::Info { error } => error,
+    };
+    if a.code.is_some() {
+        None
+    } else if error.starts_with(CONNECT_ERROR) {
+        Some(TransportFailure::Connect)
+    } else if error.starts_with(TIMEOUT_ERROR) {
+        Some(TransportFailure::Timeout)
+    } else {
+        None
+    }
+}
+
 /// A request that failed in transport: only a connection that was never made proves nothing happened.
 pub fn transport_outcome(op: &OpSpec, e: &reqwest::Error) -> Outcome {
     if e.is_connect() {
         Outcome::Fail {
-            error: format!("could not connect: {}", root_cause(e)),
+            error: format!("{CONNECT_ERROR}{}", root_cause(e)),
         }
     } else if e.is_timeout() {
-        unknown(op, "timeout: no answer in time".to_string())
+        unknown(op, TIMEOUT_ERROR.to_string())
     } else {
         unknown(op, format!("request failed: {}", root_cause(e)))
     }

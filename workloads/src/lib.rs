@@ -3,12 +3,14 @@
 //! - [`generator`]: seeded op generators (register and kv) with unique written values;
 //! - [`client`]: the HTTP client of our node protocol and the exact outcome mapping (`ok`/`fail`/`info`);
 //! - [`recorder`]: the history, streamed to `history.jsonl` as it happens;
+//! - [`routing`]: which node each request goes to (sticky sessions, leader, round-robin);
 //! - [`runner`]: concurrent workers with a rate limit, routing, process retirement, and final reads.
 
 pub mod client;
 pub mod etcd;
 pub mod generator;
 pub mod recorder;
+pub mod routing;
 pub mod runner;
 mod settings;
 

@@ -5,8 +5,9 @@
 use crate::client::{Attempt, Client, Outcome};
 use crate::generator::{Generator, OpSpec};
 use crate::recorder::Recorder;
+use crate::routing::{Failover, Route};
 use crate::settings::{Routing, WorkloadConfig};
-use node::api::ErrorCode;
+use checker::{Event, EventType, Process};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,59 +28,6 @@ pub enum WorkloadError {
     NoNodes,
 }
 
-/// Most hops one op follows `not_leader` hints before it gives up.
-const MAX_HOPS: usize = 2;
-
-/// Where one worker sends its next request.
-#[derive(Debug)]
-struct Route {
-    routing: Routing,
-    nodes: usize,
-    cursor: usize,
-}
-
-impl Route {
-    fn new(routing: Routing, nodes: usize, worker: usize) -> Route {
-        Route {
-            routing,
-            nodes,
-            cursor: worker % nodes,
-        }
-    }
-
-    fn target(&mut self) -> usize {
-        let t = self.cursor;
-        if self.routing == Routing::RoundRobin {
-            self.cursor = (self.cursor + 1) % self.nodes;
-        }
-        t
-    }
-
-    /// After an attempt: the node to retry the same op at (leader routing, `not_leader` with a hint),
-    /// and where later ops go.
-    fn after(&mut self, a: &Attempt, names: &[String]) -> Option<usize> {
-        if self.routing != Routing::Leader {
-            return None;
-        }
-        let hint = a
-            .leader
-            .as_ref()
-            .and_then(|l| names.iter().position(|n| n == l));
-        match (&a.outcome, a.code, hint) {
-            (Outcome::Fail { .. }, Some(ErrorCode::NotLeader), Some(h)) if h != self.cursor => {
-                self.cursor = h;
-                Some(h)
-            }
-            (Outcome::Ok { .. }, _, _) | (_, Some(ErrorCode::CasFailed), _) => None,
-            // Unreachable, timed out, or no leader known there: try the next node next time.
-            _ => {
-                self.cursor = (self.cursor + 1) % self.nodes;
-                None
-            }
-        }
-    }
-}
-
 /// Run one op for `process`: invoke, send (following leader hints), complete. Returns the last attempt.
 async fn perform(
     client: &dyn Client,
@@ -93,10 +41,14 @@ async fn perform(
     let mut target = route.target();
     let mut hops = 0;
     loop {
-        let a = client.execute(target, op).await;
-        match route.after(&a, names) {
+        let a = client.execute_from(route.home(), target, op).await;
+        let next = route.after(target, &a, names);
+        if let Some(f) = next.failover {
+            record_failover(recorder, &f);
+        }
+        match next.retry {
             // `not_leader` is definite: nothing happened, so sending the op on is still one op.
-            Some(next) if hops < MAX_HOPS => {
+            Some(next) if hops < route.max_hops() => {
                 hops += 1;
                 target = next;
             }
@@ -106,6 +58,21 @@ async fn perform(
             }
         }
     }
+}
+
+/// A session's new home, as an `info` event of the process "router" (checkers skip named processes).
+fn record_failover(recorder: &Recorder, f: &Failover) {
+    recorder.record(Event {
+        index: 0,
+        time: 0,
+        process: Process::Named("router".into()),
+        kind: EventType::Info,
+        f: "failover".into(),
+        key: None,
+        value: serde_json::to_value(f).unwrap_or_default(),
+        node: None,
+        error: None,
+    });
 }
 
 /// Drive the workload until `stop` turns true. Ops in flight then are completed (each is bounded by the
@@ -220,58 +187,4 @@ pub async fn final_reads(
         .collect()
         .await;
     results.into_iter().find(|r| r.is_err()).unwrap_or(Ok(()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn attempt(outcome: Outcome, code: Option<ErrorCode>, leader: Option<&str>) -> Attempt {
-        Attempt {
-            outcome,
-            node: "n1".into(),
-            code,
-            leader: leader.map(str::to_string),
-        }
-    }
-
-    fn names() -> Vec<String> {
-        vec!["n1".into(), "n2".into(), "n3".into()]
-    }
-
-    #[test]
-    fn leader_routing_follows_hints_and_moves_on_after_timeouts() {
-        let mut r = Route::new(Routing::Leader, 3, 0);
-        assert_eq!(r.target(), 0);
-        let not_leader = attempt(
-            Outcome::Fail { error: "x".into() },
-            Some(ErrorCode::NotLeader),
-            Some("n3"),
-        );
-        assert_eq!(r.after(&not_leader, &names()), Some(2));
-        assert_eq!(r.target(), 2, "later ops go to the hinted leader");
-        let ok = attempt(Outcome::Ok { read: None }, None, None);
-        assert_eq!(r.after(&ok, &names()), None);
-        assert_eq!(r.target(), 2);
-        let timeout = attempt(Outcome::Info { error: "t".into() }, None, None);
-        assert_eq!(r.after(&timeout, &names()), None);
-        assert_eq!(r.target(), 0, "after a timeout the next node is tried");
-    }
-
-    #[test]
-    fn sticky_stays_and_round_robin_turns() {
-        let mut s = Route::new(Routing::Sticky, 3, 4);
-        let not_leader = attempt(
-            Outcome::Fail { error: "x".into() },
-            Some(ErrorCode::NotLeader),
-            Some("n3"),
-        );
-        for _ in 0..5 {
-            assert_eq!(s.target(), 1);
-            assert_eq!(s.after(&not_leader, &names()), None);
-        }
-        let mut rr = Route::new(Routing::RoundRobin, 3, 0);
-        let seq: Vec<usize> = (0..6).map(|_| rr.target()).collect();
-        assert_eq!(seq, vec![0, 1, 2, 0, 1, 2]);
-    }
 }

@@ -17,11 +17,13 @@ pub enum WorkloadKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Routing {
-    /// Follow the leader: start anywhere, follow `not_leader` hints, move on after a timeout.
+    /// Follow the leader: start at the worker's node, follow `not_leader` hints and stay where the leader
+    /// was found, move on after a timeout.
     Leader,
-    /// Each worker keeps one node (sticky sessions): shows what a single node answers.
+    /// Sticky sessions (the default): worker i's home is node i mod n; a `not_leader` hint is retried
+    /// once, the next op goes home again; fail over to the next node when home is down.
     Sticky,
-    /// Every request goes to the next node in turn.
+    /// Every request goes to the next node in turn; a `not_leader` hint is retried once.
     RoundRobin,
 }
 
@@ -83,7 +85,7 @@ impl Default for WorkloadConfig {
             rate: 100.0,
             seed: 0,
             op_timeout: Duration::from_millis(1500),
-            routing: Routing::Leader,
+            routing: Routing::Sticky,
             read_share: 0.5,
             cas_share: 0.3,
         }

@@ -49,8 +49,8 @@ pub struct CompareArgs {
     #[arg(long, default_value = "quorum")]
     pub replication: String,
 
-    /// Client routing for every run. round-robin keeps every node asked, so stale reads show.
-    #[arg(long, default_value = "round-robin")]
+    /// Client routing for every run (as for a run: sticky, leader or round-robin).
+    #[arg(long, default_value = "sticky")]
     pub routing: String,
 
     /// Seed of the first run; run i of a cell uses seed + i.
@@ -64,6 +64,10 @@ pub struct CompareArgs {
     /// The program to start per node (as for a run).
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
+
+    /// With --system exec: the command that starts one node (as for a run; see docs/protocol.md).
+    #[arg(long, value_name = "CMD")]
+    pub node_cmd: Option<String>,
 }
 
 /// One run of one cell, as read back from its results.json.
@@ -137,6 +141,10 @@ fn cell_args(
     if let Some(bin) = &a.node_bin {
         argv.push("--node-bin".into());
         argv.push(bin.display().to_string());
+    }
+    if let Some(cmd) = &a.node_cmd {
+        argv.push("--node-cmd".into());
+        argv.push(cmd.clone());
     }
     argv.extend(a.extra.iter().cloned());
     Wrapper::try_parse_from(&argv)

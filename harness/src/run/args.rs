@@ -35,7 +35,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "CMD")]
     pub node_cmd: Option<String>,
 
-    /// Write path: quorum (ack after Raft commit) or async (ack once in the leader's log).
+    /// Write path: quorum (ack after Raft commit), sync-all (ack once every node has it) or async (ack
+    /// once in the leader's log).
     #[arg(long, default_value = "quorum")]
     pub replication: Replication,
 
@@ -51,7 +52,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub nodes: usize,
 
-    /// How long the workload runs: 15 (seconds), 15s, 2m. The whole run takes at most this plus 30 s for
+    /// How long the workload runs: 15 (seconds), 15s, 2m. The whole run takes at most this plus --health-timeout for
     /// the cluster to become healthy, 20 s to recover after the last heal and 10 s (plus one
     /// --op-timeout) of concurrent final reads, then the check (bounded by --check-time-limit).
     #[arg(long, default_value = "20s", value_parser = duration::parse, allow_hyphen_values = true)]
@@ -61,8 +62,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
 
-    /// Client routing: leader (follow the leader), sticky (each client keeps one node), round-robin.
-    #[arg(long, default_value = "leader")]
+    /// Client routing, as a load balancer does it (docs/protocol.md, "Client routing"): sticky (each
+    /// worker is a session with a home node, worker i on node i mod n; a not_leader hint is retried once;
+    /// fails over to the next node when home is down), leader (follow hints, stay at the leader found),
+    /// round-robin (each op to the next node; a hint is retried once).
+    #[arg(long, default_value = "sticky")]
     pub routing: Routing,
 
     /// Concurrent client workers.
@@ -73,9 +77,20 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     pub rate: f64,
 
-    /// Client timeout for one operation.
+    /// Client timeout for one operation (connection included); a write or cas without an answer by then
+    /// is recorded as `info`, a read as `fail`.
     #[arg(long, default_value = "1500ms", value_parser = duration::parse, allow_hyphen_values = true)]
     pub op_timeout: Duration,
+
+    /// How long the cluster may take to become healthy at the start (every node answers /status and they
+    /// agree on one leader, or all report none) before the run is invalid (exit 3).
+    #[arg(long, default_value = "30s", value_parser = duration::parse, allow_hyphen_values = true)]
+    pub health_timeout: Duration,
+
+    /// What a partition cuts: peers (node-to-node traffic only; clients still reach every node) or all
+    /// (also each client session from the nodes on the other side of its home node).
+    #[arg(long, default_value = "peers")]
+    pub partition_scope: nemesis::PartitionScope,
 
     /// Pause between the heal of one fault and the start of the next (±20%, seeded); the first fault
     /// starts after a warm-up of this, at most 2 s.
@@ -134,8 +149,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub name: Option<String>,
 
-    /// The program to start per node: the `node` binary (default: next to this binary, built by cargo when
-    /// run through cargo) or, with --system etcd, the etcd binary (default: `etcd` on the PATH).
+    /// The program to start per node: a `node` binary (default: this harness itself, as `harness node ...`;
+    /// nothing is built at run time) or, with --system etcd, the etcd binary (default: `etcd` on the PATH).
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
 
@@ -154,7 +169,11 @@ pub struct RunConfig {
     /// The consistency mode, checked against the system.
     pub mode: String,
     pub node_cmd: Option<String>,
+    #[serde(skip)]
     pub replication: Replication,
+    /// The write path, recorded only for our node (the one system it configures).
+    #[serde(rename = "replication", skip_serializing_if = "Option::is_none")]
+    pub replication_recorded: Option<Replication>,
     pub workload: WorkloadKind,
     pub keys: usize,
     pub nodes: Vec<String>,
@@ -163,6 +182,8 @@ pub struct RunConfig {
     pub concurrency: usize,
     pub rate: f64,
     pub op_timeout_ms: u64,
+    pub health_timeout_s: f64,
+    pub partition_scope: nemesis::PartitionScope,
     pub nemesis_interval_s: f64,
     pub fault_duration_s: f64,
     pub skew_rate: f64,
@@ -254,10 +275,21 @@ impl RunConfig {
                     .into(),
             );
         }
-        if a.system == SystemKind::Etcd && a.replication == Replication::Async {
+        if a.health_timeout < Duration::from_secs(1) {
+            return Err("--health-timeout must be at least 1s".into());
+        }
+        if a.system == SystemKind::Etcd && a.partition_scope == nemesis::PartitionScope::All {
             return Err(
-                "--replication async is a mode of our node; etcd has no such option".into(),
+                "--partition-scope all needs clients that bind a source address per session \
+                 (node, exec); the etcd client has none"
+                    .into(),
             );
+        }
+        if a.system != SystemKind::Node && a.replication != Replication::Quorum {
+            return Err(format!(
+                "--replication {} is a mode of our node; {} has no such option",
+                a.replication, a.system
+            ));
         }
         let nodes: Vec<String> = (1..=a.nodes).map(|i| format!("n{i}")).collect();
         let fault_names: Vec<&str> = faults.iter().map(|f| f.name()).collect();
@@ -267,10 +299,9 @@ impl RunConfig {
             fault_names.join("+")
         };
         let name = a.name.clone().unwrap_or_else(|| {
-            let repl = if a.replication == Replication::Async {
-                "-async"
-            } else {
-                ""
+            let repl = match a.replication {
+                Replication::Quorum => String::new(),
+                r => format!("-{r}"),
             };
             format!("{}-{mode}{repl}-{}-{nemesis_name}", a.system, a.workload)
         });
@@ -285,6 +316,7 @@ impl RunConfig {
             mode,
             node_cmd: a.node_cmd.clone(),
             replication: a.replication,
+            replication_recorded: (a.system == SystemKind::Node).then_some(a.replication),
             workload: a.workload,
             keys: if a.workload == WorkloadKind::Kv {
                 a.keys
@@ -297,6 +329,8 @@ impl RunConfig {
             concurrency: a.concurrency,
             rate: a.rate,
             op_timeout_ms: a.op_timeout.as_millis() as u64,
+            health_timeout_s: a.health_timeout.as_secs_f64(),
+            partition_scope: a.partition_scope,
             nemesis_interval_s: a.nemesis_interval.as_secs_f64(),
             fault_duration_s: a.fault_duration.as_secs_f64(),
             skew_rate: a.skew_rate,
@@ -343,6 +377,24 @@ impl RunConfig {
             self.nemesis_interval_s,
             missing.join(", ")
         ))
+    }
+
+    /// The mode as the summary shows it: our node also names its write path.
+    pub fn mode_label(&self) -> String {
+        match self.replication_recorded {
+            Some(r) => format!("{} (replication {r})", self.mode),
+            None => self.mode.clone(),
+        }
+    }
+
+    /// Any binary may be leaderless (docs/protocol.md allows `"leader": null` everywhere); our node and
+    /// etcd always elect one, so for them a cluster with no leader is still electing.
+    pub fn may_be_leaderless(&self) -> bool {
+        self.system == SystemKind::Exec
+    }
+
+    pub fn health_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.health_timeout_s)
     }
 
     pub fn time_limit(&self) -> Duration {

@@ -32,11 +32,15 @@ impl NodeCluster {
                 let ip = net
                     .node_addr(n)
                     .with_context(|| format!("no address for {n}"))?;
-                let node_dir = dir.node_dir(n)?;
+                // Absolute and present before the command starts: `{data_dir}` must work from any cwd.
+                let data_dir = std::path::absolute(dir.node_dir(n)?.join("data"))
+                    .context("resolving the data directory")?;
+                std::fs::create_dir_all(&data_dir)
+                    .with_context(|| format!("creating {}", data_dir.display()))?;
                 Ok(Member {
                     name: n.clone(),
                     client_addr: SocketAddr::from((ip, system.client_port())),
-                    data_dir: node_dir.join("data"),
+                    data_dir,
                 })
             })
             .collect::<Result<_>>()?;
@@ -64,6 +68,16 @@ impl NodeCluster {
 
     pub fn client(&self, system: &dyn System, timeout: Duration) -> Result<Arc<dyn Client>> {
         system.client(&self.members, timeout)
+    }
+
+    /// A client whose sessions send from their home node's session address (`--partition-scope all`).
+    pub fn client_with_sessions(
+        &self,
+        system: &dyn System,
+        timeout: Duration,
+        session_addrs: &[std::net::IpAddr],
+    ) -> Result<Arc<dyn Client>> {
+        system.client_with_sessions(&self.members, timeout, session_addrs)
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -128,51 +142,28 @@ impl NodeCluster {
     }
 }
 
-/// Find the `node` binary: `--node-bin`, else next to this executable. When run through cargo
-/// (`cargo run -p harness`), build it first so it is never stale.
-pub fn resolve_node_bin(explicit: Option<&Path>) -> Result<PathBuf> {
+/// The program that runs one node, and the arguments before the node's own.
+#[derive(Debug, Clone)]
+pub struct NodeProgram {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+/// How to start a node: `--node-bin`, else this very executable as `harness node ...`, so one build
+/// serves both and a run never builds anything.
+pub fn resolve_node_bin(explicit: Option<&Path>) -> Result<NodeProgram> {
     if let Some(p) = explicit {
         if !p.is_file() {
             bail!("--node-bin {} does not exist", p.display());
         }
-        return Ok(p.to_path_buf());
+        return Ok(NodeProgram {
+            program: p.to_path_buf(),
+            args: vec![],
+        });
     }
     let exe = std::env::current_exe().context("locating the harness executable")?;
-    let dir = exe
-        .parent()
-        .context("harness executable has no parent directory")?;
-    // Integration tests run from target/<profile>/deps; the binaries live one level up.
-    let profile_dir = if dir.ends_with("deps") {
-        dir.parent().unwrap_or(dir)
-    } else {
-        dir
-    };
-    let candidate = profile_dir.join("node");
-    if let Ok(cargo) = std::env::var("CARGO") {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap_or(Path::new("."));
-        let mut cmd = std::process::Command::new(cargo);
-        cmd.current_dir(workspace)
-            .args(["build", "--quiet", "-p", "node", "--bin", "node"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        if let Some(target) = profile_dir.parent() {
-            cmd.arg("--target-dir").arg(target);
-        }
-        let status = cmd
-            .status()
-            .context("running cargo to build the node binary")?;
-        if !status.success() {
-            bail!("building the node binary failed (cargo build -p node)");
-        }
-    }
-    if !candidate.is_file() {
-        bail!(
-            "node binary not found at {}; build it with `cargo build -p node` or pass --node-bin",
-            candidate.display()
-        );
-    }
-    Ok(candidate)
+    Ok(NodeProgram {
+        program: exe,
+        args: vec!["node".into()],
+    })
 }

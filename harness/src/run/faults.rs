@@ -54,6 +54,10 @@ pub struct FaultRunner<'a> {
     /// Shown in the progress bar.
     pub current: Arc<Mutex<String>>,
     pub records: Vec<FaultRecord>,
+    /// `--partition-scope all`: partitions also cut client sessions homed on the other side.
+    pub cut_clients: bool,
+    /// Every node reported no leader at the start: faults are aimed without waiting for one.
+    pub leaderless: bool,
     active: Option<Undo>,
     /// Faults (or heals) that did not land: each makes the run invalid, naming the pair or node.
     pub not_landed: Vec<String>,
@@ -83,6 +87,8 @@ impl<'a> FaultRunner<'a> {
             skew_rate,
             current,
             records: Vec::new(),
+            cut_clients: false,
+            leaderless: false,
             active: None,
             not_landed: Vec::new(),
             probes: None,
@@ -128,14 +134,24 @@ impl<'a> FaultRunner<'a> {
 
     async fn apply(&mut self, kind: FaultKind, rec: &mut FaultRecord) -> anyhow::Result<Undo> {
         let nodes = self.cluster.names();
-        let leader = self.probe.wait_leader(LEADER_WAIT).await;
+        let leader = if self.leaderless {
+            None
+        } else {
+            self.probe.wait_leader(LEADER_WAIT).await
+        };
         rec.term = leader.as_ref().map(|(_, t)| *t);
         let leader_name = leader.as_ref().map(|(l, _)| l.as_str());
-        let needs_leader = !matches!(kind, FaultKind::KillRandom) && !more::any_node(kind);
+        // Faults that need no leader still place it (partition-halves puts it in the minority) when the
+        // system has one; the kill-leader-style faults cannot be aimed without it.
+        let needs_leader = kind.needs_leader()
+            || (!self.leaderless
+                && !matches!(kind, FaultKind::KillRandom)
+                && !more::any_node(kind));
         rec.role = match kind {
             FaultKind::PartitionFollower => "follower",
-            FaultKind::KillRandom => "any",
+            FaultKind::KillRandom | FaultKind::PartitionRandom => "any",
             FaultKind::PartitionRing | FaultKind::KillAll => "all",
+            FaultKind::PartitionHalves if leader_name.is_none() => "any",
             k if more::any_node(k) => "any",
             _ => "leader",
         }
@@ -146,6 +162,7 @@ impl<'a> FaultRunner<'a> {
         match kind {
             FaultKind::PartitionLeader
             | FaultKind::PartitionFollower
+            | FaultKind::PartitionRandom
             | FaultKind::PartitionHalves
             | FaultKind::PartitionRing
             | FaultKind::PartitionOneWay => {
@@ -153,6 +170,14 @@ impl<'a> FaultRunner<'a> {
                     .ok_or_else(|| {
                         anyhow::anyhow!("no partition of that shape for {} nodes", nodes.len())
                     })?;
+                if kind == FaultKind::PartitionRandom && leader_name.is_some() {
+                    rec.role = if leader_name == targets.first().map(String::as_str) {
+                        "leader"
+                    } else {
+                        "follower"
+                    }
+                    .into();
+                }
                 self.partition(kind, &p, &targets, leader_name, rec)?;
                 Ok(Undo::Heal)
             }
@@ -240,9 +265,16 @@ impl<'a> FaultRunner<'a> {
         rec: &mut FaultRecord,
     ) -> anyhow::Result<()> {
         self.net.apply(p)?;
+        if self.cut_clients {
+            if let Err(e) = self.net.cut_clients(p) {
+                let _ = self.net.heal();
+                return Err(e.into());
+            }
+        }
         self.check_landing(kind.name(), p);
         rec.targets = targets.to_vec();
-        rec.detail = format!("partition {}", p.describe());
+        let scope = if self.cut_clients { "all" } else { "peers" };
+        rec.detail = format!("partition {} (scope {scope})", p.describe());
         self.event(
             "start-partition",
             json!({
@@ -252,6 +284,7 @@ impl<'a> FaultRunner<'a> {
                 "leader": leader,
                 "term": rec.term,
                 "partition": p.describe(),
+                "scope": scope,
             }),
         );
         Ok(())

@@ -12,7 +12,9 @@ mod finish;
 mod interrupted;
 mod lock;
 mod probe;
+mod sampler;
 mod signals;
+mod start_checks;
 mod validate;
 
 use crate::exit;
@@ -114,12 +116,22 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
         .build()
         .context("starting the client runtime")?;
     let mut cluster = NodeCluster::start(&*system, &cfg.nodes, &net, &dir)?;
-    let client = cluster.client(&*system, Duration::from_millis(cfg.op_timeout_ms))?;
+    let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
+    let client = if cfg.partition_scope == nemesis::PartitionScope::All {
+        let addrs = net
+            .add_session_addrs()
+            .context("adding session addresses")?;
+        let addrs: Vec<std::net::IpAddr> = addrs.into_iter().map(Into::into).collect();
+        cluster.client_with_sessions(&*system, op_timeout, &addrs)?
+    } else {
+        cluster.client(&*system, op_timeout)?
+    };
     let probe = Probe::new(client.clone(), client_rt.handle().clone(), cluster.names());
     let current_fault = Arc::new(Mutex::new(String::new()));
     let started = Instant::now();
 
     let mut problems = RunProblems::new();
+    let mut refused = None;
     let mut fault_records = Vec::new();
     let ending = ctl_rt.block_on(async {
         let mut runner = FaultRunner::new(
@@ -132,6 +144,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
             current_fault.clone(),
         );
         runner.netem = cfg.packets.clone();
+        runner.cut_clients = cfg.partition_scope == nemesis::PartitionScope::All;
         let drive = drive(
             cfg,
             runner,
@@ -140,6 +153,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
             &recorder,
             &client_rt,
             &mut problems,
+            &mut refused,
         );
         let progress = progress(cfg, &recorder, &current_fault, interactive);
         tokio::select! {
@@ -163,6 +177,15 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
     recorder.flush().context("flushing history.jsonl")?;
     let elapsed = started.elapsed();
 
+    if let Some(why) = refused {
+        eprintln!("harness: {why}");
+        dir.write_json("results.json", &serde_json::json!({ "refused": why }))?;
+        return Ok(RunOutcome {
+            code: exit::BAD_ARGS,
+            dir: dir.root,
+            interrupted: false,
+        });
+    }
     // A signal during teardown is honoured now that nothing is left to remove.
     if signals.count() > seen {
         let phase = match ending {
@@ -232,17 +255,29 @@ async fn drive(
     recorder: &Arc<Recorder>,
     client_rt: &tokio::runtime::Runtime,
     problems: &mut RunProblems,
+    refused: &mut Option<String>,
 ) -> Vec<faults::FaultRecord> {
+    let leaderless_after = cfg
+        .may_be_leaderless()
+        .then_some(start_checks::LEADERLESS_AFTER);
     let healthy = tokio::select! {
-        r = probe.wait_healthy(Duration::from_secs(30)) => r.map(|_| ()),
+        r = probe.wait_healthy(cfg.health_timeout(), leaderless_after) => r,
         dead = every_node_exited(runner.cluster) => Err(anyhow::anyhow!(
             "every node process exited (see {})", dead.join(", ")
         )),
     };
-    if let Err(e) = healthy {
-        problems.push(format!("the cluster never became healthy: {e}"));
+    match healthy {
+        Err(e) => {
+            problems.push(format!("the cluster never became healthy: {e}"));
+            return runner.records;
+        }
+        Ok(leader) => runner.leaderless = leader.is_none(),
+    }
+    if let Some(why) = start_checks::refusal(&cfg.faults, runner.leaderless, probe).await {
+        *refused = Some(why);
         return runner.records;
     }
+    let _status_samples = sampler::spawn(&client, recorder, client_rt);
     let wcfg = cfg.workload_config();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workload = client_rt.spawn(workloads::run(
@@ -278,7 +313,11 @@ async fn drive(
             ));
         }
     }
-    if let Err(e) = probe.wait_healthy(Duration::from_secs(20)).await {
+    let leaderless_ok = runner.leaderless.then_some(Duration::ZERO);
+    if let Err(e) = probe
+        .wait_healthy(Duration::from_secs(20), leaderless_ok)
+        .await
+    {
         problems.push(format!("the cluster did not recover after healing: {e}"));
         return runner.records;
     }
@@ -306,14 +345,17 @@ async fn every_node_exited(cluster: &mut NodeCluster) -> Vec<String> {
     }
 }
 
-/// A progress bar: elapsed time, ops/s, ok/fail/info counts and the current fault. Never returns.
+/// A progress bar: elapsed time, ops/s, ok/fail/info counts and the current fault. Without a terminal
+/// (CI logs, pipes) the same words go out as one line every few seconds instead. Never returns.
 async fn progress(
     cfg: &RunConfig,
     recorder: &Arc<Recorder>,
     current: &Arc<Mutex<String>>,
     shown: bool,
 ) {
-    let bar = if shown {
+    use std::io::IsTerminal;
+    let lines = shown && !std::io::stderr().is_terminal();
+    let bar = if shown && !lines {
         ProgressBar::new(cfg.time_limit().as_secs())
     } else {
         ProgressBar::hidden()
@@ -324,12 +366,12 @@ async fn progress(
             .progress_chars("=> "),
     );
     let start = Instant::now();
+    let mut next_line = Duration::from_secs(PROGRESS_LINE_EVERY_S);
     loop {
         let s = recorder.stats();
         let secs = start.elapsed().as_secs_f64().max(0.001);
         let fault = current.lock().unwrap().clone();
-        bar.set_position(start.elapsed().as_secs().min(cfg.time_limit().as_secs()));
-        bar.set_message(format!(
+        let msg = format!(
             "{:.0} ops/s  ok {}  fail {}  info {}  {}",
             (s.ok + s.fail + s.info) as f64 / secs,
             s.ok,
@@ -340,7 +382,20 @@ async fn progress(
             } else {
                 format!("fault: {fault}")
             }
-        ));
+        );
+        if lines && start.elapsed() >= next_line {
+            eprintln!(
+                "harness: {:>4.0} s  {}",
+                start.elapsed().as_secs_f64(),
+                msg.trim_end()
+            );
+            next_line += Duration::from_secs(PROGRESS_LINE_EVERY_S);
+        }
+        bar.set_position(start.elapsed().as_secs().min(cfg.time_limit().as_secs()));
+        bar.set_message(msg);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// Seconds between progress lines when stderr is not a terminal.
+const PROGRESS_LINE_EVERY_S: u64 = 5;

@@ -29,6 +29,11 @@ impl Probe {
         self.rt.spawn(f).await.expect("probe task panicked")
     }
 
+    /// The nodes it asks, in configuration order.
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
+    }
+
     pub async fn statuses(&self) -> Vec<(String, Option<NodeStatus>)> {
         let client = self.client.clone();
         let nodes = self.nodes.clone();
@@ -69,41 +74,31 @@ impl Probe {
         }
     }
 
-    /// Healthy: every node answers, one leader, and every node names it.
-    pub async fn wait_healthy(&self, timeout: Duration) -> Result<(String, u64)> {
+    /// Healthy: every node answers and either one leader that every node names, or (a leaderless system,
+    /// when `leaderless_after` is given) no node leads or names a leader for that long without a break,
+    /// so that a cluster still electing its first leader is not mistaken for one. Returns the leader and
+    /// its term, or None for a leaderless system.
+    pub async fn wait_healthy(
+        &self,
+        timeout: Duration,
+        leaderless_after: Option<Duration>,
+    ) -> Result<Option<(String, u64)>> {
         let start = Instant::now();
         let mut last = String::from("no status yet");
+        let mut leaderless_since = None;
         while start.elapsed() < timeout {
-            let statuses = self.statuses().await;
-            let down: Vec<_> = statuses
-                .iter()
-                .filter(|(_, s)| s.is_none())
-                .map(|(n, _)| n.clone())
-                .collect();
-            let leader = statuses
-                .iter()
-                .filter_map(|(n, s)| {
-                    s.as_ref()
-                        .filter(|s| s.role == Role::Leader)
-                        .map(|s| (n.clone(), s.term))
-                })
-                .max_by_key(|(_, t)| *t);
-            match (&leader, down.is_empty()) {
-                (Some((l, t)), true)
-                    if statuses
-                        .iter()
-                        .all(|(_, s)| s.as_ref().is_some_and(|s| s.leader.as_ref() == Some(l))) =>
-                {
-                    return Ok((l.clone(), *t));
+            match health(&self.statuses().await) {
+                Ok(Some(leader)) => return Ok(Some(leader)),
+                Ok(None) => {
+                    let since = *leaderless_since.get_or_insert_with(Instant::now);
+                    match leaderless_after {
+                        Some(after) if since.elapsed() >= after => return Ok(None),
+                        _ => last = "no leader".into(),
+                    }
                 }
-                _ => {
-                    last = if !down.is_empty() {
-                        format!("not answering: {}", down.join(", "))
-                    } else if leader.is_none() {
-                        "no leader".into()
-                    } else {
-                        "nodes disagree on the leader".into()
-                    };
+                Err(why) => {
+                    leaderless_since = None;
+                    last = why;
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -124,5 +119,69 @@ impl Probe {
                 .map_err(|e| anyhow!("{e}"))
         })
         .await
+    }
+}
+
+/// Whether these statuses make a healthy cluster (see [`Probe::wait_healthy`]), or why not.
+fn health(statuses: &[(String, Option<NodeStatus>)]) -> Result<Option<(String, u64)>, String> {
+    let down: Vec<&str> = statuses
+        .iter()
+        .filter(|(_, s)| s.is_none())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !down.is_empty() {
+        return Err(format!("not answering: {}", down.join(", ")));
+    }
+    let all: Vec<&NodeStatus> = statuses.iter().filter_map(|(_, s)| s.as_ref()).collect();
+    let leader = statuses
+        .iter()
+        .filter_map(|(n, s)| {
+            s.as_ref()
+                .filter(|s| s.role == Role::Leader)
+                .map(|s| (n.clone(), s.term))
+        })
+        .max_by_key(|(_, t)| *t);
+    match leader {
+        Some((l, t)) if all.iter().all(|s| s.leader.as_ref() == Some(&l)) => Ok(Some((l, t))),
+        Some(_) => Err("nodes disagree on the leader".into()),
+        // A leaderless system: nobody leads and nobody names a leader.
+        None if all
+            .iter()
+            .all(|s| s.leader.is_none() && s.role == Role::Follower) =>
+        {
+            Ok(None)
+        }
+        None => Err("no leader".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(node: &str, role: Role, leader: Option<&str>) -> (String, Option<NodeStatus>) {
+        let s = NodeStatus {
+            node: node.into(),
+            role,
+            term: 2,
+            leader: leader.map(str::to_string),
+        };
+        (node.into(), Some(s))
+    }
+
+    #[test]
+    fn healthy_with_one_agreed_leader_or_with_none_at_all() {
+        use Role::*;
+        let led = [st("n1", Leader, Some("n1")), st("n2", Follower, Some("n1"))];
+        assert_eq!(health(&led), Ok(Some(("n1".into(), 2))));
+        let leaderless = [st("n1", Follower, None), st("n2", Follower, None)];
+        assert_eq!(health(&leaderless), Ok(None));
+        // An election in progress is not a leaderless system.
+        let electing = [st("n1", Candidate, None), st("n2", Follower, None)];
+        assert_eq!(health(&electing), Err("no leader".into()));
+        let split = [st("n1", Leader, Some("n1")), st("n2", Follower, None)];
+        assert!(health(&split).is_err());
+        let down = [st("n1", Follower, None), ("n2".into(), None)];
+        assert_eq!(health(&down), Err("not answering: n2".into()));
     }
 }

@@ -70,6 +70,22 @@ impl ExecSystem {
     }
 }
 
+/// `exec` the command, so the node is the process the harness signals. `exec FOO=1 cmd` would look for
+/// a program named `FOO=1`: leading variable assignments go through `env`, which sets them and execs.
+fn shell_exec(command: &str) -> String {
+    let first = command.split_whitespace().next().unwrap_or_default();
+    let is_assignment = first.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    if is_assignment {
+        format!("exec env {command}")
+    } else {
+        format!("exec {command}")
+    }
+}
+
 impl System for ExecSystem {
     fn name(&self) -> &'static str {
         "exec"
@@ -83,7 +99,7 @@ impl System for ExecSystem {
         // `exec` makes the node the process the harness signals (kill, pause), not a shell around it.
         Ok(Launch {
             program: PathBuf::from("/bin/sh"),
-            args: vec!["-c".into(), format!("exec {}", self.command(m, all))],
+            args: vec!["-c".into(), shell_exec(&self.command(m, all))],
             env: vec![],
         })
     }
@@ -92,6 +108,15 @@ impl System for ExecSystem {
         Ok(Arc::new(
             NodeClient::new(Member::addrs(all), timeout).context("creating the client")?,
         ))
+    }
+
+    fn client_with_sessions(
+        &self,
+        all: &[Member],
+        timeout: Duration,
+        session_addrs: &[std::net::IpAddr],
+    ) -> Result<Arc<dyn Client>> {
+        super::node_client_with_sessions(all, timeout, session_addrs)
     }
 }
 
@@ -105,6 +130,30 @@ mod tests {
             client_addr: format!("{ip}:{PORT}").parse().unwrap(),
             data_dir: PathBuf::from(format!("/s/nodes/{name}/data")),
         }
+    }
+
+    #[test]
+    fn leading_assignments_go_through_env() {
+        assert_eq!(shell_exec("my-kv --port 1"), "exec my-kv --port 1");
+        assert_eq!(
+            shell_exec("FOO=1 BAR_2=x my-kv"),
+            "exec env FOO=1 BAR_2=x my-kv"
+        );
+        assert_eq!(shell_exec("./kv --opt=1"), "exec ./kv --opt=1");
+        assert_eq!(shell_exec("1X=2 kv"), "exec 1X=2 kv");
+    }
+
+    /// A real shell runs the line: the variable reaches the program and the program replaces the shell.
+    #[test]
+    fn assignments_reach_the_program() {
+        let out = std::process::Command::new("/bin/sh")
+            .args([
+                "-c",
+                &shell_exec("LH_TEST_VAR=42 sh -c 'echo $LH_TEST_VAR'"),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use ::node::api::ReadMode;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -54,6 +54,31 @@ pub trait System {
     fn launch(&self, member: &Member, all: &[Member]) -> Result<Launch>;
     /// A client for the whole cluster; `timeout` bounds each request.
     fn client(&self, all: &[Member], timeout: Duration) -> Result<Arc<dyn Client>>;
+    /// A client whose sessions homed on member *i* send from `session_addrs[i]` (`--partition-scope all`).
+    fn client_with_sessions(
+        &self,
+        all: &[Member],
+        timeout: Duration,
+        session_addrs: &[IpAddr],
+    ) -> Result<Arc<dyn Client>> {
+        let _ = (all, timeout, session_addrs);
+        bail!(
+            "--partition-scope all is not supported with --system {}",
+            self.name()
+        )
+    }
+}
+
+/// Our protocol's client, with a source address per home node.
+pub fn node_client_with_sessions(
+    all: &[Member],
+    timeout: Duration,
+    session_addrs: &[IpAddr],
+) -> Result<Arc<dyn Client>> {
+    let client = workloads::NodeClient::new(Member::addrs(all), timeout)
+        .and_then(|c| c.with_session_addrs(session_addrs))
+        .context("creating the client")?;
+    Ok(Arc::new(client))
 }
 
 /// The systems users can name with `--system`.

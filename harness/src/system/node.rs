@@ -2,8 +2,8 @@
 
 use super::{Launch, Member, System};
 use crate::run::args::RunConfig;
+use crate::run::cluster::NodeProgram;
 use anyhow::{Context, Result};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use workloads::{Client, NodeClient};
@@ -12,7 +12,7 @@ use workloads::{Client, NodeClient};
 pub const NODE_PORT: u16 = 7000;
 
 pub struct NodeSystem {
-    pub bin: PathBuf,
+    pub bin: NodeProgram,
     /// The node flags this run sets (read mode, replication, timing, seed).
     pub flags: Vec<(String, String)>,
     /// Seeds each node's election timer differently: `seed + member number`.
@@ -20,7 +20,7 @@ pub struct NodeSystem {
 }
 
 impl NodeSystem {
-    pub fn new(cfg: &RunConfig, bin: PathBuf) -> NodeSystem {
+    pub fn new(cfg: &RunConfig, bin: NodeProgram) -> NodeSystem {
         let flags = [
             ("--read-mode", cfg.mode.clone()),
             ("--replication", cfg.replication.to_string()),
@@ -52,7 +52,8 @@ impl System for NodeSystem {
             .map(|m| format!("{}={}", m.name, m.client_addr))
             .collect();
         let number = all.iter().position(|m| m.name == member.name).unwrap_or(0);
-        let mut args = vec![
+        let mut args = self.bin.args.clone();
+        args.extend([
             "--id".to_string(),
             member.name.clone(),
             "--listen".into(),
@@ -63,13 +64,13 @@ impl System for NodeSystem {
             member.data_dir.display().to_string(),
             "--seed".into(),
             self.seed.wrapping_add(number as u64).to_string(),
-        ];
+        ]);
         for (flag, value) in &self.flags {
             args.push(flag.clone());
             args.push(value.clone());
         }
         Ok(Launch {
-            program: self.bin.clone(),
+            program: self.bin.program.clone(),
             args,
             env: vec![("RUST_LOG".into(), "info".into())],
         })
@@ -79,5 +80,14 @@ impl System for NodeSystem {
         let client =
             NodeClient::new(Member::addrs(all), timeout).context("creating the node client")?;
         Ok(Arc::new(client))
+    }
+
+    fn client_with_sessions(
+        &self,
+        all: &[Member],
+        timeout: Duration,
+        session_addrs: &[std::net::IpAddr],
+    ) -> Result<Arc<dyn Client>> {
+        super::node_client_with_sessions(all, timeout, session_addrs)
     }
 }
