@@ -48,7 +48,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 8, allow_negative_numbers = true)]
     pub keys: usize,
 
-    /// Number of nodes in the cluster.
+    /// Number of nodes in the cluster (1 to 9).
     #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub nodes: usize,
 
@@ -69,11 +69,11 @@ pub struct RunArgs {
     #[arg(long, default_value = "sticky")]
     pub routing: Routing,
 
-    /// Concurrent client workers.
+    /// Concurrent client workers (1 to 256).
     #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
     pub concurrency: usize,
 
-    /// Total operations per second across all workers.
+    /// Total operations per second across all workers (more than 0, at most 100000).
     #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     pub rate: f64,
 
