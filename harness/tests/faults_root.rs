@@ -17,22 +17,6 @@ fn landings(store: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Run the harness on its own store (root, one cluster at a time); None when the test must skip.
-fn run(test: &str, args: &[&str]) -> Option<(std::process::Output, Value, tempfile::TempDir)> {
-    if skip_unless_root(test) {
-        return None;
-    }
-    if let Err(why) = node_bin() {
-        skip(test, &why);
-        return None;
-    }
-    let _one_at_a_time = cluster_lock();
-    let store = tempfile::tempdir().unwrap();
-    let out = harness(args, store.path());
-    let res = results(store.path());
-    Some((out, res, store))
-}
-
 fn assert_landed(store: &Path, faults: &[&str]) {
     let l = landings(store);
     for f in faults.iter().copied().chain(["heal", "restart", "resume"]) {
@@ -61,7 +45,7 @@ fn root_one_way_pause_random_and_kill_all_land_and_heal() {
         "--seed",
         "5",
     ];
-    let Some((out, res, store)) = run(test, &args) else {
+    let Some((out, res, store)) = run_in_store(test, &args) else {
         return;
     };
     assert_eq!(out.status.code(), Some(0), "{}\n{res:#}", describe(&out));
@@ -102,7 +86,7 @@ fn root_kill_all_keeps_every_acknowledged_write_in_quorum_mode() {
         "--seed",
         "9",
     ];
-    let Some((out, res, store)) = run(test, &args) else {
+    let Some((out, res, store)) = run_in_store(test, &args) else {
         return;
     };
     assert_eq!(out.status.code(), Some(0), "{}\n{res:#}", describe(&out));
@@ -133,7 +117,7 @@ fn root_corrupt_data_ends_in_a_named_verdict() {
         "3",
     ];
     let started = std::time::Instant::now();
-    let Some((out, res, store)) = run(test, &args) else {
+    let Some((out, res, store)) = run_in_store(test, &args) else {
         return;
     };
     // 20 s of workload plus the documented bounds of recovery, final reads and the check.
@@ -180,7 +164,7 @@ fn root_packet_faults_land_or_are_refused_without_netem() {
     ];
     let netem = nemesis::netem_available();
     let Some((out, res, store)) = (match &netem {
-        Ok(()) => run(test, &args),
+        Ok(()) => run_in_store(test, &args),
         Err(why) => {
             let store = tempfile::tempdir().unwrap();
             let out = harness(&args, store.path());

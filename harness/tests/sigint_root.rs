@@ -11,13 +11,9 @@ use std::time::{Duration, Instant};
 
 /// A run long enough to be interrupted, cut by `sig` once clients record and a fault has begun.
 fn interrupt_mid_run(test: &str, sig: Signal) {
-    if common::skip_unless_root(test) {
+    let Some(_one_at_a_time) = cluster_test(test) else {
         return;
-    }
-    if let Err(why) = node_bin() {
-        return skip(test, &why);
-    }
-    let _one_at_a_time = common::cluster_lock();
+    };
     let store = tempfile::tempdir().unwrap();
     let args = [
         "--time-limit",
@@ -92,13 +88,9 @@ fn root_sigquit_mid_run_leaves_nothing_behind() {
 #[test]
 fn root_ctrl_c_during_the_check_stops_at_once() {
     let test = "root_ctrl_c_during_the_check_stops_at_once";
-    if common::skip_unless_root(test) {
+    let Some(_one_at_a_time) = cluster_test(test) else {
         return;
-    }
-    if let Err(why) = node_bin() {
-        return skip(test, &why);
-    }
-    let _one_at_a_time = common::cluster_lock();
+    };
     let store = tempfile::tempdir().unwrap();
     // Many concurrent clients and leader pauses leave many ops of unknown outcome: a check of seconds.
     let args = [
@@ -146,13 +138,9 @@ fn root_ctrl_c_during_the_check_stops_at_once() {
 #[test]
 fn root_clean_leaves_a_live_run_alone_and_removes_a_killed_one() {
     let test = "root_clean_leaves_a_live_run_alone_and_removes_a_killed_one";
-    if common::skip_unless_root(test) {
+    let Some(_one_at_a_time) = cluster_test(test) else {
         return;
-    }
-    if let Err(why) = node_bin() {
-        return skip(test, &why);
-    }
-    let _one_at_a_time = common::cluster_lock();
+    };
     let (live_store, dead_store) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let args = ["--time-limit", "12s", "--nemesis", "none"];
     let mut live = spawn_run(&args, live_store.path());

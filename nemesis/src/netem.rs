@@ -5,6 +5,7 @@ use std::process::Command;
 
 use serde::Serialize;
 
+use crate::netns::run_tool;
 use crate::{Error, Network};
 
 /// What netem does to a link's outgoing packets.
@@ -51,22 +52,7 @@ pub fn netem_available() -> Result<(), String> {
 }
 
 fn tc(args: &[&str]) -> Result<String, Error> {
-    let command = format!("tc {}", args.join(" "));
-    let out = Command::new("tc")
-        .args(args)
-        .output()
-        .map_err(|source| Error::Spawn {
-            command: command.clone(),
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(Error::Command {
-            command,
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    run_tool("tc", args)
 }
 
 impl Network {

@@ -29,9 +29,15 @@ pub fn netns_exists(name: &str) -> bool {
 
 /// Runs `ip ARGS...` and returns its stdout; a failure names the command and carries its stderr.
 pub(crate) fn ip(args: &[&str]) -> Result<String, Error> {
-    let command = format!("ip {}", args.join(" "));
+    run_tool("ip", args)
+}
+
+/// Runs `program ARGS...` (`ip`, `tc`) and returns its stdout; a failure names the command and carries
+/// its stderr.
+pub(crate) fn run_tool(program: &str, args: &[&str]) -> Result<String, Error> {
+    let command = format!("{program} {}", args.join(" "));
     tracing::debug!(%command, "run");
-    let out = Command::new("ip")
+    let out = Command::new(program)
         .args(args)
         .output()
         .map_err(|source| Error::Spawn {

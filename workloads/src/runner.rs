@@ -130,7 +130,7 @@ pub async fn run(
 
 /// After the faults are healed: read every key through the leader until one read succeeds, so the
 /// history ends with what the cluster finally holds (a lost write shows up here). Keys are read
-/// concurrently (up to the workload's concurrency, at least 4) and the whole phase ends by `timeout`
+/// concurrently (as many as the workload has workers, at least 16, at most 64) and the whole phase ends by `timeout`
 /// plus one op timeout, however many keys there are.
 pub async fn final_reads(
     cfg: WorkloadConfig,
@@ -179,7 +179,7 @@ pub async fn final_reads(
     };
     let results: Vec<Result<(), WorkloadError>> = futures::stream::iter(cfg.key_names())
         .map(read_key)
-        .buffer_unordered(cfg.concurrency.clamp(4, 64))
+        .buffer_unordered(cfg.concurrency.clamp(16, 64))
         .collect()
         .await;
     results.into_iter().find(|r| r.is_err()).unwrap_or(Ok(()))

@@ -61,11 +61,11 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 8, allow_negative_numbers = true)]
     pub keys: usize,
 
-    /// Number of nodes in the cluster.
+    /// Number of nodes in the cluster (1 to 9).
     #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub nodes: usize,
 
-    /// How long the workload runs: 15 (seconds), 15s, 2m. The whole run takes at most this plus 30 s for
+    /// How long the workload runs: 15 (seconds), 15s, 2m. The whole run takes at most this plus --health-timeout for
     /// the cluster to become healthy, 20 s to recover after the last heal and 10 s (plus one
     /// --op-timeout) of concurrent final reads, then the check (bounded by --check-time-limit).
     #[arg(long, default_value = "20s", value_parser = duration::parse, allow_hyphen_values = true)]
@@ -82,12 +82,12 @@ pub struct RunArgs {
     #[arg(long, default_value = "sticky")]
     pub routing: Routing,
 
-    /// Concurrent client workers (sessions). 10 puts at least three on every node of a 3-node cluster, so
+    /// Concurrent client workers (sessions, 1 to 256). 10 puts at least three on every node of a 3-node cluster, so
     /// one of a node's sessions is still reading while another waits out a write the node cannot commit.
     #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     pub concurrency: usize,
 
-    /// Total operations per second across all workers.
+    /// Total operations per second across all workers (more than 0, at most 100000).
     #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     pub rate: f64,
 
@@ -98,7 +98,7 @@ pub struct RunArgs {
 
     /// How long the cluster may take to become healthy at the start (every node answers /status and they
     /// agree on one leader, or all report none) before the run is invalid (exit 3).
-    #[arg(long, default_value = "30s", value_parser = duration::parse)]
+    #[arg(long, default_value = "30s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub health_timeout: Duration,
 
     /// What a partition cuts: peers (node-to-node traffic only; clients still reach every node) or all

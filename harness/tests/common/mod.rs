@@ -134,9 +134,9 @@ pub fn cluster_lock() -> std::sync::MutexGuard<'static, ()> {
     CLUSTER.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Run the harness with `args` (root only, one cluster at a time); returns its output and results.json,
-/// or None when the test must skip (printing why).
-pub fn run_root(test: &str, args: &[&str]) -> Option<(Output, serde_json::Value)> {
+/// For a test that starts clusters: the one-at-a-time guard, or None when it must skip (no root, no
+/// node binary; printed, or a failure on CI).
+pub fn cluster_test(test: &str) -> Option<std::sync::MutexGuard<'static, ()>> {
     if skip_unless_root(test) {
         return None;
     }
@@ -144,16 +144,33 @@ pub fn run_root(test: &str, args: &[&str]) -> Option<(Output, serde_json::Value)
         skip(test, &why);
         return None;
     }
-    let _one_at_a_time = cluster_lock();
+    Some(cluster_lock())
+}
+
+/// Run the harness with `args` on a store of its own (root only, one cluster at a time): its output,
+/// results.json and the store; None when the test must skip.
+pub fn run_in_store(
+    test: &str,
+    args: &[&str],
+) -> Option<(Output, serde_json::Value, tempfile::TempDir)> {
+    let _one_at_a_time = cluster_test(test)?;
     let store = tempfile::tempdir().unwrap();
     let out = harness(args, store.path());
     let res = results(store.path());
+    Some((out, res, store))
+}
+
+/// Run the harness with `args` (root only, one cluster at a time); returns its output and results.json,
+/// or None when the test must skip (printing why).
+pub fn run_root(test: &str, args: &[&str]) -> Option<(Output, serde_json::Value)> {
+    let (out, res, _store) = run_in_store(test, args)?;
     Some((out, res))
 }
 
-/// [`run_root`], asserting the exit code; returns results.json.
+/// Run the harness with `args` (root only, one cluster at a time) and assert its exit code; returns
+/// results.json, or None when the test must skip (printing why).
 pub fn run_scenario(test: &str, args: &[&str], want_exit: i32) -> Option<serde_json::Value> {
-    let (out, res) = run_root(test, args)?;
+    let (out, res, _store) = run_in_store(test, args)?;
     assert_eq!(
         out.status.code(),
         Some(want_exit),
