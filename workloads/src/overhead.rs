@@ -67,20 +67,61 @@ fn instant_router(node: String) -> Router {
         .with_state(node)
 }
 
-/// Starts `n` instant servers on loopback; returns their names and addresses.
-pub async fn instant_servers(n: usize) -> std::io::Result<Vec<(String, SocketAddr)>> {
-    let mut nodes = Vec::new();
-    for i in 1..=n {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let name = format!("n{i}");
-        let app = instant_router(name.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        nodes.push((name, addr));
+/// Instant servers on loopback, on a thread and runtime of their own (as a separate process would be,
+/// so they do not take the client runtime's threads). Stopped on drop.
+pub struct InstantServers {
+    pub nodes: Vec<(String, SocketAddr)>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InstantServers {
+    pub fn start(n: usize) -> std::io::Result<InstantServers> {
+        let mut listeners = Vec::new();
+        let mut nodes = Vec::new();
+        for i in 1..=n {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            l.set_nonblocking(true)?;
+            nodes.push((format!("n{i}"), l.local_addr()?));
+            listeners.push(l);
+        }
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let names: Vec<String> = nodes.iter().map(|(n, _)| n.clone()).collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("lh-instant".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    for (l, name) in listeners.into_iter().zip(names) {
+                        let Ok(l) = tokio::net::TcpListener::from_std(l) else {
+                            continue;
+                        };
+                        tokio::spawn(async move {
+                            let _ = axum::serve(l, instant_router(name)).await;
+                        });
+                    }
+                    let _ = stopped.await;
+                })
+            })?;
+        Ok(InstantServers {
+            nodes,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
-    Ok(nodes)
+}
+
+impl Drop for InstantServers {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Runs the register workload for `duration` against three instant servers and reads the latencies back
@@ -90,8 +131,9 @@ pub async fn measure_for(
     concurrency: usize,
     rate: f64,
 ) -> std::io::Result<Overhead> {
-    let nodes = instant_servers(3).await?;
-    let client = NodeClient::new(nodes, Duration::from_secs(2)).map_err(std::io::Error::other)?;
+    let servers = InstantServers::start(3)?;
+    let client = NodeClient::new(servers.nodes.clone(), Duration::from_secs(2))
+        .map_err(std::io::Error::other)?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("history.jsonl");
     let recorder = Recorder::create(&path)?;

@@ -1,6 +1,11 @@
 //! The history of a run, streamed to `history.jsonl` one line per event as it happens, so a run that
 //! crashes still leaves a history `harness check` can read. Nothing grows in memory with the run: the
 //! check and the report read the file back ([`Recorder::events`]).
+//!
+//! Recording stamps an event (index, time, session) and queues it; a writer thread serialises and writes
+//! what is queued, flushing after each batch. So the clients' ops never wait on the file (the time between
+//! an invoke and its completion is the system's and the HTTP client's, not a write syscall's), and a
+//! crash loses at most the events of the batch being written.
 
 use crate::client::{Attempt, Outcome};
 use crate::generator::OpSpec;
@@ -12,40 +17,115 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 struct Inner {
-    out: BufWriter<File>,
     /// The index of the next event.
     next: u64,
+    /// Events stamped but not yet handed to the writer, in index order.
+    pending: Vec<Event>,
+    /// Events the writer has written and flushed.
+    written: u64,
+    /// The recorder is going away: the writer drains what is left and stops.
+    closed: bool,
     /// The first write error; later events are not written.
     error: Option<io::Error>,
     /// The session (worker) of each client process: a session goes on under a new process after `info`.
     sessions: HashMap<u64, u64>,
 }
 
+struct Shared {
+    inner: Mutex<Inner>,
+    /// Signalled when events are queued (for the writer) and when a batch is written (for `flush`).
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Appends events with increasing `index` and `time` (ns since the recorder was created).
 pub struct Recorder {
     path: PathBuf,
     start: Instant,
-    inner: Mutex<Inner>,
+    shared: Arc<Shared>,
+    /// For fsync: the writer thread owns the buffered handle.
+    file: File,
+    writer: Mutex<Option<JoinHandle<()>>>,
     stats: Stats,
+}
+
+/// The writer thread: take what is queued, write it as one batch, flush, report progress.
+fn write_loop(shared: Arc<Shared>, mut out: BufWriter<File>) {
+    loop {
+        let batch = {
+            let mut inner = shared.lock();
+            while inner.pending.is_empty() && !inner.closed {
+                inner = shared
+                    .changed
+                    .wait(inner)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+            if inner.pending.is_empty() {
+                return;
+            }
+            std::mem::take(&mut inner.pending)
+        };
+        let n = batch.len() as u64;
+        let mut result = Ok(());
+        for event in &batch {
+            result = serde_json::to_writer(&mut out, event)
+                .map_err(io::Error::other)
+                .and_then(|()| out.write_all(b"\n"));
+            if result.is_err() {
+                break;
+            }
+        }
+        let result = result.and_then(|()| out.flush());
+        let mut inner = shared.lock();
+        inner.written += n;
+        if let Err(e) = result {
+            if inner.error.is_none() {
+                tracing::error!("writing history.jsonl failed: {e}");
+                inner.error = Some(e);
+            }
+        }
+        shared.changed.notify_all();
+    }
 }
 
 impl Recorder {
     /// Create (truncate) the history file. Time zero is now.
     pub fn create(path: &Path) -> io::Result<Arc<Recorder>> {
         let file = File::create(path)?;
-        Ok(Arc::new(Recorder {
-            path: path.to_path_buf(),
-            start: Instant::now(),
+        let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
-                out: BufWriter::new(file),
                 next: 0,
+                pending: Vec::new(),
+                written: 0,
+                closed: false,
                 error: None,
                 sessions: HashMap::new(),
             }),
+            changed: Condvar::new(),
+        });
+        let out = BufWriter::with_capacity(1 << 16, file.try_clone()?);
+        let writer = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("lh-history".into())
+                .spawn(move || write_loop(shared, out))?
+        };
+        Ok(Arc::new(Recorder {
+            path: path.to_path_buf(),
+            start: Instant::now(),
+            shared,
+            file,
+            writer: Mutex::new(Some(writer)),
             stats: Stats::default(),
         }))
     }
@@ -56,7 +136,7 @@ impl Recorder {
 
     /// Record an event now. Index and time are taken under the lock, so both increase along the file.
     pub fn record(&self, mut event: Event) -> Event {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.shared.lock();
         event.index = inner.next;
         inner.next += 1;
         event.time = self.start.elapsed().as_nanos() as u64;
@@ -64,19 +144,10 @@ impl Recorder {
             event.session = inner.sessions.get(p).copied();
         }
         if inner.error.is_none() {
-            // One line per write and a flush per event: a crash cuts at most the last line.
-            let written = serde_json::to_vec(&event)
-                .map_err(io::Error::other)
-                .and_then(|mut line| {
-                    line.push(b'\n');
-                    inner.out.write_all(&line)?;
-                    inner.out.flush()
-                });
-            if let Err(e) = written {
-                tracing::error!("writing history.jsonl failed: {e}");
-                inner.error = Some(e);
-            }
+            inner.pending.push(event.clone());
+            self.shared.changed.notify_all();
         }
+        drop(inner);
         match event.kind {
             EventType::Ok => self.stats.ok.fetch_add(1, Ordering::Relaxed),
             EventType::Fail => self.stats.fail.fetch_add(1, Ordering::Relaxed),
@@ -90,7 +161,7 @@ impl Recorder {
 
     /// From now on, events of `process` carry `session`.
     pub fn set_session(&self, process: u64, session: u64) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.shared.lock();
         inner.sessions.insert(process, session);
     }
 
@@ -144,10 +215,7 @@ impl Recorder {
     /// Every event so far, read back from the file (flushed first). A line that does not parse (a
     /// write cut short) ends the list.
     pub fn events(&self) -> io::Result<Vec<Event>> {
-        {
-            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            inner.out.flush()?;
-        }
+        self.wait_written();
         let file = File::open(&self.path)?;
         let mut events = Vec::new();
         for line in io::BufRead::lines(io::BufReader::new(file)) {
@@ -164,16 +232,42 @@ impl Recorder {
 
     /// Flush and fsync the file; reports the first write error of the run, if any.
     pub fn flush(&self) -> io::Result<()> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(e) = inner.error.take() {
+        if let Some(e) = self.wait_written() {
             return Err(e);
         }
-        inner.out.flush()?;
-        inner.out.get_ref().sync_data()
+        self.file.sync_data()
+    }
+
+    /// Waits until every event recorded so far is written (or writing failed); returns the first write
+    /// error of the run, if any.
+    fn wait_written(&self) -> Option<io::Error> {
+        let mut inner = self.shared.lock();
+        while inner.error.is_none() && inner.written < inner.next {
+            inner = self
+                .shared
+                .changed
+                .wait(inner)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        inner
+            .error
+            .as_ref()
+            .map(|e| io::Error::new(e.kind(), e.to_string()))
     }
 
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
+    }
+}
+
+impl Drop for Recorder {
+    /// Drains the queue and stops the writer.
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.changed.notify_all();
+        if let Some(w) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = w.join();
+        }
     }
 }
 
@@ -244,9 +338,17 @@ mod tests {
         rec.set_session(1, 0);
         let ev = rec.invoke(1, &OpSpec::read("r"));
         assert_eq!(ev.session, Some(0), "process 1 goes on for session 0");
-        // Not flushed explicitly: the file must already hold every event.
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.lines().count(), 4);
+        // Not flushed explicitly: the writer thread puts every event in the file within moments.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut text = String::new();
+        while Instant::now() < deadline {
+            text = std::fs::read_to_string(&path).unwrap();
+            if text.lines().count() == 4 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(text.lines().count(), 4, "{text}");
         let h = checker::parse_jsonl(&text).unwrap();
         assert_eq!(h.ops.len(), 2, "the open read counts as info");
         assert_eq!(h.named_events, 1);
