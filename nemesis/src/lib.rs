@@ -12,6 +12,7 @@
 mod clean;
 mod error;
 mod fault;
+pub mod hosts;
 mod layout;
 mod netns;
 mod network;
@@ -19,6 +20,7 @@ mod partition;
 mod process;
 mod schedule;
 mod subnet;
+mod supervise;
 
 pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport};
 pub use error::Error;
@@ -36,6 +38,7 @@ pub use partition::{partition_for, Partition, PartitionScope};
 pub use process::{ManagedProcess, ProcessSpec};
 pub use schedule::{schedule, FaultWindow, ScheduleConfig};
 pub use subnet::Subnet;
+pub use supervise::Supervised;
 
 /// Re-exported so callers can name signals for [`ManagedProcess::signal`] without depending on `nix`.
 pub use nix::sys::signal::Signal;

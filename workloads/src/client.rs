@@ -137,9 +137,7 @@ impl NodeClient {
 
     /// Run `op` on node number `i` for a session homed on node number `home`.
     pub async fn run_op_from(&self, home: Option<usize>, i: usize, op: &OpSpec) -> Attempt {
-        let http = home
-            .and_then(|h| self.by_home.get(h))
-            .unwrap_or(&self.http);
+        let http = home.and_then(|h| self.by_home.get(h)).unwrap_or(&self.http);
         let node = self.nodes[i % self.nodes.len()].0.clone();
         let url = self.url(&node, &format!("/kv/{}", op.key));
         let url = match url {

@@ -126,8 +126,8 @@ impl<'a> FaultRunner<'a> {
         let leader_name = leader.as_ref().map(|(l, _)| l.as_str());
         // Faults that need no leader still place it (partition-halves puts it in the minority) when the
         // system has one; the kill-leader-style faults cannot be aimed without it.
-        let needs_leader = kind.needs_leader()
-            || (!self.leaderless && !matches!(kind, FaultKind::KillRandom));
+        let needs_leader =
+            kind.needs_leader() || (!self.leaderless && !matches!(kind, FaultKind::KillRandom));
         rec.role = match kind {
             FaultKind::PartitionFollower => "follower",
             FaultKind::KillRandom | FaultKind::PartitionRandom => "any",

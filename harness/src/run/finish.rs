@@ -192,10 +192,7 @@ fn faults_line(faults: &[FaultRecord]) -> String {
 fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
     let mut b = Builder::default();
     b.push_record(["verdict", verdict_words(r)]);
-    b.push_record([
-        "mode",
-        &cfg.mode_label(),
-    ]);
+    b.push_record(["mode", &cfg.mode_label()]);
     b.push_record([
         "workload",
         &format!("{} via {} routing", cfg.workload, cfg.routing),
@@ -237,11 +234,7 @@ fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
     let _ = writeln!(s, "# {}\n", cfg.name);
     let _ = writeln!(s, "**{}** (exit {})\n", verdict_words(r), r.exit_code);
     let _ = writeln!(s, "| | |\n|---|---|");
-    let _ = writeln!(
-        s,
-        "| mode | {} |",
-        cfg.mode_label()
-    );
+    let _ = writeln!(s, "| mode | {} |", cfg.mode_label());
     let _ = writeln!(
         s,
         "| workload | {}, {} workers, {} ops/s, {} routing |",

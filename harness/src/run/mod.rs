@@ -108,7 +108,9 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
     let mut cluster = NodeCluster::start(&*system, &cfg.nodes, &net, &dir)?;
     let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
     let client = if cfg.partition_scope == nemesis::PartitionScope::All {
-        let addrs = net.add_session_addrs().context("adding session addresses")?;
+        let addrs = net
+            .add_session_addrs()
+            .context("adding session addresses")?;
         let addrs: Vec<std::net::IpAddr> = addrs.into_iter().map(Into::into).collect();
         cluster.client_with_sessions(&*system, op_timeout, &addrs)?
     } else {
@@ -276,7 +278,10 @@ async fn drive(
         }
     }
     let leaderless_ok = runner.leaderless.then_some(Duration::ZERO);
-    if let Err(e) = probe.wait_healthy(Duration::from_secs(20), leaderless_ok).await {
+    if let Err(e) = probe
+        .wait_healthy(Duration::from_secs(20), leaderless_ok)
+        .await
+    {
         problems.push(format!("the cluster did not recover after healing: {e}"));
         return runner.records;
     }

@@ -145,7 +145,12 @@ fn health(statuses: &[(String, Option<NodeStatus>)]) -> Result<Option<(String, u
         Some((l, t)) if all.iter().all(|s| s.leader.as_ref() == Some(&l)) => Ok(Some((l, t))),
         Some(_) => Err("nodes disagree on the leader".into()),
         // A leaderless system: nobody leads and nobody names a leader.
-        None if all.iter().all(|s| s.leader.is_none() && s.role == Role::Follower) => Ok(None),
+        None if all
+            .iter()
+            .all(|s| s.leader.is_none() && s.role == Role::Follower) =>
+        {
+            Ok(None)
+        }
         None => Err("no leader".into()),
     }
 }
@@ -167,10 +172,7 @@ mod tests {
     #[test]
     fn healthy_with_one_agreed_leader_or_with_none_at_all() {
         use Role::*;
-        let led = [
-            st("n1", Leader, Some("n1")),
-            st("n2", Follower, Some("n1")),
-        ];
+        let led = [st("n1", Leader, Some("n1")), st("n2", Follower, Some("n1"))];
         assert_eq!(health(&led), Ok(Some(("n1".into(), 2))));
         let leaderless = [st("n1", Follower, None), st("n2", Follower, None)];
         assert_eq!(health(&leaderless), Ok(None));

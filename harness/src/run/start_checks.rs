@@ -29,7 +29,11 @@ pub async fn refusal(faults: &[FaultKind], leaderless: bool, probe: &Probe) -> O
                 "refusing --nemesis {}: {} aimed at the leader, but every node reports no leader \
                  (a leaderless system); use none or one of: {}",
                 aimed.join(","),
-                if aimed.len() == 1 { "it is" } else { "they are" },
+                if aimed.len() == 1 {
+                    "it is"
+                } else {
+                    "they are"
+                },
                 usable.join(", ")
             ));
         }

@@ -147,7 +147,10 @@ mod tests {
     #[test]
     fn assignments_reach_the_program() {
         let out = std::process::Command::new("/bin/sh")
-            .args(["-c", &shell_exec("LH_TEST_VAR=42 sh -c 'echo $LH_TEST_VAR'")])
+            .args([
+                "-c",
+                &shell_exec("LH_TEST_VAR=42 sh -c 'echo $LH_TEST_VAR'"),
+            ])
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");

@@ -47,7 +47,15 @@ impl Network {
                 )
             })?;
             let cidr = format!("{addr}/{prefix}");
-            ip(&["-n", &l.client.ns, "addr", "add", &cidr, "dev", &l.client.veth])?;
+            ip(&[
+                "-n",
+                &l.client.ns,
+                "addr",
+                "add",
+                &cidr,
+                "dev",
+                &l.client.veth,
+            ])?;
             addrs.push(addr);
         }
         cuts.addrs = addrs.clone();
@@ -104,7 +112,13 @@ impl Network {
     }
 
     /// `ip -n <node ns> route add|del blackhole <session address of home>/32`.
-    fn client_route(&self, cuts: &ClientCuts, verb: &str, node: &str, home: &str) -> Result<(), Error> {
+    fn client_route(
+        &self,
+        cuts: &ClientCuts,
+        verb: &str,
+        node: &str,
+        home: &str,
+    ) -> Result<(), Error> {
         let ns = &self
             .layout
             .node(node)
