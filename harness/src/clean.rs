@@ -1,8 +1,23 @@
-//! `harness clean`: remove what crashed runs left behind (namespaces, links and processes named `lh...`).
+//! `harness clean`: remove what crashed runs left behind (namespaces, links and processes named `lh...`;
+//! with `--hosts FILE`, the run directories, processes, nft tables and netem qdiscs on those hosts).
 
 use crate::exit;
+use std::path::PathBuf;
 
-pub fn run() -> anyhow::Result<u8> {
+#[derive(Debug, clap::Args)]
+pub struct CleanArgs {
+    /// Sweep these hosts (the file given to `harness --hosts`) instead of this machine.
+    #[arg(long, value_name = "FILE")]
+    pub hosts: Option<PathBuf>,
+    /// With --hosts: also remove runs that still look alive (their controller's SSH session is up).
+    #[arg(long, requires = "hosts")]
+    pub force: bool,
+}
+
+pub fn run(args: CleanArgs) -> anyhow::Result<u8> {
+    if let Some(path) = &args.hosts {
+        return clean_hosts(path, args.force);
+    }
     if let Err(e) = nemesis::check_privileges() {
         eprintln!("harness clean: {e}");
         return Ok(exit::INVALID_RUN);
@@ -10,4 +25,24 @@ pub fn run() -> anyhow::Result<u8> {
     let report = nemesis::clean_leftovers()?;
     println!("{report}");
     Ok(exit::VALID)
+}
+
+fn clean_hosts(path: &std::path::Path, force: bool) -> anyhow::Result<u8> {
+    let file = match nemesis::hosts::HostsFile::load(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("harness clean: --hosts: {e}");
+            return Ok(exit::BAD_ARGS);
+        }
+    };
+    match nemesis::hosts::clean_hosts(&file, force) {
+        Ok(report) => {
+            println!("{report}");
+            Ok(exit::VALID)
+        }
+        Err(e) => {
+            eprintln!("harness clean: {e}");
+            Ok(exit::INVALID_RUN)
+        }
+    }
 }

@@ -41,7 +41,7 @@ enum Command {
     #[command(after_help = check::EXIT_CODES)]
     Check(check::CheckArgs),
     /// Remove namespaces, links and processes (all named `lh...`) left behind by crashed runs.
-    Clean,
+    Clean(clean::CleanArgs),
     /// Run one node of our Raft key-value server (the same program as the `node` binary; see `harness node
     /// --help`). The harness starts its nodes this way.
     #[command(disable_help_flag = true)]
@@ -81,7 +81,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Check(args)) => check::run(args),
-        Some(Command::Clean) => clean::run(),
+        Some(Command::Clean(a)) => clean::run(a),
         Some(Command::Compare(args)) => compare::run(args),
         // Dispatched in main before parsing; listed so `harness --help` shows it.
         Some(Command::Node { .. }) => Ok(exit::BAD_ARGS),

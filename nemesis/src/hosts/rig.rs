@@ -14,6 +14,10 @@ use crate::{in_netns, Error, ManagedProcess, NetConfig, Network, ProcessSpec, Su
 /// Where sshd insists on its privilege-separation directory.
 const PRIVSEP_DIR: &str = "/run/sshd";
 
+/// Rigs alive in this process, and whether one of them made [`PRIVSEP_DIR`]: the last one out removes it
+/// (removing it under a live rig would make its sshd refuse every new connection).
+static PRIVSEP: std::sync::Mutex<(usize, bool)> = std::sync::Mutex::new((0, false));
+
 /// Three (or n) sshd hosts on a test bridge, and a control namespace to reach them from.
 #[derive(Debug)]
 pub struct SshRig {
@@ -21,7 +25,6 @@ pub struct SshRig {
     sshd: Vec<ManagedProcess>,
     net: Network,
     dir: PathBuf,
-    made_privsep: bool,
 }
 
 fn run(cmd: &mut Command) -> Result<String, Error> {
@@ -82,15 +85,19 @@ impl SshRig {
         let dir = std::env::temp_dir().join(format!("{}{run_id}rig", crate::PREFIX));
         std::fs::create_dir_all(dir.join("remote"))
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-        let made_privsep = !Path::new(PRIVSEP_DIR).exists();
         let mut rig = SshRig {
             sshd: Vec::new(),
             net,
             dir,
-            made_privsep,
         };
-        if made_privsep {
-            std::fs::create_dir_all(PRIVSEP_DIR).map_err(|e| Error::io("creating /run/sshd", e))?;
+        {
+            let mut privsep = PRIVSEP.lock().unwrap_or_else(|p| p.into_inner());
+            privsep.0 += 1;
+            if !Path::new(PRIVSEP_DIR).exists() {
+                std::fs::create_dir_all(PRIVSEP_DIR)
+                    .map_err(|e| Error::io("creating /run/sshd", e))?;
+                privsep.1 = true;
+            }
         }
         rig.build(nodes, limited)?;
         Ok(rig)
@@ -227,8 +234,11 @@ impl Drop for SshRig {
             tracing::error!(error = %e, "ssh rig network teardown");
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-        if self.made_privsep {
+        let mut privsep = PRIVSEP.lock().unwrap_or_else(|p| p.into_inner());
+        privsep.0 -= 1;
+        if privsep.0 == 0 && privsep.1 {
             let _ = std::fs::remove_dir(PRIVSEP_DIR);
+            privsep.1 = false;
         }
     }
 }
