@@ -1,9 +1,11 @@
 //! The client-facing HTTP/JSON protocol of `node`: request and response bodies, error codes and `/status`.
 //!
 //! Endpoints (all JSON):
-//! - `GET  /kv/{key}`            -> 200 `ReadResponse`
+//! - `GET  /kv/{key}`            -> 200 `ReadResponse` (an integer key) or `ListReadResponse` (a list key)
+//! - `GET  /kv/{key}?local=true` -> the same, from this node's own applied state (any role, any read mode)
 //! - `PUT  /kv/{key}`            body `WriteRequest` -> 200 `WriteResponse`
 //! - `POST /kv/{key}/cas`        body `CasRequest`   -> 200 `WriteResponse`, 409 `ErrorBody{code: cas_failed}`
+//! - `POST /kv/{key}/append`     body `AppendRequest` -> 200 `WriteResponse`
 //! - `GET  /status`              -> 200 `Status`
 //! - `POST /admin/clock`         body `ClockRequest` -> 200 `ClockState`
 //! - `POST /raft`                peer messages (internal)
@@ -24,6 +26,20 @@ pub struct ReadResponse {
     pub value: Option<Value>,
     /// The node that answered.
     pub node: String,
+}
+
+/// A read of a list key (one built by appends): the whole list, in append order. An absent key reads as
+/// `{"value": null}` (a `ReadResponse`); clients of the append workload take that as the empty list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListReadResponse {
+    pub value: Option<Vec<Value>>,
+    pub node: String,
+}
+
+/// `POST /kv/{key}/append`: append `value` to the list at `key` (created empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendRequest {
+    pub value: Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,18 +232,27 @@ impl FromStr for ReadMode {
     }
 }
 
-/// Write path: `quorum` acks after Raft commit; `async` acks once in the leader's own log.
+/// Write path: `quorum` acks after Raft commit; `sync-all` acks once every node has the write durable;
+/// `async` acks once in the leader's own log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Replication {
     Quorum,
+    SyncAll,
     Async,
 }
 
 impl Replication {
+    pub const ALL: [Replication; 3] = [
+        Replication::Quorum,
+        Replication::SyncAll,
+        Replication::Async,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Replication::Quorum => "quorum",
+            Replication::SyncAll => "sync-all",
             Replication::Async => "async",
         }
     }
@@ -242,13 +267,10 @@ impl fmt::Display for Replication {
 impl FromStr for Replication {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "quorum" => Ok(Replication::Quorum),
-            "async" => Ok(Replication::Async),
-            _ => Err(format!(
-                "unknown replication '{s}'; expected quorum or async"
-            )),
-        }
+        Replication::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| format!("unknown replication '{s}'; expected quorum, sync-all or async"))
     }
 }
 
@@ -267,6 +289,21 @@ mod tests {
             .parse::<ReadMode>()
             .unwrap_err()
             .contains("read-index"));
+    }
+
+    #[test]
+    fn replication_names_round_trip() {
+        for r in Replication::ALL {
+            assert_eq!(r.name().parse::<Replication>().unwrap(), r);
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.name())
+            );
+        }
+        assert!("sync"
+            .parse::<Replication>()
+            .unwrap_err()
+            .contains("sync-all"));
     }
 
     #[test]

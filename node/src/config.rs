@@ -46,7 +46,8 @@ pub struct Args {
     #[arg(long, default_value = "lease")]
     pub read_mode: ReadMode,
 
-    /// Write path: quorum (ack after Raft commit) or async (ack once in the leader's log; unsafe).
+    /// Write path: quorum (ack after Raft commit), sync-all (ack once every node has it durable;
+    /// unavailable with a node down) or async (ack once in the leader's log; unsafe).
     #[arg(long, default_value = "quorum")]
     pub replication: Replication,
 

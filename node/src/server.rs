@@ -5,14 +5,15 @@
 //! `ErrorBody` that names the problem, whatever its content type.
 
 use crate::api::{
-    CasRequest, ClockRequest, ErrorBody, ErrorCode, ReadResponse, WriteRequest, WriteResponse,
+    AppendRequest, CasRequest, ClockRequest, ErrorBody, ErrorCode, ListReadResponse, ReadResponse,
+    WriteRequest, WriteResponse,
 };
 use crate::clock::Clock;
 use crate::driver::{DriverHandle, Input};
 use crate::raft::{ClientError, ClientReply, ClientRequest, ClientResult, Message, NodeId};
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -175,6 +176,13 @@ fn key(key: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    // serde takes `[5]` for a struct too; only an object is a request body.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::bad_request(format!(
+            "bad request body: expected a JSON object {what}"
+        )));
+    }
     serde_json::from_slice(body).map_err(|e| {
         let problem = if body.is_empty() {
             "the body is empty".to_string()
@@ -193,6 +201,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/kv/{key}", get(read).put(write))
         .route("/kv/{key}/cas", post(cas))
+        .route("/kv/{key}/append", post(append))
         .route("/status", get(get_status))
         .route("/admin/clock", post(admin_clock))
         .route(
@@ -204,17 +213,62 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn read(State(st): State<AppState>, k: Result<Path<String>, PathRejection>) -> Response {
+async fn read(
+    State(st): State<AppState>,
+    k: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let result = async {
         let key = key(k)?;
-        match st.ask(ClientRequest::Read { key }).await? {
-            ClientReply::Read { value } => Ok(Json(ReadResponse {
-                value,
-                node: st.inner.node.clone(),
+        let req = if local_flag(query.as_deref())? {
+            ClientRequest::LocalRead { key }
+        } else {
+            ClientRequest::Read { key }
+        };
+        let node = st.inner.node.clone();
+        match st.ask(req).await? {
+            ClientReply::Read { value } => Ok(Json(ReadResponse { value, node }).into_response()),
+            ClientReply::List { value } => Ok(Json(ListReadResponse {
+                value: Some(value),
+                node,
             })
             .into_response()),
             other => Err(mismatched("read", &other)),
         }
+    }
+    .await;
+    st.respond(result)
+}
+
+/// `?local=true` (or `?local`) asks for this node's own applied state; anything else in the query is refused.
+fn local_flag(query: Option<&str>) -> Result<bool, ApiError> {
+    let Some(q) = query.filter(|q| !q.is_empty()) else {
+        return Ok(false);
+    };
+    match q {
+        "local" | "local=true" => Ok(true),
+        "local=false" => Ok(false),
+        _ => Err(ApiError::bad_request(format!(
+            "unknown query '{q}'; the only one is local=true (read this node's own applied state)"
+        ))),
+    }
+}
+
+async fn append(
+    State(st): State<AppState>,
+    k: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let key = key(k)?;
+        let req: AppendRequest = parse(&body, r#"{"value": <integer>}"#)?;
+        let reply = st
+            .ask(ClientRequest::Append {
+                key,
+                value: req.value,
+            })
+            .await?;
+        written(&st, "append", reply)
     }
     .await;
     st.respond(result)
@@ -338,7 +392,7 @@ async fn raft(State(st): State<AppState>, body: Bytes) -> Response {
 }
 
 const ENDPOINTS: &str =
-    "GET /kv/{key}, PUT /kv/{key}, POST /kv/{key}/cas, GET /status, POST /admin/clock, POST /raft";
+    "GET /kv/{key}[?local=true], PUT /kv/{key}, POST /kv/{key}/cas, POST /kv/{key}/append, GET /status, POST /admin/clock, POST /raft";
 
 async fn not_found(State(st): State<AppState>, method: Method, uri: Uri) -> Response {
     st.error_response(ApiError {

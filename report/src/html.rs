@@ -71,6 +71,9 @@ svg .op.info rect{fill:#fde2c4;stroke:#ff7f0e;stroke-dasharray:4 2}
 svg .op.anomaly rect{fill:#e53935;stroke:#8e0000;stroke-width:2}
 svg .op.anomaly text{fill:#8e0000;font-weight:700}svg .op.anomaly text.in{fill:#fff}
 svg .op text{font-size:11px}
+svg .op.named rect{fill:#d9c8f0;stroke:#6a3d9a;stroke-width:1.5}svg .op.named text{fill:#4a2270;font-weight:600}
+svg .op text.node{font-size:10px;fill:#555;font-weight:400}svg .op.anomaly text.node{fill:#8e0000}
+svg .axis-break path{fill:none;stroke:#9aa1ab;stroke-width:1.5}svg .axis-break text{fill:#667;font-size:10px}
 table{border-collapse:collapse;margin:6px 0;font-size:13px}
 th,td{border-bottom:1px solid #e6e8eb;padding:3px 10px;text-align:left;vertical-align:top}
 th{background:#f1f3f5}
@@ -109,7 +112,7 @@ pub fn render(input: &ReportInput) -> String {
     let _ = write!(
         h,
         r#"<h2>First anomaly</h2><section id="anomaly-section">{}</section>"#,
-        timeline::render(cx, &input.faults)
+        timeline::render(cx, &input.faults, input.events)
     );
     faults_table(&mut h, &input.faults, m);
     nodes_table(&mut h, m);

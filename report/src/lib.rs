@@ -15,12 +15,16 @@
 //!
 //! [`RunMetrics`] is also serializable on its own (for `results.json`).
 
+mod axis;
 pub mod browser;
+pub mod codes;
 pub mod faults;
 pub mod html;
 pub mod metrics;
+mod named;
 mod ops;
 mod plots;
+pub mod roles;
 mod svg;
 mod timeline;
 

@@ -69,19 +69,27 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
-/// Of the ops invoked in some set of times, how many completed `ok`.
+/// Of the ops invoked in some set of times, how many the system served: `ok`, or a correct refusal
+/// (`cas_failed`). Unavailable, not_leader after the retry, refused, timed out or open ops were not served.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Availability {
     pub ops: usize,
     pub ok: usize,
-    /// `ok / ops`; `None` when no op was invoked there.
+    #[serde(default)]
+    pub served: usize,
+    /// `served / ops`; `None` when no op was invoked there.
     pub ratio: Option<f64>,
 }
 
 impl Availability {
-    fn from_counts(ops: usize, ok: usize) -> Self {
-        let ratio = (ops > 0).then(|| ok as f64 / ops as f64);
-        Availability { ops, ok, ratio }
+    fn from_counts(ops: usize, ok: usize, served: usize) -> Self {
+        let ratio = (ops > 0).then(|| served as f64 / ops as f64);
+        Availability {
+            ops,
+            ok,
+            served,
+            ratio,
+        }
     }
 }
 
@@ -140,6 +148,12 @@ pub struct RunMetrics {
     /// Client ops by outcome, overall and per `f`.
     pub totals: OutcomeCounts,
     pub by_f: BTreeMap<String, OutcomeCounts>,
+    /// `fail` completions by error code (see [`crate::codes::code`]): `unavailable`, `cas_failed`, ...
+    #[serde(default)]
+    pub fail_codes: BTreeMap<String, usize>,
+    /// `info` completions by error code.
+    #[serde(default)]
+    pub info_codes: BTreeMap<String, usize>,
     pub read_latency: Option<LatencyStats>,
     /// Writes and cas.
     pub write_latency: Option<LatencyStats>,
@@ -172,8 +186,17 @@ impl RunMetrics {
         let mut totals = OutcomeCounts::default();
         let mut by_f: BTreeMap<String, OutcomeCounts> = BTreeMap::new();
         let (mut reads, mut writes) = (Vec::new(), Vec::new());
+        let (mut fail_codes, mut info_codes) = (BTreeMap::new(), BTreeMap::new());
         for op in &ops {
             totals.add(op.outcome);
+            let codes = match op.outcome {
+                Some(EventType::Fail) => Some(&mut fail_codes),
+                Some(EventType::Info) => Some(&mut info_codes),
+                _ => None,
+            };
+            if let Some(codes) = codes {
+                *codes.entry(crate::codes::code(op.error)).or_insert(0) += 1;
+            }
             by_f.entry(op.f.to_string()).or_default().add(op.outcome);
             match op.latency_ms() {
                 Some(ms) if op.is_ok() && op.is_read() => reads.push(ms),
@@ -194,6 +217,8 @@ impl RunMetrics {
             end_s: end_ns as f64 / NS,
             totals,
             by_f,
+            fail_codes,
+            info_codes,
             read_latency: LatencyStats::from_samples(&mut reads),
             write_latency: LatencyStats::from_samples(&mut writes),
             throughput_ok_per_s,
@@ -202,9 +227,10 @@ impl RunMetrics {
             unavailability_summary: summarize(&unavailability),
             unavailability,
             nodes: node_shares(&ops),
+            // Fault events only: the `/status` samples are observations, not faults.
             nemesis_events: events
                 .iter()
-                .filter(|e| matches!(e.process, Process::Named(_)))
+                .filter(|e| matches!(&e.process, Process::Named(n) if n == "nemesis"))
                 .count(),
             bucket_s,
             series,
@@ -212,21 +238,53 @@ impl RunMetrics {
     }
 }
 
+/// `561 fail: 330 unavailable, 231 cas_failed`: a count and its split by code, largest first.
+fn split_words(n: usize, word: &str, codes: &BTreeMap<String, usize>) -> String {
+    let mut by: Vec<(&String, &usize)> = codes.iter().collect();
+    by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let parts: Vec<String> = by.iter().map(|(c, k)| format!("{k} {c}")).collect();
+    if parts.is_empty() {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}: {}", parts.join(", "))
+    }
+}
+
+impl RunMetrics {
+    /// Client op outcomes in words, `fail` and `info` split by code:
+    /// `641 ok, 561 fail: 330 unavailable, 231 cas_failed, 0 info`.
+    pub fn outcome_words(&self) -> String {
+        let t = &self.totals;
+        let mut s = format!(
+            "{} ok, {}, {}",
+            t.ok,
+            split_words(t.fail, "fail", &self.fail_codes),
+            split_words(t.info, "info", &self.info_codes)
+        );
+        if t.open > 0 {
+            s.push_str(&format!(", {} open", t.open));
+        }
+        s
+    }
+}
+
 fn availability(ops: &[ClientOp], faults: &[FaultSpan]) -> (Availability, Availability) {
-    let (mut in_ops, mut in_ok, mut out_ops, mut out_ok) = (0, 0, 0, 0);
+    // [ops, ok, served] inside and outside the fault windows.
+    let (mut inside, mut outside) = ([0; 3], [0; 3]);
     for op in ops {
         let t = op.invoke_ns as f64 / NS;
-        if faults.iter().any(|f| f.contains(t)) {
-            in_ops += 1;
-            in_ok += op.is_ok() as usize;
+        let c = if faults.iter().any(|f| f.contains(t)) {
+            &mut inside
         } else {
-            out_ops += 1;
-            out_ok += op.is_ok() as usize;
-        }
+            &mut outside
+        };
+        c[0] += 1;
+        c[1] += op.is_ok() as usize;
+        c[2] += op.is_served() as usize;
     }
     (
-        Availability::from_counts(in_ops, in_ok),
-        Availability::from_counts(out_ops, out_ok),
+        Availability::from_counts(inside[0], inside[1], inside[2]),
+        Availability::from_counts(outside[0], outside[1], outside[2]),
     )
 }
 

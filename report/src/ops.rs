@@ -12,6 +12,8 @@ pub(crate) struct ClientOp<'e> {
     pub complete_ns: Option<u64>,
     pub outcome: Option<EventType>,
     pub node: Option<&'e str>,
+    /// The completion's error, for `fail` and `info`.
+    pub error: Option<&'e str>,
 }
 
 impl ClientOp<'_> {
@@ -31,6 +33,13 @@ impl ClientOp<'_> {
 
     pub fn is_write(&self) -> bool {
         matches!(self.f, "write" | "cas" | "put")
+    }
+
+    /// Whether the system served it: `ok`, or a correct refusal such as `cas_failed` (see [`crate::codes`]).
+    pub fn is_served(&self) -> bool {
+        self.is_ok()
+            || (self.outcome == Some(EventType::Fail)
+                && crate::codes::served(&crate::codes::code(self.error)))
     }
 }
 
@@ -53,6 +62,7 @@ pub(crate) fn pair(events: &[Event]) -> Vec<ClientOp<'_>> {
                     complete_ns: None,
                     outcome: None,
                     node: None,
+                    error: None,
                 });
             }
             kind => {
@@ -61,6 +71,7 @@ pub(crate) fn pair(events: &[Event]) -> Vec<ClientOp<'_>> {
                     op.complete_ns = Some(e.time.max(op.invoke_ns));
                     op.outcome = Some(kind);
                     op.node = e.node.as_deref();
+                    op.error = e.error.as_deref();
                 }
             }
         }

@@ -1,19 +1,29 @@
 //! The first anomaly, up close: one lane per process, a bar per op from invoke to completion, the op that
-//! cannot be linearized in red (`#anomaly`), and a table of the same ops.
+//! cannot be linearized in red (`#anomaly`), the other ops the checker's explanation names (the write a
+//! stale read missed, the write of the value it returned) in purple, and the ops concurrent with any of
+//! them in blue; each labelled with the node that served it and that node's role and term at the time
+//! (from the `/status` samples). Far-apart ops get their own stretch of a broken time axis. A table of
+//! the same ops follows.
 //!
-//! Only the counterexample's ops are drawn (the op, the ops concurrent with it, and the last few of the
-//! linearizable prefix, which explain the state it saw), so the size does not grow with the history.
+//! Only those ops are drawn, so the size does not grow with the history. Without a parseable history the
+//! counterexample's own ops are drawn (the op, its concurrent window, the end of the linearizable prefix).
 
+use crate::axis::{BrokenAxis, BREAK_PX};
 use crate::faults::FaultSpan;
-use crate::svg::{esc, fault_color, ms, Scale};
-use checker::{Counterexample, OpSummary};
+use crate::named::mentions;
+use crate::roles::{NodeState, Roles};
+use crate::svg::{esc, fault_color, ms};
+use checker::{Counterexample, Event, History, OpSummary};
 use serde_json::Value;
 use std::fmt::Write;
 
-/// At most this many of the prefix's last ops (the checker lists 20).
+/// At most this many of the prefix's last ops (the checker lists 20), when the explanation names no op
+/// but the anomaly.
 const PREFIX_SHOWN: usize = 20;
+/// At most this many concurrent ops, those closest in time to a named op.
+const CONCURRENT_SHOWN: usize = 40;
 const W: f64 = 1200.0;
-const LANE: f64 = 34.0;
+const LANE: f64 = 46.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = W - 20.0;
 const TOP: f64 = 30.0;
@@ -21,6 +31,8 @@ const TOP: f64 = 30.0;
 #[derive(Clone, Copy, PartialEq)]
 enum Role {
     Anomaly,
+    /// Named in the explanation.
+    Named,
     Concurrent,
     Prefix,
 }
@@ -29,10 +41,18 @@ impl Role {
     fn name(self) -> &'static str {
         match self {
             Role::Anomaly => "anomaly",
+            Role::Named => "named",
             Role::Concurrent => "concurrent",
             Role::Prefix => "prefix",
         }
     }
+}
+
+/// One op to draw, with the state of the node that served it.
+struct Drawn {
+    op: OpSummary,
+    role: Role,
+    state: Option<NodeState>,
 }
 
 /// Values as the checker words them: `nil`, `4`, `[4 9]`.
@@ -63,26 +83,89 @@ fn label(o: &OpSummary) -> String {
     s
 }
 
-/// The ops to show, in invocation order, with their role.
-fn pick(cx: &Counterexample) -> Vec<(&OpSummary, Role)> {
-    let mut ops: Vec<(&OpSummary, Role)> = vec![(&cx.op, Role::Anomaly)];
-    ops.extend(cx.window.iter().map(|o| (o, Role::Concurrent)));
-    // Prefix ops near the window (they wrote or read the state the anomaly contradicts); one old write must
-    // not squeeze the interesting part.
+/// The ops to show without a history: the counterexample's op, its window and the prefix's end.
+fn pick(cx: &Counterexample) -> Vec<(OpSummary, Role)> {
+    let mut ops: Vec<(OpSummary, Role)> = vec![(cx.op.clone(), Role::Anomaly)];
+    ops.extend(cx.window.iter().map(|o| (o.clone(), Role::Concurrent)));
+    add_prefix(cx, &mut ops);
+    ops
+}
+
+/// Prefix ops near the drawn ones (they wrote or read the state the anomaly contradicts); one old write
+/// must not squeeze the interesting part.
+fn add_prefix(cx: &Counterexample, ops: &mut Vec<(OpSummary, Role)>) {
     let lo = ops.iter().map(|(o, _)| o.invoke_time_ns).min().unwrap_or(0);
     let hi = ops.iter().map(|(o, _)| end_ns(o)).max().unwrap_or(lo);
     let reach = (hi - lo).max(1_000_000);
     let seen: Vec<u64> = ops.iter().map(|(o, _)| o.invoke_index).collect();
+    let prefix: Vec<(OpSummary, Role)> = cx
+        .prefix
+        .iter()
+        .rev()
+        .take(PREFIX_SHOWN)
+        .filter(|o| !seen.contains(&o.invoke_index) && end_ns(o).saturating_add(reach) >= lo)
+        .map(|o| (o.clone(), Role::Prefix))
+        .collect();
+    ops.extend(prefix);
+}
+
+/// The ops to show from the history: the anomaly, every op the explanation names, and the ops of the
+/// same key concurrent with any of those. `None` when the anomaly is not in the history.
+fn pick_named(cx: &Counterexample, h: &History) -> Option<Vec<(OpSummary, Role)>> {
+    let key = cx.key.as_deref();
+    let anomaly = h
+        .ops
+        .iter()
+        .position(|o| o.invoke_index == cx.op.invoke_index)?;
+    let mut focus = vec![anomaly];
+    for m in mentions(&cx.explanation, h, key, cx.op.invoke_time_ns) {
+        if !focus.contains(&m.op) {
+            focus.push(m.op);
+        }
+    }
+    let overlaps = |a: &checker::Op, b: &checker::Op| {
+        a.invoke_pos < b.complete_pos.unwrap_or(usize::MAX)
+            && a.complete_pos.is_none_or(|p| p > b.invoke_pos)
+    };
+    let mut concurrent: Vec<(usize, u64)> = h
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|(i, o)| {
+            !focus.contains(i)
+                && (key.is_none() || o.key.as_deref() == key)
+                && focus.iter().any(|&f| overlaps(o, &h.ops[f]))
+        })
+        .map(|(i, o)| {
+            let t = o.invoke_time_ns.unwrap_or(0);
+            let near = focus
+                .iter()
+                .map(|&f| h.ops[f].invoke_time_ns.unwrap_or(0).abs_diff(t))
+                .min()
+                .unwrap_or(0);
+            (i, near)
+        })
+        .collect();
+    concurrent.sort_by_key(|&(_, near)| near);
+    concurrent.truncate(CONCURRENT_SHOWN);
+    let named = focus.len() > 1;
+    let mut ops: Vec<(OpSummary, Role)> = focus
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            let role = if n == 0 { Role::Anomaly } else { Role::Named };
+            (OpSummary::from_op(&h.ops[i]), role)
+        })
+        .collect();
     ops.extend(
-        cx.prefix
+        concurrent
             .iter()
-            .rev()
-            .take(PREFIX_SHOWN)
-            .filter(|o| !seen.contains(&o.invoke_index) && end_ns(o).saturating_add(reach) >= lo)
-            .map(|o| (o, Role::Prefix)),
+            .map(|&(i, _)| (OpSummary::from_op(&h.ops[i]), Role::Concurrent)),
     );
-    ops.sort_by_key(|(o, _)| (o.invoke_time_ns, o.invoke_index));
-    ops
+    if !named {
+        add_prefix(cx, &mut ops);
+    }
+    Some(ops)
 }
 
 fn end_ns(o: &OpSummary) -> u64 {
@@ -93,53 +176,73 @@ fn lane_order(p: &str) -> (u64, String) {
     (p.parse().unwrap_or(u64::MAX), p.to_string())
 }
 
-/// The timeline SVG and the table of its ops, or a sentence when there is no counterexample.
-pub fn render(cx: Option<&Counterexample>, faults: &[FaultSpan]) -> String {
+/// The timeline SVG and the table of its ops, or a sentence when there is no counterexample. `events` is
+/// the whole history (for the ops the explanation names and the `/status` samples); it may be empty.
+pub fn render(cx: Option<&Counterexample>, faults: &[FaultSpan], events: &[Event]) -> String {
     let Some(cx) = cx else {
         return r#"<p class="muted">No counterexample: the checker found no anomaly to show.</p>"#
             .into();
     };
-    let ops = pick(cx);
-    let mut lanes: Vec<&str> = ops.iter().map(|(o, _)| o.process.as_str()).collect();
+    let history = checker::parse_events(events).ok();
+    let mut picked = history
+        .as_ref()
+        .and_then(|h| pick_named(cx, h))
+        .unwrap_or_else(|| pick(cx));
+    picked.sort_by_key(|(o, _)| (o.invoke_time_ns, o.invoke_index));
+    let roles = Roles::from_events(events);
+    let ops: Vec<Drawn> = picked
+        .into_iter()
+        .map(|(op, role)| {
+            let state = roles
+                .of_op(op.node.as_deref(), op.complete_time_ns, op.invoke_time_ns)
+                .cloned();
+            Drawn { op, role, state }
+        })
+        .collect();
+    let mut lanes: Vec<&str> = ops.iter().map(|d| d.op.process.as_str()).collect();
     lanes.sort_by_key(|p| lane_order(p));
     lanes.dedup();
-    let t0 = ops.iter().map(|(o, _)| o.invoke_time_ns).min().unwrap_or(0) as f64 / 1e9;
-    let t1 = ops.iter().map(|(o, _)| end_ns(o)).max().unwrap_or(0) as f64 / 1e9;
-    let pad = ((t1 - t0) * 0.06).max(1e-3);
-    // Open ops run to the right edge.
-    let (t0, t1) = ((t0 - pad).max(0.0), t1 + pad);
-    let x = Scale::linear(t0, t1, LEFT, RIGHT);
+    let spans: Vec<(f64, f64)> = ops
+        .iter()
+        .map(|d| (d.op.invoke_time_ns as f64 / 1e9, end_ns(&d.op) as f64 / 1e9))
+        .collect();
+    let x = BrokenAxis::new(&spans, LEFT, RIGHT);
     let h = TOP + LANE * lanes.len() as f64 + 30.0;
     let bottom = h - 30.0;
 
     let mut out = String::from(
-        r#"<p class="muted">Red: the op that cannot be linearized. Blue: ops concurrent with it. Grey: the end of the longest linearizable prefix. Dashed: unknown outcome (info).</p>"#,
+        r#"<p class="muted">Red: the op that cannot be linearized. Purple: the other ops the explanation names. Blue: ops concurrent with them. Grey: the end of the longest linearizable prefix. Dashed: unknown outcome (info). Under each op: the node that served it, with its role and term then. A zigzag marks time cut out of the axis.</p>"#,
     );
     let _ = write!(
         out,
         r#"<svg id="timeline" class="plot timeline" viewBox="0 0 {W} {h}" role="img" aria-label="operations around the anomaly" xmlns="http://www.w3.org/2000/svg">"#
     );
-    for f in faults {
-        let (a, b) = (f.start_s.max(t0), f.end_s.unwrap_or(t1).min(t1));
-        if b > a {
+    for s in &x.stretches {
+        for f in faults {
+            let (a, b) = (f.start_s.max(s.t0), f.end_s.unwrap_or(s.t1).min(s.t1));
+            if b > a {
+                let _ = write!(
+                    out,
+                    r#"<rect class="fault-window light" data-kind="{k}" x="{x0:.1}" y="{TOP}" width="{w:.1}" height="{hh:.1}" fill="{c}"><title>{k}</title></rect>"#,
+                    k = esc(&f.kind),
+                    x0 = s.map(a),
+                    w = s.map(b) - s.map(a),
+                    hh = bottom - TOP,
+                    c = fault_color(&f.kind)
+                );
+            }
+        }
+        for (t, label) in s.ticks() {
+            let xt = s.map(t);
             let _ = write!(
                 out,
-                r#"<rect class="fault-window light" data-kind="{k}" x="{x0:.1}" y="{TOP}" width="{w:.1}" height="{hh:.1}" fill="{c}"><title>{k}</title></rect>"#,
-                k = esc(&f.kind),
-                x0 = x.map(a),
-                w = x.map(b) - x.map(a),
-                hh = bottom - TOP,
-                c = fault_color(&f.kind)
+                r#"<line class="grid" x1="{xt:.1}" x2="{xt:.1}" y1="{TOP}" y2="{bottom}"/><text class="tick" x="{xt:.1}" y="{ty}" text-anchor="middle">{label}</text>"#,
+                ty = bottom + 16.0
             );
         }
     }
-    for t in x.ticks(8) {
-        let xt = x.map(t);
-        let _ = write!(
-            out,
-            r#"<line class="grid" x1="{xt:.1}" x2="{xt:.1}" y1="{TOP}" y2="{bottom}"/><text class="tick" x="{xt:.1}" y="{ty}" text-anchor="middle">{t:.3}</text>"#,
-            ty = bottom + 16.0
-        );
+    for pair in x.stretches.windows(2) {
+        break_mark(&mut out, pair[0].x1, pair[1].t0 - pair[0].t1, bottom);
     }
     let _ = write!(
         out,
@@ -156,47 +259,112 @@ pub fn render(cx: Option<&Counterexample>, faults: &[FaultSpan]) -> String {
             y2 = y + LANE
         );
     }
-    for (o, role) in &ops {
-        let lane = lanes.iter().position(|p| *p == o.process).unwrap_or(0);
-        let y = TOP + LANE * lane as f64 + 6.0;
-        let x0 = x.map(o.invoke_time_ns as f64 / 1e9);
-        let x1 = o
-            .complete_time_ns
-            .map(|c| x.map(c as f64 / 1e9))
-            .unwrap_or(RIGHT)
-            .max(x0 + 3.0);
-        let id = if *role == Role::Anomaly {
-            r#" id="anomaly""#
-        } else {
-            ""
-        };
-        let text = label(o);
-        // Inside the bar when it fits (about 6.5 px per character), else just after it.
-        let inside = (x1 - x0) > 8.0 + 6.5 * text.chars().count() as f64;
-        let _ = write!(
-            out,
-            r#"<g class="op {r} {oc}"{id}><rect x="{x0:.1}" y="{y:.1}" width="{w:.1}" height="{bh}" rx="3"/><text class="{place}" x="{tx:.1}" y="{ty:.1}">{l}</text><title>{tip}</title></g>"#,
-            r = role.name(),
-            oc = esc(&o.outcome),
-            w = x1 - x0,
-            bh = LANE - 12.0,
-            place = if inside { "in" } else { "out" },
-            tx = if inside { x0 + 4.0 } else { x1 + 4.0 },
-            ty = y + LANE / 2.0 - 2.0,
-            l = esc(&text),
-            tip = esc(&format!("p{} {text} ({})", o.process, role.name())),
-        );
+    for d in &ops {
+        draw_op(&mut out, d, &lanes, &x);
     }
     out.push_str("</svg>");
     out.push_str(&table(&ops));
     out
 }
 
-fn table(ops: &[(&OpSummary, Role)]) -> String {
-    let mut t = String::from(
-        r#"<table class="ops" id="anomaly-ops"><thead><tr><th>role</th><th>process</th><th>f</th><th>key</th><th>value</th><th>read</th><th>invoked (s)</th><th>completed (s)</th><th>latency (ms)</th><th>outcome</th><th>node</th></tr></thead><tbody>"#,
+/// A zigzag in the gap between two stretches, with how much time was cut out.
+fn break_mark(out: &mut String, x_left: f64, gap_s: f64, bottom: f64) {
+    let xm = x_left + BREAK_PX / 2.0;
+    let mut path = format!("M{:.1},{TOP}", xm);
+    let mut y = TOP;
+    let mut left = true;
+    while y < bottom {
+        y = (y + 8.0).min(bottom);
+        let xx = if left { xm - 4.0 } else { xm + 4.0 };
+        left = !left;
+        let _ = write!(path, " L{xx:.1},{y:.1}");
+    }
+    let _ = write!(
+        out,
+        r#"<g class="axis-break"><path d="{path}"/><text x="{xm:.1}" y="{ty:.1}" text-anchor="middle">+{g}</text><title>{g} without drawn ops cut out</title></g>"#,
+        ty = bottom + 16.0,
+        g = esc(&crate::svg::secs(gap_s)),
     );
-    for (o, role) in ops {
+}
+
+/// `n1 · follower t3`, or just the node when its role then is unknown.
+fn node_label(d: &Drawn) -> Option<String> {
+    let node = d.op.node.as_deref()?;
+    Some(match &d.state {
+        Some(s) => format!("{node} · {}", s.short()),
+        None => node.to_string(),
+    })
+}
+
+fn draw_op(out: &mut String, d: &Drawn, lanes: &[&str], x: &BrokenAxis) {
+    let o = &d.op;
+    let lane = lanes.iter().position(|p| *p == o.process).unwrap_or(0);
+    let y = TOP + LANE * lane as f64 + 5.0;
+    let x0 = x.map(o.invoke_time_ns as f64 / 1e9);
+    let x1 = o
+        .complete_time_ns
+        .map(|c| x.map(c as f64 / 1e9))
+        .unwrap_or(x.right())
+        .max(x0 + 3.0);
+    let id = if d.role == Role::Anomaly {
+        r#" id="anomaly""#
+    } else {
+        ""
+    };
+    let text = label(o);
+    // Inside the bar when it fits (about 6.5 px per character), else just after it.
+    let inside = (x1 - x0) > 8.0 + 6.5 * text.chars().count() as f64;
+    let node = node_label(d);
+    let (data, node_text) = match (&o.node, &node) {
+        (Some(n), Some(l)) => (
+            format!(
+                r#" data-node="{n}" data-node-role="{r}" data-term="{t}""#,
+                n = esc(n),
+                r = esc(d.state.as_ref().map_or("", |s| s.role.as_str())),
+                t = d
+                    .state
+                    .as_ref()
+                    .and_then(|s| s.term)
+                    .map_or(String::new(), |t| t.to_string()),
+            ),
+            format!(
+                r#"<text class="node" x="{x0:.1}" y="{ny:.1}">{l}</text>"#,
+                ny = y + LANE - 12.0,
+                l = esc(l)
+            ),
+        ),
+        _ => (String::new(), String::new()),
+    };
+    let served = match (&o.node, &d.state) {
+        (Some(n), Some(s)) => format!(", served by {n}, {}", s.words()),
+        (Some(n), None) => format!(", served by {n}"),
+        _ => String::new(),
+    };
+    let _ = write!(
+        out,
+        r#"<g class="op {r} {oc}"{id}{data}><rect x="{x0:.1}" y="{y:.1}" width="{w:.1}" height="{bh}" rx="3"/><text class="{place}" x="{tx:.1}" y="{ty:.1}">{l}</text>{node_text}<title>{tip}</title></g>"#,
+        r = d.role.name(),
+        oc = esc(&o.outcome),
+        w = x1 - x0,
+        bh = 20.0,
+        place = if inside { "in" } else { "out" },
+        tx = if inside { x0 + 4.0 } else { x1 + 4.0 },
+        ty = y + 14.0,
+        l = esc(&text),
+        tip = esc(&format!(
+            "p{} {text} ({}{served})",
+            o.process,
+            d.role.name()
+        )),
+    );
+}
+
+fn table(ops: &[Drawn]) -> String {
+    let mut t = String::from(
+        r#"<table class="ops" id="anomaly-ops"><thead><tr><th>role</th><th>process</th><th>f</th><th>key</th><th>value</th><th>read</th><th>invoked (s)</th><th>completed (s)</th><th>latency (ms)</th><th>outcome</th><th>node</th><th>node was</th></tr></thead><tbody>"#,
+    );
+    for d in ops {
+        let (o, role) = (&d.op, d.role);
         let done = o.complete_time_ns;
         let read = if matches!(o.f.as_str(), "read" | "get") && o.outcome == "ok" {
             show(&o.output)
@@ -205,7 +373,7 @@ fn table(ops: &[(&OpSummary, Role)]) -> String {
         };
         let _ = write!(
             t,
-            r#"<tr class="{r}"><td>{r}</td><td>p{p}</td><td>{f}</td><td>{k}</td><td>{v}</td><td>{read}</td><td>{i:.3}</td><td>{c}</td><td>{l}</td><td>{oc}</td><td>{n}</td></tr>"#,
+            r#"<tr class="{r}"><td>{r}</td><td>p{p}</td><td>{f}</td><td>{k}</td><td>{v}</td><td>{read}</td><td>{i:.3}</td><td>{c}</td><td>{l}</td><td>{oc}</td><td>{n}</td><td>{was}</td></tr>"#,
             r = role.name(),
             p = esc(&o.process),
             f = esc(&o.f),
@@ -219,6 +387,7 @@ fn table(ops: &[(&OpSummary, Role)]) -> String {
                 / 1e6)),
             oc = esc(&o.outcome),
             n = esc(o.node.as_deref().unwrap_or("")),
+            was = esc(&d.state.as_ref().map_or(String::new(), NodeState::words)),
         );
     }
     t.push_str("</tbody></table>");
@@ -269,7 +438,7 @@ mod tests {
             state: "nil".into(),
             window: vec![],
         };
-        let html = render(Some(&cx), &[]);
+        let html = render(Some(&cx), &[], &[]);
         assert!(html.contains(r#"id="anomaly""#));
         assert!(html.contains("open"));
         assert!(!html.contains("NaN"));

@@ -33,7 +33,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "CMD")]
     pub node_cmd: Option<String>,
 
-    /// Write path: quorum (ack after Raft commit) or async (ack once in the leader's log).
+    /// Write path: quorum (ack after Raft commit), sync-all (ack once every node has it) or async (ack
+    /// once in the leader's log).
     #[arg(long, default_value = "quorum")]
     pub replication: Replication,
 
@@ -278,11 +279,6 @@ impl RunConfig {
                 a.replication, a.system
             ));
         }
-        if a.system == SystemKind::Etcd && a.replication == Replication::Async {
-            return Err(
-                "--replication async is a mode of our node; etcd has no such option".into(),
-            );
-        }
         let hosts_file = match &a.hosts {
             Some(p) => {
                 Some(nemesis::hosts::HostsFile::load(p).map_err(|e| format!("--hosts: {e}"))?)
@@ -303,10 +299,9 @@ impl RunConfig {
             fault_names.join("+")
         };
         let name = a.name.clone().unwrap_or_else(|| {
-            let repl = if a.replication == Replication::Async {
-                "-async"
-            } else {
-                ""
+            let repl = match a.replication {
+                Replication::Quorum => String::new(),
+                r => format!("-{r}"),
             };
             format!("{}-{mode}{repl}-{}-{nemesis_name}", a.system, a.workload)
         });

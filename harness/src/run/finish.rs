@@ -76,7 +76,9 @@ pub fn finish(
                 memory_limit_bytes: Some(4 << 30),
                 threads: 2,
             };
-            Some(checker::check(&history, cfg.model(), &opts))
+            let mut c = checker::check(&history, cfg.model(), &opts);
+            report::roles::enrich(&mut c, &events, &history);
+            Some(c)
         }
         Err(e) => {
             problems.push(format!("the recorded history does not parse: {e}"));
@@ -147,10 +149,8 @@ fn explanation(r: &Results) -> String {
     let mut s = String::new();
     if let Some(c) = r.check {
         if let Some(cx) = &c.counterexample {
+            // Names who served each op it mentions (report::roles::enrich).
             s.push_str(&cx.explanation);
-            if let Some(node) = &cx.op.node {
-                let _ = write!(s, " (served by {node})");
-            }
         } else if let Some(reason) = &c.unknown_reason {
             s.push_str(reason);
         }
@@ -171,7 +171,7 @@ fn latency_line(m: &RunMetrics) -> String {
         })
     };
     let avail = m.availability_in_faults.ratio.map_or(String::new(), |a| {
-        format!("; {:.0}% of ops ok during faults", a * 100.0)
+        format!("; {:.0}% of ops served during faults", a * 100.0)
     });
     format!(
         "reads {}; writes {}; {:.0} ok ops/s{avail}",
@@ -189,6 +189,30 @@ fn faults_line(faults: &[FaultRecord]) -> String {
     format!("{hit}/{} hit their target", faults.len())
 }
 
+/// Each fault on a line: `partition-follower n1 (follower, term 1) 2.47–5.47 s`.
+fn fault_lines(faults: &[FaultRecord]) -> String {
+    let lines: Vec<String> = faults
+        .iter()
+        .map(|f| {
+            let term = f.term.map(|t| format!(", term {t}")).unwrap_or_default();
+            let end = f.end_s.map_or("end".into(), |e| format!("{e:.2}"));
+            let missed = if f.hit {
+                String::new()
+            } else {
+                format!(" MISSED: {}", f.detail)
+            };
+            format!(
+                "{} {} ({}{term}) {:.2}–{end} s{missed}",
+                f.kind.name(),
+                f.targets.join(","),
+                f.role,
+                f.start_s
+            )
+        })
+        .collect();
+    lines.join("\n")
+}
+
 fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
     let mut b = Builder::default();
     b.push_record(["verdict", verdict_words(r)]);
@@ -202,13 +226,10 @@ fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
         "nemesis",
         &format!("{} ({})", names.join(","), faults_line(r.faults)),
     ]);
-    b.push_record([
-        "ops".to_string(),
-        format!(
-            "{} ok, {} fail, {} info",
-            r.stats.ok, r.stats.fail, r.stats.info
-        ),
-    ]);
+    if !r.faults.is_empty() {
+        b.push_record(["faults".to_string(), fault_lines(r.faults)]);
+    }
+    b.push_record(["ops".to_string(), r.metrics.outcome_words()]);
     if let Some(c) = r.check {
         b.push_record([
             "checked".to_string(),
@@ -240,11 +261,7 @@ fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
         "| workload | {}, {} workers, {} ops/s, {} routing |",
         cfg.workload, cfg.concurrency, cfg.rate, cfg.routing
     );
-    let _ = writeln!(
-        s,
-        "| ops | {} ok, {} fail, {} info |",
-        r.stats.ok, r.stats.fail, r.stats.info
-    );
+    let _ = writeln!(s, "| ops | {} |", r.metrics.outcome_words());
     let _ = writeln!(s, "| latency | {} |", latency_line(r.metrics));
     let _ = writeln!(s, "| seed | {} |", cfg.seed);
     let _ = writeln!(

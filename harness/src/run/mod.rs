@@ -11,6 +11,7 @@ mod faults;
 mod finish;
 pub mod place;
 mod probe;
+mod sampler;
 mod start_checks;
 
 use crate::exit;
@@ -257,6 +258,7 @@ async fn drive(
         *refused = Some(why);
         return runner.records;
     }
+    let _status_samples = sampler::spawn(&client, recorder, client_rt);
     let wcfg = cfg.workload_config();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workload = client_rt.spawn(workloads::run(
@@ -323,14 +325,17 @@ async fn every_node_exited(cluster: &mut NodeCluster) -> Vec<String> {
     }
 }
 
-/// A progress bar: elapsed time, ops/s, ok/fail/info counts and the current fault. Never returns.
+/// A progress bar: elapsed time, ops/s, ok/fail/info counts and the current fault. Without a terminal
+/// (CI logs, pipes) the same words go out as one line every few seconds instead. Never returns.
 async fn progress(
     cfg: &RunConfig,
     recorder: &Arc<Recorder>,
     current: &Arc<Mutex<String>>,
     shown: bool,
 ) {
-    let bar = if shown {
+    use std::io::IsTerminal;
+    let lines = shown && !std::io::stderr().is_terminal();
+    let bar = if shown && !lines {
         ProgressBar::new(cfg.time_limit().as_secs())
     } else {
         ProgressBar::hidden()
@@ -341,12 +346,12 @@ async fn progress(
             .progress_chars("=> "),
     );
     let start = Instant::now();
+    let mut next_line = Duration::from_secs(PROGRESS_LINE_EVERY_S);
     loop {
         let s = recorder.stats();
         let secs = start.elapsed().as_secs_f64().max(0.001);
         let fault = current.lock().unwrap().clone();
-        bar.set_position(start.elapsed().as_secs().min(cfg.time_limit().as_secs()));
-        bar.set_message(format!(
+        let msg = format!(
             "{:.0} ops/s  ok {}  fail {}  info {}  {}",
             (s.ok + s.fail + s.info) as f64 / secs,
             s.ok,
@@ -357,7 +362,20 @@ async fn progress(
             } else {
                 format!("fault: {fault}")
             }
-        ));
+        );
+        if lines && start.elapsed() >= next_line {
+            eprintln!(
+                "harness: {:>4.0} s  {}",
+                start.elapsed().as_secs_f64(),
+                msg.trim_end()
+            );
+            next_line += Duration::from_secs(PROGRESS_LINE_EVERY_S);
+        }
+        bar.set_position(start.elapsed().as_secs().min(cfg.time_limit().as_secs()));
+        bar.set_message(msg);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// Seconds between progress lines when stderr is not a terminal.
+const PROGRESS_LINE_EVERY_S: u64 = 5;

@@ -299,6 +299,9 @@ impl RaftNode {
             self.progress.clear();
             self.round_starts.clear();
             self.fail_proposals();
+            for (id, result) in self.sync_acks.abandon() {
+                self.respond(id, result);
+            }
             self.fail_leader_reads();
         }
     }

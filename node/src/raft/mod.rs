@@ -36,6 +36,7 @@ mod proposals;
 mod reads;
 mod replication;
 mod state_machine;
+mod sync_all;
 #[cfg(test)]
 mod tests;
 mod types;
@@ -97,6 +98,8 @@ pub struct RaftNode {
     /// Async replication: entries not yet old enough to ship.
     ship: replication::ShipQueue,
     proposals: BTreeMap<u64, Proposal>,
+    /// sync-all: applied writes waiting for every node before they are answered.
+    sync_acks: sync_all::SyncAcks,
 
     reads: reads::ReadState,
     lease: lease::LeaseState,
@@ -166,6 +169,7 @@ impl RaftNode {
             need_flush: false,
             ship: replication::ShipQueue::default(),
             proposals: BTreeMap::new(),
+            sync_acks: sync_all::SyncAcks::default(),
             reads,
             lease: lease::LeaseState::default(),
             msgs: Vec::new(),
@@ -210,6 +214,13 @@ impl RaftNode {
             ClientRequest::Cas { key, from, to } => {
                 let check = (key.clone(), from);
                 self.client_write(id, Command::Cas { key, from, to }, Some(check))
+            }
+            ClientRequest::Append { key, value } => {
+                self.client_write(id, Command::Append { key, value }, None)
+            }
+            ClientRequest::LocalRead { key } => {
+                let reply = ClientReply::of_read(self.kv.get(&key).cloned());
+                self.respond(id, Ok(reply))
             }
         }
     }

@@ -1,9 +1,13 @@
 //! Client writes and log reads as proposals: appending, matching results by (term, index) at apply,
 //! and answering what was pending when leadership is lost.
 
-use super::state_machine::Applied;
+use super::state_machine::{Applied, Stored};
 use super::{ClientError, ClientReply, Command, RaftNode, RequestId};
 use crate::api::{ErrorCode, Replication, Role};
+
+/// An append to an integer key is committed but changes nothing: a definite refusal.
+const NOT_A_LIST: &str =
+    "the key holds an integer, not a list; append needs a list key (or an absent one)";
 
 /// A client proposal waiting for its entry, matched by (term, index).
 pub(super) struct Proposal {
@@ -29,13 +33,27 @@ impl RaftNode {
                 "new leader waiting for the previous leader's lease to expire",
             );
         }
+        if self.cfg.replication == Replication::SyncAll {
+            if let Some(peer) = self.unreachable_peer() {
+                let msg = format!(
+                    "sync-all: {peer} has not answered for an election timeout; a write cannot reach every node"
+                );
+                return self.fail(id, ErrorCode::Unavailable, msg);
+            }
+        }
         if self.cfg.replication == Replication::Async {
             // Async: acknowledge once in our own log (the Ready persists it before answering). A cas is
             // judged now against our latest log, applied or not, so its answer is final.
+            let tail = self.log.tail_after(self.applied);
             if let Some((key, from)) = cas {
-                let current = self.kv.speculate(&key, self.log.tail_after(self.applied));
-                if current != from {
+                let current = self.kv.speculate(&key, tail);
+                if current != from.map(Stored::Int) {
                     return self.fail(id, ErrorCode::CasFailed, "cas precondition failed");
+                }
+            }
+            if let Command::Append { key, .. } = &cmd {
+                if !self.kv.accepts_append(key, tail) {
+                    return self.fail(id, ErrorCode::BadRequest, NOT_A_LIST);
                 }
             }
             self.propose(cmd);
@@ -83,7 +101,12 @@ impl RaftNode {
             } else {
                 match result {
                     Applied::Written | Applied::Noop => Ok(ClientReply::Written),
-                    Applied::Read(value) => Ok(ClientReply::Read { value }),
+                    Applied::Read(value) => Ok(ClientReply::of_read(value)),
+                    Applied::NotAList => Err(ClientError {
+                        code: ErrorCode::BadRequest,
+                        message: NOT_A_LIST.into(),
+                        leader: None,
+                    }),
                     Applied::CasFailed => Err(ClientError {
                         code: ErrorCode::CasFailed,
                         message: "cas precondition failed".into(),
@@ -97,7 +120,14 @@ impl RaftNode {
                 )),
                 other => other,
             };
-            self.respond(p.id, reply);
+            if self.cfg.replication == Replication::SyncAll && !p.is_read && reply.is_ok() {
+                self.sync_acks.defer(index, p.id, reply);
+            } else {
+                self.respond(p.id, reply);
+            }
+        }
+        if self.cfg.replication == Replication::SyncAll && self.role == Role::Leader {
+            self.release_sync_acks();
         }
         self.serve_applied_reads();
     }

@@ -108,10 +108,10 @@ impl RaftNode {
         let value = if self.cfg.replication == Replication::Async && self.role == Role::Leader {
             self.kv.speculate(key, self.log.tail_after(self.applied))
         } else {
-            self.kv.get(key)
+            self.kv.get(key).cloned()
         };
         self.responses
-            .push((id, Ok(ClientReply::Read { value }), term));
+            .push((id, Ok(ClientReply::of_read(value)), term));
     }
 
     /// ReadIndex steps 1-3: refuse until ready, record the commit index, then join this turn's round or

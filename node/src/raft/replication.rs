@@ -57,7 +57,7 @@ impl RaftNode {
     pub(super) fn send_append(&mut self, peer: &str) {
         let max_batch = self.cfg.max_batch.max(1);
         let last = match self.cfg.replication {
-            Replication::Quorum => self.log.last_index(),
+            Replication::Quorum | Replication::SyncAll => self.log.last_index(),
             Replication::Async => self
                 .ship
                 .shippable(self.now, self.cfg.async_lag)
@@ -180,6 +180,15 @@ impl RaftNode {
         }
     }
 
+    /// sync-all: a follower that has not answered within an election timeout (writes would only wait).
+    pub(super) fn unreachable_peer(&self) -> Option<String> {
+        let et = self.cfg.election_timeout;
+        self.progress
+            .iter()
+            .find(|(_, pr)| self.now.saturating_sub(pr.last_contact) >= et)
+            .map(|(id, _)| id.clone())
+    }
+
     /// CheckQuorum: a quorum (counting us) responded within the last election timeout.
     fn quorum_active(&self) -> bool {
         let et = self.cfg.election_timeout;
@@ -297,11 +306,28 @@ impl RaftNode {
         }
         if success {
             self.maybe_commit();
+            self.release_sync_acks();
         }
         if resend {
             self.send_append(from);
         }
         self.check_rounds();
+    }
+
+    /// sync-all: the lowest index every node has durable (ourselves: what the shell persisted).
+    pub(super) fn all_matched(&self) -> u64 {
+        self.progress
+            .values()
+            .map(|p| p.match_index)
+            .fold(self.log.stable_last(), u64::min)
+    }
+
+    /// sync-all: answer the applied writes every node now has.
+    pub(super) fn release_sync_acks(&mut self) {
+        let all = self.all_matched().min(self.applied);
+        for (id, result) in self.sync_acks.release(all) {
+            self.respond(id, result);
+        }
     }
 
     /// Commit rule: the highest index stored on a quorum, if it is of the current term.

@@ -71,6 +71,11 @@ pub enum Command {
         from: Option<Value>,
         to: Value,
     },
+    /// Append `value` to the list at `key` (created empty).
+    Append {
+        key: String,
+        value: Value,
+    },
     /// A read committed through the log (`--read-mode log`).
     Get {
         key: String,
@@ -91,12 +96,38 @@ pub enum ClientRequest {
         from: Option<Value>,
         to: Value,
     },
+    Append {
+        key: String,
+        value: Value,
+    },
+    /// This node's own applied state, whatever the read mode (convergence checks).
+    LocalRead {
+        key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientReply {
-    Read { value: Option<Value> },
+    /// An integer key, or an absent one (`None`).
+    Read {
+        value: Option<Value>,
+    },
+    /// A list key (built by appends).
+    List {
+        value: Vec<Value>,
+    },
     Written,
+}
+
+impl ClientReply {
+    pub(super) fn of_read(stored: Option<super::state_machine::Stored>) -> ClientReply {
+        use super::state_machine::Stored;
+        match stored {
+            None => ClientReply::Read { value: None },
+            Some(Stored::Int(v)) => ClientReply::Read { value: Some(v) },
+            Some(Stored::List(value)) => ClientReply::List { value },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

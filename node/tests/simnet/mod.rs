@@ -490,6 +490,8 @@ impl Sim {
                 node,
                 None,
             ),
+            // The sim issues no appends, so no list is ever read.
+            Ok(ClientReply::List { .. }) => unreachable!("the sim issues no appends"),
             Ok(ClientReply::Written) => {
                 if let OpKind::Write(v) = op.kind {
                     self.acked_writes.push((op.key.clone(), v));

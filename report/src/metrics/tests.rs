@@ -234,3 +234,37 @@ fn huge_times_widen_buckets() {
     assert!(m.series.len() as u64 <= MAX_BUCKETS + 1);
     assert!(m.bucket_s > 1.0);
 }
+
+#[test]
+fn fail_codes_and_served_availability() {
+    let mut h = H::default();
+    let errors = [
+        (Fail, "cas_failed: value is 2"),
+        (Fail, "cas_failed: value is 3"),
+        (Fail, "unavailable: no leader"),
+        (Fail, "not_leader: leader is n2"),
+        (Fail, "could not connect: refused"),
+        (Info, "timeout: no answer in time"),
+    ];
+    for (i, (kind, err)) in errors.iter().enumerate() {
+        let t = 1000.0 + i as f64 * 10.0;
+        h.push(t, i as u64, Invoke, "cas", json!([1, 2]), None);
+        h.push(t + 5.0, i as u64, *kind, "cas", json!([1, 2]), Some("n1"));
+        h.0.last_mut().unwrap().error = Some(err.to_string());
+    }
+    let h = h.op(9, "read", 1100.0, 1105.0, Ok);
+    let faults = [FaultSpan::new("partition-leader", 0.5, Some(2.0), ["n1"])];
+    let m = RunMetrics::from_events(&h.events(), &faults);
+    assert_eq!(m.fail_codes["cas_failed"], 2);
+    assert_eq!(m.fail_codes["unavailable"], 1);
+    assert_eq!(m.fail_codes["refused"], 1);
+    assert_eq!(m.info_codes["timeout"], 1);
+    // Served: the ok read and both correct cas refusals; not: unavailable, not_leader, refused, timeout.
+    let a = m.availability_in_faults;
+    assert_eq!((a.ops, a.ok, a.served), (7, 1, 3));
+    assert!(close(a.ratio, 3.0 / 7.0));
+    assert_eq!(
+        m.outcome_words(),
+        "1 ok, 5 fail: 2 cas_failed, 1 not_leader, 1 refused, 1 unavailable, 1 info: 1 timeout"
+    );
+}

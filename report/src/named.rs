@@ -1,0 +1,167 @@
+//! The ops a checker explanation names. The checker words every op it names as `<op> by process <p>`
+//! ([`checker::explain::describe_op`]), usually followed by a time (`at 1.23 s`, `began at`,
+//! `completed at`); that wording is matched against the history, so no second copy of the checker's
+//! reasoning lives here. A served-by note this crate inserted after a mention is skipped.
+
+use checker::explain::describe_op;
+use checker::{History, Op};
+
+/// One op named in an explanation: where its mention ends in the text (just after `by process <p>`),
+/// and the op (an index into `History::ops`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mention {
+    pub end: usize,
+    pub op: usize,
+}
+
+/// The words an explanation uses for `op`.
+pub fn words(op: &Op) -> String {
+    format!("{} by process {}", describe_op(op), op.process)
+}
+
+/// Every op of `key` (all ops when `None`) that `text` names, in the order of the text. An op named
+/// twice is listed twice. `near_ns` breaks ties between ops with the same words (the anomaly's time).
+pub fn mentions(text: &str, history: &History, key: Option<&str>, near_ns: u64) -> Vec<Mention> {
+    let ops: Vec<(usize, &Op, String)> = history
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| key.is_none() || o.key.as_deref() == key)
+        .map(|(i, o)| (i, o, words(o)))
+        .collect();
+    let mut found: Vec<Mention> = Vec::new();
+    let mut words_seen: Vec<&str> = Vec::new();
+    for (_, _, w) in &ops {
+        if words_seen.contains(&w.as_str()) {
+            continue;
+        }
+        words_seen.push(w);
+        for (at, _) in text.match_indices(w.as_str()) {
+            let end = at + w.len();
+            // `by process 1` must not match inside `by process 12`.
+            if text[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                continue;
+            }
+            let same: Vec<&(usize, &Op, String)> = ops.iter().filter(|(_, _, x)| x == w).collect();
+            let pick = match time_after(&text[end..]) {
+                Some((invoked, t)) => same
+                    .iter()
+                    .find(|(_, o, _)| {
+                        let ns = if invoked {
+                            o.invoke_time_ns
+                        } else {
+                            o.complete_time_ns
+                        };
+                        ns.is_some_and(|ns| format!("{:.2}", ns as f64 / 1e9) == t)
+                    })
+                    .copied()
+                    .or_else(|| nearest(&same, near_ns)),
+                None => nearest(&same, near_ns),
+            };
+            if let Some((i, _, _)) = pick {
+                found.push(Mention { end, op: *i });
+            }
+        }
+    }
+    found.sort_by_key(|m| m.end);
+    found
+}
+
+fn nearest<'a>(
+    same: &[&'a (usize, &'a Op, String)],
+    near_ns: u64,
+) -> Option<&'a (usize, &'a Op, String)> {
+    same.iter()
+        .min_by_key(|(_, o, _)| o.invoke_time_ns.unwrap_or(0).abs_diff(near_ns))
+        .copied()
+}
+
+/// The length of a served-by note at the start of `rest` (` (served by ...)`), or 0.
+pub fn note_len(rest: &str) -> usize {
+    if !rest.starts_with(" (served by ") {
+        return 0;
+    }
+    rest.find(')').map_or(0, |i| i + 1)
+}
+
+/// The time that follows a mention: `(true, "1.23")` for `at 1.23 s` or `began at 1.23 s` (an
+/// invocation), `(false, ..)` for `completed at`.
+fn time_after(rest: &str) -> Option<(bool, &str)> {
+    let rest = &rest[note_len(rest)..];
+    let rest = rest.strip_prefix(')').unwrap_or(rest);
+    let (invoked, rest) = if let Some(r) = rest
+        .strip_prefix(" completed at ")
+        .or_else(|| rest.strip_prefix(" had completed at "))
+    {
+        (false, r)
+    } else if let Some(r) = rest.strip_prefix(" began at ") {
+        (true, r)
+    } else {
+        (true, rest.strip_prefix(" at ")?)
+    };
+    let n = rest.find(" s")?;
+    let t = &rest[..n];
+    t.chars()
+        .all(|c| c.is_ascii_digit() || c == '.')
+        .then_some((invoked, t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checker::{Event, EventType, Process};
+    use serde_json::{json, Value};
+
+    fn ev(ms: u64, p: u64, kind: EventType, f: &str, v: Value) -> Event {
+        Event {
+            index: 0,
+            time: ms * 1_000_000,
+            process: Process::Client(p),
+            kind,
+            f: f.into(),
+            key: Some("r".into()),
+            value: v,
+            node: Some("n1".into()),
+            error: None,
+        }
+    }
+
+    pub(crate) fn history() -> History {
+        use EventType::*;
+        let mut e = vec![
+            ev(100, 1, Invoke, "write", json!(7)),
+            ev(110, 1, Ok, "write", json!(7)),
+            ev(500, 12, Invoke, "write", json!(9)),
+            ev(530, 12, Ok, "write", json!(9)),
+            ev(540, 2, Invoke, "read", Value::Null),
+            ev(545, 2, Ok, "read", json!(7)),
+            ev(900, 2, Invoke, "read", Value::Null),
+            ev(905, 2, Ok, "read", json!(9)),
+        ];
+        for (i, x) in e.iter_mut().enumerate() {
+            x.index = i as u64;
+        }
+        checker::parse_events(&e).unwrap()
+    }
+
+    #[test]
+    fn finds_each_named_op_by_words_and_time() {
+        let h = history();
+        let text = "key r: read of r by process 2 at 0.54 s returned 7, but write 9 to r by process 12 \
+                    completed at 0.53 s before that began, and write 7 to r by process 1 had completed at 0.11 s.";
+        let m = mentions(text, &h, Some("r"), 540_000_000);
+        let ops: Vec<(u64, &str)> = m
+            .iter()
+            .map(|m| (h.ops[m.op].process, h.ops[m.op].f.as_str()))
+            .collect();
+        assert_eq!(ops, vec![(2, "read"), (12, "write"), (1, "write")]);
+        // The read at 0.54 s, not the one at 0.90 s with the same words.
+        assert_eq!(h.ops[m[0].op].invoke_time_ns, Some(540_000_000));
+        // A served-by note between the mention and its time does not hide the time.
+        let noted =
+            "read of r by process 2 (served by n1, the leader in term 2) at 0.90 s returned 9.";
+        let m = mentions(noted, &h, Some("r"), 0);
+        assert_eq!(h.ops[m[0].op].invoke_time_ns, Some(900_000_000));
+        assert!(mentions("nothing named here", &h, Some("r"), 0).is_empty());
+    }
+}

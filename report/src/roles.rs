@@ -1,0 +1,292 @@
+//! Who each node was over time, from the `/status` samples in the history (`info` events of the process
+//! `"status"`), and the checker's explanation enriched with it: every op the explanation names gets
+//! "(served by n2, a follower in term 3 whose leader was n1)" where that is known.
+
+use crate::named::{mentions, note_len};
+use checker::{CheckResult, Event, History, Op, Process};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// A sample older than this says nothing about an op (the sampler stalled, or the run had not begun).
+const STALE_NS: u64 = 1_000_000_000;
+
+/// One node in one sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeState {
+    /// `leader`, `follower`, `candidate`, `precandidate`, or `down` (no answer in time).
+    pub role: String,
+    pub term: Option<u64>,
+    pub leader: Option<String>,
+}
+
+impl NodeState {
+    /// `a follower in term 3 whose leader was n1`, `the leader in term 3`, `not answering /status`.
+    pub fn words(&self) -> String {
+        let term = self
+            .term
+            .map(|t| format!(" in term {t}"))
+            .unwrap_or_default();
+        match self.role.as_str() {
+            "down" => "not answering /status".into(),
+            "leader" => format!("the leader{term}"),
+            role => {
+                let article = if role.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                let leader = match &self.leader {
+                    Some(l) => format!(" whose leader was {l}"),
+                    None => " with no known leader".into(),
+                };
+                format!("{article} {role}{term}{leader}")
+            }
+        }
+    }
+
+    /// `follower t3`, for tight labels.
+    pub fn short(&self) -> String {
+        match self.term {
+            Some(t) => format!("{} t{t}", self.role),
+            None => self.role.clone(),
+        }
+    }
+}
+
+/// Every node's samples, in time order.
+#[derive(Debug, Clone, Default)]
+pub struct Roles {
+    by_node: HashMap<String, Vec<(u64, NodeState)>>,
+}
+
+impl Roles {
+    pub fn from_events(events: &[Event]) -> Roles {
+        let mut by_node: HashMap<String, Vec<(u64, NodeState)>> = HashMap::new();
+        for e in events {
+            if !matches!(&e.process, Process::Named(n) if n == "status") {
+                continue;
+            }
+            let Value::Object(nodes) = &e.value else {
+                continue;
+            };
+            for (node, v) in nodes {
+                let Some(role) = v.get("role").and_then(Value::as_str) else {
+                    continue;
+                };
+                let state = NodeState {
+                    role: role.to_string(),
+                    term: v.get("term").and_then(Value::as_u64),
+                    leader: v.get("leader").and_then(Value::as_str).map(str::to_string),
+                };
+                by_node
+                    .entry(node.clone())
+                    .or_default()
+                    .push((e.time, state));
+            }
+        }
+        for s in by_node.values_mut() {
+            s.sort_by_key(|(t, _)| *t);
+        }
+        Roles { by_node }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_node.is_empty()
+    }
+
+    /// The node's state at `t_ns`: its last answered sample at or before then, at most a second old, else
+    /// the last sample at all (a node not answering then).
+    pub fn at(&self, node: &str, t_ns: u64) -> Option<&NodeState> {
+        let samples = self.by_node.get(node)?;
+        let upto = samples.partition_point(|(t, _)| *t <= t_ns);
+        let recent = |(t, _): &&(u64, NodeState)| t_ns - *t <= STALE_NS;
+        samples[..upto]
+            .iter()
+            .rev()
+            .take_while(recent)
+            .find(|(_, s)| s.role != "down")
+            .or_else(|| samples[..upto].last().filter(recent))
+            .map(|(_, s)| s)
+    }
+
+    /// The state of the node that served `op`, when it completed (the answer came before then).
+    pub fn of_op(
+        &self,
+        op_node: Option<&str>,
+        complete_ns: Option<u64>,
+        invoke_ns: u64,
+    ) -> Option<&NodeState> {
+        self.at(op_node?, complete_ns.unwrap_or(invoke_ns))
+    }
+
+    /// ` (served by n2, a follower in term 3 whose leader was n1)`, or ` (served by n2)` without samples.
+    pub fn served_note(&self, op: &Op) -> Option<String> {
+        let node = op.node.as_deref()?;
+        let at = self.of_op(
+            Some(node),
+            op.complete_time_ns,
+            op.invoke_time_ns.unwrap_or(0),
+        );
+        Some(match at {
+            Some(s) => format!(" (served by {node}, {})", s.words()),
+            None => format!(" (served by {node})"),
+        })
+    }
+}
+
+/// Adds a served-by note after every op the counterexample's explanation names (the anomaly's at the end
+/// when the explanation does not name it in the usual words), in the counterexample and in the result's
+/// one-line explanation. Idempotent: a mention already noted is left alone.
+pub fn enrich(check: &mut CheckResult, events: &[Event], history: &History) {
+    let Some(cx) = check.counterexample.as_mut() else {
+        return;
+    };
+    let roles = Roles::from_events(events);
+    let text = cx.explanation.clone();
+    let found = mentions(&text, history, cx.key.as_deref(), cx.op.invoke_time_ns);
+    let mut out = String::with_capacity(text.len() + 200);
+    let mut from = 0;
+    let mut anomaly_named = false;
+    for m in &found {
+        let op = &history.ops[m.op];
+        anomaly_named |= op.invoke_index == cx.op.invoke_index;
+        out.push_str(&text[from..m.end]);
+        from = m.end;
+        if note_len(&text[m.end..]) > 0 {
+            continue;
+        }
+        if let Some(note) = roles.served_note(op) {
+            out.push_str(&note);
+        }
+    }
+    out.push_str(&text[from..]);
+    if !anomaly_named && !text.contains(" (served by ") {
+        if let Some(op) = history
+            .ops
+            .iter()
+            .find(|o| o.invoke_index == cx.op.invoke_index)
+        {
+            if let Some(note) = roles.served_note(op) {
+                let body = out.trim_end_matches('.');
+                out = format!("{body}{note}.");
+            }
+        }
+    }
+    if check.explanation == text {
+        check.explanation = out.clone();
+    }
+    cx.explanation = out;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checker::EventType;
+    use serde_json::json;
+
+    fn sample(ms: u64, value: Value) -> Event {
+        Event {
+            index: 0,
+            time: ms * 1_000_000,
+            process: Process::Named("status".into()),
+            kind: EventType::Info,
+            f: "status".into(),
+            key: None,
+            value,
+            node: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn the_state_at_a_time_skips_missed_answers_and_stale_samples() {
+        let ev = vec![
+            sample(
+                100,
+                json!({"n1": {"role": "leader", "term": 1, "leader": "n1"}, "n2": {"role": "follower", "term": 1, "leader": "n1"}}),
+            ),
+            sample(
+                200,
+                json!({"n1": {"role": "down"}, "n2": {"role": "candidate", "term": 2, "leader": null}}),
+            ),
+        ];
+        let r = Roles::from_events(&ev);
+        assert_eq!(
+            r.at("n1", 250_000_000).unwrap().role,
+            "leader",
+            "a missed answer does not hide the last one"
+        );
+        assert_eq!(
+            r.at("n1", 250_000_000).unwrap().words(),
+            "the leader in term 1"
+        );
+        assert_eq!(
+            r.at("n2", 150_000_000).unwrap().words(),
+            "a follower in term 1 whose leader was n1"
+        );
+        assert_eq!(
+            r.at("n2", 250_000_000).unwrap().words(),
+            "a candidate in term 2 with no known leader"
+        );
+        assert!(
+            r.at("n2", 50_000_000).is_none(),
+            "nothing before the first sample"
+        );
+        assert!(
+            r.at("n2", 5_000_000_000).is_none(),
+            "a sample seconds old says nothing"
+        );
+        assert!(r.at("n9", 150_000_000).is_none());
+    }
+
+    #[test]
+    fn the_explanation_says_who_served_each_named_op() {
+        use EventType::*;
+        let op = |ms: u64, p: u64, kind: EventType, f: &str, v: Value, node: &str| Event {
+            index: 0,
+            time: ms * 1_000_000,
+            process: Process::Client(p),
+            kind,
+            f: f.into(),
+            key: Some("r".into()),
+            value: v,
+            node: (kind != Invoke).then(|| node.to_string()),
+            error: None,
+        };
+        let up = json!({"n1": {"role": "leader", "term": 1, "leader": "n1"}, "n2": {"role": "follower", "term": 1, "leader": "n1"}});
+        let mut ev = vec![sample(50, up.clone())];
+        ev.extend([
+            op(100, 1, Invoke, "write", json!(7), "n1"),
+            op(110, 1, Ok, "write", json!(7), "n1"),
+            sample(300, up.clone()),
+            op(500, 12, Invoke, "write", json!(9), "n1"),
+            op(530, 12, Ok, "write", json!(9), "n1"),
+            sample(535, up),
+            op(540, 2, Invoke, "read", Value::Null, "n2"),
+            op(545, 2, Ok, "read", json!(7), "n2"),
+        ]);
+        for (i, e) in ev.iter_mut().enumerate() {
+            e.index = i as u64;
+        }
+        let h = checker::parse_events(&ev).unwrap();
+        let mut c = checker::check(&h, checker::ModelKind::Register, &Default::default());
+        assert_eq!(c.valid, checker::Validity::Invalid);
+        enrich(&mut c, &ev, &h);
+        let why = &c.counterexample.as_ref().unwrap().explanation;
+        assert!(
+            why.contains("read of r by process 2 (served by n2, a follower in term 1 whose leader was n1) at 0.54 s"),
+            "{why}"
+        );
+        assert!(
+            why.contains("by process 12 (served by n1, the leader in term 1)"),
+            "{why}"
+        );
+        assert_eq!(
+            &c.explanation, why,
+            "the one-line explanation is enriched too"
+        );
+        let again = why.clone();
+        enrich(&mut c, &ev, &h);
+        assert_eq!(c.counterexample.unwrap().explanation, again, "idempotent");
+    }
+}
