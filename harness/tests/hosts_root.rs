@@ -86,7 +86,20 @@ fn strays(ns: &str) -> Vec<String> {
 
 /// No rule, process or file of any run is left on any host, nor an ssh process in the control namespace.
 fn assert_nothing_left(rig: &SshRig) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    assert_nothing_left_within(rig, Duration::from_secs(5))
+}
+
+/// Processes on the hosts other than sshd and its sessions: nodes, wrappers, keepers.
+fn run_processes(rig: &SshRig) -> Vec<String> {
+    ["n1", "n2", "n3"]
+        .iter()
+        .flat_map(|n| strays(rig.host_netns(n).unwrap()))
+        .filter(|p| !p.contains("sshd"))
+        .collect()
+}
+
+fn assert_nothing_left_within(rig: &SshRig, limit: Duration) {
+    let deadline = Instant::now() + limit;
     loop {
         let mut left = Vec::new();
         for n in ["n1", "n2", "n3"] {
@@ -189,6 +202,91 @@ fn root_hosts_read_index_valid_leader_local_caught_kill_leader_restarts() {
     let res = results(store.path());
     assert_eq!(res["valid"], true, "{res:#}");
     assert_nothing_left(&rig);
+
+    // clock-skew: through the node's clock API, reached from the control machine, plus a partition.
+    let store = tempfile::tempdir().unwrap();
+    let out = run_on_hosts(
+        &rig,
+        &["--mode", "read-index", "--nemesis", "clock-skew"],
+        store.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let events = history(store.path());
+    assert!(
+        events.iter().any(|e| e["f"] == "start-clock-skew"),
+        "no clock skew in the history"
+    );
+    assert_nothing_left(&rig);
+}
+
+/// A controller killed outright (SIGKILL: no teardown at all) leaves no node running on any host: each
+/// dies with its SSH channel. `harness clean --hosts` then removes the directories and rules.
+#[test]
+fn root_hosts_killed_controller_leaves_no_node_and_clean_sweeps() {
+    let test = "root_hosts_killed_controller_leaves_no_node_and_clean_sweeps";
+    let Some(rig) = rig(test) else { return };
+    let _one_at_a_time = cluster_lock();
+    let store = tempfile::tempdir().unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", rig.control_netns()])
+        .arg(harness_bin())
+        .args([
+            "--time-limit",
+            "60s",
+            "--nemesis",
+            "partition-leader",
+            "--nemesis-interval",
+            "1s",
+        ])
+        .args(["--fault-duration", "50s", "--hosts"])
+        .arg(rig.hosts_file())
+        .arg("--store")
+        .arg(store.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let history = store.path().join("latest/history.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // Wait until the partition is in place (its event follows the rule and its check).
+    while !std::fs::read_to_string(&history)
+        .unwrap_or_default()
+        .contains("start-partition")
+    {
+        assert!(Instant::now() < deadline, "the run never partitioned");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        run_processes(&rig).iter().any(|p| p.contains("node")),
+        "{:?}",
+        run_processes(&rig)
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !run_processes(&rig).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "outlived their controller: {:#?}",
+            run_processes(&rig)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = Command::new("ip")
+        .args(["netns", "exec", rig.control_netns()])
+        .arg(harness_bin())
+        .args(["clean", "--hosts"])
+        .arg(rig.hosts_file())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("removed") && said.contains("deleted nft table"),
+        "{said}"
+    );
+    // The killed controller's ssh masters exit by themselves once idle (30 s).
+    assert_nothing_left_within(&rig, Duration::from_secs(45));
 }
 
 #[test]

@@ -42,10 +42,21 @@ impl Place {
             Some(file) => {
                 let mut hosts = Hosts::connect(file, &run_id).context("preparing the hosts")?;
                 hosts.set_probe_port(client_port);
+                let upload = cfg.system == crate::system::SystemKind::Node;
+                let mut uploaded = BTreeMap::new();
+                if upload {
+                    // To every host at once, before the first start.
+                    let local = super::cluster::resolve_node_bin(cfg.node_bin.as_deref())?.program;
+                    let started = std::time::Instant::now();
+                    for (node, remote) in hosts.upload_all(&local).context("uploading the node")? {
+                        uploaded.insert((node, local.clone()), remote);
+                    }
+                    tracing::info!(elapsed = ?started.elapsed(), "uploaded {}", local.display());
+                }
                 Ok(Place::Hosts(HostsPlace {
                     hosts,
-                    upload: cfg.system == crate::system::SystemKind::Node,
-                    uploaded: Mutex::default(),
+                    upload,
+                    uploaded: Mutex::new(uploaded),
                 }))
             }
         }
