@@ -107,6 +107,7 @@ pub fn register_history(ops: usize, processes: usize, info_share: f64, seed: u64
             value,
             node: None,
             error: None,
+            session: None,
         };
         events.push((
             p.start * 1000,

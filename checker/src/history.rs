@@ -46,4 +46,7 @@ pub struct Event {
     /// Why an op ended `fail` or `info`, in the server's or client's words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The worker (session) that issued the op; it outlives process ids, which change after `info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<u64>,
 }

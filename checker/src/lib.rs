@@ -7,19 +7,26 @@
 //! println!("{}: {}", result.valid, result.explanation);
 //! ```
 
+pub mod append;
 mod check;
 mod edn;
 pub mod explain;
 pub mod history;
+pub mod infer;
 pub mod model;
 mod ops;
 mod parse;
 mod search;
 
-pub use check::{check, check_model, try_check, CheckOptions, CheckResult, KeyResult, Validity};
+pub use check::{
+    check, check_model, check_model_with, try_check, try_check_with, CheckOptions, CheckResult,
+    KeyResult, Method, Methods, Validity,
+};
 pub use explain::{Counterexample, OpSummary};
 pub use history::{Event, EventType, Process};
-pub use model::{Encoded, EncodedOp, KvModel, Model, ModelKind, RegisterModel, UnknownModel};
+pub use model::{
+    Encoded, EncodedOp, KvModel, ListAppendModel, Model, ModelKind, RegisterModel, UnknownModel,
+};
 pub use ops::{Format, History, Op, Outcome};
 pub use parse::{
     load_history, parse_edn, parse_events, parse_jsonl, parse_str, Location, ParseError,

@@ -54,6 +54,9 @@ pub struct Op {
     pub complete_time_ns: Option<u64>,
     pub node: Option<String>,
     pub error: Option<String>,
+    /// The session (worker) that issued the op; parsing falls back to the process id when the history
+    /// records none (EDN), so session checks follow a worker across process ids.
+    pub session: Option<u64>,
 }
 
 impl Op {
@@ -110,9 +113,17 @@ impl History {
             .count()
     }
 
-    /// The model the history looks like it was written for: `kv` for get/put/append or several keys,
-    /// `cas-register` when there is a cas, else `register`.
+    /// The model the history looks like it was written for: `list-append` for Elle txns or appends of
+    /// integers, `kv` for get/put/append or several keys, `cas-register` when there is a cas, else
+    /// `register`.
     pub fn guess_model(&self) -> crate::ModelKind {
+        if self
+            .ops
+            .iter()
+            .any(|o| o.f == "txn" || (o.f == "append" && o.input_value().is_i64()))
+        {
+            return crate::ModelKind::ListAppend;
+        }
         let kv_ops = self
             .ops
             .iter()

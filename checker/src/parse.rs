@@ -177,6 +177,7 @@ struct RawEvent {
     value: Value,
     node: Option<String>,
     error: Option<String>,
+    session: Option<u64>,
 }
 
 impl RawEvent {
@@ -192,6 +193,7 @@ impl RawEvent {
             value: e.value,
             node: e.node,
             error: e.error,
+            session: e.session,
         }
     }
 
@@ -248,6 +250,7 @@ impl RawEvent {
                 .unwrap_or_else(|| e.to_string())
         });
         let value = m.remove("value").unwrap_or(Value::Null);
+        let session = m.get("session").and_then(Value::as_u64);
         Ok(RawEvent {
             at,
             index: line as u64,
@@ -259,6 +262,7 @@ impl RawEvent {
             value,
             node,
             error,
+            session,
         })
     }
 }
@@ -321,6 +325,7 @@ fn pair(events: Vec<RawEvent>, format: Format) -> Result<History, ParseError> {
                     complete_time_ns: None,
                     node: e.node,
                     error: None,
+                    session: Some(e.session.unwrap_or(process)),
                 });
             }
             kind => {
@@ -537,6 +542,7 @@ mod tests {
             value,
             node: Some("n2".into()),
             error: None,
+            session: None,
         };
         let h = parse_events(&[
             ev(0, 4, EventType::Invoke, Value::Null),

@@ -1,17 +1,19 @@
-//! `harness clean`: remove what crashed runs left behind (namespaces, links and processes named `lh...`;
-//! with `--hosts FILE`, the run directories, processes, nft tables and netem qdiscs on those hosts).
+//! `harness clean`: remove what crashed runs left behind (namespaces, links and processes named `lh...`),
+//! leaving runs whose controller still lives alone unless `--force`. With `--hosts FILE`: the run
+//! directories, processes, nft tables and netem qdiscs that runs left on those hosts.
 
 use crate::exit;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct CleanArgs {
+    /// Also remove the networks of runs whose controller is still running, and `lh` namespaces no owner
+    /// marker claims (left by older versions or other tools). With --hosts: runs still live on the hosts.
+    #[arg(long)]
+    pub force: bool,
     /// Sweep these hosts (the file given to `harness --hosts`) instead of this machine.
     #[arg(long, value_name = "FILE")]
     pub hosts: Option<PathBuf>,
-    /// With --hosts: also remove runs that still look alive (their controller's SSH session is up).
-    #[arg(long, requires = "hosts")]
-    pub force: bool,
 }
 
 pub fn run(args: CleanArgs) -> anyhow::Result<u8> {
@@ -22,7 +24,7 @@ pub fn run(args: CleanArgs) -> anyhow::Result<u8> {
         eprintln!("harness clean: {e}");
         return Ok(exit::INVALID_RUN);
     }
-    let report = nemesis::clean_leftovers()?;
+    let report = nemesis::clean_leftovers_with_prefix(nemesis::PREFIX, args.force)?;
     println!("{report}");
     Ok(exit::VALID)
 }

@@ -27,7 +27,10 @@ fn etcd_installed(test: &str) -> bool {
         .output()
         .is_ok();
     if !found {
-        eprintln!("skipping {test}: etcd is not installed (Debian package etcd-server; .ci/run installs it)");
+        common::skip(
+            test,
+            "etcd is not installed (Debian package etcd-server; .ci/run installs it)",
+        );
     }
     found
 }
@@ -98,12 +101,45 @@ fn root_etcd_serializable_reads_are_caught_stale_on_an_isolated_member() {
     );
 }
 
+/// Appends on etcd are transactions on the key's `mod_revision`: every guarantee holds under a leader
+/// partition, and the members' local (serializable) states agree after the heal.
+#[test]
+fn root_etcd_append_keeps_every_guarantee() {
+    let test = "root_etcd_append_keeps_every_guarantee";
+    if !etcd_installed(test) {
+        return;
+    }
+    let args = [
+        "--system",
+        "etcd",
+        "--workload",
+        "append",
+        "--keys",
+        "4",
+        "--nemesis",
+        "partition-leader",
+        "--routing",
+        "round-robin",
+        "--expect",
+        "sessions",
+    ];
+    let Some(res) = run(test, &args, 0) else {
+        return;
+    };
+    for (g, want) in res["guarantees"].as_object().unwrap() {
+        assert_eq!(want, true, "{g}: {res:#}");
+    }
+    assert_eq!(res["lost_writes"]["count"], 0, "{res:#}");
+    let appends = &res["metrics"]["by_f"]["append"]["ok"];
+    assert!(appends.as_u64().unwrap_or(0) > 50, "{res:#}");
+}
+
 /// Our node through the exec placeholders must get the same verdicts as `--system node`.
 #[test]
 fn root_exec_runs_our_node_with_the_same_verdicts() {
     let test = "root_exec_runs_our_node_with_the_same_verdicts";
     let Ok(node) = node_bin() else {
-        return eprintln!("skipping {test}: node binary not built");
+        return common::skip(test, "node binary not built");
     };
     let cmd = format!(
         "{} --id {{id}} --listen {{addr}} --peers {{peers}} --data-dir {{data_dir}} --read-mode {{mode}}",

@@ -22,10 +22,12 @@ pub trait Supervised: Send {
     fn restart(&mut self) -> Result<(), Error>;
     /// SIGTERM, then SIGKILL after `grace`.
     fn stop(&mut self, grace: Duration) -> Result<(), Error>;
+    /// The process state letter (`S`, `R`, `T` when stopped, ...) where it runs; None when not running.
+    fn state(&mut self) -> Option<char>;
 }
 
 macro_rules! delegate {
-    ($t:ty) => {
+    ($t:ty, $state:item) => {
         impl Supervised for $t {
             fn pid(&self) -> Option<u32> {
                 <$t>::pid(self)
@@ -48,9 +50,27 @@ macro_rules! delegate {
             fn stop(&mut self, grace: Duration) -> Result<(), Error> {
                 <$t>::stop(self, grace)
             }
+            $state
         }
     };
 }
 
-delegate!(crate::ManagedProcess);
-delegate!(crate::hosts::RemoteProcess);
+delegate!(
+    crate::ManagedProcess,
+    fn state(&mut self) -> Option<char> {
+        if !self.is_running() {
+            return None;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
+        crate::proc_state(&stat)
+    }
+);
+delegate!(
+    crate::hosts::RemoteProcess,
+    fn state(&mut self) -> Option<char> {
+        if !self.is_running() {
+            return None;
+        }
+        crate::hosts::RemoteProcess::state(self).ok().flatten()
+    }
+);

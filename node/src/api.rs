@@ -127,6 +127,9 @@ pub struct Status {
     pub read_mode: ReadMode,
     pub replication: Replication,
     pub lease: LeaseStatus,
+    /// New leader (lease mode): milliseconds it must still wait out old leases before serving anything.
+    #[serde(default)]
+    pub lease_wait_ms: f64,
     pub clock: ClockState,
 }
 
@@ -229,6 +232,42 @@ impl FromStr for ReadMode {
                     names.join(", ")
                 )
             })
+    }
+}
+
+/// How lease-mode followers treat votes while the countdown of a leader's lease runs.
+/// `report` (the seed's design): vote by the normal rules and report the remainder, which the new leader
+/// waits out. `refuse` (stricter): refuse (pre-)votes and do not campaign until the countdown ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeaseVotes {
+    #[default]
+    Report,
+    Refuse,
+}
+
+impl LeaseVotes {
+    pub fn name(self) -> &'static str {
+        match self {
+            LeaseVotes::Report => "report",
+            LeaseVotes::Refuse => "refuse",
+        }
+    }
+}
+
+impl fmt::Display for LeaseVotes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for LeaseVotes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [LeaseVotes::Report, LeaseVotes::Refuse]
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| format!("unknown lease-votes '{s}'; expected report or refuse"))
     }
 }
 

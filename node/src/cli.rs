@@ -90,6 +90,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         heartbeat_ms = cfg.raft.heartbeat_interval.as_millis() as u64,
         election_timeout_ms = cfg.raft.election_timeout.as_millis() as u64,
         lease_ms = cfg.raft.lease.as_millis() as u64,
+        lease_votes = %cfg.raft.lease_votes,
         max_drift = cfg.raft.max_drift,
         pre_vote = cfg.raft.pre_vote,
         check_quorum = cfg.raft.check_quorum,

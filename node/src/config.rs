@@ -1,6 +1,6 @@
 //! Command-line flags and their validation into the settings the shell and the core run with.
 
-use crate::api::{ReadMode, Replication};
+use crate::api::{LeaseVotes, ReadMode, Replication};
 use crate::raft::{self, NodeId};
 use clap::{Parser, ValueEnum};
 use std::collections::BTreeMap;
@@ -63,6 +63,11 @@ pub struct Args {
     /// L_follower * (1 - max_drift) / (1 + max_drift).
     #[arg(long, default_value_t = 1500)]
     pub lease_ms: u64,
+
+    /// Lease mode: report (followers vote by the normal rules and report the remaining lease, which the
+    /// new leader waits out before serving) or refuse (followers refuse votes while it runs).
+    #[arg(long, default_value = "report")]
+    pub lease_votes: LeaseVotes,
 
     /// Clock rate bound e assumed by the lease arithmetic (0.05 = rates within [0.95, 1.05]).
     #[arg(long, default_value_t = 0.05)]
@@ -235,6 +240,7 @@ impl Args {
                 heartbeat_interval: Duration::from_millis(self.heartbeat_ms),
                 election_timeout: Duration::from_millis(self.election_timeout_ms),
                 lease: Duration::from_millis(self.lease_ms),
+                lease_votes: self.lease_votes,
                 max_drift: self.max_drift,
                 pre_vote: !self.no_pre_vote,
                 check_quorum: !self.no_check_quorum,

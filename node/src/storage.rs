@@ -2,8 +2,10 @@
 //!
 //! Layout: an 8-byte magic header, then records `[len u32 LE][crc32 u32 LE][payload]`, where the payload is
 //! the JSON of a [`Record`]. Replay applies records in order to rebuild [`Restored`]. A record that is cut
-//! short or fails its checksum ends replay: the file is truncated there (with a `warn!`) so a torn write from a
-//! crash is dropped, never read. Every [`Wal::persist`] ends with an fsync, so anything acknowledged after it
+//! short or fails its checksum ends replay. If nothing intact follows it, it is a torn write from a crash:
+//! the file is truncated there (with a `warn!`), never read. If intact records follow it, fsynced records
+//! were damaged: opening fails with [`StorageError::Corrupt`] naming the file and offset, and the file is
+//! left untouched. Every [`Wal::persist`] ends with an fsync, so anything acknowledged after it
 //! survives `kill -9`.
 
 use crate::raft::{Entry, HardState, Restored};
@@ -43,6 +45,8 @@ pub enum StorageError {
         offset: u64,
         detail: String,
     },
+    #[error("{path}: the record at byte {offset} is corrupt, but intact records follow it, so this is not a torn tail from a crash; refusing to start rather than drop fsynced records (see the README, \"A node refuses to start\")")]
+    Corrupt { path: PathBuf, offset: u64 },
     #[error("refusing to write a non-contiguous log: {0}")]
     BadAppend(String),
 }
@@ -248,24 +252,49 @@ fn replay(path: &Path, bytes: &[u8]) -> Result<(Restored, ReplayReport, u64), St
     let mut report = ReplayReport::default();
     let mut pos = HEADER_LEN;
     while pos < bytes.len() {
-        let Some(payload) = frame_at(bytes, pos) else {
+        // A bad record (cut short, checksum, or a payload that does not parse) ends replay: a torn tail if
+        // nothing intact follows it, corruption of fsynced records otherwise.
+        let Some(record) = record_at(bytes, pos) else {
+            if intact_record_after(bytes, pos) {
+                return Err(StorageError::Corrupt {
+                    path: path.to_path_buf(),
+                    offset: pos as u64,
+                });
+            }
             break;
         };
-        let Ok(record) = serde_json::from_slice::<Record>(payload) else {
-            // The checksum matched but the payload does not parse: written by something else. Drop it like
-            // a torn record rather than guess at its meaning.
-            break;
-        };
+        let payload_len = frame_at(bytes, pos).map_or(0, <[u8]>::len);
         apply(&mut restored, record).map_err(|detail| StorageError::Inconsistent {
             path: path.to_path_buf(),
             offset: pos as u64,
             detail,
         })?;
         report.records += 1;
-        pos += FRAME_LEN + payload.len();
+        pos += FRAME_LEN + payload_len;
     }
     report.truncated_bytes = (bytes.len() - pos) as u64;
     Ok((restored, report, pos as u64))
+}
+
+fn record_at(bytes: &[u8], pos: usize) -> Option<Record> {
+    serde_json::from_slice(frame_at(bytes, pos)?).ok()
+}
+
+/// Whether an intact record starts anywhere after the bad one at `pos`. First where the bad frame's own
+/// length says the next one starts (a flipped payload byte), then at every later offset that could start
+/// a JSON record (a damaged length); the checksum makes a false match negligible.
+fn intact_record_after(bytes: &[u8], pos: usize) -> bool {
+    if let Some(header) = bytes.get(pos..pos + FRAME_LEN) {
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let next = pos + FRAME_LEN + len;
+        if len <= MAX_RECORD && next < bytes.len() && record_at(bytes, next).is_some() {
+            return true;
+        }
+    }
+    (pos + 1..bytes.len().saturating_sub(FRAME_LEN)).any(|p| {
+        bytes.get(p + FRAME_LEN..p + FRAME_LEN + 2) == Some(b"{\"".as_slice())
+            && record_at(bytes, p).is_some()
+    })
 }
 
 /// The payload of the record at `pos` if it is complete and its checksum matches.
@@ -527,6 +556,47 @@ mod tests {
         assert_eq!(restored.entries, vec![put(3, 1, 1)]);
         assert_eq!(report.truncated_bytes, full - good_len);
         assert_eq!(wal_len(tmp.path()), good_len);
+    }
+
+    #[test]
+    fn corruption_before_the_tail_is_refused_naming_the_offset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (first_end, second_end);
+        {
+            let (mut wal, _, _) = Wal::open(tmp.path()).unwrap();
+            wal.persist(Some(&hs(1, Some("n1"))), None, &[put(1, 1, 1)])
+                .unwrap();
+            first_end = wal_len(tmp.path());
+            wal.persist(None, None, &[put(1, 2, 2)]).unwrap();
+            second_end = wal_len(tmp.path());
+            wal.persist(None, None, &[put(1, 3, 3)]).unwrap();
+        }
+        let path = tmp.path().join(WAL_FILE);
+        let pristine = fs::read(&path).unwrap();
+        // A flipped payload byte, then a damaged length field, in the middle record.
+        for at in [
+            (first_end + second_end) as usize / 2,
+            first_end as usize + 1,
+        ] {
+            let mut bytes = pristine.clone();
+            bytes[at] ^= 0x40;
+            fs::write(&path, &bytes).unwrap();
+            let err = Wal::open(tmp.path()).err().expect("refused");
+            match &err {
+                StorageError::Corrupt { path: p, offset } => {
+                    assert_eq!(*offset, first_end);
+                    assert_eq!(p, &path);
+                }
+                other => panic!("{other}"),
+            }
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&format!("byte {first_end}")) && msg.contains("wal.log"),
+                "{msg}"
+            );
+            // Nothing was truncated.
+            assert_eq!(fs::read(&path).unwrap(), bytes);
+        }
     }
 
     #[test]

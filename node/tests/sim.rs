@@ -185,7 +185,7 @@ fn quiet_cluster(mode: ReadMode, replication: Replication, seed: u64) -> (Sim, u
     let mut sim = Sim::new(opts);
     let client = sim.add_client();
     let leader = sim.wait_for_leader(None, 3000 * MS).expect("a leader");
-    // Writes may be refused while the new leader waits (lease mode); retry until acknowledged.
+    // The first write may be refused while the election settles; retry until acknowledged.
     for _ in 0..100 {
         if sim.call(client, leader, "k", OpKind::Write(1)).kind == checker::EventType::Ok {
             break;
@@ -405,9 +405,10 @@ fn pause_shorter_than_lease(mode: ReadMode) -> (Sim, bool, checker::Event) {
 }
 
 #[test]
-fn lease_followers_refuse_votes_while_the_old_lease_may_run() {
+fn lease_serves_nothing_new_while_the_old_lease_may_run() {
     let (sim, written, read) = pause_shorter_than_lease(ReadMode::Lease);
-    // Nobody could be elected (hence nothing written) while the old leader's lease could still run.
+    // A new leader may be elected (votes report the remainder), but it serves nothing, so nothing is
+    // written, while the old leader's lease could still run.
     assert!(!written, "a write succeeded during the old leader's lease");
     assert_eq!(read.kind, checker::EventType::Ok, "{read:?}");
     let result = sim.check_history();

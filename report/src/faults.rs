@@ -132,6 +132,7 @@ mod tests {
             value,
             node: None,
             error: None,
+            session: None,
         }
     }
 

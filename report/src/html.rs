@@ -27,6 +27,8 @@ pub struct ReportInput<'a> {
     pub notes: Vec<String>,
     /// The run's options; a JSON object is shown as a table of its top-level fields.
     pub config: Value,
+    /// The guarantee ladder, lost writes and staleness, when the run was checked for them.
+    pub guarantees: Option<crate::guarantees::GuaranteeView>,
 }
 
 impl<'a> ReportInput<'a> {
@@ -40,6 +42,7 @@ impl<'a> ReportInput<'a> {
             faults,
             notes: Vec::new(),
             config: Value::Null,
+            guarantees: None,
         }
     }
 }
@@ -102,6 +105,9 @@ pub fn render(input: &ReportInput) -> String {
         h.push_str("</ul></section>");
     }
     checker_section(&mut h, input.check.as_ref());
+    if let Some(g) = &input.guarantees {
+        crate::guarantees::section(&mut h, g, &input.faults, plots::x_end(m, &input.faults));
+    }
     let _ = write!(
         h,
         r#"<h2>Latency</h2><section>{}</section><h2>Throughput</h2><section>{}</section>"#,
@@ -169,13 +175,7 @@ fn header(h: &mut String, input: &ReportInput) {
     let u = &m.unavailability_summary;
     let nums = [
         (secs(m.duration_s), "duration".to_string()),
-        (
-            t.total().to_string(),
-            format!(
-                "ops: {} ok, {} fail, {} info, {} open",
-                t.ok, t.fail, t.info, t.open
-            ),
-        ),
+        (t.total().to_string(), format!("ops: {}", m.outcome_words())),
         (
             format!("{:.1}/s", m.throughput_ok_per_s),
             "ok throughput".into(),
@@ -184,7 +184,7 @@ fn header(h: &mut String, input: &ReportInput) {
         (lat(&m.write_latency), "write latency p50 / p99".into()),
         (
             pct(&m.availability_in_faults),
-            "availability during faults".into(),
+            "availability during faults (served: ok or a correct cas_failed)".into(),
         ),
         (
             pct(&m.availability_outside_faults),

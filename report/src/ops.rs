@@ -32,7 +32,7 @@ impl ClientOp<'_> {
     }
 
     pub fn is_write(&self) -> bool {
-        matches!(self.f, "write" | "cas" | "put")
+        matches!(self.f, "write" | "cas" | "put" | "append")
     }
 
     /// Whether the system served it: `ok`, or a correct refusal such as `cas_failed` (see [`crate::codes`]).

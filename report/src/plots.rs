@@ -16,7 +16,7 @@ const H: f64 = 340.0;
 fn op_color(f: &str) -> &'static str {
     match f {
         "read" | "get" => "#4e79a7",
-        "write" | "put" => "#59a14f",
+        "write" | "put" | "append" => "#59a14f",
         "cas" => "#b07aa1",
         _ => "#79706e",
     }

@@ -3,18 +3,40 @@
 
 use crate::generator::{OpKind, OpSpec};
 use futures::future::BoxFuture;
-use node::api::{
-    CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, ReadResponse, Role, WriteRequest,
-};
+use node::api::{CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, Role, WriteRequest};
 use reqwest::StatusCode;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+/// What a read returned: a register's integer, or the list at an append key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ReadValue {
+    Int(i64),
+    List(Vec<i64>),
+}
+
+impl ReadValue {
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            ReadValue::Int(v) => Some(*v),
+            ReadValue::List(_) => None,
+        }
+    }
+}
+
+/// A successful read's body: `{"value": 5 | [3, 7] | null, "node": "n1"}`.
+#[derive(serde::Deserialize)]
+struct ReadAnswer {
+    value: Option<ReadValue>,
+    node: String,
+}
 
 /// How one request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// It happened; `read` is the value read (reads only; `None` = absent).
-    Ok { read: Option<i64> },
+    Ok { read: Option<ReadValue> },
     /// It certainly did not happen.
     Fail { error: String },
     /// It may or may not have happened.
@@ -65,6 +87,23 @@ pub trait Client: Send + Sync {
         let _ = req;
         Box::pin(async move { Err(ClientError::Unsupported(format!("{node}: clock skew"))) })
     }
+    /// The node's own applied state of `key`, bypassing its read mode: what the convergence check
+    /// compares across nodes. Systems without such a read answer `Unsupported`.
+    fn local_read<'a>(
+        &'a self,
+        node: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ReadValue>, ClientError>> {
+        Box::pin(async move {
+            Err(ClientError::Unsupported(format!(
+                "{node}: local reads of {key}"
+            )))
+        })
+    }
+    /// Whether the system serves `append` (asked once before an append workload starts).
+    fn probe_append(&self) -> BoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +112,8 @@ pub enum ClientError {
     Unsupported(String),
     #[error("no node named {0}")]
     UnknownNode(String),
+    #[error("the cluster has no nodes")]
+    NoNodes,
     #[error("{node}: {source}")]
     Http {
         node: String,
@@ -158,6 +199,10 @@ impl NodeClient {
                 from: Some(from),
                 to,
             }),
+            OpKind::Append(value) => self
+                .http
+                .post(format!("{url}/append"))
+                .json(&WriteRequest { value }),
         };
         let sent = req.timeout(self.timeout).send().await;
         match sent {
@@ -176,7 +221,7 @@ impl NodeClient {
         };
         if status == StatusCode::OK {
             return match op.kind {
-                OpKind::Read => match serde_json::from_slice::<ReadResponse>(&body) {
+                OpKind::Read => match serde_json::from_slice::<ReadAnswer>(&body) {
                     Ok(r) => Attempt {
                         node: r.node,
                         ..attempt(&node, Outcome::Ok { read: r.value })
@@ -226,6 +271,43 @@ impl NodeClient {
             .send()
             .await;
         json_answer(node, resp).await
+    }
+
+    /// `GET /kv/{key}?local=true`: the node's own applied state. 404 means the system has no such read.
+    pub async fn local(&self, node: &str, key: &str) -> Result<Option<ReadValue>, ClientError> {
+        let resp = self
+            .http
+            .get(self.url(node, &format!("/kv/{key}"))?)
+            .query(&[("local", "true")])
+            .timeout(self.timeout)
+            .send()
+            .await;
+        let r: ReadAnswer = json_answer(node, resp)
+            .await
+            .map_err(|e| not_found_is_unsupported(e, "GET /kv/{key}?local=true"))?;
+        Ok(r.value)
+    }
+
+    /// One append to a key no workload uses: a 404 says the system has no `append`.
+    pub async fn append_probe(&self) -> Result<(), ClientError> {
+        let node = &self.nodes.first().ok_or(ClientError::NoNodes)?.0;
+        let resp = self
+            .http
+            .post(self.url(node, "/kv/lh-append-probe/append")?)
+            .json(&WriteRequest { value: 0 })
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|source| ClientError::Http {
+                node: node.clone(),
+                source,
+            })?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Err(ClientError::Unsupported(format!(
+                "{node} answered 404 to POST /kv/{{key}}/append: append"
+            )));
+        }
+        Ok(())
     }
 
     pub async fn clock(&self, node: &str, req: &ClockRequest) -> Result<ClockState, ClientError> {
@@ -280,6 +362,28 @@ impl Client for NodeClient {
         req: &'a ClockRequest,
     ) -> BoxFuture<'a, Result<ClockState, ClientError>> {
         Box::pin(self.clock(node, req))
+    }
+
+    fn local_read<'a>(
+        &'a self,
+        node: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ReadValue>, ClientError>> {
+        Box::pin(self.local(node, key))
+    }
+
+    fn probe_append(&self) -> BoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(self.append_probe())
+    }
+}
+
+/// A 404 to an optional request means the system does not have it.
+fn not_found_is_unsupported(e: ClientError, what: &str) -> ClientError {
+    match e {
+        ClientError::Status {
+            node, status: 404, ..
+        } => ClientError::Unsupported(format!("{node}: {what}")),
+        e => e,
     }
 }
 

@@ -1,5 +1,7 @@
 //! A client of etcd through its v3 HTTP/JSON gateway: `put`, `range` (linearizable or serializable) and
-//! `txn` for compare-and-set. Register values are stored as decimal strings.
+//! `txn` for compare-and-set. Register values are stored as decimal strings, lists (the append workload) as
+//! JSON arrays; an append is a `txn` that puts the longer list only if the key's `mod_revision` is still the
+//! one read, retried on conflict until the op's timeout.
 //!
 //! Outcomes: etcd forwards every request to its leader, so an error after the request was sent proves
 //! nothing for a write (`code 2`, unknown, after a member is cut off from the quorum; `code 14` after its
@@ -8,7 +10,7 @@
 
 use crate::client::{
     attempt, json_answer, transport_outcome, unknown, Attempt, Client, ClientError, NodeStatus,
-    Outcome,
+    Outcome, ReadValue,
 };
 use crate::generator::{OpKind, OpSpec};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -20,7 +22,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// gRPC status code etcd uses for a malformed request: certainly not applied.
 const INVALID_ARGUMENT: i64 = 3;
@@ -60,6 +62,9 @@ struct RangeReply {
 struct Kv {
     #[serde(default)]
     value: String,
+    /// int64 as a decimal string (the gateway's JSON mapping); omitted when 0.
+    #[serde(default)]
+    mod_revision: String,
 }
 
 #[derive(Deserialize)]
@@ -125,7 +130,8 @@ impl EtcdClient {
     fn body(&self, op: &OpSpec) -> (&'static str, Value) {
         let key = b64(&op.key);
         match op.kind {
-            OpKind::Read => (
+            // An append is several requests (`append`); this body is its first read.
+            OpKind::Read | OpKind::Append(_) => (
                 "/v3/kv/range",
                 json!({"key": key, "serializable": self.reads == EtcdReads::Serializable}),
             ),
@@ -144,38 +150,112 @@ impl EtcdClient {
         }
     }
 
-    async fn run_op(&self, i: usize, op: &OpSpec) -> Attempt {
-        let (name, addr) = &self.members[i % self.members.len()];
-        let (path, body) = self.body(op);
+    /// Send one request; a failure comes back as the outcome it means for `op`.
+    async fn send(
+        &self,
+        addr: &SocketAddr,
+        path: &str,
+        body: &Value,
+        op: &OpSpec,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, Outcome> {
         let sent = self
             .http
             .post(format!("http://{addr}{path}"))
-            .json(&body)
-            .timeout(self.timeout)
+            .json(body)
+            .timeout(timeout)
             .send()
             .await;
-        let resp = match sent {
-            Ok(r) => r,
-            Err(e) => return attempt(name, transport_outcome(op, &e)),
-        };
+        let resp = sent.map_err(|e| transport_outcome(op, &e))?;
         let status = resp.status();
-        let bytes = match resp.bytes().await {
-            Ok(b) => b,
-            Err(e) => return attempt(name, unknown(op, format!("reading the answer: {e}"))),
-        };
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| unknown(op, format!("reading the answer: {e}")))?
+            .to_vec();
         if !status.is_success() {
             let err: GatewayError = serde_json::from_slice(&bytes).unwrap_or(GatewayError {
                 message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
                 code: -1,
             });
             let error = format!("etcd code {}: {}", err.code, err.message);
-            let outcome = if err.code == INVALID_ARGUMENT {
+            return Err(if err.code == INVALID_ARGUMENT {
                 Outcome::Fail { error }
             } else {
                 unknown(op, error)
-            };
-            return attempt(name, outcome);
+            });
         }
+        Ok(bytes)
+    }
+
+    /// Read the list and its `mod_revision`, then put the longer list if the revision is unchanged; on a
+    /// conflict, again, until the op's timeout. Every conflict is certain (the compare failed, nothing was
+    /// put), so running out of time after conflicts is a `fail`; an unknown txn answer is `info`.
+    async fn append(&self, addr: &SocketAddr, op: &OpSpec, value: i64) -> Outcome {
+        let deadline = Instant::now() + self.timeout;
+        let key = b64(&op.key);
+        let mut conflicts = 0;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Outcome::Fail {
+                    error: format!("append: {conflicts} conflicting updates, out of time"),
+                };
+            }
+            let range = json!({"key": key});
+            // A failed read changed nothing, whatever its cause.
+            let bytes = match self.send(addr, "/v3/kv/range", &range, op, left).await {
+                Ok(b) => b,
+                Err(Outcome::Fail { error } | Outcome::Info { error }) => {
+                    return Outcome::Fail { error }
+                }
+                Err(o) => return o,
+            };
+            let current = match serde_json::from_slice::<RangeReply>(&bytes) {
+                Ok(r) => r.kvs.into_iter().next(),
+                Err(e) => {
+                    return Outcome::Fail {
+                        error: format!("unreadable range answer: {e}"),
+                    }
+                }
+            };
+            let (mut list, revision) = match current {
+                Some(kv) => match decode_value(&kv.value) {
+                    Ok(ReadValue::List(l)) => (l, kv.mod_revision),
+                    Ok(ReadValue::Int(v)) => (vec![v], kv.mod_revision),
+                    Err(error) => return Outcome::Fail { error },
+                },
+                None => (Vec::new(), "0".to_string()),
+            };
+            list.push(value);
+            let txn = json!({
+                "compare": [{"key": key, "target": "MOD", "result": "EQUAL",
+                             "mod_revision": if revision.is_empty() { "0" } else { &revision }}],
+                "success": [{"requestPut": {"key": key, "value": b64(&json!(list).to_string())}}],
+            });
+            let left = deadline.saturating_duration_since(Instant::now());
+            let bytes = match self.send(addr, "/v3/kv/txn", &txn, op, left).await {
+                Ok(b) => b,
+                Err(o) => return o,
+            };
+            match serde_json::from_slice::<TxnReply>(&bytes) {
+                Ok(t) if t.succeeded => return Outcome::Ok { read: None },
+                Ok(_) => conflicts += 1,
+                Err(e) => return unknown(op, format!("unreadable txn answer: {e}")),
+            }
+        }
+    }
+
+    async fn run_op(&self, i: usize, op: &OpSpec) -> Attempt {
+        let (name, addr) = &self.members[i % self.members.len()];
+        if let OpKind::Append(v) = op.kind {
+            return attempt(name, self.append(addr, op, v).await);
+        }
+        let (path, body) = self.body(op);
+        let bytes = match self.send(addr, path, &body, op, self.timeout).await {
+            Ok(b) => b,
+            Err(outcome) => return attempt(name, outcome),
+        };
         let outcome = match op.kind {
             OpKind::Read => match serde_json::from_slice::<RangeReply>(&bytes) {
                 Ok(r) => match r.kvs.first().map(|kv| decode_value(&kv.value)).transpose() {
@@ -184,7 +264,7 @@ impl EtcdClient {
                 },
                 Err(e) => unknown(op, format!("unreadable range answer: {e}")),
             },
-            OpKind::Write(_) => Outcome::Ok { read: None },
+            OpKind::Write(_) | OpKind::Append(_) => Outcome::Ok { read: None },
             OpKind::Cas { .. } => match serde_json::from_slice::<TxnReply>(&bytes) {
                 Ok(t) if t.succeeded => Outcome::Ok { read: None },
                 // The compare failed, so the put was not applied: certain.
@@ -202,6 +282,15 @@ impl EtcdClient {
         node: &str,
         path: &str,
     ) -> Result<T, ClientError> {
+        self.post_body(node, path, &json!({})).await
+    }
+
+    async fn post_body<T: serde::de::DeserializeOwned>(
+        &self,
+        node: &str,
+        path: &str,
+        body: &Value,
+    ) -> Result<T, ClientError> {
         let addr = self
             .members
             .iter()
@@ -211,7 +300,7 @@ impl EtcdClient {
         let resp = self
             .http
             .post(format!("http://{addr}{path}"))
-            .json(&json!({}))
+            .json(body)
             .timeout(self.timeout)
             .send()
             .await;
@@ -244,12 +333,13 @@ impl EtcdClient {
     }
 }
 
-fn decode_value(b: &str) -> Result<i64, String> {
+/// A stored value: a decimal integer (register) or a JSON array of integers (append).
+fn decode_value(b: &str) -> Result<ReadValue, String> {
     let bytes = B64
         .decode(b)
         .map_err(|e| format!("value is not base64: {e}"))?;
     let text = String::from_utf8_lossy(&bytes);
-    text.parse()
+    serde_json::from_str(&text)
         .map_err(|_| format!("value {text:?} is not one this workload wrote"))
 }
 
@@ -264,5 +354,38 @@ impl Client for EtcdClient {
 
     fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<NodeStatus, ClientError>> {
         Box::pin(self.member_status(node))
+    }
+
+    /// A serializable range is answered from the member's own state: its local read.
+    fn local_read<'a>(
+        &'a self,
+        node: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ReadValue>, ClientError>> {
+        Box::pin(async move {
+            let body = json!({"key": b64(key), "serializable": true});
+            let r: RangeReply = self.post_body(node, "/v3/kv/range", &body).await?;
+            r.kvs
+                .first()
+                .map(|kv| decode_value(&kv.value))
+                .transpose()
+                .map_err(|body| ClientError::Status {
+                    node: node.to_string(),
+                    status: 200,
+                    body,
+                })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_values_decode_as_registers_or_lists() {
+        assert_eq!(decode_value(&b64("7")), Ok(ReadValue::Int(7)));
+        assert_eq!(decode_value(&b64("[3,7]")), Ok(ReadValue::List(vec![3, 7])));
+        assert!(decode_value(&b64("x")).unwrap_err().contains("\"x\""));
     }
 }

@@ -1,7 +1,7 @@
 //! Seeded op generators. Each worker has its own generator, so the op mix and the values a worker writes
 //! follow from `--seed` and the worker's number alone, whatever the other workers do.
 
-use crate::settings::WorkloadConfig;
+use crate::settings::{WorkloadConfig, WorkloadKind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -17,6 +17,8 @@ pub enum OpKind {
         from: i64,
         to: i64,
     },
+    /// Append a value to the list at the key (the append workload).
+    Append(i64),
 }
 
 /// One operation to issue.
@@ -40,6 +42,7 @@ impl OpSpec {
             OpKind::Read => "read",
             OpKind::Write(_) => "write",
             OpKind::Cas { .. } => "cas",
+            OpKind::Append(_) => "append",
         }
     }
 
@@ -47,7 +50,7 @@ impl OpSpec {
     pub fn invoke_value(&self) -> Value {
         match self.kind {
             OpKind::Read => Value::Null,
-            OpKind::Write(v) => json!(v),
+            OpKind::Write(v) | OpKind::Append(v) => json!(v),
             OpKind::Cas { from, to } => json!([from, to]),
         }
     }
@@ -64,6 +67,8 @@ pub struct Generator {
     keys: Vec<String>,
     read_share: f64,
     cas_share: f64,
+    /// The append workload: every non-read appends.
+    append: bool,
     /// Values are `worker + stride * n`: unique across workers without coordination.
     next_value: i64,
     stride: i64,
@@ -79,6 +84,7 @@ impl Generator {
             keys: cfg.key_names(),
             read_share: cfg.read_share,
             cas_share: cfg.cas_share,
+            append: cfg.kind == WorkloadKind::Append,
             next_value: worker as i64 + 1,
             stride: cfg.concurrency.max(1) as i64,
             last_seen: HashMap::new(),
@@ -91,6 +97,12 @@ impl Generator {
             OpKind::Read
         } else {
             let value = self.fresh_value();
+            if self.append {
+                return OpSpec {
+                    key,
+                    kind: OpKind::Append(value),
+                };
+            }
             match self.last_seen.get(&key) {
                 Some(&from) if self.rng.gen_bool(self.cas_share.clamp(0.0, 1.0)) => {
                     OpKind::Cas { from, to: value }
@@ -116,6 +128,8 @@ impl Generator {
             OpKind::Read => read,
             OpKind::Write(v) => Some(v),
             OpKind::Cas { to, .. } => Some(to),
+            // Appends do not feed cas (the append workload has none).
+            OpKind::Append(_) => return,
         };
         match seen {
             Some(v) => self.last_seen.insert(op.key.clone(), v),
@@ -143,7 +157,7 @@ mod tests {
     fn written(op: &OpSpec) -> Option<i64> {
         match op.kind {
             OpKind::Read => None,
-            OpKind::Write(v) | OpKind::Cas { to: v, .. } => Some(v),
+            OpKind::Write(v) | OpKind::Cas { to: v, .. } | OpKind::Append(v) => Some(v),
         }
     }
 
@@ -192,11 +206,36 @@ mod tests {
                     cas += 1;
                     assert_eq!(g.last_seen.get(&op.key), Some(&from));
                 }
-                OpKind::Write(_) => {}
+                OpKind::Write(_) | OpKind::Append(_) => {}
             }
             g.observe(&op, true, None);
         }
         assert!((800..1200).contains(&reads), "reads {reads}");
         assert!(cas > 100, "cas {cas}");
+    }
+
+    #[test]
+    fn append_workload_reads_and_appends_unique_values_over_its_keys() {
+        let c = WorkloadConfig {
+            kind: WorkloadKind::Append,
+            ..cfg(9)
+        };
+        let mut seen = HashSet::new();
+        let (mut reads, mut keys) = (0, HashSet::new());
+        for w in 0..c.concurrency {
+            let mut g = Generator::new(&c, w);
+            for _ in 0..500 {
+                let op = g.next_op();
+                keys.insert(op.key.clone());
+                match op.kind {
+                    OpKind::Read => reads += 1,
+                    OpKind::Append(v) => assert!(seen.insert(v), "value {v} appended twice"),
+                    ref k => panic!("the append workload issued {k:?}"),
+                }
+                g.observe(&op, true, None);
+            }
+        }
+        assert!((600..900).contains(&reads), "reads {reads}");
+        assert_eq!(keys.len(), c.keys);
     }
 }

@@ -1,6 +1,6 @@
 //! `workloads`: what the clients do during a run.
 //!
-//! - [`generator`]: seeded op generators (register and kv) with unique written values;
+//! - [`generator`]: seeded op generators (register, kv and append) with unique written values;
 //! - [`client`]: the HTTP client of our node protocol and the exact outcome mapping (`ok`/`fail`/`info`);
 //! - [`recorder`]: the history, streamed to `history.jsonl` as it happens;
 //! - [`routing`]: which node each request goes to (sticky sessions, leader, round-robin);
@@ -9,12 +9,13 @@
 pub mod client;
 pub mod etcd;
 pub mod generator;
+pub mod overhead;
 pub mod recorder;
 pub mod routing;
 pub mod runner;
 mod settings;
 
-pub use client::{Attempt, Client, ClientError, NodeClient, NodeStatus, Outcome};
+pub use client::{Attempt, Client, ClientError, NodeClient, NodeStatus, Outcome, ReadValue};
 pub use etcd::{EtcdClient, EtcdReads};
 pub use generator::{Generator, OpSpec};
 pub use recorder::{Recorder, StatsSnapshot};

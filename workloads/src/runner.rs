@@ -7,7 +7,6 @@ use crate::generator::{Generator, OpSpec};
 use crate::recorder::Recorder;
 use crate::routing::{Failover, Route};
 use crate::settings::{Routing, WorkloadConfig};
-use checker::{Event, EventType, Process};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,17 +61,11 @@ async fn perform(
 
 /// A session's new home, as an `info` event of the process "router" (checkers skip named processes).
 fn record_failover(recorder: &Recorder, f: &Failover) {
-    recorder.record(Event {
-        index: 0,
-        time: 0,
-        process: Process::Named("router".into()),
-        kind: EventType::Info,
-        f: "failover".into(),
-        key: None,
-        value: serde_json::to_value(f).unwrap_or_default(),
-        node: None,
-        error: None,
-    });
+    recorder.observe(
+        "router",
+        "failover",
+        serde_json::to_value(f).unwrap_or_default(),
+    );
 }
 
 /// Drive the workload until `stop` turns true. Ops in flight then are completed (each is bounded by the
@@ -97,6 +90,8 @@ pub async fn run(
                 let mut gen = Generator::new(&cfg, w);
                 let mut route = Route::new(cfg.routing, client.names().len(), w);
                 let mut process = w as u64;
+                // Every worker is a session, across the processes it goes through.
+                recorder.set_session(process, w as u64);
                 // Workers start spread over one interval so they do not fire in lockstep.
                 let mut next = Instant::now() + interval.mul_f64(w as f64 / cfg.concurrency as f64);
                 loop {
@@ -110,12 +105,13 @@ pub async fn run(
                     let op = gen.next_op();
                     let a = perform(&*client, &recorder, &mut route, &names, process, &op).await;
                     let read = match a.outcome {
-                        Outcome::Ok { read } => read,
+                        Outcome::Ok { ref read } => read.as_ref().and_then(|r| r.as_int()),
                         _ => None,
                     };
                     gen.observe(&op, matches!(a.outcome, Outcome::Ok { .. }), read);
                     if matches!(a.outcome, Outcome::Info { .. }) {
                         process = next_process.fetch_add(1, Ordering::Relaxed);
+                        recorder.set_session(process, w as u64);
                     }
                     // Keep the rate without bursts: after a slow op, start again from now.
                     next = (next + interval).max(Instant::now());
@@ -133,38 +129,58 @@ pub async fn run(
 }
 
 /// After the faults are healed: read every key through the leader until one read succeeds, so the
-/// history ends with what the cluster finally holds (a lost write shows up here).
+/// history ends with what the cluster finally holds (a lost write shows up here). Keys are read
+/// concurrently (up to the workload's concurrency, at least 4) and the whole phase ends by `timeout`
+/// plus one op timeout, however many keys there are.
 pub async fn final_reads(
     cfg: WorkloadConfig,
     client: Arc<dyn Client>,
     recorder: Arc<Recorder>,
     timeout: Duration,
 ) -> Result<(), WorkloadError> {
+    use futures::StreamExt;
     if client.names().is_empty() {
         return Err(WorkloadError::NoNodes);
     }
     let names = client.names();
     let deadline = Instant::now() + timeout;
     // Fresh process ids, above any a worker can have taken.
-    let mut process = 1_000_000_000;
-    let mut route = Route::new(Routing::Leader, client.names().len(), 0);
-    for key in cfg.key_names() {
-        let op = OpSpec::read(&key);
-        loop {
-            let a = perform(&*client, &recorder, &mut route, &names, process, &op).await;
-            process += 1;
-            match a.outcome {
-                Outcome::Ok { .. } => break,
-                Outcome::Fail { error } | Outcome::Info { error } if Instant::now() >= deadline => {
+    let process = AtomicU64::new(1_000_000_000);
+    let read_key = |key: String| {
+        let (client, recorder, names, process) = (&client, &recorder, &names, &process);
+        async move {
+            let op = OpSpec::read(&key);
+            let mut route = Route::new(Routing::Leader, names.len(), 0);
+            loop {
+                if Instant::now() >= deadline {
                     return Err(WorkloadError::FinalRead {
                         key,
                         secs: timeout.as_secs_f64(),
-                        last: error,
+                        last: "not read before the final-read budget ran out".into(),
                     });
                 }
-                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                let p = process.fetch_add(1, Ordering::Relaxed);
+                let a = perform(&**client, recorder, &mut route, names, p, &op).await;
+                match a.outcome {
+                    Outcome::Ok { .. } => return Ok(()),
+                    Outcome::Fail { error } | Outcome::Info { error }
+                        if Instant::now() >= deadline =>
+                    {
+                        return Err(WorkloadError::FinalRead {
+                            key,
+                            secs: timeout.as_secs_f64(),
+                            last: error,
+                        });
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
             }
         }
-    }
-    Ok(())
+    };
+    let results: Vec<Result<(), WorkloadError>> = futures::stream::iter(cfg.key_names())
+        .map(read_key)
+        .buffer_unordered(cfg.concurrency.clamp(4, 64))
+        .collect()
+        .await;
+    results.into_iter().find(|r| r.is_err()).unwrap_or(Ok(()))
 }

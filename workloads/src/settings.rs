@@ -6,11 +6,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// `register`: one key with read/write/cas. `kv`: many keys, each checked as its own register.
+/// `append`: many keys holding lists (Elle's list-append): appends of unique values, reads of whole lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WorkloadKind {
     Register,
     Kv,
+    Append,
 }
 
 /// Which node a client sends each request to.
@@ -52,7 +54,8 @@ macro_rules! names {
     };
 }
 
-names!(WorkloadKind, "workload", WorkloadKind::Register => "register", WorkloadKind::Kv => "kv");
+names!(WorkloadKind, "workload", WorkloadKind::Register => "register", WorkloadKind::Kv => "kv",
+    WorkloadKind::Append => "append");
 names!(Routing, "routing", Routing::Leader => "leader", Routing::Sticky => "sticky",
     Routing::RoundRobin => "round-robin");
 
@@ -60,7 +63,7 @@ names!(Routing, "routing", Routing::Leader => "leader", Routing::Sticky => "stic
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkloadConfig {
     pub kind: WorkloadKind,
-    /// Keys used by `kv` (the register workload uses one key).
+    /// Keys used by `kv` and `append` (the register workload uses one key).
     pub keys: usize,
     /// Concurrent workers (each runs one process at a time).
     pub concurrency: usize,
@@ -97,7 +100,9 @@ impl WorkloadConfig {
     pub fn key_names(&self) -> Vec<String> {
         match self.kind {
             WorkloadKind::Register => vec!["r".to_string()],
-            WorkloadKind::Kv => (0..self.keys.max(1)).map(|i| format!("k{i}")).collect(),
+            WorkloadKind::Kv | WorkloadKind::Append => {
+                (0..self.keys.max(1)).map(|i| format!("k{i}")).collect()
+            }
         }
     }
 }

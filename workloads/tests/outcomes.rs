@@ -104,7 +104,12 @@ async fn every_answer_maps_to_the_right_outcome() {
         assert_eq!(class(&a.outcome), want, "{key} {kind:?}: {a:?}");
     }
     let a = client.run_op(0, &op("ok", OpKind::Read)).await;
-    assert_eq!(a.outcome, Outcome::Ok { read: Some(7) });
+    assert_eq!(
+        a.outcome,
+        Outcome::Ok {
+            read: Some(workloads::ReadValue::Int(7))
+        }
+    );
     let a = client.run_op(0, &op("absent", OpKind::Read)).await;
     assert_eq!(a.outcome, Outcome::Ok { read: None });
     let a = client.run_op(0, &op("not-leader", OpKind::Read)).await;

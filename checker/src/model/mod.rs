@@ -2,10 +2,12 @@
 //! then `step` is the only thing the search calls in its hot loop.
 
 mod kv;
+mod list_append;
 mod prune;
-mod register;
+pub(crate) mod register;
 
 pub use kv::{KvModel, KvState};
+pub use list_append::{ListAppendModel, ListOp};
 pub use register::RegisterModel;
 
 use crate::ops::Op;
@@ -68,6 +70,12 @@ pub trait Model: Sync {
     /// `info` ops must have happened). It must keep the verdict unchanged.
     fn prepare(&self, _ops: &mut Vec<EncodedOp<Self::Input, Self::Output>>) {}
 
+    /// Decides one prepared partition without search, where the values allow it (see `infer`);
+    /// `Undecided` hands it to the search. A verdict must equal the search's.
+    fn infer(&self, _ops: &[EncodedOp<Self::Input, Self::Output>]) -> crate::infer::Inferred {
+        crate::infer::Inferred::Undecided("this model has no inference")
+    }
+
     /// The state in words, e.g. `4` or `nil`.
     fn describe_state(&self, state: &Self::State) -> String;
 
@@ -92,16 +100,25 @@ pub enum ModelKind {
     CasRegister,
     /// Independent registers per key: read/write/cas, and get/put/append on strings.
     Kv,
+    /// A list per key: `append` of unique integers, `read` of the whole list (Elle's list-append);
+    /// checked by inference (`checker::append`), not by search.
+    ListAppend,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 3] = [ModelKind::Register, ModelKind::CasRegister, ModelKind::Kv];
+    pub const ALL: [ModelKind; 4] = [
+        ModelKind::Register,
+        ModelKind::CasRegister,
+        ModelKind::Kv,
+        ModelKind::ListAppend,
+    ];
 
     pub fn as_str(&self) -> &'static str {
         match self {
             ModelKind::Register => "register",
             ModelKind::CasRegister => "cas-register",
             ModelKind::Kv => "kv",
+            ModelKind::ListAppend => "list-append",
         }
     }
 }
@@ -114,7 +131,7 @@ impl fmt::Display for ModelKind {
 
 /// An unknown model name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown model {0:?}: expected register, cas-register or kv")]
+#[error("unknown model {0:?}: expected register, cas-register, kv or list-append")]
 pub struct UnknownModel(pub String);
 
 impl FromStr for ModelKind {
@@ -125,6 +142,7 @@ impl FromStr for ModelKind {
             "register" => Ok(ModelKind::Register),
             "cas-register" | "cas_register" | "casregister" => Ok(ModelKind::CasRegister),
             "kv" | "key-value" => Ok(ModelKind::Kv),
+            "list-append" | "list_append" | "append" => Ok(ModelKind::ListAppend),
             _ => Err(UnknownModel(s.to_string())),
         }
     }

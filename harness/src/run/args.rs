@@ -1,5 +1,6 @@
 //! Options of a test run (`harness [OPTIONS]`), and their validation into a [`RunConfig`].
 
+use super::guarantees::Expect;
 use crate::duration;
 use crate::system::SystemKind;
 use clap::Args;
@@ -12,8 +13,10 @@ use workloads::{Routing, WorkloadKind};
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Faults to inject, comma-separated: none, partition-leader, partition-follower, partition-halves,
-    /// partition-ring, kill-leader, kill-random, pause-leader, clock-skew, all.
+    /// Faults to inject, comma-separated: none, partition-leader, partition-follower, partition-random,
+    /// partition-halves, partition-ring, partition-one-way, kill-leader, kill-random, kill-all, pause-leader,
+    /// pause-random, clock-skew, corrupt-data, packet-delay, packet-loss, packet-duplicate (these three need
+    /// the kernel's netem qdisc), all (every one but corrupt-data and the packet faults).
     #[arg(long, default_value = "partition-leader")]
     pub nemesis: String,
 
@@ -38,20 +41,34 @@ pub struct RunArgs {
     #[arg(long, default_value = "quorum")]
     pub replication: Replication,
 
-    /// Workload: register (one key, read/write/cas) or kv (many keys, checked per key).
+    /// Workload: register (one key, read/write/cas), kv (many keys, checked per key) or append (lists per
+    /// key, as Elle's list-append: session guarantees, convergence, lost writes and staleness too).
     #[arg(long, default_value = "register")]
     pub workload: WorkloadKind,
 
-    /// Number of keys for the kv workload.
-    #[arg(long, default_value_t = 8)]
+    /// Which guarantees decide the exit code: linearizable, sessions (read-your-writes, monotonic reads,
+    /// monotonic writes, writes-follow-reads) or eventual (converged after heal, no lost writes). The
+    /// last two need --workload append. Every checkable guarantee is reported either way.
+    #[arg(long, default_value = "linearizable")]
+    pub expect: Expect,
+
+    /// After the final heal and the recovery wait: wait this long, then do the final reads and compare every
+    /// node's local state.
+    #[arg(long, default_value = "2s", value_parser = duration::parse)]
+    pub settle: Duration,
+
+    /// Number of keys for the kv and append workloads (1 to 10000).
+    #[arg(long, default_value_t = 8, allow_negative_numbers = true)]
     pub keys: usize,
 
     /// Number of nodes in the cluster.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub nodes: usize,
 
-    /// How long the workload runs: 15 (seconds), 15s, 2m.
-    #[arg(long, default_value = "20s", value_parser = duration::parse)]
+    /// How long the workload runs: 15 (seconds), 15s, 2m. The whole run takes at most this plus 30 s for
+    /// the cluster to become healthy, 20 s to recover after the last heal and 10 s (plus one
+    /// --op-timeout) of concurrent final reads, then the check (bounded by --check-time-limit).
+    #[arg(long, default_value = "20s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub time_limit: Duration,
 
     /// Seed for the fault schedule, targets, op mix and values (random if not given; always recorded).
@@ -66,16 +83,16 @@ pub struct RunArgs {
     pub routing: Routing,
 
     /// Concurrent client workers.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
     pub concurrency: usize,
 
     /// Total operations per second across all workers.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     pub rate: f64,
 
     /// Client timeout for one operation (connection included); a write or cas without an answer by then
     /// is recorded as `info`, a read as `fail`.
-    #[arg(long, default_value = "1500ms", value_parser = duration::parse)]
+    #[arg(long, default_value = "1500ms", value_parser = duration::parse, allow_hyphen_values = true)]
     pub op_timeout: Duration,
 
     /// How long the cluster may take to become healthy at the start (every node answers /status and they
@@ -90,35 +107,51 @@ pub struct RunArgs {
 
     /// Pause between the heal of one fault and the start of the next (±20%, seeded); the first fault
     /// starts after a warm-up of this, at most 2 s.
-    #[arg(long, default_value = "6s", value_parser = duration::parse)]
+    #[arg(long, default_value = "6s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub nemesis_interval: Duration,
 
     /// How long each fault lasts before it is healed.
-    #[arg(long, default_value = "3s", value_parser = duration::parse)]
+    #[arg(long, default_value = "3s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub fault_duration: Duration,
 
     /// Clock rate the clock-skew fault gives the leader (0.1 = runs at a tenth of real speed).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub skew_rate: f64,
+
+    /// Delay packet-delay adds to every packet a node sends.
+    #[arg(long, default_value = "200ms", value_parser = duration::parse, allow_hyphen_values = true)]
+    pub packet_delay: Duration,
+
+    /// Jitter of that delay (netem picks each packet's delay within ± this).
+    #[arg(long, default_value = "50ms", value_parser = duration::parse, allow_hyphen_values = true)]
+    pub packet_jitter: Duration,
+
+    /// Percentage of the packets a node sends that packet-loss drops.
+    #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
+    pub packet_loss: f64,
+
+    /// Percentage of the packets a node sends that packet-duplicate sends twice.
+    #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
+    pub packet_duplicate: f64,
 
     /// Private subnet for test addresses (on the harness's own bridge).
     #[arg(long, default_value = "10.77.0.0/24")]
     pub subnet: Subnet,
 
     /// Node heartbeat interval in milliseconds.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
     pub heartbeat_ms: u64,
 
     /// Node minimum election timeout in milliseconds.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 300, allow_negative_numbers = true)]
     pub election_timeout_ms: u64,
 
     /// Lease length in milliseconds (lease and lease-no-wait modes).
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 1500, allow_negative_numbers = true)]
     pub lease_ms: u64,
 
     /// Clock drift bound the nodes' lease arithmetic assumes (0.05 = rates within 5%).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     pub max_drift: f64,
 
     /// Where runs are stored: <store>/<name>/<timestamp>/.
@@ -135,7 +168,7 @@ pub struct RunArgs {
     pub node_bin: Option<PathBuf>,
 
     /// Time limit for the linearizability check.
-    #[arg(long, default_value = "60s", value_parser = duration::parse)]
+    #[arg(long, default_value = "60s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub check_time_limit: Duration,
 
     /// Run the nodes on these hosts over SSH instead of local namespaces (README, "On real hosts"): a TOML
@@ -160,6 +193,8 @@ pub struct RunConfig {
     #[serde(rename = "replication", skip_serializing_if = "Option::is_none")]
     pub replication_recorded: Option<Replication>,
     pub workload: WorkloadKind,
+    pub expect: Expect,
+    pub settle_s: f64,
     pub keys: usize,
     pub nodes: Vec<String>,
     pub time_limit_s: f64,
@@ -178,6 +213,7 @@ pub struct RunConfig {
     pub lease_ms: u64,
     pub max_drift: f64,
     pub check_time_limit_s: f64,
+    pub packets: super::faults::PacketSettings,
     pub harness_version: &'static str,
     #[serde(skip)]
     pub store: PathBuf,
@@ -221,8 +257,18 @@ impl RunConfig {
         if a.time_limit < Duration::from_secs(1) {
             return Err("--time-limit must be at least 1s".into());
         }
-        if a.workload == WorkloadKind::Kv && a.keys == 0 {
-            return Err("--keys must be at least 1 for the kv workload".into());
+        if a.workload != WorkloadKind::Register && a.keys == 0 {
+            return Err(format!(
+                "--keys must be at least 1 for the {} workload",
+                a.workload
+            ));
+        }
+        if a.expect != Expect::Linearizable && a.workload != WorkloadKind::Append {
+            return Err(format!(
+                "--expect {} needs --workload append (only append histories show session guarantees \
+                 and lost writes)",
+                a.expect
+            ));
         }
         if a.fault_duration.is_zero() || a.nemesis_interval.is_zero() {
             return Err("--fault-duration and --nemesis-interval must be more than 0".into());
@@ -244,6 +290,9 @@ impl RunConfig {
                     | FaultKind::PartitionRing
             )
         });
+        if faults.contains(&FaultKind::PartitionRandom) && a.nodes < 2 {
+            return Err("partition-random needs at least 2 nodes".into());
+        }
         if needs_leader && a.nodes < 3 {
             return Err(
                 "partition faults other than partition-leader need at least 3 nodes".into(),
@@ -288,6 +337,12 @@ impl RunConfig {
         if hosts_file.is_some() && a.partition_scope == nemesis::PartitionScope::All {
             return Err("--partition-scope all is not supported with --hosts".into());
         }
+        if hosts_file.is_some() && faults.contains(&FaultKind::CorruptData) {
+            return Err(
+                "corrupt-data is not supported with --hosts yet (it edits the data directory locally)"
+                    .into(),
+            );
+        }
         let nodes: Vec<String> = match &hosts_file {
             Some(f) => f.names(),
             None => (1..=a.nodes).map(|i| format!("n{i}")).collect(),
@@ -318,7 +373,9 @@ impl RunConfig {
             replication: a.replication,
             replication_recorded: (a.system == SystemKind::Node).then_some(a.replication),
             workload: a.workload,
-            keys: if a.workload == WorkloadKind::Kv {
+            expect: a.expect,
+            settle_s: a.settle.as_secs_f64(),
+            keys: if a.workload != WorkloadKind::Register {
                 a.keys
             } else {
                 1
@@ -340,6 +397,12 @@ impl RunConfig {
             lease_ms: a.lease_ms,
             max_drift: a.max_drift,
             check_time_limit_s: a.check_time_limit.as_secs_f64(),
+            packets: super::faults::PacketSettings {
+                delay_ms: a.packet_delay.as_millis() as u64,
+                jitter_ms: a.packet_jitter.as_millis() as u64,
+                loss_pct: a.packet_loss,
+                duplicate_pct: a.packet_duplicate,
+            },
             harness_version: env!("CARGO_PKG_VERSION"),
             store: a.store.clone(),
             node_bin: a.node_bin.clone(),
@@ -348,6 +411,7 @@ impl RunConfig {
             hosts_file,
         };
         cfg.check_schedule()?;
+        super::validate::check(a, &cfg)?;
         Ok(cfg)
     }
 
@@ -424,6 +488,7 @@ impl RunConfig {
         match self.workload {
             WorkloadKind::Register => checker::ModelKind::CasRegister,
             WorkloadKind::Kv => checker::ModelKind::Kv,
+            WorkloadKind::Append => checker::ModelKind::ListAppend,
         }
     }
 }

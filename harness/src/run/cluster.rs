@@ -110,6 +110,20 @@ impl NodeCluster {
         Ok(self.proc(node)?.resume()?)
     }
 
+    /// A node's data directory.
+    pub fn data_dir(&self, node: &str) -> Option<PathBuf> {
+        self.members
+            .iter()
+            .find(|m| m.name == node)
+            .map(|m| m.data_dir.clone())
+    }
+
+    /// The state letter of a node's process (`S`/`R` running, `T` stopped), or None if it is not running.
+    pub fn state(&mut self, node: &str) -> Option<char> {
+        // Read where the process runs (its host's /proc with --hosts).
+        self.procs.get_mut(node)?.state()
+    }
+
     /// Nodes whose process has exited on its own (not killed by us): a crash of the system under test.
     pub fn exited(&mut self) -> Vec<String> {
         self.procs

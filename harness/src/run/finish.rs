@@ -3,6 +3,7 @@
 
 use super::args::RunConfig;
 use super::faults::FaultRecord;
+use super::guarantees::{self, GuaranteeReport};
 use super::RunProblems;
 use crate::exit;
 use crate::store::RunDir;
@@ -31,6 +32,11 @@ struct Results<'a> {
     stats: &'a StatsSnapshot,
     detection: Option<Detection>,
     metrics: &'a RunMetrics,
+    /// `expect`, `guarantees`, `lost_writes`, `staleness`, `violations`, `convergence`, `ladder`.
+    #[serde(flatten)]
+    guarantees: Option<&'a GuaranteeReport>,
+    /// During partitions: availability to sessions homed on the cut-off side and on the majority side.
+    cap: Option<report::CapAvailability>,
 }
 
 /// When the first anomaly happened relative to the fault before it (how fast a fault shows).
@@ -42,9 +48,26 @@ struct Detection {
     delay_s: Option<f64>,
 }
 
-fn detection(check: Option<&CheckResult>, faults: &[FaultRecord]) -> Option<Detection> {
-    let op = &check?.counterexample.as_ref()?.op;
-    let t = op.complete_time_ns.unwrap_or(op.invoke_time_ns) as f64 / 1e9;
+/// The anomaly is the linearizability counterexample, or with `--expect sessions|eventual` the earliest
+/// violation of a guarantee it names.
+fn detection(
+    check: Option<&CheckResult>,
+    report: Option<&GuaranteeReport>,
+    faults: &[FaultRecord],
+) -> Option<Detection> {
+    let t_ns = match report.map(|r| r.expect) {
+        Some(e) if e != guarantees::Expect::Linearizable => report?
+            .violations
+            .iter()
+            .filter(|v| e.decides().contains(&v.guarantee.as_str()))
+            .filter_map(|v| v.time_ns)
+            .min()?,
+        _ => {
+            let op = &check?.counterexample.as_ref()?.op;
+            op.complete_time_ns.unwrap_or(op.invoke_time_ns)
+        }
+    };
+    let t = t_ns as f64 / 1e9;
     let fault = faults.iter().rev().find(|f| f.hit && f.start_s <= t);
     Some(Detection {
         anomaly_time_s: t,
@@ -63,29 +86,41 @@ pub fn finish(
     elapsed: Duration,
     print: bool,
 ) -> Result<u8> {
-    let events = recorder.events();
+    let events = recorder.events().context("reading history.jsonl back")?;
     let any_ops = events
         .iter()
         .any(|e| matches!(e.process, checker::Process::Client(_)));
     // No client op at all (the cluster never came up) is a run problem already named, not a parse error.
-    let check = match checker::parse_events(&events) {
+    let history = match checker::parse_events(&events) {
         _ if !any_ops => None,
-        Ok(history) => {
-            let opts = CheckOptions {
-                time_limit: Some(Duration::from_secs_f64(cfg.check_time_limit_s)),
-                memory_limit_bytes: Some(4 << 30),
-                threads: 2,
-            };
-            let mut c = checker::check(&history, cfg.model(), &opts);
-            report::roles::enrich(&mut c, &events, &history);
-            Some(c)
-        }
+        Ok(history) => Some(history),
         Err(e) => {
             problems.push(format!("the recorded history does not parse: {e}"));
             None
         }
     };
-    let validity = check.as_ref().map(|c| c.valid);
+    let check = history.as_ref().map(|history| {
+        let opts = CheckOptions {
+            time_limit: Some(Duration::from_secs_f64(cfg.check_time_limit_s)),
+            memory_limit_bytes: Some(4 << 30),
+            threads: 2,
+        };
+        let mut c = checker::check(history, cfg.model(), &opts);
+        report::roles::enrich(&mut c, &events, history);
+        c
+    });
+    let report = history.as_ref().and_then(|h| {
+        let append = cfg.workload == workloads::WorkloadKind::Append;
+        guarantees::evaluate(cfg.expect, append, Some(h), &events, check.as_ref())
+            .map_err(|e| problems.push(e))
+            .ok()
+    });
+    // The guarantees --expect names decide; for the default that is the linearizability verdict.
+    let validity = report.as_ref().map(|r| match guarantees::verdict(r) {
+        Some(true) => Validity::Valid,
+        Some(false) => Validity::Invalid,
+        None => Validity::Unknown,
+    });
     // An anomaly is real whatever else went wrong; otherwise a flawed run cannot vouch for a pass.
     let code = match validity {
         Some(Validity::Invalid) => exit::INVALID,
@@ -114,8 +149,10 @@ pub fn finish(
         check: check.as_ref(),
         faults: &faults,
         stats: &snapshot,
-        detection: detection(check.as_ref(), &faults),
+        detection: detection(check.as_ref(), report.as_ref(), &faults),
         metrics: &metrics,
+        guarantees: report.as_ref(),
+        cap: report::cap_availability(&events, &spans, &cfg.nodes),
     };
     dir.write_json("results.json", &results)?;
     let page = ReportInput {
@@ -126,6 +163,7 @@ pub fn finish(
         metrics: metrics.clone(),
         notes: problems.clone(),
         config: serde_json::to_value(cfg)?,
+        guarantees: report.as_ref().map(guarantees::view),
     };
     report::write_report(&dir.root, &page).context("writing report.html")?;
     let summary = summary_md(cfg, dir, &results);
@@ -136,13 +174,45 @@ pub fn finish(
     Ok(code)
 }
 
-fn verdict_words(r: &Results) -> &'static str {
+fn verdict_words(cfg: &RunConfig, r: &Results) -> String {
     match (r.exit_code, r.valid.as_bool()) {
-        (exit::INVALID, _) => "INVALID: anomaly found",
-        (exit::INVALID_RUN, _) => "INVALID RUN: the run did not do what it was meant to",
-        (_, Some(true)) => "valid: linearizable",
-        _ => "UNKNOWN: the checker hit its bound",
+        (exit::INVALID, _) => format!("INVALID: anomaly found (--expect {})", cfg.expect),
+        (exit::INVALID_RUN, _) => "INVALID RUN: the run did not do what it was meant to".into(),
+        (_, Some(true)) => format!("valid: {}", cfg.expect.words()),
+        _ if cfg.expect == guarantees::Expect::Linearizable => {
+            "UNKNOWN: the checker hit its bound".into()
+        }
+        _ => format!("UNKNOWN: not checkable here ({})", cfg.expect.words()),
     }
+}
+
+/// The ladder, one row per guarantee (`✗ (decides): the first violation`), then lost writes and
+/// staleness when checked.
+fn ladder_lines(r: &Results) -> Vec<(String, String)> {
+    let Some(g) = r.guarantees else {
+        return vec![];
+    };
+    let mut rows: Vec<(String, String)> = g
+        .ladder
+        .iter()
+        .map(|rung| {
+            let mut v = rung.mark().to_string();
+            if rung.decides {
+                v.push_str(" (decides)");
+            }
+            if let Some(why) = &rung.why {
+                let _ = write!(v, ": {why}");
+            }
+            (rung.label.to_string(), v)
+        })
+        .collect();
+    if let Some(l) = &g.lost_writes {
+        rows.push(("lost writes".into(), report::guarantees::lost_line(l)));
+    }
+    if let Some(s) = &g.staleness {
+        rows.push(("staleness".into(), report::guarantees::staleness_line(s)));
+    }
+    rows
 }
 
 fn explanation(r: &Results) -> String {
@@ -215,7 +285,7 @@ fn fault_lines(faults: &[FaultRecord]) -> String {
 
 fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
     let mut b = Builder::default();
-    b.push_record(["verdict", verdict_words(r)]);
+    b.push_record(["verdict".to_string(), verdict_words(cfg, r)]);
     b.push_record(["mode", &cfg.mode_label()]);
     b.push_record([
         "workload",
@@ -237,6 +307,9 @@ fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
         ]);
     }
     b.push_record(["latency".to_string(), latency_line(r.metrics)]);
+    for row in ladder_lines(r) {
+        b.push_record([row.0, row.1]);
+    }
     let why = explanation(r);
     if !why.is_empty() {
         b.push_record(["why", &why]);
@@ -253,7 +326,7 @@ fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
 fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# {}\n", cfg.name);
-    let _ = writeln!(s, "**{}** (exit {})\n", verdict_words(r), r.exit_code);
+    let _ = writeln!(s, "**{}** (exit {})\n", verdict_words(cfg, r), r.exit_code);
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| mode | {} |", cfg.mode_label());
     let _ = writeln!(
@@ -273,6 +346,15 @@ fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
     let why = explanation(r);
     if !why.is_empty() {
         let _ = writeln!(s, "\n## Why\n\n{why}");
+    }
+    if let Some(g) = r.guarantees {
+        let _ = writeln!(s, "\n## Guarantees (--expect {})\n", g.expect);
+        for rung in &g.ladder {
+            let _ = writeln!(s, "- {}", rung.line());
+        }
+        for (name, line) in ladder_lines(r).into_iter().skip(g.ladder.len()) {
+            let _ = writeln!(s, "- {name}: {line}");
+        }
     }
     if !r.faults.is_empty() {
         let _ = writeln!(s, "\n## Faults\n\n| fault | start (s) | end (s) | targets | role | hit | detail |\n|---|---|---|---|---|---|---|");

@@ -7,12 +7,18 @@
 
 pub mod args;
 pub mod cluster;
+mod convergence;
 mod faults;
 mod finish;
+pub mod guarantees;
+mod interrupted;
+mod lock;
 pub mod place;
 mod probe;
 mod sampler;
+mod signals;
 mod start_checks;
+mod validate;
 
 use crate::exit;
 use crate::store::RunDir;
@@ -26,7 +32,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::signal::unix::{signal, SignalKind};
 use workloads::{Client, Recorder};
 
 /// How the driven part of a run ended.
@@ -74,15 +79,13 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
     let ctl_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    // Listen for Ctrl-C and SIGTERM before creating anything, so no signal can skip the teardown: a
-    // signal that comes during set-up waits in the stream and ends the run as soon as it is driven.
-    let (mut sigint, mut sigterm) = ctl_rt.block_on(async {
-        let int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        let term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        anyhow::Ok((int, term))
-    })?;
+    // Catch SIGINT, SIGTERM, SIGHUP and SIGQUIT before creating anything, so no signal can skip the
+    // teardown: one that comes during set-up is counted and ends the run as soon as it is driven.
+    let signals = signals::Signals::global()?;
+    let seen = signals.count();
 
     let dir = RunDir::create(&cfg.store, &cfg.name)?;
+    let lock = lock::RunLock::acquire(&dir.root)?;
     dir.write_json("config.json", cfg)?;
     let recorder =
         Recorder::create(&dir.path("history.jsonl")).context("creating history.jsonl")?;
@@ -105,6 +108,11 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
         Err(e) => return Err(e),
     };
     let client_ns = net.client_netns();
+    // Entered once here, where a failure is an ordinary error that unwinds through the teardown.
+    if let Some(ns) = &client_ns {
+        nemesis::in_netns(ns, || ())
+            .with_context(|| format!("entering the client namespace {ns}"))?;
+    }
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -113,9 +121,14 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
             // A client thread outside the client namespace could send test traffic anywhere: never continue.
             // On hosts (`--hosts`) clients run where the harness runs and reach the hosts directly.
             let Some(client_ns) = &client_ns else { return };
+            // It can only fail here if the namespace vanished since the check above. Its teardown
+            // cannot unwind from a runtime thread, so remove the network by hand and exit.
             if let Err(e) = nemesis::enter_netns(client_ns) {
-                eprintln!("harness: cannot enter the client namespace {client_ns}: {e}");
-                std::process::abort();
+                interrupted::say(&format!(
+                    "harness: cannot enter the client namespace {client_ns}: {e}"
+                ));
+                nemesis::emergency_teardown();
+                std::process::exit(i32::from(exit::CRASH));
             }
         })
         .build()
@@ -149,6 +162,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
             current_fault.clone(),
         );
         runner.cut_clients = cfg.partition_scope == nemesis::PartitionScope::All;
+        runner.netem = cfg.packets.clone();
         let drive = drive(
             cfg,
             runner,
@@ -163,8 +177,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
         tokio::select! {
             records = drive => { fault_records = records; Ending::Completed }
             _ = progress => unreachable!("the progress loop never ends"),
-            _ = sigint.recv() => Ending::Interrupted,
-            _ = sigterm.recv() => Ending::Interrupted,
+            _ = signals.after(seen) => Ending::Interrupted,
         }
     });
     for n in cluster.exited() {
@@ -191,25 +204,46 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
             interrupted: false,
         });
     }
-    if let Ending::Interrupted = ending {
-        let history = dir.path("history.jsonl");
-        eprintln!(
-            "\nharness: interrupted; cluster and network removed. History so far: {}\n  check it with: harness check {}",
-            history.display(),
-            history.display()
+    // A signal during teardown is honoured now that nothing is left to remove.
+    if signals.count() > seen {
+        let phase = match ending {
+            Ending::Interrupted => "workload",
+            Ending::Completed => "teardown",
+        };
+        let code = interrupted::write_results(
+            &dir.root,
+            phase,
+            signals.first().unwrap_or("a signal"),
+            &problems,
+            serde_json::to_value(&fault_records)?,
+            serde_json::to_value(recorder.stats())?,
         );
-        let results = serde_json::json!({
-            "interrupted": true,
-            "faults": fault_records,
-            "stats": recorder.stats(),
-        });
-        dir.write_json("results.json", &results)?;
         return Ok(RunOutcome {
-            code: exit::INVALID_RUN,
+            code,
             dir: dir.root,
             interrupted: true,
         });
     }
+    // From here a signal stops at once: the network is gone and the history is on disk.
+    {
+        let (root, problems) = (dir.root.clone(), problems.clone());
+        let faults = serde_json::to_value(&fault_records)?;
+        let stats = serde_json::to_value(recorder.stats())?;
+        let lock_path = lock.path().to_path_buf();
+        signals.arm(seen, move |sig| {
+            let code = interrupted::write_results(
+                &root,
+                "check",
+                sig,
+                &problems,
+                faults.clone(),
+                stats.clone(),
+            );
+            let _ = std::fs::remove_file(&lock_path);
+            std::process::exit(i32::from(code));
+        });
+    }
+    lock.set_phase("check")?;
     let code = finish::finish(
         cfg,
         &dir,
@@ -218,7 +252,10 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
         problems,
         elapsed,
         interactive,
-    )?;
+    );
+    signals.disarm();
+    drop(lock);
+    let code = code?;
     Ok(RunOutcome {
         code,
         dir: dir.root,
@@ -260,6 +297,10 @@ async fn drive(
     }
     let _status_samples = sampler::spawn(&client, recorder, client_rt);
     let wcfg = cfg.workload_config();
+    if let Err(e) = probe_workload(cfg, &client, client_rt).await {
+        problems.push(e);
+        return runner.records;
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workload = client_rt.spawn(workloads::run(
         wcfg.clone(),
@@ -282,9 +323,11 @@ async fn drive(
         Err(e) => problems.push(format!("workload task failed: {e}")),
     }
     runner.stop().await;
+    problems.append(&mut runner.not_landed);
     if let Err(e) = runner.net.heal() {
         problems.push(format!("healing the network failed: {e}"));
     }
+    let healed = tokio::time::Instant::now();
     for kind in &cfg.faults {
         if !runner.records.iter().any(|r| r.kind == *kind && r.hit) {
             problems.push(format!(
@@ -301,14 +344,61 @@ async fn drive(
         problems.push(format!("the cluster did not recover after healing: {e}"));
         return runner.records;
     }
-    let final_reads =
-        workloads::final_reads(wcfg, client, recorder.clone(), Duration::from_secs(10));
+    // The settle period comes before the final reads too: a read served by a follower still within the
+    // async lag would otherwise report appends the cluster still holds as lost.
+    let settle = Duration::from_secs_f64(cfg.settle_s);
+    tokio::time::sleep(settle).await;
+    recorder.observe(
+        guarantees::ACTOR,
+        guarantees::FINAL_READS,
+        serde_json::Value::Null,
+    );
+    let final_reads = workloads::final_reads(
+        wcfg.clone(),
+        client.clone(),
+        recorder.clone(),
+        Duration::from_secs(10),
+    );
     match client_rt.spawn(final_reads).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => problems.push(format!("final reads failed: {e}")),
         Err(e) => problems.push(format!("final reads task failed: {e}")),
     }
+    let nodes = runner.cluster.names();
+    let measured = convergence::measure(client, nodes, wcfg.key_names(), healed, settle);
+    match client_rt.spawn(measured).await {
+        Ok(rec) => {
+            let value = serde_json::to_value(&rec).unwrap_or_default();
+            recorder.observe(guarantees::ACTOR, guarantees::CONVERGED, value);
+        }
+        Err(e) => problems.push(format!("the convergence check failed: {e}")),
+    }
     runner.records
+}
+
+/// Before the workload: a system that cannot serve the workload's ops stops the run with the reason.
+async fn probe_workload(
+    cfg: &RunConfig,
+    client: &Arc<dyn Client>,
+    client_rt: &tokio::runtime::Runtime,
+) -> Result<(), String> {
+    if cfg.workload != workloads::WorkloadKind::Append {
+        return Ok(());
+    }
+    let c = client.clone();
+    match client_rt.spawn(async move { c.probe_append().await }).await {
+        Ok(Err(e @ workloads::ClientError::Unsupported(_))) => Err(format!(
+            "--workload append needs POST /kv/{{key}}/append (docs/protocol.md), which this system \
+             does not serve: {e}"
+        )),
+        // Any other answer means the route exists; a flaky probe is no reason to stop.
+        Ok(Err(e)) => {
+            tracing::warn!("append probe: {e}");
+            Ok(())
+        }
+        Ok(Ok(())) => Ok(()),
+        Err(e) => Err(format!("the append probe failed: {e}")),
+    }
 }
 
 /// Returns (with the logs to read) once no node process is left running: nothing can become healthy.

@@ -124,6 +124,45 @@ impl Place {
         }
     }
 
+    /// The local network, for what only namespaces have (the landing probes run inside them).
+    pub fn local(&self) -> Option<&Network> {
+        match self {
+            Place::Local(n) => Some(n),
+            Place::Hosts(_) => None,
+        }
+    }
+
+    /// On hosts: checks from the hosts that exactly `expected` is cut (the run's rules read back, the
+    /// open pairs connected). None for namespaces, whose probes run inside them.
+    pub fn verify_on_hosts(&self, expected: &Partition) -> Option<Result<(), nemesis::Error>> {
+        match self {
+            Place::Local(_) => None,
+            Place::Hosts(h) => Some(h.hosts.verify(expected)),
+        }
+    }
+
+    /// Puts `netem` on `node`'s link (on a host: the device carrying its address).
+    pub fn shape(&self, node: &str, netem: &nemesis::Netem) -> Result<(), nemesis::Error> {
+        match self {
+            Place::Local(n) => n.shape(node, netem),
+            Place::Hosts(h) => h.hosts.netem(node, &netem.args().join(" ")),
+        }
+    }
+
+    pub fn unshape(&self, node: &str) -> Result<(), nemesis::Error> {
+        match self {
+            Place::Local(n) => n.unshape(node),
+            Place::Hosts(h) => h.hosts.clear_netem(node),
+        }
+    }
+
+    pub fn shaped(&self, node: &str) -> Result<bool, nemesis::Error> {
+        match self {
+            Place::Local(n) => n.shaped(node),
+            Place::Hosts(h) => h.hosts.shaped(node),
+        }
+    }
+
     pub fn teardown(&mut self) -> Result<(), nemesis::Error> {
         match self {
             Place::Local(n) => n.teardown(),

@@ -78,6 +78,7 @@ fn sample_event(answers: Vec<(String, Option<Result<NodeStatus, ClientError>>)>)
         value: Value::Object(value),
         node: None,
         error: None,
+        session: None,
     }
 }
 

@@ -454,6 +454,21 @@ impl Hosts {
         Ok(())
     }
 
+    /// Whether a netem qdisc is on the device carrying the node's address now.
+    pub fn shaped(&self, node: &str) -> Result<bool, Error> {
+        let addr = self
+            .node_addr(node)
+            .ok_or_else(|| Error::UnknownNode(node.into()))?;
+        let out = self.shared.sh(
+            node,
+            &format!(
+                "{}\ntc qdisc show dev \"$dev\" root",
+                firewall::device_script(addr)
+            ),
+        )?;
+        Ok(out.contains("netem"))
+    }
+
     /// Removes the netem qdisc this run put on the node's host, if any.
     pub fn clear_netem(&self, node: &str) -> Result<(), Error> {
         let addr = self

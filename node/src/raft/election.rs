@@ -1,7 +1,7 @@
 //! Terms, PreVote, votes and role changes; the message dispatcher that applies the term rules.
 
 use super::{lease, Message, MessageBody, RaftNode};
-use crate::api::{ReadMode, Role};
+use crate::api::{LeaseVotes, ReadMode, Role};
 use rand::Rng;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -129,13 +129,16 @@ impl RaftNode {
         self.election_deadline = self.now + self.randomized_timeout;
     }
 
-    /// Lease mode: while the countdown of a leader's lease runs, no campaign and no votes.
+    /// Lease mode with `--lease-votes refuse`: while the countdown of a leader's lease runs, no campaign
+    /// and no votes. With `report` votes follow the normal rules and carry the remainder instead.
     pub(super) fn countdown_blocks(&self) -> bool {
-        self.cfg.read_mode == ReadMode::Lease && self.now < self.lease.countdown_end
+        self.cfg.read_mode == ReadMode::Lease
+            && self.cfg.lease_votes == LeaseVotes::Refuse
+            && self.now < self.lease.countdown_end
     }
 
-    /// Refuse (pre-)votes: lease countdown running, or (CheckQuorum) we heard from a live leader within
-    /// an election timeout, or we are that leader.
+    /// Refuse (pre-)votes: lease countdown running (`--lease-votes refuse`), or (CheckQuorum) we heard from
+    /// a live leader within an election timeout, or we are that leader.
     fn refuses_votes(&self) -> bool {
         if self.countdown_blocks() {
             return true;

@@ -288,6 +288,7 @@ impl RaftNode {
             last_log_index: self.log.last_index(),
             read_mode: self.cfg.read_mode,
             replication: self.cfg.replication,
+            lease_wait_ms: lease.wait_ms,
             lease,
             clock: api::ClockState::default(),
         }

@@ -277,6 +277,8 @@ impl RaftNode {
             return;
         };
         pr.last_contact = now;
+        // Not older than the newest answer: a reordered or duplicated reject cannot pass for lost state.
+        let fresh = round >= pr.acked_round;
         pr.acked_round = pr.acked_round.max(round.min(self.round));
         let mut resend = false;
         if success {
@@ -289,6 +291,13 @@ impl RaftNode {
             pr.probing = false;
             resend = pr.next_index <= last;
         } else {
+            if fresh && reject_index > 0 && reject_index <= pr.match_index {
+                // It refuses what it once acknowledged: it lost state (a cut WAL, a replaced disk). Forget
+                // what it had and probe back from its hint to where the logs agree, repairing it.
+                pr.match_index = 0;
+                pr.probing = true;
+                pr.next_index = reject_index + 1;
+            }
             let stale = if pr.probing {
                 reject_index.saturating_add(1) != pr.next_index
             } else {

@@ -17,6 +17,7 @@ fn config(id: &str, members: &[&str], mode: ReadMode) -> Config {
         heartbeat_interval: ms(50),
         election_timeout: ms(300),
         lease: ms(1500),
+        lease_votes: Default::default(),
         max_drift: 0.05,
         pre_vote: true,
         check_quorum: true,
@@ -78,22 +79,55 @@ fn one_node_answers_writes_and_reads_in_the_ready_that_persists_them() {
 }
 
 #[test]
-fn restarted_lease_node_waits_out_a_full_lease_before_campaigning() {
-    let cfg = config("n1", &["n1"], ReadMode::Lease);
-    let restored = Restored {
+fn restarted_lease_node_waits_out_a_full_lease_before_serving() {
+    let restored = || Restored {
         hard_state: HardState {
             term: 3,
             voted_for: None,
         },
         entries: vec![],
     };
-    let mut n = RaftNode::new(cfg, restored, ms(10));
+    // refuse: no campaign while its own guard runs.
+    let mut cfg = config("n1", &["n1"], ReadMode::Lease);
+    cfg.lease_votes = api::LeaseVotes::Refuse;
+    let mut n = RaftNode::new(cfg, restored(), ms(10));
     n.tick(ms(1000));
     let st = n.status(ms(1000));
     assert_eq!(st.role, Role::Follower);
     assert!(st.lease.follower_countdown_ms > 500.0, "{st:?}");
     n.tick(ms(1700));
     assert_eq!(n.status(ms(1700)).role, Role::Leader);
+
+    // report: it campaigns after an election timeout, then leads but serves nothing until the guard,
+    // scaled by the drift bound, has passed; /status shows the wait.
+    let guard = 1500.0 * 1.05 * 1.05 / 0.95;
+    let mut n = RaftNode::new(config("n1", &["n1"], ReadMode::Lease), restored(), ms(10));
+    let mut t = ms(10);
+    while n.status(t).role != Role::Leader {
+        t += ms(5);
+        n.tick(t);
+        n.ready();
+    }
+    assert!(t < ms(700), "took {t:?}");
+    let st = n.status(t);
+    assert!(st.lease_wait_ms > guard - 700.0, "{st:?}");
+    let write = |n: &mut RaftNode, id, t| {
+        let req = ClientRequest::Write {
+            key: "a".into(),
+            value: 1,
+        };
+        n.client(id, req, t);
+        n.ready().responses
+    };
+    let refused = write(&mut n, 1, t);
+    assert_eq!(
+        refused[0].1.as_ref().unwrap_err().code,
+        ErrorCode::Unavailable
+    );
+    let after = ms(10) + Duration::from_secs_f64(guard / 1000.0) + ms(5);
+    n.tick(after);
+    assert_eq!(n.status(after).lease_wait_ms, 0.0);
+    assert_eq!(write(&mut n, 2, after), vec![(2, Ok(ClientReply::Written))]);
 }
 
 fn leader_of_three(mode: ReadMode) -> (RaftNode, Duration) {
@@ -366,4 +400,54 @@ fn async_replication_acknowledges_at_once_and_ships_only_after_the_lag() {
         shipped(&n.ready()),
         "shipped with the first heartbeat after the lag"
     );
+}
+
+#[test]
+fn a_follower_refusing_what_it_acknowledged_is_repaired_from_its_hint() {
+    let (mut n, t) = leader_of_three(ReadMode::ReadIndex);
+    for v in 0..3 {
+        let req = ClientRequest::Write {
+            key: "a".into(),
+            value: v,
+        };
+        n.client(10 + v as u64, req, t);
+    }
+    n.ready();
+    // n2 acknowledged everything (index 4), then lost its log back to index 1 and refuses prev 4.
+    let resp = |success, match_index, reject_index, hint, round| Message {
+        from: "n2".into(),
+        to: "n1".into(),
+        term: 1,
+        body: MessageBody::AppendResp {
+            success,
+            match_index,
+            reject_index,
+            hint,
+            last_index: hint.max(match_index),
+            round,
+        },
+    };
+    let round = n.round;
+    n.step(resp(true, 4, 0, 0, round), t);
+    n.ready();
+    n.step(resp(false, 0, 4, 1, round), t);
+    let r = n.ready();
+    let probe = r
+        .messages
+        .iter()
+        .find_map(|m| match &m.body {
+            MessageBody::Append {
+                prev_index,
+                entries,
+                ..
+            } if m.to == "n2" && !entries.is_empty() => Some((*prev_index, entries.len())),
+            _ => None,
+        })
+        .expect("the leader resends the lost entries");
+    assert_eq!(probe, (1, 3), "{:?}", r.messages);
+    // An older, reordered reject is not taken for lost state again.
+    n.step(resp(true, 4, 0, 0, round), t);
+    n.ready();
+    n.step(resp(false, 0, 4, 1, round - 1), t);
+    assert!(n.ready().messages.is_empty());
 }

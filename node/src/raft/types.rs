@@ -1,6 +1,6 @@
 //! Types crossing the boundary of the Raft core.
 
-use crate::api::{ErrorCode, ReadMode, Replication, Value};
+use crate::api::{ErrorCode, LeaseVotes, ReadMode, Replication, Value};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -23,6 +23,8 @@ pub struct Config {
     /// `L_follower`: how long followers count down the leader's lease. The leader serves for
     /// `L_leader = lease * (1 - max_drift) / (1 + max_drift)`.
     pub lease: Duration,
+    /// Lease mode: followers report remainders in votes (default) or refuse votes while counting down.
+    pub lease_votes: LeaseVotes,
     /// `e`: the clock rate bound the lease arithmetic assumes (0.05 = rates within [0.95, 1.05]).
     pub max_drift: f64,
     pub pre_vote: bool,

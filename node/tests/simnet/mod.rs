@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test uses a different part
 
 use checker::{Event, EventType, Process};
-use node::api::{ErrorCode, ReadMode, Replication, Role};
+use node::api::{ErrorCode, LeaseVotes, ReadMode, Replication, Role};
 use node::raft::{
     ClientReply, ClientRequest, ClientResult, Config, Entry, HardState, Message, RaftNode, Ready,
     Restored,
@@ -80,6 +80,7 @@ pub struct SimOptions {
     pub delay: (u64, u64),
     pub max_rate_skew: f64,
     pub lease_ms: u64,
+    pub lease_votes: LeaseVotes,
     pub election_ms: u64,
     pub heartbeat_ms: u64,
     pub tick_ms: u64,
@@ -100,6 +101,7 @@ impl SimOptions {
             delay: (200, 4 * MS),
             max_rate_skew: 0.04,
             lease_ms: 600,
+            lease_votes: LeaseVotes::Report,
             election_ms: 150,
             heartbeat_ms: 30,
             tick_ms: 5,
@@ -211,6 +213,7 @@ impl Sim {
             heartbeat_interval: Duration::from_millis(o.heartbeat_ms),
             election_timeout: Duration::from_millis(o.election_ms),
             lease: Duration::from_millis(o.lease_ms),
+            lease_votes: o.lease_votes,
             max_drift: 0.05,
             pre_vote: true,
             check_quorum: true,
@@ -266,6 +269,14 @@ impl Sim {
 
     pub fn crash(&mut self, i: usize) {
         self.nodes[i].core = None;
+    }
+
+    /// Crash node `i` and lose what it sent that has not arrived yet (it died before the packets left).
+    pub fn crash_silently(&mut self, i: usize) {
+        self.crash(i);
+        let id = self.ids[i].clone();
+        self.queue
+            .retain(|_, ev| !matches!(ev, Ev::Deliver(m) if m.from == id));
     }
 
     pub fn restart(&mut self, i: usize) {
@@ -455,6 +466,7 @@ impl Sim {
             value,
             node: node.map(|n| self.ids[n].clone()),
             error,
+            session: None,
         });
     }
 

@@ -164,6 +164,21 @@ impl Cluster {
         }
     }
 
+    /// Wait for a node to exit by itself; its exit code (None if still running after `within`).
+    pub fn wait_exit(&mut self, id: &str, within: Duration) -> Option<i32> {
+        let i = self.index(id);
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            let child = self.nodes[i].child.as_mut()?;
+            if let Ok(Some(status)) = child.try_wait() {
+                self.nodes[i].child = None;
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Start a stopped node again with its data dir.
     pub fn restart(&mut self, id: &str) {
         let i = self.index(id);

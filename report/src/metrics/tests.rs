@@ -18,6 +18,7 @@ impl H {
             value: v,
             node: node.map(str::to_string),
             error: None,
+            session: None,
         });
     }
     /// One complete op (events appended in order; fine while ops do not overlap in the builder).
@@ -104,6 +105,7 @@ fn availability_inside_and_outside_faults() {
         value: Value::Null,
         node: None,
         error: None,
+        session: None,
     }); // open op, inside
     let faults = [
         FaultSpan::new("partition-halves", 1.0, Some(2.0), ["n1", "n2"]),

@@ -189,6 +189,7 @@ fn to_events(ops: &[GenOp], faults: &[FaultSpan]) -> Vec<Event> {
         value,
         node: node.map(str::to_string),
         error: None,
+        session: None,
     };
     for o in ops {
         let p = Process::Client(o.process);

@@ -1,0 +1,76 @@
+//! `harness check --model list-append` end to end: our JSONL with sessions and Elle EDN txns, the ladder,
+//! JSON output, and bad input as 254.
+
+use std::process::{Command, Output};
+
+fn check(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("check")
+        .args(args)
+        .output()
+        .expect("run harness")
+}
+
+fn write(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lh-check-append-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write history");
+    p
+}
+
+/// Session 7 appends 1 on n1 (process 3), then, as process 4 after a timeout, reads [] from n2.
+const RYW: &str = r#"{"index":0,"time":1000000,"process":3,"session":7,"type":"invoke","f":"append","key":"x","value":1}
+{"index":1,"time":2000000,"process":3,"session":7,"type":"ok","f":"append","key":"x","value":1,"node":"n1"}
+{"index":2,"time":3000000,"process":3,"session":7,"type":"invoke","f":"append","key":"x","value":2}
+{"index":3,"time":9000000,"process":3,"session":7,"type":"info","f":"append","key":"x","value":2,"error":"timeout"}
+{"index":4,"time":10000000,"process":4,"session":7,"type":"invoke","f":"read","key":"x","value":null}
+{"index":5,"time":11000000,"process":4,"session":7,"type":"ok","f":"read","key":"x","value":[],"node":"n2"}
+"#;
+
+#[test]
+fn the_ladder_shows_each_guarantee_and_the_first_violation() {
+    let p = write("ryw.jsonl", RYW);
+    let o = check(&["--model", "list-append", p.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("✗ read_your_writes (1 violation)"), "{out}");
+    assert!(out.contains("session 7 (process 4) on n2"), "{out}");
+    assert!(out.contains("✓ monotonic_reads"), "{out}");
+    let o = check(&["--json", p.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        v["model"], "list-append",
+        "integer appends guess list-append"
+    );
+    assert_eq!(v["guarantees"]["read_your_writes"], false);
+    assert_eq!(v["guarantees"]["monotonic_writes"], true);
+    assert_eq!(v["staleness"]["stale_reads"], 1);
+}
+
+#[test]
+fn elle_txn_histories_check_and_multi_micro_op_txns_are_refused() {
+    let ok = "{:process 0, :type :invoke, :f :txn, :value [[:append :x 1]]}\n\
+              {:process 0, :type :ok, :f :txn, :value [[:append :x 1]]}\n\
+              {:process 1, :type :invoke, :f :txn, :value [[:r :x nil]]}\n\
+              {:process 1, :type :ok, :f :txn, :value [[:r :x [1]]]}\n";
+    let p = write("ok.edn", ok);
+    let o = check(&["--model", "list-append", p.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let bad = format!(
+        "{ok}{{:process 2, :type :invoke, :f :txn, :value [[:append :x 2] [:append :y 3]]}}\n"
+    );
+    let p = write("multi.edn", &bad);
+    let o = check(&["--model", "list-append", p.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(254), "{err}");
+    assert!(
+        err.contains("line 5") && err.contains("2 micro-ops is not supported"),
+        "{err}"
+    );
+}
