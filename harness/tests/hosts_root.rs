@@ -169,6 +169,18 @@ fn root_hosts_read_index_valid_leader_local_caught_kill_leader_restarts() {
     // The nodes really ran on the hosts: their logs streamed back, their data was in the run directory.
     let log = std::fs::read_to_string(store.path().join("latest/nodes/n1/node.log")).unwrap();
     assert!(log.contains("/data"), "node log: {log}");
+    // Each partition and heal was checked from the hosts and recorded.
+    let landings: Vec<Value> = history(store.path())
+        .into_iter()
+        .filter(|e| e["f"] == "landing")
+        .collect();
+    assert!(landings.len() >= 2, "{landings:#?}");
+    assert!(
+        landings
+            .iter()
+            .all(|e| e["value"]["landed"] == true && e["value"]["checked"] == "from the hosts"),
+        "{landings:#?}"
+    );
     assert_nothing_left(&rig);
 
     // leader-local under partition-leader: caught.
@@ -198,6 +210,15 @@ fn root_hosts_read_index_valid_leader_local_caught_kill_leader_restarts() {
     assert!(
         kills >= 1 && restarts == kills,
         "kills {kills}, restarts {restarts}"
+    );
+    // The kill and the restart were checked by the process state on the host.
+    let states: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["f"] == "landing" && e["value"]["states"].is_object())
+        .collect();
+    assert!(
+        !states.is_empty() && states.iter().all(|e| e["value"]["landed"] == true),
+        "{states:#?}"
     );
     let res = results(store.path());
     assert_eq!(res["valid"], true, "{res:#}");
