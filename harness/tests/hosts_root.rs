@@ -355,3 +355,48 @@ fn root_hosts_preflight_refuses_before_anything_starts() {
         describe(&out)
     );
 }
+
+/// Bad `--hosts` input is a bad argument (254) naming the problem, before anything starts; no root needed.
+#[test]
+fn hosts_bad_input_is_a_bad_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hosts.toml");
+    std::fs::write(
+        &file,
+        "n1 = \"root@10.0.0.11\"\nn2 = \"root@10.0.0.12\"\nn3 = \"root@10.0.0.13\"\n",
+    )
+    .unwrap();
+    let missing = dir.path().join("missing.toml");
+    let cases: Vec<(Vec<&str>, &Path, &str)> = vec![
+        (vec![], missing.as_path(), "missing.toml"),
+        (
+            vec!["--nemesis", "corrupt-data"],
+            file.as_path(),
+            "corrupt-data",
+        ),
+        (
+            vec!["--partition-scope", "all"],
+            file.as_path(),
+            "--partition-scope all",
+        ),
+    ];
+    for (args, hosts, needle) in cases {
+        let out = Command::new(harness_bin())
+            .args(&args)
+            .arg("--hosts")
+            .arg(hosts)
+            .arg("--store")
+            .arg(dir.path().join("store"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(254), "{args:?}: {}", describe(&out));
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let out = Command::new(harness_bin())
+        .args(["clean", "--hosts"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(254), "{}", describe(&out));
+}
