@@ -1,17 +1,25 @@
 //! `harness clean`: remove what crashed runs left behind (namespaces, links and processes named `lh...`),
-//! leaving runs whose controller still lives alone unless `--force`.
+//! leaving runs whose controller still lives alone unless `--force`. With `--hosts FILE`: the run
+//! directories, processes, nft tables and netem qdiscs that runs left on those hosts.
 
 use crate::exit;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct CleanArgs {
     /// Also remove the networks of runs whose controller is still running, and `lh` namespaces no owner
-    /// marker claims (left by older versions or other tools).
+    /// marker claims (left by older versions or other tools). With --hosts: runs still live on the hosts.
     #[arg(long)]
     pub force: bool,
+    /// Sweep these hosts (the file given to `harness --hosts`) instead of this machine.
+    #[arg(long, value_name = "FILE")]
+    pub hosts: Option<PathBuf>,
 }
 
 pub fn run(args: CleanArgs) -> anyhow::Result<u8> {
+    if let Some(path) = &args.hosts {
+        return clean_hosts(path, args.force);
+    }
     if let Err(e) = nemesis::check_privileges() {
         eprintln!("harness clean: {e}");
         return Ok(exit::INVALID_RUN);
@@ -19,4 +27,24 @@ pub fn run(args: CleanArgs) -> anyhow::Result<u8> {
     let report = nemesis::clean_leftovers_with_prefix(nemesis::PREFIX, args.force)?;
     println!("{report}");
     Ok(exit::VALID)
+}
+
+fn clean_hosts(path: &std::path::Path, force: bool) -> anyhow::Result<u8> {
+    let file = match nemesis::hosts::HostsFile::load(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("harness clean: --hosts: {e}");
+            return Ok(exit::BAD_ARGS);
+        }
+    };
+    match nemesis::hosts::clean_hosts(&file, force) {
+        Ok(report) => {
+            println!("{report}");
+            Ok(exit::VALID)
+        }
+        Err(e) => {
+            eprintln!("harness clean: {e}");
+            Ok(exit::INVALID_RUN)
+        }
+    }
 }

@@ -80,6 +80,19 @@ pub enum Error {
         name: String,
     },
 
+    /// Reaching a host over SSH, or a command run there, failed (`--hosts`).
+    #[error("host {host}: {message}")]
+    Ssh {
+        /// The node whose host it is.
+        host: String,
+        /// What failed and what to do.
+        message: String,
+    },
+
+    /// A fault was applied but a check shows it is not in effect.
+    #[error("fault did not land: {0}")]
+    NotLanded(String),
+
     /// Starting a managed process failed.
     #[error("could not start process `{name}` ({program}): {source}")]
     ProcessSpawn {

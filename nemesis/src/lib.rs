@@ -12,6 +12,7 @@
 mod clean;
 mod error;
 mod fault;
+pub mod hosts;
 mod landing;
 mod layout;
 mod netem;
@@ -22,6 +23,7 @@ mod partition;
 mod process;
 mod schedule;
 mod subnet;
+mod supervise;
 
 pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport, KeptRun};
 pub use error::Error;
@@ -42,6 +44,7 @@ pub use partition::{partition_for, Partition, PartitionScope};
 pub use process::{ManagedProcess, ProcessSpec};
 pub use schedule::{schedule, FaultWindow, ScheduleConfig};
 pub use subnet::Subnet;
+pub use supervise::Supervised;
 
 /// Re-exported so callers can name signals for [`ManagedProcess::signal`] without depending on `nix`.
 pub use nix::sys::signal::Signal;

@@ -176,6 +176,11 @@ pub struct RunArgs {
     /// Time limit for the linearizability check.
     #[arg(long, default_value = "60s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub check_time_limit: Duration,
+
+    /// Run the nodes on these hosts over SSH instead of local namespaces (README, "On real hosts"): a TOML
+    /// file (`n1 = "root@10.0.0.11"`, ...) or one `user@host[:port]` a line. Sets the node names.
+    #[arg(long, value_name = "FILE")]
+    pub hosts: Option<PathBuf>,
 }
 
 /// A validated run configuration: everything recorded in `config.json`.
@@ -223,6 +228,10 @@ pub struct RunConfig {
     pub node_bin: Option<PathBuf>,
     #[serde(skip)]
     pub subnet_parsed: Subnet,
+    /// `--hosts`: where the nodes run (recorded as the file's path).
+    pub hosts: Option<PathBuf>,
+    #[serde(skip)]
+    pub hosts_file: Option<nemesis::hosts::HostsFile>,
 }
 
 impl RunConfig {
@@ -326,7 +335,25 @@ impl RunConfig {
                 a.replication, a.system
             ));
         }
-        let nodes: Vec<String> = (1..=a.nodes).map(|i| format!("n{i}")).collect();
+        let hosts_file = match &a.hosts {
+            Some(p) => {
+                Some(nemesis::hosts::HostsFile::load(p).map_err(|e| format!("--hosts: {e}"))?)
+            }
+            None => None,
+        };
+        if hosts_file.is_some() && a.partition_scope == nemesis::PartitionScope::All {
+            return Err("--partition-scope all is not supported with --hosts".into());
+        }
+        if hosts_file.is_some() && faults.contains(&FaultKind::CorruptData) {
+            return Err(
+                "corrupt-data is not supported with --hosts yet (it edits the data directory locally)"
+                    .into(),
+            );
+        }
+        let nodes: Vec<String> = match &hosts_file {
+            Some(f) => f.names(),
+            None => (1..=a.nodes).map(|i| format!("n{i}")).collect(),
+        };
         let fault_names: Vec<&str> = faults.iter().map(|f| f.name()).collect();
         let nemesis_name = if fault_names.is_empty() {
             "none".to_string()
@@ -388,6 +415,8 @@ impl RunConfig {
             store: a.store.clone(),
             node_bin: a.node_bin.clone(),
             subnet_parsed: a.subnet,
+            hosts: a.hosts.clone(),
+            hosts_file,
         };
         cfg.check_schedule()?;
         super::validate::check(a, &cfg)?;

@@ -1,10 +1,11 @@
 //! The cluster under test: one member process per namespace, started, killed, paused and restarted with
 //! the same data directory. The same for every system; what differs is in [`crate::system`].
 
+use super::place::Place;
 use crate::store::RunDir;
 use crate::system::{Member, System};
 use anyhow::{bail, Context, Result};
-use nemesis::{ManagedProcess, Network, ProcessSpec};
+use nemesis::{ProcessSpec, Supervised};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use std::time::Duration;
 use workloads::Client;
 
 pub struct NodeCluster {
-    procs: BTreeMap<String, ManagedProcess>,
+    procs: BTreeMap<String, Box<dyn Supervised>>,
     members: Vec<Member>,
 }
 
@@ -23,7 +24,7 @@ impl NodeCluster {
     pub fn start(
         system: &dyn System,
         nodes: &[String],
-        net: &Network,
+        net: &Place,
         dir: &RunDir,
     ) -> Result<NodeCluster> {
         let members: Vec<Member> = nodes
@@ -33,10 +34,16 @@ impl NodeCluster {
                     .node_addr(n)
                     .with_context(|| format!("no address for {n}"))?;
                 // Absolute and present before the command starts: `{data_dir}` must work from any cwd.
-                let data_dir = std::path::absolute(dir.node_dir(n)?.join("data"))
-                    .context("resolving the data directory")?;
-                std::fs::create_dir_all(&data_dir)
-                    .with_context(|| format!("creating {}", data_dir.display()))?;
+                let data_dir = match net.remote_data_dir(n) {
+                    Some(remote) => remote,
+                    None => {
+                        let d = std::path::absolute(dir.node_dir(n)?.join("data"))
+                            .context("resolving the data directory")?;
+                        std::fs::create_dir_all(&d)
+                            .with_context(|| format!("creating {}", d.display()))?;
+                        d
+                    }
+                };
                 Ok(Member {
                     name: n.clone(),
                     client_addr: SocketAddr::from((ip, system.client_port())),
@@ -49,17 +56,14 @@ impl NodeCluster {
             let launch = system.launch(m, &members)?;
             let spec = ProcessSpec {
                 name: m.name.clone(),
-                netns: Some(
-                    net.node_netns(&m.name)
-                        .context("node namespace")?
-                        .to_string(),
-                ),
+                netns: None, // filled in by the place
                 program: launch.program,
                 args: launch.args,
                 log_path: dir.node_dir(&m.name)?.join("node.log"),
                 env: launch.env,
             };
-            let proc = ManagedProcess::spawn(spec)
+            let proc = net
+                .spawn(spec)
                 .with_context(|| format!("starting {} {}", system.name(), m.name))?;
             procs.insert(m.name.clone(), proc);
         }
@@ -84,7 +88,7 @@ impl NodeCluster {
         self.members.iter().map(|m| m.name.clone()).collect()
     }
 
-    fn proc(&mut self, node: &str) -> Result<&mut ManagedProcess> {
+    fn proc(&mut self, node: &str) -> Result<&mut Box<dyn Supervised>> {
         self.procs
             .get_mut(node)
             .with_context(|| format!("no such node {node}"))
@@ -116,12 +120,8 @@ impl NodeCluster {
 
     /// The state letter of a node's process (`S`/`R` running, `T` stopped), or None if it is not running.
     pub fn state(&mut self, node: &str) -> Option<char> {
-        let p = self.procs.get_mut(node)?;
-        if !p.is_running() {
-            return None;
-        }
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.pid()?)).ok()?;
-        nemesis::proc_state(&stat)
+        // Read where the process runs (its host's /proc with --hosts).
+        self.procs.get_mut(node)?.state()
     }
 
     /// Nodes whose process has exited on its own (not killed by us): a crash of the system under test.

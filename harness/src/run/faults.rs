@@ -2,8 +2,9 @@
 //! applies it, records it in the history, and undoes it when its window ends.
 
 use super::cluster::NodeCluster;
+use super::place::Place;
 use super::probe::Probe;
-use nemesis::{FaultKind, Network, Partition};
+use nemesis::{FaultKind, Partition};
 use node::api::ClockRequest;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -46,7 +47,7 @@ enum Undo {
 
 pub struct FaultRunner<'a> {
     pub cluster: &'a mut NodeCluster,
-    pub net: &'a Network,
+    pub net: &'a Place,
     pub probe: Probe,
     pub recorder: Arc<Recorder>,
     pub rng: ChaCha8Rng,
@@ -71,7 +72,7 @@ const LEADER_WAIT: Duration = Duration::from_secs(3);
 impl<'a> FaultRunner<'a> {
     pub fn new(
         cluster: &'a mut NodeCluster,
-        net: &'a Network,
+        net: &'a Place,
         probe: Probe,
         recorder: Arc<Recorder>,
         rng: ChaCha8Rng,

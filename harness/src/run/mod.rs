@@ -13,6 +13,7 @@ mod finish;
 pub mod guarantees;
 mod interrupted;
 mod lock;
+pub mod place;
 mod probe;
 mod sampler;
 mod signals;
@@ -26,7 +27,6 @@ use args::{RunArgs, RunConfig};
 use cluster::NodeCluster;
 use faults::FaultRunner;
 use indicatif::{ProgressBar, ProgressStyle};
-use nemesis::{NetConfig, Network};
 use probe::Probe;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -63,7 +63,8 @@ pub fn run(args: RunArgs) -> Result<u8> {
             return Ok(exit::BAD_ARGS);
         }
     };
-    if let Err(e) = nemesis::check_privileges() {
+    // With --hosts nothing is created on this machine: no root needed here.
+    if let (true, Err(e)) = (cfg.hosts_file.is_none(), nemesis::check_privileges()) {
         eprintln!("harness: cannot run a test on this machine: {e}");
         return Ok(exit::INVALID_RUN);
     }
@@ -89,25 +90,40 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
     let recorder =
         Recorder::create(&dir.path("history.jsonl")).context("creating history.jsonl")?;
     // Declared before the cluster, so it is dropped (torn down) after the processes are gone.
-    let mut net = Network::create(NetConfig {
-        run_id: nemesis::generate_run_id(),
-        subnet: cfg.subnet_parsed,
-        nodes: cfg.nodes.clone(),
-    })
-    .context("setting up the test network")?;
-    let client_ns = net.client_netns().to_string();
+    let mut net = match place::Place::create(cfg, cfg.hosts_file.as_ref(), system.client_port()) {
+        Ok(n) => n,
+        // Unreachable host, untrusted key, missing tool: said before anything starts.
+        Err(e) if cfg.hosts_file.is_some() => {
+            eprintln!("harness: {e:#}");
+            dir.write_json(
+                "results.json",
+                &serde_json::json!({ "refused": format!("{e:#}") }),
+            )?;
+            return Ok(RunOutcome {
+                code: exit::INVALID_RUN,
+                dir: dir.root,
+                interrupted: false,
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let client_ns = net.client_netns();
     // Entered once here, where a failure is an ordinary error that unwinds through the teardown.
-    nemesis::in_netns(&client_ns, || ())
-        .with_context(|| format!("entering the client namespace {client_ns}"))?;
+    if let Some(ns) = &client_ns {
+        nemesis::in_netns(ns, || ())
+            .with_context(|| format!("entering the client namespace {ns}"))?;
+    }
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .thread_name("lh-client")
         .on_thread_start(move || {
             // A client thread outside the client namespace could send test traffic anywhere: never continue.
+            // On hosts (`--hosts`) clients run where the harness runs and reach the hosts directly.
+            let Some(client_ns) = &client_ns else { return };
             // It can only fail here if the namespace vanished since the check above. Its teardown
             // cannot unwind from a runtime thread, so remove the network by hand and exit.
-            if let Err(e) = nemesis::enter_netns(&client_ns) {
+            if let Err(e) = nemesis::enter_netns(client_ns) {
                 interrupted::say(&format!(
                     "harness: cannot enter the client namespace {client_ns}: {e}"
                 ));

@@ -9,8 +9,21 @@ use serde_json::json;
 impl FaultRunner<'_> {
     /// Probe every node pair against `expected` (what was just applied, or nothing after a heal).
     pub(super) fn check_landing(&mut self, fault: &str, expected: &Partition) {
+        // On hosts (`--hosts`) the check runs on the hosts themselves.
+        if let Some(checked) = self.net.verify_on_hosts(expected) {
+            let landed = checked.is_ok();
+            self.event(
+                "landing",
+                json!({"fault": fault, "landed": landed, "checked": "from the hosts", "partition": expected.describe()}),
+            );
+            if let Err(e) = checked {
+                self.miss(fault, e.to_string());
+            }
+            return;
+        }
+        let Some(net) = self.net.local() else { return };
         if self.probes.is_none() {
-            match Probes::start(self.net) {
+            match Probes::start(net) {
                 Ok(p) => self.probes = Some(p),
                 Err(e) => {
                     self.miss(fault, format!("cannot start the landing probes: {e}"));
@@ -19,7 +32,7 @@ impl FaultRunner<'_> {
             }
         }
         let probes = self.probes.as_ref().expect("started above");
-        match probes.check(self.net, expected) {
+        match probes.check(net, expected) {
             Ok(landing) => {
                 self.event(
                     "landing",

@@ -1,0 +1,216 @@
+//! Where the nodes live: local network namespaces (the default) or remote hosts over SSH (`--hosts`).
+//! The run, the cluster and the fault runner go through [`Place`]; only it knows which.
+
+use anyhow::{Context, Result};
+use nemesis::hosts::{Hosts, HostsFile, RemoteSpec};
+use nemesis::{ManagedProcess, NetConfig, Network, Partition, ProcessSpec, Supervised};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub enum Place {
+    Local(Network),
+    Hosts(HostsPlace),
+}
+
+pub struct HostsPlace {
+    hosts: Hosts,
+    /// Upload the program before the first start (our node: the harness executable or --node-bin).
+    upload: bool,
+    /// Local program path → remote path, per node: one upload per host and run.
+    uploaded: Mutex<BTreeMap<(String, PathBuf), String>>,
+}
+
+impl Place {
+    /// Builds the namespaces, or connects to and checks the hosts. `client_port` is the system's port.
+    pub fn create(
+        cfg: &super::args::RunConfig,
+        hosts: Option<&HostsFile>,
+        client_port: u16,
+    ) -> Result<Place> {
+        let run_id = nemesis::generate_run_id();
+        match hosts {
+            None => Ok(Place::Local(
+                Network::create(NetConfig {
+                    run_id,
+                    subnet: cfg.subnet_parsed,
+                    nodes: cfg.nodes.clone(),
+                })
+                .context("setting up the test network")?,
+            )),
+            Some(file) => {
+                let mut hosts = Hosts::connect(file, &run_id).context("preparing the hosts")?;
+                hosts.set_probe_port(client_port);
+                let upload = cfg.system == crate::system::SystemKind::Node;
+                let mut uploaded = BTreeMap::new();
+                if upload {
+                    // To every host at once, before the first start.
+                    let local = super::cluster::resolve_node_bin(cfg.node_bin.as_deref())?.program;
+                    let started = std::time::Instant::now();
+                    for (node, remote) in hosts.upload_all(&local).context("uploading the node")? {
+                        uploaded.insert((node, local.clone()), remote);
+                    }
+                    tracing::info!(elapsed = ?started.elapsed(), "uploaded {}", local.display());
+                }
+                Ok(Place::Hosts(HostsPlace {
+                    hosts,
+                    upload,
+                    uploaded: Mutex::new(uploaded),
+                }))
+            }
+        }
+    }
+
+    pub fn node_addr(&self, node: &str) -> Option<Ipv4Addr> {
+        match self {
+            Place::Local(n) => n.node_addr(node),
+            Place::Hosts(h) => h.hosts.node_addr(node),
+        }
+    }
+
+    /// The namespace client threads must enter, if any (on hosts, clients run where the harness runs).
+    pub fn client_netns(&self) -> Option<String> {
+        match self {
+            Place::Local(n) => Some(n.client_netns().to_string()),
+            Place::Hosts(_) => None,
+        }
+    }
+
+    /// The node's data directory where it runs: on a host, inside the run's directory there.
+    pub fn remote_data_dir(&self, node: &str) -> Option<PathBuf> {
+        match self {
+            Place::Local(_) => None,
+            Place::Hosts(h) => h.hosts.run_dir(node).map(|d| PathBuf::from(d).join("data")),
+        }
+    }
+
+    pub fn apply(&self, p: &Partition) -> Result<(), nemesis::Error> {
+        match self {
+            Place::Local(n) => n.apply(p),
+            Place::Hosts(h) => h.hosts.apply(p),
+        }
+    }
+
+    pub fn heal(&self) -> Result<(), nemesis::Error> {
+        match self {
+            Place::Local(n) => n.heal(),
+            Place::Hosts(h) => h.hosts.heal(),
+        }
+    }
+
+    pub fn cut_clients(&self, p: &Partition) -> Result<(), nemesis::Error> {
+        match self {
+            Place::Local(n) => n.cut_clients(p),
+            Place::Hosts(_) => Err(hosts_unsupported("--partition-scope all")),
+        }
+    }
+
+    pub fn add_session_addrs(&self) -> Result<Vec<Ipv4Addr>, nemesis::Error> {
+        match self {
+            Place::Local(n) => n.add_session_addrs(),
+            Place::Hosts(_) => Err(hosts_unsupported("--partition-scope all")),
+        }
+    }
+
+    /// Starts one node's process where it lives.
+    pub fn spawn(&self, mut spec: ProcessSpec) -> Result<Box<dyn Supervised>> {
+        match self {
+            Place::Local(n) => {
+                spec.netns = n.node_netns(&spec.name).map(str::to_string);
+                Ok(Box::new(ManagedProcess::spawn(spec)?))
+            }
+            Place::Hosts(h) => Ok(Box::new(h.spawn(spec)?)),
+        }
+    }
+
+    /// The local network, for what only namespaces have (the landing probes run inside them).
+    pub fn local(&self) -> Option<&Network> {
+        match self {
+            Place::Local(n) => Some(n),
+            Place::Hosts(_) => None,
+        }
+    }
+
+    /// On hosts: checks from the hosts that exactly `expected` is cut (the run's rules read back, the
+    /// open pairs connected). None for namespaces, whose probes run inside them.
+    pub fn verify_on_hosts(&self, expected: &Partition) -> Option<Result<(), nemesis::Error>> {
+        match self {
+            Place::Local(_) => None,
+            Place::Hosts(h) => Some(h.hosts.verify(expected)),
+        }
+    }
+
+    /// Puts `netem` on `node`'s link (on a host: the device carrying its address).
+    pub fn shape(&self, node: &str, netem: &nemesis::Netem) -> Result<(), nemesis::Error> {
+        match self {
+            Place::Local(n) => n.shape(node, netem),
+            Place::Hosts(h) => h.hosts.netem(node, &netem.args().join(" ")),
+        }
+    }
+
+    pub fn unshape(&self, node: &str) -> Result<(), nemesis::Error> {
+        match self {
+            Place::Local(n) => n.unshape(node),
+            Place::Hosts(h) => h.hosts.clear_netem(node),
+        }
+    }
+
+    pub fn shaped(&self, node: &str) -> Result<bool, nemesis::Error> {
+        match self {
+            Place::Local(n) => n.shaped(node),
+            Place::Hosts(h) => h.hosts.shaped(node),
+        }
+    }
+
+    pub fn teardown(&mut self) -> Result<(), nemesis::Error> {
+        match self {
+            Place::Local(n) => n.teardown(),
+            Place::Hosts(h) => h.hosts.teardown(),
+        }
+    }
+}
+
+fn hosts_unsupported(what: &str) -> nemesis::Error {
+    nemesis::Error::Invalid {
+        what: "option",
+        message: format!("{what} is not supported with --hosts"),
+    }
+}
+
+impl HostsPlace {
+    fn spawn(&self, spec: ProcessSpec) -> Result<nemesis::hosts::RemoteProcess> {
+        let node = spec.name.clone();
+        let program = if self.upload {
+            self.uploaded_program(&node, &spec.program)?
+        } else {
+            let p = spec.program.display().to_string();
+            if !self.hosts.has_program(&node, &p)? {
+                anyhow::bail!("{p} is not installed on the host of {node}");
+            }
+            p
+        };
+        let dir = self.hosts.run_dir(&node).context("no run directory")?;
+        Ok(self.hosts.spawn(RemoteSpec {
+            name: node,
+            dir,
+            program,
+            args: spec.args,
+            env: spec.env,
+            log_path: spec.log_path,
+        })?)
+    }
+
+    fn uploaded_program(&self, node: &str, local: &Path) -> Result<String> {
+        let key = (node.to_string(), local.to_path_buf());
+        if let Some(p) = self.uploaded.lock().unwrap().get(&key) {
+            return Ok(p.clone());
+        }
+        let remote = self
+            .hosts
+            .upload(node, local)
+            .with_context(|| format!("uploading {} to {node}", local.display()))?;
+        self.uploaded.lock().unwrap().insert(key, remote.clone());
+        Ok(remote)
+    }
+}
