@@ -295,6 +295,29 @@ struct Plan {
     open: bool,
 }
 
+impl Plan {
+    /// An op on key "k"; some info ops stay open to the end instead of completing.
+    fn on_k(
+        f: &'static str,
+        inv: Value,
+        out: Value,
+        kind: EventType,
+        start: u16,
+        len: u16,
+    ) -> Self {
+        Plan {
+            f,
+            key: "k".to_string(),
+            inv,
+            out,
+            kind,
+            start,
+            len,
+            open: kind == EventType::Info && matches!(start % 3, 0),
+        }
+    }
+}
+
 fn plan_events(plans: &[Plan]) -> Vec<Event> {
     let mut evs: Vec<(u32, Event)> = Vec::new();
     for (p, o) in plans.iter().enumerate() {
@@ -432,16 +455,7 @@ fn unique_register(raw: Vec<Raw>) -> Vec<Plan> {
                 ("cas", v.clone(), v)
             }
         };
-        plans[p] = Some(Plan {
-            f,
-            key: "k".to_string(),
-            inv,
-            out,
-            kind,
-            start,
-            len,
-            open: kind == EventType::Info && start % 3 == 0,
-        });
+        plans[p] = Some(Plan::on_k(f, inv, out, kind, start, len));
     }
     plans.into_iter().flatten().collect()
 }
@@ -487,16 +501,7 @@ fn unique_text(raw: Vec<Raw>) -> Vec<Plan> {
                 ("append", json!(value), json!(value))
             }
         };
-        plans[p] = Some(Plan {
-            f,
-            key: "k".to_string(),
-            inv,
-            out,
-            kind,
-            start,
-            len,
-            open: kind == EventType::Info && start % 3 == 0,
-        });
+        plans[p] = Some(Plan::on_k(f, inv, out, kind, start, len));
     }
     plans.into_iter().flatten().collect()
 }
