@@ -2,6 +2,7 @@
 //! parallel, all stopping at the first invalid one), and summarise.
 
 use crate::explain::{self, Counterexample};
+use crate::infer::{Conflict, Inferred};
 use crate::model::{Encoded, EncodedOp, KvModel, Model, ModelKind, RegisterModel};
 use crate::ops::{History, Outcome};
 use crate::parse::{Location, ParseError};
@@ -102,8 +103,42 @@ pub struct KeyResult {
     /// Operations searched (after dropping those that cannot matter).
     pub ops: usize,
     pub valid: Validity,
-    /// Distinct (linearized set, state) pairs explored.
+    /// Distinct (linearized set, state) pairs explored (0 when inference decided).
     pub states: usize,
+    /// What decided this key: `inference` (from the values read) or `search`.
+    #[serde(default)]
+    pub method: Method,
+}
+
+/// What decided a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Read off the values (unique writes name the version order); no search.
+    Inference,
+    /// The exhaustive WGL search.
+    #[default]
+    Search,
+}
+
+impl Method {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Method::Inference => "inference",
+            Method::Search => "search",
+        }
+    }
+}
+
+/// Which methods a check may use. `Auto` (the default) infers where the values allow and searches the
+/// rest; the others are for comparing the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Methods {
+    #[default]
+    Auto,
+    SearchOnly,
+    /// Keys inference cannot decide get verdict `unknown`.
+    InferenceOnly,
 }
 
 /// The result of a check.
@@ -149,10 +184,22 @@ pub fn try_check(
     model: ModelKind,
     opts: &CheckOptions,
 ) -> Result<CheckResult, ParseError> {
+    try_check_with(history, model, opts, Methods::Auto)
+}
+
+/// [`try_check`], choosing the methods.
+pub fn try_check_with(
+    history: &History,
+    model: ModelKind,
+    opts: &CheckOptions,
+    methods: Methods,
+) -> Result<CheckResult, ParseError> {
     match model {
-        ModelKind::Register => check_model(history, RegisterModel::register(), opts),
-        ModelKind::CasRegister => check_model(history, RegisterModel::cas_register(), opts),
-        ModelKind::Kv => check_model(history, KvModel::new(), opts),
+        ModelKind::Register => check_model_with(history, RegisterModel::register(), opts, methods),
+        ModelKind::CasRegister => {
+            check_model_with(history, RegisterModel::cas_register(), opts, methods)
+        }
+        ModelKind::Kv => check_model_with(history, KvModel::new(), opts, methods),
         ModelKind::ListAppend => crate::append::check_result(history),
     }
 }
@@ -206,8 +253,18 @@ enum Done<'m, M: Model> {
 /// Checks a history with any model (built-in or your own).
 pub fn check_model<M: Model>(
     history: &History,
+    model: M,
+    opts: &CheckOptions,
+) -> Result<CheckResult, ParseError> {
+    check_model_with(history, model, opts, Methods::Auto)
+}
+
+/// [`check_model`], choosing the methods.
+pub fn check_model_with<M: Model>(
+    history: &History,
     mut model: M,
     opts: &CheckOptions,
+    methods: Methods,
 ) -> Result<CheckResult, ParseError> {
     let start = Instant::now();
     let mut parts = encode(history, &mut model)?;
@@ -224,14 +281,20 @@ pub fn check_model<M: Model>(
         memory_limit: opts.memory_limit_bytes,
         memory_used: AtomicUsize::new(0),
     };
+    let (inferred, parts) = infer_parts(&model, parts, methods);
+    if inferred.invalid.is_some() {
+        ctl.stop.store(true, Ordering::Relaxed);
+    }
     let queue: VecDeque<(Option<String>, Search<M>)> = parts
         .into_iter()
         .map(|(k, ops)| (k, Search::new(&model, ops)))
         .collect();
-    let queue = Mutex::new(queue);
     let done: Mutex<Vec<Done<M>>> = Mutex::new(Vec::new());
-    let threads = opts.threads.clamp(1, keys.max(1));
-    if threads == 1 {
+    let threads = opts.threads.clamp(1, queue.len().max(1));
+    let queue = Mutex::new(queue);
+    if inferred.invalid.is_some() {
+        // Nothing to search: a key is already invalid.
+    } else if threads == 1 {
         worker(&queue, &done, &ctl);
     } else {
         std::thread::scope(|s| {
@@ -249,11 +312,12 @@ pub fn check_model<M: Model>(
                 ops: search.ops.len(),
                 valid: Validity::Unknown,
                 states: search.cache_entries(),
+                method: Method::Search,
             },
             Status::Stopped,
         ));
     }
-    let mut per_key = Vec::with_capacity(done.len());
+    let mut per_key = inferred.results;
     let mut invalid = None;
     let mut limit = None;
     for d in done {
@@ -274,36 +338,52 @@ pub fn check_model<M: Model>(
         }
     }
     per_key.sort_by(|a, b| a.key.cmp(&b.key));
-    let (valid, counterexample, unknown_reason) = if let Some((key, search)) = invalid {
-        (
-            Validity::Invalid,
-            Some(explain::counterexample(history, &model, &search, key)),
-            None,
-        )
-    } else if let Some((key, st)) = limit {
-        let which = key
-            .map(|k| format!(" while checking key {k:?}"))
-            .unwrap_or_default();
-        let reason = match st {
-            Status::TimeLimit => format!(
-                "time limit of {:.1} s reached{which}",
-                opts.time_limit.unwrap_or_default().as_secs_f64()
-            ),
-            _ => format!(
-                "memory limit of {} MiB reached{which}",
-                opts.memory_limit_bytes.unwrap_or_default() >> 20
-            ),
+    let (valid, counterexample, unknown_reason) =
+        if let Some((key, ops, conflict)) = inferred.invalid {
+            (
+                Validity::Invalid,
+                Some(explain::inferred_counterexample(
+                    history, &model, &ops, &conflict, key,
+                )),
+                None,
+            )
+        } else if let Some((key, search)) = invalid {
+            (
+                Validity::Invalid,
+                Some(explain::counterexample(history, &model, &search, key)),
+                None,
+            )
+        } else if let Some((key, st)) = limit {
+            let which = key
+                .map(|k| format!(" while checking key {k:?}"))
+                .unwrap_or_default();
+            let reason = match st {
+                Status::TimeLimit => format!(
+                    "time limit of {:.1} s reached{which}",
+                    opts.time_limit.unwrap_or_default().as_secs_f64()
+                ),
+                _ => format!(
+                    "memory limit of {} MiB reached{which}",
+                    opts.memory_limit_bytes.unwrap_or_default() >> 20
+                ),
+            };
+            (Validity::Unknown, None, Some(reason))
+        } else if let Some((key, why)) = inferred.undecided {
+            let which = key.map(|k| format!(" key {k:?}")).unwrap_or_default();
+            (
+                Validity::Unknown,
+                None,
+                Some(format!("inference cannot decide{which}: {why}")),
+            )
+        } else if per_key.iter().any(|k| k.valid != Validity::Valid) {
+            (
+                Validity::Unknown,
+                None,
+                Some("the search stopped before finishing".to_string()),
+            )
+        } else {
+            (Validity::Valid, None, None)
         };
-        (Validity::Unknown, None, Some(reason))
-    } else if per_key.iter().any(|k| k.valid != Validity::Valid) {
-        (
-            Validity::Unknown,
-            None,
-            Some("the search stopped before finishing".to_string()),
-        )
-    } else {
-        (Validity::Valid, None, None)
-    };
     let explanation = match (&counterexample, &unknown_reason) {
         (Some(c), _) => c.explanation.clone(),
         (None, Some(r)) => format!("no verdict: {r}"),
@@ -348,6 +428,7 @@ fn worker<'m, M: Model>(
             ops: search.ops.len(),
             valid,
             states: search.cache_entries(),
+            method: Method::Search,
         };
         let d = match status {
             Status::Paused => {
@@ -375,4 +456,63 @@ fn worker<'m, M: Model>(
         };
         done.lock().unwrap_or_else(|e| e.into_inner()).push(d);
     }
+}
+
+type EncodedOpOf<M> = EncodedOp<<M as Model>::Input, <M as Model>::Output>;
+
+/// Keys inference decided, and the first invalid one with its conflict.
+struct InferredParts<M: Model> {
+    results: Vec<KeyResult>,
+    invalid: Option<(Option<String>, Vec<EncodedOpOf<M>>, Conflict)>,
+    /// With `Methods::InferenceOnly`: the first key inference could not decide, and why.
+    undecided: Option<(Option<String>, &'static str)>,
+}
+
+/// Runs inference on every partition; returns what it decided and the partitions left to search.
+fn infer_parts<M: Model>(
+    model: &M,
+    parts: Vec<Part<M>>,
+    methods: Methods,
+) -> (InferredParts<M>, Vec<Part<M>>) {
+    let mut out = InferredParts {
+        results: Vec::new(),
+        invalid: None,
+        undecided: None,
+    };
+    if methods == Methods::SearchOnly {
+        return (out, parts);
+    }
+    let mut rest = Vec::new();
+    // Inference is cheap: every key gets its verdict, even after one is invalid.
+    for (key, ops) in parts {
+        let result = |valid| KeyResult {
+            key: key.clone(),
+            ops: ops.len(),
+            valid,
+            states: 0,
+            method: Method::Inference,
+        };
+        match model.infer(&ops) {
+            Inferred::Valid(_) => out.results.push(result(Validity::Valid)),
+            Inferred::Invalid(c) => {
+                out.results.push(result(Validity::Invalid));
+                if out.invalid.is_none() {
+                    out.invalid = Some((key, ops, c));
+                }
+            }
+            Inferred::Undecided(why) if methods == Methods::InferenceOnly => {
+                out.results.push(result(Validity::Unknown));
+                if out.undecided.is_none() {
+                    out.undecided = Some((key, why));
+                }
+            }
+            Inferred::Undecided(_why) => {
+                if std::env::var_os("LH_DEBUG_INFER").is_some() {
+                    eprintln!("undecided {key:?}: {_why}");
+                }
+                rest.push((key, ops))
+            }
+        }
+    }
+    (out, rest)
 }

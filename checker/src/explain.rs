@@ -1,6 +1,7 @@
 //! Counterexamples a person can follow: which op cannot be linearized, and concretely why.
 
-use crate::model::Model;
+use crate::infer::{Conflict, ConflictKind};
+use crate::model::{EncodedOp, Model};
 use crate::ops::{History, Op, Outcome};
 use crate::search::Search;
 use serde::{Deserialize, Serialize};
@@ -269,16 +270,10 @@ pub(crate) fn counterexample<M: Model>(
     search: &Search<M>,
     key: Option<String>,
 ) -> Counterexample {
-    let c = Clock { h: history };
     let best = search.best();
     let mut in_prefix = vec![false; search.ops.len()];
-    let mut state = model.init();
     for &i in best {
         in_prefix[i as usize] = true;
-        let e = &search.ops[i as usize];
-        if let Some(s) = model.step(&state, &e.input, e.output.as_ref()) {
-            state = s;
-        }
     }
     // The op the search could not get past: the earliest return among ops not in the prefix.
     let blocker = search
@@ -289,12 +284,169 @@ pub(crate) fn counterexample<M: Model>(
         .min_by_key(|(_, e)| e.ret)
         .map(|(_, e)| e.op);
     let blocker = blocker.unwrap_or_else(|| search.ops.first().map(|e| e.op).unwrap_or(0));
+    let part = partition_ops(history, model, &key);
+    let c = Clock { h: history };
     let r = &history.ops[blocker];
-    let part: Vec<&Op> = history
+    let detail = why(&c, r, &part);
+    build(
+        history,
+        model,
+        &search.ops,
+        best,
+        blocker,
+        &part,
+        key,
+        |state, concurrent| {
+            detail.unwrap_or_else(|| {
+            let result = if r.outcome == Outcome::Ok
+                && !r.output.is_null()
+                && matches!(r.f.as_str(), "read" | "get")
+            {
+                format!(" returning {}", show(&r.output))
+            } else {
+                String::new()
+            };
+            format!(
+                "{}, invoked at {} and completed at {}, cannot take effect{result}: the longest linearizable prefix found ({} ops) leaves the value at {}, and no order of the {} ops concurrent with it helps",
+                c.by(r),
+                c.invoked(r),
+                c.completed(r),
+                best.len(),
+                state,
+                concurrent
+            )
+        })
+        },
+    )
+}
+
+/// Builds the counterexample from a conflict that inference found.
+pub(crate) fn inferred_counterexample<M: Model>(
+    history: &History,
+    model: &M,
+    ops: &[EncodedOp<M::Input, M::Output>],
+    conflict: &Conflict,
+    key: Option<String>,
+) -> Counterexample {
+    let c = Clock { h: history };
+    let part = partition_ops(history, model, &key);
+    let involved: Vec<usize> = conflict
+        .kind
+        .ops()
+        .iter()
+        .filter_map(|&i| ops.get(i as usize).map(|e| e.op))
+        .collect();
+    // The ops involved, in the order given; the first with a simple story is the one shown.
+    let found = involved
+        .iter()
+        .find_map(|&i| why(&c, &history.ops[i], &part).map(|d| (i, d)));
+    let (blocker, detail) = match found {
+        Some(f) => f,
+        None => {
+            let first = involved.first().copied().unwrap_or(0);
+            (first, conflict_words(&c, history, ops, &conflict.kind))
+        }
+    };
+    build(
+        history,
+        model,
+        ops,
+        &conflict.prefix,
+        blocker,
+        &part,
+        key,
+        |_, _| detail,
+    )
+}
+
+/// A conflict in words, where no simpler story applies.
+fn conflict_words<I, O>(
+    c: &Clock,
+    history: &History,
+    ops: &[EncodedOp<I, O>],
+    kind: &ConflictKind,
+) -> String {
+    let op = |i: u32| &history.ops[ops[i as usize].op];
+    let at = |i: u32| format!("{} at {}", c.by(op(i)), c.invoked(op(i)));
+    let done = |i: u32| format!("{} completed at {}", c.by(op(i)), c.completed(op(i)));
+    let began = |i: u32| format!("{} began at {}", describe_op(op(i)), c.invoked(op(i)));
+    match *kind {
+        ConflictKind::Unwritten(a) => format!(
+            "{} needs a value that no operation could have written before it",
+            at(a)
+        ),
+        ConflictKind::SameVersion(a, b) => format!(
+            "{} and {} both replace the same value, but it is written only once, so only one of them can succeed",
+            at(a),
+            at(b)
+        ),
+        ConflictKind::Order { early, late } => format!(
+            "{}, before {}, yet the values read put {} first",
+            done(late),
+            began(early),
+            describe_op(op(early))
+        ),
+        ConflictKind::Cycle {
+            early1,
+            late1,
+            early2,
+            late2,
+        } => format!(
+            "the values read leave no order: {}, before {}, and {}, before {}, but each pair's values must be in the same order",
+            done(late1),
+            began(early1),
+            done(late2),
+            began(early2)
+        ),
+        ConflictKind::Unreadable(g) => format!(
+            "{} returned {}, which no put followed by appends produces",
+            at(g),
+            show(&op(g).output)
+        ),
+        ConflictKind::Disagree(a, b) => format!(
+            "{} returned {} and {} returned {}: they disagree on the order of the appends",
+            at(a),
+            show(&op(a).output),
+            at(b),
+            show(&op(b).output)
+        ),
+    }
+}
+
+fn partition_ops<'h, M: Model>(
+    history: &'h History,
+    model: &M,
+    key: &Option<String>,
+) -> Vec<&'h Op> {
+    history
         .ops
         .iter()
-        .filter(|o| model.partition(o) == key)
-        .collect();
+        .filter(|o| model.partition(o) == *key)
+        .collect()
+}
+
+/// The counterexample for `blocker` (an index into `history.ops`), given a linearization prefix
+/// (`best`, indices into `ops`). `detail` gets the state after the prefix and the number of
+/// concurrent ops.
+#[allow(clippy::too_many_arguments)]
+fn build<M: Model>(
+    history: &History,
+    model: &M,
+    ops: &[EncodedOp<M::Input, M::Output>],
+    best: &[u32],
+    blocker: usize,
+    part: &[&Op],
+    key: Option<String>,
+    detail: impl FnOnce(&str, usize) -> String,
+) -> Counterexample {
+    let mut state = model.init();
+    for &i in best {
+        let e = &ops[i as usize];
+        if let Some(s) = model.step(&state, &e.input, e.output.as_ref()) {
+            state = s;
+        }
+    }
+    let r = &history.ops[blocker];
     let end = r.complete_pos.unwrap_or(usize::MAX);
     let mut window: Vec<&Op> = part
         .iter()
@@ -317,27 +469,11 @@ pub(crate) fn counterexample<M: Model>(
         .as_ref()
         .map(|k| format!("key {k}: "))
         .unwrap_or_default();
-    let detail = why(&c, r, &part).unwrap_or_else(|| {
-        let result = if r.outcome == Outcome::Ok && !r.output.is_null() && matches!(r.f.as_str(), "read" | "get") {
-            format!(" returning {}", show(&r.output))
-        } else {
-            String::new()
-        };
-        format!(
-            "{}, invoked at {} and completed at {}, cannot take effect{result}: the longest linearizable prefix found ({} ops) leaves the value at {}, and no order of the {} ops concurrent with it helps",
-            c.by(r),
-            c.invoked(r),
-            c.completed(r),
-            best.len(),
-            state_desc,
-            concurrent
-        )
-    });
-    let explanation = format!("{key_words}{detail}.");
+    let explanation = format!("{key_words}{}.", detail(&state_desc, concurrent));
     let prefix_ops: Vec<OpSummary> = best
         .iter()
         .skip(best.len().saturating_sub(PREFIX_SHOWN))
-        .map(|&i| OpSummary::from_op(&history.ops[search.ops[i as usize].op]))
+        .map(|&i| OpSummary::from_op(&history.ops[ops[i as usize].op]))
         .collect();
     Counterexample {
         key,

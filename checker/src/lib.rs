@@ -12,12 +12,16 @@ mod check;
 mod edn;
 pub mod explain;
 pub mod history;
+pub mod infer;
 pub mod model;
 mod ops;
 mod parse;
 mod search;
 
-pub use check::{check, check_model, try_check, CheckOptions, CheckResult, KeyResult, Validity};
+pub use check::{
+    check, check_model, check_model_with, try_check, try_check_with, CheckOptions, CheckResult,
+    KeyResult, Method, Methods, Validity,
+};
 pub use explain::{Counterexample, OpSummary};
 pub use history::{Event, EventType, Process};
 pub use model::{

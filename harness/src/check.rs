@@ -3,7 +3,7 @@
 use crate::exit;
 
 mod ladder;
-use checker::{CheckOptions, CheckResult, ModelKind, Validity};
+use checker::{CheckOptions, CheckResult, Method, ModelKind, Validity};
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -124,13 +124,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
             .threads
             .unwrap_or_else(|| CheckOptions::default().threads),
     };
-    let result = match checker::try_check(&history, model, &opts) {
+    let mut result = match checker::try_check(&history, model, &opts) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("harness check: {}: {e}", args.file.display());
             return Ok(exit::BAD_ARGS);
         }
     };
+    served_by(&args.file, &history, &mut result);
     if args.json {
         let report = JsonReport {
             file: args.file.display().to_string(),
@@ -145,6 +146,21 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         Validity::Invalid => exit::INVALID,
         Validity::Unknown => exit::UNKNOWN,
     })
+}
+
+/// Our histories carry `/status` samples: the explanation then says who served each op it names.
+fn served_by(file: &std::path::Path, history: &checker::History, result: &mut CheckResult) {
+    if history.format != checker::Format::Jsonl || result.counterexample.is_none() {
+        return;
+    }
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return;
+    };
+    let events: Vec<checker::Event> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    report::roles::enrich(result, &events, history);
 }
 
 fn print_table(args: &CheckArgs, r: &CheckResult) {
@@ -166,6 +182,9 @@ fn print_table(args: &CheckArgs, r: &CheckResult) {
         .with(Modify::new(Columns::last()).with(Width::wrap(72).keep_words(true)));
     println!("{}", args.file.display());
     println!("{table}");
+    for line in method_lines(r) {
+        println!("{line}");
+    }
     if let Some(c) = &r.counterexample {
         println!("op that cannot be linearized: {}", summary(&c.op));
         println!(
@@ -179,6 +198,40 @@ fn print_table(args: &CheckArgs, r: &CheckResult) {
             }
         }
     }
+}
+
+/// Which method (inference or search) decided each key: one line per key for a few keys, else counts.
+fn method_lines(r: &CheckResult) -> Vec<String> {
+    const LISTED: usize = 20;
+    let decided = |k: &&checker::KeyResult| k.valid != Validity::Unknown;
+    if r.per_key.len() <= LISTED {
+        return r
+            .per_key
+            .iter()
+            .filter(decided)
+            .map(|k| {
+                let key = k
+                    .key
+                    .as_ref()
+                    .map(|k| format!("key {k:?}"))
+                    .unwrap_or_else(|| "the history".to_string());
+                format!("{key}: {} by {}", k.valid, k.method.as_str())
+            })
+            .collect();
+    }
+    let count = |m: Method| {
+        r.per_key
+            .iter()
+            .filter(decided)
+            .filter(|k| k.method == m)
+            .count()
+    };
+    vec![format!(
+        "keys decided by inference: {}, by search: {}, undecided: {}",
+        count(Method::Inference),
+        count(Method::Search),
+        r.per_key.iter().filter(|k| !decided(k)).count()
+    )]
 }
 
 fn summary(o: &checker::OpSummary) -> String {

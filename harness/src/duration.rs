@@ -4,6 +4,9 @@ use std::time::Duration;
 
 pub fn parse(s: &str) -> Result<Duration, String> {
     let s = s.trim();
+    if s.starts_with('-') {
+        return Err(format!("'{s}' is negative; give a duration of more than 0"));
+    }
     let (number, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
         Some(i) => (&s[..i], s[i..].trim()),
         None => (s, "s"),
@@ -43,5 +46,6 @@ mod tests {
         assert!(parse("").unwrap_err().contains("not a duration"));
         assert!(parse("abc").unwrap_err().contains("not a duration"));
         assert!(parse("5 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(parse("-1").unwrap_err().contains("negative"));
     }
 }

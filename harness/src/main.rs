@@ -40,8 +40,9 @@ enum Command {
     /// Check a history file (our history.jsonl or a Jepsen EDN history) for linearizability.
     #[command(after_help = check::EXIT_CODES)]
     Check(check::CheckArgs),
-    /// Remove namespaces, links and processes (all named `lh...`) left behind by crashed runs.
-    Clean,
+    /// Remove namespaces, links and processes (all named `lh...`) left behind by runs whose controller
+    /// is gone; live runs are left alone unless --force.
+    Clean(clean::CleanArgs),
     /// Run one node of our Raft key-value server (the same program as the `node` binary; see `harness node
     /// --help`). The harness starts its nodes this way.
     #[command(disable_help_flag = true)]
@@ -50,7 +51,7 @@ enum Command {
         args: Vec<String>,
     },
     /// Run a matrix of modes × faults and write one comparison (terminal table, compare.md, .json, .html).
-    Compare(compare::CompareArgs),
+    Compare(Box<compare::CompareArgs>),
 }
 
 fn main() -> ExitCode {
@@ -79,19 +80,22 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let result = match cli.command {
+    // A panic unwinds through every teardown (network, processes, lock file) before it lands here.
+    let result = std::panic::catch_unwind(|| match cli.command {
         Some(Command::Check(args)) => check::run(args),
-        Some(Command::Clean) => clean::run(),
-        Some(Command::Compare(args)) => compare::run(args),
+        Some(Command::Clean(args)) => clean::run(args),
+        Some(Command::Compare(args)) => compare::run(*args),
         // Dispatched in main before parsing; listed so `harness --help` shows it.
         Some(Command::Node { .. }) => Ok(exit::BAD_ARGS),
         None => run::run(cli.run),
-    };
+    });
     match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("harness: error: {e:#}");
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "harness: error: {e:#}");
             ExitCode::from(exit::CRASH)
         }
+        Err(_) => ExitCode::from(exit::CRASH),
     }
 }

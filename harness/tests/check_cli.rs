@@ -56,6 +56,10 @@ fn valid_invalid_and_json() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("invalid"), "{out}");
+    assert!(
+        out.contains("key \"k2\": invalid by inference"),
+        "which method decided: {out}"
+    );
 
     let o = check(&["--json", "--model", "kv", bad.to_str().unwrap()]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
@@ -64,6 +68,7 @@ fn valid_invalid_and_json() {
     assert_eq!(v["model"], "kv");
     assert_eq!(v["ops"], 3);
     assert_eq!(v["counterexample"]["key"], "k2");
+    assert_eq!(v["per_key"][0]["method"], "inference");
     assert_eq!(v["counterexample"]["op"]["node"], "n1");
     let why = v["counterexample"]["explanation"].as_str().unwrap();
     assert!(
@@ -131,21 +136,24 @@ fn help_lists_every_option() {
 #[test]
 fn a_tiny_memory_bound_gives_unknown() {
     // Many concurrent writes and reads of values nobody wrote last: the search must explore a lot.
+    // Each value is written twice, so inference cannot decide and the search runs.
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::new();
     let n = 14;
     for p in 0..n {
         text.push_str(&format!(
-            "{{:process {p}, :type :invoke, :f :write, :value {p}}}\n"
+            "{{:process {p}, :type :invoke, :f :write, :value {}}}\n",
+            p % 7
         ));
     }
     for p in 0..n {
         text.push_str(&format!(
-            "{{:process {p}, :type :ok, :f :write, :value {p}}}\n"
+            "{{:process {p}, :type :ok, :f :write, :value {}}}\n",
+            p % 7
         ));
     }
     for p in 0..n {
-        text.push_str(&format!("{{:process {}, :type :invoke, :f :read, :value nil}}\n{{:process {}, :type :ok, :f :read, :value {}}}\n", n + p, n + p, p));
+        text.push_str(&format!("{{:process {}, :type :invoke, :f :read, :value nil}}\n{{:process {}, :type :ok, :f :read, :value {}}}\n", n + p, n + p, p % 7));
     }
     let f = write(dir.path(), "hard.edn", &text);
     let o = check(&["--memory-limit", "64K", "--json", f.to_str().unwrap()]);

@@ -1,5 +1,6 @@
-//! A small comparison (2 modes × 1 fault): the files exist, each cell's expected and actual outcomes are
-//! right, and both reports render in headless Chromium (screenshots kept under target/test-output/compare).
+//! A two-cell slice of the reads preset (read-index and any-local under partition-follower): the files exist,
+//! each cell's expected and actual outcomes and its CAP label are right, and both reports render in headless
+//! Chromium (screenshots kept under target/test-output/compare).
 
 mod common;
 
@@ -27,19 +28,21 @@ fn root_small_compare_writes_every_file_with_right_columns_and_renders() {
     }
     let node = match node_bin() {
         Ok(n) => n,
-        Err(why) => return eprintln!("skipping {test}: {why}"),
+        Err(why) => return common::skip(test, &why),
     };
     let _one_at_a_time = cluster_lock();
     let store = tempfile::tempdir().unwrap();
     let out = Command::new(harness_bin())
         .args([
             "compare",
+            "--preset",
+            "reads",
             "--modes",
             "read-index,any-local",
             "--nemeses",
             "partition-follower",
         ])
-        .args(["--runs", "1", "--time-limit", "8s", "--routing", "sticky"])
+        .args(["--runs", "1", "--time-limit", "8s"])
         .args([
             "--extra=--concurrency=9",
             "--extra=--nemesis-interval=3s",
@@ -59,32 +62,54 @@ fn root_small_compare_writes_every_file_with_right_columns_and_renders() {
     let json: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
     let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "the slice has two cells: {rows:#?}");
     let row = |mode: &str| {
         rows.iter()
-            .find(|r| r["mode"] == mode)
+            .find(|r| r["spec"]["mode"] == mode)
             .unwrap_or_else(|| panic!("no row {mode}"))
     };
     let (ri, al) = (row("read-index"), row("any-local"));
     assert_eq!(
-        (ri["expected"].as_str(), ri["valid"].as_u64()),
-        (Some("valid"), Some(1)),
+        (
+            ri["expected"].as_str(),
+            ri["valid"].as_u64(),
+            ri["as_expected"].as_bool()
+        ),
+        (Some("linearizable ✓"), Some(1), Some(true)),
         "{ri:#}"
     );
     assert_eq!(
-        (al["expected"].as_str(), al["invalid"].as_u64()),
-        (Some("invalid"), Some(1)),
+        (
+            al["expected"].as_str(),
+            al["invalid"].as_u64(),
+            al["as_expected"].as_bool()
+        ),
+        (Some("linearizable ✗"), Some(1), Some(true)),
         "{al:#}"
     );
+    // The preset cuts the follower's clients off with it: ReadIndex refuses them (CP); any-local keeps
+    // answering them from its stale state (AP).
+    assert_eq!(ri["cap"], "CP", "{ri:#}");
+    assert_eq!(al["cap"], "AP", "{al:#}");
+    assert!(ri["minority_available"].as_f64().unwrap() < 0.5, "{ri:#}");
+    assert!(al["minority_reads"].as_f64().unwrap() >= 0.5, "{al:#}");
     assert!(ri["read_p50_ms"].is_number() && al["read_p50_ms"].is_number());
+    assert!(
+        json["client_overhead"]["read_p50_us"].is_number(),
+        "the client's own cost is measured: {:#}",
+        json["client_overhead"]
+    );
     let md = std::fs::read_to_string(dir.join("compare.md")).unwrap();
     assert!(
-        md.contains("| any-local | partition-follower | invalid |"),
+        md.contains("| any-local × partition-follower | linearizable ✗ | 0✓ 1✗ 0? 0! | yes |"),
         "{md}"
     );
+    assert!(md.contains("Client overhead:"), "{md}");
 
     let Some(chromium) = browser::chromium() else {
-        return eprintln!(
-            "{test}: skipping the browser part: no Chromium (Debian package chromium)"
+        return common::skip(
+            test,
+            "no Chromium for the browser part (Debian package chromium)",
         );
     };
     let dom = browser::dump_dom(&chromium, &dir.join("compare.html")).unwrap();
@@ -101,7 +126,7 @@ fn root_small_compare_writes_every_file_with_right_columns_and_renders() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["mode"] == "any-local")
+        .find(|c| c["spec"]["mode"] == "any-local")
         .and_then(|c| c["runs"][0]["dir"].as_str())
         .map(PathBuf::from)
         .expect("the any-local run's directory");

@@ -27,7 +27,10 @@ fn etcd_installed(test: &str) -> bool {
         .output()
         .is_ok();
     if !found {
-        eprintln!("skipping {test}: etcd is not installed (Debian package etcd-server; .ci/run installs it)");
+        common::skip(
+            test,
+            "etcd is not installed (Debian package etcd-server; .ci/run installs it)",
+        );
     }
     found
 }
@@ -136,7 +139,7 @@ fn root_etcd_append_keeps_every_guarantee() {
 fn root_exec_runs_our_node_with_the_same_verdicts() {
     let test = "root_exec_runs_our_node_with_the_same_verdicts";
     let Ok(node) = node_bin() else {
-        return eprintln!("skipping {test}: node binary not built");
+        return common::skip(test, "node binary not built");
     };
     let cmd = format!(
         "{} --id {{id}} --listen {{addr}} --peers {{peers}} --data-dir {{data_dir}} --read-mode {{mode}}",

@@ -32,6 +32,27 @@ fn bad_run_arguments_are_refused_with_254_and_the_reason() {
         &["partition-ring", "4 nodes"],
     );
     refused(&["--concurrency", "0"], &["--concurrency"]);
+    refused(&["--partition-scope", "some"], &["some", "peers or all"]);
+    refused(
+        &["--system", "etcd", "--partition-scope", "all"],
+        &["--partition-scope all", "etcd"],
+    );
+    refused(
+        &[
+            "--system",
+            "exec",
+            "--node-cmd",
+            "kv {addr}",
+            "--replication",
+            "async",
+        ],
+        &["--replication async", "exec"],
+    );
+    refused(&["--health-timeout", "0s"], &["--health-timeout"]);
+    refused(
+        &["--nodes", "1", "--nemesis", "partition-random"],
+        &["partition-random", "2 nodes"],
+    );
     refused(&["--expect", "strong"], &["strong", "sessions"]);
     refused(
         &["--expect", "sessions", "--workload", "kv"],
@@ -49,6 +70,60 @@ fn bad_run_arguments_are_refused_with_254_and_the_reason() {
         ],
         &["would never run", "--time-limit"],
     );
+}
+
+/// Options the node would refuse, zero or negative durations, numbers past their bounds, missing
+/// binaries, bad node commands and an unwritable store: all refused up front, naming the option.
+#[test]
+fn bad_values_are_refused_before_anything_starts() {
+    refused(&["--op-timeout", "0"], &["--op-timeout"]);
+    refused(&["--check-time-limit", "0s"], &["--check-time-limit"]);
+    refused(&["--time-limit", "-1"], &["--time-limit", "negative"]);
+    refused(&["--time-limit", "0"], &["--time-limit"]);
+    refused(&["--fault-duration", "0"], &["--fault-duration"]);
+    refused(&["--rate", "-5"], &["--rate"]);
+    refused(&["--rate", "0"], &["--rate"]);
+    refused(&["--lease-ms", "0"], &["--lease-ms"]);
+    refused(&["--lease-ms", "40"], &["--lease-ms", "--heartbeat-ms"]);
+    refused(&["--heartbeat-ms", "1"], &["--heartbeat-ms"]);
+    refused(&["--keys", "-1"], &["--keys"]);
+    refused(
+        &["--workload", "kv", "--keys", "1000000", "--nemesis", "none"],
+        &["--keys", "10000"],
+    );
+    refused(
+        &["--node-bin", "/nonexistent"],
+        &["--node-bin", "/nonexistent"],
+    );
+    let plain = tempfile::NamedTempFile::new().unwrap();
+    let plain = plain.path().to_str().unwrap();
+    refused(&["--node-bin", plain], &["--node-bin", "not executable"]);
+    refused(
+        &["--system", "exec", "--node-cmd", "true"],
+        &["--node-cmd", "{addr}"],
+    );
+    refused(
+        &[
+            "--system",
+            "exec",
+            "--node-cmd",
+            "srv --listen {addr} --x {nope}",
+        ],
+        &["--node-cmd", "{nope}"],
+    );
+}
+
+#[test]
+fn an_unwritable_store_is_refused_naming_it() {
+    for store in ["/proc/forbidden", "/etc/hostname"] {
+        let out = std::process::Command::new(common::harness_bin())
+            .args(["--nemesis", "none", "--store", store])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(254), "{store}: {}", describe(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--store") && err.contains(store), "{err}");
+    }
 }
 
 #[test]

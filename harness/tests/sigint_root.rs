@@ -1,68 +1,59 @@
-//! Ctrl-C in the middle of a run: everything the run started is removed, and the history written so far
-//! is one `harness check` reads.
+//! Signals in the middle of a run: everything the run started is removed, the history written so far is
+//! one `harness check` reads, and results.json says the run was interrupted. Also `harness clean` next
+//! to a live run and a killed one.
 
 mod common;
 
-use common::{harness_bin, leftover_links, leftover_namespaces, leftover_nodes, node_bin};
-use std::process::{Command, Stdio};
+use common::*;
+use nix::sys::signal::Signal;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-#[test]
-fn root_sigint_mid_run_leaves_nothing_behind_and_a_checkable_history() {
-    let test = "root_sigint_mid_run_leaves_nothing_behind_and_a_checkable_history";
+/// A run long enough to be interrupted, cut by `sig` once clients record and a fault has begun.
+fn interrupt_mid_run(test: &str, sig: Signal) {
     if common::skip_unless_root(test) {
         return;
     }
-    let node = match node_bin() {
-        Ok(n) => n,
-        Err(why) => return eprintln!("skipping {test}: {why}"),
-    };
+    if let Err(why) = node_bin() {
+        return skip(test, &why);
+    }
     let _one_at_a_time = common::cluster_lock();
     let store = tempfile::tempdir().unwrap();
-    let mut child = Command::new(harness_bin())
-        .args(["--time-limit", "60s", "--nemesis", "partition-leader"])
-        .args(["--nemesis-interval", "3s", "--fault-duration", "2s"])
-        .arg("--node-bin")
-        .arg(&node)
-        .arg("--store")
-        .arg(store.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until clients are recording, then let a fault begin.
-    let history = store.path().join("latest").join("history.jsonl");
-    let start = Instant::now();
-    while std::fs::read_to_string(&history).map_or(0, |t| t.lines().count()) < 20 {
-        assert!(
-            start.elapsed() < Duration::from_secs(40),
-            "the run never started recording"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "harness ended early");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let args = [
+        "--time-limit",
+        "60s",
+        "--nemesis",
+        "partition-leader",
+        "--nemesis-interval",
+        "3s",
+        "--fault-duration",
+        "2s",
+    ];
+    let mut child = spawn_run(&args, store.path());
+    wait_recording(&mut child, store.path(), 20);
     std::thread::sleep(Duration::from_secs(3));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    let namespaces = run_namespaces(child.id());
+    assert!(!namespaces.is_empty(), "the run has no marked namespaces");
+    signal(&child, sig);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(3), "{sig}: {}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
-    assert_eq!(
-        leftover_namespaces(),
-        Vec::<String>::new(),
-        "namespaces left"
-    );
-    assert_eq!(leftover_links(), Vec::<String>::new(), "links left");
-    assert_eq!(leftover_nodes(), Vec::<u32>::new(), "node processes left");
-    let check = Command::new(harness_bin())
+    let still: Vec<_> = namespaces
+        .iter()
+        .filter(|ns| Path::new("/run/netns").join(ns).exists())
+        .collect();
+    assert!(still.is_empty(), "{sig}: namespaces left: {still:?}");
+    assert_nothing_left(store.path(), sig.as_str());
+    let res = results(store.path());
+    assert_eq!(res["interrupted"], true, "{res:#}");
+    assert_eq!(res["interrupted_in"], "workload", "{res:#}");
+    assert_eq!(res["signal"], sig.as_str(), "{res:#}");
+    checkable(store.path());
+}
+
+fn checkable(store: &Path) {
+    let history = store.join("latest").join("history.jsonl");
+    let check = std::process::Command::new(harness_bin())
         .arg("check")
         .arg(&history)
         .output()
@@ -72,4 +63,138 @@ fn root_sigint_mid_run_leaves_nothing_behind_and_a_checkable_history() {
         "harness check could not read the history: {}",
         String::from_utf8_lossy(&check.stderr)
     );
+}
+
+#[test]
+fn root_sigint_mid_run_leaves_nothing_behind_and_a_checkable_history() {
+    interrupt_mid_run(
+        "root_sigint_mid_run_leaves_nothing_behind_and_a_checkable_history",
+        Signal::SIGINT,
+    );
+}
+
+/// Closing the terminal (or the SSH session) sends SIGHUP: the same clean ending as Ctrl-C.
+#[test]
+fn root_sighup_mid_run_leaves_nothing_behind() {
+    interrupt_mid_run("root_sighup_mid_run_leaves_nothing_behind", Signal::SIGHUP);
+}
+
+#[test]
+fn root_sigquit_mid_run_leaves_nothing_behind() {
+    interrupt_mid_run(
+        "root_sigquit_mid_run_leaves_nothing_behind",
+        Signal::SIGQUIT,
+    );
+}
+
+/// Ctrl-C during the check stops at once: the history stays, results.json says the check was
+/// interrupted and the verdict is unknown (exit 2).
+#[test]
+fn root_ctrl_c_during_the_check_stops_at_once() {
+    let test = "root_ctrl_c_during_the_check_stops_at_once";
+    if common::skip_unless_root(test) {
+        return;
+    }
+    if let Err(why) = node_bin() {
+        return skip(test, &why);
+    }
+    let _one_at_a_time = common::cluster_lock();
+    let store = tempfile::tempdir().unwrap();
+    // Many concurrent clients and leader pauses leave many ops of unknown outcome: a check of seconds.
+    let args = [
+        "--time-limit",
+        "15s",
+        "--rate",
+        "1000",
+        "--concurrency",
+        "30",
+        "--nemesis",
+        "pause-leader",
+        "--nemesis-interval",
+        "3s",
+        "--fault-duration",
+        "3s",
+    ];
+    let mut child = spawn_run(&args, store.path());
+    let start = Instant::now();
+    while lock_phase(store.path()).as_deref() != Some("check") {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its check could be interrupted"
+        );
+        assert!(start.elapsed() < Duration::from_secs(120), "no check phase");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = Instant::now();
+    signal(&child, Signal::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    let took = signalled.elapsed();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(took < Duration::from_secs(5), "took {took:?} to stop");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("check was interrupted"));
+    let res = results(store.path());
+    assert_eq!(res["interrupted"], true, "{res:#}");
+    assert_eq!(res["interrupted_in"], "check", "{res:#}");
+    assert_eq!(res["valid"], "unknown", "{res:#}");
+    assert_nothing_left(store.path(), "interrupted check");
+    checkable(store.path());
+}
+
+/// `harness clean` removes a killed run's network and leaves a live run's alone; the live run then
+/// finishes normally.
+#[test]
+fn root_clean_leaves_a_live_run_alone_and_removes_a_killed_one() {
+    let test = "root_clean_leaves_a_live_run_alone_and_removes_a_killed_one";
+    if common::skip_unless_root(test) {
+        return;
+    }
+    if let Err(why) = node_bin() {
+        return skip(test, &why);
+    }
+    let _one_at_a_time = common::cluster_lock();
+    let (live_store, dead_store) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args = ["--time-limit", "12s", "--nemesis", "none"];
+    let mut live = spawn_run(&args, live_store.path());
+    let mut dead = spawn_run(
+        &["--time-limit", "60s", "--nemesis", "none"],
+        dead_store.path(),
+    );
+    wait_recording(&mut live, live_store.path(), 10);
+    wait_recording(&mut dead, dead_store.path(), 10);
+    let (live_ns, dead_ns) = (run_namespaces(live.id()), run_namespaces(dead.id()));
+    assert!(!live_ns.is_empty() && !dead_ns.is_empty());
+    // SIGKILL: nothing of the harness runs; its nodes die with it, its namespaces stay.
+    signal(&dead, Signal::SIGKILL);
+    dead.wait().unwrap();
+    let exists = |ns: &String| Path::new("/run/netns").join(ns).exists();
+    assert!(
+        dead_ns.iter().all(exists),
+        "namespaces of a killed run stay"
+    );
+
+    let out = std::process::Command::new(harness_bin())
+        .arg("clean")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!dead_ns.iter().any(exists), "killed run's namespaces left");
+    for ns in &dead_ns {
+        assert!(
+            said.contains(ns.as_str()),
+            "clean did not say it removed {ns}: {said}"
+        );
+    }
+    assert!(
+        live_ns.iter().all(exists),
+        "clean removed a live run's namespaces"
+    );
+    assert!(
+        said.contains("left alone") && said.contains(&live.id().to_string()),
+        "{said}"
+    );
+    let out = live.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(!live_ns.iter().any(exists));
 }

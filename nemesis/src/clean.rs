@@ -5,10 +5,22 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::layout::PREFIX;
-use crate::netns::{check_privileges, ip, kill_pids, list_netns, netns_pids};
+use crate::netns::{check_privileges, ip, kill_pids, list_netns, netns_exists, netns_pids};
+use crate::owner::{read_markers, remove_marker_if_empty};
 use crate::Error;
 
-/// What [`clean_leftovers`] removed.
+/// A run left alone by [`clean_leftovers`] because its controller still runs (or its owner is unknown).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KeptRun {
+    /// The network's prefix (`lh` + run id), or the namespace itself when no marker names an owner.
+    pub prefix: String,
+    /// The controller's pid, if a marker names one.
+    pub pid: Option<u32>,
+    /// Its namespaces that still exist.
+    pub namespaces: Vec<String>,
+}
+
+/// What [`clean_leftovers`] removed, and what it left alone.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CleanReport {
     /// Deleted network namespaces.
@@ -17,12 +29,20 @@ pub struct CleanReport {
     pub links: Vec<String>,
     /// Processes killed because they were inside a deleted namespace.
     pub processes: Vec<u32>,
+    /// Owner markers removed (runs whose controller is gone).
+    pub markers: Vec<String>,
+    /// Live runs (and namespaces with no owner marker) not touched; `--force` removes them.
+    pub kept: Vec<KeptRun>,
 }
 
 impl CleanReport {
     /// Whether nothing was found.
     pub fn is_empty(&self) -> bool {
-        self.namespaces.is_empty() && self.links.is_empty() && self.processes.is_empty()
+        self.namespaces.is_empty()
+            && self.links.is_empty()
+            && self.processes.is_empty()
+            && self.markers.is_empty()
+            && self.kept.is_empty()
     }
 }
 
@@ -47,21 +67,34 @@ impl fmt::Display for CleanReport {
             f,
             "killed processes: {}",
             list(self.processes.iter().map(u32::to_string).collect())
-        )
+        )?;
+        for k in &self.kept {
+            let why = match k.pid {
+                Some(pid) => format!("its controller (pid {pid}) is still running"),
+                None => "no owner marker says whose it is".to_string(),
+            };
+            write!(
+                f,
+                "\nleft alone: {} ({}): {why}; `harness clean --force` removes it",
+                k.prefix,
+                k.namespaces.join(" ")
+            )?;
+        }
+        Ok(())
     }
 }
 
-/// Removes every namespace and root-namespace link whose name starts with `lh`, killing the processes
-/// inside those namespaces first. Nothing without the prefix is touched.
-///
-/// Note: this also removes the network of a run that is still going on this machine.
+/// Removes the namespaces (and root-namespace links) named `lh...` of runs whose controller is gone,
+/// killing the processes inside them first. Live runs, and namespaces without an owner marker, are left
+/// alone and listed in [`CleanReport::kept`]. Nothing without the prefix is touched.
 pub fn clean_leftovers() -> Result<CleanReport, Error> {
-    clean_leftovers_with_prefix(PREFIX)
+    clean_leftovers_with_prefix(PREFIX, false)
 }
 
 /// Like [`clean_leftovers`], restricted to names starting with `prefix`, which must itself start with
-/// `lh` (e.g. `lh` + one run id, to clean a single run).
-pub fn clean_leftovers_with_prefix(prefix: &str) -> Result<CleanReport, Error> {
+/// `lh` (e.g. `lh` + one run id, to clean a single run). `force` also removes live runs' networks and
+/// namespaces that no marker claims.
+pub fn clean_leftovers_with_prefix(prefix: &str, force: bool) -> Result<CleanReport, Error> {
     if !prefix.starts_with(PREFIX) {
         return Err(Error::invalid(
             "clean prefix",
@@ -71,9 +104,35 @@ pub fn clean_leftovers_with_prefix(prefix: &str) -> Result<CleanReport, Error> {
         ));
     }
     check_privileges()?;
+    let markers = read_markers();
+    let owner_of = |ns: &str| {
+        markers
+            .iter()
+            .find(|(_, o)| o.namespaces.iter().any(|n| n == ns))
+    };
     let mut report = CleanReport::default();
     let mut first_err = None;
     for ns in list_netns()?.into_iter().filter(|n| n.starts_with(prefix)) {
+        let owner = owner_of(&ns);
+        let keep = match owner {
+            Some((_, o)) => o.alive(),
+            None => true,
+        };
+        if keep && !force {
+            let (key, pid) = match owner {
+                Some((p, o)) => (p.clone(), Some(o.pid)),
+                None => (ns.clone(), None),
+            };
+            match report.kept.iter_mut().find(|k| k.prefix == key) {
+                Some(k) => k.namespaces.push(ns),
+                None => report.kept.push(KeptRun {
+                    prefix: key,
+                    pid,
+                    namespaces: vec![ns],
+                }),
+            }
+            continue;
+        }
         match netns_pids(&ns) {
             Ok(pids) => report.processes.extend(kill_pids(&pids)),
             Err(e) => tracing::warn!(%ns, error = %e, "listing processes in namespace"),
@@ -88,7 +147,23 @@ pub fn clean_leftovers_with_prefix(prefix: &str) -> Result<CleanReport, Error> {
             }
         }
     }
+    for (p, o) in markers.iter().filter(|(p, _)| p.starts_with(prefix)) {
+        if (force || !o.alive()) && o.namespaces.iter().all(|ns| !netns_exists(ns)) {
+            remove_marker_if_empty(p, o);
+            report.markers.push(p.clone());
+        }
+    }
+    // Our design never makes root-namespace links; any found are someone's crash debris, removed only
+    // when no live run could own them.
+    let live_prefixes: Vec<&str> = markers
+        .iter()
+        .filter(|(_, o)| o.alive())
+        .map(|(p, _)| p.as_str())
+        .collect();
     for link in root_links()?.into_iter().filter(|l| l.starts_with(prefix)) {
+        if !force && live_prefixes.iter().any(|p| link.starts_with(p)) {
+            continue;
+        }
         if !root_links()?.contains(&link) {
             continue; // the other end of a veth pair we just deleted
         }
@@ -143,7 +218,9 @@ mod tests {
 
     #[test]
     fn refuses_foreign_prefixes() {
-        let err = clean_leftovers_with_prefix("eth").unwrap_err().to_string();
+        let err = clean_leftovers_with_prefix("eth", true)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("does not start with `lh`"), "{err}");
     }
 
@@ -153,10 +230,20 @@ mod tests {
             namespaces: vec!["lhab1n1".into()],
             links: vec![],
             processes: vec![42],
+            markers: vec![],
+            kept: vec![KeptRun {
+                prefix: "lhzz9".into(),
+                pid: Some(7),
+                namespaces: vec!["lhzz9n1".into()],
+            }],
         };
         let s = r.to_string();
         assert!(
             s.contains("lhab1n1") && s.contains("42") && s.contains("links: none"),
+            "{s}"
+        );
+        assert!(
+            s.contains("left alone: lhzz9") && s.contains("pid 7") && s.contains("--force"),
             "{s}"
         );
         assert!(CleanReport::default()

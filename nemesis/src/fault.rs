@@ -28,11 +28,30 @@ pub enum FaultKind {
     PauseLeader,
     /// Skew a node's clock (offset and rate); reset it when the window ends.
     ClockSkew,
+    /// Cut one direction only between the leader and the rest (it can send but not receive, or the
+    /// reverse); TCP needs both, so its connections break while the routes differ.
+    PartitionOneWay,
+    /// SIGSTOP a random node; SIGCONT it when the window ends.
+    PauseRandom,
+    /// SIGKILL every node at once; restart them all when the window ends (durability of acknowledged
+    /// writes).
+    KillAll,
+    /// SIGKILL a random node, truncate or bit-flip the tail of a file in its data directory, restart it
+    /// when the window ends.
+    CorruptData,
+    /// Delay the packets a random node sends (tc netem).
+    PacketDelay,
+    /// Drop a share of the packets a random node sends (tc netem).
+    PacketLoss,
+    /// Duplicate a share of the packets a random node sends (tc netem).
+    PacketDuplicate,
 }
 
 impl FaultKind {
-    /// Every fault kind, in the order `all` expands to.
-    pub const ALL: [FaultKind; 9] = [
+    /// What `all` expands to, in order: every fault that runs on any Linux machine and keeps the data.
+    /// Not in it: `corrupt-data` (destroys data on purpose) and the packet faults (they need the kernel's
+    /// netem qdisc).
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::PartitionLeader,
         FaultKind::PartitionFollower,
         FaultKind::PartitionRandom,
@@ -42,6 +61,29 @@ impl FaultKind {
         FaultKind::KillRandom,
         FaultKind::PauseLeader,
         FaultKind::ClockSkew,
+        FaultKind::PartitionOneWay,
+        FaultKind::PauseRandom,
+        FaultKind::KillAll,
+    ];
+
+    /// Every fault kind.
+    pub const EVERY: [FaultKind; 16] = [
+        FaultKind::PartitionLeader,
+        FaultKind::PartitionFollower,
+        FaultKind::PartitionRandom,
+        FaultKind::PartitionHalves,
+        FaultKind::PartitionRing,
+        FaultKind::KillLeader,
+        FaultKind::KillRandom,
+        FaultKind::PauseLeader,
+        FaultKind::ClockSkew,
+        FaultKind::PartitionOneWay,
+        FaultKind::PauseRandom,
+        FaultKind::KillAll,
+        FaultKind::CorruptData,
+        FaultKind::PacketDelay,
+        FaultKind::PacketLoss,
+        FaultKind::PacketDuplicate,
     ];
 
     /// The name users type (`partition-leader`, ...).
@@ -56,6 +98,13 @@ impl FaultKind {
             FaultKind::KillRandom => "kill-random",
             FaultKind::PauseLeader => "pause-leader",
             FaultKind::ClockSkew => "clock-skew",
+            FaultKind::PartitionOneWay => "partition-one-way",
+            FaultKind::PauseRandom => "pause-random",
+            FaultKind::KillAll => "kill-all",
+            FaultKind::CorruptData => "corrupt-data",
+            FaultKind::PacketDelay => "packet-delay",
+            FaultKind::PacketLoss => "packet-loss",
+            FaultKind::PacketDuplicate => "packet-duplicate",
         }
     }
 
@@ -68,6 +117,15 @@ impl FaultKind {
                 | FaultKind::PartitionRandom
                 | FaultKind::PartitionHalves
                 | FaultKind::PartitionRing
+                | FaultKind::PartitionOneWay
+        )
+    }
+
+    /// Whether this fault shapes packets with tc netem.
+    pub fn is_packet(self) -> bool {
+        matches!(
+            self,
+            FaultKind::PacketDelay | FaultKind::PacketLoss | FaultKind::PacketDuplicate
         )
     }
 
@@ -81,12 +139,13 @@ impl FaultKind {
                 | FaultKind::KillLeader
                 | FaultKind::PauseLeader
                 | FaultKind::ClockSkew
+                | FaultKind::PartitionOneWay
         )
     }
 
     /// Parses one name (not `none` or `all`).
     pub fn from_name(name: &str) -> Option<FaultKind> {
-        FaultKind::ALL.into_iter().find(|k| k.name() == name)
+        FaultKind::EVERY.into_iter().find(|k| k.name() == name)
     }
 }
 
@@ -99,7 +158,7 @@ impl fmt::Display for FaultKind {
 /// Every name `--nemesis` accepts, comma separated, for error messages and help text.
 pub fn valid_nemesis_names() -> String {
     let mut names = vec!["none"];
-    names.extend(FaultKind::ALL.iter().map(|k| k.name()));
+    names.extend(FaultKind::EVERY.iter().map(|k| k.name()));
     names.push("all");
     names.join(", ")
 }
@@ -146,7 +205,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_match_serde() {
-        for k in FaultKind::ALL {
+        for k in FaultKind::EVERY {
             assert_eq!(FaultKind::from_name(k.name()), Some(k));
             assert_eq!(
                 serde_json::to_string(&k).unwrap(),
@@ -183,7 +242,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`partition-everything`"), "{err}");
-        for k in FaultKind::ALL {
+        for k in FaultKind::EVERY {
             assert!(err.contains(k.name()), "{err}");
         }
         assert!(err.contains("none") && err.contains("all"), "{err}");

@@ -12,26 +12,32 @@
 mod clean;
 mod error;
 mod fault;
+mod landing;
 mod layout;
+mod netem;
 mod netns;
 mod network;
+mod owner;
 mod partition;
 mod process;
 mod schedule;
 mod subnet;
 
-pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport};
+pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport, KeptRun};
 pub use error::Error;
 pub use fault::{parse_nemeses, valid_nemesis_names, FaultKind};
+pub use landing::{Landing, PairProbe, Probes, PROBE_PORT};
 pub use layout::{
     generate_run_id, NetConfig, CLIENT_HOST, FIRST_NODE_HOST, MAX_NODE_NAME_LEN, MAX_RUN_ID_LEN,
     PREFIX,
 };
+pub use netem::{netem_available, Netem};
 pub use netns::{
     check_privileges, enter_netns, in_netns, list_netns, netns_exists, netns_pids, proc_state,
     NETNS_DIR,
 };
 pub use network::Network;
+pub use owner::{emergency_teardown, read_markers, start_ticks, Owner, OWNER_DIR};
 pub use partition::{partition_for, Partition, PartitionScope};
 pub use process::{ManagedProcess, ProcessSpec};
 pub use schedule::{schedule, FaultWindow, ScheduleConfig};

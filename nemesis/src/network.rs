@@ -18,6 +18,7 @@ use crate::layout::Layout;
 use crate::netns::{
     check_privileges, enter_netns, ip, kill_pids, netns_exists, netns_pids, sysctl_in,
 };
+use crate::owner::{self, Owner};
 use crate::{Error, NetConfig, Partition, Subnet};
 
 mod clients;
@@ -30,6 +31,8 @@ pub struct Network {
     layout: Layout,
     /// Namespaces we created and have not yet deleted, in creation order. Only these are ever deleted.
     created: Vec<String>,
+    /// Whether our owner marker is written (removed once every namespace is gone).
+    marked: bool,
     current: Mutex<Partition>,
     /// Partitions that reach clients too (`--partition-scope all`).
     clients: Mutex<clients::ClientCuts>,
@@ -46,6 +49,7 @@ impl Network {
         let mut net = Network {
             layout,
             created: Vec::new(),
+            marked: false,
             current: Mutex::new(Partition::default()),
             clients: Mutex::default(),
         };
@@ -65,8 +69,15 @@ impl Network {
 
     fn build(&mut self) -> Result<(), Error> {
         let l = self.layout.clone();
-        let all_ns = std::iter::once(&l.bridge_ns).chain(l.hosts().map(|h| &h.ns));
-        for ns in all_ns {
+        let all_ns: Vec<String> = std::iter::once(&l.bridge_ns)
+            .chain(l.hosts().map(|h| &h.ns))
+            .cloned()
+            .collect();
+        // Marked before the first namespace exists, so no moment has a namespace without an owner.
+        owner::write_marker(&self.prefix(), &Owner::me(all_ns.clone()))?;
+        self.marked = true;
+        owner::register(&self.prefix(), all_ns.clone());
+        for ns in &all_ns {
             if netns_exists(ns) {
                 return Err(Error::invalid(
                     "run id",
@@ -110,6 +121,11 @@ impl Network {
         Ok(())
     }
 
+    /// `lh` + run id: the start of every object name.
+    pub fn prefix(&self) -> String {
+        format!("{}{}", crate::PREFIX, self.layout.run_id)
+    }
+
     /// The run id every object name carries.
     pub fn run_id(&self) -> &str {
         &self.layout.run_id
@@ -128,6 +144,14 @@ impl Network {
     /// A node's address (`.11`, `.12`, ... in configuration order).
     pub fn node_addr(&self, node: &str) -> Option<Ipv4Addr> {
         self.layout.node(node).map(|h| h.addr)
+    }
+
+    /// A node's namespace and the name of its link in there (for `tc`).
+    pub(crate) fn node_link(&self, node: &str) -> Result<(&str, &str), Error> {
+        self.layout
+            .node(node)
+            .map(|h| (h.ns.as_str(), h.veth.as_str()))
+            .ok_or_else(|| Error::UnknownNode(node.into()))
     }
 
     /// The client namespace's address (`.2`).
@@ -278,6 +302,16 @@ impl Network {
     /// ourselves), then deletes the namespaces, which takes their links and routes with them.
     /// Idempotent; also run on drop. Only namespaces this value created are touched.
     pub fn teardown(&mut self) -> Result<(), Error> {
+        let result = self.delete_namespaces();
+        if self.created.is_empty() && self.marked {
+            owner::remove_marker(&self.prefix());
+            owner::unregister(&self.prefix());
+            self.marked = false;
+        }
+        result
+    }
+
+    fn delete_namespaces(&mut self) -> Result<(), Error> {
         if self.created.is_empty() {
             return Ok(());
         }

@@ -226,10 +226,24 @@ pub fn partition_for(
             order.shuffle(rng);
             Some((Partition::ring(&order), order))
         }
-        FaultKind::KillLeader
-        | FaultKind::KillRandom
-        | FaultKind::PauseLeader
-        | FaultKind::ClockSkew => None,
+        FaultKind::PartitionOneWay => {
+            // The leader: the node whose one-way cut matters most. Which way is drawn from the seed.
+            let l = leader?;
+            let others: Vec<&String> = nodes.iter().filter(|n| *n != l).collect();
+            let inbound = rng.gen_bool(0.5);
+            let drops = others
+                .iter()
+                .map(|o| {
+                    if inbound {
+                        (o.to_string(), l.to_string())
+                    } else {
+                        (l.to_string(), o.to_string())
+                    }
+                })
+                .collect();
+            Some((Partition { drops }, vec![l.to_string()]))
+        }
+        _ => None,
     }
 }
 
@@ -328,6 +342,18 @@ mod tests {
         assert_eq!(hit.len(), 5, "every node gets isolated sometimes: {hit:?}");
         assert!(partition_for(FaultKind::KillLeader, &all, Some("n1"), &mut rng).is_none());
         assert!(partition_for(FaultKind::PartitionFollower, &names(1), None, &mut rng).is_none());
+        let mut ways = BTreeSet::new();
+        for _ in 0..20 {
+            let (p, t) =
+                partition_for(FaultKind::PartitionOneWay, &all, Some("n2"), &mut rng).unwrap();
+            assert_eq!(t, vec!["n2"]);
+            assert_eq!(p.drops.len(), 4, "one direction to each of the 4 others");
+            let out = p.drops.iter().all(|(a, _)| a == "n2");
+            let inb = p.drops.iter().all(|(_, b)| b == "n2");
+            assert!(out ^ inb, "{p:?}");
+            ways.insert(out);
+        }
+        assert_eq!(ways.len(), 2, "both directions are drawn");
     }
 
     #[test]

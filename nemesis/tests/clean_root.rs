@@ -62,7 +62,7 @@ fn root_clean_removes_crashed_run_and_nothing_else() {
     }
 
     // Only this run's prefix: other tests' networks may be alive in parallel.
-    let report = clean_leftovers_with_prefix(&prefix).unwrap();
+    let report = clean_leftovers_with_prefix(&prefix, true).unwrap();
     let mut removed = report.namespaces.clone();
     removed.sort();
     let mut expected: Vec<String> = ["br", "c", "n1", "n2"]
@@ -99,6 +99,6 @@ fn root_clean_removes_crashed_run_and_nothing_else() {
         nemesis::netns_exists(&keep.0),
         "a namespace without our prefix survives"
     );
-    let again = clean_leftovers_with_prefix(&prefix).unwrap();
+    let again = clean_leftovers_with_prefix(&prefix, true).unwrap();
     assert!(again.is_empty(), "{again}");
 }

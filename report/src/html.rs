@@ -175,13 +175,7 @@ fn header(h: &mut String, input: &ReportInput) {
     let u = &m.unavailability_summary;
     let nums = [
         (secs(m.duration_s), "duration".to_string()),
-        (
-            t.total().to_string(),
-            format!(
-                "ops: {} ok, {} fail, {} info, {} open",
-                t.ok, t.fail, t.info, t.open
-            ),
-        ),
+        (t.total().to_string(), format!("ops: {}", m.outcome_words())),
         (
             format!("{:.1}/s", m.throughput_ok_per_s),
             "ok throughput".into(),
@@ -190,7 +184,7 @@ fn header(h: &mut String, input: &ReportInput) {
         (lat(&m.write_latency), "write latency p50 / p99".into()),
         (
             pct(&m.availability_in_faults),
-            "availability during faults".into(),
+            "availability during faults (served: ok or a correct cas_failed)".into(),
         ),
         (
             pct(&m.availability_outside_faults),

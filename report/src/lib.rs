@@ -17,10 +17,12 @@
 
 mod axis;
 pub mod browser;
+pub mod cap;
 pub mod codes;
 pub mod faults;
 pub mod guarantees;
 pub mod html;
+mod labels;
 pub mod metrics;
 mod named;
 mod ops;
@@ -29,6 +31,7 @@ pub mod roles;
 mod svg;
 mod timeline;
 
+pub use cap::{cap_availability, CapAvailability, SideCounts};
 pub use faults::{faults_from_history, is_leader_fault, FaultSpan};
 pub use guarantees::{GuaranteeView, Rung};
 pub use html::{render, write_report, ReportInput};

@@ -5,6 +5,7 @@
 
 use checker::explain::describe_op;
 use checker::{History, Op};
+use std::collections::HashMap;
 
 /// One op named in an explanation: where its mention ends in the text (just after `by process <p>`),
 /// and the op (an index into `History::ops`).
@@ -22,63 +23,69 @@ pub fn words(op: &Op) -> String {
 /// Every op of `key` (all ops when `None`) that `text` names, in the order of the text. An op named
 /// twice is listed twice. `near_ns` breaks ties between ops with the same words (the anomaly's time).
 pub fn mentions(text: &str, history: &History, key: Option<&str>, near_ns: u64) -> Vec<Mention> {
-    let ops: Vec<(usize, &Op, String)> = history
-        .ops
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| key.is_none() || o.key.as_deref() == key)
-        .map(|(i, o)| (i, o, words(o)))
+    // Only the processes the text names are looked at, so this stays linear in the history.
+    let mut by_process: HashMap<u64, Vec<usize>> = HashMap::new();
+    const BY: &str = " by process ";
+    let named: Vec<(usize, u64)> = text
+        .match_indices(BY)
+        .filter_map(|(at, _)| {
+            let digits = text[at + BY.len()..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            let end = at + BY.len() + digits;
+            let p = text[at + BY.len()..end].parse().ok()?;
+            // `by process 1` must not match inside `by process 1x`.
+            (!text[end..].starts_with(|c: char| c.is_ascii_alphanumeric())).then_some((end, p))
+        })
         .collect();
-    let mut found: Vec<Mention> = Vec::new();
-    let mut words_seen: Vec<&str> = Vec::new();
-    for (_, _, w) in &ops {
-        if words_seen.contains(&w.as_str()) {
-            continue;
-        }
-        words_seen.push(w);
-        for (at, _) in text.match_indices(w.as_str()) {
-            let end = at + w.len();
-            // `by process 1` must not match inside `by process 12`.
-            if text[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
-                continue;
-            }
-            let same: Vec<&(usize, &Op, String)> = ops.iter().filter(|(_, _, x)| x == w).collect();
-            let pick = match time_after(&text[end..]) {
-                Some((invoked, t)) => same
-                    .iter()
-                    .find(|(_, o, _)| {
-                        let ns = if invoked {
-                            o.invoke_time_ns
-                        } else {
-                            o.complete_time_ns
-                        };
-                        ns.is_some_and(|ns| format!("{:.2}", ns as f64 / 1e9) == t)
-                    })
-                    .copied()
-                    .or_else(|| nearest(&same, near_ns)),
-                None => nearest(&same, near_ns),
-            };
-            if let Some((i, _, _)) = pick {
-                found.push(Mention { end, op: *i });
-            }
+    for (i, o) in history.ops.iter().enumerate() {
+        if named.iter().any(|(_, p)| *p == o.process) && (key.is_none() || o.key.as_deref() == key)
+        {
+            by_process.entry(o.process).or_default().push(i);
         }
     }
-    found.sort_by_key(|m| m.end);
+    let mut found = Vec::new();
+    for (end, p) in named {
+        let Some(ops) = by_process.get(&p) else {
+            continue;
+        };
+        let same: Vec<(usize, &Op)> = ops
+            .iter()
+            .map(|&i| (i, &history.ops[i]))
+            .filter(|(_, o)| text[..end].ends_with(&words(o)))
+            .collect();
+        let pick = match time_after(&text[end..]) {
+            Some((invoked, t)) => same
+                .iter()
+                .find(|(_, o)| {
+                    let ns = if invoked {
+                        o.invoke_time_ns
+                    } else {
+                        o.complete_time_ns
+                    };
+                    ns.is_some_and(|ns| format!("{:.2}", ns as f64 / 1e9) == t)
+                })
+                .copied()
+                .or_else(|| nearest(&same, near_ns)),
+            None => nearest(&same, near_ns),
+        };
+        if let Some((i, _)) = pick {
+            found.push(Mention { end, op: i });
+        }
+    }
     found
 }
 
-fn nearest<'a>(
-    same: &[&'a (usize, &'a Op, String)],
-    near_ns: u64,
-) -> Option<&'a (usize, &'a Op, String)> {
+fn nearest<'a>(same: &[(usize, &'a Op)], near_ns: u64) -> Option<(usize, &'a Op)> {
     same.iter()
-        .min_by_key(|(_, o, _)| o.invoke_time_ns.unwrap_or(0).abs_diff(near_ns))
+        .min_by_key(|(_, o)| o.invoke_time_ns.unwrap_or(0).abs_diff(near_ns))
         .copied()
 }
 
-/// The length of a served-by note at the start of `rest` (` (served by ...)`), or 0.
+/// The length of a served-by note at the start of `rest` (` (served by ...)`, ` (sent to ...)`), or 0.
 pub fn note_len(rest: &str) -> usize {
-    if !rest.starts_with(" (served by ") {
+    if !(rest.starts_with(" (served by ") || rest.starts_with(" (sent to ")) {
         return 0;
     }
     rest.find(')').map_or(0, |i| i + 1)

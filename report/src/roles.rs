@@ -3,7 +3,7 @@
 //! "(served by n2, a follower in term 3 whose leader was n1)" where that is known.
 
 use crate::named::{mentions, note_len};
-use checker::{CheckResult, Event, History, Op, Process};
+use checker::{CheckResult, Event, History, Op, Outcome, Process};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -94,9 +94,9 @@ impl Roles {
         self.by_node.is_empty()
     }
 
-    /// The node's state at `t_ns`: its last answered sample at or before then, at most a second old, else
-    /// the last sample at all (a node not answering then).
-    pub fn at(&self, node: &str, t_ns: u64) -> Option<&NodeState> {
+    /// The node's last answered sample at or before `t_ns`, at most a second old; else its last sample
+    /// then (a node not answering).
+    pub fn before(&self, node: &str, t_ns: u64) -> Option<(u64, &NodeState)> {
         let samples = self.by_node.get(node)?;
         let upto = samples.partition_point(|(t, _)| *t <= t_ns);
         let recent = |(t, _): &&(u64, NodeState)| t_ns - *t <= STALE_NS;
@@ -106,31 +106,106 @@ impl Roles {
             .take_while(recent)
             .find(|(_, s)| s.role != "down")
             .or_else(|| samples[..upto].last().filter(recent))
-            .map(|(_, s)| s)
+            .map(|(t, s)| (*t, s))
     }
 
-    /// The state of the node that served `op`, when it completed (the answer came before then).
-    pub fn of_op(
+    /// The node's first answered sample at or after `t_ns`, at most a second later.
+    pub fn after(&self, node: &str, t_ns: u64) -> Option<(u64, &NodeState)> {
+        let samples = self.by_node.get(node)?;
+        let from = samples.partition_point(|(t, _)| *t < t_ns);
+        samples[from..]
+            .iter()
+            .take_while(|(t, _)| *t - t_ns <= STALE_NS)
+            .find(|(_, s)| s.role != "down")
+            .map(|(t, s)| (*t, s))
+    }
+
+    /// What the node that served an op was: the samples just before its invocation and just after its
+    /// completion, as one state when they agree (or only one exists).
+    pub fn served(
         &self,
-        op_node: Option<&str>,
-        complete_ns: Option<u64>,
+        node: Option<&str>,
         invoke_ns: u64,
-    ) -> Option<&NodeState> {
-        self.at(op_node?, complete_ns.unwrap_or(invoke_ns))
+        complete_ns: Option<u64>,
+    ) -> Option<Served> {
+        let node = node?;
+        let before = self.before(node, invoke_ns);
+        let after = self.after(node, complete_ns.unwrap_or(invoke_ns));
+        Some(match (before, after) {
+            (Some((_, b)), Some((_, a))) if a == b => Served::Same(b.clone()),
+            (Some((tb, b)), Some((ta, a))) => Served::Changed {
+                before: (tb, b.clone()),
+                after: (ta, a.clone()),
+            },
+            (Some((_, s)), None) | (None, Some((_, s))) => Served::Same(s.clone()),
+            (None, None) => return None,
+        })
     }
 
-    /// ` (served by n2, a follower in term 3 whose leader was n1)`, or ` (served by n2)` without samples.
+    /// ` (served by n2, a follower in term 3 whose leader was n1)`, or ` (served by n2)` without samples;
+    /// ` (sent to n2, ...)` for an op whose outcome is unknown (nobody vouched for serving it).
     pub fn served_note(&self, op: &Op) -> Option<String> {
         let node = op.node.as_deref()?;
-        let at = self.of_op(
+        let verb = if op.outcome == Outcome::Ok {
+            "served by"
+        } else {
+            "sent to"
+        };
+        let served = self.served(
             Some(node),
-            op.complete_time_ns,
             op.invoke_time_ns.unwrap_or(0),
+            op.complete_time_ns,
         );
-        Some(match at {
-            Some(s) => format!(" (served by {node}, {})", s.words()),
-            None => format!(" (served by {node})"),
+        Some(match served {
+            Some(s) => format!(" ({verb} {node}, {})", s.words()),
+            None => format!(" ({verb} {node})"),
         })
+    }
+}
+
+/// The state of the node that served an op, around the op.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Served {
+    /// The samples before and after the op agree.
+    Same(NodeState),
+    /// The node changed during the op (it may have been elected): both samples, with their times.
+    Changed {
+        before: (u64, NodeState),
+        after: (u64, NodeState),
+    },
+}
+
+impl Served {
+    /// `a follower in term 3 whose leader was n1`; a change is given with both sample times.
+    pub fn words(&self) -> String {
+        match self {
+            Served::Same(s) => s.words(),
+            Served::Changed { before, after } => format!(
+                "{} at {:.2} s and {} at {:.2} s",
+                before.1.words(),
+                before.0 as f64 / 1e9,
+                after.1.words(),
+                after.0 as f64 / 1e9
+            ),
+        }
+    }
+
+    /// `follower t3`, or `follower t1 → leader t2`.
+    pub fn short(&self) -> String {
+        match self {
+            Served::Same(s) => s.short(),
+            Served::Changed { before, after } => {
+                format!("{} → {}", before.1.short(), after.1.short())
+            }
+        }
+    }
+
+    /// The state after the op (the newest known).
+    pub fn last(&self) -> &NodeState {
+        match self {
+            Served::Same(s) => s,
+            Served::Changed { after, .. } => &after.1,
+        }
     }
 }
 
@@ -160,7 +235,7 @@ pub fn enrich(check: &mut CheckResult, events: &[Event], history: &History) {
         }
     }
     out.push_str(&text[from..]);
-    if !anomaly_named && !text.contains(" (served by ") {
+    if !anomaly_named && no_note_yet(&text) {
         if let Some(op) = history
             .ops
             .iter()
@@ -176,6 +251,11 @@ pub fn enrich(check: &mut CheckResult, events: &[Event], history: &History) {
         check.explanation = out.clone();
     }
     cx.explanation = out;
+}
+
+/// Whether no served-by note is in `text` yet.
+fn no_note_yet(text: &str) -> bool {
+    !text.contains(" (served by ") && !text.contains(" (sent to ")
 }
 
 #[cfg(test)]
@@ -213,31 +293,45 @@ mod tests {
         ];
         let r = Roles::from_events(&ev);
         assert_eq!(
-            r.at("n1", 250_000_000).unwrap().role,
+            r.before("n1", 250_000_000).unwrap().1.role,
             "leader",
             "a missed answer does not hide the last one"
         );
         assert_eq!(
-            r.at("n1", 250_000_000).unwrap().words(),
+            r.before("n1", 250_000_000).unwrap().1.words(),
             "the leader in term 1"
         );
         assert_eq!(
-            r.at("n2", 150_000_000).unwrap().words(),
+            r.before("n2", 150_000_000).unwrap().1.words(),
             "a follower in term 1 whose leader was n1"
         );
         assert_eq!(
-            r.at("n2", 250_000_000).unwrap().words(),
+            r.before("n2", 250_000_000).unwrap().1.words(),
             "a candidate in term 2 with no known leader"
         );
         assert!(
-            r.at("n2", 50_000_000).is_none(),
+            r.before("n2", 50_000_000).is_none(),
             "nothing before the first sample"
         );
         assert!(
-            r.at("n2", 5_000_000_000).is_none(),
+            r.before("n2", 5_000_000_000).is_none(),
             "a sample seconds old says nothing"
         );
-        assert!(r.at("n9", 150_000_000).is_none());
+        assert!(r.before("n9", 150_000_000).is_none());
+        // n2 changed between the samples around an op at 150–160 ms: both are given.
+        let s = r
+            .served(Some("n2"), 150_000_000, Some(160_000_000))
+            .unwrap();
+        assert_eq!(s.short(), "follower t1 → candidate t2");
+        assert_eq!(
+            s.words(),
+            "a follower in term 1 whose leader was n1 at 0.10 s and a candidate in term 2 with no known leader at 0.20 s"
+        );
+        assert_eq!(
+            r.after("n1", 150_000_000),
+            None,
+            "a down sample is no answer"
+        );
     }
 
     #[test]
@@ -287,6 +381,11 @@ mod tests {
             &c.explanation, why,
             "the one-line explanation is enriched too"
         );
+        // An op with an unknown outcome was only sent there.
+        let mut info = h.ops[0].clone();
+        info.outcome = checker::Outcome::Info;
+        let note = Roles::from_events(&ev).served_note(&info).unwrap();
+        assert_eq!(note, " (sent to n1, the leader in term 1)");
         let again = why.clone();
         enrich(&mut c, &ev, &h);
         assert_eq!(c.counterexample.unwrap().explanation, again, "idempotent");

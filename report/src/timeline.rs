@@ -11,7 +11,7 @@
 use crate::axis::{BrokenAxis, BREAK_PX};
 use crate::faults::FaultSpan;
 use crate::named::mentions;
-use crate::roles::{NodeState, Roles};
+use crate::roles::{Roles, Served};
 use crate::svg::{esc, fault_color, ms};
 use checker::{Counterexample, Event, History, OpSummary};
 use serde_json::Value;
@@ -52,7 +52,7 @@ impl Role {
 struct Drawn {
     op: OpSummary,
     role: Role,
-    state: Option<NodeState>,
+    state: Option<Served>,
 }
 
 /// Values as the checker words them: `nil`, `4`, `[4 9]`.
@@ -193,9 +193,7 @@ pub fn render(cx: Option<&Counterexample>, faults: &[FaultSpan], events: &[Event
     let ops: Vec<Drawn> = picked
         .into_iter()
         .map(|(op, role)| {
-            let state = roles
-                .of_op(op.node.as_deref(), op.complete_time_ns, op.invoke_time_ns)
-                .cloned();
+            let state = roles.served(op.node.as_deref(), op.invoke_time_ns, op.complete_time_ns);
             Drawn { op, role, state }
         })
         .collect();
@@ -259,8 +257,8 @@ pub fn render(cx: Option<&Counterexample>, faults: &[FaultSpan], events: &[Event
             y2 = y + LANE
         );
     }
-    for d in &ops {
-        draw_op(&mut out, d, &lanes, &x);
+    for (d, p) in ops.iter().zip(layout(&ops, &lanes, &x)) {
+        draw_op(&mut out, d, &p);
     }
     out.push_str("</svg>");
     out.push_str(&table(&ops));
@@ -296,61 +294,165 @@ fn node_label(d: &Drawn) -> Option<String> {
     })
 }
 
-fn draw_op(out: &mut String, d: &Drawn, lanes: &[&str], x: &BrokenAxis) {
+/// An op label's place: x, anchor, and whether it sits inside the bar.
+type LabelAt = (f64, &'static str, bool);
+
+/// Where one op goes: its lane, bar, and (when there was room) its labels.
+struct Placed {
+    lane: usize,
+    y: f64,
+    x0: f64,
+    x1: f64,
+    label: Option<LabelAt>,
+    /// The node label: x and anchor.
+    node: Option<(f64, &'static str)>,
+}
+
+/// Bars first, then labels in order of importance (the anomaly, the named ops, the rest), each at the
+/// first free place: inside its bar, after it, before it. The anomaly's and the named ops' labels are
+/// always drawn; others that would overlap are left to the tooltip and the table.
+fn layout(ops: &[Drawn], lanes: &[&str], x: &BrokenAxis) -> Vec<Placed> {
+    let mut placed: Vec<Placed> = ops
+        .iter()
+        .map(|d| {
+            let o = &d.op;
+            let lane = lanes.iter().position(|p| *p == o.process).unwrap_or(0);
+            let x0 = x.map(o.invoke_time_ns as f64 / 1e9);
+            let x1 = o
+                .complete_time_ns
+                .map(|c| x.map(c as f64 / 1e9))
+                .unwrap_or(x.right())
+                .max(x0 + 3.0);
+            Placed {
+                lane,
+                y: TOP + LANE * lane as f64 + 5.0,
+                x0,
+                x1,
+                label: None,
+                node: None,
+            }
+        })
+        .collect();
+    // Row 2i: lane i's bars and op labels; row 2i+1: its node labels.
+    let mut rows = crate::labels::Rows::new(lanes.len() * 2);
+    for p in &placed {
+        rows.take(p.lane * 2, p.x0, p.x1);
+    }
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    order.sort_by_key(|&i| match ops[i].role {
+        Role::Anomaly => 0,
+        Role::Named => 1,
+        Role::Concurrent => 2,
+        Role::Prefix => 3,
+    });
+    for i in order {
+        let (d, p) = (&ops[i], &mut placed[i]);
+        let must = matches!(d.role, Role::Anomaly | Role::Named);
+        // About 7 px per character of the 11 px labels, 6 of the 10 px node labels.
+        let w = 7.0 * label(&d.op).chars().count() as f64;
+        if p.x1 - p.x0 > 8.0 + w {
+            p.label = Some((p.x0 + 4.0, "start", true));
+        } else {
+            let after = (p.x1 + 4.0, p.x1 + 4.0 + w);
+            let before = (p.x0 - 4.0 - w, p.x0 - 4.0);
+            let fits = |s: &(f64, f64)| s.0 >= LEFT && s.1 <= RIGHT;
+            let spots: Vec<((f64, f64), LabelAt)> = [
+                (after, (after.0, "start", false)),
+                (before, (before.1, "end", false)),
+            ]
+            .into_iter()
+            .filter(|(s, _)| fits(s))
+            .collect();
+            let spans: Vec<(f64, f64)> = spots.iter().map(|(s, _)| *s).collect();
+            p.label = match rows.place(p.lane * 2, &spans) {
+                Some(k) => Some(spots[k].1),
+                None if must => spots
+                    .first()
+                    .map(|s| s.1)
+                    .or(Some((p.x0 - 4.0, "end", false))),
+                None => None,
+            };
+        }
+        if let Some(l) = node_label(d) {
+            let w = 6.0 * l.chars().count() as f64;
+            let spots = [
+                ((p.x0, p.x0 + w), (p.x0, "start")),
+                ((p.x1 - w, p.x1), (p.x1, "end")),
+            ];
+            let spans: Vec<(f64, f64)> = spots
+                .iter()
+                .filter(|(s, _)| s.1 <= W - 2.0)
+                .map(|(s, _)| *s)
+                .collect();
+            let usable: Vec<(f64, &'static str)> = spots
+                .iter()
+                .filter(|(s, _)| s.1 <= W - 2.0)
+                .map(|(_, a)| *a)
+                .collect();
+            p.node = match rows.place(p.lane * 2 + 1, &spans) {
+                Some(k) => Some(usable[k]),
+                None if must => usable.first().copied().or(Some((p.x1, "end"))),
+                None => None,
+            };
+        }
+    }
+    placed
+}
+
+fn draw_op(out: &mut String, d: &Drawn, p: &Placed) {
     let o = &d.op;
-    let lane = lanes.iter().position(|p| *p == o.process).unwrap_or(0);
-    let y = TOP + LANE * lane as f64 + 5.0;
-    let x0 = x.map(o.invoke_time_ns as f64 / 1e9);
-    let x1 = o
-        .complete_time_ns
-        .map(|c| x.map(c as f64 / 1e9))
-        .unwrap_or(x.right())
-        .max(x0 + 3.0);
+    let (y, x0, x1) = (p.y, p.x0, p.x1);
     let id = if d.role == Role::Anomaly {
         r#" id="anomaly""#
     } else {
         ""
     };
     let text = label(o);
-    // Inside the bar when it fits (about 6.5 px per character), else just after it.
-    let inside = (x1 - x0) > 8.0 + 6.5 * text.chars().count() as f64;
-    let node = node_label(d);
-    let (data, node_text) = match (&o.node, &node) {
-        (Some(n), Some(l)) => (
-            format!(
-                r#" data-node="{n}" data-node-role="{r}" data-term="{t}""#,
-                n = esc(n),
-                r = esc(d.state.as_ref().map_or("", |s| s.role.as_str())),
-                t = d
-                    .state
-                    .as_ref()
-                    .and_then(|s| s.term)
-                    .map_or(String::new(), |t| t.to_string()),
-            ),
-            format!(
-                r#"<text class="node" x="{x0:.1}" y="{ny:.1}">{l}</text>"#,
-                ny = y + LANE - 12.0,
-                l = esc(l)
-            ),
+    let label_text = p.label.map_or(String::new(), |(tx, anchor, inside)| {
+        format!(
+            r#"<text class="{place}" x="{tx:.1}" y="{ty:.1}" text-anchor="{anchor}">{l}</text>"#,
+            place = if inside { "in" } else { "out" },
+            ty = y + 14.0,
+            l = esc(&text),
+        )
+    });
+    let data = match &o.node {
+        Some(n) => format!(
+            r#" data-node="{n}" data-node-role="{r}" data-term="{t}""#,
+            n = esc(n),
+            r = esc(d.state.as_ref().map_or("", |s| s.last().role.as_str())),
+            t = d
+                .state
+                .as_ref()
+                .and_then(|s| s.last().term)
+                .map_or(String::new(), |t| t.to_string()),
         ),
-        _ => (String::new(), String::new()),
+        None => String::new(),
+    };
+    let node_text = match (p.node, node_label(d)) {
+        (Some((nx, na)), Some(l)) => format!(
+            r#"<text class="node" x="{nx:.1}" y="{ny:.1}" text-anchor="{na}">{l}</text>"#,
+            ny = y + LANE - 12.0,
+            l = esc(&l)
+        ),
+        _ => String::new(),
+    };
+    let verb = if o.outcome == "ok" {
+        "served by"
+    } else {
+        "sent to"
     };
     let served = match (&o.node, &d.state) {
-        (Some(n), Some(s)) => format!(", served by {n}, {}", s.words()),
-        (Some(n), None) => format!(", served by {n}"),
+        (Some(n), Some(s)) => format!(", {verb} {n}, {}", s.words()),
+        (Some(n), None) => format!(", {verb} {n}"),
         _ => String::new(),
     };
     let _ = write!(
         out,
-        r#"<g class="op {r} {oc}"{id}{data}><rect x="{x0:.1}" y="{y:.1}" width="{w:.1}" height="{bh}" rx="3"/><text class="{place}" x="{tx:.1}" y="{ty:.1}">{l}</text>{node_text}<title>{tip}</title></g>"#,
+        r#"<g class="op {r} {oc}"{id}{data}><rect x="{x0:.1}" y="{y:.1}" width="{w:.1}" height="20" rx="3"/>{label_text}{node_text}<title>{tip}</title></g>"#,
         r = d.role.name(),
         oc = esc(&o.outcome),
         w = x1 - x0,
-        bh = 20.0,
-        place = if inside { "in" } else { "out" },
-        tx = if inside { x0 + 4.0 } else { x1 + 4.0 },
-        ty = y + 14.0,
-        l = esc(&text),
         tip = esc(&format!(
             "p{} {text} ({}{served})",
             o.process,
@@ -387,7 +489,7 @@ fn table(ops: &[Drawn]) -> String {
                 / 1e6)),
             oc = esc(&o.outcome),
             n = esc(o.node.as_deref().unwrap_or("")),
-            was = esc(&d.state.as_ref().map_or(String::new(), NodeState::words)),
+            was = esc(&d.state.as_ref().map_or(String::new(), Served::words)),
         );
     }
     t.push_str("</tbody></table>");

@@ -9,6 +9,7 @@
 pub mod client;
 pub mod etcd;
 pub mod generator;
+pub mod overhead;
 pub mod recorder;
 pub mod routing;
 pub mod runner;

@@ -1,5 +1,6 @@
 //! The history of a run, streamed to `history.jsonl` one line per event as it happens, so a run that
-//! crashes still leaves a history `harness check` can read; also kept in memory for the final check.
+//! crashes still leaves a history `harness check` can read. Nothing grows in memory with the run: the
+//! check and the report read the file back ([`Recorder::events`]).
 
 use crate::client::{Attempt, Outcome};
 use crate::generator::OpSpec;
@@ -9,15 +10,16 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 struct Inner {
     out: BufWriter<File>,
-    events: Vec<Event>,
-    /// The first write error; later events are still kept in memory.
+    /// The index of the next event.
+    next: u64,
+    /// The first write error; later events are not written.
     error: Option<io::Error>,
     /// The session (worker) of each client process: a session goes on under a new process after `info`.
     sessions: HashMap<u64, u64>,
@@ -25,6 +27,7 @@ struct Inner {
 
 /// Appends events with increasing `index` and `time` (ns since the recorder was created).
 pub struct Recorder {
+    path: PathBuf,
     start: Instant,
     inner: Mutex<Inner>,
     stats: Stats,
@@ -35,10 +38,11 @@ impl Recorder {
     pub fn create(path: &Path) -> io::Result<Arc<Recorder>> {
         let file = File::create(path)?;
         Ok(Arc::new(Recorder {
+            path: path.to_path_buf(),
             start: Instant::now(),
             inner: Mutex::new(Inner {
                 out: BufWriter::new(file),
-                events: Vec::new(),
+                next: 0,
                 error: None,
                 sessions: HashMap::new(),
             }),
@@ -53,7 +57,8 @@ impl Recorder {
     /// Record an event now. Index and time are taken under the lock, so both increase along the file.
     pub fn record(&self, mut event: Event) -> Event {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        event.index = inner.events.len() as u64;
+        event.index = inner.next;
+        inner.next += 1;
         event.time = self.start.elapsed().as_nanos() as u64;
         if let (Process::Client(p), None) = (&event.process, event.session) {
             event.session = inner.sessions.get(p).copied();
@@ -80,7 +85,6 @@ impl Recorder {
             }
             _ => 0,
         };
-        inner.events.push(event.clone());
         event
     }
 
@@ -137,13 +141,25 @@ impl Recorder {
         })
     }
 
-    /// Every event so far.
-    pub fn events(&self) -> Vec<Event> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .events
-            .clone()
+    /// Every event so far, read back from the file (flushed first). A line that does not parse (a
+    /// write cut short) ends the list.
+    pub fn events(&self) -> io::Result<Vec<Event>> {
+        {
+            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            inner.out.flush()?;
+        }
+        let file = File::open(&self.path)?;
+        let mut events = Vec::new();
+        for line in io::BufRead::lines(io::BufReader::new(file)) {
+            match serde_json::from_str::<Event>(&line?) {
+                Ok(e) => events.push(e),
+                Err(e) => {
+                    tracing::warn!("history.jsonl: {e}; reading stops there");
+                    break;
+                }
+            }
+        }
+        Ok(events)
     }
 
     /// Flush and fsync the file; reports the first write error of the run, if any.
@@ -234,7 +250,8 @@ mod tests {
         let h = checker::parse_jsonl(&text).unwrap();
         assert_eq!(h.ops.len(), 2, "the open read counts as info");
         assert_eq!(h.named_events, 1);
-        let evs = rec.events();
+        let evs = rec.events().unwrap();
+        assert_eq!(evs.len(), 4);
         assert!(evs
             .windows(2)
             .all(|w| w[0].index < w[1].index && w[0].time <= w[1].time));

@@ -129,38 +129,58 @@ pub async fn run(
 }
 
 /// After the faults are healed: read every key through the leader until one read succeeds, so the
-/// history ends with what the cluster finally holds (a lost write shows up here).
+/// history ends with what the cluster finally holds (a lost write shows up here). Keys are read
+/// concurrently (up to the workload's concurrency, at least 4) and the whole phase ends by `timeout`
+/// plus one op timeout, however many keys there are.
 pub async fn final_reads(
     cfg: WorkloadConfig,
     client: Arc<dyn Client>,
     recorder: Arc<Recorder>,
     timeout: Duration,
 ) -> Result<(), WorkloadError> {
+    use futures::StreamExt;
     if client.names().is_empty() {
         return Err(WorkloadError::NoNodes);
     }
     let names = client.names();
     let deadline = Instant::now() + timeout;
     // Fresh process ids, above any a worker can have taken.
-    let mut process = 1_000_000_000;
-    let mut route = Route::new(Routing::Leader, client.names().len(), 0);
-    for key in cfg.key_names() {
-        let op = OpSpec::read(&key);
-        loop {
-            let a = perform(&*client, &recorder, &mut route, &names, process, &op).await;
-            process += 1;
-            match a.outcome {
-                Outcome::Ok { .. } => break,
-                Outcome::Fail { error } | Outcome::Info { error } if Instant::now() >= deadline => {
+    let process = AtomicU64::new(1_000_000_000);
+    let read_key = |key: String| {
+        let (client, recorder, names, process) = (&client, &recorder, &names, &process);
+        async move {
+            let op = OpSpec::read(&key);
+            let mut route = Route::new(Routing::Leader, names.len(), 0);
+            loop {
+                if Instant::now() >= deadline {
                     return Err(WorkloadError::FinalRead {
                         key,
                         secs: timeout.as_secs_f64(),
-                        last: error,
+                        last: "not read before the final-read budget ran out".into(),
                     });
                 }
-                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                let p = process.fetch_add(1, Ordering::Relaxed);
+                let a = perform(&**client, recorder, &mut route, names, p, &op).await;
+                match a.outcome {
+                    Outcome::Ok { .. } => return Ok(()),
+                    Outcome::Fail { error } | Outcome::Info { error }
+                        if Instant::now() >= deadline =>
+                    {
+                        return Err(WorkloadError::FinalRead {
+                            key,
+                            secs: timeout.as_secs_f64(),
+                            last: error,
+                        });
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
             }
         }
-    }
-    Ok(())
+    };
+    let results: Vec<Result<(), WorkloadError>> = futures::stream::iter(cfg.key_names())
+        .map(read_key)
+        .buffer_unordered(cfg.concurrency.clamp(4, 64))
+        .collect()
+        .await;
+    results.into_iter().find(|r| r.is_err()).unwrap_or(Ok(()))
 }

@@ -5,6 +5,7 @@
 use super::prune::prune_unobserved;
 use super::register::{encode_register_op, register_step, register_use, Interner, RegOp, NIL};
 use super::{Encoded, EncodedOp, Model};
+use crate::infer::text::TextOp;
 use crate::ops::{Op, Outcome};
 use serde_json::Value;
 use std::sync::Arc;
@@ -58,6 +59,16 @@ fn text(v: &Value, what: &str) -> Result<Arc<str>, String> {
         Value::String(s) => Ok(Arc::from(s.as_str())),
         Value::Null if what == "get" => Ok(Arc::from("")),
         other => Err(format!("{what} needs a string value, got {other}")),
+    }
+}
+
+/// A string op for inference (`None` for register ops).
+fn text_view(o: &EncodedOp<KvOp, KvOut>) -> Option<TextOp<'_>> {
+    match (&o.input, &o.output) {
+        (KvOp::Get, Some(KvOut::Text(s))) => Some(TextOp::Get(s)),
+        (KvOp::Put(s), _) => Some(TextOp::Put(s)),
+        (KvOp::Append(s), _) => Some(TextOp::Append(s)),
+        _ => None,
     }
 }
 
@@ -142,6 +153,18 @@ impl Model for KvModel {
             (KvOp::Reg(r), None) => Some(register_use(r, None)),
             _ => None,
         });
+    }
+
+    fn infer(&self, ops: &[EncodedOp<KvOp, KvOut>]) -> crate::infer::Inferred {
+        if ops.iter().all(|o| matches!(o.input, KvOp::Reg(_))) {
+            crate::infer::register::infer(self, ops, |o| match (&o.input, &o.output) {
+                (KvOp::Reg(r), Some(KvOut::Val(v))) => Some((*r, Some(*v))),
+                (KvOp::Reg(r), None) => Some((*r, None)),
+                _ => None,
+            })
+        } else {
+            crate::infer::text::infer(self, ops, text_view)
+        }
     }
 
     fn describe_state(&self, state: &KvState) -> String {

@@ -4,7 +4,7 @@
 mod kv;
 mod list_append;
 mod prune;
-mod register;
+pub(crate) mod register;
 
 pub use kv::{KvModel, KvState};
 pub use list_append::{ListAppendModel, ListOp};
@@ -69,6 +69,12 @@ pub trait Model: Sync {
     /// A chance to simplify one partition before the search (drop ops that cannot matter, bound when
     /// `info` ops must have happened). It must keep the verdict unchanged.
     fn prepare(&self, _ops: &mut Vec<EncodedOp<Self::Input, Self::Output>>) {}
+
+    /// Decides one prepared partition without search, where the values allow it (see `infer`);
+    /// `Undecided` hands it to the search. A verdict must equal the search's.
+    fn infer(&self, _ops: &[EncodedOp<Self::Input, Self::Output>]) -> crate::infer::Inferred {
+        crate::infer::Inferred::Undecided("this model has no inference")
+    }
 
     /// The state in words, e.g. `4` or `nil`.
     fn describe_state(&self, state: &Self::State) -> String;

@@ -176,6 +176,10 @@ impl Model for RegisterModel {
         prune_unobserved(ops, |op| Some(register_use(&op.input, op.output.as_ref())));
     }
 
+    fn infer(&self, ops: &[EncodedOp<RegOp, u32>]) -> crate::infer::Inferred {
+        crate::infer::register::infer(self, ops, |o| Some((o.input, o.output)))
+    }
+
     fn describe_state(&self, state: &u32) -> String {
         self.values.describe(*state)
     }

@@ -1,133 +1,311 @@
-//! The outcome each (mode, fault) cell should get, with the reason: `shared/read-modes.md`'s table, adjusted
-//! to how this harness builds its faults (clock-skew slows the leader's clock beyond the bound and then
-//! isolates it, so it also exposes what partition-leader exposes).
+//! The outcome each cell should get, with the reason: `shared/read-modes.md`'s table, adjusted to how this
+//! harness builds its faults (clock-skew changes the leader's clock rate and then isolates it, so it also
+//! exposes what partition-leader exposes), and the seed's replication choices on the append workload.
+//!
+//! An expectation names guarantees (as `results.json` reports them) and whether each holds or breaks. Where
+//! repeated runs showed an outcome is genuinely random, the expectation is the measured rate instead, and
+//! either verdict is accepted.
 
-use nemesis::FaultKind;
-use node::api::Replication;
+use super::plan::CellSpec;
 use serde::Serialize;
+use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Expect {
-    Valid,
-    Invalid,
-    /// The anomaly is possible but not reliably shown; either verdict is accepted.
-    Either,
+/// What one guarantee should do in a cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Want {
+    Holds,
+    Broken,
+    /// Random from run to run; the rate measured over repeated runs, e.g. "caught in 4 of 10".
+    Sometimes(&'static str),
+}
+
+/// A guarantee (`linearizable`, `read_your_writes`, ..., or `no_lost_writes`) and what it should do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub guarantee: &'static str,
+    pub want: Want,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expect {
+    pub checks: Vec<Check>,
+    pub why: String,
+}
+
+/// How one run came out against an expectation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    AsExpected,
+    /// Which guarantee went the other way, or why the run could not be judged.
+    Unexpected(String),
+}
+
+fn check(guarantee: &'static str, want: Want) -> Check {
+    Check { guarantee, want }
 }
 
 impl Expect {
-    pub fn name(self) -> &'static str {
-        match self {
-            Expect::Valid => "valid",
-            Expect::Invalid => "invalid",
-            Expect::Either => "either",
+    fn new(checks: Vec<Check>, why: &str) -> Expect {
+        Expect {
+            checks,
+            why: why.to_string(),
         }
     }
 
-    /// Whether a run's exit code is what this cell expects. An invalid run (3) or unknown (2) never is.
-    pub fn accepts(self, code: u8) -> bool {
-        matches!(
-            (self, code),
-            (Expect::Valid, 0) | (Expect::Invalid, 1) | (Expect::Either, 0 | 1)
-        )
+    fn linearizable(want: Want, why: &str) -> Expect {
+        Expect::new(vec![check("linearizable", want)], why)
+    }
+
+    /// `linearizable ✓`, `read_your_writes ✗, no_lost_writes ✗`, `linearizable: caught in 4 of 10`.
+    pub fn name(&self) -> String {
+        self.checks
+            .iter()
+            .map(|c| match c.want {
+                Want::Holds => format!("{} ✓", c.guarantee),
+                Want::Broken => format!("{} ✗", c.guarantee),
+                Want::Sometimes(rate) => format!("{}: {rate}", c.guarantee),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Judge one run from its exit code and results.json.
+    pub fn judge(&self, exit_code: u8, results: &Value) -> Verdict {
+        match exit_code {
+            0 | 1 => {}
+            3 => return Verdict::Unexpected("the run itself was invalid (exit 3)".into()),
+            2 => return Verdict::Unexpected("the checker could not decide (exit 2)".into()),
+            c => return Verdict::Unexpected(format!("exit {c}")),
+        }
+        for c in &self.checks {
+            let Some(holds) = measured(c.guarantee, exit_code, results) else {
+                return Verdict::Unexpected(format!("{} was not checkable", c.guarantee));
+            };
+            match (&c.want, holds) {
+                (Want::Holds, false) => {
+                    return Verdict::Unexpected(format!("{} broken", c.guarantee))
+                }
+                (Want::Broken, true) => {
+                    return Verdict::Unexpected(format!("{} held", c.guarantee))
+                }
+                _ => {}
+            }
+        }
+        Verdict::AsExpected
+    }
+}
+
+/// Whether a guarantee held in a run: `results.json`'s `guarantees` object, `lost_writes.count` for
+/// `no_lost_writes`; for linearizability of runs without the object, the exit code (0 valid, 1 invalid).
+pub fn measured(guarantee: &str, exit_code: u8, results: &Value) -> Option<bool> {
+    if guarantee == "no_lost_writes" {
+        return results
+            .pointer("/lost_writes/count")
+            .and_then(Value::as_u64)
+            .map(|n| n == 0);
+    }
+    match results
+        .pointer(&format!("/guarantees/{guarantee}"))
+        .and_then(Value::as_bool)
+    {
+        Some(b) => Some(b),
+        None if guarantee == "linearizable" => match exit_code {
+            0 => Some(true),
+            1 => Some(false),
+            _ => None,
+        },
+        None => None,
     }
 }
 
 /// What a cell should show, and why.
-pub fn expected(
-    system: &str,
-    mode: &str,
-    replication: Replication,
-    fault: FaultKind,
-) -> (Expect, &'static str) {
-    use Expect::*;
-    use FaultKind::*;
+pub fn expected(system: &str, c: &CellSpec) -> Expect {
+    use Want::*;
     if system == "etcd" {
-        return match (mode, fault) {
-            ("serializable", PartitionFollower | PartitionLeader | PartitionHalves) => (
-                Invalid,
+        let stale = c.mode == "serializable"
+            && matches!(
+                c.nemesis.as_str(),
+                "partition-follower" | "partition-leader" | "partition-halves" | "partition-random"
+            );
+        return if stale {
+            Expect::linearizable(
+                Broken,
                 "serializable reads answer from a member's local state, stale when it is cut off",
-            ),
-            ("serializable", _) => (
-                Either,
+            )
+        } else if c.mode == "serializable" {
+            Expect::linearizable(
+                Sometimes("not measured here"),
                 "serializable reads are stale only while a member lags",
-            ),
-            _ => (
-                Valid,
+            )
+        } else {
+            Expect::linearizable(
+                Holds,
                 "linearizable reads go through the leader's ReadIndex",
-            ),
+            )
         };
     }
-    if replication == Replication::Async {
-        return match fault {
-            KillLeader | KillRandom => (Invalid, "the leader acknowledged writes no follower had; they are lost on failover"),
-            PartitionFollower => (Valid, "the leader keeps the quorum; nothing acknowledged is lost"),
-            _ => (Either, "acknowledged writes are lost only if the leader is replaced before it replicates them"),
-        };
+    if c.workload == "append" || c.replication != "quorum" {
+        return replication(c);
     }
-    match (mode, fault) {
-        ("log" | "read-index" | "follower-read", _) => (Valid, "reads are confirmed by a quorum"),
-        ("lease", ClockSkew) => (
-            Invalid,
-            "by design: the leader's clock runs slower than the drift bound allows, so its lease outlives the followers' countdown",
+    reads(c)
+}
+
+/// The seed's replication choices, on the append workload with sessions.
+fn replication(c: &CellSpec) -> Expect {
+    use Want::*;
+    let sessions = |w: Want| {
+        vec![
+            check("read_your_writes", w.clone()),
+            check("monotonic_reads", w.clone()),
+            check("monotonic_writes", w.clone()),
+            check("writes_follow_reads", w),
+        ]
+    };
+    match (c.replication.as_str(), c.routing.as_str(), c.nemesis.as_str()) {
+        ("sync-all" | "quorum", _, _) => {
+            let mut checks = vec![check("linearizable", Holds), check("no_lost_writes", Holds)];
+            checks.extend(sessions(Holds));
+            Expect::new(
+                checks,
+                if c.replication == "sync-all" {
+                    "every node has a write before it is acknowledged; writes stop while any node is away"
+                } else {
+                    "a write is acknowledged once a quorum has it; any quorum holds every acknowledged write"
+                },
+            )
+        }
+        ("async", "sticky", "none") => Expect::new(
+            vec![check("read_your_writes", Holds), check("no_lost_writes", Holds)],
+            "a session keeps asking the node that took its writes, so it sees them, though followers lag",
         ),
-        ("lease", _) => (Valid, "the lease is waited out before a new leader serves"),
-        ("any-local", _) => (Invalid, "any node answers from its applied state, which lags the commit index"),
-        ("leader-local", PartitionLeader | ClockSkew | PartitionHalves) => (
-            Invalid,
+        ("async", _, "none" | "partition-follower") => Expect::new(
+            vec![check("read_your_writes", Broken), check("no_lost_writes", Holds)],
+            "requests spread over the nodes reach followers that have not yet received the session's writes",
+        ),
+        ("async", "sticky", "kill-leader") => Expect::new(
+            vec![check("read_your_writes", Broken), check("no_lost_writes", Broken)],
+            "the leader acknowledged writes no follower had; its sessions fail over to a node without them",
+        ),
+        ("async", _, "kill-leader") => Expect::new(
+            vec![check("no_lost_writes", Broken)],
+            "the leader acknowledged writes no follower had; they are lost on failover",
+        ),
+        ("async", _, _) => Expect::new(
+            vec![check("no_lost_writes", Sometimes("not measured here"))],
+            "acknowledged writes are lost only if the leader is replaced before it replicates them",
+        ),
+        _ => Expect::new(vec![], "no expectation recorded for this cell"),
+    }
+}
+
+/// Read modes under leader and follower faults (shared/read-modes.md).
+fn reads(c: &CellSpec) -> Expect {
+    use Want::*;
+    let f = c.nemesis.as_str();
+    // Faults that leave an old leader cut off while a new one takes writes.
+    let leader_cut = matches!(
+        f,
+        "partition-leader" | "partition-halves" | "clock-skew-within" | "clock-skew-beyond"
+    );
+    let e = |w: Want, why: &str| Expect::linearizable(w, why);
+    match c.mode.as_str() {
+        "log" | "read-index" | "follower-read" => e(Holds, "reads are confirmed by a quorum"),
+        "lease" if f == "clock-skew-beyond" => e(
+            Broken,
+            "by design: the leader's clock runs slower than the drift bound allows, so its lease outlives \
+             the followers' countdown (the clock assumption is broken; not a false alarm)",
+        ),
+        "lease" if f == "clock-skew-within" => e(
+            Holds,
+            "the leader's clock is slow but within the drift bound; the lease's margin covers it",
+        ),
+        "lease" => e(Holds, "the lease is waited out before a new leader serves"),
+        "any-local" => e(
+            Broken,
+            "any node answers from its applied state, which lags the commit index",
+        ),
+        "leader-local" if leader_cut => e(
+            Broken,
             "the cut-off leader answers reads with no check while a new leader takes writes",
         ),
-        ("leader-local", PartitionFollower) => (Valid, "PreVote keeps the leader; only it answers"),
-        ("leader-local", _) => (Either, "stale only in the moments two nodes think they lead"),
-        ("lease-no-wait", PartitionLeader | ClockSkew | PartitionHalves) => (
-            Invalid,
+        "leader-local" if f == "partition-follower" || f == "none" => {
+            e(Holds, "PreVote keeps the leader; only it answers")
+        }
+        "leader-local" if f == "kill-leader" => e(
+            Sometimes("MEASURE-leader-local-kill"),
+            "stale only in the moments after a restart before the node hears of the new leader",
+        ),
+        "leader-local" if f == "pause-leader" => e(
+            Sometimes("MEASURE-leader-local-pause"),
+            "stale only if a read reaches the resumed leader before it hears of the new term",
+        ),
+        "lease-no-wait" if leader_cut => e(
+            Broken,
             "the new leader serves at once while the old one still holds its lease",
         ),
-        ("lease-no-wait", PauseLeader) => (
-            Either,
-            "stale only if the pause ends before the old lease does",
+        "lease-no-wait" if f == "pause-leader" => e(
+            Holds,
+            "the pause (--fault-duration 3s) outlasts the lease (1.5 s), so the old lease is over when it resumes",
         ),
-        ("lease-no-wait", _) => (Valid, "no second leader exists while the old lease runs"),
-        _ => (Either, "no expectation recorded for this cell"),
+        "lease-no-wait" => e(Holds, "no second leader exists while the old lease runs"),
+        _ => Expect::new(vec![], "no expectation recorded for this cell"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compare::plan::{preset_cells, Narrowing, Preset};
+    use serde_json::json;
+
+    fn find<'a>(cells: &'a [CellSpec], label: &str) -> &'a CellSpec {
+        cells
+            .iter()
+            .find(|c| c.label() == label)
+            .unwrap_or_else(|| panic!("no cell {label}"))
+    }
 
     #[test]
-    fn safe_modes_expect_valid_and_unsafe_ones_are_caught_where_the_design_says() {
-        let q = Replication::Quorum;
-        for mode in ["log", "read-index", "follower-read"] {
-            for f in [
-                FaultKind::PartitionLeader,
-                FaultKind::KillLeader,
-                FaultKind::ClockSkew,
-            ] {
-                assert_eq!(expected("node", mode, q, f).0, Expect::Valid);
+    fn every_preset_cell_has_an_expectation() {
+        for p in [Preset::Reads, Preset::Replication] {
+            for c in preset_cells(p, &Narrowing::default()) {
+                assert!(!expected("node", &c).checks.is_empty(), "{}", c.label());
             }
         }
-        assert_eq!(
-            expected("node", "lease", q, FaultKind::ClockSkew).0,
-            Expect::Invalid
-        );
-        assert_eq!(
-            expected("node", "lease", q, FaultKind::PartitionLeader).0,
-            Expect::Valid
-        );
-        assert_eq!(
-            expected("node", "leader-local", q, FaultKind::PartitionLeader).0,
-            Expect::Invalid
-        );
-        let a = Replication::Async;
-        assert_eq!(
-            expected("node", "read-index", a, FaultKind::KillLeader).0,
-            Expect::Invalid
-        );
+    }
+
+    #[test]
+    fn safe_modes_hold_and_unsafe_ones_break_where_the_design_says() {
+        let cells = preset_cells(Preset::Reads, &Narrowing::default());
+        let want = |label: &str| expected("node", find(&cells, label)).checks[0].want.clone();
+        assert_eq!(want("read-index × clock-skew-beyond"), Want::Holds);
+        assert_eq!(want("lease × clock-skew-within"), Want::Holds);
+        assert_eq!(want("lease × clock-skew-beyond"), Want::Broken);
+        assert_eq!(want("leader-local × partition-leader"), Want::Broken);
+        assert_eq!(want("leader-local × partition-follower"), Want::Holds);
+        assert_eq!(want("lease-no-wait × partition-leader"), Want::Broken);
+        assert_eq!(want("any-local × kill-leader"), Want::Broken);
+    }
+
+    #[test]
+    fn runs_are_judged_by_their_guarantees() {
+        let cells = preset_cells(Preset::Replication, &Narrowing::default());
+        let e = expected("node", find(&cells, "async sticky × kill-leader"));
+        let broke = json!({"guarantees": {"read_your_writes": false}, "lost_writes": {"count": 3}});
+        assert_eq!(e.judge(1, &broke), Verdict::AsExpected);
+        let kept = json!({"guarantees": {"read_your_writes": false}, "lost_writes": {"count": 0}});
         assert!(
-            Expect::Either.accepts(0) && Expect::Either.accepts(1) && !Expect::Either.accepts(3)
+            matches!(e.judge(1, &kept), Verdict::Unexpected(w) if w.contains("no_lost_writes"))
         );
-        assert!(!Expect::Valid.accepts(2));
+        assert!(matches!(e.judge(3, &broke), Verdict::Unexpected(_)));
+        // Register runs without a guarantees object are judged by the exit code.
+        let lin = Expect::linearizable(Want::Holds, "");
+        assert_eq!(lin.judge(0, &json!({})), Verdict::AsExpected);
+        assert!(matches!(lin.judge(1, &json!({})), Verdict::Unexpected(_)));
+        let some = Expect::linearizable(Want::Sometimes("caught in 1 of 2"), "");
+        assert_eq!(some.judge(1, &json!({})), Verdict::AsExpected);
+        assert_eq!(some.judge(0, &json!({})), Verdict::AsExpected);
+        assert!(matches!(some.judge(2, &json!({})), Verdict::Unexpected(_)));
     }
 }

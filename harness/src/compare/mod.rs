@@ -4,30 +4,42 @@
 
 mod expect;
 mod output;
+mod overhead;
+pub mod plan;
+mod row;
+mod tradeoffs;
 
 use crate::exit;
 use crate::run::args::{RunArgs, RunConfig};
 use crate::store::RunDir;
 use anyhow::{Context, Result};
 use clap::{Args, Parser};
-use expect::Expect;
+use expect::{Expect, Verdict};
+use plan::CellSpec;
 use serde::Serialize;
 use serde_json::Value;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// Modes to compare, comma-separated (node: log, read-index, lease, follower-read, leader-local,
-    /// any-local, lease-no-wait; etcd: linearizable, serializable).
-    #[arg(long, default_value = "log,read-index,lease,follower-read")]
-    pub modes: String,
+    /// A matrix that answers one question: `reads` (read modes × leader/follower faults and clock skew
+    /// within and beyond the drift bound, plus a latency sweep at 1, 8 and 64 clients) or `replication`
+    /// (sync-all, quorum, async × sticky, round-robin × none, kill-leader, partition-follower, on the append
+    /// workload). --modes, --nemeses, --replication and --routing narrow it.
+    #[arg(long)]
+    pub preset: Option<plan::Preset>,
 
-    /// Faults, comma-separated, one per cell (see `harness --help` for the names).
-    #[arg(
-        long,
-        default_value = "partition-leader,partition-follower,kill-leader"
-    )]
-    pub nemeses: String,
+    /// Modes to compare, comma-separated (node: log, read-index, lease, follower-read, leader-local,
+    /// any-local, lease-no-wait; etcd: linearizable, serializable). Default without a preset:
+    /// log,read-index,lease,follower-read.
+    #[arg(long)]
+    pub modes: Option<String>,
+
+    /// Faults, comma-separated, one per cell (see `harness --help` for the names; also clock-skew-within and
+    /// clock-skew-beyond: clock-skew at a rate inside or outside the drift bound). Default without a
+    /// preset: partition-leader,partition-follower,kill-leader.
+    #[arg(long)]
+    pub nemeses: Option<String>,
 
     /// Runs per cell.
     #[arg(long, default_value_t = 1)]
@@ -45,13 +57,17 @@ pub struct CompareArgs {
     #[arg(long, default_value = "node")]
     pub system: String,
 
-    /// Write path for node: quorum or async.
-    #[arg(long, default_value = "quorum")]
-    pub replication: String,
+    /// Write paths for node, comma-separated: sync-all, quorum, async (default quorum without a preset).
+    #[arg(long)]
+    pub replication: Option<String>,
 
-    /// Client routing for every run (as for a run: sticky, leader or round-robin).
-    #[arg(long, default_value = "sticky")]
-    pub routing: String,
+    /// Client routings, comma-separated: sticky, leader, round-robin (default sticky without a preset).
+    #[arg(long)]
+    pub routing: Option<String>,
+
+    /// Workload of a matrix given without a preset: register, kv or append.
+    #[arg(long, default_value = "register")]
+    pub workload: String,
 
     /// Seed of the first run; run i of a cell uses seed + i.
     #[arg(long, default_value_t = 1)]
@@ -70,6 +86,56 @@ pub struct CompareArgs {
     pub node_cmd: Option<String>,
 }
 
+impl CompareArgs {
+    fn narrowing(&self) -> plan::Narrowing {
+        let list = |o: &Option<String>| o.as_deref().map(plan::split);
+        plan::Narrowing {
+            modes: list(&self.modes),
+            nemeses: list(&self.nemeses),
+            replications: list(&self.replication),
+            routings: list(&self.routing),
+        }
+    }
+
+    fn cells(&self) -> Vec<plan::CellSpec> {
+        match self.preset {
+            Some(p) => plan::preset_cells(p, &self.narrowing()),
+            None => plan::explicit_cells(&self.narrowing(), &self.workload),
+        }
+    }
+
+    /// The command line that made a comparison, for its reports.
+    pub fn command(&self) -> String {
+        let mut s = format!("harness compare --system {}", self.system);
+        if let Some(p) = self.preset {
+            s.push_str(&format!(" --preset {}", p.name()));
+        } else if self.workload != "register" {
+            s.push_str(&format!(" --workload {}", self.workload));
+        }
+        for (k, v) in [
+            ("--modes", &self.modes),
+            ("--nemeses", &self.nemeses),
+            ("--replication", &self.replication),
+            ("--routing", &self.routing),
+        ] {
+            if let Some(v) = v {
+                s.push_str(&format!(" {k} {v}"));
+            }
+        }
+        s.push_str(&format!(
+            " --runs {} --time-limit {} --seed {}",
+            self.runs, self.time_limit, self.seed
+        ));
+        for e in &self.extra {
+            s.push_str(&format!(" --extra={e}"));
+        }
+        if let Some(c) = &self.node_cmd {
+            s.push_str(&format!(" --node-cmd '{c}'"));
+        }
+        s
+    }
+}
+
 /// One run of one cell, as read back from its results.json.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunResult {
@@ -79,23 +145,24 @@ pub struct RunResult {
     pub results: Value,
 }
 
-/// One (mode, fault) cell.
+/// One cell: its options, what it should show, and its runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cell {
-    pub mode: String,
-    pub nemesis: String,
+    pub spec: CellSpec,
     pub expect: Expect,
-    pub why_expected: String,
     pub runs: Vec<RunResult>,
 }
 
 impl Cell {
-    /// Runs whose outcome is not the expected one.
-    pub fn unexpected(&self) -> usize {
+    /// Runs whose outcome is not the expected one, with what went the other way.
+    pub fn unexpected(&self) -> Vec<String> {
         self.runs
             .iter()
-            .filter(|r| !self.expect.accepts(r.exit_code))
-            .count()
+            .filter_map(|r| match self.expect.judge(r.exit_code, &r.results) {
+                Verdict::AsExpected => None,
+                Verdict::Unexpected(why) => Some(format!("seed {}: {why}", r.seed)),
+            })
+            .collect()
     }
 
     pub fn count(&self, code: u8) -> usize {
@@ -103,18 +170,10 @@ impl Cell {
     }
 }
 
-fn split(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 /// The run options of one cell, parsed exactly as a user's command line would be.
 fn cell_args(
     a: &CompareArgs,
-    mode: &str,
-    nemesis: &str,
+    spec: &CellSpec,
     seed: u64,
     store: &std::path::Path,
 ) -> Result<RunArgs, String> {
@@ -126,18 +185,18 @@ fn cell_args(
     let mut argv: Vec<String> = vec!["harness".into()];
     for (k, v) in [
         ("--system", a.system.clone()),
-        ("--mode", mode.to_string()),
-        ("--nemesis", nemesis.to_string()),
         ("--time-limit", a.time_limit.clone()),
-        ("--replication", a.replication.clone()),
-        ("--routing", a.routing.clone()),
         ("--seed", seed.to_string()),
         ("--store", store.display().to_string()),
-        ("--name", format!("{mode}-{nemesis}")),
+        (
+            "--name",
+            spec.label().replace(" × ", "-").replace([' ', '@'], "-"),
+        ),
     ] {
         argv.push(k.into());
         argv.push(v);
     }
+    argv.extend(spec.args());
     if let Some(bin) = &a.node_bin {
         argv.push("--node-bin".into());
         argv.push(bin.display().to_string());
@@ -149,76 +208,67 @@ fn cell_args(
     argv.extend(a.extra.iter().cloned());
     Wrapper::try_parse_from(&argv)
         .map(|w| w.run)
-        .map_err(|e| format!("{mode} × {nemesis}: {}", e.render()))
+        .map_err(|e| format!("{}: {}", spec.label(), e.render()))
 }
 
 pub fn run(a: CompareArgs) -> Result<u8> {
-    let modes = split(&a.modes);
-    let nemeses = split(&a.nemeses);
-    if modes.is_empty() || nemeses.is_empty() || a.runs == 0 {
-        eprintln!("harness compare: give at least one mode, one nemesis and --runs 1 or more");
+    let specs = a.cells();
+    if specs.is_empty() || a.runs == 0 {
+        eprintln!(
+            "harness compare: no cell to run: give at least one mode and one nemesis (a preset's \
+             --modes/--nemeses/--replication/--routing must match some of its cells) and --runs 1 or more"
+        );
         return Ok(exit::BAD_ARGS);
     }
     // Check every cell's options before starting anything: a typo should not surface an hour in.
     let root = RunDir::create(&a.store, "compare")?;
     let runs_dir = root.path("runs");
     let mut plan = Vec::new();
-    for mode in &modes {
-        for nemesis in &nemeses {
-            let args = match cell_args(&a, mode, nemesis, a.seed, &runs_dir) {
-                Ok(x) => x,
-                Err(msg) => {
-                    eprintln!("harness compare: {msg}");
-                    let _ = std::fs::remove_dir_all(&root.root);
-                    return Ok(exit::BAD_ARGS);
-                }
-            };
-            let cfg = match RunConfig::from_args(&args) {
-                Ok(c) => c,
-                Err(msg) => {
-                    eprintln!("harness compare: {mode} × {nemesis}: {msg}");
-                    let _ = std::fs::remove_dir_all(&root.root);
-                    return Ok(exit::BAD_ARGS);
-                }
-            };
-            let fault = cfg.faults.first().copied();
-            let (expect, why) = match fault {
-                Some(f) => expect::expected(&a.system, &cfg.mode, cfg.replication, f),
-                None => (Expect::Valid, "no fault"),
-            };
-            plan.push(Cell {
-                mode: mode.clone(),
-                nemesis: nemesis.clone(),
-                expect,
-                why_expected: why.to_string(),
-                runs: Vec::new(),
-            });
+    for spec in specs {
+        let checked = cell_args(&a, &spec, a.seed, &runs_dir).and_then(|args| {
+            RunConfig::from_args(&args).map_err(|m| format!("{}: {m}", spec.label()))
+        });
+        if let Err(msg) = checked {
+            eprintln!("harness compare: {msg}");
+            let _ = std::fs::remove_dir_all(&root.root);
+            return Ok(exit::BAD_ARGS);
         }
+        let expect = expect::expected(&a.system, &spec);
+        plan.push(Cell {
+            spec,
+            expect,
+            runs: Vec::new(),
+        });
     }
     if let Err(e) = nemesis::check_privileges() {
         eprintln!("harness compare: cannot run tests on this machine: {e}");
+        let _ = std::fs::remove_dir_all(&root.root);
         return Ok(exit::INVALID_RUN);
+    }
+    let overhead = overhead::measure();
+    if let Some(o) = &overhead {
+        eprintln!("client overhead: {}", o.sentence());
     }
     let total = plan.len() * a.runs;
     let mut done = 0;
     for cell in plan.iter_mut() {
         for i in 0..a.runs {
             let seed = a.seed + i as u64;
-            let args = cell_args(&a, &cell.mode, &cell.nemesis, seed, &runs_dir)
-                .map_err(anyhow::Error::msg)?;
+            let args = cell_args(&a, &cell.spec, seed, &runs_dir).map_err(anyhow::Error::msg)?;
             let cfg = RunConfig::from_args(&args).map_err(anyhow::Error::msg)?;
             done += 1;
-            eprintln!(
-                "[{done}/{total}] {} × {} (seed {seed})",
-                cell.mode, cell.nemesis
-            );
+            eprintln!("[{done}/{total}] {} (seed {seed})", cell.spec.label());
             let outcome = crate::run::execute(&cfg, false)?;
             let results = std::fs::read_to_string(outcome.dir.join("results.json"))
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok())
                 .unwrap_or(Value::Null);
+            let verdict = match cell.expect.judge(outcome.code, &results) {
+                Verdict::AsExpected => "as expected".to_string(),
+                Verdict::Unexpected(why) => format!("NOT as expected: {why}"),
+            };
             eprintln!(
-                "        exit {} (expected {})",
+                "        exit {}; expected {}: {verdict}",
                 outcome.code,
                 cell.expect.name()
             );
@@ -230,23 +280,22 @@ pub fn run(a: CompareArgs) -> Result<u8> {
             });
             if outcome.interrupted {
                 eprintln!("harness compare: interrupted; writing what was run so far");
-                output::write(&root, &plan, &a).context("writing the comparison")?;
+                output::write(&root, &plan, &a, overhead.as_ref())
+                    .context("writing the comparison")?;
                 return Ok(exit::INVALID_RUN);
             }
         }
     }
-    output::write(&root, &plan, &a).context("writing the comparison")?;
+    output::write(&root, &plan, &a, overhead.as_ref()).context("writing the comparison")?;
     let unexpected: Vec<String> = plan
         .iter()
-        .filter(|c| c.unexpected() > 0)
+        .filter(|c| !c.unexpected().is_empty())
         .map(|c| {
             format!(
-                "{} × {}: expected {}, {} of {} runs were not",
-                c.mode,
-                c.nemesis,
+                "{}: expected {}; {}",
+                c.spec.label(),
                 c.expect.name(),
-                c.unexpected(),
-                c.runs.len()
+                c.unexpected().join("; ")
             )
         })
         .collect();

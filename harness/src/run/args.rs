@@ -13,8 +13,10 @@ use workloads::{Routing, WorkloadKind};
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Faults to inject, comma-separated: none, partition-leader, partition-follower, partition-halves,
-    /// partition-ring, kill-leader, kill-random, pause-leader, clock-skew, all.
+    /// Faults to inject, comma-separated: none, partition-leader, partition-follower, partition-random,
+    /// partition-halves, partition-ring, partition-one-way, kill-leader, kill-random, kill-all, pause-leader,
+    /// pause-random, clock-skew, corrupt-data, packet-delay, packet-loss, packet-duplicate (these three need
+    /// the kernel's netem qdisc), all (every one but corrupt-data and the packet faults).
     #[arg(long, default_value = "partition-leader")]
     pub nemesis: String,
 
@@ -55,16 +57,18 @@ pub struct RunArgs {
     #[arg(long, default_value = "2s", value_parser = duration::parse)]
     pub settle: Duration,
 
-    /// Number of keys for the kv and append workloads.
-    #[arg(long, default_value_t = 8)]
+    /// Number of keys for the kv and append workloads (1 to 10000).
+    #[arg(long, default_value_t = 8, allow_negative_numbers = true)]
     pub keys: usize,
 
     /// Number of nodes in the cluster.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub nodes: usize,
 
-    /// How long the workload runs: 15 (seconds), 15s, 2m.
-    #[arg(long, default_value = "20s", value_parser = duration::parse)]
+    /// How long the workload runs: 15 (seconds), 15s, 2m. The whole run takes at most this plus 30 s for
+    /// the cluster to become healthy, 20 s to recover after the last heal and 10 s (plus one
+    /// --op-timeout) of concurrent final reads, then the check (bounded by --check-time-limit).
+    #[arg(long, default_value = "20s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub time_limit: Duration,
 
     /// Seed for the fault schedule, targets, op mix and values (random if not given; always recorded).
@@ -79,16 +83,16 @@ pub struct RunArgs {
     pub routing: Routing,
 
     /// Concurrent client workers.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
     pub concurrency: usize,
 
     /// Total operations per second across all workers.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     pub rate: f64,
 
     /// Client timeout for one operation (connection included); a write or cas without an answer by then
     /// is recorded as `info`, a read as `fail`.
-    #[arg(long, default_value = "1500ms", value_parser = duration::parse)]
+    #[arg(long, default_value = "1500ms", value_parser = duration::parse, allow_hyphen_values = true)]
     pub op_timeout: Duration,
 
     /// How long the cluster may take to become healthy at the start (every node answers /status and they
@@ -103,35 +107,51 @@ pub struct RunArgs {
 
     /// Pause between the heal of one fault and the start of the next (±20%, seeded); the first fault
     /// starts after a warm-up of this, at most 2 s.
-    #[arg(long, default_value = "6s", value_parser = duration::parse)]
+    #[arg(long, default_value = "6s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub nemesis_interval: Duration,
 
     /// How long each fault lasts before it is healed.
-    #[arg(long, default_value = "3s", value_parser = duration::parse)]
+    #[arg(long, default_value = "3s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub fault_duration: Duration,
 
     /// Clock rate the clock-skew fault gives the leader (0.1 = runs at a tenth of real speed).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub skew_rate: f64,
+
+    /// Delay packet-delay adds to every packet a node sends.
+    #[arg(long, default_value = "200ms", value_parser = duration::parse, allow_hyphen_values = true)]
+    pub packet_delay: Duration,
+
+    /// Jitter of that delay (netem picks each packet's delay within ± this).
+    #[arg(long, default_value = "50ms", value_parser = duration::parse, allow_hyphen_values = true)]
+    pub packet_jitter: Duration,
+
+    /// Percentage of the packets a node sends that packet-loss drops.
+    #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
+    pub packet_loss: f64,
+
+    /// Percentage of the packets a node sends that packet-duplicate sends twice.
+    #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
+    pub packet_duplicate: f64,
 
     /// Private subnet for test addresses (on the harness's own bridge).
     #[arg(long, default_value = "10.77.0.0/24")]
     pub subnet: Subnet,
 
     /// Node heartbeat interval in milliseconds.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
     pub heartbeat_ms: u64,
 
     /// Node minimum election timeout in milliseconds.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 300, allow_negative_numbers = true)]
     pub election_timeout_ms: u64,
 
     /// Lease length in milliseconds (lease and lease-no-wait modes).
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 1500, allow_negative_numbers = true)]
     pub lease_ms: u64,
 
     /// Clock drift bound the nodes' lease arithmetic assumes (0.05 = rates within 5%).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     pub max_drift: f64,
 
     /// Lease mode: report (voters report the remaining lease; the new leader waits it out) or refuse
@@ -153,7 +173,7 @@ pub struct RunArgs {
     pub node_bin: Option<PathBuf>,
 
     /// Time limit for the linearizability check.
-    #[arg(long, default_value = "60s", value_parser = duration::parse)]
+    #[arg(long, default_value = "60s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub check_time_limit: Duration,
 }
 
@@ -194,6 +214,7 @@ pub struct RunConfig {
     pub max_drift: f64,
     pub lease_votes: LeaseVotes,
     pub check_time_limit_s: f64,
+    pub packets: super::faults::PacketSettings,
     pub harness_version: &'static str,
     #[serde(skip)]
     pub store: PathBuf,
@@ -266,6 +287,9 @@ impl RunConfig {
                     | FaultKind::PartitionRing
             )
         });
+        if faults.contains(&FaultKind::PartitionRandom) && a.nodes < 2 {
+            return Err("partition-random needs at least 2 nodes".into());
+        }
         if needs_leader && a.nodes < 3 {
             return Err(
                 "partition faults other than partition-leader need at least 3 nodes".into(),
@@ -353,12 +377,19 @@ impl RunConfig {
             max_drift: a.max_drift,
             lease_votes: a.lease_votes,
             check_time_limit_s: a.check_time_limit.as_secs_f64(),
+            packets: super::faults::PacketSettings {
+                delay_ms: a.packet_delay.as_millis() as u64,
+                jitter_ms: a.packet_jitter.as_millis() as u64,
+                loss_pct: a.packet_loss,
+                duplicate_pct: a.packet_duplicate,
+            },
             harness_version: env!("CARGO_PKG_VERSION"),
             store: a.store.clone(),
             node_bin: a.node_bin.clone(),
             subnet_parsed: a.subnet,
         };
         cfg.check_schedule()?;
+        super::validate::check(a, &cfg)?;
         Ok(cfg)
     }
 

@@ -106,6 +106,24 @@ impl NodeCluster {
         Ok(self.proc(node)?.resume()?)
     }
 
+    /// A node's data directory.
+    pub fn data_dir(&self, node: &str) -> Option<PathBuf> {
+        self.members
+            .iter()
+            .find(|m| m.name == node)
+            .map(|m| m.data_dir.clone())
+    }
+
+    /// The state letter of a node's process (`S`/`R` running, `T` stopped), or None if it is not running.
+    pub fn state(&mut self, node: &str) -> Option<char> {
+        let p = self.procs.get_mut(node)?;
+        if !p.is_running() {
+            return None;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.pid()?)).ok()?;
+        nemesis::proc_state(&stat)
+    }
+
     /// Nodes whose process has exited on its own (not killed by us): a crash of the system under test.
     pub fn exited(&mut self) -> Vec<String> {
         self.procs

@@ -13,6 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use workloads::Recorder;
 
+mod landing;
+mod more;
+
+use landing::ProcState::{Down, Paused, Running};
+
+pub use more::PacketSettings;
+
 /// What happened to one scheduled fault, for results.json and the summary.
 #[derive(Debug, Clone, Serialize)]
 pub struct FaultRecord {
@@ -33,6 +40,8 @@ enum Undo {
     Restart(String),
     Resume(String),
     UnskewAndHeal(String),
+    /// The faults of [`more`].
+    More(more::MoreUndo),
 }
 
 pub struct FaultRunner<'a> {
@@ -50,6 +59,11 @@ pub struct FaultRunner<'a> {
     /// Every node reported no leader at the start: faults are aimed without waiting for one.
     pub leaderless: bool,
     active: Option<Undo>,
+    /// Faults (or heals) that did not land: each makes the run invalid, naming the pair or node.
+    pub not_landed: Vec<String>,
+    probes: Option<nemesis::Probes>,
+    /// Packet fault settings (tc netem).
+    pub netem: more::PacketSettings,
 }
 
 const LEADER_WAIT: Duration = Duration::from_secs(3);
@@ -76,6 +90,9 @@ impl<'a> FaultRunner<'a> {
             cut_clients: false,
             leaderless: false,
             active: None,
+            not_landed: Vec::new(),
+            probes: None,
+            netem: more::PacketSettings::default(),
         }
     }
 
@@ -126,13 +143,16 @@ impl<'a> FaultRunner<'a> {
         let leader_name = leader.as_ref().map(|(l, _)| l.as_str());
         // Faults that need no leader still place it (partition-halves puts it in the minority) when the
         // system has one; the kill-leader-style faults cannot be aimed without it.
-        let needs_leader =
-            kind.needs_leader() || (!self.leaderless && !matches!(kind, FaultKind::KillRandom));
+        let needs_leader = kind.needs_leader()
+            || (!self.leaderless
+                && !matches!(kind, FaultKind::KillRandom)
+                && !more::any_node(kind));
         rec.role = match kind {
             FaultKind::PartitionFollower => "follower",
             FaultKind::KillRandom | FaultKind::PartitionRandom => "any",
-            FaultKind::PartitionRing => "all",
+            FaultKind::PartitionRing | FaultKind::KillAll => "all",
             FaultKind::PartitionHalves if leader_name.is_none() => "any",
+            k if more::any_node(k) => "any",
             _ => "leader",
         }
         .into();
@@ -144,7 +164,8 @@ impl<'a> FaultRunner<'a> {
             | FaultKind::PartitionFollower
             | FaultKind::PartitionRandom
             | FaultKind::PartitionHalves
-            | FaultKind::PartitionRing => {
+            | FaultKind::PartitionRing
+            | FaultKind::PartitionOneWay => {
                 let (p, targets) = nemesis::partition_for(kind, &nodes, leader_name, &mut self.rng)
                     .ok_or_else(|| {
                         anyhow::anyhow!("no partition of that shape for {} nodes", nodes.len())
@@ -166,6 +187,7 @@ impl<'a> FaultRunner<'a> {
                     _ => nodes.choose(&mut self.rng).unwrap().clone(),
                 };
                 self.cluster.kill(&target)?;
+                self.check_processes(kind.name(), std::slice::from_ref(&target), Down);
                 let role = if Some(target.as_str()) == leader_name {
                     "leader"
                 } else {
@@ -182,6 +204,7 @@ impl<'a> FaultRunner<'a> {
             FaultKind::PauseLeader => {
                 let target = leader_name.unwrap().to_string();
                 self.cluster.pause(&target)?;
+                self.check_processes(kind.name(), std::slice::from_ref(&target), Paused);
                 rec.targets = vec![target.clone()];
                 rec.detail = format!("SIGSTOP {target} (leader)");
                 self.event(
@@ -229,6 +252,7 @@ impl<'a> FaultRunner<'a> {
                 );
                 Ok(Undo::UnskewAndHeal(target))
             }
+            other => Ok(Undo::More(self.apply_more(other, rec).await?)),
         }
     }
 
@@ -247,6 +271,7 @@ impl<'a> FaultRunner<'a> {
                 return Err(e.into());
             }
         }
+        self.check_landing(kind.name(), p);
         rec.targets = targets.to_vec();
         let scope = if self.cut_clients { "all" } else { "peers" };
         rec.detail = format!("partition {} (scope {scope})", p.describe());
@@ -279,18 +304,22 @@ impl<'a> FaultRunner<'a> {
                 Undo::Heal => {
                     self.net.heal()?;
                     self.event("stop-partition", json!({}));
+                    self.check_landing("heal", &Partition::default());
                 }
                 Undo::Restart(n) => {
                     self.cluster.restart(&n)?;
-                    self.event("restart", json!({"nodes": [n]}));
+                    self.event("restart", json!({"nodes": [&n]}));
+                    self.check_processes("restart", &[n], Running);
                 }
                 Undo::Resume(n) => {
                     self.cluster.resume(&n)?;
-                    self.event("resume", json!({"nodes": [n]}));
+                    self.event("resume", json!({"nodes": [&n]}));
+                    self.check_processes("resume", &[n], Running);
                 }
                 Undo::UnskewAndHeal(n) => {
                     self.net.heal()?;
                     self.event("stop-partition", json!({}));
+                    self.check_landing("heal", &Partition::default());
                     self.probe
                         .set_clock(
                             &n,
@@ -302,6 +331,7 @@ impl<'a> FaultRunner<'a> {
                         .await?;
                     self.event("stop-clock-skew", json!({"nodes": [n]}));
                 }
+                Undo::More(u) => self.undo_more(u).await?,
             }
             Ok(())
         }

@@ -35,6 +35,8 @@ struct Results<'a> {
     /// `expect`, `guarantees`, `lost_writes`, `staleness`, `violations`, `convergence`, `ladder`.
     #[serde(flatten)]
     guarantees: Option<&'a GuaranteeReport>,
+    /// During partitions: availability to sessions homed on the cut-off side and on the majority side.
+    cap: Option<report::CapAvailability>,
 }
 
 /// When the first anomaly happened relative to the fault before it (how fast a fault shows).
@@ -84,7 +86,7 @@ pub fn finish(
     elapsed: Duration,
     print: bool,
 ) -> Result<u8> {
-    let events = recorder.events();
+    let events = recorder.events().context("reading history.jsonl back")?;
     let any_ops = events
         .iter()
         .any(|e| matches!(e.process, checker::Process::Client(_)));
@@ -150,6 +152,7 @@ pub fn finish(
         detection: detection(check.as_ref(), report.as_ref(), &faults),
         metrics: &metrics,
         guarantees: report.as_ref(),
+        cap: report::cap_availability(&events, &spans, &cfg.nodes),
     };
     dir.write_json("results.json", &results)?;
     let page = ReportInput {

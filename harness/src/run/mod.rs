@@ -11,9 +11,13 @@ mod convergence;
 mod faults;
 mod finish;
 pub mod guarantees;
+mod interrupted;
+mod lock;
 mod probe;
 mod sampler;
+mod signals;
 mod start_checks;
+mod validate;
 
 use crate::exit;
 use crate::store::RunDir;
@@ -28,7 +32,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::signal::unix::{signal, SignalKind};
 use workloads::{Client, Recorder};
 
 /// How the driven part of a run ended.
@@ -75,15 +78,13 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
     let ctl_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    // Listen for Ctrl-C and SIGTERM before creating anything, so no signal can skip the teardown: a
-    // signal that comes during set-up waits in the stream and ends the run as soon as it is driven.
-    let (mut sigint, mut sigterm) = ctl_rt.block_on(async {
-        let int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        let term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        anyhow::Ok((int, term))
-    })?;
+    // Catch SIGINT, SIGTERM, SIGHUP and SIGQUIT before creating anything, so no signal can skip the
+    // teardown: one that comes during set-up is counted and ends the run as soon as it is driven.
+    let signals = signals::Signals::global()?;
+    let seen = signals.count();
 
     let dir = RunDir::create(&cfg.store, &cfg.name)?;
+    let lock = lock::RunLock::acquire(&dir.root)?;
     dir.write_json("config.json", cfg)?;
     let recorder =
         Recorder::create(&dir.path("history.jsonl")).context("creating history.jsonl")?;
@@ -95,15 +96,23 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
     })
     .context("setting up the test network")?;
     let client_ns = net.client_netns().to_string();
+    // Entered once here, where a failure is an ordinary error that unwinds through the teardown.
+    nemesis::in_netns(&client_ns, || ())
+        .with_context(|| format!("entering the client namespace {client_ns}"))?;
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .thread_name("lh-client")
         .on_thread_start(move || {
             // A client thread outside the client namespace could send test traffic anywhere: never continue.
+            // It can only fail here if the namespace vanished since the check above. Its teardown
+            // cannot unwind from a runtime thread, so remove the network by hand and exit.
             if let Err(e) = nemesis::enter_netns(&client_ns) {
-                eprintln!("harness: cannot enter the client namespace {client_ns}: {e}");
-                std::process::abort();
+                interrupted::say(&format!(
+                    "harness: cannot enter the client namespace {client_ns}: {e}"
+                ));
+                nemesis::emergency_teardown();
+                std::process::exit(i32::from(exit::CRASH));
             }
         })
         .build()
@@ -137,6 +146,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
             current_fault.clone(),
         );
         runner.cut_clients = cfg.partition_scope == nemesis::PartitionScope::All;
+        runner.netem = cfg.packets.clone();
         let drive = drive(
             cfg,
             runner,
@@ -151,8 +161,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
         tokio::select! {
             records = drive => { fault_records = records; Ending::Completed }
             _ = progress => unreachable!("the progress loop never ends"),
-            _ = sigint.recv() => Ending::Interrupted,
-            _ = sigterm.recv() => Ending::Interrupted,
+            _ = signals.after(seen) => Ending::Interrupted,
         }
     });
     for n in cluster.exited() {
@@ -179,25 +188,46 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
             interrupted: false,
         });
     }
-    if let Ending::Interrupted = ending {
-        let history = dir.path("history.jsonl");
-        eprintln!(
-            "\nharness: interrupted; cluster and network removed. History so far: {}\n  check it with: harness check {}",
-            history.display(),
-            history.display()
+    // A signal during teardown is honoured now that nothing is left to remove.
+    if signals.count() > seen {
+        let phase = match ending {
+            Ending::Interrupted => "workload",
+            Ending::Completed => "teardown",
+        };
+        let code = interrupted::write_results(
+            &dir.root,
+            phase,
+            signals.first().unwrap_or("a signal"),
+            &problems,
+            serde_json::to_value(&fault_records)?,
+            serde_json::to_value(recorder.stats())?,
         );
-        let results = serde_json::json!({
-            "interrupted": true,
-            "faults": fault_records,
-            "stats": recorder.stats(),
-        });
-        dir.write_json("results.json", &results)?;
         return Ok(RunOutcome {
-            code: exit::INVALID_RUN,
+            code,
             dir: dir.root,
             interrupted: true,
         });
     }
+    // From here a signal stops at once: the network is gone and the history is on disk.
+    {
+        let (root, problems) = (dir.root.clone(), problems.clone());
+        let faults = serde_json::to_value(&fault_records)?;
+        let stats = serde_json::to_value(recorder.stats())?;
+        let lock_path = lock.path().to_path_buf();
+        signals.arm(seen, move |sig| {
+            let code = interrupted::write_results(
+                &root,
+                "check",
+                sig,
+                &problems,
+                faults.clone(),
+                stats.clone(),
+            );
+            let _ = std::fs::remove_file(&lock_path);
+            std::process::exit(i32::from(code));
+        });
+    }
+    lock.set_phase("check")?;
     let code = finish::finish(
         cfg,
         &dir,
@@ -206,7 +236,10 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
         problems,
         elapsed,
         interactive,
-    )?;
+    );
+    signals.disarm();
+    drop(lock);
+    let code = code?;
     Ok(RunOutcome {
         code,
         dir: dir.root,
@@ -274,6 +307,7 @@ async fn drive(
         Err(e) => problems.push(format!("workload task failed: {e}")),
     }
     runner.stop().await;
+    problems.append(&mut runner.not_landed);
     if let Err(e) = runner.net.heal() {
         problems.push(format!("healing the network failed: {e}"));
     }

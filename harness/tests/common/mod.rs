@@ -8,12 +8,24 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// Print why a test is skipped; on CI (`CI=true`) fail instead, so a test that cannot run there is
+/// never counted as passed.
+pub fn skip(test: &str, why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test} cannot run on CI (CI=true): {why}");
+    }
+    eprintln!("skipping {test}: {why}");
+}
+
 /// Print why a root-only test is skipped; returns true when it should skip.
 pub fn skip_unless_root(test: &str) -> bool {
     if is_root() {
         return false;
     }
-    eprintln!("skipping {test}: needs root to create network namespaces (CI runs it as root)");
+    skip(
+        test,
+        "needs root to create network namespaces (CI runs it as root)",
+    );
     true
 }
 
@@ -129,7 +141,7 @@ pub fn run_root(test: &str, args: &[&str]) -> Option<(Output, serde_json::Value)
         return None;
     }
     if let Err(why) = node_bin() {
-        eprintln!("skipping {test}: {why}");
+        skip(test, &why);
         return None;
     }
     let _one_at_a_time = cluster_lock();
@@ -149,4 +161,84 @@ pub fn run_scenario(test: &str, args: &[&str], want_exit: i32) -> Option<serde_j
         describe(&out)
     );
     Some(res)
+}
+
+/// Start a run in the background (root tests): node binary and store given, output captured.
+pub fn spawn_run(args: &[&str], store: &Path) -> std::process::Child {
+    let node = node_bin().expect("checked by the caller");
+    Command::new(harness_bin())
+        .args(args)
+        .arg("--node-bin")
+        .arg(node)
+        .arg("--store")
+        .arg(store)
+        .env_remove("CARGO")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start harness")
+}
+
+/// Wait until the run in `store` has recorded `lines` history lines (clients are running).
+pub fn wait_recording(child: &mut std::process::Child, store: &Path, lines: usize) {
+    let history = store.join("latest").join("history.jsonl");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&history).map_or(0, |t| t.lines().count()) < lines {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(40),
+            "the run never started recording"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "harness ended early");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The phase the run's lock file names (`run`, `check`), or None once the lock is gone.
+pub fn lock_phase(store: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(store.join("latest").join("lock")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["phase"].as_str().map(String::from)
+}
+
+pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+}
+
+/// Namespaces of one run (by the `lh<id>` prefix its owner marker names), for tests that must not look
+/// at other runs on the machine.
+pub fn run_namespaces(pid: u32) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/run/lh") else {
+        return vec![];
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+            (v["pid"].as_u64() == Some(u64::from(pid))).then(|| {
+                v["namespaces"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| n.as_str().map(String::from))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .flatten()
+        .filter(|ns| Path::new("/run/netns").join(ns).exists())
+        .collect()
+}
+
+/// After a run ended: none of its namespaces, no node process of this build, no lock file.
+pub fn assert_nothing_left(store: &Path, what: &str) {
+    assert_eq!(leftover_links(), Vec::<String>::new(), "{what}: links left");
+    assert_eq!(
+        leftover_nodes(),
+        Vec::<u32>::new(),
+        "{what}: node processes left"
+    );
+    assert!(
+        !store.join("latest").join("lock").exists(),
+        "{what}: lock file left"
+    );
 }

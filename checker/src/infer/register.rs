@@ -1,0 +1,120 @@
+//! Inference for read/write/cas registers with unique written values.
+//!
+//! Runs after `prune_unobserved`: an `info` op still present writes a value some `ok` op needs (directly,
+//! or through `info` cas ops whose results are needed), and with unique writers such an op must have
+//! taken effect. So every op left happened; `info` ones just have no completion bound.
+
+use super::{decide, Conflict, ConflictKind, Inferred, Layout};
+use crate::model::register::{RegOp, NIL};
+use crate::model::{EncodedOp, Model};
+use rustc_hash::FxHashMap;
+
+/// `reg` views an op as a register op with its known output (`None` for ops outside the shape).
+pub(crate) fn infer<M: Model>(
+    model: &M,
+    ops: &[EncodedOp<M::Input, M::Output>],
+    reg: impl Fn(&EncodedOp<M::Input, M::Output>) -> Option<(RegOp, Option<u32>)>,
+) -> Inferred {
+    let Some(view) = ops.iter().map(reg).collect::<Option<Vec<_>>>() else {
+        return Inferred::Undecided("the partition mixes register and other ops");
+    };
+    let mut writer: FxHashMap<u32, u32> = FxHashMap::default();
+    let mut readers: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+    let mut cas_from: FxHashMap<u32, u32> = FxHashMap::default();
+    for (i, (op, out)) in view.iter().enumerate() {
+        let i = i as u32;
+        let written = match *op {
+            RegOp::Read => {
+                if let Some(v) = out {
+                    readers.entry(*v).or_default().push(i);
+                }
+                continue;
+            }
+            RegOp::Write(v) => v,
+            RegOp::Cas(from, to) => {
+                if from == to {
+                    return Inferred::Undecided("a cas writes the value it compares with");
+                }
+                cas_from.insert(from, i);
+                to
+            }
+        };
+        if written == NIL {
+            return Inferred::Undecided("a write of the initial value (nil)");
+        }
+        if writer.insert(written, i).is_some() {
+            return Inferred::Undecided("a value is written more than once");
+        }
+    }
+    // Two cas from one version: both happened, each in that state, and the first left it for good.
+    let mut seen_from: FxHashMap<u32, u32> = FxHashMap::default();
+    for (i, (op, _)) in view.iter().enumerate() {
+        if let RegOp::Cas(from, _) = *op {
+            if let Some(&other) = seen_from.get(&from) {
+                return Inferred::Invalid(Conflict {
+                    kind: ConflictKind::SameVersion(other, i as u32),
+                    prefix: Vec::new(),
+                });
+            }
+            seen_from.insert(from, i as u32);
+        }
+    }
+    // A value needed but never written.
+    for (i, (op, out)) in view.iter().enumerate() {
+        let needs = match *op {
+            RegOp::Read => *out,
+            RegOp::Cas(from, _) => Some(from),
+            RegOp::Write(_) => None,
+        };
+        if let Some(v) = needs {
+            if v != NIL && !writer.contains_key(&v) {
+                return Inferred::Invalid(Conflict {
+                    kind: ConflictKind::Unwritten(i as u32),
+                    prefix: Vec::new(),
+                });
+            }
+        }
+    }
+    let mut layout = Layout::new();
+    let mut placed = 0usize;
+    let follow = |layout: &mut Layout, mut v: u32, placed: &mut usize| loop {
+        layout.level();
+        for &r in readers.get(&v).map(Vec::as_slice).unwrap_or(&[]) {
+            layout.push(r);
+            *placed += 1;
+        }
+        let Some(&c) = cas_from.get(&v) else { break };
+        layout.level();
+        layout.push(c);
+        *placed += 1;
+        let RegOp::Cas(_, to) = view[c as usize].0 else {
+            break;
+        };
+        v = to;
+    };
+    layout.chain();
+    layout.level();
+    follow(&mut layout, NIL, &mut placed);
+    for (i, (op, _)) in view.iter().enumerate() {
+        if let RegOp::Write(v) = *op {
+            layout.chain();
+            layout.level();
+            layout.push(i as u32);
+            placed += 1;
+            follow(&mut layout, v, &mut placed);
+        }
+    }
+    if placed != ops.len() {
+        // Some cas ops form a cycle of values that no plain write or the initial state starts.
+        let mut in_layout = vec![false; ops.len()];
+        for &o in &layout.ops {
+            in_layout[o as usize] = true;
+        }
+        let stuck = in_layout.iter().position(|&p| !p).unwrap_or(0) as u32;
+        return Inferred::Invalid(Conflict {
+            kind: ConflictKind::Unwritten(stuck),
+            prefix: Vec::new(),
+        });
+    }
+    decide(model, ops, &layout)
+}

@@ -1,0 +1,287 @@
+//! Which cells a comparison runs: a preset's matrix (each preset answers one question) or the matrix the
+//! user spelled out, narrowed by any explicit `--modes/--nemeses/--replication/--routing`.
+
+use serde::Serialize;
+
+/// Rate the clock-skew cell "within the bound" gives the leader: inside the default drift bound (±5%),
+/// so a lease with its drift margin stays safe.
+pub const SKEW_WITHIN: f64 = 0.97;
+/// Rate of the "beyond the bound" cell: the leader's clock runs at a tenth of real speed.
+pub const SKEW_BEYOND: f64 = 0.1;
+
+/// Concurrency levels of the reads preset's latency sweep (ReadIndex batches at high concurrency).
+pub const SWEEP_CONCURRENCY: [usize; 3] = [1, 8, 64];
+/// Modes the latency sweep measures.
+pub const SWEEP_MODES: [&str; 3] = ["lease", "read-index", "follower-read"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// Read modes × leader and follower faults and clock skew within and beyond the drift bound, plus a
+    /// read-latency sweep at 1, 8 and 64 clients: settles lease vs ReadIndex vs follower reads.
+    Reads,
+    /// Replication (sync-all, quorum, async) × routing (sticky, round-robin) × none, kill-leader,
+    /// partition-follower on the append workload: what each write path keeps, with the guarantee ladder.
+    Replication,
+}
+
+impl Preset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Reads => "reads",
+            Preset::Replication => "replication",
+        }
+    }
+}
+
+/// What a cell is for: the safety matrix, or the no-fault latency sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Purpose {
+    Safety,
+    Latency,
+}
+
+/// One cell: the options that tell it apart from its neighbours.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CellSpec {
+    pub mode: String,
+    pub replication: String,
+    pub routing: String,
+    /// A nemesis name, or `clock-skew-within` / `clock-skew-beyond` (clock-skew at a rate inside or outside
+    /// the drift bound).
+    pub nemesis: String,
+    pub workload: String,
+    /// Concurrent clients, when the cell sets it (the latency sweep).
+    pub concurrency: Option<usize>,
+    pub purpose: Purpose,
+    /// Partitions also cut the cut-off side's clients from the majority (`--partition-scope all`), so the
+    /// cell's CAP label says what a client on that side gets. Presets set it.
+    pub cut_clients: bool,
+}
+
+impl CellSpec {
+    /// The run options this cell adds to the common ones.
+    pub fn args(&self) -> Vec<String> {
+        let mut v = vec![
+            "--mode".to_string(),
+            self.mode.clone(),
+            "--replication".into(),
+            self.replication.clone(),
+            "--routing".into(),
+            self.routing.clone(),
+            "--workload".into(),
+            self.workload.clone(),
+        ];
+        let (nemesis, skew) = match self.nemesis.as_str() {
+            "clock-skew-within" => ("clock-skew", Some(SKEW_WITHIN)),
+            "clock-skew-beyond" => ("clock-skew", Some(SKEW_BEYOND)),
+            other => (other, None),
+        };
+        v.extend(["--nemesis".into(), nemesis.to_string()]);
+        if let Some(rate) = skew {
+            v.extend(["--skew-rate".into(), rate.to_string()]);
+        }
+        if let Some(c) = self.concurrency {
+            // A closed loop: each client sends its next op as soon as the last one is answered, so the
+            // sweep measures the system at that concurrency, not an idle one.
+            v.extend([
+                "--concurrency".into(),
+                c.to_string(),
+                "--rate".into(),
+                "100000".into(),
+            ]);
+        }
+        if self.cut_clients && (nemesis.starts_with("partition") || nemesis == "clock-skew") {
+            // Clients on the cut-off side lose the majority too, so a partition shows CP or AP.
+            v.extend(["--partition-scope".into(), "all".into()]);
+        }
+        v
+    }
+
+    /// A short label: `lease × partition-leader`, `async sticky × kill-leader`, `lease @64 × none`.
+    pub fn label(&self) -> String {
+        let mut s = self.setup();
+        s.push_str(" × ");
+        s.push_str(&self.nemesis);
+        s
+    }
+
+    /// Everything but the fault: mode (and replication, routing, concurrency where they vary).
+    pub fn setup(&self) -> String {
+        let mut s = self.mode.clone();
+        if self.replication != "quorum" || self.workload == "append" {
+            s = format!("{} {}", self.replication, self.routing);
+            if self.mode != "lease" {
+                s = format!("{} {s}", self.mode);
+            }
+        } else if self.routing != "sticky" {
+            s = format!("{s} {}", self.routing);
+        }
+        if let Some(c) = self.concurrency {
+            s = format!("{s} @{c}");
+        }
+        s
+    }
+}
+
+/// What the user asked for, each list `None` when not given.
+#[derive(Debug, Clone, Default)]
+pub struct Narrowing {
+    pub modes: Option<Vec<String>>,
+    pub nemeses: Option<Vec<String>>,
+    pub replications: Option<Vec<String>>,
+    pub routings: Option<Vec<String>>,
+}
+
+fn keep(list: &Option<Vec<String>>, v: &str) -> bool {
+    list.as_ref().is_none_or(|l| l.iter().any(|x| x == v))
+}
+
+pub fn split(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+const READ_MODES: [&str; 7] = [
+    "log",
+    "read-index",
+    "lease",
+    "follower-read",
+    "leader-local",
+    "any-local",
+    "lease-no-wait",
+];
+const READ_FAULTS: [&str; 6] = [
+    "partition-leader",
+    "partition-follower",
+    "kill-leader",
+    "pause-leader",
+    "clock-skew-within",
+    "clock-skew-beyond",
+];
+
+fn cell(mode: &str, repl: &str, routing: &str, nemesis: &str, workload: &str) -> CellSpec {
+    CellSpec {
+        mode: mode.into(),
+        replication: repl.into(),
+        routing: routing.into(),
+        nemesis: nemesis.into(),
+        workload: workload.into(),
+        concurrency: None,
+        purpose: Purpose::Safety,
+        cut_clients: false,
+    }
+}
+
+/// A preset's cells, narrowed by what the user gave.
+pub fn preset_cells(p: Preset, n: &Narrowing) -> Vec<CellSpec> {
+    let mut cells = Vec::new();
+    match p {
+        Preset::Reads => {
+            for mode in READ_MODES {
+                for f in READ_FAULTS {
+                    cells.push(cell(mode, "quorum", "sticky", f, "register"));
+                }
+            }
+            for mode in SWEEP_MODES {
+                for c in SWEEP_CONCURRENCY {
+                    cells.push(CellSpec {
+                        concurrency: Some(c),
+                        purpose: Purpose::Latency,
+                        ..cell(mode, "quorum", "sticky", "none", "register")
+                    });
+                }
+            }
+        }
+        Preset::Replication => {
+            for repl in ["sync-all", "quorum", "async"] {
+                for routing in ["sticky", "round-robin"] {
+                    for f in ["none", "kill-leader", "partition-follower"] {
+                        cells.push(cell("lease", repl, routing, f, "append"));
+                    }
+                }
+            }
+        }
+    }
+    cells
+        .into_iter()
+        .map(|c| CellSpec {
+            cut_clients: true,
+            ..c
+        })
+        .filter(|c| {
+            keep(&n.modes, &c.mode)
+                && keep(&n.nemeses, &c.nemesis)
+                && keep(&n.replications, &c.replication)
+                && keep(&n.routings, &c.routing)
+        })
+        .collect()
+}
+
+/// The matrix spelled out on the command line: every combination of the lists given.
+pub fn explicit_cells(n: &Narrowing, workload: &str) -> Vec<CellSpec> {
+    let or = |l: &Option<Vec<String>>, d: &str| l.clone().unwrap_or_else(|| split(d));
+    let mut cells = Vec::new();
+    for mode in or(&n.modes, "log,read-index,lease,follower-read") {
+        for repl in or(&n.replications, "quorum") {
+            for routing in or(&n.routings, "sticky") {
+                for f in or(
+                    &n.nemeses,
+                    "partition-leader,partition-follower,kill-leader",
+                ) {
+                    cells.push(cell(&mode, &repl, &routing, &f, workload));
+                }
+            }
+        }
+    }
+    cells
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_have_their_matrices_and_narrow() {
+        let all = preset_cells(Preset::Reads, &Narrowing::default());
+        assert_eq!(all.len(), 7 * 6 + 9);
+        assert!(all
+            .iter()
+            .any(|c| c.nemesis == "clock-skew-within" && c.args().contains(&"0.97".to_string())));
+        let narrow = Narrowing {
+            modes: Some(vec!["lease".into()]),
+            nemeses: Some(vec!["kill-leader".into(), "none".into()]),
+            ..Narrowing::default()
+        };
+        let cells = preset_cells(Preset::Reads, &narrow);
+        // kill-leader, plus the three sweep cells of lease.
+        assert_eq!(cells.len(), 4, "{cells:?}");
+        let repl = preset_cells(Preset::Replication, &Narrowing::default());
+        assert_eq!(repl.len(), 18);
+        assert!(repl.iter().all(|c| c.workload == "append"));
+        let scoped = |c: &CellSpec| {
+            c.args()
+                .windows(2)
+                .any(|w| w == ["--partition-scope", "all"])
+        };
+        assert!(repl
+            .iter()
+            .any(|c| c.nemesis == "partition-follower" && scoped(c)));
+        assert!(!repl.iter().any(|c| c.nemesis == "kill-leader" && scoped(c)));
+    }
+
+    #[test]
+    fn labels_name_what_varies() {
+        assert_eq!(
+            cell("lease", "quorum", "sticky", "kill-leader", "register").label(),
+            "lease × kill-leader"
+        );
+        assert_eq!(
+            cell("lease", "async", "round-robin", "none", "append").label(),
+            "async round-robin × none"
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! Verifying that a fault landed: partitions by probes from inside the namespaces, process faults by the
+//! process state, packet faults by the qdisc. Every result goes into the history; a miss goes into
+//! `not_landed`, which makes the run invalid (exit 3) naming the pair or node.
+
+use super::FaultRunner;
+use nemesis::{Partition, Probes};
+use serde_json::json;
+
+impl FaultRunner<'_> {
+    /// Probe every node pair against `expected` (what was just applied, or nothing after a heal).
+    pub(super) fn check_landing(&mut self, fault: &str, expected: &Partition) {
+        if self.probes.is_none() {
+            match Probes::start(self.net) {
+                Ok(p) => self.probes = Some(p),
+                Err(e) => {
+                    self.miss(fault, format!("cannot start the landing probes: {e}"));
+                    return;
+                }
+            }
+        }
+        let probes = self.probes.as_ref().expect("started above");
+        match probes.check(self.net, expected) {
+            Ok(landing) => {
+                self.event(
+                    "landing",
+                    json!({"fault": fault, "landed": landing.landed(), "pairs": landing.pairs}),
+                );
+                let failures = landing.failures();
+                if !failures.is_empty() {
+                    self.miss(fault, failures.join(", "));
+                }
+            }
+            Err(e) => self.miss(fault, format!("probing failed: {e}")),
+        }
+    }
+
+    /// Check that each of `nodes` is (or is not) running, and stopped when `paused`.
+    pub(super) fn check_processes(&mut self, fault: &str, nodes: &[String], want: ProcState) {
+        let ok = |state: Option<char>| match want {
+            ProcState::Down => state.is_none(),
+            ProcState::Paused => state == Some('T'),
+            ProcState::Running => state.is_some_and(|s| s != 'T'),
+        };
+        // A signal is delivered a moment after kill(2) returns: give the states up to a second.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        let mut states: Vec<(String, Option<char>)>;
+        loop {
+            states = nodes
+                .iter()
+                .map(|n| (n.clone(), self.cluster.state(n)))
+                .collect();
+            if states.iter().all(|(_, s)| ok(*s)) || std::time::Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let wrong: Vec<String> = states
+            .iter()
+            .filter(|(_, s)| !ok(*s))
+            .map(|(n, s)| {
+                format!(
+                    "{n} is {} (expected {want:?})",
+                    s.map_or("not running".to_string(), |s| format!("in state {s}"))
+                )
+            })
+            .collect();
+        let states: serde_json::Map<String, serde_json::Value> = states
+            .into_iter()
+            .map(|(n, s)| (n, json!(s.map(String::from))))
+            .collect();
+        self.event(
+            "landing",
+            json!({"fault": fault, "landed": wrong.is_empty(), "states": states}),
+        );
+        if !wrong.is_empty() {
+            self.miss(fault, wrong.join(", "));
+        }
+    }
+
+    /// Check that `node`'s link has (or no longer has) its netem qdisc.
+    pub(super) fn check_shaped(&mut self, fault: &str, node: &str, want: bool) {
+        let shaped = self.net.shaped(node);
+        self.event(
+            "landing",
+            json!({"fault": fault, "node": node, "netem": shaped.as_ref().ok(), "landed": shaped.as_ref().ok() == Some(&want)}),
+        );
+        match shaped {
+            Ok(s) if s == want => {}
+            Ok(s) => self.miss(
+                fault,
+                format!(
+                    "{node}'s link {} a netem qdisc",
+                    if s { "still has" } else { "has no" }
+                ),
+            ),
+            Err(e) => self.miss(fault, format!("reading {node}'s qdisc: {e}")),
+        }
+    }
+
+    fn miss(&mut self, fault: &str, what: String) {
+        tracing::warn!("{fault} did not land: {what}");
+        self.not_landed
+            .push(format!("{fault} did not land: {what}"));
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) enum ProcState {
+    Down,
+    Paused,
+    Running,
+}

@@ -1,0 +1,205 @@
+//! The fault kinds beyond partitions and single kills, against our node: each lands (verified and
+//! recorded in the history) and heals; kill-all keeps every acknowledged write; corrupt-data ends in a
+//! named verdict, never a hang; packet faults need the kernel's netem.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+fn landings(store: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(store.join("latest").join("history.jsonl")).unwrap();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["f"] == "landing")
+        .map(|e| e["value"].clone())
+        .collect()
+}
+
+/// Run the harness on its own store (root, one cluster at a time); None when the test must skip.
+fn run(test: &str, args: &[&str]) -> Option<(std::process::Output, Value, tempfile::TempDir)> {
+    if skip_unless_root(test) {
+        return None;
+    }
+    if let Err(why) = node_bin() {
+        skip(test, &why);
+        return None;
+    }
+    let _one_at_a_time = cluster_lock();
+    let store = tempfile::tempdir().unwrap();
+    let out = harness(args, store.path());
+    let res = results(store.path());
+    Some((out, res, store))
+}
+
+fn assert_landed(store: &Path, faults: &[&str]) {
+    let l = landings(store);
+    for f in faults.iter().copied().chain(["heal", "restart", "resume"]) {
+        let mine: Vec<&Value> = l.iter().filter(|x| x["fault"] == f).collect();
+        if faults.contains(&f) {
+            assert!(!mine.is_empty(), "no landing check for {f}: {l:#?}");
+        }
+        for x in mine {
+            assert_eq!(x["landed"], true, "{f}: {x:#}");
+        }
+    }
+}
+
+#[test]
+fn root_one_way_pause_random_and_kill_all_land_and_heal() {
+    let test = "root_one_way_pause_random_and_kill_all_land_and_heal";
+    let args = [
+        "--nemesis",
+        "partition-one-way,pause-random,kill-all",
+        "--time-limit",
+        "25s",
+        "--nemesis-interval",
+        "3s",
+        "--fault-duration",
+        "3s",
+        "--seed",
+        "5",
+    ];
+    let Some((out, res, store)) = run(test, &args) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(0), "{}\n{res:#}", describe(&out));
+    assert_landed(
+        store.path(),
+        &["partition-one-way", "pause-random", "kill-all"],
+    );
+    let one_way = landings(store.path())
+        .into_iter()
+        .find(|x| x["fault"] == "partition-one-way")
+        .unwrap();
+    // One direction is routed away, yet TCP needs both: every pair with the target is cut, the rest connect.
+    let pairs = one_way["pairs"].as_array().unwrap();
+    assert!(pairs.iter().any(|p| p["connected"] == false));
+    assert!(pairs.iter().any(|p| p["connected"] == true));
+}
+
+/// Every node killed at once and restarted: quorum replication fsyncs before acknowledging, so the
+/// final reads still see every acknowledged write and the history is linearizable.
+#[test]
+fn root_kill_all_keeps_every_acknowledged_write_in_quorum_mode() {
+    let test = "root_kill_all_keeps_every_acknowledged_write_in_quorum_mode";
+    let args = [
+        "--nemesis",
+        "kill-all",
+        "--workload",
+        "kv",
+        "--keys",
+        "4",
+        "--mode",
+        "read-index",
+        "--time-limit",
+        "20s",
+        "--nemesis-interval",
+        "3s",
+        "--fault-duration",
+        "2s",
+        "--seed",
+        "9",
+    ];
+    let Some((out, res, store)) = run(test, &args) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(0), "{}\n{res:#}", describe(&out));
+    assert_eq!(res["valid"], true);
+    assert_landed(store.path(), &["kill-all"]);
+    let kills = res["faults"].as_array().unwrap();
+    assert!(kills.len() >= 2, "{kills:?}");
+    assert!(kills
+        .iter()
+        .all(|f| f["hit"] == true && f["targets"].as_array().unwrap().len() == 3));
+}
+
+/// A node's write-ahead log damaged while it is down: the run ends with a verdict that names what
+/// happened (valid; or invalid with the damaged node named), within its bounded length.
+#[test]
+fn root_corrupt_data_ends_in_a_named_verdict() {
+    let test = "root_corrupt_data_ends_in_a_named_verdict";
+    let args = [
+        "--nemesis",
+        "corrupt-data",
+        "--time-limit",
+        "20s",
+        "--nemesis-interval",
+        "3s",
+        "--fault-duration",
+        "2s",
+        "--seed",
+        "3",
+    ];
+    let started = std::time::Instant::now();
+    let Some((out, res, store)) = run(test, &args) else {
+        return;
+    };
+    // 20 s of workload plus the documented bounds of recovery, final reads and the check.
+    assert!(started.elapsed() < std::time::Duration::from_secs(150));
+    let code = out.status.code();
+    assert!(matches!(code, Some(0 | 1 | 3)), "{}", describe(&out));
+    let damaged: Vec<String> = res["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["hit"] == true)
+        .map(|f| f["targets"][0].as_str().unwrap().to_string())
+        .collect();
+    assert!(!damaged.is_empty(), "{res:#}");
+    let history =
+        std::fs::read_to_string(store.path().join("latest").join("history.jsonl")).unwrap();
+    assert!(
+        history.contains("\"f\":\"corrupt\""),
+        "the damage is recorded"
+    );
+    if code != Some(0) {
+        let said = format!("{}{}", res["run_problems"], res["check"]);
+        assert!(
+            damaged.iter().any(|n| said.contains(n.as_str())),
+            "a bad verdict must name a damaged node ({damaged:?}): {res:#}"
+        );
+    }
+}
+
+/// Packet faults land as a netem qdisc on the target's link and are removed at heal. Where the kernel
+/// has no netem the run is refused up front (254) naming the fault.
+#[test]
+fn root_packet_faults_land_or_are_refused_without_netem() {
+    let test = "root_packet_faults_land_or_are_refused_without_netem";
+    let args = [
+        "--nemesis",
+        "packet-delay,packet-loss,packet-duplicate",
+        "--time-limit",
+        "25s",
+        "--nemesis-interval",
+        "3s",
+        "--fault-duration",
+        "3s",
+    ];
+    let netem = nemesis::netem_available();
+    let Some((out, res, store)) = (match &netem {
+        Ok(()) => run(test, &args),
+        Err(why) => {
+            let store = tempfile::tempdir().unwrap();
+            let out = harness(&args, store.path());
+            assert_eq!(out.status.code(), Some(254), "{}", describe(&out));
+            assert!(String::from_utf8_lossy(&out.stderr).contains("netem"));
+            // The fault itself cannot be shown here: on CI that is a failure, elsewhere a skip.
+            skip(test, why);
+            None
+        }
+    }) else {
+        return;
+    };
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}\n{res:#}",
+        describe(&out)
+    );
+    assert_landed(
+        store.path(),
+        &["packet-delay", "packet-loss", "packet-duplicate"],
+    );
+}

@@ -1,0 +1,216 @@
+//! CAP, measured: during partitions, how available the system was to the sessions whose home is on the
+//! cut-off (minority) side and to those on the majority side.
+//!
+//! A session's home is node *session mod n* at the start (the routing's rule, docs/protocol.md) and moves
+//! with each `failover` event of the `router`. An op counts for the side of its session's home when it was
+//! invoked inside a partition window; it was served when it completed `ok` or with a correct refusal
+//! (`cas_failed`), as [`crate::metrics::Availability`] counts.
+
+use crate::faults::FaultSpan;
+use checker::{Event, EventType, Process};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+
+/// Served / invoked, for one side, overall and for reads and updates apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SideCounts {
+    pub ops: usize,
+    pub served: usize,
+    pub reads: usize,
+    pub reads_served: usize,
+    pub updates: usize,
+    pub updates_served: usize,
+}
+
+impl SideCounts {
+    fn add(&mut self, read: bool, served: bool) {
+        self.ops += 1;
+        self.served += served as usize;
+        if read {
+            self.reads += 1;
+            self.reads_served += served as usize;
+        } else {
+            self.updates += 1;
+            self.updates_served += served as usize;
+        }
+    }
+
+    /// `served / ops`; `None` when no op was invoked on this side.
+    pub fn ratio(&self) -> Option<f64> {
+        (self.ops > 0).then(|| self.served as f64 / self.ops as f64)
+    }
+
+    pub fn read_ratio(&self) -> Option<f64> {
+        (self.reads > 0).then(|| self.reads_served as f64 / self.reads as f64)
+    }
+
+    pub fn update_ratio(&self) -> Option<f64> {
+        (self.updates > 0).then(|| self.updates_served as f64 / self.updates as f64)
+    }
+}
+
+/// Availability on each side of the run's partitions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapAvailability {
+    /// Partition windows measured.
+    pub partitions: usize,
+    pub minority: SideCounts,
+    pub majority: SideCounts,
+    /// `minority.ratio()` and `majority.ratio()`, for readers of results.json.
+    pub minority_ratio: Option<f64>,
+    pub majority_ratio: Option<f64>,
+}
+
+/// Faults that cut the cluster in two with a named minority: the targets are the cut-off side.
+fn is_partition(kind: &str) -> bool {
+    matches!(
+        kind,
+        "partition-leader"
+            | "partition-follower"
+            | "partition-random"
+            | "partition-halves"
+            | "partition-one-way"
+            | "clock-skew"
+    )
+}
+
+/// `None` when the run had no partition with a minority side.
+pub fn cap_availability(
+    events: &[Event],
+    faults: &[FaultSpan],
+    nodes: &[String],
+) -> Option<CapAvailability> {
+    let windows: Vec<&FaultSpan> = faults.iter().filter(|f| is_partition(&f.kind)).collect();
+    if windows.is_empty() || nodes.is_empty() {
+        return None;
+    }
+    let mut homes: HashMap<u64, String> = HashMap::new();
+    // Per process: (side is minority, is a read) of its open op, if it was invoked in a window.
+    let mut open: HashMap<u64, (bool, bool)> = HashMap::new();
+    let mut out = CapAvailability {
+        partitions: windows.len(),
+        ..CapAvailability::default()
+    };
+    for e in events {
+        match &e.process {
+            Process::Named(n) if n == "router" && e.f == "failover" => {
+                let session = e.value.get("session").and_then(|v| v.as_u64());
+                let to = e.value.get("to").and_then(|v| v.as_str());
+                if let (Some(s), Some(to)) = (session, to) {
+                    homes.insert(s, to.to_string());
+                }
+            }
+            Process::Named(_) => {}
+            Process::Client(p) => match e.kind {
+                EventType::Invoke => {
+                    open.remove(p);
+                    let t = e.time as f64 / 1e9;
+                    let Some(w) = windows.iter().find(|w| w.contains(t)) else {
+                        continue;
+                    };
+                    let session = e.session.unwrap_or(*p);
+                    let home = homes
+                        .get(&session)
+                        .cloned()
+                        .unwrap_or_else(|| nodes[session as usize % nodes.len()].clone());
+                    let cut: HashSet<&str> = w.targets.iter().map(String::as_str).collect();
+                    open.insert(*p, (cut.contains(home.as_str()), is_read(&e.f)));
+                }
+                kind => {
+                    let Some((minority, read)) = open.remove(p) else {
+                        continue;
+                    };
+                    let served = kind == EventType::Ok
+                        || (kind == EventType::Fail
+                            && crate::codes::served(&crate::codes::code(e.error.as_deref())));
+                    let side = if minority {
+                        &mut out.minority
+                    } else {
+                        &mut out.majority
+                    };
+                    side.add(read, served);
+                }
+            },
+        }
+    }
+    // Ops still open at the end were not served.
+    for (minority, read) in open.into_values() {
+        let side = if minority {
+            &mut out.minority
+        } else {
+            &mut out.majority
+        };
+        side.add(read, false);
+    }
+    out.minority_ratio = out.minority.ratio();
+    out.majority_ratio = out.majority.ratio();
+    Some(out)
+}
+
+fn is_read(f: &str) -> bool {
+    matches!(f, "read" | "get")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ev(time_s: f64, process: Process, kind: EventType, f: &str) -> Event {
+        Event {
+            index: 0,
+            time: (time_s * 1e9) as u64,
+            process,
+            kind,
+            f: f.into(),
+            key: Some("k".into()),
+            value: serde_json::Value::Null,
+            node: None,
+            error: None,
+            session: None,
+        }
+    }
+
+    #[test]
+    fn ops_count_for_their_home_side_and_follow_failovers() {
+        let nodes: Vec<String> = ["n1", "n2", "n3"].iter().map(|s| s.to_string()).collect();
+        let faults = vec![FaultSpan::new("partition-leader", 1.0, Some(5.0), ["n1"])];
+        let c = Process::Client;
+        let mut events = vec![
+            // Before the partition: not counted.
+            ev(0.5, c(0), EventType::Invoke, "read"),
+            ev(0.6, c(0), EventType::Ok, "read"),
+            // Session 0 (home n1, cut off): a read served, a write refused.
+            ev(1.5, c(0), EventType::Invoke, "read"),
+            ev(1.6, c(0), EventType::Ok, "read"),
+            ev(1.7, c(0), EventType::Invoke, "write"),
+            ev(1.8, c(0), EventType::Fail, "write"),
+            // Session 1 (home n2): a write served, a cas correctly refused.
+            ev(1.5, c(1), EventType::Invoke, "write"),
+            ev(1.6, c(1), EventType::Ok, "write"),
+            ev(1.7, c(1), EventType::Invoke, "cas"),
+            ev(1.8, c(1), EventType::Fail, "cas"),
+        ];
+        events[5].error = Some("unavailable: no quorum".into());
+        events[9].error = Some("cas_failed: value is 3".into());
+        // Session 0 fails over to n2: its later ops count for the majority.
+        let mut fo = ev(
+            2.0,
+            Process::Named("router".into()),
+            EventType::Info,
+            "failover",
+        );
+        fo.value = json!({"session": 0, "from": "n1", "to": "n2", "reason": "refused"});
+        events.push(fo);
+        events.push(ev(2.5, c(0), EventType::Invoke, "read"));
+        events.push(ev(2.6, c(0), EventType::Ok, "read"));
+        let cap = cap_availability(&events, &faults, &nodes).unwrap();
+        assert_eq!(cap.minority.ops, 2);
+        assert_eq!(cap.minority.served, 1);
+        assert_eq!(cap.minority.read_ratio(), Some(1.0));
+        assert_eq!(cap.minority.update_ratio(), Some(0.0));
+        assert_eq!(cap.majority.ops, 3);
+        assert_eq!(cap.majority.served, 3);
+        assert!(cap_availability(&events, &[], &nodes).is_none());
+    }
+}
