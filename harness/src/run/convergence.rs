@@ -43,15 +43,16 @@ fn as_list(v: ReadValue) -> Vec<i64> {
     }
 }
 
-/// Compare local states until they agree or [`BOUND`] passes (`settle` has been waited already).
+/// Compare local states until they agree or `bound` passes (`settle` has been waited already).
 pub async fn measure(
     client: Arc<dyn Client>,
     nodes: Vec<String>,
     keys: Vec<String>,
     healed: Instant,
     settle: Duration,
+    bound: Duration,
 ) -> ConvergenceRecord {
-    let deadline = Instant::now() + BOUND;
+    let deadline = Instant::now() + bound;
     let mut rec = ConvergenceRecord {
         settle_s: settle.as_secs_f64(),
         ..ConvergenceRecord::default()
@@ -78,5 +79,101 @@ pub async fn measure(
             return rec;
         }
         tokio::time::sleep(ROUND_PAUSE).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::future::BoxFuture;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use workloads::{Attempt, NodeStatus, OpSpec};
+
+    /// Local states that change per round: n2 lags until round `catch_up`; or no local reads at all.
+    struct States {
+        catch_up: usize,
+        rounds: AtomicUsize,
+        local_reads: bool,
+    }
+
+    impl Client for States {
+        fn names(&self) -> Vec<String> {
+            vec!["n1".into(), "n2".into()]
+        }
+        fn execute<'a>(&'a self, _: usize, _: &'a OpSpec) -> BoxFuture<'a, Attempt> {
+            unreachable!("the convergence check only reads local state")
+        }
+        fn status<'a>(&'a self, n: &'a str) -> BoxFuture<'a, Result<NodeStatus, ClientError>> {
+            Box::pin(async move { Err(ClientError::UnknownNode(n.into())) })
+        }
+        fn local_read<'a>(
+            &'a self,
+            node: &'a str,
+            _key: &'a str,
+        ) -> BoxFuture<'a, Result<Option<ReadValue>, ClientError>> {
+            Box::pin(async move {
+                if !self.local_reads {
+                    return Err(ClientError::Unsupported(format!("{node}: local reads")));
+                }
+                let round = if node == "n1" {
+                    self.rounds.fetch_add(1, Ordering::SeqCst) + 1
+                } else {
+                    self.rounds.load(Ordering::SeqCst)
+                };
+                let lagging = node == "n2" && round < self.catch_up;
+                Ok(Some(ReadValue::List(if lagging {
+                    vec![1]
+                } else {
+                    vec![1, 2]
+                })))
+            })
+        }
+    }
+
+    async fn measured(catch_up: usize, local_reads: bool) -> ConvergenceRecord {
+        let client = Arc::new(States {
+            catch_up,
+            rounds: AtomicUsize::new(0),
+            local_reads,
+        });
+        let keys = vec!["k0".to_string()];
+        let bound = Duration::from_millis(700);
+        measure(
+            client,
+            vec!["n1".into(), "n2".into()],
+            keys,
+            Instant::now(),
+            Duration::ZERO,
+            bound,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn converged_once_the_lagging_node_catches_up() {
+        let r = measured(3, true).await;
+        assert_eq!(r.converged, Some(true), "{r:?}");
+        assert_eq!(r.rounds, 3);
+        assert!(
+            r.after_heal_s.unwrap() >= 0.4,
+            "two pauses of 200 ms: {r:?}"
+        );
+        assert!(r.disagreements.is_empty());
+    }
+
+    #[tokio::test]
+    async fn not_converged_when_the_bound_passes_with_the_disagreement_named() {
+        let r = measured(usize::MAX, true).await;
+        assert_eq!(r.converged, Some(false), "{r:?}");
+        assert!(r.rounds >= 3, "{r:?}");
+        assert!(!r.disagreements.is_empty(), "{r:?}");
+        assert!(r.disagreements[0].contains("k0"), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn not_checkable_without_local_reads() {
+        let r = measured(0, false).await;
+        assert_eq!(r.converged, None);
+        assert!(r.unchecked.unwrap().contains("no local reads"));
     }
 }

@@ -365,7 +365,8 @@ async fn drive(
         Err(e) => problems.push(format!("final reads task failed: {e}")),
     }
     let nodes = runner.cluster.names();
-    let measured = convergence::measure(client, nodes, wcfg.key_names(), healed, settle);
+    let keys = wcfg.key_names();
+    let measured = convergence::measure(client, nodes, keys, healed, settle, convergence::BOUND);
     match client_rt.spawn(measured).await {
         Ok(rec) => {
             let value = serde_json::to_value(&rec).unwrap_or_default();
