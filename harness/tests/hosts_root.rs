@@ -35,7 +35,7 @@ fn rig(test: &str) -> Option<SshRig> {
         return None;
     }
     if let Err(why) = SshRig::available() {
-        eprintln!("skipping {test}: {why}");
+        common::skip(test, &why);
         return None;
     }
     let octet = (std::process::id() % 200) as u8 + 20;

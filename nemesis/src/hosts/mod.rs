@@ -115,19 +115,31 @@ impl Hosts {
         for r in hosts.shared.sh_all(jobs) {
             r?;
         }
-        for h in &file.hosts {
-            let keeper = RemoteProcess::spawn(
-                hosts.shared.clone(),
-                RemoteSpec {
-                    name: h.name.clone(),
-                    dir: format!("{}/keeper", hosts.run_dir(&h.name).expect("known")),
-                    program: "sleep".into(),
-                    args: vec!["2147483647".into()],
-                    env: vec![],
-                    log_path: "/dev/null".into(),
-                },
-            )?;
-            hosts.keepers.push(keeper);
+        // Started on every host at once (each start waits for its pid over SSH).
+        let keepers: Vec<Result<RemoteProcess, Error>> = std::thread::scope(|s| {
+            let started: Vec<_> = file
+                .hosts
+                .iter()
+                .map(|h| {
+                    let spec = RemoteSpec {
+                        name: h.name.clone(),
+                        dir: format!("{}/keeper", hosts.run_dir(&h.name).expect("known")),
+                        program: "sleep".into(),
+                        args: vec!["2147483647".into()],
+                        env: vec![],
+                        log_path: "/dev/null".into(),
+                    };
+                    let shared = hosts.shared.clone();
+                    s.spawn(move || RemoteProcess::spawn(shared, spec))
+                })
+                .collect();
+            started
+                .into_iter()
+                .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        for k in keepers {
+            hosts.keepers.push(k?);
         }
         tracing::info!(run = run_id, hosts = ?file.names(), "hosts ready");
         Ok(hosts)
