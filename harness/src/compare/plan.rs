@@ -22,6 +22,8 @@ pub enum Preset {
     Reads,
     /// Replication (sync-all, quorum, async) × routing (sticky, round-robin) × none, kill-leader,
     /// partition-follower on the append workload: what each write path keeps, with the guarantee ladder.
+    /// Sticky sessions run `lease` reads (served where the session's writes went, the leader);
+    /// round-robin sessions run `follower-read`, so their reads are spread over the nodes.
     Replication,
 }
 
@@ -200,7 +202,15 @@ pub fn preset_cells(p: Preset, n: &Narrowing) -> Vec<CellSpec> {
             for repl in ["sync-all", "quorum", "async"] {
                 for routing in ["sticky", "round-robin"] {
                     for f in ["none", "kill-leader", "partition-follower"] {
-                        cells.push(cell("lease", repl, routing, f, "append"));
+                        // Our node lets only follower-read (and any-local) followers answer reads; under
+                        // lease a follower's not_leader sends every request to the leader whatever the
+                        // routing. Spreading sessions over the nodes means reading from followers.
+                        let mode = if routing == "round-robin" {
+                            "follower-read"
+                        } else {
+                            "lease"
+                        };
+                        cells.push(cell(mode, repl, routing, f, "append"));
                     }
                 }
             }
@@ -280,8 +290,12 @@ mod tests {
             "lease × kill-leader"
         );
         assert_eq!(
-            cell("lease", "async", "round-robin", "none", "append").label(),
-            "async round-robin × none"
+            cell("lease", "async", "sticky", "none", "append").label(),
+            "async sticky × none"
+        );
+        assert_eq!(
+            cell("follower-read", "async", "round-robin", "none", "append").label(),
+            "follower-read async round-robin × none"
         );
     }
 }
