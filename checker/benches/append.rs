@@ -71,36 +71,46 @@ impl ValueFormatter for CpuFormatter {
     }
 }
 
-fn history() -> checker::History {
-    let h = append_synth::append_history(&append_synth::Shape::default());
-    let r =
-        check_append(&h, &AppendOptions::default()).expect("the generated history is well formed");
+/// The clean history, and one with 10% stale reads (every check finds violations and takes its slower
+/// paths).
+fn histories() -> Vec<(&'static str, checker::History)> {
+    let clean = append_synth::append_history(&append_synth::Shape::default());
+    let r = check_append(&clean, &AppendOptions::default()).expect("well formed");
     assert_eq!(
         r.guarantees.linearizable,
         Some(true),
         "{:?}",
         r.violations.first()
     );
-    h
+    let stale = append_synth::append_history(&append_synth::Shape {
+        stale_share: 0.1,
+        ..Default::default()
+    });
+    vec![
+        ("1m-ops-16-keys-50-sessions", clean),
+        ("1m-ops-10pct-stale", stale),
+    ]
 }
 
-fn bench<M: Measurement>(c: &mut Criterion<M>, group: &str, h: &checker::History) {
+fn bench<M: Measurement>(c: &mut Criterion<M>, group: &str) {
     let opts = AppendOptions::default();
     let mut g = c.benchmark_group(group);
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(30));
-    g.bench_function("1m-ops-16-keys-50-sessions", |b| {
-        b.iter(|| check_append(h, &opts).map(|r| r.violations.len()))
-    });
+    for (name, h) in histories() {
+        g.bench_function(name, |b| {
+            b.iter(|| check_append(&h, &opts).map(|r| r.violations.len()))
+        });
+    }
     g.finish();
 }
 
 fn wall(c: &mut Criterion) {
-    bench(c, "append", &history());
+    bench(c, "append");
 }
 
 fn cpu(c: &mut Criterion<CpuTime>) {
-    bench(c, "append-cpu", &history());
+    bench(c, "append-cpu");
 }
 
 criterion_group!(append_wall, wall);

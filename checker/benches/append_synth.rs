@@ -16,6 +16,8 @@ pub struct Shape {
     pub keys: usize,
     pub per_key: usize,
     pub info_share: f64,
+    /// Share of reads that return a list up to 3 appends short (stale, as an async follower would).
+    pub stale_share: f64,
     pub seed: u64,
 }
 
@@ -27,6 +29,7 @@ impl Default for Shape {
             keys: 16,
             per_key: 32,
             info_share: 0.05,
+            stale_share: 0.0,
             seed: 10,
         }
     }
@@ -111,7 +114,12 @@ pub fn append_history(shape: &Shape) -> History {
                 next_key += 1;
             }
         } else if op.outcome == Outcome::Ok {
-            op.output = json!(slot.list);
+            let short = if rng.gen_bool(shape.stale_share) {
+                rng.gen_range(1..=3).min(slot.list.len())
+            } else {
+                0
+            };
+            op.output = json!(slot.list[..slot.list.len() - short]);
         }
     }
     // Event positions: invocations and completions in time order.

@@ -1,5 +1,5 @@
 //! Generates the benchmark's 1,000,000-op list-append history, checks it once and prints the time and
-//! peak memory (VmHWM): `cargo run --release -p checker --example append_check [ops] [per_key]`.
+//! peak memory (VmHWM): `cargo run --release -p checker --example append_check [ops] [per_key] [stale_share]`.
 
 #[path = "../benches/append_synth.rs"]
 mod append_synth;
@@ -40,6 +40,9 @@ fn main() {
     if let Some(n) = args.next().and_then(|a| a.parse().ok()) {
         shape.per_key = n;
     }
+    if let Some(x) = args.next().and_then(|a| a.parse().ok()) {
+        shape.stale_share = x;
+    }
     let t = Instant::now();
     let h = append_synth::append_history(&shape);
     let gen = t.elapsed();
@@ -56,7 +59,7 @@ fn main() {
     let took = t.elapsed();
     let cpu = cpu_s() - cpu;
     println!(
-        "{} ops, {} keys, {} reads: generated in {:.2} s (peak RSS {before:.0} MiB), checked in {:.3} s wall, {cpu:.2} s CPU (peak RSS {:.0} MiB); linearizable {:?}, stale reads {}",
+        "{} ops, {} keys, {} reads: generated in {:.2} s (peak RSS {before:.0} MiB), checked in {:.3} s wall, {cpu:.2} s CPU (peak RSS {:.0} MiB); linearizable {:?}, stale reads {}, violations {:?}",
         r.ops,
         r.keys,
         r.staleness.reads,
@@ -64,6 +67,7 @@ fn main() {
         took.as_secs_f64(),
         peak_rss_mib(),
         r.guarantees.linearizable,
-        r.staleness.stale_reads
+        r.staleness.stale_reads,
+        r.violation_counts
     );
 }

@@ -307,3 +307,82 @@ fn session_histories_break_session_guarantees_often() {
         "only {broken} of 1000 histories broke a session guarantee"
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Sessions whose ops overlap (not what our workers do, but a history may hold it): linearizability
+    /// still implies every session guarantee, and nothing panics.
+    #[test]
+    fn overlapping_sessions_keep_the_implication(
+        specs in prop::collection::vec((0u64..3, spec()), 1..10),
+    ) {
+        let flat: Vec<Spec> = specs.iter().map(|(_, s)| s.clone()).collect();
+        let evs: Vec<Event> = events(&flat)
+            .into_iter()
+            .map(|mut e| {
+                if let Process::Client(p) = e.process {
+                    e.session = Some(specs[p as usize].0);
+                }
+                e
+            })
+            .collect();
+        let h = parse_events(&evs).expect("generated histories parse");
+        let r = checker::append::check_append(&h, &Default::default()).expect("well formed");
+        if r.guarantees.linearizable == Some(true) {
+            let g = &r.guarantees;
+            prop_assert!(
+                g.read_your_writes == Some(true)
+                    && g.monotonic_reads == Some(true)
+                    && g.monotonic_writes == Some(true)
+                    && g.writes_follow_reads == Some(true),
+                "{:#?}\n{:#?}", r.violations, evs
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Arbitrary lists (repeated values, values nobody appended) and repeated appends: an answer or a
+    /// clear error, never a panic; the inference still matches the search when it answers.
+    #[test]
+    fn garbage_gets_an_answer_or_an_error(
+        ops in prop::collection::vec(
+            (0u64..3, any::<bool>(), 0i64..5, prop::collection::vec(0i64..5, 0..5), 0u16..12, 1u16..5),
+            1..9,
+        ),
+    ) {
+        let mut evs: Vec<(u64, Event)> = Vec::new();
+        for (p, (session, append, v, list, start, len)) in ops.iter().enumerate() {
+            let ev = |t: u64, kind, value| Event {
+                index: 0,
+                time: t,
+                process: Process::Client(p as u64),
+                kind,
+                f: if *append { "append" } else { "read" }.into(),
+                key: Some("k".into()),
+                value,
+                node: None,
+                error: None,
+                session: Some(*session),
+            };
+            let t0 = *start as u64 * 16 + p as u64;
+            let t1 = (*start + *len) as u64 * 16 + 8 + p as u64;
+            let (inv, out) = if *append { (json!(v), json!(v)) } else { (Value::Null, json!(list)) };
+            evs.push((t0, ev(t0, EventType::Invoke, inv)));
+            evs.push((t1, ev(t1, EventType::Ok, out)));
+        }
+        evs.sort_by_key(|(t, _)| *t);
+        let evs: Vec<Event> = evs.into_iter().enumerate().map(|(i, (_, mut e))| { e.index = i as u64; e }).collect();
+        let h = parse_events(&evs).expect("parses");
+        match checker::append::check_append(&h, &Default::default()) {
+            Ok(r) => {
+                let searched = check_model(&h, ListAppendModel::new(), &opts()).expect("encodes").valid;
+                prop_assert_eq!(r.guarantees.linearizable == Some(true), searched == Validity::Valid, "{:#?}", evs);
+            }
+            Err(e) => prop_assert!(e.to_string().contains("again"), "{e}"),
+        }
+    }
+}

@@ -11,10 +11,8 @@ fn check(args: &[&str]) -> Output {
         .expect("run harness")
 }
 
-fn write(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("lh-check-append-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let p = dir.join(name);
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.path().join(name);
     std::fs::write(&p, text).expect("write history");
     p
 }
@@ -30,7 +28,8 @@ const RYW: &str = r#"{"index":0,"time":1000000,"process":3,"session":7,"type":"i
 
 #[test]
 fn the_ladder_shows_each_guarantee_and_the_first_violation() {
-    let p = write("ryw.jsonl", RYW);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = write(&dir, "ryw.jsonl", RYW);
     let o = check(&["--model", "list-append", p.to_str().unwrap()]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}");
@@ -54,7 +53,8 @@ fn elle_txn_histories_check_and_multi_micro_op_txns_are_refused() {
               {:process 0, :type :ok, :f :txn, :value [[:append :x 1]]}\n\
               {:process 1, :type :invoke, :f :txn, :value [[:r :x nil]]}\n\
               {:process 1, :type :ok, :f :txn, :value [[:r :x [1]]]}\n";
-    let p = write("ok.edn", ok);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = write(&dir, "ok.edn", ok);
     let o = check(&["--model", "list-append", p.to_str().unwrap()]);
     assert_eq!(
         o.status.code(),
@@ -65,7 +65,7 @@ fn elle_txn_histories_check_and_multi_micro_op_txns_are_refused() {
     let bad = format!(
         "{ok}{{:process 2, :type :invoke, :f :txn, :value [[:append :x 2] [:append :y 3]]}}\n"
     );
-    let p = write("multi.edn", &bad);
+    let p = write(&dir, "multi.edn", &bad);
     let o = check(&["--model", "list-append", p.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(254), "{err}");

@@ -2,12 +2,13 @@
 //!
 //! Each key holds a list; `append` adds a unique integer, `read` returns the whole list. Because values
 //! are unique, the lists themselves reveal the order of appends (the version order), so every
-//! guarantee is a near-linear scan: linearizability and lost writes ([`order`]), the four session
-//! guarantees ([`session`]), staleness ([`staleness`]) and, from per-node local reads, convergence
-//! ([`convergence`]). Every violation comes with a sentence ([`words`]) and the ops involved.
+//! guarantee is a near-linear scan: linearizability (`order`), lost writes (`lost`), the four session
+//! guarantees (`session`), staleness (`staleness`) and, from per-node local reads, convergence
+//! (`convergence`). Every violation comes with a sentence (`words`) and the ops involved.
 
 mod convergence;
 mod index;
+mod lost;
 mod order;
 mod session;
 mod staleness;
@@ -104,7 +105,7 @@ pub struct Staleness {
     /// Over all ok reads: how many acknowledged appends the read misses.
     pub versions: Percentiles,
     /// For plotting over time: (read start in s, ms, versions), the worst read of each of at most
-    /// [`staleness::SERIES_BUCKETS`] equal time slices (slices without reads are left out).
+    /// 500 equal time slices (slices without reads are left out).
     pub series: Vec<(f64, f64, usize)>,
 }
 
@@ -209,7 +210,7 @@ impl Sink {
 pub fn check_append(history: &History, opts: &AppendOptions) -> Result<AppendReport, AppendError> {
     let keys = index::build(history)?;
     let mut sink = Sink::new();
-    let mut lost = order::LostTally::new(history, opts);
+    let mut lost = lost::LostTally::new(history, opts);
     let mut stale = staleness::Tally::default();
     let mut scratch = session::Scratch::default();
     for kd in &keys {

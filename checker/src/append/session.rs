@@ -25,9 +25,11 @@ use rustc_hash::FxHashMap;
 struct SessionState {
     /// Acknowledged appends (value id, completion position), in order.
     acked: Vec<(u32, usize)>,
-    /// Values its reads returned, each with the read that first returned it.
-    union: Vec<(u32, u32)>,
-    last_read: Option<u32>,
+    /// Values its reads returned: (value id, the read that returned it and completed first, that
+    /// read's completion position).
+    union: Vec<(u32, u32, usize)>,
+    /// Its ok reads (read numbers), in order.
+    reads: Vec<u32>,
 }
 
 /// Per value id: who appended it, in which place of that session's appends to the key.
@@ -95,8 +97,9 @@ pub(crate) struct Scratch {
     /// Session number -> its appends (value ids) in order.
     by_session: Vec<Vec<u32>>,
     states: Vec<SessionState>,
-    /// `session * values + id` holds `epoch` when the value is in that session's union.
-    in_union: Vec<u32>,
+    /// `session * values + id` holds (`epoch`, place in the union) when the value is in that
+    /// session's union.
+    in_union: Vec<(u32, u32)>,
     epoch: u32,
     marks: Marks,
     /// Stamp of this key's read 0.
@@ -130,7 +133,7 @@ pub(crate) fn check_key(
     for (k, st) in sc.states.iter_mut().enumerate().take(sessions) {
         st.acked.clear();
         st.union.clear();
-        st.last_read = None;
+        st.reads.clear();
         sc.by_session[k].clear();
     }
     while sc.states.len() < sessions {
@@ -140,7 +143,7 @@ pub(crate) fn check_key(
     sc.epoch += 1;
     let epoch = sc.epoch;
     if sc.in_union.len() < sessions * n {
-        sc.in_union.resize(sessions * n, 0);
+        sc.in_union.resize(sessions * n, (0, 0));
     }
     sc.marks.fit(n);
     let base = sc.read_base;
@@ -178,7 +181,7 @@ pub(crate) fn check_key(
                 seq: mine.len() as u32,
                 ok: op.outcome == Outcome::Ok,
                 ok_before,
-                dep: st.last_read,
+                dep: latest_before(h, kd, &st.reads, op.invoke_pos),
             };
             mine.push(id);
             if op.outcome == Outcome::Ok {
@@ -208,7 +211,12 @@ pub(crate) fn check_key(
                 words::violation(READ_YOUR_WRITES, kd, &[op, w], s)
             });
         }
-        if let Some(&(x, from)) = st.union.iter().find(|(x, _)| !marks.has(stamp, *x)) {
+        let start = op.invoke_pos;
+        if let Some(&(x, from, _)) = st
+            .union
+            .iter()
+            .find(|&&(x, _, done)| done < start && !marks.has(stamp, x))
+        {
             sink.push(MONOTONIC_READS, || {
                 let earlier = &h.ops[kd.reads[from as usize].op as usize];
                 let s = format!(
@@ -223,14 +231,21 @@ pub(crate) fn check_key(
             });
         }
         let row = ls as usize * n;
+        let done = ret(op);
         for &id in list {
             let slot = &mut in_union[row + id as usize];
-            if *slot != epoch {
-                *slot = epoch;
-                st.union.push((id, rn));
+            if slot.0 != epoch {
+                *slot = (epoch, st.union.len() as u32);
+                st.union.push((id, rn, done));
+            } else {
+                // Keep the read that completed first: it constrains the most later reads.
+                let e = &mut st.union[slot.1 as usize];
+                if done < e.2 {
+                    *e = (id, rn, done);
+                }
             }
         }
-        st.last_read = Some(rn);
+        st.reads.push(rn);
     }
     // Pass B: every read against every session's appends.
     full.clear();
@@ -329,6 +344,16 @@ pub(crate) fn check_key(
             }
         }
     }
+}
+
+/// The latest of a session's reads that completed before `start` (in a session that runs one op at a
+/// time, simply its latest read).
+fn latest_before(h: &History, kd: &KeyData, reads: &[u32], start: usize) -> Option<u32> {
+    reads
+        .iter()
+        .rev()
+        .copied()
+        .find(|&rn| ret(&h.ops[kd.reads[rn as usize].op as usize]) < start)
 }
 
 /// Whether the append of value `a` completed before the append of value `b` began.
