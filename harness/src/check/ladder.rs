@@ -93,17 +93,8 @@ fn print_ladder(args: &CheckArgs, r: &AppendReport, elapsed_ms: f64) {
     if r.lost_writes.checked {
         println!("lost writes: {}", r.lost_writes.count);
     }
-    let s = &r.staleness;
     println!(
-        "staleness: {} of {} reads stale ({:.1}%); ms p50 {:.1}, p99 {:.1}, max {:.1}; versions p50 {}, p99 {}, max {}",
-        s.stale_reads,
-        s.reads,
-        s.share * 100.0,
-        s.ms.p50,
-        s.ms.p99,
-        s.ms.max,
-        s.versions.p50,
-        s.versions.p99,
-        s.versions.max
+        "staleness: {}",
+        report::guarantees::staleness_line(&r.staleness)
     );
 }
