@@ -172,7 +172,9 @@ fn root_packet_faults_land_or_are_refused_without_netem() {
             assert!(String::from_utf8_lossy(&out.stderr).contains("netem"));
             // This machine's kernel has no netem (the CI kind has none either): what can be shown is that
             // the run is refused up front, naming the fault, which the lines above assert.
-            eprintln!("{test}: the kernel has no netem ({why}); checked the refusal, not the landing");
+            eprintln!(
+                "{test}: the kernel has no netem ({why}); checked the refusal, not the landing"
+            );
             None
         }
     }) else {
