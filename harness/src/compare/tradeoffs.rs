@@ -199,9 +199,7 @@ fn load(rows: &[Row]) -> Option<String> {
         med(
             &rows
                 .iter()
-                .filter(|r| {
-                    r.spec.mode == m && (r.spec.nemesis == "none" || r.is_sweep())
-                })
+                .filter(|r| r.spec.mode == m && (r.spec.nemesis == "none" || r.is_sweep()))
                 .collect::<Vec<_>>(),
             |r| r.busiest_node_share,
         )
