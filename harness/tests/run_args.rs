@@ -48,6 +48,11 @@ fn bad_run_arguments_are_refused_with_254_and_the_reason() {
         ],
         &["--replication async", "exec"],
     );
+    refused(
+        &["--system", "etcd", "--replication", "sync-all"],
+        &["--replication sync-all", "etcd"],
+    );
+    refused(&["--lease-votes", "never"], &["never", "report or refuse"]);
     refused(&["--health-timeout", "0s"], &["--health-timeout"]);
     refused(
         &["--nodes", "1", "--nemesis", "partition-random"],
