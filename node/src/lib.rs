@@ -14,4 +14,5 @@ pub mod http_limits;
 pub mod server;
 pub mod snapshot_file;
 pub mod storage;
+pub mod storage_error;
 pub mod transport;

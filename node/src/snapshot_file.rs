@@ -3,7 +3,7 @@
 //! fsynced: a crash at any point leaves either the old snapshot or the new one, never a mix.
 
 use crate::raft::Snapshot;
-use crate::storage::{io_err, sync_dir, StorageError};
+use crate::storage_error::{io_err, sync_dir, StorageError};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;

@@ -27,30 +27,8 @@ const MAX_RECORD: usize = 256 << 20;
 
 pub const WAL_FILE: &str = "wal.log";
 
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    #[error("{action} {path}: {source}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("{path} is not a node write-ahead log (bad header); refusing to touch it. Use an empty --data-dir")]
-    NotAWal { path: PathBuf },
-    #[error("data dir {path} is in use by another node process (lock held)")]
-    Locked { path: PathBuf },
-    #[error("{path}: log record at byte {offset} is inconsistent: {detail}")]
-    Inconsistent {
-        path: PathBuf,
-        offset: u64,
-        detail: String,
-    },
-    #[error("{path}: the record at byte {offset} is corrupt, but intact records follow it, so this is not a torn tail from a crash; refusing to start rather than drop fsynced records (see the README, \"A node refuses to start\")")]
-    Corrupt { path: PathBuf, offset: u64 },
-    #[error("refusing to write a non-contiguous log: {0}")]
-    BadAppend(String),
-}
+pub use crate::storage_error::StorageError;
+use crate::storage_error::{io_err, sync_dir};
 
 /// One WAL record. Serialized by reference on write (no clones of entries) and owned on replay.
 #[derive(Serialize)]
@@ -487,12 +465,6 @@ fn create_empty(dir: &Path, path: &Path) -> Result<(), StorageError> {
     sync_dir(dir)
 }
 
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("fsync directory", dir))
-}
-
 /// One node process per data dir: two writers on one WAL would interleave records.
 fn lock_dir(dir: &Path) -> Result<File, StorageError> {
     let path = dir.join("lock");
@@ -518,17 +490,6 @@ fn lock_dir(dir: &Path) -> Result<File, StorageError> {
         });
     }
     Ok(f)
-}
-
-pub(crate) fn io_err<'a>(
-    action: &'static str,
-    path: &'a Path,
-) -> impl FnOnce(io::Error) -> StorageError + 'a {
-    move |source| StorageError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 #[cfg(test)]
