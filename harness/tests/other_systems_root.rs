@@ -93,12 +93,18 @@ fn root_etcd_serializable_reads_are_caught_stale_on_an_isolated_member() {
     };
     let cx = &res["check"]["counterexample"];
     assert_eq!(cx["op"]["f"], "read", "{cx:#}");
-    // Found once the member was cut off (a lagging member can also answer stale, but not this reliably).
-    assert_eq!(res["detection"]["fault"], "partition-follower", "{res:#}");
-    assert!(
-        res["detection"]["delay_s"].as_f64().unwrap() >= 0.0,
-        "{res:#}"
-    );
+    // Usually found once the member is cut off; with ten sessions a member that merely lags a heartbeat
+    // behind is sometimes caught first, before any fault: a stale serializable read all the same.
+    match res["detection"]["fault"].as_str() {
+        Some(fault) => {
+            assert_eq!(fault, "partition-follower", "{res:#}");
+            assert!(
+                res["detection"]["delay_s"].as_f64().unwrap() >= 0.0,
+                "{res:#}"
+            );
+        }
+        None => assert!(res["detection"]["fault_start_s"].is_null(), "{res:#}"),
+    }
 }
 
 /// Appends on etcd are transactions on the key's `mod_revision`: every guarantee holds under a leader
