@@ -175,11 +175,25 @@ async fn connect_one(file: &HostsFile, h: &HostSpec) -> Result<Session, Error> {
     if let Some(c) = &file.ssh_config {
         b.config_file(c);
     }
-    let session = b
-        .connect(&h.destination)
-        .await
-        .map_err(|e| ssh_error(&h.name, explain_connect(h, file, &e)))?;
-    Ok(session)
+    // sshd resets a connection during key exchange when it is briefly over its start-up limits (a loaded
+    // machine, several masters at once): that alone is retried, a few times; every other failure (refused,
+    // unreachable, untrusted key) is reported at once.
+    let mut attempt = 0;
+    loop {
+        match b.connect(&h.destination).await {
+            Ok(session) => return Ok(session),
+            Err(e) => {
+                let text = explain_connect(h, file, &e);
+                let transient = text.contains("kex_exchange_identification")
+                    || text.contains("Connection reset by peer");
+                attempt += 1;
+                if !transient || attempt >= 4 {
+                    return Err(ssh_error(&h.name, text));
+                }
+                tokio::time::sleep(Duration::from_millis(250 * attempt)).await;
+            }
+        }
+    }
 }
 
 fn explain_connect(h: &HostSpec, file: &HostsFile, e: &openssh::Error) -> String {
