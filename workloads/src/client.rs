@@ -199,8 +199,7 @@ impl NodeClient {
                 from: Some(from),
                 to,
             }),
-            OpKind::Append(value) => self
-                .http
+            OpKind::Append(value) => http
                 .post(format!("{url}/append"))
                 .json(&WriteRequest { value }),
         };
@@ -492,4 +491,55 @@ fn code_name(code: ErrorCode) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_else(|| format!("{code:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generator::OpKind;
+    use std::io::{Read, Write};
+
+    /// Every kind of op a session sends leaves from its home's address: a partition that cuts that
+    /// address off must cut off all of the session's requests, appends included.
+    #[tokio::test]
+    async fn each_op_kind_leaves_from_the_session_address() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut peers = Vec::new();
+            for _ in 0..4 {
+                let (mut s, peer) = listener.accept().unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).unwrap();
+                peers.push(peer.ip());
+                let body = r#"{"value":null,"node":"n1"}"#;
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+            peers
+        });
+        let client = NodeClient::new(vec![("n1".into(), addr)], Duration::from_secs(5))
+            .unwrap()
+            .with_session_addrs(&["127.0.0.2".parse().unwrap()])
+            .unwrap();
+        for kind in [
+            OpKind::Read,
+            OpKind::Write(1),
+            OpKind::Cas { from: 1, to: 2 },
+            OpKind::Append(3),
+        ] {
+            let op = OpSpec {
+                key: "k".into(),
+                kind,
+            };
+            let a = client.run_op_from(Some(0), 0, &op).await;
+            assert!(matches!(a.outcome, Outcome::Ok { .. }), "{op:?}: {a:?}");
+        }
+        let peers = server.join().unwrap();
+        let want: IpAddr = "127.0.0.2".parse().unwrap();
+        assert_eq!(peers, vec![want; 4]);
+    }
 }

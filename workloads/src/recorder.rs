@@ -21,6 +21,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// How often the writer writes what is queued, unless a flush asks sooner.
+const WRITE_EVERY: Duration = Duration::from_millis(5);
+/// Queued events that wake the writer at once, so the queue stays small under a fast workload.
+const WAKE_AT: usize = 4096;
+
 struct Inner {
     /// The index of the next event.
     next: u64,
@@ -67,8 +72,9 @@ fn write_loop(shared: Arc<Shared>, mut out: BufWriter<File>) {
             while inner.pending.is_empty() && !inner.closed {
                 inner = shared
                     .changed
-                    .wait(inner)
-                    .unwrap_or_else(|e| e.into_inner());
+                    .wait_timeout(inner, WRITE_EVERY)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
             if inner.pending.is_empty() {
                 return;
@@ -145,7 +151,11 @@ impl Recorder {
         }
         if inner.error.is_none() {
             inner.pending.push(event.clone());
-            self.shared.changed.notify_all();
+            // The writer wakes on its own every WRITE_EVERY; waking it for each event would cost the
+            // client a syscall and a context switch per op.
+            if inner.pending.len() >= WAKE_AT {
+                self.shared.changed.notify_all();
+            }
         }
         drop(inner);
         match event.kind {
@@ -242,6 +252,8 @@ impl Recorder {
     /// error of the run, if any.
     fn wait_written(&self) -> Option<io::Error> {
         let mut inner = self.shared.lock();
+        // Have the writer write now rather than at its next round.
+        self.shared.changed.notify_all();
         while inner.error.is_none() && inner.written < inner.next {
             inner = self
                 .shared

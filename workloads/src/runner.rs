@@ -95,9 +95,16 @@ pub async fn run(
                 // Workers start spread over one interval so they do not fire in lockstep.
                 let mut next = Instant::now() + interval.mul_f64(w as f64 / cfg.concurrency as f64);
                 loop {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(next) => {}
-                        _ = stop.wait_for(|s| *s) => return,
+                    // Tokio's timer ticks in milliseconds: sleeping until a moment already past would
+                    // still wait for the next tick, so a closed loop (a rate above what the system
+                    // serves) would idle a millisecond between ops. Only sleep when there is time to.
+                    if next > Instant::now() {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(next) => {}
+                            _ = stop.wait_for(|s| *s) => return,
+                        }
+                    } else {
+                        tokio::task::yield_now().await;
                     }
                     if *stop.borrow() {
                         return;

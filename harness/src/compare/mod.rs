@@ -4,7 +4,6 @@
 
 mod expect;
 mod output;
-mod overhead;
 pub mod plan;
 mod row;
 mod tradeoffs;
@@ -245,7 +244,7 @@ pub fn run(a: CompareArgs) -> Result<u8> {
         let _ = std::fs::remove_dir_all(&root.root);
         return Ok(exit::INVALID_RUN);
     }
-    let overhead = overhead::measure();
+    let overhead = workloads::overhead::measure();
     if let Some(o) = &overhead {
         eprintln!("client overhead: {}", o.sentence());
     }
