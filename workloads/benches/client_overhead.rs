@@ -17,7 +17,7 @@ fn overhead(c: &mut Criterion) {
     // machine waking from idle).
     for (concurrency, rate) in [
         (1usize, workloads::overhead::CLOSED_LOOP),
-        (1, 2000.0),
+        workloads::overhead::PACED,
         (8, 2000.0),
     ] {
         g.bench_function(format!("register_1s_c{concurrency}_rate{rate}"), |b| {

@@ -41,6 +41,8 @@ pub struct Overhead {
 
 /// Rate at which a workload never waits between ops.
 pub const CLOSED_LOOP: f64 = 100_000.0;
+/// Clients and total rate of the paced measurement: a run's defaults (--concurrency 10 --rate 100).
+pub const PACED: (usize, f64) = (10, 100.0);
 
 impl Overhead {
     pub fn sentence(&self) -> String {
@@ -190,7 +192,7 @@ pub fn measure() -> Option<Overhead> {
     rt.block_on(async {
         Ok::<_, std::io::Error>(Overhead {
             closed_loop: measure_for(Duration::from_secs(2), 1, CLOSED_LOOP).await?,
-            paced: measure_for(Duration::from_secs(2), 8, 2000.0).await?,
+            paced: measure_for(Duration::from_secs(3), PACED.0, PACED.1).await?,
         })
     })
     .map_err(|e| tracing::warn!("measuring the client overhead: {e}"))
