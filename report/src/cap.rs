@@ -4,7 +4,8 @@
 //! A session's home is node *session mod n* at the start (the routing's rule, docs/protocol.md) and moves
 //! with each `failover` event of the `router`. An op counts for the side of its session's home when it was
 //! invoked inside a partition window; it was served when it completed `ok` or with a correct refusal
-//! (`cas_failed`), as [`crate::metrics::Availability`] counts.
+//! (`cas_failed`), as [`crate::metrics::Availability`] counts, before the window ended: a request held up
+//! by the cut and answered after the heal was not available during the partition.
 
 use crate::faults::FaultSpan;
 use checker::{Event, EventType, Process};
@@ -85,8 +86,8 @@ pub fn cap_availability(
         return None;
     }
     let mut homes: HashMap<u64, String> = HashMap::new();
-    // Per process: (side is minority, is a read) of its open op, if it was invoked in a window.
-    let mut open: HashMap<u64, (bool, bool)> = HashMap::new();
+    // Per process: (side is minority, is a read, its window) of its open op, if invoked in a window.
+    let mut open: HashMap<u64, (bool, bool, &FaultSpan)> = HashMap::new();
     let mut out = CapAvailability {
         partitions: windows.len(),
         ..CapAvailability::default()
@@ -114,15 +115,16 @@ pub fn cap_availability(
                         .cloned()
                         .unwrap_or_else(|| nodes[session as usize % nodes.len()].clone());
                     let cut: HashSet<&str> = w.targets.iter().map(String::as_str).collect();
-                    open.insert(*p, (cut.contains(home.as_str()), is_read(&e.f)));
+                    open.insert(*p, (cut.contains(home.as_str()), is_read(&e.f), w));
                 }
                 kind => {
-                    let Some((minority, read)) = open.remove(p) else {
+                    let Some((minority, read, w)) = open.remove(p) else {
                         continue;
                     };
-                    let served = kind == EventType::Ok
+                    let answered = kind == EventType::Ok
                         || (kind == EventType::Fail
                             && crate::codes::served(&crate::codes::code(e.error.as_deref())));
+                    let served = answered && w.contains(e.time as f64 / 1e9);
                     let side = if minority {
                         &mut out.minority
                     } else {
@@ -134,7 +136,7 @@ pub fn cap_availability(
         }
     }
     // Ops still open at the end were not served.
-    for (minority, read) in open.into_values() {
+    for (minority, read, _) in open.into_values() {
         let side = if minority {
             &mut out.minority
         } else {
@@ -204,13 +206,19 @@ mod tests {
         events.push(fo);
         events.push(ev(2.5, c(0), EventType::Invoke, "read"));
         events.push(ev(2.6, c(0), EventType::Ok, "read"));
+        // Session 2 (home n3): a read held up by the cut, answered only after the heal at 5 s.
+        events.push(ev(4.5, c(2), EventType::Invoke, "read"));
+        events.push(ev(5.5, c(2), EventType::Ok, "read"));
         let cap = cap_availability(&events, &faults, &nodes).unwrap();
         assert_eq!(cap.minority.ops, 2);
         assert_eq!(cap.minority.served, 1);
         assert_eq!(cap.minority.read_ratio(), Some(1.0));
         assert_eq!(cap.minority.update_ratio(), Some(0.0));
-        assert_eq!(cap.majority.ops, 3);
-        assert_eq!(cap.majority.served, 3);
+        assert_eq!(cap.majority.ops, 4);
+        assert_eq!(
+            cap.majority.served, 3,
+            "the read answered after the heal was not served"
+        );
         assert!(cap_availability(&events, &[], &nodes).is_none());
     }
 }
