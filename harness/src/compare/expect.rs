@@ -134,9 +134,17 @@ pub fn expected(system: &str, c: &CellSpec) -> Expect {
                 "serializable reads answer from a member's local state, stale when it is cut off",
             )
         } else if c.mode == "serializable" {
+            // Rates from `harness compare --system etcd --modes serializable --nemeses kill-leader,pause-leader
+            // --runs 10 --time-limit 10s --seed 900` (sticky routing, seeds 900-909).
+            let rate = match c.nemesis.as_str() {
+                "kill-leader" => "caught in 2 of 10",
+                "pause-leader" => "caught in 3 of 10",
+                _ => "not measured for this fault; either verdict is accepted",
+            };
             Expect::linearizable(
-                Sometimes("not measured here"),
-                "serializable reads are stale only while a member lags",
+                Sometimes(rate),
+                "serializable reads answer from a member's local state: stale whenever that member lags \
+                 the leader, which a restart or a pause makes likely but not certain",
             )
         } else {
             Expect::linearizable(

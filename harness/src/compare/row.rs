@@ -49,6 +49,8 @@ pub struct Row {
     pub minority_reads: Option<f64>,
     pub minority_updates: Option<f64>,
     pub majority_available: Option<f64>,
+    /// Share of the majority side's writes (updates) served during partitions.
+    pub majority_updates: Option<f64>,
     /// `CP`, `AP`, `no-partition`, or what else was measured.
     pub cap: String,
     /// After a fault aimed at the leader: time to the first ok write and read.
@@ -146,15 +148,16 @@ impl Row {
             .iter()
             .any(|r| r.results.get("cap").is_some_and(|v| !v.is_null()));
         let minority = med("/cap/minority_ratio");
-        let side = |class: &str| {
+        let side = |side: &str, class: &str| {
             median(
                 c.runs
                     .iter()
-                    .filter_map(|r| side_ratio(&r.results, "minority", class))
+                    .filter_map(|r| side_ratio(&r.results, side, class))
                     .collect(),
             )
         };
-        let (minority_reads, minority_updates) = (side("reads"), side("updates"));
+        let (minority_reads, minority_updates) =
+            (side("minority", "reads"), side("minority", "updates"));
         // A side is available when one kind of request is mostly served there: a cut-off leader that
         // answers reads but refuses writes serves its clients' reads.
         let best = minority_reads
@@ -187,6 +190,7 @@ impl Row {
             minority_reads,
             minority_updates,
             majority_available: med("/cap/majority_ratio"),
+            majority_updates: side("majority", "updates"),
             cap: cap_label(partitioned, best, consistent),
             unavailable_write_s: med("/metrics/unavailability_summary/write_median_s"),
             unavailable_read_s: med("/metrics/unavailability_summary/read_median_s"),

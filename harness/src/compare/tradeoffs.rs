@@ -159,6 +159,36 @@ fn write_cost(rows: &[Row]) -> Option<String> {
     ))
 }
 
+/// What synchronous replication costs in availability: writes served with a node away.
+fn write_availability(rows: &[Row]) -> Option<String> {
+    let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.0}%", v * 100.0));
+    let parts: Vec<String> = ["sync-all", "quorum", "async"]
+        .iter()
+        .filter_map(|m| {
+            let cut = replication_rows(rows, m, "sticky", "partition-follower");
+            let killed = replication_rows(rows, m, "sticky", "kill-leader");
+            if cut.is_empty() && killed.is_empty() {
+                return None;
+            }
+            Some(format!(
+                "{m} {} of the majority side's writes with a follower cut off, {} of all requests during \
+                 kill-leader",
+                pct(med(&cut, |r| r.majority_updates)),
+                pct(med(&killed, |r| r.availability_in_faults)),
+            ))
+        })
+        .collect();
+    if parts.len() < 2 {
+        return None;
+    }
+    Some(format!(
+        "Availability with a node away (append workload, sticky sessions), served: {}. A sync-all write \
+         needs every node, so with one away writes stop until it is back (reported as unavailable); \
+         quorum and async writes go on with two of three.",
+        parts.join("; ")
+    ))
+}
+
 fn broke(r: &Row, g: &str) -> (usize, usize) {
     r.ladder
         .iter()
@@ -194,24 +224,21 @@ fn async_sessions(rows: &[Row]) -> Option<String> {
     ))
 }
 
+/// Who carries the load: the busiest node's share, from the no-fault cells where the matrix has them
+/// (a fault moves load around), else from its cells with a fault.
 fn load(rows: &[Row]) -> Option<String> {
     let share = |m: &str| {
-        med(
-            &rows
-                .iter()
-                .filter(|r| r.spec.mode == m && (r.spec.nemesis == "none" || r.is_sweep()))
-                .collect::<Vec<_>>(),
-            |r| r.busiest_node_share,
-        )
-        .or_else(|| {
-            med(
-                &safety(
-                    rows,
-                    m,
-                    &["partition-follower", "kill-leader", "partition-leader"],
-                ),
-                |r| r.busiest_node_share,
-            )
+        let of_mode: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.spec.mode == m && r.spec.workload != "append")
+            .collect();
+        let calm: Vec<&Row> = of_mode
+            .iter()
+            .copied()
+            .filter(|r| r.spec.nemesis == "none")
+            .collect();
+        med(if calm.is_empty() { &of_mode } else { &calm }, |r| {
+            r.busiest_node_share
         })
     };
     let (one, spread) = (share("read-index")?, share("follower-read")?);
@@ -279,6 +306,7 @@ pub fn tradeoffs(rows: &[Row], overhead: Option<&Overhead>) -> Vec<String> {
         unavailability(rows),
         clock_bound(rows),
         write_cost(rows),
+        write_availability(rows),
         async_sessions(rows),
         load(rows),
         cap(rows),
