@@ -60,7 +60,7 @@ fn text(v: &Value, what: &str) -> Result<Arc<str>, String> {
         Value::Null if what == "get" => Ok(Arc::from("")),
         other => Err(format!(
             "{what} needs a string value, got {}",
-            crate::parse::quote(&other.to_string())
+            crate::parse_error::quote(&other.to_string())
         )),
     }
 }
@@ -99,7 +99,7 @@ impl Model for KvModel {
                 Encoded::Op(i, o) => Ok(Encoded::Op(KvOp::Reg(i), o.map(KvOut::Val))),
                 Encoded::Drop => Ok(Encoded::Drop),
             },
-            f => Err(format!("unknown operation {:?} for model kv (expected read, write, cas, get, put or append)", crate::parse::quote(f))),
+            f => Err(format!("unknown operation {:?} for model kv (expected read, write, cas, get, put or append)", crate::parse_error::quote(f))),
         }
     }
 

@@ -103,12 +103,12 @@ pub(crate) fn encode_register_op(
             )),
             other => Err(format!(
                 "cas needs the value [from, to], got {}",
-                crate::parse::quote(&other.to_string())
+                crate::parse_error::quote(&other.to_string())
             )),
         },
         f => Err(format!(
             "unknown operation {:?} for model {model} (expected {})",
-            crate::parse::quote(f),
+            crate::parse_error::quote(f),
             if allow_cas {
                 "read, write or cas"
             } else {
