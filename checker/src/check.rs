@@ -2,7 +2,7 @@
 //! parallel, all stopping at the first invalid one), and summarise.
 
 use crate::explain::{self, Counterexample};
-use crate::infer::{Conflict, Inferred};
+use crate::inferred::{Conflict, Inferred};
 use crate::model::{Encoded, EncodedOp, KvModel, Model, ModelKind, RegisterModel};
 use crate::ops::{History, Outcome};
 use crate::parse_error::{Location, ParseError};

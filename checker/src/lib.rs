@@ -9,10 +9,12 @@
 
 pub mod append;
 mod check;
+mod describe;
 mod edn;
 pub mod explain;
 pub mod history;
 pub mod infer;
+mod inferred;
 mod json;
 pub mod model;
 mod numbers;

@@ -158,7 +158,7 @@ impl Model for KvModel {
         });
     }
 
-    fn infer(&self, ops: &[EncodedOp<KvOp, KvOut>]) -> crate::infer::Inferred {
+    fn infer(&self, ops: &[EncodedOp<KvOp, KvOut>]) -> crate::inferred::Inferred {
         if ops.iter().all(|o| matches!(o.input, KvOp::Reg(_))) {
             crate::infer::register::infer(self, ops, |o| match (&o.input, &o.output) {
                 (KvOp::Reg(r), Some(KvOut::Val(v))) => Some((*r, Some(*v))),

@@ -180,7 +180,7 @@ impl Model for RegisterModel {
         prune_unobserved(ops, |op| Some(register_use(&op.input, op.output.as_ref())));
     }
 
-    fn infer(&self, ops: &[EncodedOp<RegOp, u32>]) -> crate::infer::Inferred {
+    fn infer(&self, ops: &[EncodedOp<RegOp, u32>]) -> crate::inferred::Inferred {
         crate::infer::register::infer(self, ops, |o| Some((o.input, o.output)))
     }
 
