@@ -3,7 +3,8 @@
 //! histories, get/put/append on strings (absent = "").
 
 use super::prune::prune_unobserved;
-use super::register::{encode_register_op, register_step, register_use, Interner, RegOp, NIL};
+use super::reg_op::{RegOp, NIL};
+use super::register::{encode_register_op, register_step, register_use, Interner};
 use super::{Encoded, EncodedOp, Model};
 use crate::infer::text::TextOp;
 use crate::ops::{Op, Outcome};

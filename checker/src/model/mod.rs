@@ -4,6 +4,7 @@
 mod kv;
 mod list_append;
 mod prune;
+pub(crate) mod reg_op;
 pub(crate) mod register;
 
 pub use kv::{KvModel, KvState};

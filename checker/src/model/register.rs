@@ -2,6 +2,7 @@
 //! that the search compares and hashes small integers.
 
 use super::prune::{prune_unobserved, ValueUse};
+use super::reg_op::{RegOp, NIL};
 use super::{Encoded, EncodedOp, Model};
 use crate::ops::{Op, Outcome};
 use rustc_hash::FxHashMap;
@@ -13,8 +14,6 @@ pub(crate) struct Interner {
     ids: FxHashMap<String, u32>,
     values: Vec<Value>,
 }
-
-pub(crate) const NIL: u32 = 0;
 
 impl Interner {
     pub(crate) fn new() -> Self {
@@ -44,14 +43,6 @@ impl Interner {
             Some(v) => v.to_string(),
         }
     }
-}
-
-/// Register operations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RegOp {
-    Read,
-    Write(u32),
-    Cas(u32, u32),
 }
 
 /// `register` (with `allow_cas = false`) or `cas-register`.
