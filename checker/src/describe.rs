@@ -3,6 +3,7 @@
 use crate::ops::Op;
 use serde_json::Value;
 
+/// A value in words, Clojure-style: `nil`, and a pair as `[a b]`.
 pub(crate) fn show(v: &Value) -> String {
     match v {
         Value::Null => "nil".to_string(),
