@@ -2,10 +2,10 @@
 //! parallel, all stopping at the first invalid one), and summarise.
 
 use crate::explain::{self, Counterexample};
-use crate::infer::{Conflict, Inferred};
+use crate::inferred::{Conflict, Inferred};
 use crate::model::{Encoded, EncodedOp, KvModel, Model, ModelKind, RegisterModel};
 use crate::ops::{History, Outcome};
-use crate::parse::{Location, ParseError};
+use crate::parse_error::{Location, ParseError};
 use crate::search::{Control, Search, Status};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

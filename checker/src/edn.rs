@@ -259,7 +259,7 @@ impl<R: std::io::Read> Reader<R> {
                 atom(text).ok_or_else(|| EdnError {
                     line,
                     offset: None,
-                    message: format!("cannot read `{}`", crate::parse::quote(text)),
+                    message: format!("cannot read `{}`", crate::parse_error::quote(text)),
                 })
             }
         }
@@ -416,7 +416,7 @@ fn number(tok: &str) -> Option<Value> {
         return Some(Value::String(int.to_string()));
     }
     let f = t.strip_suffix('M').unwrap_or(t).parse::<f64>().ok()?;
-    Some(crate::parse::float_value(f))
+    Some(crate::numbers::float_value(f))
 }
 
 #[cfg(test)]

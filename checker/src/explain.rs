@@ -1,11 +1,15 @@
 //! Counterexamples a person can follow: which op cannot be linearized, and concretely why.
 
-use crate::infer::{Conflict, ConflictKind};
+use crate::describe::show;
+use crate::inferred::{Conflict, ConflictKind};
 use crate::model::{EncodedOp, Model};
 use crate::ops::{History, Op, Outcome};
 use crate::search::Search;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+// Kept public here, where callers have always found it.
+pub use crate::describe::describe_op;
 
 /// How much of the longest prefix, and of the concurrent window, a counterexample lists.
 const PREFIX_SHOWN: usize = 20;
@@ -63,40 +67,6 @@ pub struct Counterexample {
     pub state: String,
     /// Operations of the same key concurrent with `op` (overlapping its interval), by invocation.
     pub window: Vec<OpSummary>,
-}
-
-fn show(v: &Value) -> String {
-    match v {
-        Value::Null => "nil".to_string(),
-        Value::Array(a) if a.len() == 2 => format!("[{} {}]", show(&a[0]), show(&a[1])),
-        other => other.to_string(),
-    }
-}
-
-/// An op in words: `read of k2`, `write 4`, `cas of k2 from 1 to 2`.
-pub fn describe_op(op: &Op) -> String {
-    let of = op
-        .key
-        .as_ref()
-        .map(|k| format!(" of {k}"))
-        .unwrap_or_default();
-    let to = op
-        .key
-        .as_ref()
-        .map(|k| format!(" to {k}"))
-        .unwrap_or_default();
-    let v = op.input_value();
-    match op.f.as_str() {
-        "read" | "get" => format!("{}{of}", op.f),
-        "write" | "put" | "append" => format!("{} {}{to}", op.f, show(v)),
-        "cas" => match v {
-            Value::Array(a) if a.len() == 2 => {
-                format!("cas{of} from {} to {}", show(&a[0]), show(&a[1]))
-            }
-            _ => format!("cas{of} {}", show(v)),
-        },
-        f => format!("{f}{of} {}", show(v)),
-    }
 }
 
 /// Words for points in time: seconds when the history has times, else lines.

@@ -3,7 +3,8 @@
 
 use crate::history::Event;
 use crate::ops::{Format, History};
-use crate::parse::{quote, Location, Pairer, ParseError, RawEvent};
+use crate::pairer::{Pairer, RawEvent};
+use crate::parse_error::{quote, Location, ParseError};
 use serde::de::{Deserializer, Error as _, SeqAccess, Visitor};
 use serde_json::Value;
 use std::cell::Cell;

@@ -9,14 +9,19 @@
 
 pub mod append;
 mod check;
+mod describe;
 mod edn;
 pub mod explain;
 pub mod history;
 pub mod infer;
+mod inferred;
 mod json;
 pub mod model;
+mod numbers;
 mod ops;
+mod pairer;
 mod parse;
+mod parse_error;
 mod search;
 
 pub use check::{
@@ -29,6 +34,5 @@ pub use model::{
     Encoded, EncodedOp, KvModel, ListAppendModel, Model, ModelKind, RegisterModel, UnknownModel,
 };
 pub use ops::{Format, History, Op, Outcome};
-pub use parse::{
-    load_history, parse_edn, parse_events, parse_jsonl, parse_str, Location, ParseError,
-};
+pub use parse::{load_history, parse_edn, parse_events, parse_jsonl, parse_str};
+pub use parse_error::{Location, ParseError};

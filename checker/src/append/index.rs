@@ -3,7 +3,7 @@
 
 use super::AppendError;
 use crate::ops::{History, Op, Outcome};
-use crate::parse::Location;
+use crate::parse_error::Location;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 

@@ -22,7 +22,7 @@ pub(crate) use verdict::check_result;
 
 use crate::explain::OpSummary;
 use crate::ops::History;
-use crate::parse::Location;
+use crate::parse_error::Location;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

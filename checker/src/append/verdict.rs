@@ -7,7 +7,7 @@ use super::{
 use crate::check::{CheckResult, Validity};
 use crate::explain::Counterexample;
 use crate::ops::History;
-use crate::parse::ParseError;
+use crate::parse_error::ParseError;
 use std::time::Instant;
 
 impl From<AppendError> for ParseError {

@@ -3,7 +3,8 @@
 //! histories, get/put/append on strings (absent = "").
 
 use super::prune::prune_unobserved;
-use super::register::{encode_register_op, register_step, register_use, Interner, RegOp, NIL};
+use super::reg_op::{RegOp, NIL};
+use super::register::{encode_register_op, register_step, register_use, Interner};
 use super::{Encoded, EncodedOp, Model};
 use crate::infer::text::TextOp;
 use crate::ops::{Op, Outcome};
@@ -60,7 +61,7 @@ fn text(v: &Value, what: &str) -> Result<Arc<str>, String> {
         Value::Null if what == "get" => Ok(Arc::from("")),
         other => Err(format!(
             "{what} needs a string value, got {}",
-            crate::parse::quote(&other.to_string())
+            crate::parse_error::quote(&other.to_string())
         )),
     }
 }
@@ -99,7 +100,7 @@ impl Model for KvModel {
                 Encoded::Op(i, o) => Ok(Encoded::Op(KvOp::Reg(i), o.map(KvOut::Val))),
                 Encoded::Drop => Ok(Encoded::Drop),
             },
-            f => Err(format!("unknown operation {:?} for model kv (expected read, write, cas, get, put or append)", crate::parse::quote(f))),
+            f => Err(format!("unknown operation {:?} for model kv (expected read, write, cas, get, put or append)", crate::parse_error::quote(f))),
         }
     }
 
@@ -158,7 +159,7 @@ impl Model for KvModel {
         });
     }
 
-    fn infer(&self, ops: &[EncodedOp<KvOp, KvOut>]) -> crate::infer::Inferred {
+    fn infer(&self, ops: &[EncodedOp<KvOp, KvOut>]) -> crate::inferred::Inferred {
         if ops.iter().all(|o| matches!(o.input, KvOp::Reg(_))) {
             crate::infer::register::infer(self, ops, |o| match (&o.input, &o.output) {
                 (KvOp::Reg(r), Some(KvOut::Val(v))) => Some((*r, Some(*v))),

@@ -4,12 +4,14 @@
 mod kv;
 mod list_append;
 mod prune;
+pub(crate) mod reg_op;
 pub(crate) mod register;
 
 pub use kv::{KvModel, KvState};
 pub use list_append::{ListAppendModel, ListOp};
 pub use register::RegisterModel;
 
+use crate::inferred::Inferred;
 use crate::ops::Op;
 use std::fmt;
 use std::hash::Hash;
@@ -72,8 +74,8 @@ pub trait Model: Sync {
 
     /// Decides one prepared partition without search, where the values allow it (see `infer`);
     /// `Undecided` hands it to the search. A verdict must equal the search's.
-    fn infer(&self, _ops: &[EncodedOp<Self::Input, Self::Output>]) -> crate::infer::Inferred {
-        crate::infer::Inferred::Undecided("this model has no inference")
+    fn infer(&self, _ops: &[EncodedOp<Self::Input, Self::Output>]) -> Inferred {
+        Inferred::Undecided("this model has no inference")
     }
 
     /// The state in words, e.g. `4` or `nil`.
@@ -81,7 +83,7 @@ pub trait Model: Sync {
 
     /// The op in words, e.g. `write 4` or `read of k2 returned 4`.
     fn describe_op(&self, op: &Op) -> String {
-        crate::explain::describe_op(op)
+        crate::describe::describe_op(op)
     }
 
     /// Heap bytes a state holds beyond its own size (for the memory bound).

@@ -70,7 +70,7 @@ pub(crate) fn prune_unobserved<I, O>(
             keep.push(false);
             continue;
         }
-        if writers.get(&w) == Some(&1) && w != super::register::NIL {
+        if writers.get(&w) == Some(&1) && w != super::reg_op::NIL {
             if let Some(&by) = observed_by.get(&w) {
                 if by > op.call {
                     op.ret = Some(by);

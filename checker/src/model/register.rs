@@ -2,6 +2,7 @@
 //! that the search compares and hashes small integers.
 
 use super::prune::{prune_unobserved, ValueUse};
+use super::reg_op::{RegOp, NIL};
 use super::{Encoded, EncodedOp, Model};
 use crate::ops::{Op, Outcome};
 use rustc_hash::FxHashMap;
@@ -13,8 +14,6 @@ pub(crate) struct Interner {
     ids: FxHashMap<String, u32>,
     values: Vec<Value>,
 }
-
-pub(crate) const NIL: u32 = 0;
 
 impl Interner {
     pub(crate) fn new() -> Self {
@@ -44,14 +43,6 @@ impl Interner {
             Some(v) => v.to_string(),
         }
     }
-}
-
-/// Register operations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RegOp {
-    Read,
-    Write(u32),
-    Cas(u32, u32),
 }
 
 /// `register` (with `allow_cas = false`) or `cas-register`.
@@ -103,12 +94,12 @@ pub(crate) fn encode_register_op(
             )),
             other => Err(format!(
                 "cas needs the value [from, to], got {}",
-                crate::parse::quote(&other.to_string())
+                crate::parse_error::quote(&other.to_string())
             )),
         },
         f => Err(format!(
             "unknown operation {:?} for model {model} (expected {})",
-            crate::parse::quote(f),
+            crate::parse_error::quote(f),
             if allow_cas {
                 "read, write or cas"
             } else {
@@ -180,7 +171,7 @@ impl Model for RegisterModel {
         prune_unobserved(ops, |op| Some(register_use(&op.input, op.output.as_ref())));
     }
 
-    fn infer(&self, ops: &[EncodedOp<RegOp, u32>]) -> crate::infer::Inferred {
+    fn infer(&self, ops: &[EncodedOp<RegOp, u32>]) -> crate::inferred::Inferred {
         crate::infer::register::infer(self, ops, |o| Some((o.input, o.output)))
     }
 
