@@ -320,3 +320,75 @@ pub fn tradeoffs(rows: &[Row], overhead: Option<&Overhead>) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::expect::expected;
+    use crate::compare::plan::{preset_cells, Narrowing, Preset};
+    use crate::compare::{Cell, RunResult};
+    use serde_json::{json, Value};
+
+    /// A row of the replication preset whose one run measured `results`.
+    fn row(label: &str, results: Value) -> Row {
+        let spec = preset_cells(Preset::Replication, &Narrowing::default())
+            .into_iter()
+            .find(|c| c.label() == label)
+            .unwrap_or_else(|| panic!("no cell {label}"));
+        Row::of(&Cell {
+            expect: expected("node", &spec),
+            spec,
+            runs: vec![RunResult {
+                seed: 1,
+                exit_code: 0,
+                dir: "run".into(),
+                results,
+            }],
+        })
+    }
+
+    fn partitioned(writes_served: u64) -> Value {
+        let side = json!({"ops": 10, "served": writes_served, "reads": 0, "reads_served": 0,
+                          "updates": 10, "updates_served": writes_served});
+        json!({"cap": {"partitions": 1, "minority": side, "majority": side},
+               "metrics": {"write_latency": {"p50_ms": 2.0, "p99_ms": 4.0}}})
+    }
+
+    #[test]
+    fn sync_all_availability_is_stated_from_the_majority_side() {
+        let rows = vec![
+            row("sync-all sticky × partition-follower", partitioned(0)),
+            row("quorum sticky × partition-follower", partitioned(10)),
+            row(
+                "sync-all sticky × kill-leader",
+                json!({"metrics": {"availability_in_faults": {"ratio": 0.25}}}),
+            ),
+        ];
+        let words = tradeoffs(&rows, None).join("\n");
+        assert!(
+            words
+                .contains("sync-all 0% of the majority side's writes with a follower cut off, 25%"),
+            "{words}"
+        );
+        assert!(words.contains("quorum 100%"), "{words}");
+        // With only one write path measured there is nothing to compare.
+        let one = tradeoffs(&rows[..1], None).join("\n");
+        assert!(!one.contains("Availability with a node away"), "{one}");
+    }
+
+    #[test]
+    fn write_cost_compares_the_write_paths_without_a_fault() {
+        let lat =
+            |p50: f64| json!({"metrics": {"write_latency": {"p50_ms": p50, "p99_ms": p50 * 2.0}}});
+        let rows = vec![
+            row("sync-all sticky × none", lat(3.0)),
+            row("quorum sticky × none", lat(2.0)),
+            row("async sticky × none", lat(1.0)),
+        ];
+        let words = tradeoffs(&rows, None).join("\n");
+        assert!(
+            words.contains("sync-all 3.00/6.00, quorum 2.00/4.00, async 1.00/2.00"),
+            "{words}"
+        );
+    }
+}
