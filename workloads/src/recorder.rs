@@ -208,18 +208,7 @@ impl Recorder {
     /// An observation by `actor` (a named `info` event the checkers skip), such as the harness noting
     /// when the final reads began or what the convergence check found.
     pub fn observe(&self, actor: &str, f: &str, value: Value) -> Event {
-        self.record(Event {
-            index: 0,
-            time: 0,
-            process: Process::Named(actor.into()),
-            kind: EventType::Info,
-            f: f.to_string(),
-            key: None,
-            value,
-            node: None,
-            error: None,
-            session: None,
-        })
+        self.record(Event::named(actor, f, value))
     }
 
     /// Every event so far, read back from the file (flushed first). A line that does not parse (a
