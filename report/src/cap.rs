@@ -128,7 +128,7 @@ pub fn cap_availability(
                 let session = op.session.unwrap_or(op.process);
                 let home = homes
                     .get(&session)
-                    .map_or_else(|| &nodes[session as usize % nodes.len()], |h| h);
+                    .unwrap_or_else(|| &nodes[session as usize % nodes.len()]);
                 let minority = w.targets.iter().any(|t| t == home);
                 match op.complete_ns {
                     Some(c) => {
