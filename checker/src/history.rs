@@ -50,3 +50,44 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<u64>,
 }
+
+impl Event {
+    /// An `info` event by a named actor (`"nemesis"`, `"status"`, `"router"`, ...) with no key, node,
+    /// error or session; index and time are 0 until the recorder (or a test) sets them.
+    pub fn named(
+        actor: impl Into<String>,
+        f: impl Into<String>,
+        value: serde_json::Value,
+    ) -> Event {
+        Event {
+            index: 0,
+            time: 0,
+            process: Process::Named(actor.into()),
+            kind: EventType::Info,
+            f: f.into(),
+            key: None,
+            value,
+            node: None,
+            error: None,
+            session: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_named_event_is_an_info_line_with_nothing_optional() {
+        let e = Event::named(
+            "nemesis",
+            "start-partition",
+            serde_json::json!({"fault": "kill-all"}),
+        );
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"index":0,"time":0,"process":"nemesis","type":"info","f":"start-partition","value":{"fault":"kill-all"}}"#
+        );
+    }
+}

@@ -47,26 +47,21 @@ pub enum FaultKind {
     PacketDuplicate,
 }
 
-impl FaultKind {
-    /// What `all` expands to, in order: every fault that runs on any Linux machine and keeps the data.
-    /// Not in it: `corrupt-data` (destroys data on purpose) and the packet faults (they need the kernel's
-    /// netem qdisc).
-    pub const ALL: [FaultKind; 12] = [
-        FaultKind::PartitionLeader,
-        FaultKind::PartitionFollower,
-        FaultKind::PartitionRandom,
-        FaultKind::PartitionHalves,
-        FaultKind::PartitionRing,
-        FaultKind::KillLeader,
-        FaultKind::KillRandom,
-        FaultKind::PauseLeader,
-        FaultKind::ClockSkew,
-        FaultKind::PartitionOneWay,
-        FaultKind::PauseRandom,
-        FaultKind::KillAll,
-    ];
+/// How many kinds `all` expands to (the length of [`FaultKind::ALL`]).
+const ALL_LEN: usize = {
+    let (mut i, mut n) = (0, 0);
+    while i < FaultKind::EVERY.len() {
+        if FaultKind::EVERY[i].in_all() {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
 
-    /// Every fault kind.
+impl FaultKind {
+    /// Every fault kind, once each, in the order help text lists them; [`FaultKind::ALL`] is derived
+    /// from it.
     pub const EVERY: [FaultKind; 16] = [
         FaultKind::PartitionLeader,
         FaultKind::PartitionFollower,
@@ -85,6 +80,45 @@ impl FaultKind {
         FaultKind::PacketLoss,
         FaultKind::PacketDuplicate,
     ];
+
+    /// What `all` expands to, in order: the kinds of [`FaultKind::EVERY`] that [`FaultKind::in_all`]
+    /// keeps. Derived, so a new kind is listed once and only classified here.
+    pub const ALL: [FaultKind; ALL_LEN] = {
+        let mut out = [FaultKind::PartitionLeader; ALL_LEN];
+        let (mut i, mut n) = (0, 0);
+        while i < FaultKind::EVERY.len() {
+            if FaultKind::EVERY[i].in_all() {
+                out[n] = FaultKind::EVERY[i];
+                n += 1;
+            }
+            i += 1;
+        }
+        out
+    };
+
+    /// Whether `all` includes this kind: every fault that runs on any Linux machine and keeps the data.
+    /// Not in it: `corrupt-data` (destroys data on purpose) and the packet faults (they need the kernel's
+    /// netem qdisc). No wildcard arm, so a new kind must be decided on.
+    pub const fn in_all(self) -> bool {
+        match self {
+            FaultKind::PartitionLeader
+            | FaultKind::PartitionFollower
+            | FaultKind::PartitionRandom
+            | FaultKind::PartitionHalves
+            | FaultKind::PartitionRing
+            | FaultKind::KillLeader
+            | FaultKind::KillRandom
+            | FaultKind::PauseLeader
+            | FaultKind::ClockSkew
+            | FaultKind::PartitionOneWay
+            | FaultKind::PauseRandom
+            | FaultKind::KillAll => true,
+            FaultKind::CorruptData
+            | FaultKind::PacketDelay
+            | FaultKind::PacketLoss
+            | FaultKind::PacketDuplicate => false,
+        }
+    }
 
     /// The name users type (`partition-leader`, ...).
     pub fn name(self) -> &'static str {
@@ -211,6 +245,31 @@ mod tests {
                 serde_json::to_string(&k).unwrap(),
                 format!("\"{}\"", k.name())
             );
+        }
+    }
+
+    #[test]
+    fn all_is_every_kind_that_keeps_data_and_needs_no_netem() {
+        use FaultKind::*;
+        assert_eq!(
+            FaultKind::ALL,
+            [
+                PartitionLeader,
+                PartitionFollower,
+                PartitionRandom,
+                PartitionHalves,
+                PartitionRing,
+                KillLeader,
+                KillRandom,
+                PauseLeader,
+                ClockSkew,
+                PartitionOneWay,
+                PauseRandom,
+                KillAll,
+            ]
+        );
+        for k in FaultKind::EVERY {
+            assert_eq!(k.in_all(), !(k.is_packet() || k == CorruptData), "{k}");
         }
     }
 

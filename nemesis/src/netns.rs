@@ -3,6 +3,7 @@
 //! Everything kernel-facing goes through `ip` (iproute2) so that each step can be replayed by hand, except
 //! entering a namespace, which is a `setns` on the calling thread.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::Command;
@@ -32,10 +33,11 @@ pub(crate) fn ip(args: &[&str]) -> Result<String, Error> {
     run_tool("ip", args)
 }
 
-/// Runs `program ARGS...` (`ip`, `tc`) and returns its stdout; a failure names the command and carries
-/// its stderr.
-pub(crate) fn run_tool(program: &str, args: &[&str]) -> Result<String, Error> {
-    let command = format!("{program} {}", args.join(" "));
+/// Runs `program ARGS...` (`ip`, `tc`, `ssh-keygen`) and returns its stdout; a failure names the
+/// command and carries its stderr. Arguments may be paths, hence `OsStr`.
+pub(crate) fn run_tool<A: AsRef<OsStr>>(program: &str, args: &[A]) -> Result<String, Error> {
+    let shown: Vec<_> = args.iter().map(|a| a.as_ref().to_string_lossy()).collect();
+    let command = format!("{program} {}", shown.join(" "));
     tracing::debug!(%command, "run");
     let out = Command::new(program)
         .args(args)

@@ -5,27 +5,23 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use checker::{CheckOptions, Event, EventType, ModelKind, Process, Validity};
+use checker::{CheckOptions, Event, ModelKind, Validity};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 
 fn with_samples(mut events: Vec<Event>) -> Vec<Event> {
     let end = events.iter().map(|e| e.time).max().unwrap_or(0);
     let samples = (0..end / 100_000_000).map(|i| Event {
-        index: 0,
         time: i * 100_000_000 + 1,
-        process: Process::Named("status".into()),
-        kind: EventType::Info,
-        f: "status".into(),
-        key: None,
-        value: json!({
-            "n1": {"role": "leader", "term": 1 + i / 300, "leader": "n1"},
-            "n2": {"role": "follower", "term": 1 + i / 300, "leader": "n1"},
-            "n3": {"role": "follower", "term": 1 + i / 300, "leader": "n1"},
-        }),
-        node: None,
-        error: None,
-        session: None,
+        ..Event::named(
+            "status",
+            "status",
+            json!({
+                "n1": {"role": "leader", "term": 1 + i / 300, "leader": "n1"},
+                "n2": {"role": "follower", "term": 1 + i / 300, "leader": "n1"},
+                "n3": {"role": "follower", "term": 1 + i / 300, "leader": "n1"},
+            }),
+        )
     });
     events.extend(samples);
     events.sort_by_key(|e| e.time);

@@ -8,9 +8,10 @@
 //! by the cut and answered after the heal was not available during the partition.
 
 use crate::faults::FaultSpan;
+use crate::ops::pair;
 use checker::{Event, EventType, Process};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Served / invoked, for one side, overall and for reads and updates apart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -62,6 +63,16 @@ pub struct CapAvailability {
     pub majority_ratio: Option<f64>,
 }
 
+impl CapAvailability {
+    fn side(&mut self, minority: bool) -> &mut SideCounts {
+        if minority {
+            &mut self.minority
+        } else {
+            &mut self.majority
+        }
+    }
+}
+
 /// Faults that cut the cluster in two with a named minority: the targets are the cut-off side.
 fn is_partition(kind: &str) -> bool {
     matches!(
@@ -86,71 +97,58 @@ pub fn cap_availability(
         return None;
     }
     let mut homes: HashMap<u64, String> = HashMap::new();
-    // Per process: (side is minority, is a read, its window) of its open op, if invoked in a window.
-    let mut open: HashMap<u64, (bool, bool, &FaultSpan)> = HashMap::new();
+    // `pair` makes one op per client invoke, in event order: each invoke met below takes the next one,
+    // so its home is the one in force at the invoke.
+    let mut ops = pair(events).into_iter();
+    // Per process: (side is minority, is a read) of its op invoked in a window and never answered. A
+    // later invoke of the process drops it; one still open at the end was not served.
+    let mut open: HashMap<u64, (bool, bool)> = HashMap::new();
     let mut out = CapAvailability {
         partitions: windows.len(),
         ..CapAvailability::default()
     };
     for e in events {
-        match &e.process {
-            Process::Named(n) if n == "router" && e.f == "failover" => {
+        match (&e.process, e.kind) {
+            (Process::Named(n), _) if n == "router" && e.f == "failover" => {
                 let session = e.value.get("session").and_then(|v| v.as_u64());
                 let to = e.value.get("to").and_then(|v| v.as_str());
                 if let (Some(s), Some(to)) = (session, to) {
                     homes.insert(s, to.to_string());
                 }
             }
-            Process::Named(_) => {}
-            Process::Client(p) => match e.kind {
-                EventType::Invoke => {
-                    open.remove(p);
-                    let t = e.time as f64 / 1e9;
-                    let Some(w) = windows.iter().find(|w| w.contains(t)) else {
-                        continue;
-                    };
-                    let session = e.session.unwrap_or(*p);
-                    let home = homes
-                        .get(&session)
-                        .cloned()
-                        .unwrap_or_else(|| nodes[session as usize % nodes.len()].clone());
-                    let cut: HashSet<&str> = w.targets.iter().map(String::as_str).collect();
-                    open.insert(*p, (cut.contains(home.as_str()), is_read(&e.f), w));
+            (Process::Client(_), EventType::Invoke) => {
+                let op = ops.next().expect("pair makes one op per client invoke");
+                open.remove(&op.process);
+                let Some(w) = windows
+                    .iter()
+                    .find(|w| w.contains(op.invoke_ns as f64 / 1e9))
+                else {
+                    continue;
+                };
+                let session = op.session.unwrap_or(op.process);
+                let home = homes
+                    .get(&session)
+                    .unwrap_or_else(|| &nodes[session as usize % nodes.len()]);
+                let minority = w.targets.iter().any(|t| t == home);
+                match op.complete_ns {
+                    Some(c) => {
+                        let served = op.is_served() && w.contains(c as f64 / 1e9);
+                        out.side(minority).add(op.is_read(), served);
+                    }
+                    None => {
+                        open.insert(op.process, (minority, op.is_read()));
+                    }
                 }
-                kind => {
-                    let Some((minority, read, w)) = open.remove(p) else {
-                        continue;
-                    };
-                    let answered = kind == EventType::Ok
-                        || (kind == EventType::Fail
-                            && crate::codes::served(&crate::codes::code(e.error.as_deref())));
-                    let served = answered && w.contains(e.time as f64 / 1e9);
-                    let side = if minority {
-                        &mut out.minority
-                    } else {
-                        &mut out.majority
-                    };
-                    side.add(read, served);
-                }
-            },
+            }
+            _ => {}
         }
     }
-    // Ops still open at the end were not served.
-    for (minority, read, _) in open.into_values() {
-        let side = if minority {
-            &mut out.minority
-        } else {
-            &mut out.majority
-        };
-        side.add(read, false);
+    for (minority, read) in open.into_values() {
+        out.side(minority).add(read, false);
     }
     out.minority_ratio = out.minority.ratio();
     out.majority_ratio = out.majority.ratio();
     Some(out)
-}
-
-fn is_read(f: &str) -> bool {
-    matches!(f, "read" | "get")
 }
 
 #[cfg(test)]

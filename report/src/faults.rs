@@ -123,16 +123,8 @@ mod tests {
 
     fn nem(time_s: f64, f: &str, value: Value) -> Event {
         Event {
-            index: 0,
             time: (time_s * 1e9) as u64,
-            process: Process::Named("nemesis".into()),
-            kind: checker::EventType::Info,
-            f: f.into(),
-            key: None,
-            value,
-            node: None,
-            error: None,
-            session: None,
+            ..Event::named("nemesis", f, value)
         }
     }
 

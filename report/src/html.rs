@@ -6,7 +6,7 @@ use crate::faults::{is_leader_fault, FaultSpan};
 use crate::metrics::{Availability, LatencyStats, RunMetrics};
 use crate::svg::{esc, fault_color, ms, secs};
 use crate::{plots, timeline};
-use checker::{CheckResult, Event, Validity};
+use checker::{CheckResult, Event, History, Validity};
 use serde_json::Value;
 use std::fmt::Write;
 use std::io::{self, Write as _};
@@ -18,6 +18,9 @@ pub struct ReportInput<'a> {
     pub title: String,
     /// The whole history, as recorded.
     pub events: &'a [Event],
+    /// `events` parsed, when the caller already has it; without it the report parses `events` itself
+    /// if it needs to (for the counterexample's timeline).
+    pub history: Option<&'a History>,
     /// The checker's result; `None` when the history was not checked.
     pub check: Option<CheckResult>,
     /// Applied fault windows (see [`FaultSpan`]).
@@ -37,6 +40,7 @@ impl<'a> ReportInput<'a> {
         ReportInput {
             title: title.into(),
             events,
+            history: None,
             check: None,
             metrics: RunMetrics::from_events(events, &faults),
             faults,
@@ -118,10 +122,20 @@ pub fn render(input: &ReportInput) -> String {
         plots::throughput(m, &input.faults)
     );
     let cx = input.check.as_ref().and_then(|c| c.counterexample.as_ref());
+    // Parsed only when there is a counterexample to draw and the caller did not pass the history.
+    let parsed;
+    let history = match input.history {
+        Some(h) => Some(h),
+        None if cx.is_some() => {
+            parsed = checker::parse_events(input.events).ok();
+            parsed.as_ref()
+        }
+        None => None,
+    };
     let _ = write!(
         h,
         r#"<h2>First anomaly</h2><section id="anomaly-section">{}</section>"#,
-        timeline::render(cx, &input.faults, input.events)
+        timeline::render(cx, &input.faults, input.events, history)
     );
     faults_table(&mut h, &input.faults, m);
     nodes_table(&mut h, m);

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 #[derive(Debug, Clone)]
 pub(crate) struct ClientOp<'e> {
     pub process: u64,
+    /// The invoke's session (the worker that issued it), when recorded.
+    pub session: Option<u64>,
     pub f: &'e str,
     pub invoke_ns: u64,
     pub complete_ns: Option<u64>,
@@ -43,8 +45,9 @@ impl ClientOp<'_> {
     }
 }
 
-/// Pairs client events into ops, in invocation order. Named processes (the nemesis) are skipped; a
-/// completion without an invoke is ignored, and an invoke while one is pending leaves the earlier open.
+/// Pairs client events into ops, in invocation order: one op per client invoke. Named processes (the
+/// nemesis) are skipped; a completion without an invoke is ignored, and an invoke while one is pending
+/// leaves the earlier open.
 pub(crate) fn pair(events: &[Event]) -> Vec<ClientOp<'_>> {
     let mut ops: Vec<ClientOp> = Vec::new();
     let mut pending: HashMap<u64, usize> = HashMap::new();
@@ -57,6 +60,7 @@ pub(crate) fn pair(events: &[Event]) -> Vec<ClientOp<'_>> {
                 pending.insert(p, ops.len());
                 ops.push(ClientOp {
                     process: p,
+                    session: e.session,
                     f: &e.f,
                     invoke_ns: e.time,
                     complete_ns: None,

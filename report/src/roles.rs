@@ -278,16 +278,8 @@ mod tests {
 
     fn sample(ms: u64, value: Value) -> Event {
         Event {
-            index: 0,
             time: ms * 1_000_000,
-            process: Process::Named("status".into()),
-            kind: EventType::Info,
-            f: "status".into(),
-            key: None,
-            value,
-            node: None,
-            error: None,
-            session: None,
+            ..Event::named("status", "status", value)
         }
     }
 

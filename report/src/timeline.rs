@@ -178,14 +178,18 @@ fn lane_order(p: &str) -> (u64, String) {
 
 /// The timeline SVG and the table of its ops, or a sentence when there is no counterexample. `events` is
 /// the whole history (for the ops the explanation names and the `/status` samples); it may be empty.
-pub fn render(cx: Option<&Counterexample>, faults: &[FaultSpan], events: &[Event]) -> String {
+/// `history` is `events` parsed (`None` if they do not parse).
+pub fn render(
+    cx: Option<&Counterexample>,
+    faults: &[FaultSpan],
+    events: &[Event],
+    history: Option<&History>,
+) -> String {
     let Some(cx) = cx else {
         return r#"<p class="muted">No counterexample: the checker found no anomaly to show.</p>"#
             .into();
     };
-    let history = checker::parse_events(events).ok();
     let mut picked = history
-        .as_ref()
         .and_then(|h| pick_named(cx, h))
         .unwrap_or_else(|| pick(cx));
     picked.sort_by_key(|(o, _)| (o.invoke_time_ns, o.invoke_index));
@@ -548,7 +552,7 @@ mod tests {
             state: "nil".into(),
             window: vec![],
         };
-        let html = render(Some(&cx), &[], &[]);
+        let html = render(Some(&cx), &[], &[], None);
         assert!(html.contains(r#"id="anomaly""#));
         assert!(html.contains("open"));
         assert!(!html.contains("NaN"));

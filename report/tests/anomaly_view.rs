@@ -30,20 +30,16 @@ fn history() -> Vec<Event> {
     use EventType::*;
     let mut ev: Vec<Event> = (0..=35)
         .map(|i| Event {
-            index: 0,
             time: i * 100_000_000 + 3_000_000,
-            process: Process::Named("status".into()),
-            kind: Info,
-            f: "status".into(),
-            key: None,
-            value: json!({
-                "n1": {"role": "leader", "term": 1, "leader": "n1"},
-                "n2": {"role": "follower", "term": 1, "leader": "n1"},
-                "n3": {"role": "follower", "term": 1, "leader": "n1"},
-            }),
-            node: None,
-            error: None,
-            session: None,
+            ..Event::named(
+                "status",
+                "status",
+                json!({
+                    "n1": {"role": "leader", "term": 1, "leader": "n1"},
+                    "n2": {"role": "follower", "term": 1, "leader": "n1"},
+                    "n3": {"role": "follower", "term": 1, "leader": "n1"},
+                }),
+            )
         })
         .collect();
     ev.extend([

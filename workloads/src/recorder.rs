@@ -141,7 +141,18 @@ impl Recorder {
     }
 
     /// Record an event now. Index and time are taken under the lock, so both increase along the file.
-    pub fn record(&self, mut event: Event) -> Event {
+    /// Nothing is returned: no caller needs the stamped event, and handing it back would cost a clone
+    /// per op (the queue owns it); [`Recorder::events`] reads it back.
+    pub fn record(&self, mut event: Event) {
+        // Which count the event adds to, taken before the queue owns it.
+        let stat = match event.kind {
+            EventType::Ok => Some(&self.stats.ok),
+            EventType::Fail => Some(&self.stats.fail),
+            EventType::Info if matches!(event.process, Process::Client(_)) => {
+                Some(&self.stats.info)
+            }
+            _ => None,
+        };
         let mut inner = self.shared.lock();
         event.index = inner.next;
         inner.next += 1;
@@ -150,7 +161,7 @@ impl Recorder {
             event.session = inner.sessions.get(p).copied();
         }
         if inner.error.is_none() {
-            inner.pending.push(event.clone());
+            inner.pending.push(event);
             // The writer wakes on its own every WRITE_EVERY; waking it for each event would cost the
             // client a syscall and a context switch per op.
             if inner.pending.len() >= WAKE_AT {
@@ -158,15 +169,9 @@ impl Recorder {
             }
         }
         drop(inner);
-        match event.kind {
-            EventType::Ok => self.stats.ok.fetch_add(1, Ordering::Relaxed),
-            EventType::Fail => self.stats.fail.fetch_add(1, Ordering::Relaxed),
-            EventType::Info if matches!(event.process, Process::Client(_)) => {
-                self.stats.info.fetch_add(1, Ordering::Relaxed)
-            }
-            _ => 0,
-        };
-        event
+        if let Some(count) = stat {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// From now on, events of `process` carry `session`.
@@ -176,7 +181,7 @@ impl Recorder {
     }
 
     /// A client process invokes an op.
-    pub fn invoke(&self, process: u64, op: &OpSpec) -> Event {
+    pub fn invoke(&self, process: u64, op: &OpSpec) {
         self.record(client_event(
             process,
             EventType::Invoke,
@@ -186,7 +191,7 @@ impl Recorder {
     }
 
     /// The op of `process` completed as `attempt` says.
-    pub fn complete(&self, process: u64, op: &OpSpec, attempt: &Attempt) -> Event {
+    pub fn complete(&self, process: u64, op: &OpSpec, attempt: &Attempt) {
         let (kind, value, error) = match &attempt.outcome {
             // A read's completion carries the value read; an update's repeats what it wrote.
             Outcome::Ok { read } if op.is_read() => (EventType::Ok, json!(read), None),
@@ -201,25 +206,14 @@ impl Recorder {
     }
 
     /// A nemesis event (`process: "nemesis"`, `type: "info"`).
-    pub fn nemesis(&self, f: &str, value: Value) -> Event {
+    pub fn nemesis(&self, f: &str, value: Value) {
         self.observe("nemesis", f, value)
     }
 
     /// An observation by `actor` (a named `info` event the checkers skip), such as the harness noting
     /// when the final reads began or what the convergence check found.
-    pub fn observe(&self, actor: &str, f: &str, value: Value) -> Event {
-        self.record(Event {
-            index: 0,
-            time: 0,
-            process: Process::Named(actor.into()),
-            kind: EventType::Info,
-            f: f.to_string(),
-            key: None,
-            value,
-            node: None,
-            error: None,
-            session: None,
-        })
+    pub fn observe(&self, actor: &str, f: &str, value: Value) {
+        self.record(Event::named(actor, f, value))
     }
 
     /// Every event so far, read back from the file (flushed first). A line that does not parse (a
@@ -344,12 +338,10 @@ mod tests {
             code: None,
             leader: None,
         };
-        let ev = rec.complete(0, &write, &ok);
-        assert_eq!((ev.value, ev.node.as_deref()), (json!(1), Some("n1")));
+        rec.complete(0, &write, &ok);
         rec.nemesis("start-partition", json!({"isolated": ["n1"]}));
         rec.set_session(1, 0);
-        let ev = rec.invoke(1, &OpSpec::read("r"));
-        assert_eq!(ev.session, Some(0), "process 1 goes on for session 0");
+        rec.invoke(1, &OpSpec::read("r"));
         // Not flushed explicitly: the writer thread puts every event in the file within moments.
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut text = String::new();
@@ -366,6 +358,11 @@ mod tests {
         assert_eq!(h.named_events, 1);
         let evs = rec.events().unwrap();
         assert_eq!(evs.len(), 4);
+        assert_eq!(
+            (&evs[1].value, evs[1].node.as_deref()),
+            (&json!(1), Some("n1"))
+        );
+        assert_eq!(evs[3].session, Some(0), "process 1 goes on for session 0");
         assert!(evs
             .windows(2)
             .all(|w| w[0].index < w[1].index && w[0].time <= w[1].time));

@@ -158,6 +158,7 @@ pub fn finish(
     let page = ReportInput {
         title: cfg.name.clone(),
         events: &events,
+        history: history.as_ref(),
         check: check.clone(),
         faults: spans,
         metrics: metrics.clone(),

@@ -3,12 +3,13 @@
 //! and a known_hosts file written here. Nothing is reachable off the test bridge, and dropping the rig
 //! removes every namespace, process and file it made.
 
+use std::ffi::OsStr;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::netns::run_tool;
 use crate::{in_netns, Error, ManagedProcess, NetConfig, Network, ProcessSpec, Subnet};
 
 /// Where sshd insists on its privilege-separation directory.
@@ -27,26 +28,14 @@ pub struct SshRig {
     dir: PathBuf,
 }
 
-fn run(cmd: &mut Command) -> Result<String, Error> {
-    let command = format!("{cmd:?}");
-    let out = cmd.output().map_err(|source| Error::Spawn {
-        command: command.clone(),
-        source,
-    })?;
-    if !out.status.success() {
-        return Err(Error::Command {
-            command,
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 fn keygen(path: &Path) -> Result<String, Error> {
-    run(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "lh-rig", "-f"])
-        .arg(path))?;
+    let args = ["-q", "-t", "ed25519", "-N", "", "-C", "lh-rig", "-f"];
+    let args: Vec<&OsStr> = args
+        .iter()
+        .map(OsStr::new)
+        .chain([path.as_os_str()])
+        .collect();
+    run_tool("ssh-keygen", &args)?;
     std::fs::read_to_string(path.with_extension("pub"))
         .map_err(|e| Error::io("reading a generated public key", e))
 }

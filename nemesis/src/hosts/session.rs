@@ -183,16 +183,28 @@ async fn connect_one(file: &HostsFile, h: &HostSpec) -> Result<Session, Error> {
         match b.connect(&h.destination).await {
             Ok(session) => return Ok(session),
             Err(e) => {
-                let text = explain_connect(h, file, &e);
-                let transient = text.contains("kex_exchange_identification")
-                    || text.contains("Connection reset by peer");
                 attempt += 1;
-                if !transient || attempt >= 4 {
-                    return Err(ssh_error(&h.name, text));
+                if !is_kex_reset(&e) || attempt >= 4 {
+                    return Err(ssh_error(&h.name, explain_connect(h, file, &e)));
                 }
                 tokio::time::sleep(Duration::from_millis(250 * attempt)).await;
             }
         }
+    }
+}
+
+/// Whether a failed connect is sshd resetting the connection during key exchange, the one failure worth
+/// retrying. openssh has no variant or io kind for it: ssh's stderr reaches us as `Error::Connect` with
+/// the kind `ConnectionAborted` it gives every message it does not recognise, so after the variant the
+/// text decides (`kex_exchange_identification: read: Connection reset by peer`, or the reset alone).
+fn is_kex_reset(e: &openssh::Error) -> bool {
+    match e {
+        openssh::Error::Connect(io) => {
+            let text = io.to_string();
+            text.contains("kex_exchange_identification")
+                || text.contains("Connection reset by peer")
+        }
+        _ => false,
     }
 }
 
@@ -239,4 +251,40 @@ where
         let _ = tx.send(fut.await);
     });
     rx.recv().expect("the SSH runtime stopped")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    #[test]
+    fn only_a_reset_during_key_exchange_is_retried() {
+        let connect = |kind, text: &str| openssh::Error::Connect(io::Error::new(kind, text));
+        let aborted = io::ErrorKind::ConnectionAborted;
+        assert!(is_kex_reset(&connect(
+            aborted,
+            "kex_exchange_identification: read: Connection reset by peer"
+        )));
+        assert!(is_kex_reset(&connect(
+            aborted,
+            "kex_exchange_identification: Connection closed by remote host"
+        )));
+        assert!(is_kex_reset(&connect(
+            aborted,
+            "read from socket failed: Connection reset by peer"
+        )));
+        for other in [
+            "connect to host 10.0.0.2 port 22: Connection refused",
+            "connect to host 10.0.0.2 port 22: Connection timed out",
+            "Host key verification failed.",
+            "root@10.0.0.2: Permission denied (publickey).",
+        ] {
+            assert!(!is_kex_reset(&connect(aborted, other)), "{other}");
+        }
+        // The same words outside a connect (the master, a remote command) are not a key exchange.
+        let reset = || io::Error::new(aborted, "Connection reset by peer");
+        assert!(!is_kex_reset(&openssh::Error::Master(reset())));
+        assert!(!is_kex_reset(&openssh::Error::Remote(reset())));
+    }
 }
