@@ -5,6 +5,7 @@ mod clean;
 mod compare;
 mod duration;
 mod run;
+mod settings;
 mod store;
 mod system;
 

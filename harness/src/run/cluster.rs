@@ -4,11 +4,11 @@
 use super::place::Place;
 use crate::store::RunDir;
 use crate::system::{Member, System};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use nemesis::{ProcessSpec, Supervised};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use workloads::Client;
@@ -140,30 +140,4 @@ impl NodeCluster {
             }
         }
     }
-}
-
-/// The program that runs one node, and the arguments before the node's own.
-#[derive(Debug, Clone)]
-pub struct NodeProgram {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-}
-
-/// How to start a node: `--node-bin`, else this very executable as `harness node ...`, so one build
-/// serves both and a run never builds anything.
-pub fn resolve_node_bin(explicit: Option<&Path>) -> Result<NodeProgram> {
-    if let Some(p) = explicit {
-        if !p.is_file() {
-            bail!("--node-bin {} does not exist", p.display());
-        }
-        return Ok(NodeProgram {
-            program: p.to_path_buf(),
-            args: vec![],
-        });
-    }
-    let exe = std::env::current_exe().context("locating the harness executable")?;
-    Ok(NodeProgram {
-        program: exe,
-        args: vec!["node".into()],
-    })
 }

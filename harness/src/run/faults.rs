@@ -4,6 +4,7 @@
 use super::cluster::NodeCluster;
 use super::place::Place;
 use super::probe::Probe;
+use crate::settings::PacketSettings;
 use nemesis::{FaultKind, Partition};
 use node::api::ClockRequest;
 use rand::seq::SliceRandom;
@@ -18,8 +19,6 @@ mod landing;
 mod more;
 
 use landing::ProcState::{Down, Paused, Running};
-
-pub use more::PacketSettings;
 
 /// What happened to one scheduled fault, for results.json and the summary.
 #[derive(Debug, Clone, Serialize)]
@@ -64,7 +63,7 @@ pub struct FaultRunner<'a> {
     pub not_landed: Vec<String>,
     probes: Option<nemesis::Probes>,
     /// Packet fault settings (tc netem).
-    pub netem: more::PacketSettings,
+    pub netem: PacketSettings,
 }
 
 const LEADER_WAIT: Duration = Duration::from_secs(3);
@@ -93,7 +92,7 @@ impl<'a> FaultRunner<'a> {
             active: None,
             not_landed: Vec::new(),
             probes: None,
-            netem: more::PacketSettings::default(),
+            netem: PacketSettings::default(),
         }
     }
 

@@ -1,11 +1,11 @@
 //! The end of a run: check the history, decide the exit code, measure, and write results.json, summary.md and
 //! report.html; print a table.
 
-use super::args::RunConfig;
 use super::faults::FaultRecord;
 use super::guarantees::{self, GuaranteeReport};
 use super::RunProblems;
 use crate::exit;
+use crate::settings::{Expect, RunConfig};
 use crate::store::RunDir;
 use anyhow::{Context, Result};
 use checker::{CheckOptions, CheckResult, Validity};
@@ -56,7 +56,7 @@ fn detection(
     faults: &[FaultRecord],
 ) -> Option<Detection> {
     let t_ns = match report.map(|r| r.expect) {
-        Some(e) if e != guarantees::Expect::Linearizable => report?
+        Some(e) if e != Expect::Linearizable => report?
             .violations
             .iter()
             .filter(|v| e.decides().contains(&v.guarantee.as_str()))
@@ -180,9 +180,7 @@ fn verdict_words(cfg: &RunConfig, r: &Results) -> String {
         (exit::INVALID, _) => format!("INVALID: anomaly found (--expect {})", cfg.expect),
         (exit::INVALID_RUN, _) => "INVALID RUN: the run did not do what it was meant to".into(),
         (_, Some(true)) => format!("valid: {}", cfg.expect.words()),
-        _ if cfg.expect == guarantees::Expect::Linearizable => {
-            "UNKNOWN: the checker hit its bound".into()
-        }
+        _ if cfg.expect == Expect::Linearizable => "UNKNOWN: the checker hit its bound".into(),
         _ => format!("UNKNOWN: not checkable here ({})", cfg.expect.words()),
     }
 }

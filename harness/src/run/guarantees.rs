@@ -5,81 +5,16 @@
 //! checkable). Convergence comes from the `converged` observation the run records in the history after
 //! the final heal ([`super::convergence`]).
 
+use crate::settings::Expect;
 use checker::append::{self, AppendOptions, Guarantees, LostWrites, Staleness, Violation};
 use checker::{CheckResult, Event, History, Process, Validity};
 use report::{GuaranteeView, Rung};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 /// Who records the harness's own observations in the history, and what they are called.
 pub const ACTOR: &str = "harness";
 pub const FINAL_READS: &str = "final-reads";
 pub const CONVERGED: &str = "converged";
-
-/// `--expect`: which guarantees decide the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Expect {
-    Linearizable,
-    /// The four session guarantees.
-    Sessions,
-    /// Converged after heal, with no lost acknowledged writes.
-    Eventual,
-}
-
-impl Expect {
-    pub fn name(self) -> &'static str {
-        match self {
-            Expect::Linearizable => "linearizable",
-            Expect::Sessions => "sessions",
-            Expect::Eventual => "eventual",
-        }
-    }
-
-    /// The guarantees (results.json names) this choice decides on.
-    pub fn decides(self) -> &'static [&'static str] {
-        match self {
-            Expect::Linearizable => &["linearizable"],
-            Expect::Sessions => &[
-                "read_your_writes",
-                "monotonic_reads",
-                "monotonic_writes",
-                "writes_follow_reads",
-            ],
-            Expect::Eventual => &["converged"],
-        }
-    }
-
-    /// What a pass means, for the verdict line.
-    pub fn words(self) -> &'static str {
-        match self {
-            Expect::Linearizable => "linearizable",
-            Expect::Sessions => "every session guarantee holds",
-            Expect::Eventual => "converged with no lost writes",
-        }
-    }
-}
-
-impl fmt::Display for Expect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Expect {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "linearizable" => Ok(Expect::Linearizable),
-            "sessions" => Ok(Expect::Sessions),
-            "eventual" => Ok(Expect::Eventual),
-            _ => Err(format!(
-                "unknown --expect '{s}'; expected linearizable, sessions or eventual"
-            )),
-        }
-    }
-}
 
 /// What the convergence check found after the final heal.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -308,14 +243,5 @@ mod tests {
             None,
             "no local reads: not checkable"
         );
-    }
-
-    #[test]
-    fn expect_names_parse_and_errors_list_the_choices() {
-        for e in [Expect::Linearizable, Expect::Sessions, Expect::Eventual] {
-            assert_eq!(e.name().parse::<Expect>().unwrap(), e);
-        }
-        let e = "strong".parse::<Expect>().unwrap_err();
-        assert!(e.contains("strong") && e.contains("sessions"), "{e}");
     }
 }

@@ -1,6 +1,8 @@
 //! Where the nodes live: local network namespaces (the default) or remote hosts over SSH (`--hosts`).
 //! The run, the cluster and the fault runner go through [`Place`]; only it knows which.
 
+use crate::settings::{RunConfig, SystemKind};
+use crate::system::node::resolve_node_bin;
 use anyhow::{Context, Result};
 use nemesis::hosts::{Hosts, HostsFile, RemoteSpec};
 use nemesis::{ManagedProcess, NetConfig, Network, Partition, ProcessSpec, Supervised};
@@ -24,11 +26,7 @@ pub struct HostsPlace {
 
 impl Place {
     /// Builds the namespaces, or connects to and checks the hosts. `client_port` is the system's port.
-    pub fn create(
-        cfg: &super::args::RunConfig,
-        hosts: Option<&HostsFile>,
-        client_port: u16,
-    ) -> Result<Place> {
+    pub fn create(cfg: &RunConfig, hosts: Option<&HostsFile>, client_port: u16) -> Result<Place> {
         let run_id = nemesis::generate_run_id();
         match hosts {
             None => Ok(Place::Local(
@@ -42,11 +40,11 @@ impl Place {
             Some(file) => {
                 let mut hosts = Hosts::connect(file, &run_id).context("preparing the hosts")?;
                 hosts.set_probe_port(client_port);
-                let upload = cfg.system == crate::system::SystemKind::Node;
+                let upload = cfg.system == SystemKind::Node;
                 let mut uploaded = BTreeMap::new();
                 if upload {
                     // To every host at once, before the first start.
-                    let local = super::cluster::resolve_node_bin(cfg.node_bin.as_deref())?.program;
+                    let local = resolve_node_bin(cfg.node_bin.as_deref())?.program;
                     let started = std::time::Instant::now();
                     for (node, remote) in hosts.upload_all(&local).context("uploading the node")? {
                         uploaded.insert((node, local.clone()), remote);

@@ -2,8 +2,8 @@
 //! node itself would refuse, the binaries and the store. Every message names the option, so a bad run is
 //! refused (254) before anything is created instead of failing later with the reason in a log.
 
-use super::args::{RunArgs, RunConfig};
-use crate::system::SystemKind;
+use super::args::RunArgs;
+use crate::settings::{RunConfig, SystemKind};
 use std::path::Path;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! A real etcd cluster, one member per namespace, reached through its v3 HTTP/JSON gateway.
 
 use super::{Launch, Member, System};
-use crate::run::args::RunConfig;
+use crate::settings::RunConfig;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::sync::Arc;

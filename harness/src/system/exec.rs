@@ -2,7 +2,7 @@
 //! command template, as Maelstrom users start theirs.
 
 use super::{Launch, Member, System};
-use crate::run::args::RunConfig;
+use crate::settings::RunConfig;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::sync::Arc;

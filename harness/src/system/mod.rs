@@ -6,14 +6,10 @@ pub mod etcd;
 pub mod exec;
 pub mod node;
 
-use crate::run::args::RunConfig;
-use ::node::api::ReadMode;
+use crate::settings::{RunConfig, SystemKind};
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use workloads::Client;
@@ -81,62 +77,11 @@ pub fn node_client_with_sessions(
     Ok(Arc::new(client))
 }
 
-/// The systems users can name with `--system`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SystemKind {
-    Node,
-    Etcd,
-    Exec,
-}
-
-impl SystemKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            SystemKind::Node => "node",
-            SystemKind::Etcd => "etcd",
-            SystemKind::Exec => "exec",
-        }
-    }
-
-    /// The mode to run in: the one given, checked against the system, or the system's default.
-    pub fn check_mode(self, mode: Option<&str>) -> Result<String, String> {
-        match self {
-            SystemKind::Node => Ok(mode.unwrap_or("lease").parse::<ReadMode>()?.to_string()),
-            SystemKind::Etcd => match mode.unwrap_or("linearizable") {
-                m @ ("linearizable" | "serializable") => Ok(m.to_string()),
-                m => Err(format!(
-                    "unknown etcd mode '{m}'; expected linearizable or serializable"
-                )),
-            },
-            SystemKind::Exec => Ok(mode.unwrap_or("default").to_string()),
-        }
-    }
-}
-
-impl fmt::Display for SystemKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for SystemKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "node" => Ok(SystemKind::Node),
-            "etcd" => Ok(SystemKind::Etcd),
-            "exec" => Ok(SystemKind::Exec),
-            _ => Err(format!("unknown system '{s}'; expected node, etcd or exec")),
-        }
-    }
-}
-
 /// The adapter for this run's system.
 pub fn for_run(cfg: &RunConfig) -> Result<Box<dyn System>> {
     Ok(match cfg.system {
         SystemKind::Node => {
-            let bin = crate::run::cluster::resolve_node_bin(cfg.node_bin.as_deref())?;
+            let bin = node::resolve_node_bin(cfg.node_bin.as_deref())?;
             Box::new(node::NodeSystem::new(cfg, bin))
         }
         SystemKind::Etcd => {

@@ -1,9 +1,9 @@
 //! Our own `node`: a Raft key-value server with a read mode per run.
 
 use super::{Launch, Member, System};
-use crate::run::args::RunConfig;
-use crate::run::cluster::NodeProgram;
-use anyhow::{Context, Result};
+use crate::settings::RunConfig;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use workloads::{Client, NodeClient};
@@ -91,4 +91,30 @@ impl System for NodeSystem {
     ) -> Result<Arc<dyn Client>> {
         super::node_client_with_sessions(all, timeout, session_addrs)
     }
+}
+
+/// The program that runs one node, and the arguments before the node's own.
+#[derive(Debug, Clone)]
+pub struct NodeProgram {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+/// How to start a node: `--node-bin`, else this very executable as `harness node ...`, so one build
+/// serves both and a run never builds anything.
+pub fn resolve_node_bin(explicit: Option<&Path>) -> Result<NodeProgram> {
+    if let Some(p) = explicit {
+        if !p.is_file() {
+            bail!("--node-bin {} does not exist", p.display());
+        }
+        return Ok(NodeProgram {
+            program: p.to_path_buf(),
+            args: vec![],
+        });
+    }
+    let exe = std::env::current_exe().context("locating the harness executable")?;
+    Ok(NodeProgram {
+        program: exe,
+        args: vec!["node".into()],
+    })
 }

@@ -1,7 +1,7 @@
 //! The in-memory Raft log (after the latest snapshot), its terms and matching, and what is not yet handed
 //! to storage.
 
-use super::types::{Command, Entry};
+use super::entry::{Command, Entry};
 
 pub(super) struct RaftLog {
     /// `entries[i]` has index `offset + i + 1`; everything up to `offset` is in the snapshot.

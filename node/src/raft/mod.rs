@@ -30,6 +30,7 @@
 //! - Time is the clock reading made monotonic: a backward jump counts as no time passing.
 
 mod election;
+mod entry;
 mod lease;
 mod log;
 mod proposals;
@@ -42,6 +43,7 @@ mod sync_all;
 mod tests;
 mod types;
 
+pub use entry::{Command, Entry};
 pub use state_machine::{KvState, Stored};
 pub use types::*;
 

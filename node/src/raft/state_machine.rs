@@ -1,7 +1,7 @@
 //! The replicated key-value map: a key holds an integer (put, cas) or a list of integers (append);
 //! `None` is absent.
 
-use super::types::{Command, Entry};
+use super::entry::{Command, Entry};
 use crate::api::Value;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

@@ -1,5 +1,7 @@
 //! Types crossing the boundary of the Raft core.
 
+use super::entry::Entry;
+use super::state_machine::{KvState, Stored};
 use crate::api::{ErrorCode, LeaseVotes, ReadMode, Replication, Value};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -61,7 +63,7 @@ pub struct Restored {
 pub struct Snapshot {
     pub last_index: u64,
     pub last_term: u64,
-    pub state: super::state_machine::KvState,
+    pub state: KvState,
 }
 
 /// A snapshot to make durable and the log it leaves. After step 1 of the `Ready` contract the shell writes
@@ -72,38 +74,6 @@ pub struct SnapshotWrite {
     pub snapshot: Snapshot,
     pub hard_state: HardState,
     pub tail: Vec<Entry>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    pub term: u64,
-    pub index: u64,
-    pub command: Command,
-}
-
-/// State machine commands (what a log entry carries).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Command {
-    /// Appended by a new leader; committing it makes the leader "ready".
-    Noop,
-    Put {
-        key: String,
-        value: Value,
-    },
-    Cas {
-        key: String,
-        from: Option<Value>,
-        to: Value,
-    },
-    /// Append `value` to the list at `key` (created empty).
-    Append {
-        key: String,
-        value: Value,
-    },
-    /// A read committed through the log (`--read-mode log`).
-    Get {
-        key: String,
-    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,8 +114,7 @@ pub enum ClientReply {
 }
 
 impl ClientReply {
-    pub(super) fn of_read(stored: Option<super::state_machine::Stored>) -> ClientReply {
-        use super::state_machine::Stored;
+    pub(super) fn of_read(stored: Option<Stored>) -> ClientReply {
         match stored {
             None => ClientReply::Read { value: None },
             Some(Stored::Int(v)) => ClientReply::Read { value: Some(v) },

@@ -7,30 +7,9 @@ use anyhow::{bail, Context, Result};
 use nemesis::{FaultKind, Netem};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use serde::Serialize;
 use serde_json::json;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-
-/// How the packet faults shape a link (from the run's options).
-#[derive(Debug, Clone, Serialize)]
-pub struct PacketSettings {
-    pub delay_ms: u64,
-    pub jitter_ms: u64,
-    pub loss_pct: f64,
-    pub duplicate_pct: f64,
-}
-
-impl Default for PacketSettings {
-    fn default() -> Self {
-        PacketSettings {
-            delay_ms: 200,
-            jitter_ms: 50,
-            loss_pct: 30.0,
-            duplicate_pct: 30.0,
-        }
-    }
-}
 
 pub enum MoreUndo {
     Resume(String),

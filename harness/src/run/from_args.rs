@@ -1,0 +1,222 @@
+//! A run's options checked against each other and turned into its [`RunConfig`]; the checks that need
+//! more than the options themselves follow in [`super::validate`].
+
+use super::args::RunArgs;
+use crate::settings::{Expect, PacketSettings, RunConfig, SystemKind};
+use nemesis::FaultKind;
+use node::api::Replication;
+use std::time::Duration;
+use workloads::WorkloadKind;
+
+impl RunConfig {
+    /// Check the options against each other; the error says what is wrong and what to do.
+    pub fn from_args(a: &RunArgs) -> Result<RunConfig, String> {
+        let mut faults = nemesis::parse_nemeses(&a.nemesis).map_err(|e| e.to_string())?;
+        // In a cluster of 3 or fewer every node is every other's neighbour: a ring is no partition.
+        if a.nodes <= 3 && faults.contains(&FaultKind::PartitionRing) {
+            if a.nemesis.split(',').any(|n| n.trim() == "all") {
+                faults.retain(|f| *f != FaultKind::PartitionRing);
+            } else {
+                return Err("partition-ring needs at least 4 nodes (--nodes 4 or more)".into());
+            }
+        }
+        if !(1..=9).contains(&a.nodes) {
+            return Err(format!("--nodes {} is out of range; use 1 to 9", a.nodes));
+        }
+        if a.concurrency == 0 || a.concurrency > 256 {
+            return Err(format!(
+                "--concurrency {} is out of range; use 1 to 256",
+                a.concurrency
+            ));
+        }
+        if !(a.rate > 0.0 && a.rate <= 100_000.0) {
+            return Err(format!(
+                "--rate {} is out of range; use a positive number of ops/s",
+                a.rate
+            ));
+        }
+        if a.time_limit < Duration::from_secs(1) {
+            return Err("--time-limit must be at least 1s".into());
+        }
+        if a.workload != WorkloadKind::Register && a.keys == 0 {
+            return Err(format!(
+                "--keys must be at least 1 for the {} workload",
+                a.workload
+            ));
+        }
+        if a.expect != Expect::Linearizable && a.workload != WorkloadKind::Append {
+            return Err(format!(
+                "--expect {} needs --workload append (only append histories show session guarantees \
+                 and lost writes)",
+                a.expect
+            ));
+        }
+        if a.fault_duration.is_zero() || a.nemesis_interval.is_zero() {
+            return Err("--fault-duration and --nemesis-interval must be more than 0".into());
+        }
+        if !(a.skew_rate > 0.0 && a.skew_rate <= 10.0) {
+            return Err("--skew-rate must be in (0, 10]".into());
+        }
+        if !(0.0..0.5).contains(&a.max_drift) {
+            return Err("--max-drift must be in [0, 0.5)".into());
+        }
+        if a.heartbeat_ms == 0 || a.election_timeout_ms < 2 * a.heartbeat_ms {
+            return Err("--election-timeout-ms must be at least twice --heartbeat-ms (> 0)".into());
+        }
+        let needs_leader = faults.iter().any(|f| {
+            matches!(
+                f,
+                FaultKind::PartitionFollower
+                    | FaultKind::PartitionHalves
+                    | FaultKind::PartitionRing
+            )
+        });
+        if faults.contains(&FaultKind::PartitionRandom) && a.nodes < 2 {
+            return Err("partition-random needs at least 2 nodes".into());
+        }
+        if needs_leader && a.nodes < 3 {
+            return Err(
+                "partition faults other than partition-leader need at least 3 nodes".into(),
+            );
+        }
+        let mode = a.system.check_mode(a.mode.as_deref())?;
+        if a.system == SystemKind::Exec && a.node_cmd.is_none() {
+            return Err("--system exec needs --node-cmd (the command that starts one node)".into());
+        }
+        if a.system != SystemKind::Exec && a.node_cmd.is_some() {
+            return Err("--node-cmd goes with --system exec".into());
+        }
+        if a.system == SystemKind::Etcd && faults.contains(&FaultKind::ClockSkew) {
+            return Err(
+                "clock-skew needs a system whose clock the harness can skew through \
+                        POST /admin/clock (node, exec); etcd has none"
+                    .into(),
+            );
+        }
+        if a.health_timeout < Duration::from_secs(1) {
+            return Err("--health-timeout must be at least 1s".into());
+        }
+        if a.system == SystemKind::Etcd && a.partition_scope == nemesis::PartitionScope::All {
+            return Err(
+                "--partition-scope all needs clients that bind a source address per session \
+                 (node, exec); the etcd client has none"
+                    .into(),
+            );
+        }
+        if a.system != SystemKind::Node && a.replication != Replication::Quorum {
+            return Err(format!(
+                "--replication {} is a mode of our node; {} has no such option",
+                a.replication, a.system
+            ));
+        }
+        let hosts_file = match &a.hosts {
+            Some(p) => {
+                Some(nemesis::hosts::HostsFile::load(p).map_err(|e| format!("--hosts: {e}"))?)
+            }
+            None => None,
+        };
+        if hosts_file.is_some() && a.partition_scope == nemesis::PartitionScope::All {
+            return Err("--partition-scope all is not supported with --hosts".into());
+        }
+        if hosts_file.is_some() && faults.contains(&FaultKind::CorruptData) {
+            return Err(
+                "corrupt-data is not supported with --hosts yet (it edits the data directory locally)"
+                    .into(),
+            );
+        }
+        let nodes: Vec<String> = match &hosts_file {
+            Some(f) => f.names(),
+            None => (1..=a.nodes).map(|i| format!("n{i}")).collect(),
+        };
+        let fault_names: Vec<&str> = faults.iter().map(|f| f.name()).collect();
+        let nemesis_name = if fault_names.is_empty() {
+            "none".to_string()
+        } else {
+            fault_names.join("+")
+        };
+        let name = a.name.clone().unwrap_or_else(|| {
+            let repl = match a.replication {
+                Replication::Quorum => String::new(),
+                r => format!("-{r}"),
+            };
+            format!("{}-{mode}{repl}-{}-{nemesis_name}", a.system, a.workload)
+        });
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(format!("--name '{name}' must be a plain directory name"));
+        }
+        let cfg = RunConfig {
+            name,
+            seed: a.seed.unwrap_or_else(rand::random),
+            faults,
+            system: a.system,
+            mode,
+            node_cmd: a.node_cmd.clone(),
+            replication: a.replication,
+            replication_recorded: (a.system == SystemKind::Node).then_some(a.replication),
+            workload: a.workload,
+            expect: a.expect,
+            settle_s: a.settle.as_secs_f64(),
+            keys: if a.workload != WorkloadKind::Register {
+                a.keys
+            } else {
+                1
+            },
+            nodes,
+            time_limit_s: a.time_limit.as_secs_f64(),
+            routing: a.routing,
+            concurrency: a.concurrency,
+            rate: a.rate,
+            op_timeout_ms: a.op_timeout.as_millis() as u64,
+            health_timeout_s: a.health_timeout.as_secs_f64(),
+            partition_scope: a.partition_scope,
+            nemesis_interval_s: a.nemesis_interval.as_secs_f64(),
+            fault_duration_s: a.fault_duration.as_secs_f64(),
+            skew_rate: a.skew_rate,
+            subnet: a.subnet.to_string(),
+            heartbeat_ms: a.heartbeat_ms,
+            election_timeout_ms: a.election_timeout_ms,
+            lease_ms: a.lease_ms,
+            max_drift: a.max_drift,
+            lease_votes: a.lease_votes,
+            check_time_limit_s: a.check_time_limit.as_secs_f64(),
+            packets: PacketSettings {
+                delay_ms: a.packet_delay.as_millis() as u64,
+                jitter_ms: a.packet_jitter.as_millis() as u64,
+                loss_pct: a.packet_loss,
+                duplicate_pct: a.packet_duplicate,
+            },
+            harness_version: env!("CARGO_PKG_VERSION"),
+            store: a.store.clone(),
+            node_bin: a.node_bin.clone(),
+            subnet_parsed: a.subnet,
+            hosts: a.hosts.clone(),
+            hosts_file,
+        };
+        cfg.check_schedule()?;
+        super::validate::check(a, &cfg)?;
+        Ok(cfg)
+    }
+
+    /// Every fault asked for must get a window: a run too short for them would not test what was asked.
+    fn check_schedule(&self) -> Result<(), String> {
+        let windows = self.schedule();
+        let missing: Vec<&str> = self
+            .faults
+            .iter()
+            .filter(|f| !windows.iter().any(|w| w.kind == **f))
+            .map(|f| f.name())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "--time-limit {}s leaves room for {} fault window(s) of {}s, {}s apart, so {} would never run: \
+             give a longer --time-limit or a shorter --nemesis-interval / --fault-duration",
+            self.time_limit_s,
+            windows.len(),
+            self.fault_duration_s,
+            self.nemesis_interval_s,
+            missing.join(", ")
+        ))
+    }
+}

@@ -1,0 +1,58 @@
+//! `--system`: which system a run tests, and the consistency modes each one takes. The adapters that
+//! start and reach them are in [`crate::system`].
+
+use node::api::ReadMode;
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// The systems users can name with `--system`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SystemKind {
+    Node,
+    Etcd,
+    Exec,
+}
+
+impl SystemKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SystemKind::Node => "node",
+            SystemKind::Etcd => "etcd",
+            SystemKind::Exec => "exec",
+        }
+    }
+
+    /// The mode to run in: the one given, checked against the system, or the system's default.
+    pub fn check_mode(self, mode: Option<&str>) -> Result<String, String> {
+        match self {
+            SystemKind::Node => Ok(mode.unwrap_or("lease").parse::<ReadMode>()?.to_string()),
+            SystemKind::Etcd => match mode.unwrap_or("linearizable") {
+                m @ ("linearizable" | "serializable") => Ok(m.to_string()),
+                m => Err(format!(
+                    "unknown etcd mode '{m}'; expected linearizable or serializable"
+                )),
+            },
+            SystemKind::Exec => Ok(mode.unwrap_or("default").to_string()),
+        }
+    }
+}
+
+impl fmt::Display for SystemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SystemKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "node" => Ok(SystemKind::Node),
+            "etcd" => Ok(SystemKind::Etcd),
+            "exec" => Ok(SystemKind::Exec),
+            _ => Err(format!("unknown system '{s}'; expected node, etcd or exec")),
+        }
+    }
+}

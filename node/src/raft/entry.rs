@@ -1,0 +1,38 @@
+//! A log entry and the command it carries. Apart from the boundary types ([`super::types`]) because the
+//! state machine, below them, applies commands and speculates over entries not yet applied.
+
+use crate::api::Value;
+use serde::{Deserialize, Serialize};
+
+/// One entry of the replicated log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub term: u64,
+    pub index: u64,
+    pub command: Command,
+}
+
+/// State machine commands (what a log entry carries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Appended by a new leader; committing it makes the leader "ready".
+    Noop,
+    Put {
+        key: String,
+        value: Value,
+    },
+    Cas {
+        key: String,
+        from: Option<Value>,
+        to: Value,
+    },
+    /// Append `value` to the list at `key` (created empty).
+    Append {
+        key: String,
+        value: Value,
+    },
+    /// A read committed through the log (`--read-mode log`).
+    Get {
+        key: String,
+    },
+}
