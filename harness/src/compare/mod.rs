@@ -9,7 +9,8 @@ mod row;
 mod tradeoffs;
 
 use crate::exit;
-use crate::run::args::{RunArgs, RunConfig};
+use crate::run::args::RunArgs;
+use crate::settings::RunConfig;
 use crate::store::RunDir;
 use anyhow::{Context, Result};
 use clap::{Args, Parser};

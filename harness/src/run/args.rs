@@ -1,5 +1,5 @@
-//! Options of a test run (`harness [OPTIONS]`), as the command line gives them. [`RunConfig::from_args`]
-//! ([`super::from_args`]) checks them into the run's settings.
+//! Options of a test run (`harness [OPTIONS]`), as the command line gives them.
+//! `RunConfig::from_args` ([`super::from_args`]) checks them into the run's settings.
 
 use crate::duration;
 use crate::settings::{Expect, SystemKind};
@@ -9,9 +9,6 @@ use node::api::{LeaseVotes, Replication};
 use std::path::PathBuf;
 use std::time::Duration;
 use workloads::{Routing, WorkloadKind};
-
-/// Taken with the options by those that parse them (the run and `compare`).
-pub use crate::settings::RunConfig;
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
