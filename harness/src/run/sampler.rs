@@ -9,7 +9,7 @@
 //! Cheap on purpose: at most one request per node in flight, a short deadline, and a node that does not
 //! answer in time (paused, killed, unreachable) is recorded as `down` for that sample.
 
-use checker::{Event, EventType, Process};
+use checker::Event;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,18 +68,7 @@ fn sample_event(answers: Vec<(String, Option<Result<NodeStatus, ClientError>>)>)
         };
         value.insert(node, v);
     }
-    Event {
-        index: 0,
-        time: 0,
-        process: Process::Named("status".into()),
-        kind: EventType::Info,
-        f: "status".into(),
-        key: None,
-        value: Value::Object(value),
-        node: None,
-        error: None,
-        session: None,
-    }
+    Event::named("status", "status", Value::Object(value))
 }
 
 #[cfg(test)]
