@@ -74,6 +74,7 @@ fn sample_event(answers: Vec<(String, Option<Result<NodeStatus, ClientError>>)>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use checker::{EventType, Process};
     use node::api::Role;
 
     #[test]
