@@ -95,7 +95,8 @@ fn root_small_compare_writes_every_file_with_right_columns_and_renders() {
     assert!(al["minority_reads"].as_f64().unwrap() >= 0.5, "{al:#}");
     assert!(ri["read_p50_ms"].is_number() && al["read_p50_ms"].is_number());
     assert!(
-        json["client_overhead"]["read_p50_us"].is_number(),
+        json["client_overhead"]["closed_loop"]["read_p50_us"].is_number()
+            && json["client_overhead"]["paced"]["write_p50_us"].is_number(),
         "the client's own cost is measured: {:#}",
         json["client_overhead"]
     );

@@ -197,6 +197,16 @@ fn cell_args(
         argv.push(v);
     }
     argv.extend(spec.args());
+    for (option, value) in spec.defaults() {
+        // The user's --extra wins: clap refuses an option given twice.
+        let given = a
+            .extra
+            .iter()
+            .any(|e| e == option || e.starts_with(&format!("{option}=")));
+        if !given {
+            argv.extend([option.to_string(), value.to_string()]);
+        }
+    }
     if let Some(bin) = &a.node_bin {
         argv.push("--node-bin".into());
         argv.push(bin.display().to_string());
@@ -308,5 +318,68 @@ pub fn run(a: CompareArgs) -> Result<u8> {
     } else {
         println!("unexpected outcomes:\n  {}", unexpected.join("\n  "));
         Ok(exit::INVALID)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compare_args(argv: &[&str]) -> CompareArgs {
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            compare: CompareArgs,
+        }
+        let mut v = vec!["compare"];
+        v.extend_from_slice(argv);
+        Wrapper::try_parse_from(v).unwrap().compare
+    }
+
+    fn cell(a: &CompareArgs, label: &str) -> RunArgs {
+        let spec = a
+            .cells()
+            .into_iter()
+            .find(|c| c.label() == label)
+            .unwrap_or_else(|| panic!("no cell {label}"));
+        cell_args(a, &spec, 1, std::path::Path::new("store")).unwrap()
+    }
+
+    #[test]
+    fn preset_cells_get_the_preset_defaults_unless_the_user_sets_them() {
+        let a = compare_args(&["--preset", "reads"]);
+        let run = cell(&a, "lease-no-wait × partition-leader");
+        assert_eq!(run.op_timeout, std::time::Duration::from_millis(500));
+        assert_eq!(run.partition_scope, nemesis::PartitionScope::All);
+        // No partition: clients are not cut, but the timeout is the preset's.
+        let run = cell(&a, "lease × kill-leader");
+        assert_eq!(run.partition_scope, nemesis::PartitionScope::Peers);
+        assert_eq!(run.op_timeout, std::time::Duration::from_millis(500));
+        // The user's own value wins, whichever way it is written.
+        for extra in [
+            vec!["--extra=--op-timeout=2s", "--extra=--partition-scope=peers"],
+            vec![
+                "--extra",
+                "--op-timeout",
+                "--extra",
+                "2s",
+                "--extra",
+                "--partition-scope",
+                "--extra",
+                "peers",
+            ],
+        ] {
+            let mut argv = vec!["--preset", "reads"];
+            argv.extend(extra);
+            let a = compare_args(&argv);
+            let run = cell(&a, "lease-no-wait × partition-leader");
+            assert_eq!(run.op_timeout, std::time::Duration::from_secs(2));
+            assert_eq!(run.partition_scope, nemesis::PartitionScope::Peers);
+        }
+        // A matrix spelled out without a preset keeps the run defaults.
+        let a = compare_args(&["--modes", "lease", "--nemeses", "partition-leader"]);
+        let run = cell(&a, "lease × partition-leader");
+        assert_eq!(run.op_timeout, std::time::Duration::from_millis(1500));
+        assert_eq!(run.partition_scope, nemesis::PartitionScope::Peers);
     }
 }

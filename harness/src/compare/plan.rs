@@ -14,6 +14,12 @@ pub const SWEEP_CONCURRENCY: [usize; 3] = [1, 8, 64];
 /// Modes the latency sweep measures.
 pub const SWEEP_MODES: [&str; 3] = ["lease", "read-index", "follower-read"];
 
+/// Client timeout of preset cells: well under the lease (1.5 s). With partitions that also cut clients,
+/// a session whose request went to the cut-off leader waits out its timeout; with a timeout as long as the
+/// lease it came back only once the old lease was over, so the window in which two leaders answer (what
+/// lease-no-wait gets wrong) went unobserved (0 of 3 runs caught it; 5 of 6 with 500 ms).
+pub const PRESET_OP_TIMEOUT: &str = "500ms";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Preset {
@@ -57,9 +63,10 @@ pub struct CellSpec {
     /// Concurrent clients, when the cell sets it (the latency sweep).
     pub concurrency: Option<usize>,
     pub purpose: Purpose,
-    /// Partitions also cut the cut-off side's clients from the majority (`--partition-scope all`), so the
-    /// cell's CAP label says what a client on that side gets. Presets set it.
-    pub cut_clients: bool,
+    /// A preset's cell: partitions also cut the cut-off side's clients from the majority
+    /// (`--partition-scope all`), so the cell's CAP label says what a client on that side gets, and
+    /// clients time out after [`PRESET_OP_TIMEOUT`]. See [`CellSpec::defaults`].
+    pub preset: bool,
 }
 
 impl CellSpec {
@@ -94,11 +101,20 @@ impl CellSpec {
                 "100000".into(),
             ]);
         }
-        if self.cut_clients && (nemesis.starts_with("partition") || nemesis == "clock-skew") {
-            // Clients on the cut-off side lose the majority too, so a partition shows CP or AP.
-            v.extend(["--partition-scope".into(), "all".into()]);
-        }
         v
+    }
+
+    /// Options a preset gives its cells unless the user's `--extra` sets them: (option, value).
+    pub fn defaults(&self) -> Vec<(&'static str, &'static str)> {
+        if !self.preset {
+            return Vec::new();
+        }
+        let mut d = vec![("--op-timeout", PRESET_OP_TIMEOUT)];
+        if self.nemesis.starts_with("partition") || self.nemesis.starts_with("clock-skew") {
+            // Clients on the cut-off side lose the majority too, so a partition shows CP or AP.
+            d.push(("--partition-scope", "all"));
+        }
+        d
     }
 
     /// A short label: `lease × partition-leader`, `async sticky × kill-leader`, `lease @64 × none`.
@@ -174,7 +190,7 @@ fn cell(mode: &str, repl: &str, routing: &str, nemesis: &str, workload: &str) ->
         workload: workload.into(),
         concurrency: None,
         purpose: Purpose::Safety,
-        cut_clients: false,
+        preset: false,
     }
 }
 
@@ -218,10 +234,7 @@ pub fn preset_cells(p: Preset, n: &Narrowing) -> Vec<CellSpec> {
     }
     cells
         .into_iter()
-        .map(|c| CellSpec {
-            cut_clients: true,
-            ..c
-        })
+        .map(|c| CellSpec { preset: true, ..c })
         .filter(|c| {
             keep(&n.modes, &c.mode)
                 && keep(&n.nemeses, &c.nemesis)
@@ -272,11 +285,7 @@ mod tests {
         let repl = preset_cells(Preset::Replication, &Narrowing::default());
         assert_eq!(repl.len(), 18);
         assert!(repl.iter().all(|c| c.workload == "append"));
-        let scoped = |c: &CellSpec| {
-            c.args()
-                .windows(2)
-                .any(|w| w == ["--partition-scope", "all"])
-        };
+        let scoped = |c: &CellSpec| c.defaults().contains(&("--partition-scope", "all"));
         assert!(repl
             .iter()
             .any(|c| c.nemesis == "partition-follower" && scoped(c)));
