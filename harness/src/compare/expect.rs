@@ -205,7 +205,10 @@ fn replication(c: &CellSpec) -> Expect {
             "the leader acknowledged writes no follower had; they are lost on failover",
         ),
         ("async", _, _) => Expect::new(
-            vec![check("no_lost_writes", Sometimes("not measured here"))],
+            vec![check(
+                "no_lost_writes",
+                Sometimes("not measured for this fault; either verdict is accepted"),
+            )],
             "acknowledged writes are lost only if the leader is replaced before it replicates them",
         ),
         _ => Expect::new(vec![], "no expectation recorded for this cell"),
@@ -238,6 +241,13 @@ fn reads(c: &CellSpec) -> Expect {
             Broken,
             "any node answers from its applied state, which lags the commit index",
         ),
+        // `harness compare --preset reads --modes leader-local --nemeses clock-skew-within --runs 4 --seed 600`
+        // (3 of 4), and 2 of 3 with 10 s runs and 1.5 s client timeouts (seeds 1000-1002).
+        "leader-local" if f == "clock-skew-within" => e(
+            Sometimes("caught in 3 of 4 (2 of 3 with 1.5 s client timeouts)"),
+            "the cut-off leader answers reads with no check while a new leader takes writes; its slightly \
+             slow clock makes it step down a little later, and whether a read lands in that window varies",
+        ),
         "leader-local" if leader_cut => e(
             Broken,
             "the cut-off leader answers reads with no check while a new leader takes writes",
@@ -246,13 +256,14 @@ fn reads(c: &CellSpec) -> Expect {
             e(Holds, "PreVote keeps the leader; only it answers")
         }
         // Rates from `harness compare --preset reads --modes leader-local --nemeses kill-leader,pause-leader
-        // --runs 10 --time-limit 10s --seed 500` (sticky routing, seeds 500-509).
+        // --runs 10 --seed 500` (the preset's settings: 15 s runs, 500 ms client timeouts; seeds 500-509),
+        // and from the same command with 10 s runs and 1.5 s client timeouts before the preset set them.
         "leader-local" if f == "kill-leader" => e(
-            Sometimes("caught in 2 of 10"),
+            Sometimes("caught in 0 of 10 (2 of 10 with 1.5 s client timeouts)"),
             "stale only in the moments after a restart before the node hears of the new leader",
         ),
         "leader-local" if f == "pause-leader" => e(
-            Sometimes("caught in 1 of 10"),
+            Sometimes("caught in 0 of 10 (1 of 10 with 1.5 s client timeouts)"),
             "stale only if a read reaches the resumed leader before it hears of the new term",
         ),
         "lease-no-wait" if leader_cut => e(
