@@ -1,7 +1,7 @@
 //! The comparison, written four ways: a terminal table, `compare.md`, `compare.json` and `compare.html`;
 //! each with the measured trade-offs in plain words.
 
-use super::row::Row;
+use super::row::{pct, Row};
 use super::tradeoffs::tradeoffs;
 use super::{Cell, CompareArgs};
 use crate::store::RunDir;
@@ -17,10 +17,6 @@ fn ms(x: Option<f64>) -> String {
 
 fn secs(x: Option<f64>) -> String {
     x.map_or("–".into(), |v| format!("{v:.2}"))
-}
-
-fn pct(x: Option<f64>) -> String {
-    x.map_or("–".into(), |v| format!("{:.0}%", v * 100.0))
 }
 
 const HEADER: [&str; 14] = [

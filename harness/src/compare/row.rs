@@ -68,6 +68,11 @@ fn num(v: &Value, ptr: &str) -> Option<f64> {
     v.pointer(ptr).and_then(Value::as_f64)
 }
 
+/// A share as a percentage, `–` when not measured.
+pub fn pct(x: Option<f64>) -> String {
+    x.map_or("–".into(), |v| format!("{:.0}%", v * 100.0))
+}
+
 pub fn median(mut xs: Vec<f64>) -> Option<f64> {
     if xs.is_empty() {
         return None;

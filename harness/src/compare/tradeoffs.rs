@@ -2,7 +2,7 @@
 //! appears only when the matrix measured what it needs.
 
 use super::plan::{SKEW_BEYOND, SKEW_WITHIN, SWEEP_CONCURRENCY};
-use super::row::{median, Row};
+use super::row::{median, pct, Row};
 use workloads::overhead::Overhead;
 
 fn med(rows: &[&Row], f: impl Fn(&Row) -> Option<f64>) -> Option<f64> {
@@ -186,7 +186,6 @@ fn write_cost(rows: &[Row]) -> Option<String> {
 
 /// What synchronous replication costs in availability: writes served with a node away.
 fn write_availability(rows: &[Row]) -> Option<String> {
-    let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.0}%", v * 100.0));
     let parts: Vec<String> = ["sync-all", "quorum", "async"]
         .iter()
         .filter_map(|m| {
