@@ -1,15 +1,15 @@
 //! CAP, measured: during partitions, how available the system was to the sessions whose home is on the
 //! cut-off (minority) side and to those on the majority side.
 //!
-//! A session's home is node *session mod n* at the start (the routing's rule, docs/protocol.md) and moves
-//! with each `failover` event of the `router`. An op counts for the side of its session's home when it was
-//! invoked inside a partition window; it was served when it completed `ok` or with a correct refusal
+//! A session's side is that of node *session mod n*, the node it started on (docs/protocol.md): its client
+//! sends from that side's address, and failing over to a node across the cut does not move the client. An
+//! op counts for its session's side when it was invoked inside a partition window; it was served when it completed `ok` or with a correct refusal
 //! (`cas_failed`), as [`crate::metrics::Availability`] counts, before the window ended: a request held up
 //! by the cut and answered after the heal was not available during the partition.
 
 use crate::faults::FaultSpan;
 use crate::ops::pair;
-use checker::{Event, EventType, Process};
+use checker::Event;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -96,10 +96,6 @@ pub fn cap_availability(
     if windows.is_empty() || nodes.is_empty() {
         return None;
     }
-    let mut homes: HashMap<u64, String> = HashMap::new();
-    // `pair` makes one op per client invoke, in event order: each invoke met below takes the next one,
-    // so its home is the one in force at the invoke.
-    let mut ops = pair(events).into_iter();
     // Per process: (side is minority, is a read) of its op invoked in a window and never answered. A
     // later invoke of the process drops it; one still open at the end was not served.
     let mut open: HashMap<u64, (bool, bool)> = HashMap::new();
@@ -107,40 +103,26 @@ pub fn cap_availability(
         partitions: windows.len(),
         ..CapAvailability::default()
     };
-    for e in events {
-        match (&e.process, e.kind) {
-            (Process::Named(n), _) if n == "router" && e.f == "failover" => {
-                let session = e.value.get("session").and_then(|v| v.as_u64());
-                let to = e.value.get("to").and_then(|v| v.as_str());
-                if let (Some(s), Some(to)) = (session, to) {
-                    homes.insert(s, to.to_string());
-                }
+    // `pair` gives one op per client invoke, in the order of the invokes.
+    for op in pair(events) {
+        open.remove(&op.process);
+        let Some(w) = windows
+            .iter()
+            .find(|w| w.contains(op.invoke_ns as f64 / 1e9))
+        else {
+            continue;
+        };
+        let session = op.session.unwrap_or(op.process);
+        let side = &nodes[session as usize % nodes.len()];
+        let minority = w.targets.iter().any(|t| t == side);
+        match op.complete_ns {
+            Some(c) => {
+                let served = op.is_served() && w.contains(c as f64 / 1e9);
+                out.side(minority).add(op.is_read(), served);
             }
-            (Process::Client(_), EventType::Invoke) => {
-                let op = ops.next().expect("pair makes one op per client invoke");
-                open.remove(&op.process);
-                let Some(w) = windows
-                    .iter()
-                    .find(|w| w.contains(op.invoke_ns as f64 / 1e9))
-                else {
-                    continue;
-                };
-                let session = op.session.unwrap_or(op.process);
-                let home = homes
-                    .get(&session)
-                    .unwrap_or_else(|| &nodes[session as usize % nodes.len()]);
-                let minority = w.targets.iter().any(|t| t == home);
-                match op.complete_ns {
-                    Some(c) => {
-                        let served = op.is_served() && w.contains(c as f64 / 1e9);
-                        out.side(minority).add(op.is_read(), served);
-                    }
-                    None => {
-                        open.insert(op.process, (minority, op.is_read()));
-                    }
-                }
+            None => {
+                open.insert(op.process, (minority, op.is_read()));
             }
-            _ => {}
         }
     }
     for (minority, read) in open.into_values() {
@@ -154,6 +136,7 @@ pub fn cap_availability(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use checker::{EventType, Process};
     use serde_json::json;
 
     fn ev(time_s: f64, process: Process, kind: EventType, f: &str) -> Event {
@@ -172,7 +155,7 @@ mod tests {
     }
 
     #[test]
-    fn ops_count_for_their_home_side_and_follow_failovers() {
+    fn ops_count_for_the_side_their_session_started_on() {
         let nodes: Vec<String> = ["n1", "n2", "n3"].iter().map(|s| s.to_string()).collect();
         let faults = vec![FaultSpan::new("partition-leader", 1.0, Some(5.0), ["n1"])];
         let c = Process::Client;
@@ -193,7 +176,7 @@ mod tests {
         ];
         events[5].error = Some("unavailable: no quorum".into());
         events[9].error = Some("cas_failed: value is 3".into());
-        // Session 0 fails over to n2: its later ops count for the majority.
+        // Session 0 fails over to n2: its client is still on n1's side, so its later ops count there.
         let mut fo = ev(
             2.0,
             Process::Named("router".into()),
@@ -208,13 +191,13 @@ mod tests {
         events.push(ev(4.5, c(2), EventType::Invoke, "read"));
         events.push(ev(5.5, c(2), EventType::Ok, "read"));
         let cap = cap_availability(&events, &faults, &nodes).unwrap();
-        assert_eq!(cap.minority.ops, 2);
-        assert_eq!(cap.minority.served, 1);
+        assert_eq!(cap.minority.ops, 3);
+        assert_eq!(cap.minority.served, 2);
         assert_eq!(cap.minority.read_ratio(), Some(1.0));
         assert_eq!(cap.minority.update_ratio(), Some(0.0));
-        assert_eq!(cap.majority.ops, 4);
+        assert_eq!(cap.majority.ops, 3);
         assert_eq!(
-            cap.majority.served, 3,
+            cap.majority.served, 2,
             "the read answered after the heal was not served"
         );
         assert!(cap_availability(&events, &[], &nodes).is_none());

@@ -63,12 +63,19 @@ impl Route {
     }
 
     /// The session's home node: where sticky sends its ops; for the other routings, node *worker mod n*.
-    /// Partitions that reach clients cut a session off with its home's side.
     pub fn home(&self) -> usize {
         match self.routing {
             Routing::Sticky => self.cursor,
             Routing::Leader | Routing::RoundRobin => self.session % self.nodes,
         }
+    }
+
+    /// The node whose side of a partition the session's client is on: the one it started on (*worker mod
+    /// n*), whatever its home is now. Partitions that reach clients cut a session off with that side.
+    /// Failing over changes where a session sends, not where its client is: a client on the cut-off side
+    /// that moves to a node across the cut is still cut off, as it would be on a real network.
+    pub fn side(&self) -> usize {
+        self.session % self.nodes
     }
 
     /// Most hops one op follows `not_leader` hints.
@@ -255,6 +262,8 @@ mod tests {
         assert_eq!((f.from.as_str(), f.to.as_str()), ("n1", "n2"));
         assert!(f.reason.contains("2 timeouts"), "{}", f.reason);
         assert_eq!(s.target(), 1);
+        // Its client has not moved: it still sends from the side of the node it started on.
+        assert_eq!((s.home(), s.side()), (1, 2));
     }
 
     #[test]

@@ -40,7 +40,7 @@ async fn perform(
     let mut target = route.target();
     let mut hops = 0;
     loop {
-        let a = client.execute_from(route.home(), target, op).await;
+        let a = client.execute_from(route.side(), target, op).await;
         let next = route.after(target, &a, names);
         if let Some(f) = next.failover {
             record_failover(recorder, &f);
