@@ -151,8 +151,9 @@ fn history(store: &Path) -> Vec<Value> {
 #[test]
 fn root_hosts_read_index_valid_leader_local_caught_kill_leader_restarts() {
     let test = "root_hosts_read_index_valid_leader_local_caught_kill_leader_restarts";
-    let Some(rig) = rig(test) else { return };
+    // The lock first: a rig is a cluster's worth of namespaces and sshds, built one at a time too.
     let _one_at_a_time = cluster_lock();
+    let Some(rig) = rig(test) else { return };
 
     // read-index under partition-leader: valid.
     let store = tempfile::tempdir().unwrap();
@@ -269,8 +270,9 @@ fn root_hosts_read_index_valid_leader_local_caught_kill_leader_restarts() {
 #[test]
 fn root_hosts_killed_controller_leaves_no_node_and_clean_sweeps() {
     let test = "root_hosts_killed_controller_leaves_no_node_and_clean_sweeps";
-    let Some(rig) = rig(test) else { return };
+    // The lock first: a rig is a cluster's worth of namespaces and sshds, built one at a time too.
     let _one_at_a_time = cluster_lock();
+    let Some(rig) = rig(test) else { return };
     let store = tempfile::tempdir().unwrap();
     let mut child = Command::new("ip")
         .args(["netns", "exec", rig.control_netns()])

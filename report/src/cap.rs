@@ -1,11 +1,12 @@
-//! CAP, measured: during partitions, how available the system was to the sessions whose home is on the
-//! cut-off (minority) side and to those on the majority side.
+//! CAP, measured: during partitions, how available the system was to the sessions on the cut-off
+//! (minority) side and to those on the majority side.
 //!
-//! A session's side is that of node *session mod n*, the node it started on (docs/protocol.md): its client
-//! sends from that side's address, and failing over to a node across the cut does not move the client. An
-//! op counts for its session's side when it was invoked inside a partition window; it was served when it completed `ok` or with a correct refusal
-//! (`cas_failed`), as [`crate::metrics::Availability`] counts, before the window ended: a request held up
-//! by the cut and answered after the heal was not available during the partition.
+//! A session's side is that of node *session mod n*, the node it started on (docs/protocol.md): its
+//! client sends from that side's address, and failing over to a node across the cut does not move the
+//! client. An op counts for its session's side when it was invoked inside a partition window; it was
+//! served when it completed `ok` or with a correct refusal (`cas_failed`), as
+//! [`crate::metrics::Availability`] counts, before the window ended: a request held up by the cut and
+//! answered after the heal was not available during the partition.
 
 use crate::faults::FaultSpan;
 use crate::ops::pair;

@@ -355,6 +355,10 @@ mod tests {
         let run = cell(&a, "lease × kill-leader");
         assert_eq!(run.partition_scope, nemesis::PartitionScope::Peers);
         assert_eq!(run.op_timeout, std::time::Duration::from_millis(500));
+        // Beyond the drift bound the two leaders overlap later: sessions keep the run's timeout.
+        let run = cell(&a, "lease × clock-skew-beyond");
+        assert_eq!(run.op_timeout, std::time::Duration::from_millis(1500));
+        assert_eq!(run.partition_scope, nemesis::PartitionScope::All);
         // The user's own value wins, whichever way it is written.
         for extra in [
             vec!["--extra=--op-timeout=2s", "--extra=--partition-scope=peers"],

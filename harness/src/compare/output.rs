@@ -120,7 +120,7 @@ fn markdown(rows: &[Row], words: &[String], command: &str) -> String {
         "Verdicts per cell: ✓ valid, ✗ invalid (anomaly found), ? unknown, ! invalid run. Guarantees: \
          lin(earizable), ryw (read your writes), mr/mw (monotonic reads/writes), wfr (writes follow reads), \
          conv(erged after heal), lost (no acknowledged write lost); ✓ held in every run, ✗ broke in every \
-         run. CAP: during partitions, the share of requests served to sessions whose home is on the cut-off \
+         run. CAP: during partitions, the share of requests served to sessions that started on the cut-off \
          side (its reads r and writes w) and on the majority side; CP = the cut-off side unavailable and \
          consistent, AP = available there and a guarantee broken. \"Served\" counts ok answers and correct \
          refusals (cas_failed); unavailable, not_leader after the retry, refused and timed-out requests \

@@ -19,6 +19,12 @@ pub const SWEEP_MODES: [&str; 3] = ["lease", "read-index", "follower-read"];
 /// lease it came back only once the old lease was over, so the window in which two leaders answer (what
 /// lease-no-wait gets wrong) went unobserved (0 of 3 runs caught it; 5 of 6 with 500 ms).
 pub const PRESET_OP_TIMEOUT: &str = "500ms";
+/// Client timeout of the preset's clock-skew-beyond cells: the run default, 1.5 s. There the two leaders
+/// answer later: the new leader first waits out the reported lease (about 1.6 s after the cut), and the old
+/// one, its clock at a tenth of real speed, keeps answering until the heal (3 s). A session on the old
+/// leader's side that failed over after two 500 ms timeouts was trying the unreachable majority through
+/// exactly that window (lease caught in 1 of 3 runs); with 1.5 s it stays on the old leader (5 of 5).
+pub const SKEW_BEYOND_OP_TIMEOUT: &str = "1500ms";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -109,7 +115,12 @@ impl CellSpec {
         if !self.preset {
             return Vec::new();
         }
-        let mut d = vec![("--op-timeout", PRESET_OP_TIMEOUT)];
+        let timeout = if self.nemesis == "clock-skew-beyond" {
+            SKEW_BEYOND_OP_TIMEOUT
+        } else {
+            PRESET_OP_TIMEOUT
+        };
+        let mut d = vec![("--op-timeout", timeout)];
         if self.nemesis.starts_with("partition") || self.nemesis.starts_with("clock-skew") {
             // Clients on the cut-off side lose the majority too, so a partition shows CP or AP.
             d.push(("--partition-scope", "all"));

@@ -44,7 +44,7 @@ pub struct Row {
     pub ok_per_s: Option<f64>,
     /// Share of ops invoked during a fault that the system served.
     pub availability_in_faults: Option<f64>,
-    /// During partitions: share served to sessions homed on the cut-off side, and on the majority side.
+    /// During partitions: share served to sessions on the cut-off side (where they started), and on the majority side.
     pub minority_available: Option<f64>,
     pub minority_reads: Option<f64>,
     pub minority_updates: Option<f64>,

@@ -155,9 +155,36 @@ pub fn run_in_store(
 ) -> Option<(Output, serde_json::Value, tempfile::TempDir)> {
     let _one_at_a_time = cluster_test(test)?;
     let store = tempfile::tempdir().unwrap();
-    let out = harness(args, store.path());
+    let out = leaves_nothing(|| harness(args, store.path()));
     let res = results(store.path());
     Some((out, res, store))
+}
+
+/// Runs `run` (a harness run, under the cluster lock) and asserts it left no namespace or link of ours
+/// behind. Only what appeared during the run counts, so a leftover names the run that left it; one
+/// already there before is reported as an earlier test's.
+pub fn leaves_nothing<T>(run: impl FnOnce() -> T) -> T {
+    let (ns_before, links_before) = (leftover_namespaces(), leftover_links());
+    if !ns_before.is_empty() || !links_before.is_empty() {
+        eprintln!(
+            "warning: left by an earlier test, before this run started: namespaces {ns_before:?}, \
+             links {links_before:?}"
+        );
+    }
+    let out = run();
+    let new_ns: Vec<String> = leftover_namespaces()
+        .into_iter()
+        .filter(|n| !ns_before.contains(n))
+        .collect();
+    let new_links: Vec<String> = leftover_links()
+        .into_iter()
+        .filter(|n| !links_before.contains(n))
+        .collect();
+    assert!(
+        new_ns.is_empty() && new_links.is_empty(),
+        "the run left namespaces {new_ns:?} and links {new_links:?}"
+    );
+    out
 }
 
 /// Run the harness with `args` (root only, one cluster at a time); returns its output and results.json,
