@@ -62,14 +62,6 @@ impl Route {
         }
     }
 
-    /// The session's home node: where sticky sends its ops; for the other routings, node *worker mod n*.
-    pub fn home(&self) -> usize {
-        match self.routing {
-            Routing::Sticky => self.cursor,
-            Routing::Leader | Routing::RoundRobin => self.session % self.nodes,
-        }
-    }
-
     /// The node whose side of a partition the session's client is on: the one it started on (*worker mod
     /// n*), whatever its home is now. Partitions that reach clients cut a session off with that side.
     /// Failing over changes where a session sends, not where its client is: a client on the cut-off side
@@ -263,7 +255,7 @@ mod tests {
         assert!(f.reason.contains("2 timeouts"), "{}", f.reason);
         assert_eq!(s.target(), 1);
         // Its client has not moved: it still sends from the side of the node it started on.
-        assert_eq!((s.home(), s.side()), (1, 2));
+        assert_eq!(s.side(), 2);
     }
 
     #[test]
