@@ -172,14 +172,11 @@ pub fn leaves_nothing<T>(run: impl FnOnce() -> T) -> T {
         );
     }
     let out = run();
-    let new_ns: Vec<String> = leftover_namespaces()
-        .into_iter()
-        .filter(|n| !ns_before.contains(n))
-        .collect();
-    let new_links: Vec<String> = leftover_links()
-        .into_iter()
-        .filter(|n| !links_before.contains(n))
-        .collect();
+    let appeared = |now: Vec<String>, before: &[String]| -> Vec<String> {
+        now.into_iter().filter(|n| !before.contains(n)).collect()
+    };
+    let new_ns = appeared(leftover_namespaces(), &ns_before);
+    let new_links = appeared(leftover_links(), &links_before);
     assert!(
         new_ns.is_empty() && new_links.is_empty(),
         "the run left namespaces {new_ns:?} and links {new_links:?}"
