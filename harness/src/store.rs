@@ -9,23 +9,42 @@ use std::path::{Path, PathBuf};
 
 pub struct RunDir {
     pub root: PathBuf,
+    store: PathBuf,
+    /// `root` relative to the store: what `latest` points at.
+    relative: PathBuf,
 }
 
 impl RunDir {
     /// Create a fresh run directory and point `<store>/latest` at it.
     pub fn create(store: &Path, name: &str) -> Result<RunDir> {
+        let dir = RunDir::plan(store, name);
+        dir.make()?;
+        Ok(dir)
+    }
+
+    /// Where a fresh run directory would go, without creating anything: a command checks its options
+    /// against it first, so a refused one leaves the store as it was.
+    pub fn plan(store: &Path, name: &str) -> RunDir {
         let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S%.3f").to_string();
-        let root = store.join(name).join(&stamp);
-        fs::create_dir_all(&root)
-            .with_context(|| format!("creating run directory {}", root.display()))?;
-        let latest = store.join("latest");
-        let target = Path::new(name).join(&stamp);
+        let relative = Path::new(name).join(stamp);
+        RunDir {
+            root: store.join(&relative),
+            store: store.to_path_buf(),
+            relative,
+        }
+    }
+
+    /// Create the planned directory and point `<store>/latest` at it.
+    pub fn make(&self) -> Result<()> {
+        fs::create_dir_all(&self.root)
+            .with_context(|| format!("creating run directory {}", self.root.display()))?;
+        let latest = self.store.join("latest");
         // Replace the link atomically: make a new one beside it, then rename over.
-        let tmp = store.join(format!(".latest.{}", std::process::id()));
+        let tmp = self.store.join(format!(".latest.{}", std::process::id()));
         let _ = fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&target, &tmp).context("creating store/latest link")?;
+        std::os::unix::fs::symlink(&self.relative, &tmp).context("creating store/latest link")?;
         fs::rename(&tmp, &latest).context("updating store/latest link")?;
-        Ok(RunDir { root })
+        Ok(())
     }
 
     pub fn path(&self, file: &str) -> PathBuf {
@@ -87,5 +106,16 @@ mod tests {
             serde_json::from_str(&fs::read_to_string(b.path("x.json")).unwrap()).unwrap();
         assert_eq!(back["a"], 1);
         assert!(!b.path("x.tmp").exists());
+    }
+
+    #[test]
+    fn a_planned_run_directory_exists_only_once_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let planned = RunDir::plan(&store, "t");
+        assert!(!store.exists(), "planning creates nothing");
+        planned.make().unwrap();
+        let latest = fs::canonicalize(store.join("latest")).unwrap();
+        assert_eq!(latest, fs::canonicalize(&planned.root).unwrap());
     }
 }

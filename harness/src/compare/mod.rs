@@ -230,8 +230,9 @@ pub fn run(a: CompareArgs) -> Result<u8> {
         );
         return Ok(exit::BAD_ARGS);
     }
-    // Check every cell's options before starting anything: a typo should not surface an hour in.
-    let root = RunDir::create(&a.store, "compare")?;
+    // Check every cell's options before starting anything: a typo should not surface an hour in. Nothing
+    // is created until every check passed, so a refused compare leaves the store (and `latest`) as it was.
+    let root = RunDir::plan(&a.store, "compare");
     let runs_dir = root.path("runs");
     let mut plan = Vec::new();
     for spec in specs {
@@ -240,7 +241,6 @@ pub fn run(a: CompareArgs) -> Result<u8> {
         });
         if let Err(msg) = checked {
             eprintln!("harness compare: {msg}");
-            let _ = std::fs::remove_dir_all(&root.root);
             return Ok(exit::BAD_ARGS);
         }
         let expect = expect::expected(&a.system, &spec);
@@ -252,9 +252,9 @@ pub fn run(a: CompareArgs) -> Result<u8> {
     }
     if let Err(e) = nemesis::check_privileges() {
         eprintln!("harness compare: cannot run tests on this machine: {e}");
-        let _ = std::fs::remove_dir_all(&root.root);
         return Ok(exit::INVALID_RUN);
     }
+    root.make()?;
     let overhead = workloads::overhead::measure();
     if let Some(o) = &overhead {
         eprintln!("client overhead: {}", o.sentence());

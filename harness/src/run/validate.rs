@@ -117,11 +117,29 @@ fn executable(p: &Path) -> Result<(), String> {
     }
 }
 
-/// The store must be a directory we can write: made if missing, then tried with a file of our own.
+/// The store must be a directory we can write, or one we can make: checked without creating it (a probe
+/// directory in the nearest existing one, removed at once), so a refused command leaves no trace.
 fn store(p: &Path) -> Result<(), String> {
     let bad = |e: std::io::Error| format!("--store {} is not writable: {e}", p.display());
-    std::fs::create_dir_all(p).map_err(bad)?;
-    let probe = p.join(format!(".lh-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(bad)?;
-    std::fs::remove_file(&probe).map_err(bad)
+    let existing = p
+        .ancestors()
+        .map(|a| {
+            if a.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                a
+            }
+        })
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("/"));
+    if !existing.is_dir() {
+        return Err(format!(
+            "--store {} is not writable: {} is not a directory",
+            p.display(),
+            existing.display()
+        ));
+    }
+    let probe = existing.join(format!(".lh-write-test-{}", std::process::id()));
+    std::fs::create_dir(&probe).map_err(bad)?;
+    std::fs::remove_dir(&probe).map_err(bad)
 }
