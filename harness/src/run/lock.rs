@@ -3,7 +3,33 @@
 //! the run ends, whichever way it ends.
 
 use anyhow::{Context, Result};
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
+
+/// What a lock file says.
+#[derive(Debug, Deserialize)]
+pub struct LockInfo {
+    pub pid: u32,
+    /// `None` when the controller's start time could not be read when it wrote the lock.
+    pub start_ticks: Option<u64>,
+    pub phase: String,
+}
+
+impl LockInfo {
+    /// The lock at `path`, or None if it is gone or not one of ours.
+    pub fn read(path: &Path) -> Option<LockInfo> {
+        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+
+    /// Whether its controller still runs: the same process, not a later one that got its pid.
+    pub fn alive(&self) -> bool {
+        match (nemesis::start_ticks(self.pid), self.start_ticks) {
+            (Some(now), Some(then)) => now == then,
+            (now, None) => now.is_some(),
+            (None, _) => false,
+        }
+    }
+}
 
 pub struct RunLock {
     path: PathBuf,

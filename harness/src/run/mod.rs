@@ -13,7 +13,7 @@ mod finish;
 mod from_args;
 pub mod guarantees;
 mod interrupted;
-mod lock;
+pub mod lock;
 pub mod place;
 mod probe;
 mod sampler;

@@ -1,6 +1,9 @@
 //! `harness clean`: remove what crashed runs left behind (namespaces, links and processes named `lh...`),
 //! leaving runs whose controller still lives alone unless `--force`. With `--hosts FILE`: the run
-//! directories, processes, nft tables and netem qdiscs that runs left on those hosts.
+//! directories, processes, nft tables and netem qdiscs that runs left on those hosts. Either way, the
+//! lock files that killed runs left in the store.
+
+mod locks;
 
 use crate::exit;
 use std::path::PathBuf;
@@ -14,12 +17,26 @@ pub struct CleanArgs {
     /// Sweep these hosts (the file given to `harness --hosts`) instead of this machine.
     #[arg(long, value_name = "FILE")]
     pub hosts: Option<PathBuf>,
+    /// The store whose stale lock files (of runs whose controller is gone) are removed; live runs' locks
+    /// are never touched.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
 }
 
 pub fn run(args: CleanArgs) -> anyhow::Result<u8> {
     if let Some(path) = &args.hosts {
-        return clean_hosts(path, args.force);
+        let file = match nemesis::hosts::HostsFile::load(path) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("harness clean: --hosts: {e}");
+                return Ok(exit::BAD_ARGS);
+            }
+        };
+        println!("{}", locks::sweep(&args.store));
+        return clean_hosts(&file, args.force);
     }
+    // Needs no root: a user without it can still clear the locks of their killed runs.
+    println!("{}", locks::sweep(&args.store));
     if let Err(e) = nemesis::check_privileges() {
         eprintln!("harness clean: {e}");
         return Ok(exit::INVALID_RUN);
@@ -29,15 +46,8 @@ pub fn run(args: CleanArgs) -> anyhow::Result<u8> {
     Ok(exit::VALID)
 }
 
-fn clean_hosts(path: &std::path::Path, force: bool) -> anyhow::Result<u8> {
-    let file = match nemesis::hosts::HostsFile::load(path) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("harness clean: --hosts: {e}");
-            return Ok(exit::BAD_ARGS);
-        }
-    };
-    match nemesis::hosts::clean_hosts(&file, force) {
+fn clean_hosts(file: &nemesis::hosts::HostsFile, force: bool) -> anyhow::Result<u8> {
+    match nemesis::hosts::clean_hosts(file, force) {
         Ok(report) => {
             println!("{report}");
             Ok(exit::VALID)
