@@ -16,6 +16,7 @@ mod interrupted;
 pub mod lock;
 pub mod place;
 mod probe;
+mod progress;
 mod sampler;
 mod signals;
 mod start_checks;
@@ -28,8 +29,8 @@ use anyhow::{Context, Result};
 use args::RunArgs;
 use cluster::NodeCluster;
 use faults::FaultRunner;
-use indicatif::{ProgressBar, ProgressStyle};
 use probe::Probe;
+use progress::Progress;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
@@ -86,6 +87,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
     let signals = signals::Signals::global()?;
     let seen = signals.count();
 
+    let progress = Progress::new(cfg, interactive);
     let dir = RunDir::create(&cfg.store, &cfg.name)?;
     let lock = lock::RunLock::acquire(&dir.root)?;
     // Recorded before anything is named by it, so every kernel object of this run can be traced to it.
@@ -112,6 +114,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
         }
         Err(e) => return Err(e),
     };
+    progress.phase("starting", "network up, starting the nodes");
     let client_ns = net.client_netns();
     // Entered once here, where a failure is an ordinary error that unwinds through the teardown.
     if let Some(ns) = &client_ns {
@@ -177,14 +180,15 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
             &client_rt,
             &mut problems,
             &mut refused,
+            &progress,
         );
-        let progress = progress(cfg, &recorder, &current_fault, interactive);
         tokio::select! {
             records = drive => { fault_records = records; Ending::Completed }
-            _ = progress => unreachable!("the progress loop never ends"),
+            _ = progress.tick(&recorder, &current_fault) => unreachable!("the progress loop never ends"),
             _ = signals.after(seen) => Ending::Interrupted,
         }
     });
+    progress.phase("teardown", "stopping the nodes, removing the network");
     for n in cluster.exited() {
         problems.push(format!(
             "node {n} is not running at the end (see nodes/{n}/node.log)"
@@ -249,6 +253,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
         });
     }
     lock.set_phase("check")?;
+    progress.checking(cfg);
     let code = finish::finish(
         cfg,
         &dir,
@@ -279,7 +284,15 @@ async fn drive(
     client_rt: &tokio::runtime::Runtime,
     problems: &mut RunProblems,
     refused: &mut Option<String>,
+    progress: &Progress,
 ) -> Vec<faults::FaultRecord> {
+    progress.phase(
+        "starting",
+        &format!(
+            "waiting for the cluster to become healthy (up to {})",
+            progress::secs(cfg.health_timeout_s)
+        ),
+    );
     let leaderless_after = cfg
         .may_be_leaderless()
         .then_some(start_checks::LEADERLESS_AFTER);
@@ -314,6 +327,10 @@ async fn drive(
         stop_rx,
     ));
     let t0 = tokio::time::Instant::now();
+    progress.phase(
+        "workload",
+        &format!("for {}", progress::secs(cfg.time_limit_s)),
+    );
     for w in cfg.schedule() {
         tokio::time::sleep_until(t0 + w.start).await;
         runner.start(w.kind).await;
@@ -341,6 +358,10 @@ async fn drive(
             ));
         }
     }
+    progress.phase(
+        "recovery",
+        "healed; waiting for the cluster to become healthy (up to 20 s)",
+    );
     let leaderless_ok = runner.leaderless.then_some(Duration::ZERO);
     if let Err(e) = probe
         .wait_healthy(Duration::from_secs(20), leaderless_ok)
@@ -352,7 +373,12 @@ async fn drive(
     // The settle period comes before the final reads too: a read served by a follower still within the
     // async lag would otherwise report appends the cluster still holds as lost.
     let settle = Duration::from_secs_f64(cfg.settle_s);
+    progress.phase(
+        "settle",
+        &format!("{} before the final reads", progress::secs(cfg.settle_s)),
+    );
     tokio::time::sleep(settle).await;
+    progress.phase("final reads", "every key read once more (up to 10 s)");
     recorder.observe(
         guarantees::ACTOR,
         guarantees::FINAL_READS,
@@ -369,6 +395,10 @@ async fn drive(
         Ok(Err(e)) => problems.push(format!("final reads failed: {e}")),
         Err(e) => problems.push(format!("final reads task failed: {e}")),
     }
+    progress.phase(
+        "convergence",
+        "comparing every node's own state (up to 10 s)",
+    );
     let nodes = runner.cluster.names();
     let keys = wcfg.key_names();
     let measured = convergence::measure(client, nodes, keys, healed, settle, convergence::BOUND);
@@ -420,58 +450,3 @@ async fn every_node_exited(cluster: &mut NodeCluster) -> Vec<String> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
-
-/// A progress bar: elapsed time, ops/s, ok/fail/info counts and the current fault. Without a terminal
-/// (CI logs, pipes) the same words go out as one line every few seconds instead. Never returns.
-async fn progress(
-    cfg: &RunConfig,
-    recorder: &Arc<Recorder>,
-    current: &Arc<Mutex<String>>,
-    shown: bool,
-) {
-    use std::io::IsTerminal;
-    let lines = shown && !std::io::stderr().is_terminal();
-    let bar = if shown && !lines {
-        ProgressBar::new(cfg.time_limit().as_secs())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    let start = Instant::now();
-    let mut next_line = Duration::from_secs(PROGRESS_LINE_EVERY_S);
-    loop {
-        let s = recorder.stats();
-        let secs = start.elapsed().as_secs_f64().max(0.001);
-        let fault = current.lock().unwrap().clone();
-        let msg = format!(
-            "{:.0} ops/s  ok {}  fail {}  info {}  {}",
-            (s.ok + s.fail + s.info) as f64 / secs,
-            s.ok,
-            s.fail,
-            s.info,
-            if fault.is_empty() {
-                String::new()
-            } else {
-                format!("fault: {fault}")
-            }
-        );
-        if lines && start.elapsed() >= next_line {
-            eprintln!(
-                "harness: {:>4.0} s  {}",
-                start.elapsed().as_secs_f64(),
-                msg.trim_end()
-            );
-            next_line += Duration::from_secs(PROGRESS_LINE_EVERY_S);
-        }
-        bar.set_position(start.elapsed().as_secs().min(cfg.time_limit().as_secs()));
-        bar.set_message(msg);
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Seconds between progress lines when stderr is not a terminal.
-const PROGRESS_LINE_EVERY_S: u64 = 5;
