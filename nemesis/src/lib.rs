@@ -42,7 +42,7 @@ pub use network::Network;
 pub use owner::{emergency_teardown, read_markers, start_ticks, Owner, OWNER_DIR};
 pub use partition::{partition_for, Partition, PartitionScope};
 pub use process::{ManagedProcess, ProcessSpec};
-pub use schedule::{schedule, FaultWindow, ScheduleConfig};
+pub use schedule::{min_time_limit, schedule, FaultWindow, ScheduleConfig};
 pub use subnet::Subnet;
 pub use supervise::Supervised;
 
