@@ -60,7 +60,7 @@ fn root_exec_placeholders_with_shell_syntax_stay_data() {
         "--seed",
         "3",
     ];
-    let out = leaves_nothing(|| {
+    let out = leaves_nothing(&store, || {
         Command::new(harness_bin())
             .args(args)
             .arg("--store")
