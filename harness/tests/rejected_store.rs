@@ -78,6 +78,7 @@ fn a_refused_compare_leaves_the_store_and_latest_alone() {
         "--extra=--op-timeout=0s",
     ]);
     refused_untouched(&["compare", "--modes", "lease", "--runs", "0"]);
+    refused_untouched(&["compare", "--modes", "lease", "--runs", "4294967296"]);
 }
 
 #[test]
@@ -89,6 +90,8 @@ fn a_run_refused_for_bad_arguments_leaves_the_store_alone() {
         &["--node-bin", "/nonexistent"],
         &["--system", "exec", "--node-cmd", "true"],
         &["--keys", "0", "--workload", "kv"],
+        &["--subnet", "10.9.0.0/28", "--nodes", "9"],
+        &["--settle", "167h"],
     ] {
         refused_untouched(args);
     }
