@@ -162,13 +162,20 @@ fn root_clean_leaves_a_live_run_alone_and_removes_a_killed_one() {
         "namespaces of a killed run stay"
     );
 
+    // The killed run's store: not the default `store` of whatever directory the test runs in.
     let out = std::process::Command::new(harness_bin())
-        .arg("clean")
+        .args(["clean", "--store"])
+        .arg(dead_store.path())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(!dead_ns.iter().any(exists), "killed run's namespaces left");
+    assert_eq!(
+        lock_phase(dead_store.path()),
+        None,
+        "killed run's lock left"
+    );
     for ns in &dead_ns {
         assert!(
             said.contains(ns.as_str()),

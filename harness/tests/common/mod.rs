@@ -148,6 +148,15 @@ pub fn leftover_links(store: &Path) -> Vec<String> {
     named_by(names, &store_run_ids(store))
 }
 
+/// Owner markers (`/run/lh/lh<id>.json`) of the runs in `store` still present.
+pub fn leftover_markers(store: &Path) -> Vec<String> {
+    store_run_ids(store)
+        .into_iter()
+        .map(|id| format!("/run/lh/lh{id}.json"))
+        .filter(|m| Path::new(m).exists())
+        .collect()
+}
+
 /// Live processes whose command line names `store` (nodes get their data directory there, whatever the
 /// system), so only processes of this test's runs count, not those of other runs on the machine.
 pub fn leftover_processes(store: &Path) -> Vec<String> {
@@ -201,20 +210,22 @@ pub fn run_in_store(
     Some((out, res, store))
 }
 
-/// Runs `run` (harness runs storing into `store`) and asserts they left no namespace, link or process
-/// behind. Only what the runs in `store` created counts (by the run ids their config.json records, and
+/// Runs `run` (harness runs storing into `store`) and asserts they left no namespace, link, process or
+/// owner marker behind. Only what the runs in `store` created counts (by the run ids their config.json records, and
 /// processes by the store path), so other runs live on the machine meanwhile are not taken for leftovers.
 pub fn leaves_nothing<T>(store: &Path, run: impl FnOnce() -> T) -> T {
     let out = run();
     let ids = store_run_ids(store);
-    let (ns, links, procs) = (
+    let (ns, links, procs, markers) = (
         leftover_namespaces(store),
         leftover_links(store),
         leftover_processes(store),
+        leftover_markers(store),
     );
     assert!(
-        ns.is_empty() && links.is_empty() && procs.is_empty(),
-        "the runs {ids:?} left namespaces {ns:?}, links {links:?} and processes {procs:?}"
+        ns.is_empty() && links.is_empty() && procs.is_empty() && markers.is_empty(),
+        "the runs {ids:?} left namespaces {ns:?}, links {links:?}, processes {procs:?} and owner \
+         markers {markers:?}"
     );
     out
 }
@@ -305,7 +316,8 @@ pub fn run_namespaces(pid: u32) -> Vec<String> {
         .collect()
 }
 
-/// After the runs in `store` ended: none of their namespaces, links or processes, no lock file.
+/// After the runs in `store` ended: none of their namespaces, links, processes or owner markers, no lock
+/// file.
 pub fn assert_nothing_left(store: &Path, what: &str) {
     assert_eq!(
         leftover_namespaces(store),
@@ -321,6 +333,11 @@ pub fn assert_nothing_left(store: &Path, what: &str) {
         leftover_processes(store),
         Vec::<String>::new(),
         "{what}: processes left"
+    );
+    assert_eq!(
+        leftover_markers(store),
+        Vec::<String>::new(),
+        "{what}: owner markers left"
     );
     assert!(
         !store.join("latest").join("lock").exists(),
