@@ -42,7 +42,7 @@ enum Command {
     #[command(after_help = check::EXIT_CODES)]
     Check(check::CheckArgs),
     /// Remove namespaces, links and processes (all named `lh...`) left behind by runs whose controller
-    /// is gone; live runs are left alone unless --force.
+    /// is gone, and the lock files those runs left in the store; live runs are left alone unless --force.
     Clean(clean::CleanArgs),
     /// Run one node of our Raft key-value server (the same program as the `node` binary; see `harness node
     /// --help`). The harness starts its nodes this way.
