@@ -4,6 +4,7 @@
 //! vectors, lists and sets arrays, maps objects (keys turned into strings). `#_` discards the next form;
 //! tagged literals keep their value. The reader streams: only the form being read is held in memory.
 
+use crate::parse_error::{too_deep, MAX_DEPTH};
 use serde_json::{Map, Value};
 
 /// A syntax error at a line (1-based); `offset` is the byte offset where the input is not UTF-8.
@@ -50,6 +51,7 @@ impl<R: std::io::Read> Forms<R> {
                 eof: false,
                 line: 1,
                 io_error: None,
+                depth: 0,
             },
             wrapped: None,
             started: false,
@@ -117,6 +119,8 @@ struct Reader<R> {
     eof: bool,
     line: usize,
     io_error: Option<std::io::Error>,
+    /// How many values are being read, one inside another: each is a level of recursion.
+    depth: usize,
 }
 
 impl<R: std::io::Read> Reader<R> {
@@ -202,7 +206,19 @@ impl<R: std::io::Read> Reader<R> {
         }
     }
 
+    /// The next value; refused past [`MAX_DEPTH`] levels (also of `#_` and tags, which recurse too),
+    /// so no input can exhaust the stack.
     fn value(&mut self) -> Result<Value, EdnError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(too_deep()));
+        }
+        self.depth += 1;
+        let v = self.one_value();
+        self.depth -= 1;
+        v
+    }
+
+    fn one_value(&mut self) -> Result<Value, EdnError> {
         self.skip_ws();
         let Some(c) = self.peek() else {
             return Err(self.err("unexpected end of input: a value is missing"));

@@ -250,6 +250,74 @@ mod tests {
         assert!(matches!(err("[]"), ParseError::Empty));
     }
 
+    /// A valid first event, then one whose value nests `depth` levels, in every format we read.
+    fn nested(depth: usize) -> Vec<(&'static str, String)> {
+        let (open, close) = ("[".repeat(depth), "]".repeat(depth));
+        let edn = |v: &str| {
+            format!("{{:process 0, :type :invoke, :f :read, :value nil}}\n{{:process 1, :type :invoke, :f :write, :value {v}}}\n")
+        };
+        let ours = |v: &str| {
+            format!(
+                "{{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}}\n\
+                 {{\"index\":1,\"time\":2,\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{v}}}\n"
+            )
+        };
+        let generic = |v: &str| {
+            format!(
+                "{{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}}\n\
+                 {{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{v}}}\n"
+            )
+        };
+        let inner = format!("{open}1{close}");
+        vec![
+            ("edn", edn(&inner)),
+            ("edn in a vector", format!("[{}]", edn(&inner))),
+            ("edn #_ chain", edn(&format!("{}1", "#_ 0 ".repeat(depth)))),
+            ("edn tags", edn(&format!("{}1", "#t ".repeat(depth)))),
+            (
+                "edn map keys",
+                edn(&format!("{}1{}", "{1 ".repeat(depth), "}".repeat(depth))),
+            ),
+            ("our jsonl", ours(&inner)),
+            ("jepsen jsonl", generic(&inner)),
+            (
+                "json array",
+                format!("[{}]", generic(&inner).trim_end().replace('\n', ",\n")),
+            ),
+        ]
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_naming_the_limit_and_line() {
+        for (format, text) in nested(12_000) {
+            let e = err(&text);
+            let msg = e.to_string();
+            assert!(
+                matches!(
+                    e,
+                    ParseError::Syntax {
+                        at: Location::Line(2),
+                        ..
+                    }
+                ),
+                "{format}: {msg}"
+            );
+            assert!(
+                msg.contains("nested deeper than 128 levels"),
+                "{format}: {msg}"
+            );
+            assert!(msg.len() < 200, "{format}: not short: {msg}");
+        }
+    }
+
+    #[test]
+    fn nesting_well_within_the_limit_is_read() {
+        for (format, text) in nested(100) {
+            let h = parse_str(&text).unwrap_or_else(|e| panic!("{format}: {e}"));
+            assert_eq!(h.ops.len(), 2, "{format}");
+        }
+    }
+
     #[test]
     fn events_in_memory_pair_too() {
         let ev = |index, process, kind, value: Value| Event {

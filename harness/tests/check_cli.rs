@@ -171,3 +171,37 @@ fn a_tiny_memory_bound_gives_unknown() {
         "{v}"
     );
 }
+
+/// A file nested 12,000 deep (24 KB) was a stack overflow (exit 134); now a bad history like any other:
+/// 254 and one short line naming the limit and the line, in each format.
+#[test]
+fn deep_nesting_is_254_naming_the_limit_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = format!("{}1{}", "[".repeat(12_000), "]".repeat(12_000));
+    let files = [
+        (
+            "deep.edn",
+            format!("{{:process 0, :type :invoke, :f :read, :value nil}}\n{{:process 1, :type :invoke, :f :write, :value {deep}}}\n"),
+        ),
+        (
+            "deep.jsonl",
+            format!("{{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}}\n{{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{deep}}}\n"),
+        ),
+        (
+            "deep.json",
+            format!("[{{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}},\n{{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{deep}}}]\n"),
+        ),
+    ];
+    for (name, text) in files {
+        let p = write(dir.path(), name, &text);
+        let o = check(&[p.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 254, "{name}: {err}");
+        assert!(
+            err.contains("line 2: values nested deeper than 128 levels"),
+            "{name}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(err.len() < 300, "{name}: not short: {err}");
+    }
+}
