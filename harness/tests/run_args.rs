@@ -275,3 +275,14 @@ fn compare_and_check_numbers_are_bounded() {
         }
     }
 }
+
+/// The test name is a directory of the store: `latest` (the link to the newest run) and names too long
+/// for a directory were taken and the run died after creating files (exit 255); now refused first.
+#[test]
+fn test_names_the_store_cannot_hold_are_refused() {
+    let long = "x".repeat(256);
+    refused(&["--name", "latest"], &["--name latest", "newest run"]);
+    refused(&["--name", &long], &["--name", "256 bytes", "255"]);
+    refused(&["--name", "a\nb"], &["--name", "plain directory name"]);
+    refused(&["--name", "../up"], &["--name", "plain directory name"]);
+}

@@ -21,6 +21,7 @@ mod probe;
 mod sampler;
 mod signals;
 mod start_checks;
+mod test_name;
 mod validate;
 
 use crate::exit;
