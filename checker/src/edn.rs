@@ -266,7 +266,10 @@ impl<R: std::io::Read> Reader<R> {
                 let line = self.line;
                 let tok = self.token();
                 if tok.is_empty() {
-                    return Err(self.err(format!("unexpected character `{}`", c as char)));
+                    return Err(self.err(format!(
+                        "unexpected character `{}`",
+                        (c as char).escape_default()
+                    )));
                 }
                 let text = match std::str::from_utf8(&self.buf[tok.clone()]) {
                     Ok(t) => t,
@@ -285,7 +288,9 @@ impl<R: std::io::Read> Reader<R> {
     fn token(&mut self) -> std::ops::Range<usize> {
         let start = self.pos;
         while let Some(c) = self.peek() {
+            // A control byte ends it too (and is then refused): `/dev/zero` must not be one endless token.
             if c.is_ascii_whitespace()
+                || c.is_ascii_control()
                 || matches!(
                     c,
                     b',' | b'{' | b'}' | b'[' | b']' | b'(' | b')' | b'"' | b';'

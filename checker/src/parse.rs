@@ -7,7 +7,7 @@ use crate::json;
 use crate::ops::{Format, History};
 use crate::pairer::{Pairer, RawEvent};
 use crate::parse_error::{Location, ParseError};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// Reads a history file, detecting the format from its first characters: `{"` is JSON Lines, `[{"` a
@@ -18,8 +18,16 @@ pub fn load_history(path: &Path) -> Result<History, ParseError> {
         path: path.to_path_buf(),
         source,
     };
-    let lines = count_lines(std::fs::File::open(path).map_err(io)?).map_err(io)?;
-    let file = std::fs::File::open(path).map_err(io)?;
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    // A pipe (`harness check <(zcat h.jsonl.gz)`, /dev/stdin) can be read only once: its lines are
+    // not counted ahead, only a regular file's.
+    let lines = if file.metadata().map_err(io)?.is_file() {
+        let n = count_lines(&file).map_err(io)?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        n
+    } else {
+        0
+    };
     parse_reader(BufReader::with_capacity(1 << 16, file), lines)
 }
 
@@ -316,6 +324,40 @@ mod tests {
             let h = parse_str(&text).unwrap_or_else(|e| panic!("{format}: {e}"));
             assert_eq!(h.ops.len(), 2, "{format}");
         }
+    }
+
+    #[test]
+    fn control_bytes_are_refused_where_they_stand() {
+        let e = err("\0\0\0\0");
+        assert!(
+            matches!(e, ParseError::Syntax { at: Location::Line(1), .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("unexpected character `\\u{0}`"), "{e}");
+    }
+
+    /// A pipe is read once: its lines are not counted ahead (that emptied it).
+    #[test]
+    fn a_pipe_is_read_once() {
+        use std::io::Write;
+        let fifo = std::env::temp_dir().join(format!("lh-check-{}.fifo", std::process::id()));
+        mkfifo(&fifo);
+        let path = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.write_all(b"{:process 0, :type :invoke, :f :read, :value nil}\n{:process 0, :type :ok, :f :read, :value nil}\n")
+                .unwrap();
+        });
+        let h = load_history(&fifo);
+        writer.join().unwrap();
+        std::fs::remove_file(&fifo).unwrap();
+        assert_eq!(h.unwrap().op_count(), 1);
+    }
+
+    fn mkfifo(p: &Path) {
+        let _ = std::fs::remove_file(p);
+        let ok = std::process::Command::new("mkfifo").arg(p).status().unwrap();
+        assert!(ok.success());
     }
 
     #[test]
