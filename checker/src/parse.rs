@@ -330,10 +330,19 @@ mod tests {
     fn control_bytes_are_refused_where_they_stand() {
         let e = err("\0\0\0\0");
         assert!(
-            matches!(e, ParseError::Syntax { at: Location::Line(1), .. }),
+            matches!(
+                e,
+                ParseError::Syntax {
+                    at: Location::Line(1),
+                    ..
+                }
+            ),
             "{e}"
         );
-        assert!(e.to_string().contains("unexpected character `\\u{0}`"), "{e}");
+        assert!(
+            e.to_string().contains("unexpected character `\\u{0}`"),
+            "{e}"
+        );
     }
 
     /// A pipe is read once: its lines are not counted ahead (that emptied it).
@@ -356,7 +365,10 @@ mod tests {
 
     fn mkfifo(p: &Path) {
         let _ = std::fs::remove_file(p);
-        let ok = std::process::Command::new("mkfifo").arg(p).status().unwrap();
+        let ok = std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 

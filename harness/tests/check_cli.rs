@@ -251,5 +251,9 @@ fn dev_zero_is_refused_not_read_forever() {
     }
     let o = child.wait_with_output().unwrap();
     assert_eq!(code(&o), 254, "{}", stderr(&o));
-    assert!(stderr(&o).contains("line 1: unexpected character"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("line 1: unexpected character"),
+        "{}",
+        stderr(&o)
+    );
 }
