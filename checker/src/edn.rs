@@ -4,6 +4,7 @@
 //! vectors, lists and sets arrays, maps objects (keys turned into strings). `#_` discards the next form;
 //! tagged literals keep their value. The reader streams: only the form being read is held in memory.
 
+use crate::parse_error::{too_deep, MAX_DEPTH};
 use serde_json::{Map, Value};
 
 /// A syntax error at a line (1-based); `offset` is the byte offset where the input is not UTF-8.
@@ -50,6 +51,7 @@ impl<R: std::io::Read> Forms<R> {
                 eof: false,
                 line: 1,
                 io_error: None,
+                depth: 0,
             },
             wrapped: None,
             started: false,
@@ -117,6 +119,8 @@ struct Reader<R> {
     eof: bool,
     line: usize,
     io_error: Option<std::io::Error>,
+    /// How many values are being read, one inside another: each is a level of recursion.
+    depth: usize,
 }
 
 impl<R: std::io::Read> Reader<R> {
@@ -202,7 +206,19 @@ impl<R: std::io::Read> Reader<R> {
         }
     }
 
+    /// The next value; refused past [`MAX_DEPTH`] levels (also of `#_` and tags, which recurse too),
+    /// so no input can exhaust the stack.
     fn value(&mut self) -> Result<Value, EdnError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(too_deep()));
+        }
+        self.depth += 1;
+        let v = self.one_value();
+        self.depth -= 1;
+        v
+    }
+
+    fn one_value(&mut self) -> Result<Value, EdnError> {
         self.skip_ws();
         let Some(c) = self.peek() else {
             return Err(self.err("unexpected end of input: a value is missing"));
@@ -250,7 +266,10 @@ impl<R: std::io::Read> Reader<R> {
                 let line = self.line;
                 let tok = self.token();
                 if tok.is_empty() {
-                    return Err(self.err(format!("unexpected character `{}`", c as char)));
+                    return Err(self.err(format!(
+                        "unexpected character `{}`",
+                        (c as char).escape_default()
+                    )));
                 }
                 let text = match std::str::from_utf8(&self.buf[tok.clone()]) {
                     Ok(t) => t,
@@ -269,7 +288,9 @@ impl<R: std::io::Read> Reader<R> {
     fn token(&mut self) -> std::ops::Range<usize> {
         let start = self.pos;
         while let Some(c) = self.peek() {
+            // A control byte ends it too (and is then refused): `/dev/zero` must not be one endless token.
             if c.is_ascii_whitespace()
+                || c.is_ascii_control()
                 || matches!(
                     c,
                     b',' | b'{' | b'}' | b'[' | b']' | b'(' | b')' | b'"' | b';'

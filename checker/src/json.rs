@@ -4,7 +4,7 @@
 use crate::history::Event;
 use crate::ops::{Format, History};
 use crate::pairer::{Pairer, RawEvent};
-use crate::parse_error::{quote, Location, ParseError};
+use crate::parse_error::{quote, too_deep, Location, ParseError};
 use serde::de::{Deserializer, Error as _, SeqAccess, Visitor};
 use serde_json::Value;
 use std::cell::Cell;
@@ -23,6 +23,19 @@ fn serde_message(e: &serde_json::Error) -> String {
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     let msg = e.to_string();
     quote(msg.strip_suffix(&suffix).unwrap_or(&msg))
+}
+
+/// Whether serde_json stopped at its recursion limit (our `MAX_DEPTH`).
+fn is_too_deep(e: &serde_json::Error) -> bool {
+    e.to_string().starts_with("recursion limit exceeded")
+}
+
+/// The limit said as such, not as serde's terse message.
+fn too_deep_error(e: &serde_json::Error, at: Location) -> ParseError {
+    ParseError::Syntax {
+        at,
+        message: format!("{} (column {})", too_deep(), e.column()),
+    }
 }
 
 /// JSON Lines. The first event line decides the shape: our events (with `index` and `time`) are read
@@ -58,6 +71,7 @@ pub(crate) fn read_lines(mut r: impl BufRead, mut p: Pairer) -> Result<History, 
                     p.push(RawEvent::from_event(e, at))?;
                     continue;
                 }
+                Err(e) if is_too_deep(&e) => return Err(too_deep_error(&e, at)),
                 Err(_) if cut_short() => {
                     p.truncated_tail = true;
                     break;
@@ -83,6 +97,7 @@ pub(crate) fn read_lines(mut r: impl BufRead, mut p: Pairer) -> Result<History, 
         }
         match serde_json::from_str::<Value>(t) {
             Ok(v) => p.push(RawEvent::from_map(at, n as u64, v)?)?,
+            Err(e) if is_too_deep(&e) => return Err(too_deep_error(&e, at)),
             Err(_) if cut_short() => {
                 p.truncated_tail = true;
                 break;
@@ -172,6 +187,9 @@ pub(crate) fn read_array(r: impl BufRead, mut p: Pairer) -> Result<History, Pars
     if let Err(e) = result {
         if e.is_io() {
             return Err(io_error(std::io::Error::other(e.to_string())));
+        }
+        if is_too_deep(&e) {
+            return Err(too_deep_error(&e, Location::Line(e.line())));
         }
         return Err(ParseError::Syntax {
             at: Location::Line(e.line()),

@@ -35,4 +35,4 @@ pub use model::{
 };
 pub use ops::{Format, History, Op, Outcome};
 pub use parse::{load_history, parse_edn, parse_events, parse_jsonl, parse_str};
-pub use parse_error::{Location, ParseError};
+pub use parse_error::{Location, ParseError, MAX_DEPTH};

@@ -7,7 +7,7 @@ use crate::json;
 use crate::ops::{Format, History};
 use crate::pairer::{Pairer, RawEvent};
 use crate::parse_error::{Location, ParseError};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// Reads a history file, detecting the format from its first characters: `{"` is JSON Lines, `[{"` a
@@ -18,8 +18,16 @@ pub fn load_history(path: &Path) -> Result<History, ParseError> {
         path: path.to_path_buf(),
         source,
     };
-    let lines = count_lines(std::fs::File::open(path).map_err(io)?).map_err(io)?;
-    let file = std::fs::File::open(path).map_err(io)?;
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    // A pipe (`harness check <(zcat h.jsonl.gz)`, /dev/stdin) can be read only once: its lines are
+    // not counted ahead, only a regular file's.
+    let lines = if file.metadata().map_err(io)?.is_file() {
+        let n = count_lines(&file).map_err(io)?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        n
+    } else {
+        0
+    };
     parse_reader(BufReader::with_capacity(1 << 16, file), lines)
 }
 
@@ -248,6 +256,120 @@ mod tests {
         assert!(matches!(err(""), ParseError::Empty));
         assert!(matches!(err("  \n\n"), ParseError::Empty));
         assert!(matches!(err("[]"), ParseError::Empty));
+    }
+
+    /// A valid first event, then one whose value nests `depth` levels, in every format we read.
+    fn nested(depth: usize) -> Vec<(&'static str, String)> {
+        let (open, close) = ("[".repeat(depth), "]".repeat(depth));
+        let edn = |v: &str| {
+            format!("{{:process 0, :type :invoke, :f :read, :value nil}}\n{{:process 1, :type :invoke, :f :write, :value {v}}}\n")
+        };
+        let ours = |v: &str| {
+            format!(
+                "{{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}}\n\
+                 {{\"index\":1,\"time\":2,\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{v}}}\n"
+            )
+        };
+        let generic = |v: &str| {
+            format!(
+                "{{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}}\n\
+                 {{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{v}}}\n"
+            )
+        };
+        let inner = format!("{open}1{close}");
+        vec![
+            ("edn", edn(&inner)),
+            ("edn in a vector", format!("[{}]", edn(&inner))),
+            ("edn #_ chain", edn(&format!("{}1", "#_ 0 ".repeat(depth)))),
+            ("edn tags", edn(&format!("{}1", "#t ".repeat(depth)))),
+            (
+                "edn map keys",
+                edn(&format!("{}1{}", "{1 ".repeat(depth), "}".repeat(depth))),
+            ),
+            ("our jsonl", ours(&inner)),
+            ("jepsen jsonl", generic(&inner)),
+            (
+                "json array",
+                format!("[{}]", generic(&inner).trim_end().replace('\n', ",\n")),
+            ),
+        ]
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_naming_the_limit_and_line() {
+        for (format, text) in nested(12_000) {
+            let e = err(&text);
+            let msg = e.to_string();
+            assert!(
+                matches!(
+                    e,
+                    ParseError::Syntax {
+                        at: Location::Line(2),
+                        ..
+                    }
+                ),
+                "{format}: {msg}"
+            );
+            assert!(
+                msg.contains("nested deeper than 128 levels"),
+                "{format}: {msg}"
+            );
+            assert!(msg.len() < 200, "{format}: not short: {msg}");
+        }
+    }
+
+    #[test]
+    fn nesting_well_within_the_limit_is_read() {
+        for (format, text) in nested(100) {
+            let h = parse_str(&text).unwrap_or_else(|e| panic!("{format}: {e}"));
+            assert_eq!(h.ops.len(), 2, "{format}");
+        }
+    }
+
+    #[test]
+    fn control_bytes_are_refused_where_they_stand() {
+        let e = err("\0\0\0\0");
+        assert!(
+            matches!(
+                e,
+                ParseError::Syntax {
+                    at: Location::Line(1),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("unexpected character `\\u{0}`"),
+            "{e}"
+        );
+    }
+
+    /// A pipe is read once: its lines are not counted ahead (that emptied it).
+    #[test]
+    fn a_pipe_is_read_once() {
+        use std::io::Write;
+        let fifo = std::env::temp_dir().join(format!("lh-check-{}.fifo", std::process::id()));
+        mkfifo(&fifo);
+        let path = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.write_all(b"{:process 0, :type :invoke, :f :read, :value nil}\n{:process 0, :type :ok, :f :read, :value nil}\n")
+                .unwrap();
+        });
+        let h = load_history(&fifo);
+        writer.join().unwrap();
+        std::fs::remove_file(&fifo).unwrap();
+        assert_eq!(h.unwrap().op_count(), 1);
+    }
+
+    fn mkfifo(p: &Path) {
+        let _ = std::fs::remove_file(p);
+        let ok = std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(ok.success());
     }
 
     #[test]

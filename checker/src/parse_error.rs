@@ -6,6 +6,16 @@ use std::path::PathBuf;
 /// Longest piece of input text an error message quotes.
 pub(crate) const QUOTED: usize = 200;
 
+/// How deep values in a history may nest. Jepsen's histories nest a few levels (an op map holding a
+/// transaction of micro-ops, each a vector); deeper input is refused with an error instead of
+/// exhausting the reader's stack. It is serde_json's own limit too, which the JSON readers rely on.
+pub const MAX_DEPTH: usize = 128;
+
+/// The message for input nested deeper than [`MAX_DEPTH`].
+pub(crate) fn too_deep() -> String {
+    format!("values nested deeper than {MAX_DEPTH} levels, the limit for a history (Jepsen's nest a few)")
+}
+
 /// `s`, cut to at most [`QUOTED`] characters (marked with `...`), for error messages.
 pub(crate) fn quote(s: &str) -> String {
     match s.char_indices().nth(QUOTED) {

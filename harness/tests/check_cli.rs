@@ -171,3 +171,89 @@ fn a_tiny_memory_bound_gives_unknown() {
         "{v}"
     );
 }
+
+/// A file nested 12,000 deep (24 KB) was a stack overflow (exit 134); now a bad history like any other:
+/// 254 and one short line naming the limit and the line, in each format.
+#[test]
+fn deep_nesting_is_254_naming_the_limit_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = format!("{}1{}", "[".repeat(12_000), "]".repeat(12_000));
+    let files = [
+        (
+            "deep.edn",
+            format!("{{:process 0, :type :invoke, :f :read, :value nil}}\n{{:process 1, :type :invoke, :f :write, :value {deep}}}\n"),
+        ),
+        (
+            "deep.jsonl",
+            format!("{{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}}\n{{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{deep}}}\n"),
+        ),
+        (
+            "deep.json",
+            format!("[{{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}},\n{{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{deep}}}]\n"),
+        ),
+    ];
+    for (name, text) in files {
+        let p = write(dir.path(), name, &text);
+        let o = check(&[p.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 254, "{name}: {err}");
+        assert!(
+            err.contains("line 2: values nested deeper than 128 levels"),
+            "{name}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(err.len() < 300, "{name}: not short: {err}");
+    }
+}
+
+/// A history piped in (`harness check /dev/stdin`, `<(zcat ...)`) is read once and checked; before, the
+/// line count read the pipe empty first ("the history is empty").
+#[test]
+fn a_piped_history_is_checked() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["check", "/dev/stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run harness");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(STALE.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+}
+
+/// An endless stream of NUL bytes is refused at its first byte; before, it was read as one endless token.
+#[test]
+fn dev_zero_is_refused_not_read_forever() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["check", "/dev/zero"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run harness");
+    // A guard against hanging the suite, not a timing assertion: the answer needs a few bytes.
+    for _ in 0..600 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if child.try_wait().unwrap().is_none() {
+        child.kill().unwrap();
+        let _ = child.wait();
+        panic!("harness check /dev/zero was still reading after a minute");
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 254, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("line 1: unexpected character"),
+        "{}",
+        stderr(&o)
+    );
+}

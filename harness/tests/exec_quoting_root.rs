@@ -35,10 +35,12 @@ fn root_exec_placeholders_with_shell_syntax_stay_data() {
     std::fs::create_dir(&marks).unwrap();
     let m = marks.display();
     // Each of these would create a file in `marks` (or, relative, in the run's cwd) if a shell ran it.
+    // The quotes are balanced and the substitutions come before any `;`, so an unquoted line is valid
+    // shell and runs them (as it did before the fix); quotes of every kind are covered in the unit tests.
     let store = tmp.path().join(format!(
-        "st ore;$(touch {m}/store-dollar)`touch {m}/store-tick`'q\"&x|y"
+        "st ore $(touch {m}/store-dollar) `touch {m}/store-tick` 'q' \"q\";x|y"
     ));
-    let name = "a;b $(touch name-dollar) `touch name-tick` 'q\" & touch name-amp #";
+    let name = "a;b $(touch name-dollar) `touch name-tick` 'q' \"q\" & touch name-amp #";
     let node_cmd = format!(
         "LH_ID={{id}} {} node --id {{id}} --listen \"{{addr}}\" --peers '{{peers}}' \
          --data-dir {{data_dir}} --read-mode {{mode}}",
@@ -70,6 +72,24 @@ fn root_exec_placeholders_with_shell_syntax_stay_data() {
             .output()
             .unwrap()
     });
+    // Nothing ran: no file appeared but the store (checked first: before the fix, both went wrong).
+    assert_eq!(files(&marks), Vec::<String>::new(), "commands ran");
+    let store_top = store.strip_prefix(tmp.path()).unwrap().components().next();
+    let mut top: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    top.sort();
+    let mut want = vec![
+        "marks".to_string(),
+        store_top
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .into_owned(),
+    ];
+    want.sort();
+    assert_eq!(top, want, "files appeared beside the store");
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 
     // The nodes got `{data_dir}` whole: each wrote its state under the run's own directory.
@@ -88,18 +108,4 @@ fn root_exec_placeholders_with_shell_syntax_stay_data() {
             describe(&out)
         );
     }
-    // Nothing ran: no file appeared but the store.
-    assert_eq!(files(&marks), Vec::<String>::new(), "commands ran");
-    let store_top = store.strip_prefix(tmp.path()).unwrap().components().next();
-    let mut top: Vec<String> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    top.sort();
-    let mut want = vec![
-        "marks".to_string(),
-        store_top.unwrap().as_os_str().to_string_lossy().into_owned(),
-    ];
-    want.sort();
-    assert_eq!(top, want, "files appeared beside the store");
 }

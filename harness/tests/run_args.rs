@@ -182,8 +182,14 @@ fn every_number_option_is_bounded_both_ways() {
         (&["--keys", "10001"], &["--keys", "10000"]),
         (&["--rate", "100001"], &["--rate", "100000"]),
         (&["--rate", "inf"], &["--rate"]),
-        (&["--heartbeat-ms", "18446744073709551615"], &["--heartbeat-ms", "10000"]),
-        (&["--election-timeout-ms", "60001"], &["--election-timeout-ms", "60000"]),
+        (
+            &["--heartbeat-ms", "18446744073709551615"],
+            &["--heartbeat-ms", "10000"],
+        ),
+        (
+            &["--election-timeout-ms", "60001"],
+            &["--election-timeout-ms", "60000"],
+        ),
         (&["--lease-ms", "60001"], &["--lease-ms", "60000"]),
         (&["--skew-rate", "11"], &["--skew-rate", "10"]),
         (&["--skew-rate", "0"], &["--skew-rate"]),
@@ -258,7 +264,10 @@ fn compare_and_check_numbers_are_bounded() {
     let history = tempfile::NamedTempFile::new().unwrap();
     let h = history.path().to_str().unwrap();
     for (args, names) in [
-        (&["--time-limit", "1e300"][..], &["--time-limit", "86400"][..]),
+        (
+            &["--time-limit", "1e300"][..],
+            &["--time-limit", "86400"][..],
+        ),
         (&["--threads", "100000"], &["--threads", "256"]),
         (&["--memory-limit", "5000G"], &["--memory-limit", "1024G"]),
     ] {
@@ -274,4 +283,15 @@ fn compare_and_check_numbers_are_bounded() {
             assert!(err.contains(n), "{args:?}: stderr lacks {n:?}: {err}");
         }
     }
+}
+
+/// The test name is a directory of the store: `latest` (the link to the newest run) and names too long
+/// for a directory were taken and the run died after creating files (exit 255); now refused first.
+#[test]
+fn test_names_the_store_cannot_hold_are_refused() {
+    let long = "x".repeat(256);
+    refused(&["--name", "latest"], &["--name latest", "newest run"]);
+    refused(&["--name", &long], &["--name", "256 bytes", "255"]);
+    refused(&["--name", "a\nb"], &["--name", "plain directory name"]);
+    refused(&["--name", "../up"], &["--name", "plain directory name"]);
 }

@@ -126,11 +126,13 @@ impl CompareArgs {
             " --runs {} --time-limit {} --seed {}",
             self.runs, self.time_limit, self.seed
         ));
+        // Quoted, so the line can be pasted into a shell as it is (a --node-cmd holds quotes itself).
+        let word = |w: String| shlex::try_quote(&w).map_or(w.clone(), |q| q.into_owned());
         for e in &self.extra {
-            s.push_str(&format!(" --extra={e}"));
+            s.push_str(&format!(" {}", word(format!("--extra={e}"))));
         }
         if let Some(c) = &self.node_cmd {
-            s.push_str(&format!(" --node-cmd '{c}'"));
+            s.push_str(&format!(" --node-cmd {}", word(c.clone())));
         }
         s
     }
@@ -385,5 +387,17 @@ mod tests {
         let run = cell(&a, "lease × partition-leader");
         assert_eq!(run.op_timeout, std::time::Duration::from_millis(1500));
         assert_eq!(run.partition_scope, nemesis::PartitionScope::Peers);
+    }
+
+    /// The command in the reports reads back as the options given, quotes and all.
+    #[test]
+    fn the_reported_command_reads_back() {
+        let cmd = "A='x y' kv --data {data_dir} --say \"it's\"";
+        let a = compare_args(&["--node-cmd", cmd, "--extra=--name=a b;c"]);
+        let words = shlex::split(&a.command()).expect("a shell line");
+        let argv: Vec<&str> = words[2..].iter().map(String::as_str).collect();
+        let back = compare_args(&argv);
+        assert_eq!(back.node_cmd.as_deref(), Some(cmd));
+        assert_eq!(back.extra, ["--name=a b;c"]);
     }
 }

@@ -31,7 +31,8 @@ pub struct RunArgs {
     pub mode: Option<String>,
 
     /// With --system exec: the command that starts one node, with placeholders {id}, {ip}, {port},
-    /// {addr} (ip:port), {peers} (id=ip:port,...), {data_dir} and {mode}. Run through `sh -c 'exec ...'`.
+    /// {addr} (ip:port), {peers} (id=ip:port,...), {data_dir} and {mode}, each filled in as one quoted
+    /// shell word. Run through `sh -c 'exec ...'`.
     #[arg(long, value_name = "CMD")]
     pub node_cmd: Option<String>,
 

@@ -174,7 +174,7 @@ pub fn check(a: &RunArgs) -> Result<(), String> {
 
 /// A given duration as the user would write it (to the millisecond).
 fn show_given(d: Duration) -> String {
-    if d.subsec_nanos() % 1_000_000 == 0 {
+    if d.subsec_nanos().is_multiple_of(1_000_000) {
         show(d)
     } else {
         format!("{:?}", d)

@@ -102,11 +102,12 @@ impl RunConfig {
                 Replication::Quorum => String::new(),
                 r => format!("-{r}"),
             };
-            format!("{}-{mode}{repl}-{}-{nemesis_name}", a.system, a.workload)
+            super::test_name::fit(format!(
+                "{}-{mode}{repl}-{}-{nemesis_name}",
+                a.system, a.workload
+            ))
         });
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            return Err(format!("--name '{name}' must be a plain directory name"));
-        }
+        super::test_name::check(&name)?;
         let mut cfg = RunConfig {
             name,
             seed: a.seed.unwrap_or_else(rand::random),

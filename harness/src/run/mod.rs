@@ -22,6 +22,7 @@ mod progress;
 mod sampler;
 mod signals;
 mod start_checks;
+mod test_name;
 mod validate;
 
 use crate::exit;

@@ -272,9 +272,11 @@ fn finish(
         }
     }
     let dir = dir.unwrap_or_else(|| DEFAULT_DIR.to_string());
-    if !dir.starts_with('/') || dir.contains(['\'', '"', '\\', ' ', '$', '`']) {
+    // It goes unquoted into the scripts run on the hosts: only characters no shell reads as syntax.
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"/._-".contains(&b);
+    if !dir.starts_with('/') || !dir.bytes().all(plain) {
         return Err(bad(format!(
-            "dir `{dir}`: use an absolute path without spaces or quotes"
+            "dir `{dir}`: use an absolute path of letters, digits and / . _ -"
         )));
     }
     if let Some(k) = &known_hosts {
@@ -363,6 +365,14 @@ dir = "/srv/lh"
             (
                 "n1 = \"r@10.0.0.1\"\n[defaults]\ndir = \"relative\"",
                 "absolute",
+            ),
+            (
+                "n1 = \"r@10.0.0.1\"\n[defaults]\ndir = \"/var/tmp;reboot\"",
+                "letters, digits",
+            ),
+            (
+                "n1 = \"r@10.0.0.1\"\n[defaults]\ndir = \"/var/tmp\\t|reboot\"",
+                "letters, digits",
             ),
             (
                 "n1 = \"r@10.0.0.1\"\n[defaults]\nknown_hosts = \"/nonexistent/kh\"",
