@@ -90,11 +90,14 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
 
     let dir = RunDir::create(&cfg.store, &cfg.name)?;
     let lock = lock::RunLock::acquire(&dir.root)?;
-    dir.write_json("config.json", cfg)?;
+    // Recorded before anything is named by it, so every kernel object of this run can be traced to it.
+    let run_id = nemesis::generate_run_id();
+    dir.write_config(cfg, &run_id)?;
     let recorder =
         Recorder::create(&dir.path("history.jsonl")).context("creating history.jsonl")?;
     // Declared before the cluster, so it is dropped (torn down) after the processes are gone.
-    let mut net = match place::Place::create(cfg, cfg.hosts_file.as_ref(), system.client_port()) {
+    let placed = place::Place::create(cfg, run_id, cfg.hosts_file.as_ref(), system.client_port());
+    let mut net = match placed {
         Ok(n) => n,
         // Unreachable host, untrusted key, missing tool: said before anything starts.
         Err(e) if cfg.hosts_file.is_some() => {
