@@ -59,7 +59,7 @@ fn root_a_run_with_the_shortest_fault_timings_ends_within_its_bound() {
         "--seed",
         "3",
     ];
-    let (code, bound) = leaves_nothing(|| {
+    let (code, bound) = leaves_nothing(store.path(), || {
         let mut child = spawn_run(&args, store.path());
         let config = store.path().join("latest").join("config.json");
         let started = Instant::now();
