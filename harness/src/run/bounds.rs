@@ -271,3 +271,38 @@ pub fn run_bound(cfg: &RunConfig) -> RunBound {
     ];
     RunBound::new(phases)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn bound(argv: &[&str]) -> RunBound {
+        let store = tempfile::tempdir().unwrap();
+        let mut v = vec!["harness", "--store", store.path().to_str().unwrap()];
+        v.extend_from_slice(argv);
+        let cfg = RunConfig::from_args(&Wrapper::try_parse_from(v).unwrap().run).unwrap();
+        cfg.run_bound.expect("from_args computes the bound")
+    }
+
+    /// The README's worked numbers are this code's: the defaults with no fault and with one.
+    #[test]
+    fn the_readme_states_the_bound_the_code_computes() {
+        let none = bound(&["--nemesis", "none"]).total_s;
+        let one = bound(&[]).total_s;
+        let readme = include_str!("../../../README.md");
+        let said = format!(
+            "{none:.1} s with the defaults and `--nemesis none`, {one:.1} s with one fault"
+        );
+        assert!(readme.contains(&said), "README lacks: {said}");
+        // Each phase grows with its option.
+        let longer = bound(&["--settle", "10s", "--nemesis", "none"]).total_s;
+        assert!((longer - none - 8.0).abs() < 1e-9, "{longer} vs {none}");
+    }
+}
