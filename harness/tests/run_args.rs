@@ -295,3 +295,32 @@ fn test_names_the_store_cannot_hold_are_refused() {
     refused(&["--name", "a\nb"], &["--name", "plain directory name"]);
     refused(&["--name", "../up"], &["--name", "plain directory name"]);
 }
+
+/// The README lists every option of `harness`, `compare`, `check` and `clean` (it once lacked `--nodes`
+/// and `--skew-rate`).
+#[test]
+fn the_readme_lists_every_option() {
+    let readme_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&readme_path).unwrap();
+    for sub in [None, Some("compare"), Some("check"), Some("clean")] {
+        let out = std::process::Command::new(common::harness_bin())
+            .args(sub)
+            .arg("--help")
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        let flags: Vec<&str> = help
+            .lines()
+            .filter_map(|l| l.trim_start().split([' ', ',', '=']).next())
+            .filter(|w| w.starts_with("--") && *w != "--help" && *w != "--version")
+            .collect();
+        assert!(flags.len() >= 2, "{sub:?}: no options in {help}");
+        for f in flags {
+            assert!(
+                readme.contains(&format!("`{f}`")),
+                "README lacks `{f}` (harness {} --help)",
+                sub.unwrap_or("")
+            );
+        }
+    }
+}

@@ -69,9 +69,14 @@ pub fn schedule(cfg: &ScheduleConfig) -> Vec<FaultWindow> {
     if cfg.faults.is_empty() || cfg.duration.is_zero() {
         return windows;
     }
-    let mut distinct = cfg.faults.clone();
-    distinct.sort();
-    distinct.dedup();
+    // Each kind once, in the given order (so a seed keeps its shuffle): a repeat must not take the
+    // first pass's room from another kind.
+    let mut distinct: Vec<FaultKind> = Vec::new();
+    for f in &cfg.faults {
+        if !distinct.contains(f) {
+            distinct.push(*f);
+        }
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut bag: Vec<FaultKind> = Vec::new();
     let mut t = cfg.interval.min(MAX_WARMUP);
@@ -81,7 +86,7 @@ pub fn schedule(cfg: &ScheduleConfig) -> Vec<FaultWindow> {
             break;
         }
         if bag.is_empty() {
-            bag = cfg.faults.clone();
+            bag = distinct.clone();
             bag.shuffle(&mut rng);
         }
         let kind = bag.pop().expect("refilled above");

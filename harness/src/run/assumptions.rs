@@ -62,6 +62,14 @@ pub fn beyond(cfg: &RunConfig, faults: &[FaultRecord]) -> Vec<String> {
     )]
 }
 
+/// The verdict's words followed by what went beyond the mode's assumptions, as one line.
+pub fn with_verdict(words: String, beyond: &[String]) -> String {
+    std::iter::once(words)
+        .chain(beyond.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

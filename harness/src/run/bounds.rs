@@ -52,32 +52,33 @@ pub const MIN_FAULT_DURATION: Duration = LANDING_VERIFY;
 /// two faults, at the interval's lowest jitter (0.8) too.
 pub const MIN_NEMESIS_INTERVAL: Duration = secs(1);
 
-/// Every duration option: (flag, lower, upper), both inclusive.
-pub fn duration_bounds() -> [(&'static str, Duration, Duration); 9] {
+/// Every duration option: (flag, its value, lower, upper), the bounds inclusive.
+fn durations(a: &RunArgs) -> [(&'static str, Duration, Duration, Duration); 9] {
     [
-        ("--time-limit", secs(1), secs(24 * 3600)),
-        ("--settle", Duration::ZERO, secs(600)),
-        ("--op-timeout", ms(10), secs(60)),
-        ("--health-timeout", secs(1), secs(600)),
-        ("--fault-duration", MIN_FAULT_DURATION, secs(3600)),
-        ("--nemesis-interval", MIN_NEMESIS_INTERVAL, secs(3600)),
-        ("--check-time-limit", secs(1), secs(24 * 3600)),
-        ("--packet-delay", ms(1), secs(10)),
-        ("--packet-jitter", Duration::ZERO, secs(10)),
-    ]
-}
-
-fn durations_of(a: &RunArgs) -> [Duration; 9] {
-    [
-        a.time_limit,
-        a.settle,
-        a.op_timeout,
-        a.health_timeout,
-        a.fault_duration,
-        a.nemesis_interval,
-        a.check_time_limit,
-        a.packet_delay,
-        a.packet_jitter,
+        ("--time-limit", a.time_limit, secs(1), secs(24 * 3600)),
+        ("--settle", a.settle, Duration::ZERO, secs(600)),
+        ("--op-timeout", a.op_timeout, ms(10), secs(60)),
+        ("--health-timeout", a.health_timeout, secs(1), secs(600)),
+        (
+            "--fault-duration",
+            a.fault_duration,
+            MIN_FAULT_DURATION,
+            secs(3600),
+        ),
+        (
+            "--nemesis-interval",
+            a.nemesis_interval,
+            MIN_NEMESIS_INTERVAL,
+            secs(3600),
+        ),
+        (
+            "--check-time-limit",
+            a.check_time_limit,
+            secs(1),
+            secs(24 * 3600),
+        ),
+        ("--packet-delay", a.packet_delay, ms(1), secs(10)),
+        ("--packet-jitter", a.packet_jitter, Duration::ZERO, secs(10)),
     ]
 }
 
@@ -95,7 +96,7 @@ fn show(d: Duration) -> String {
 
 /// Every number option within its bounds; the message names the option and its range.
 pub fn check(a: &RunArgs) -> Result<(), String> {
-    for ((flag, lo, hi), d) in duration_bounds().into_iter().zip(durations_of(a)) {
+    for (flag, d, lo, hi) in durations(a) {
         if d < lo || d > hi {
             let why = match flag {
                 "--fault-duration" => format!(
@@ -215,53 +216,93 @@ pub fn subnet(a: &RunArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Creating the network and starting the nodes, and stopping them and removing the network at the end
-/// (2 s to stop the nodes, 2 s for the client threads, the rest for `ip`).
+/// Creating the network and starting the nodes; at the end stopping them (2 s), the client threads
+/// (2 s) and removing the network; writing the report.
 pub const SETUP_AND_TEARDOWN: Duration = secs(10);
 /// How long the cluster may take to recover after the last heal (`drive` in run/mod.rs).
 pub const RECOVERY: Duration = secs(20);
 /// The final reads' budget.
 pub const FINAL_READS: Duration = secs(10);
+/// The pause of the loops that poll `/status` (healthy, leader, recovery): one more may start at the end.
+pub const POLL: Duration = ms(100);
+/// Attempts one op may make: the node it goes to and up to two `not_leader` hops.
+pub const ATTEMPTS_PER_OP: u32 = 3;
 
 /// The longest each phase of a run may take with its options, in order; their sum is the run's bound
 /// (README, "How long a run takes"). Each phase is bounded in the code by the constant named here.
 pub fn run_bound(cfg: &RunConfig) -> RunBound {
-    {
-        let op = Duration::from_millis(cfg.op_timeout_ms);
-        let nodes = cfg.nodes.len() as u32;
-        let has_faults = !cfg.faults.is_empty();
-        // Started before the limit, a fault may finish starting after it: finding the leader, the
-        // landing check, a clock request; then its heal (landing check, a clock request).
-        let overrun = if has_faults {
-            super::faults::LEADER_WAIT + op + LANDING_CHECK_MAX + op + LANDING_CHECK_MAX + op
-        } else {
-            Duration::ZERO
-        };
-        let skew_probe = if cfg.faults.contains(&nemesis::FaultKind::ClockSkew) {
-            op * nodes
-        } else {
-            Duration::ZERO
-        };
-        let phases = vec![
-            ("set-up and teardown", SETUP_AND_TEARDOWN),
-            // The last /status round may start just before the timeout.
-            ("healthy (--health-timeout)", cfg.health_timeout() + op),
-            ("start-up probes", skew_probe + op),
-            ("workload (--time-limit)", cfg.time_limit()),
-            ("the last fault's overrun", overrun),
-            ("in-flight ops", op),
-            ("recovery after the last heal", RECOVERY + op),
-            ("--settle", Duration::from_secs_f64(cfg.settle_s)),
-            ("final reads", FINAL_READS + op),
-            (
-                "convergence",
-                super::convergence::BOUND + op * nodes * cfg.keys as u32,
-            ),
-            (
-                "check (--check-time-limit)",
-                Duration::from_secs_f64(cfg.check_time_limit_s),
-            ),
-        ];
-        RunBound::new(phases)
+    let op = Duration::from_millis(cfg.op_timeout_ms);
+    let one_op = op * ATTEMPTS_PER_OP;
+    let nodes = cfg.nodes.len() as u32;
+    // Started before the limit, a fault may finish starting after it (finding the leader, a clock
+    // request, the landing check), then heal (a clock request, the landing check).
+    let overrun = if cfg.faults.is_empty() {
+        Duration::ZERO
+    } else {
+        super::faults::LEADER_WAIT + POLL + op + (op + LANDING_CHECK_MAX) * 2
+    };
+    // Before the workload: clock-skew asks every node's clock API; append probes its route once.
+    let mut probes = op;
+    if cfg.faults.contains(&nemesis::FaultKind::ClockSkew) {
+        probes += op * nodes;
+    }
+    let phases = vec![
+        ("set-up, teardown and report", SETUP_AND_TEARDOWN),
+        (
+            "healthy (--health-timeout)",
+            cfg.health_timeout() + op + POLL,
+        ),
+        ("start-up probes", probes),
+        ("workload (--time-limit)", cfg.time_limit()),
+        ("the last fault's overrun", overrun),
+        ("ops in flight", one_op),
+        ("recovery after the last heal", RECOVERY + op + POLL),
+        ("--settle", Duration::from_secs_f64(cfg.settle_s)),
+        ("final reads", FINAL_READS + one_op),
+        // A round of local reads (every key on every node) under way when the bound passes ends too.
+        (
+            "convergence",
+            super::convergence::BOUND + op * nodes * cfg.keys as u32,
+        ),
+        (
+            "check (--check-time-limit)",
+            Duration::from_secs_f64(cfg.check_time_limit_s),
+        ),
+    ];
+    RunBound::new(phases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn bound(argv: &[&str]) -> RunBound {
+        let store = tempfile::tempdir().unwrap();
+        let mut v = vec!["harness", "--store", store.path().to_str().unwrap()];
+        v.extend_from_slice(argv);
+        let cfg = RunConfig::from_args(&Wrapper::try_parse_from(v).unwrap().run).unwrap();
+        cfg.run_bound.expect("from_args computes the bound")
+    }
+
+    /// The README's worked numbers are this code's: the defaults with no fault and with one.
+    #[test]
+    fn the_readme_states_the_bound_the_code_computes() {
+        let none = bound(&["--nemesis", "none"]).total_s;
+        let one = bound(&[]).total_s;
+        let readme = include_str!("../../../README.md");
+        let said = format!(
+            "{none:.1} s with the defaults and `--nemesis none`, {one:.1} s with one fault"
+        );
+        assert!(readme.contains(&said), "README lacks: {said}");
+        // Each phase grows with its option.
+        let longer = bound(&["--settle", "10s", "--nemesis", "none"]).total_s;
+        assert!((longer - none - 8.0).abs() < 1e-9, "{longer} vs {none}");
     }
 }

@@ -372,10 +372,7 @@ async fn drive(
         "healed; waiting for the cluster to become healthy (up to 20 s)",
     );
     let leaderless_ok = runner.leaderless.then_some(Duration::ZERO);
-    if let Err(e) = probe
-        .wait_healthy(Duration::from_secs(20), leaderless_ok)
-        .await
-    {
+    if let Err(e) = probe.wait_healthy(bounds::RECOVERY, leaderless_ok).await {
         problems.push(format!("the cluster did not recover after healing: {e}"));
         return runner.records;
     }
@@ -397,7 +394,7 @@ async fn drive(
         wcfg.clone(),
         client.clone(),
         recorder.clone(),
-        Duration::from_secs(10),
+        bounds::FINAL_READS,
     );
     match client_rt.spawn(final_reads).await {
         Ok(Ok(())) => {}
