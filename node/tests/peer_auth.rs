@@ -103,14 +103,31 @@ async fn a_cluster_started_without_a_secret_warns_and_still_refuses_forged_terms
 #[test]
 fn a_bad_secret_is_refused_at_start_with_254() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(support::NODE_BIN)
-        .args(["--id", "n1", "--listen", "127.0.0.1:1", "--peers", "n1=127.0.0.1:1"])
+    let addr = support::free_addrs(1)[0];
+    let mut child = std::process::Command::new(support::NODE_BIN)
+        .args(["--id", "n1", "--listen", &addr.to_string()])
+        .arg("--peers")
+        .arg(format!("n1={addr}"))
         .arg("--data-dir")
         .arg(dir.path())
         .env("LH_PEER_SECRET", "short")
-        .output()
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(out.status.code(), Some(254));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let deadline = std::time::Instant::now() + WITHIN;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("a node with a 5-character secret started and kept running");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(254), "{err}");
     assert!(err.contains("LH_PEER_SECRET must be 16 to 1024 characters, got 5"), "{err}");
 }
