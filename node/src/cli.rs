@@ -6,8 +6,8 @@
 use crate::clock::Clock;
 use crate::config::{Args, LogFormat, NodeConfig, EXIT_BAD_ARGS};
 use crate::conn_gate::{ConnGate, ConnInfo};
-use crate::peer_auth::{PeerSecret, PEER_SECRET_ENV};
 use crate::driver::{Driver, DriverError, Input};
+use crate::peer_auth::{PeerSecret, PEER_SECRET_ENV};
 use crate::raft::{RaftNode, MAX_TERM};
 use crate::server::{router, AppState};
 use crate::storage::Wal;

@@ -238,8 +238,16 @@ impl Args {
             }
         }
         for (flag, got, max) in [
-            ("max-connections", self.max_connections as u64, MAX_MAX_CONNECTIONS),
-            ("header-timeout-ms", self.header_timeout_ms, MAX_HEADER_TIMEOUT_MS),
+            (
+                "max-connections",
+                self.max_connections as u64,
+                MAX_MAX_CONNECTIONS,
+            ),
+            (
+                "header-timeout-ms",
+                self.header_timeout_ms,
+                MAX_HEADER_TIMEOUT_MS,
+            ),
         ] {
             if got > max {
                 return Err(ConfigError::TooLarge { flag, max, got });
@@ -452,7 +460,9 @@ mod tests {
         ));
         let big = e(&["--header-timeout-ms", "600001"]);
         assert!(matches!(big, ConfigError::TooLarge { .. }), "{big}");
-        assert!(big.to_string().contains("--header-timeout-ms must be at most 600000"));
+        assert!(big
+            .to_string()
+            .contains("--header-timeout-ms must be at most 600000"));
         assert!(matches!(
             e(&["--heartbeat-ms", "0"]),
             ConfigError::Zero {

@@ -16,17 +16,19 @@ pub fn raise_nofile() -> std::io::Result<(u64, u64)> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    let before = lim.rlim_cur as u64;
+    let before = lim.rlim_cur;
     if lim.rlim_cur < lim.rlim_max {
         lim.rlim_cur = lim.rlim_max;
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
     }
-    Ok((before, lim.rlim_cur as u64))
+    Ok((before, lim.rlim_cur))
 }
 
 /// How many connections fit in `soft_limit` descriptors next to the reserved ones (at least a few).
 pub fn connections_that_fit(soft_limit: u64) -> usize {
-    soft_limit.saturating_sub(RESERVED_FDS).clamp(16, usize::MAX as u64) as usize
+    soft_limit
+        .saturating_sub(RESERVED_FDS)
+        .clamp(16, usize::MAX as u64) as usize
 }

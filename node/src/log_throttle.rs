@@ -27,7 +27,8 @@ impl Throttle {
     fn hit_at(&self, now: Instant) -> Option<u64> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.1 += 1;
-        let due = s.0.is_none_or(|last| now.duration_since(last) >= self.period);
+        let due =
+            s.0.is_none_or(|last| now.duration_since(last) >= self.period);
         if !due {
             return None;
         }

@@ -105,7 +105,10 @@ pub async fn guard(State(auth): State<PeerAuth>, req: Request, next: Next) -> Re
     if req.uri().path() != "/raft" {
         return next.run(req).await;
     }
-    let presented = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
     if secret.accepts(presented) {
         crate::conn_gate::mark_peer(&req);
         return next.run(req).await;
@@ -151,7 +154,11 @@ mod tests {
             b"Bearer ",
             b"",
         ] {
-            assert!(!s.accepts(Some(wrong)), "{}", String::from_utf8_lossy(wrong));
+            assert!(
+                !s.accepts(Some(wrong)),
+                "{}",
+                String::from_utf8_lossy(wrong)
+            );
         }
         assert!(!s.accepts(None));
         assert!(!format!("{s:?}").contains("0123"), "Debug shows the secret");

@@ -23,7 +23,10 @@ async fn half_sent(addr: std::net::SocketAddr, n: usize) -> Vec<TcpStream> {
         else {
             continue;
         };
-        if s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n").await.is_ok() {
+        if s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .is_ok()
+        {
             held.push(s);
         }
     }
@@ -37,7 +40,8 @@ async fn half_sent_connections_do_not_silence_a_node_and_the_bound_is_logged() {
     match support::set_soft_nofile(want) {
         Ok(got) if got >= want => {}
         other => {
-            let why = format!("needs an open-file limit of {want} for the test itself, got {other:?}");
+            let why =
+                format!("needs an open-file limit of {want} for the test itself, got {other:?}");
             assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
             eprintln!("skipping: {why}");
             return;

@@ -14,14 +14,16 @@ const WITHIN: Duration = Duration::from_secs(10);
 
 /// A batch with one message of each kind that could make a node adopt a term, all with term u64::MAX.
 fn forged(from: &str, to: &str) -> serde_json::Value {
-    let msg = |body: serde_json::Value| {
-        serde_json::json!({"from": from, "to": to, "term": u64::MAX, "body": body})
-    };
+    let msg = |body: serde_json::Value| serde_json::json!({"from": from, "to": to, "term": u64::MAX, "body": body});
     serde_json::json!([
-        msg(serde_json::json!({"Append": {"prev_index": 0, "prev_term": 0, "entries": [], "commit": 0, "round": 0}})),
+        msg(
+            serde_json::json!({"Append": {"prev_index": 0, "prev_term": 0, "entries": [], "commit": 0, "round": 0}})
+        ),
         msg(serde_json::json!({"Vote": {"last_index": u64::MAX, "last_term": u64::MAX}})),
         msg(serde_json::json!({"PreVote": {"last_index": u64::MAX, "last_term": u64::MAX}})),
-        msg(serde_json::json!({"AppendResp": {"success": false, "match_index": 0, "reject_index": 0, "hint": 0, "last_index": 0, "round": 0}})),
+        msg(
+            serde_json::json!({"AppendResp": {"success": false, "match_index": 0, "reject_index": 0, "hint": 0, "last_index": 0, "round": 0}})
+        ),
     ])
 }
 
@@ -54,14 +56,21 @@ async fn roles(cluster: &Cluster, client: &Client) -> Vec<Option<(Role, u64)>> {
 }
 
 /// After the forged batches the cluster still has the same leader in the same term, and takes writes.
-async fn keeps_its_leader(cluster: &Cluster, client: &Client, secret: Option<&str>) -> Vec<StatusCode> {
+async fn keeps_its_leader(
+    cluster: &Cluster,
+    client: &Client,
+    secret: Option<&str>,
+) -> Vec<StatusCode> {
     let leader = cluster.wait_for_leader(client, WITHIN).await;
     let before = roles(cluster, client).await;
     let statuses = attack(cluster, client, secret).await;
     // Several election timeouts (300-600 ms): a node that had adopted the term would have moved by now.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = roles(cluster, client).await;
-    assert_eq!(after, before, "roles and terms moved after the forged messages");
+    assert_eq!(
+        after, before,
+        "roles and terms moved after the forged messages"
+    );
     assert_eq!(cluster.wait_for_leader(client, WITHIN).await, leader);
     let mut router = LeaderRouter::new(client.clone(), cluster);
     assert_eq!(router.write("k", 1, WITHIN).await, Outcome::Ok);
@@ -74,19 +83,31 @@ async fn forged_max_term_messages_are_refused_with_and_without_the_secret() {
     let client = Client::new();
 
     let without = keeps_its_leader(&cluster, &client, None).await;
-    assert!(without.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{without:?}");
+    assert!(
+        without.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{without:?}"
+    );
     let wrong = attack(&cluster, &client, Some("not-the-secret-0123456789")).await;
-    assert!(wrong.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{wrong:?}");
+    assert!(
+        wrong.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{wrong:?}"
+    );
 
     // A peer that has the secret still cannot make anyone adopt the term.
     let with = keeps_its_leader(&cluster, &client, Some(SECRET)).await;
-    assert!(with.iter().all(|s| *s == StatusCode::BAD_REQUEST), "{with:?}");
+    assert!(
+        with.iter().all(|s| *s == StatusCode::BAD_REQUEST),
+        "{with:?}"
+    );
 
     for id in cluster.ids() {
         let log = std::fs::read_to_string(&cluster.node(&id).log).unwrap();
         assert!(log.contains("without the right peer secret"), "{id}: {log}");
         assert!(log.contains("past the largest usable term"), "{id}: {log}");
-        assert!(!log.contains("is not set"), "{id} warned of a missing secret: {log}");
+        assert!(
+            !log.contains("is not set"),
+            "{id} warned of a missing secret: {log}"
+        );
     }
 }
 
@@ -95,7 +116,10 @@ async fn a_cluster_started_without_a_secret_warns_and_still_refuses_forged_terms
     let cluster = Cluster::start(3, &[]);
     let client = Client::new();
     let statuses = keeps_its_leader(&cluster, &client, None).await;
-    assert!(statuses.iter().all(|s| *s == StatusCode::BAD_REQUEST), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::BAD_REQUEST),
+        "{statuses:?}"
+    );
     let log = std::fs::read_to_string(&cluster.node("n1").log).unwrap();
     assert!(log.contains("LH_PEER_SECRET is not set"), "{log}");
 }
@@ -129,5 +153,8 @@ fn a_bad_secret_is_refused_at_start_with_254() {
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(254), "{err}");
-    assert!(err.contains("LH_PEER_SECRET must be 16 to 1024 characters, got 5"), "{err}");
+    assert!(
+        err.contains("LH_PEER_SECRET must be 16 to 1024 characters, got 5"),
+        "{err}"
+    );
 }

@@ -58,7 +58,10 @@ pub struct RemoteSpec {
 fn env_block(env: &[(String, String)]) -> Result<String, Error> {
     let mut out = String::new();
     for (k, v) in env {
-        let name_ok = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let name_ok = k
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !name_ok || v.contains(['\n', '\0']) {
             return Err(Error::Invalid {
@@ -381,7 +384,10 @@ mod env_tests {
     fn the_environment_goes_on_stdin_in_lines_and_odd_entries_are_refused() {
         let env = vec![
             ("RUST_LOG".to_string(), "info".to_string()),
-            ("LH_PEER_SECRET".to_string(), "s3cret=with equals".to_string()),
+            (
+                "LH_PEER_SECRET".to_string(),
+                "s3cret=with equals".to_string(),
+            ),
         ];
         assert_eq!(
             env_block(&env).unwrap(),

@@ -459,11 +459,11 @@ pub fn set_soft_nofile(soft: u64) -> std::io::Result<u64> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    lim.rlim_cur = (soft as libc::rlim_t).min(lim.rlim_max);
+    lim.rlim_cur = soft.min(lim.rlim_max);
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 /// A node's current role and term, as `/status` says.
