@@ -5,8 +5,10 @@
 
 use crate::clock::Clock;
 use crate::config::{Args, LogFormat, NodeConfig, EXIT_BAD_ARGS};
+use crate::conn_gate::{ConnGate, ConnInfo};
 use crate::driver::{Driver, DriverError, Input};
-use crate::raft::RaftNode;
+use crate::peer_auth::{PeerSecret, PEER_SECRET_ENV};
+use crate::raft::{RaftNode, MAX_TERM};
 use crate::server::{router, AppState};
 use crate::storage::Wal;
 use crate::transport::Transport;
@@ -41,8 +43,15 @@ where
         }
     };
     init_logging(args.log_format);
-    let cfg = match args.validate() {
+    let mut cfg = match args.validate() {
         Ok(c) => c,
+        Err(e) => {
+            eprintln!("node: {e}");
+            return EXIT_BAD_ARGS;
+        }
+    };
+    cfg.peer_secret = match PeerSecret::from_env() {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("node: {e}");
             return EXIT_BAD_ARGS;
@@ -68,6 +77,33 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+}
+
+/// The connection bound: `--max-connections`, kept below the open-file limit (raised to the hard one
+/// first). Peers' addresses get a reserve above it.
+fn connection_gate(cfg: &NodeConfig) -> Arc<ConnGate> {
+    let fit = match crate::fd_limit::raise_nofile() {
+        Ok((before, after)) => {
+            if after > before {
+                info!(before, after, "raised the open-file limit");
+            }
+            crate::fd_limit::connections_that_fit(after)
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot read the open-file limit; assuming 1024");
+            crate::fd_limit::connections_that_fit(1024)
+        }
+    };
+    let bound = cfg.max_connections.min(fit);
+    if bound < cfg.max_connections {
+        warn!(
+            max_connections = cfg.max_connections,
+            bound, "the open-file limit allows fewer connections than --max-connections"
+        );
+    }
+    let own = cfg.listen.ip();
+    let peer_ips = cfg.peers.values().map(|a| a.ip()).filter(|ip| *ip != own);
+    ConnGate::new(bound, peer_ips)
 }
 
 fn run(cfg: NodeConfig) -> anyhow::Result<()> {
@@ -97,8 +133,15 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         request_timeout_ms = cfg.request_timeout.as_millis() as u64,
         tick_ms = cfg.tick.as_millis() as u64,
         seed = cfg.raft.seed,
+        max_connections = cfg.max_connections,
+        header_timeout_ms = cfg.header_timeout.as_millis() as u64,
+        peers_authenticated = cfg.peer_secret.is_some(),
         "starting node"
     );
+    if cfg.peer_secret.is_none() {
+        warn!("{PEER_SECRET_ENV} is not set: peer messages (POST /raft) are accepted from anyone who reaches this port; set it to the same secret on every node");
+    }
+    let gate = connection_gate(&cfg);
     if cfg.raft.read_mode == crate::api::ReadMode::LeaseNoWait
         && cfg.raft.lease < 3 * cfg.raft.election_timeout
     {
@@ -108,12 +151,24 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     let clock = Arc::new(Clock::new());
     let (wal, restored, _) = Wal::open(&cfg.data_dir)
         .with_context(|| format!("open the write-ahead log in {}", cfg.data_dir.display()))?;
+    if restored.hard_state.term > MAX_TERM {
+        anyhow::bail!(
+            "the write-ahead log in {} holds term {}, past the largest usable term {MAX_TERM}: a forged peer message wrote it before terms were checked, and no election can follow it; move the data directory away and start this node empty (see the README on a node that refuses to start)",
+            cfg.data_dir.display(),
+            restored.hard_state.term
+        );
+    }
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("listen on {}", cfg.listen))?;
     let core = RaftNode::new(cfg.raft.clone(), restored, clock.now());
-    let transport = Transport::start(cfg.id(), &cfg.peers, &tokio::runtime::Handle::current())
-        .context("build the peer HTTP client")?;
+    let transport = Transport::start(
+        cfg.id(),
+        &cfg.peers,
+        cfg.peer_secret.clone(),
+        &tokio::runtime::Handle::current(),
+    )
+    .context("build the peer HTTP client")?;
     let (done_tx, mut done_rx) = oneshot::channel::<Result<(), DriverError>>();
     let driver = Driver::new(core, wal, clock.clone(), transport, cfg.tick)
         .spawn(done_tx)
@@ -125,12 +180,13 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         clock,
         &cfg.peers,
         cfg.request_timeout,
+        cfg.peer_secret.clone(),
     );
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let mut server = tokio::spawn(
         axum::serve(
-            crate::http_conn::JsonErrorsListener::new(listener, cfg.id()),
-            router(state),
+            crate::http_conn::GatedListener::new(listener, cfg.id(), gate, cfg.header_timeout),
+            router(state).into_make_service_with_connect_info::<ConnInfo>(),
         )
         .with_graceful_shutdown(async move {
             let _ = stop_rx.await;

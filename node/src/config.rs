@@ -21,6 +21,8 @@ pub enum LogFormat {
 ///
 /// Serves the client API (`/kv/{key}`, `/status`), peer RPCs (`/raft`) and the clock nemesis
 /// (`/admin/clock`) on one HTTP listener. Logs go to stderr; the level comes from RUST_LOG (default info).
+/// Peer messages need the cluster's secret from the environment variable LH_PEER_SECRET (16 to 1024
+/// printable characters, the same on every node); without it they are accepted from anyone (a warning).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "node", version)]
 pub struct Args {
@@ -107,6 +109,16 @@ pub struct Args {
     #[arg(long)]
     pub no_check_quorum: bool,
 
+    /// Most open HTTP connections (clients and peers). At the bound a new connection closes an idle or
+    /// half-sent one, or is refused when all are busy; also kept below the open-file limit.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// A connection must send a complete request head within this many milliseconds (from the accept,
+    /// or from the first byte of a keep-alive connection's next request), or it is closed.
+    #[arg(long, default_value_t = 5000)]
+    pub header_timeout_ms: u64,
+
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -152,6 +164,12 @@ pub enum ConfigError {
         leader_ms: f64,
         heartbeat: u64,
     },
+    #[error("--{flag} must be at most {max}, got {got}")]
+    TooLarge {
+        flag: &'static str,
+        max: u64,
+        got: u64,
+    },
     #[error("--tick-ms ({tick}) must be at most --heartbeat-ms ({heartbeat})")]
     TickTooLong { tick: u64, heartbeat: u64 },
 }
@@ -167,7 +185,15 @@ pub struct NodeConfig {
     pub request_timeout: Duration,
     pub tick: Duration,
     pub log_format: LogFormat,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    /// From the environment (`LH_PEER_SECRET`), not a flag: set by the caller of `validate`.
+    pub peer_secret: Option<crate::peer_auth::PeerSecret>,
 }
+
+/// Upper bounds of the connection options: beyond them the values are typos.
+pub const MAX_MAX_CONNECTIONS: u64 = 1_000_000;
+pub const MAX_HEADER_TIMEOUT_MS: u64 = 600_000;
 
 impl NodeConfig {
     pub fn id(&self) -> &str {
@@ -204,9 +230,27 @@ impl Args {
             ("request-timeout-ms", self.request_timeout_ms),
             ("tick-ms", self.tick_ms),
             ("max-batch", self.max_batch as u64),
+            ("max-connections", self.max_connections as u64),
+            ("header-timeout-ms", self.header_timeout_ms),
         ] {
             if v == 0 {
                 return Err(ConfigError::Zero { flag });
+            }
+        }
+        for (flag, got, max) in [
+            (
+                "max-connections",
+                self.max_connections as u64,
+                MAX_MAX_CONNECTIONS,
+            ),
+            (
+                "header-timeout-ms",
+                self.header_timeout_ms,
+                MAX_HEADER_TIMEOUT_MS,
+            ),
+        ] {
+            if got > max {
+                return Err(ConfigError::TooLarge { flag, max, got });
             }
         }
         if self.election_timeout_ms < 2 * self.heartbeat_ms {
@@ -260,6 +304,9 @@ impl Args {
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             tick: Duration::from_millis(self.tick_ms),
             log_format: self.log_format,
+            max_connections: self.max_connections,
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            peer_secret: None,
         })
     }
 }
@@ -405,6 +452,17 @@ mod tests {
             .unwrap()
             .validate()
             .unwrap();
+        assert!(matches!(
+            e(&["--max-connections", "0"]),
+            ConfigError::Zero {
+                flag: "max-connections"
+            }
+        ));
+        let big = e(&["--header-timeout-ms", "600001"]);
+        assert!(matches!(big, ConfigError::TooLarge { .. }), "{big}");
+        assert!(big
+            .to_string()
+            .contains("--header-timeout-ms must be at most 600000"));
         assert!(matches!(
             e(&["--heartbeat-ms", "0"]),
             ConfigError::Zero {

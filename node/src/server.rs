@@ -11,7 +11,11 @@ use crate::api::{
 use crate::clock::Clock;
 use crate::driver::{DriverHandle, Input};
 use crate::http_limits::MAX_RAFT_BODY;
-use crate::raft::{ClientError, ClientReply, ClientRequest, ClientResult, Message, NodeId};
+use crate::log_throttle::Throttle;
+use crate::peer_auth::{PeerAuth, PeerSecret};
+use crate::raft::{
+    ClientError, ClientReply, ClientRequest, ClientResult, Message, NodeId, MAX_TERM,
+};
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
@@ -25,7 +29,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 /// Keys longer than this are refused: they are typos or abuse, and they would bloat every log entry.
 pub const MAX_KEY_LEN: usize = 1024;
@@ -43,6 +47,7 @@ struct Inner {
     /// Client address of every member, for leader hints.
     addrs: BTreeMap<NodeId, String>,
     request_timeout: Duration,
+    peer_secret: Option<PeerSecret>,
 }
 
 impl AppState {
@@ -52,6 +57,7 @@ impl AppState {
         clock: Arc<Clock>,
         peers: &BTreeMap<NodeId, SocketAddr>,
         request_timeout: Duration,
+        peer_secret: Option<PeerSecret>,
     ) -> Self {
         AppState {
             inner: Arc::new(Inner {
@@ -63,6 +69,7 @@ impl AppState {
                     .map(|(id, a)| (id.clone(), a.to_string()))
                     .collect(),
                 request_timeout,
+                peer_secret,
             }),
         }
     }
@@ -200,6 +207,10 @@ pub fn router(state: AppState) -> Router {
     let limits = crate::http_limits::Limits {
         node: state.inner.node.clone(),
     };
+    let auth = PeerAuth {
+        node: state.inner.node.clone(),
+        secret: state.inner.peer_secret.clone(),
+    };
     Router::new()
         .route("/kv/{key}", get(read).put(write))
         .route("/kv/{key}/cas", post(cas))
@@ -215,6 +226,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             limits,
             crate::http_limits::guard,
+        ))
+        // Outermost: a peer message without the secret is refused before its body is read.
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            crate::peer_auth::guard,
         ))
         .with_state(state)
 }
@@ -382,12 +398,15 @@ async fn admin_clock(State(st): State<AppState>, body: Bytes) -> Response {
     st.respond(result)
 }
 
+static FORGED_TERMS: Throttle = Throttle::new(Duration::from_secs(10));
+
 async fn raft(State(st): State<AppState>, body: Bytes) -> Response {
     let result = serde_json::from_slice::<Vec<Message>>(&body)
         .map_err(|e| {
             debug!(error = %e, "undecodable peer message batch");
             ApiError::bad_request(format!("bad peer message batch: {e}"))
         })
+        .and_then(refuse_forged_terms)
         .and_then(|msgs| {
             if !msgs.is_empty() {
                 st.inner
@@ -398,6 +417,27 @@ async fn raft(State(st): State<AppState>, body: Bytes) -> Response {
             Ok(StatusCode::NO_CONTENT.into_response())
         });
     st.respond(result)
+}
+
+/// A term past [`MAX_TERM`] never comes from an honest peer: the whole batch is refused and logged (the
+/// core would ignore it too).
+fn refuse_forged_terms(msgs: Vec<Message>) -> Result<Vec<Message>, ApiError> {
+    let Some(m) = msgs.iter().find(|m| m.term > MAX_TERM) else {
+        return Ok(msgs);
+    };
+    if let Some(count) = FORGED_TERMS.hit() {
+        warn!(
+            from = %m.from,
+            term = m.term,
+            max_term = MAX_TERM,
+            refused = count,
+            "refused a peer message whose term is past the largest usable term (forged?); this line repeats at most every 10 s"
+        );
+    }
+    Err(ApiError::bad_request(format!(
+        "peer message from {} has term {}, past the largest usable term {MAX_TERM}; refused",
+        m.from, m.term
+    )))
 }
 
 const ENDPOINTS: &str =

@@ -1,10 +1,11 @@
 //! Peer transport: one sender task per peer, fed from a bounded queue, posting batches of messages as a
-//! JSON array to the peer's `POST /raft`.
+//! JSON array to the peer's `POST /raft`, with the cluster's secret (if any) in `Authorization`.
 //!
 //! Raft tolerates lost messages, so nothing here retries: when a peer is slow or unreachable its queue
 //! drops the oldest messages (the newest carry the freshest state), and a failed POST is dropped. The
 //! driver thread only pushes onto queues and never waits on the network.
 
+use crate::peer_auth::PeerSecret;
 use crate::raft::{Message, NodeId};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -94,9 +95,15 @@ impl Transport {
     pub fn start(
         self_id: &str,
         peers: &BTreeMap<NodeId, SocketAddr>,
+        secret: Option<PeerSecret>,
         rt: &tokio::runtime::Handle,
     ) -> Result<Transport, reqwest::Error> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(s) = &secret {
+            headers.insert(reqwest::header::AUTHORIZATION, s.header_value());
+        }
         let client = reqwest::Client::builder()
+            .default_headers(headers)
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .tcp_nodelay(true)

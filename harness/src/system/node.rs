@@ -17,6 +17,17 @@ pub struct NodeSystem {
     pub flags: Vec<(String, String)>,
     /// Seeds each node's election timer differently: `seed + member number`.
     pub seed: u64,
+    /// This run's peer secret, passed to every node in its environment (never on a command line, so it
+    /// shows in no `ps`), so clients cannot forge peer messages.
+    pub peer_secret: String,
+}
+
+/// A fresh random peer secret: 32 bytes as hex.
+fn new_peer_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl NodeSystem {
@@ -34,6 +45,7 @@ impl NodeSystem {
             bin,
             flags: flags.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
             seed: cfg.seed,
+            peer_secret: new_peer_secret(),
         }
     }
 }
@@ -73,7 +85,13 @@ impl System for NodeSystem {
         Ok(Launch {
             program: self.bin.program.clone(),
             args,
-            env: vec![("RUST_LOG".into(), "info".into())],
+            env: vec![
+                ("RUST_LOG".into(), "info".into()),
+                (
+                    node::peer_auth::PEER_SECRET_ENV.into(),
+                    self.peer_secret.clone(),
+                ),
+            ],
         })
     }
 

@@ -5,6 +5,9 @@
 //! pid on stderr, and waits; a watcher blocks reading the channel's stdin and SIGKILLs the group when it
 //! closes. Stdin closes when we are done with the process, and also when the SSH connection is lost or
 //! this process dies: the remote side never outlives its session.
+//!
+//! The program's environment goes first on that stdin (`NAME=value` lines, then an empty line), not on the
+//! command line: it carries the cluster's peer secret, and a command line shows in every user's `ps`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -20,6 +23,7 @@ use crate::{Error, Signal};
 
 const WRAPPER: &str = r#"dir=$1; shift
 cd "$dir" || exit 120
+while IFS= read -r kv && [ -n "$kv" ]; do export "$kv"; done
 echo $$ > wrapper.pid
 exec 3<&0
 setsid "$@" </dev/null 2>&1 &
@@ -48,6 +52,27 @@ pub struct RemoteSpec {
     pub env: Vec<(String, String)>,
     /// Where its stdout and stderr are appended, on this machine.
     pub log_path: PathBuf,
+}
+
+/// The environment as the wrapper reads it: `NAME=value` lines and an empty line.
+fn env_block(env: &[(String, String)]) -> Result<String, Error> {
+    let mut out = String::new();
+    for (k, v) in env {
+        let name_ok = k
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok || v.contains(['\n', '\0']) {
+            return Err(Error::Invalid {
+                what: "environment variable",
+                message: format!("{k:?} cannot be passed to a remote program (a name of letters, digits and _, a value of one line)"),
+            });
+        }
+        out.push_str(&format!("{k}={v}\n"));
+    }
+    out.push('\n');
+    Ok(out)
 }
 
 struct Running {
@@ -98,6 +123,7 @@ impl RemoteProcess {
             .append(true)
             .open(&spec.log_path)
             .map_err(|e| Error::io(format!("opening {}", spec.log_path.display()), e))?;
+        let env = env_block(&spec.env)?;
         let session = self.shared.session(&spec.name)?;
         let (pid_tx, pid_rx) = oneshot::channel();
         let (exit_tx, exit_rx) = watch::channel(None);
@@ -111,10 +137,6 @@ impl RemoteProcess {
                 "lh".into(),
                 spec.dir.clone(),
             ];
-            if !spec.env.is_empty() {
-                argv.push("env".into());
-                argv.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
-            }
             argv.push(spec.program.clone());
             argv.extend(spec.args.iter().cloned());
             let mut cmd = session.command(&argv[0]);
@@ -132,6 +154,18 @@ impl RemoteProcess {
                     return;
                 }
             };
+            // Kept open with the channel: closing it is what kills the program.
+            let mut stdin = child.stdin().take();
+            if let Some(input) = stdin.as_mut() {
+                use tokio::io::AsyncWriteExt;
+                if let Err(e) = input.write_all(env.as_bytes()).await {
+                    let _ = pid_tx.send(Err(ssh_error(
+                        &host,
+                        format!("passing the environment to {}: {e}", spec.program),
+                    )));
+                    return;
+                }
+            }
             let stdout = child.stdout().take();
             let stderr = child.stderr().take();
             let log = Arc::new(std::sync::Mutex::new(log));
@@ -175,6 +209,7 @@ impl RemoteProcess {
             let holder = async move {
                 // Keeps the channel (and so the wrapper's stdin) open until we are told to close it.
                 let _ = close_rx.await;
+                drop(stdin);
                 drop(child);
             };
             tokio::join!(copy_out, control, holder);
@@ -338,5 +373,29 @@ impl Drop for RemoteProcess {
             tracing::warn!(name = %self.spec.name, error = %e, "killing remote process on drop");
         }
         self.finish(-1);
+    }
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_goes_on_stdin_in_lines_and_odd_entries_are_refused() {
+        let env = vec![
+            ("RUST_LOG".to_string(), "info".to_string()),
+            (
+                "LH_PEER_SECRET".to_string(),
+                "s3cret=with equals".to_string(),
+            ),
+        ];
+        assert_eq!(
+            env_block(&env).unwrap(),
+            "RUST_LOG=info\nLH_PEER_SECRET=s3cret=with equals\n\n"
+        );
+        assert_eq!(env_block(&[]).unwrap(), "\n");
+        for (k, v) in [("A", "two\nlines"), ("1A", "x"), ("A B", "x"), ("", "x")] {
+            assert!(env_block(&[(k.into(), v.into())]).is_err(), "{k:?}={v:?}");
+        }
     }
 }

@@ -234,6 +234,11 @@ impl RaftNode {
 
     /// The election timer fired: start a pre-vote (or a vote without PreVote).
     pub(super) fn campaign(&mut self) {
+        if self.term >= super::MAX_TERM {
+            // No term after this one may be used (only a WAL written before the ceiling existed gets here).
+            self.reset_election_timer();
+            return;
+        }
         self.lease.campaign_wait = self.now + self.countdown_wait();
         if self.cfg.pre_vote {
             self.role = Role::PreCandidate;

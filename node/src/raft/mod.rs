@@ -40,6 +40,8 @@ mod snapshot;
 mod state_machine;
 mod sync_all;
 #[cfg(test)]
+mod term_bound_tests;
+#[cfg(test)]
 mod tests;
 mod types;
 
@@ -209,6 +211,9 @@ impl RaftNode {
         self.observe(now);
         if msg.to != self.cfg.id || !self.peers.contains(&msg.from) {
             return; // not for us, or from a stranger: ignore
+        }
+        if msg.term > MAX_TERM {
+            return; // forged (see MAX_TERM): never adopted; the shell logs it
         }
         election::step(self, msg);
     }

@@ -4,11 +4,11 @@ use super::*;
 use crate::api::Replication;
 use rand::{Rng, SeedableRng};
 
-fn ms(n: u64) -> Duration {
+pub(super) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn config(id: &str, members: &[&str], mode: ReadMode) -> Config {
+pub(super) fn config(id: &str, members: &[&str], mode: ReadMode) -> Config {
     Config {
         id: id.into(),
         members: members.iter().map(|m| m.to_string()).collect(),
@@ -132,7 +132,7 @@ fn restarted_lease_node_waits_out_a_full_lease_before_serving() {
     assert_eq!(write(&mut n, 2, after), vec![(2, Ok(ClientReply::Written))]);
 }
 
-fn leader_of_three(mode: ReadMode) -> (RaftNode, Duration) {
+pub(super) fn leader_of_three(mode: ReadMode) -> (RaftNode, Duration) {
     leader_of_three_with(config("n1", &["n1", "n2", "n3"], mode))
 }
 

@@ -12,6 +12,12 @@ pub type NodeId = String;
 /// Chosen by the shell; echoed back in `Ready::responses`.
 pub type RequestId = u64;
 
+/// The largest term a node adopts or campaigns for. A term grows by one per election: 2^48 of them at one
+/// per millisecond take 8,900 years, so a larger term never comes from an honest peer. It was forged (one
+/// message with term u64::MAX used to wedge every node for good: no term after it), and it is ignored.
+/// The ceiling leaves room below u64::MAX, so `term + 1` never overflows.
+pub const MAX_TERM: u64 = 1 << 48;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub id: NodeId,

@@ -32,10 +32,32 @@ pub struct NodeProc {
     child: Option<Child>,
 }
 
+/// How every node of a cluster is started, besides its flags.
+#[derive(Clone, Debug, Default)]
+pub struct Spawn {
+    /// Extra environment (e.g. `LH_PEER_SECRET`).
+    pub env: Vec<(String, String)>,
+    /// The soft open-file limit the node starts with (the hard one is left alone).
+    pub nofile: Option<u64>,
+}
+
+/// A peer secret for tests.
+pub const SECRET: &str = "test-secret-0123456789abcdef";
+
+impl Spawn {
+    pub fn with_secret() -> Spawn {
+        Spawn {
+            env: vec![("LH_PEER_SECRET".into(), SECRET.into())],
+            nofile: None,
+        }
+    }
+}
+
 pub struct Cluster {
     pub nodes: Vec<NodeProc>,
     peers: String,
     args: Vec<String>,
+    spawn: Spawn,
     // Held so the directory lives as long as the cluster.
     dir: tempfile::TempDir,
 }
@@ -43,6 +65,11 @@ pub struct Cluster {
 impl Cluster {
     /// Start `n` nodes with the given extra flags (e.g. `--read-mode read-index`).
     pub fn start(n: usize, args: &[&str]) -> Cluster {
+        Cluster::start_with(n, args, Spawn::default())
+    }
+
+    /// Start `n` nodes with extra flags, environment and limits.
+    pub fn start_with(n: usize, args: &[&str], spawn: Spawn) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("lh-node-test")
             .tempdir()
@@ -71,6 +98,7 @@ impl Cluster {
             nodes,
             peers,
             args: args.iter().map(|s| s.to_string()).collect(),
+            spawn,
             dir,
         };
         for i in 0..n {
@@ -120,14 +148,20 @@ impl Cluster {
                 "RUST_LOG",
                 std::env::var("NODE_LOG").unwrap_or("info".into()),
             )
+            .envs(self.spawn.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log));
-        // SAFETY: only an async-signal-safe prctl between fork and exec.
+        let nofile = self.spawn.nofile;
+        // SAFETY: only async-signal-safe prctl and setrlimit between fork and exec.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                    .map_err(std::io::Error::from)
+                    .map_err(std::io::Error::from)?;
+                if let Some(soft) = nofile {
+                    set_soft_nofile(soft)?;
+                }
+                Ok(())
             });
         }
         let child = cmd.spawn().expect("spawn node");
@@ -413,6 +447,28 @@ impl LeaderRouter {
             self.follow(&err);
         }
     }
+}
+
+/// Set this process's soft open-file limit (at most the hard one); returns the new soft limit.
+pub fn set_soft_nofile(soft: u64) -> std::io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed (async-signal-safe).
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    lim.rlim_cur = soft.min(lim.rlim_max);
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(lim.rlim_cur)
+}
+
+/// A node's current role and term, as `/status` says.
+pub async fn role_and_term(client: &Client, base: &str) -> Option<(node::api::Role, u64)> {
+    client.status(base).await.map(|s| (s.role, s.term))
 }
 
 /// Keep reading a file until it contains `needle` or `within` passes.
