@@ -16,7 +16,7 @@ mod txn;
 mod verdict;
 mod words;
 
-pub use convergence::check_convergence;
+pub use convergence::{against_final_reads, check_convergence};
 pub use txn::normalize_txn_ops;
 pub(crate) use verdict::check_result;
 
@@ -80,6 +80,53 @@ pub struct LostWrites {
     pub first: Vec<OpSummary>,
     /// Whether lost writes could be checked (a final read time and a timed history).
     pub checked: bool,
+    /// Acknowledged appends looked for in the final reads (on keys that had one): with none, "nothing
+    /// lost" says nothing.
+    #[serde(default)]
+    pub judged: usize,
+}
+
+impl LostWrites {
+    /// No acknowledged append was lost, and at least one was looked for; `None` when nothing was judged.
+    pub fn none_lost(&self) -> Option<bool> {
+        match (self.checked && self.judged > 0, self.count) {
+            (_, n) if n > 0 => Some(false),
+            (true, _) => Some(true),
+            (false, _) => None,
+        }
+    }
+}
+
+/// How much a guarantee had to judge: with `ops == 0` it is not checkable (`None`), never kept.
+/// `ops` counts the reads that could have shown a violation; `against` what they were judged against
+/// (see [`Judged::words`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Judged {
+    pub ops: usize,
+    pub against: usize,
+}
+
+/// What each guarantee judged, by its results.json name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JudgedAll {
+    pub linearizable: Judged,
+    pub read_your_writes: Judged,
+    pub monotonic_reads: Judged,
+    pub monotonic_writes: Judged,
+    pub writes_follow_reads: Judged,
+}
+
+impl JudgedAll {
+    pub fn get(&self, guarantee: &str) -> Option<Judged> {
+        Some(match guarantee {
+            LINEARIZABLE => self.linearizable,
+            READ_YOUR_WRITES => self.read_your_writes,
+            MONOTONIC_READS => self.monotonic_reads,
+            MONOTONIC_WRITES => self.monotonic_writes,
+            WRITES_FOLLOW_READS => self.writes_follow_reads,
+            _ => return None,
+        })
+    }
 }
 
 /// p50, p99 and max of a distribution (0 when empty).
@@ -127,6 +174,8 @@ pub struct AppendReport {
     pub staleness: Staleness,
     /// How many violations of each guarantee were found in all (also those not listed).
     pub violation_counts: BTreeMap<String, usize>,
+    /// What each guarantee judged (a guarantee that judged nothing is `None` in `guarantees`).
+    pub judged: JudgedAll,
     /// Checked ops (`ok` and `info` appends and `ok` reads), keys, ok reads and appends.
     pub ops: usize,
     pub keys: usize,
@@ -213,12 +262,22 @@ pub fn check_append(history: &History, opts: &AppendOptions) -> Result<AppendRep
     let mut lost = lost::LostTally::new(history, opts);
     let mut stale = staleness::Tally::default();
     let mut scratch = session::Scratch::default();
+    let mut judged = JudgedAll::default();
     for kd in &keys {
         order::check_key(history, kd, &mut sink);
         lost.check_key(history, kd);
-        session::check_key(history, kd, &mut sink, &mut stale, &mut scratch);
+        session::check_key(history, kd, &mut sink, &mut stale, &mut scratch, &mut judged);
     }
-    let ok = |g: &str| Some(sink.count(g) == 0);
+    judged.linearizable = Judged {
+        ops: keys.iter().map(|k| k.reads.len()).sum(),
+        against: acknowledged(history, &keys),
+    };
+    // Broken when a violation was found; kept only when there was something to judge.
+    let ok = |g: &str| match (sink.count(g), judged.get(g)) {
+        (0, Some(j)) if j.ops == 0 || (g == LINEARIZABLE && j.against == 0) => None,
+        (0, _) => Some(true),
+        _ => Some(false),
+    };
     let guarantees = Guarantees {
         linearizable: ok(LINEARIZABLE),
         read_your_writes: ok(READ_YOUR_WRITES),
@@ -242,8 +301,31 @@ pub fn check_append(history: &History, opts: &AppendOptions) -> Result<AppendRep
         lost_writes: lost.finish(history),
         staleness: stale.finish(),
         violation_counts: sink.counts,
+        judged,
         ops: keys.iter().map(|k| k.ops.len()).sum(),
         keys: keys.len(),
         appends: keys.iter().map(|k| k.appends).sum(),
     })
+}
+
+/// Appended values over all keys that were acknowledged or read back (an `info` append a read holds
+/// happened): what linearizability judges the reads against.
+fn acknowledged(h: &History, keys: &[index::KeyData]) -> usize {
+    keys.iter()
+        .map(|k| {
+            let mut seen = vec![false; k.vals.len()];
+            for &id in &k.arena {
+                seen[id as usize] = true;
+            }
+            k.vals
+                .iter()
+                .zip(seen)
+                .filter(|(v, read)| {
+                    v.op.is_some_and(|i| {
+                        *read || h.ops[i as usize].outcome == crate::ops::Outcome::Ok
+                    })
+                })
+                .count()
+        })
+        .sum()
 }
