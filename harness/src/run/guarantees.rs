@@ -231,6 +231,10 @@ fn against_final_reads(c: &mut ConvergenceRecord, h: &History, after: Option<u64
     if !wrong.is_empty() {
         c.converged = Some(false);
         c.disagreements = wrong;
+    } else if c.state.values().all(|l| l.as_deref().unwrap_or(&[]).is_empty()) {
+        // Agreeing on nothing (no write ever landed) shows nothing about convergence.
+        c.converged = None;
+        c.unchecked = Some("nothing to judge: every key was absent on every node and in the final reads".into());
     }
 }
 
