@@ -130,7 +130,7 @@ pub fn ladder(
             let holds = value(g, name);
             let over = judged
                 .iter()
-                .find(|(n, j)| *n == name && j.ops > 0)
+                .find(|(n, _)| *n == name && holds.is_some())
                 .map(|(_, j)| over_words(name, *j));
             let first = violations
                 .iter()
@@ -195,6 +195,9 @@ pub fn lost_line(l: &LostWrites) -> String {
 pub fn staleness_line(s: &Staleness) -> String {
     if s.reads == 0 {
         return "– no read succeeded".into();
+    }
+    if s.acknowledged == 0 {
+        return format!("– no acknowledged append for {} reads to miss", s.reads);
     }
     format!(
         "{} of {} reads stale ({:.1}%); p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms behind; \
@@ -347,6 +350,7 @@ mod tests {
             reads: 10,
             stale_reads: 2,
             share: 0.2,
+            acknowledged: 5,
             series: vec![(1.0, 0.0, 0), (2.0, 150.0, 3), (3.0, 20.0, 1)],
             ..Staleness::default()
         };

@@ -117,7 +117,7 @@ pub fn evaluate(
         };
         let a = append::check_append(h, &opts)
             .map_err(|e| format!("the append history cannot be checked: {e}"))?;
-        r.guarantees = a.guarantees.clone();
+        r.guarantees = a.reported();
         let mut seen = std::collections::HashSet::new();
         r.violations = a
             .violations
@@ -261,15 +261,23 @@ pub fn nothing_to_judge(r: &GuaranteeReport, events: &[Event], append_workload: 
             }
         }
     }
-    for name in names {
-        if let Some(why) = r.not_judged.get(name) {
-            let what = if why.contains("no read succeeded") {
-                attempts(events, &["read"])
-            } else {
-                attempts(events, updates)
-            };
-            out.push(format!("--expect {}: {} had {why}; {what}", r.expect, name));
-        }
+    let empty: Vec<&str> = names
+        .into_iter()
+        .filter(|n| r.not_judged.contains_key(*n))
+        .collect();
+    if let Some(first) = empty.first() {
+        let why = &r.not_judged[*first];
+        let what = if why.contains("no read succeeded") {
+            attempts(events, &["read"])
+        } else {
+            attempts(events, updates)
+        };
+        let which = if empty.len() == 1 {
+            format!("{first} had {why}")
+        } else {
+            format!("{} had nothing to judge ({first}: {why})", empty.join(", "))
+        };
+        out.push(format!("--expect {}: {which}; {what}", r.expect));
     }
     out
 }
