@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{cluster_lock, describe, harness, results, skip_unless_root};
+use common::{cluster_lock, describe, harness, leaves_nothing, results, skip_unless_root};
 use serde_json::Value;
 use std::process::Output;
 
@@ -38,7 +38,7 @@ fn run(test: &str, quirk: &str, args: &[&str]) -> Option<(Output, Value)> {
     ];
     all.extend_from_slice(args);
     let store = tempfile::tempdir().unwrap();
-    let out = harness(&all, store.path());
+    let out = leaves_nothing(store.path(), || harness(&all, store.path()));
     let res = results(store.path());
     Some((out, res))
 }
