@@ -379,6 +379,47 @@ mod tests {
         }
     }
 
+    /// A register run where every write was refused: reads of null contradict nothing, so
+    /// linearizability is not checkable, and the run says why in numbers.
+    #[test]
+    fn a_register_run_without_an_acknowledged_write_judges_nothing() {
+        let mut events = Vec::new();
+        let mut ev = |process, kind, f: &str, value: serde_json::Value, error: Option<&str>| {
+            events.push(Event {
+                index: events.len() as u64,
+                time: events.len() as u64 * 1_000_000,
+                process: Process::Client(process),
+                kind,
+                f: f.into(),
+                key: Some("r".into()),
+                value,
+                node: Some("n1".into()),
+                error: error.map(str::to_string),
+                session: Some(process),
+            });
+        };
+        for p in 0..3 {
+            ev(p, EventType::Invoke, "write", 7.into(), None);
+            ev(p, EventType::Fail, "write", 7.into(), Some("bad_request: no writes here"));
+            ev(p, EventType::Invoke, "read", serde_json::Value::Null, None);
+            ev(p, EventType::Ok, "read", serde_json::Value::Null, None);
+        }
+        let h = checker::parse_events(&events).unwrap();
+        let opts = checker::CheckOptions::default();
+        let check = checker::check(&h, checker::ModelKind::CasRegister, &opts);
+        assert_eq!(check.valid, Validity::Valid, "nothing contradicts it");
+        let r = evaluate(Expect::Linearizable, false, Some(&h), &events, Some(&check)).unwrap();
+        assert_eq!(r.guarantees.linearizable, None);
+        assert_eq!(r.judged.linearizable, Judged { ops: 3, against: 0 });
+        assert_eq!(verdict(&r), None);
+        let why = nothing_to_judge(&r, &events, false);
+        assert_eq!(why.len(), 1, "{why:?}");
+        assert!(
+            why[0].contains("no write or cas succeeded: 3 of 3 answered bad_request"),
+            "{why:?}"
+        );
+    }
+
     #[test]
     fn expect_picks_the_guarantees_that_decide() {
         let sessions_ok = Guarantees {
