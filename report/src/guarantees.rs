@@ -233,10 +233,15 @@ pub(crate) fn section(h: &mut String, view: &GuaranteeView, faults: &[FaultSpan]
         };
         let _ = write!(
             h,
-            r#"<tr data-guarantee="{n}"><td class="{class}" style="color:{color};font-weight:bold">{m}</td><td>{l}{d}</td><td>{w}</td></tr>"#,
+            r#"<tr data-guarantee="{n}"><td class="{class}" style="color:{color};font-weight:bold">{m}</td><td>{l}{o}{d}</td><td>{w}</td></tr>"#,
             n = r.name,
             m = r.mark(),
             l = esc(r.label),
+            o = r
+                .over
+                .as_deref()
+                .map(|o| format!(r#" <span class="judged">{}</span>"#, esc(o)))
+                .unwrap_or_default(),
             d = if r.decides { " <b>(decides)</b>" } else { "" },
             w = esc(r.why.as_deref().unwrap_or(""))
         );
@@ -342,6 +347,12 @@ mod tests {
         assert_eq!(rungs[0].why.as_deref(), Some("incompatible orders"));
         assert_eq!(rungs[2].line(), "✓ monotonic reads");
         assert_eq!(rungs[5].mark(), "–");
+        let j = Judged { ops: 412, against: 380 };
+        let rungs = ladder(&g, &vs, &[], &[("monotonic_reads", j)], &[]);
+        assert_eq!(
+            rungs[2].line(),
+            "✓ monotonic reads over 412 reads after 380 earlier reads that returned values"
+        );
     }
 
     #[test]
@@ -372,6 +383,20 @@ mod tests {
         });
         let page = crate::render(&input);
         assert_eq!(page.matches("<tr data-guarantee=").count(), 6);
+        assert!(!page.contains(r#"class="judged""#), "nothing judged, no counts");
+        let kept = Guarantees {
+            read_your_writes: Some(true),
+            ..Guarantees::default()
+        };
+        let j = Judged { ops: 412, against: 380 };
+        input.guarantees = Some(GuaranteeView {
+            rungs: ladder(&kept, &[], &[], &[("read_your_writes", j)], &[]),
+            lost_writes: None,
+            staleness: None,
+        });
+        assert!(crate::render(&input).contains(
+            r#"<span class="judged">over 412 reads after 380 acknowledged appends</span>"#
+        ));
         assert!(page.contains(r#"id="staleness-plot""#));
         assert!(page.contains("not checkable (no final read)"));
     }

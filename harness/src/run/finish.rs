@@ -204,6 +204,9 @@ fn ladder_lines(r: &Results) -> Vec<(String, String)> {
         .iter()
         .map(|rung| {
             let mut v = rung.mark().to_string();
+            if let Some(over) = &rung.over {
+                let _ = write!(v, " {over}");
+            }
             if rung.decides {
                 v.push_str(" (decides)");
             }
