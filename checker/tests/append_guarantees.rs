@@ -2,7 +2,7 @@
 //! which implies them all), one keeps everything; plus lost writes, staleness, Elle EDN and convergence.
 
 use checker::append::{
-    against_final_reads, check_convergence, check_append, normalize_txn_ops, AppendError,
+    against_final_reads, check_append, check_convergence, normalize_txn_ops, AppendError,
     AppendOptions, AppendReport, Guarantees, Judged,
 };
 use checker::{
@@ -138,12 +138,28 @@ fn a_clean_history_keeps_everything() {
     // What each guarantee judged: reads that could have shown a violation, and what against.
     let j = |ops, against| Judged { ops, against };
     assert_eq!(r.judged.linearizable, j(3, 3));
-    assert_eq!(r.judged.read_your_writes, j(2, 3), "s1 at 8 ms and s2 at 10 ms");
+    assert_eq!(
+        r.judged.read_your_writes,
+        j(2, 3),
+        "s1 at 8 ms and s2 at 10 ms"
+    );
     assert_eq!(r.judged.monotonic_reads, j(1, 3), "s2 read again after [1]");
-    assert_eq!(r.judged.monotonic_writes, j(2, 1), "3 follows s1's acknowledged 1");
-    assert_eq!(r.judged.writes_follow_reads, j(2, 1), "2 follows s2's read of [1]");
+    assert_eq!(
+        r.judged.monotonic_writes,
+        j(2, 1),
+        "3 follows s1's acknowledged 1"
+    );
+    assert_eq!(
+        r.judged.writes_follow_reads,
+        j(2, 1),
+        "2 follows s2's read of [1]"
+    );
     assert_eq!(r.lost_writes.judged, 3);
-    assert_eq!(r.reported(), r.guarantees, "everything had something to judge");
+    assert_eq!(
+        r.reported(),
+        r.guarantees,
+        "everything had something to judge"
+    );
 }
 
 /// A system that refuses every append: reads of nothing judge nothing, so no guarantee is kept (the
@@ -153,9 +169,19 @@ fn nothing_to_judge_is_not_kept() {
     let mut h = H::default();
     for i in 0..4 {
         let t = i * 10;
-        h.op(1, 1, "append", "x", json!(i), EventType::Fail, t, t + 1, "n1")
-            .read(1, Value::Null, t + 2, t + 3, "n1")
-            .read(2, Value::Null, t + 4, t + 5, "n2");
+        h.op(
+            1,
+            1,
+            "append",
+            "x",
+            json!(i),
+            EventType::Fail,
+            t,
+            t + 1,
+            "n1",
+        )
+        .read(1, Value::Null, t + 2, t + 3, "n1")
+        .read(2, Value::Null, t + 4, t + 5, "n2");
     }
     let r = h.check(Some(30));
     assert_eq!(r.guarantees, all_but(&[]), "nothing contradicts them");
@@ -253,7 +279,10 @@ fn an_info_append_that_a_read_holds_happened_and_one_nobody_saw_did_not() {
     assert_eq!(r.guarantees, all_but(&[]), "{:#?}", r.violations);
     // As reported, the reads judge the info append they hold; no session read after its own ack.
     assert_eq!(r.reported().linearizable, Some(true));
-    assert_eq!(r.judged.linearizable.against, 1, "1 was read back; 2 nobody saw");
+    assert_eq!(
+        r.judged.linearizable.against, 1,
+        "1 was read back; 2 nobody saw"
+    );
     assert_eq!(r.reported().read_your_writes, None);
     assert_eq!(r.lost_writes.count, 0, "info appends are never lost");
 }
@@ -401,12 +430,17 @@ fn convergence_must_agree_with_the_final_reads() {
         [("k0".to_string(), None), ("k1".to_string(), None)].into();
     let wrong = against_final_reads(&nulls, &finals);
     assert!(
-        wrong[0].contains("key k0") && wrong[0].contains("nothing (absent)") && wrong[0].contains("[5]"),
+        wrong[0].contains("key k0")
+            && wrong[0].contains("nothing (absent)")
+            && wrong[0].contains("[5]"),
         "{wrong:?}"
     );
     assert!(wrong.last().unwrap().contains("?local=true"), "{wrong:?}");
-    let held: BTreeMap<String, Option<Vec<i64>>> =
-        [("k0".to_string(), Some(vec![5, 6])), ("k1".to_string(), None)].into();
+    let held: BTreeMap<String, Option<Vec<i64>>> = [
+        ("k0".to_string(), Some(vec![5, 6])),
+        ("k1".to_string(), None),
+    ]
+    .into();
     assert!(against_final_reads(&held, &finals).is_empty());
     let other: BTreeMap<String, Option<Vec<i64>>> = [("k0".to_string(), Some(vec![7]))].into();
     assert_eq!(against_final_reads(&other, &finals).len(), 1);

@@ -15,9 +15,7 @@ fn run(test: &str, quirk: &str, args: &[&str]) -> Option<(Output, Value)> {
     }
     let _one_at_a_time = cluster_lock();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/quirky_kv.py");
-    let cmd = format!(
-        "python3 {script} --id {{id}} --addr {{addr}} --peers {{peers}} {quirk}"
-    );
+    let cmd = format!("python3 {script} --id {{id}} --addr {{addr}} --peers {{peers}} {quirk}");
     let mut all = vec![
         "--system",
         "exec",
@@ -65,7 +63,10 @@ fn root_append_refused_with_400_stops_at_start() {
     };
     assert_eq!(out.status.code(), Some(3), "{}\n{res:#}", describe(&out));
     let p = problems(&res);
-    assert!(p.contains("POST /kv/{key}/append") && p.contains("HTTP 400"), "{p}");
+    assert!(
+        p.contains("POST /kv/{key}/append") && p.contains("HTTP 400"),
+        "{p}"
+    );
     assert_eq!(res["stats"]["ok"], 0, "no op ran: {res:#}");
 }
 
@@ -125,7 +126,10 @@ fn root_local_reads_that_ignore_the_query_do_not_converge() {
 #[test]
 fn root_local_reads_refused_are_not_checkable_and_eventual_passes() {
     let test = "root_local_reads_refused_are_not_checkable_and_eventual_passes";
-    for (quirk, said) in [("--local 400", "HTTP 400"), ("--local not_leader", "not_leader")] {
+    for (quirk, said) in [
+        ("--local 400", "HTTP 400"),
+        ("--local not_leader", "not_leader"),
+    ] {
         let Some((out, res)) = run(test, quirk, &["--expect", "eventual"]) else {
             return;
         };
@@ -135,7 +139,11 @@ fn root_local_reads_refused_are_not_checkable_and_eventual_passes() {
             "{quirk}: {}\n{res:#}",
             describe(&out)
         );
-        assert_eq!(res["guarantees"]["converged"], Value::Null, "{quirk}: {res:#}");
+        assert_eq!(
+            res["guarantees"]["converged"],
+            Value::Null,
+            "{quirk}: {res:#}"
+        );
         let unchecked = res["convergence"]["unchecked"].to_string();
         assert!(
             unchecked.contains("not checkable") && unchecked.contains(said),
@@ -162,5 +170,8 @@ fn root_convergence_time_is_measured_from_the_heal_not_the_settle() {
     assert_eq!(c["settle_s"], 4.0, "{res:#}");
     let after = c["after_heal_s"].as_f64().expect("a time");
     assert!(after < 4.0, "measured, not the settle wait: {c:#}");
-    assert!(c["rounds"].as_u64().is_some_and(|r| r > 1), "polled through the settle: {c:#}");
+    assert!(
+        c["rounds"].as_u64().is_some_and(|r| r > 1),
+        "polled through the settle: {c:#}"
+    );
 }

@@ -165,10 +165,7 @@ pub fn lost_line(l: &LostWrites) -> String {
         return "– nothing to judge: no acknowledged append before the final reads".into();
     }
     if l.count == 0 {
-        return format!(
-            "none of {} acknowledged appends lost",
-            l.judged
-        );
+        return format!("none of {} acknowledged appends lost", l.judged);
     }
     let mut s = format!(
         "{} acknowledged append{} lost",
@@ -347,7 +344,10 @@ mod tests {
         assert_eq!(rungs[0].why.as_deref(), Some("incompatible orders"));
         assert_eq!(rungs[2].line(), "✓ monotonic reads");
         assert_eq!(rungs[5].mark(), "–");
-        let j = Judged { ops: 412, against: 380 };
+        let j = Judged {
+            ops: 412,
+            against: 380,
+        };
         let rungs = ladder(&g, &vs, &[], &[("monotonic_reads", j)], &[]);
         assert_eq!(
             rungs[2].line(),
@@ -383,12 +383,18 @@ mod tests {
         });
         let page = crate::render(&input);
         assert_eq!(page.matches("<tr data-guarantee=").count(), 6);
-        assert!(!page.contains(r#"class="judged""#), "nothing judged, no counts");
+        assert!(
+            !page.contains(r#"class="judged""#),
+            "nothing judged, no counts"
+        );
         let kept = Guarantees {
             read_your_writes: Some(true),
             ..Guarantees::default()
         };
-        let j = Judged { ops: 412, against: 380 };
+        let j = Judged {
+            ops: 412,
+            against: 380,
+        };
         input.guarantees = Some(GuaranteeView {
             rungs: ladder(&kept, &[], &[], &[("read_your_writes", j)], &[]),
             lost_writes: None,

@@ -350,9 +350,7 @@ impl NodeClient {
             .timeout(self.timeout)
             .send()
             .await;
-        let r: ReadAnswer = json_answer(node, resp)
-            .await
-            .map_err(no_local_reads)?;
+        let r: ReadAnswer = json_answer(node, resp).await.map_err(no_local_reads)?;
         Ok(r.value)
     }
 
@@ -460,7 +458,9 @@ fn no_local_reads(e: ClientError) -> ClientError {
         .map(|b| b.code);
     match (status, code) {
         (400 | 404, _) | (_, Some(ErrorCode::NotLeader)) => {
-            let code = code.map(|c| format!(" {}", code_name(c))).unwrap_or_default();
+            let code = code
+                .map(|c| format!(" {}", code_name(c)))
+                .unwrap_or_default();
             ClientError::Unsupported(format!(
                 "{node} answered HTTP {status}{code} to GET /kv/{{key}}?local=true, so local reads"
             ))

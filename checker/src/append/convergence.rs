@@ -102,7 +102,9 @@ pub fn against_final_reads(
             show(seen)
         ));
     }
-    let all_empty = agreed.values().all(|l| l.as_deref().unwrap_or(&[]).is_empty());
+    let all_empty = agreed
+        .values()
+        .all(|l| l.as_deref().unwrap_or(&[]).is_empty());
     if !out.is_empty() && all_empty {
         out.push(
             "every local read answered null while the final reads saw values: does the system \

@@ -289,7 +289,14 @@ pub fn check_append(history: &History, opts: &AppendOptions) -> Result<AppendRep
     for kd in &keys {
         order::check_key(history, kd, &mut sink);
         lost.check_key(history, kd);
-        session::check_key(history, kd, &mut sink, &mut stale, &mut scratch, &mut judged);
+        session::check_key(
+            history,
+            kd,
+            &mut sink,
+            &mut stale,
+            &mut scratch,
+            &mut judged,
+        );
     }
     judged.linearizable = Judged {
         ops: keys.iter().map(|k| k.reads.len()).sum(),

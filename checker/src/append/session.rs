@@ -15,7 +15,8 @@
 use super::index::{ret, session, KeyData, Read};
 use super::staleness;
 use super::{
-    words, JudgedAll, Sink, MONOTONIC_READS, MONOTONIC_WRITES, READ_YOUR_WRITES, WRITES_FOLLOW_READS,
+    words, JudgedAll, Sink, MONOTONIC_READS, MONOTONIC_WRITES, READ_YOUR_WRITES,
+    WRITES_FOLLOW_READS,
 };
 use crate::ops::{History, Outcome};
 use rustc_hash::FxHashMap;

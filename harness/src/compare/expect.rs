@@ -101,7 +101,9 @@ impl Expect {
 pub fn measured(guarantee: &str, exit_code: u8, results: &Value) -> Option<bool> {
     if guarantee == "no_lost_writes" {
         // Nothing lost out of nothing acknowledged is no pass (older results have no `judged`).
-        let judged = results.pointer("/lost_writes/judged").and_then(Value::as_u64);
+        let judged = results
+            .pointer("/lost_writes/judged")
+            .and_then(Value::as_u64);
         return results
             .pointer("/lost_writes/count")
             .and_then(Value::as_u64)
@@ -114,11 +116,13 @@ pub fn measured(guarantee: &str, exit_code: u8, results: &Value) -> Option<bool>
     {
         Some(b) => Some(b),
         // Only results without the guarantees object: a `null` there means nothing to judge.
-        None if guarantee == "linearizable" && results.get("guarantees").is_none() => match exit_code {
-            0 => Some(true),
-            1 => Some(false),
-            _ => None,
-        },
+        None if guarantee == "linearizable" && results.get("guarantees").is_none() => {
+            match exit_code {
+                0 => Some(true),
+                1 => Some(false),
+                _ => None,
+            }
+        }
         None => None,
     }
 }
@@ -338,7 +342,8 @@ mod tests {
 
     #[test]
     fn nothing_judged_is_not_measured_as_kept() {
-        let none = json!({"guarantees": {"linearizable": null}, "lost_writes": {"count": 0, "judged": 0}});
+        let none =
+            json!({"guarantees": {"linearizable": null}, "lost_writes": {"count": 0, "judged": 0}});
         assert_eq!(measured("linearizable", 0, &none), None);
         assert_eq!(measured("no_lost_writes", 0, &none), None);
         let judged = json!({"lost_writes": {"count": 0, "judged": 12}});

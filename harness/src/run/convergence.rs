@@ -198,7 +198,11 @@ mod tests {
     }
 
     /// Measure with local states from `States`; the final reads end `reads_end` after the heal.
-    async fn measured_with(catch_up: usize, local_reads: bool, reads_end: Duration) -> ConvergenceRecord {
+    async fn measured_with(
+        catch_up: usize,
+        local_reads: bool,
+        reads_end: Duration,
+    ) -> ConvergenceRecord {
         let client = Arc::new(States {
             catch_up,
             rounds: AtomicUsize::new(0),

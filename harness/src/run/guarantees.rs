@@ -144,9 +144,15 @@ pub fn evaluate(
         }
     }
     for (name, _) in report::guarantees::NAMES {
-        let Some(j) = r.judged.get(name) else { continue };
+        let Some(j) = r.judged.get(name) else {
+            continue;
+        };
         let checked = append_workload || name == append::LINEARIZABLE;
-        if checked && history.is_some() && report::guarantees::value(&r.guarantees, name).is_none() && (j.ops == 0 || j.against == 0) {
+        if checked
+            && history.is_some()
+            && report::guarantees::value(&r.guarantees, name).is_none()
+            && (j.ops == 0 || j.against == 0)
+        {
             let why = report::guarantees::nothing_words(name, j);
             notes.push((name, why.clone()));
             r.not_judged.insert(name.to_string(), why);
@@ -231,10 +237,16 @@ fn against_final_reads(c: &mut ConvergenceRecord, h: &History, after: Option<u64
     if !wrong.is_empty() {
         c.converged = Some(false);
         c.disagreements = wrong;
-    } else if c.state.values().all(|l| l.as_deref().unwrap_or(&[]).is_empty()) {
+    } else if c
+        .state
+        .values()
+        .all(|l| l.as_deref().unwrap_or(&[]).is_empty())
+    {
         // Agreeing on nothing (no write ever landed) shows nothing about convergence.
         c.converged = None;
-        c.unchecked = Some("nothing to judge: every key was absent on every node and in the final reads".into());
+        c.unchecked = Some(
+            "nothing to judge: every key was absent on every node and in the final reads".into(),
+        );
     }
 }
 
@@ -242,7 +254,11 @@ fn against_final_reads(c: &mut ConvergenceRecord, h: &History, after: Option<u64
 /// ops it needed answered (`no append succeeded: 749 of 749 answered bad_request`). Empty when every
 /// deciding guarantee judged something. Convergence that is not checkable (no local reads) does not
 /// count: the protocol makes local reads optional.
-pub fn nothing_to_judge(r: &GuaranteeReport, events: &[Event], append_workload: bool) -> Vec<String> {
+pub fn nothing_to_judge(
+    r: &GuaranteeReport,
+    events: &[Event],
+    append_workload: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
     let updates: &[&str] = if append_workload {
         &["append"]
@@ -296,7 +312,11 @@ fn attempts(events: &[Event], fs: &[&str]) -> String {
         match e.kind {
             EventType::Invoke => {}
             EventType::Ok => ok += 1,
-            _ => *by_code.entry(report::codes::code(e.error.as_deref())).or_default() += 1,
+            _ => {
+                *by_code
+                    .entry(report::codes::code(e.error.as_deref()))
+                    .or_default() += 1
+            }
         }
     }
     let what = fs.join(" or ");
@@ -400,7 +420,13 @@ mod tests {
         };
         for p in 0..3 {
             ev(p, EventType::Invoke, "write", 7.into(), None);
-            ev(p, EventType::Fail, "write", 7.into(), Some("bad_request: no writes here"));
+            ev(
+                p,
+                EventType::Fail,
+                "write",
+                7.into(),
+                Some("bad_request: no writes here"),
+            );
             ev(p, EventType::Invoke, "read", serde_json::Value::Null, None);
             ev(p, EventType::Ok, "read", serde_json::Value::Null, None);
         }
@@ -470,6 +496,10 @@ mod tests {
         );
         let mut nothing = report(Expect::Eventual, unknown, Some((true, 0)));
         nothing.lost_writes.as_mut().unwrap().judged = 0;
-        assert_eq!(verdict(&nothing), None, "no acknowledged append: nothing to judge");
+        assert_eq!(
+            verdict(&nothing),
+            None,
+            "no acknowledged append: nothing to judge"
+        );
     }
 }

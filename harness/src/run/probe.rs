@@ -193,7 +193,11 @@ impl Probe {
                     let mut a = client.probe_op(home, &op).await;
                     if a.code == Some(node::api::ErrorCode::NotLeader) {
                         if let Some(i) = a.leader.as_ref().and_then(|l| {
-                            client.names().iter().position(|n| n == l).filter(|&i| i < nodes)
+                            client
+                                .names()
+                                .iter()
+                                .position(|n| n == l)
+                                .filter(|&i| i < nodes)
                         }) {
                             a = client.probe_op(i, &op).await;
                         }
