@@ -8,7 +8,8 @@ use common::{cluster_lock, describe, harness, leaves_nothing, results, skip_unle
 use serde_json::Value;
 use std::process::Output;
 
-/// A run of the fixture with `quirk` (its extra arguments) and `args`; None when the test must skip.
+/// A run of the fixture with `quirk` (its extra arguments) and `args` (`--workload append` unless they
+/// name one); None when the test must skip.
 fn run(test: &str, quirk: &str, args: &[&str]) -> Option<(Output, Value)> {
     if skip_unless_root(test) {
         return None;
@@ -23,8 +24,6 @@ fn run(test: &str, quirk: &str, args: &[&str]) -> Option<(Output, Value)> {
         &cmd,
         "--nemesis",
         "none",
-        "--workload",
-        "append",
         "--keys",
         "3",
         "--rate",
@@ -34,6 +33,9 @@ fn run(test: &str, quirk: &str, args: &[&str]) -> Option<(Output, Value)> {
         "--seed",
         "26",
     ];
+    if !args.contains(&"--workload") {
+        all.extend_from_slice(&["--workload", "append"]);
+    }
     all.extend_from_slice(args);
     let store = tempfile::tempdir().unwrap();
     let out = leaves_nothing(store.path(), || harness(&all, store.path()));
@@ -65,6 +67,23 @@ fn root_append_refused_with_400_stops_at_start() {
     let p = problems(&res);
     assert!(
         p.contains("POST /kv/{key}/append") && p.contains("HTTP 400"),
+        "{p}"
+    );
+    assert_eq!(res["stats"]["ok"], 0, "no op ran: {res:#}");
+}
+
+/// Not only append: a register run against a system that answers cas with 501 (and no JSON body) stops
+/// at start too, naming the request.
+#[test]
+fn root_cas_answered_501_stops_a_register_run_at_start() {
+    let test = "root_cas_answered_501_stops_a_register_run_at_start";
+    let Some((out, res)) = run(test, "--cas 501", &["--workload", "register"]) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(3), "{}\n{res:#}", describe(&out));
+    let p = problems(&res);
+    assert!(
+        p.contains("--workload register needs POST /kv/{key}/cas") && p.contains("HTTP 501"),
         "{p}"
     );
     assert_eq!(res["stats"]["ok"], 0, "no op ran: {res:#}");

@@ -283,6 +283,46 @@ mod tests {
         (node.into(), Some(s))
     }
 
+    fn answer(status: Option<u16>, code: Option<node::api::ErrorCode>) -> ProbeAnswer {
+        ProbeAnswer {
+            node: "n1".into(),
+            status,
+            code,
+            leader: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn refusals_are_400_404_405_501_or_a_definite_bad_request() {
+        use node::api::ErrorCode::*;
+        for s in [400, 404, 405, 501] {
+            assert!(refused(&answer(Some(s), None)), "{s}");
+        }
+        for s in [200, 409, 500, 503, 504] {
+            assert!(!refused(&answer(Some(s), None)), "{s}");
+        }
+        // Clients without statuses (etcd): a definite bad_request is a refusal, unavailable is not.
+        assert!(refused(&answer(None, Some(BadRequest))));
+        assert!(!refused(&answer(None, Some(Unavailable))));
+        assert!(!refused(&answer(None, None)));
+    }
+
+    #[test]
+    fn the_probe_sends_every_kind_of_op_the_workload_uses() {
+        let kinds = |kind, cas_share| {
+            let w = WorkloadConfig {
+                kind,
+                cas_share,
+                ..WorkloadConfig::default()
+            };
+            workload_ops(&w).iter().map(|o| o.f()).collect::<Vec<_>>()
+        };
+        assert_eq!(kinds(WorkloadKind::Register, 0.3), ["write", "read", "cas"]);
+        assert_eq!(kinds(WorkloadKind::Kv, 0.0), ["write", "read"]);
+        assert_eq!(kinds(WorkloadKind::Append, 0.3), ["append", "read"]);
+    }
+
     #[test]
     fn healthy_with_one_agreed_leader_or_with_none_at_all() {
         use Role::*;
