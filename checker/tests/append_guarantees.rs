@@ -2,8 +2,8 @@
 //! which implies them all), one keeps everything; plus lost writes, staleness, Elle EDN and convergence.
 
 use checker::append::{
-    check_append, check_convergence, normalize_txn_ops, AppendError, AppendOptions, AppendReport,
-    Guarantees,
+    against_final_reads, check_append, check_convergence, normalize_txn_ops, AppendError,
+    AppendOptions, AppendReport, Guarantees, Judged,
 };
 use checker::{
     check, parse_events, parse_str, CheckOptions, Event, EventType, ModelKind, Process, Validity,
@@ -135,6 +135,67 @@ fn a_clean_history_keeps_everything() {
     assert_eq!(r.staleness.reads, 3);
     assert_eq!(r.staleness.stale_reads, 0);
     assert_eq!(r.staleness.ms.max, 0.0);
+    // What each guarantee judged: reads that could have shown a violation, and what against.
+    let j = |ops, against| Judged { ops, against };
+    assert_eq!(r.judged.linearizable, j(3, 3));
+    assert_eq!(
+        r.judged.read_your_writes,
+        j(2, 3),
+        "s1 at 8 ms and s2 at 10 ms"
+    );
+    assert_eq!(r.judged.monotonic_reads, j(1, 3), "s2 read again after [1]");
+    assert_eq!(
+        r.judged.monotonic_writes,
+        j(2, 1),
+        "3 follows s1's acknowledged 1"
+    );
+    assert_eq!(
+        r.judged.writes_follow_reads,
+        j(2, 1),
+        "2 follows s2's read of [1]"
+    );
+    assert_eq!(r.lost_writes.judged, 3);
+    assert_eq!(
+        r.reported(),
+        r.guarantees,
+        "everything had something to judge"
+    );
+}
+
+/// A system that refuses every append: reads of nothing judge nothing, so no guarantee is kept (the
+/// harness then calls the run invalid), and "nothing lost" is not a pass either.
+#[test]
+fn nothing_to_judge_is_not_kept() {
+    let mut h = H::default();
+    for i in 0..4 {
+        let t = i * 10;
+        h.op(
+            1,
+            1,
+            "append",
+            "x",
+            json!(i),
+            EventType::Fail,
+            t,
+            t + 1,
+            "n1",
+        )
+        .read(1, Value::Null, t + 2, t + 3, "n1")
+        .read(2, Value::Null, t + 4, t + 5, "n2");
+    }
+    let r = h.check(Some(30));
+    assert_eq!(r.guarantees, all_but(&[]), "nothing contradicts them");
+    assert_eq!(
+        r.reported(),
+        Guarantees::default(),
+        "but as reported every guarantee is not checkable: {:#?}",
+        r.judged
+    );
+    assert_eq!(r.judged.linearizable, Judged { ops: 8, against: 0 });
+    assert_eq!(r.judged.read_your_writes.ops, 0);
+    assert!(r.lost_writes.checked);
+    assert_eq!((r.lost_writes.count, r.lost_writes.judged), (0, 0));
+    assert_eq!(r.lost_writes.none_lost(), None);
 }
 
 #[test]
@@ -216,6 +277,13 @@ fn an_info_append_that_a_read_holds_happened_and_one_nobody_saw_did_not() {
         .read(1, json!([1]), 6, 7, "n2");
     let r = h.check(Some(6));
     assert_eq!(r.guarantees, all_but(&[]), "{:#?}", r.violations);
+    // As reported, the reads judge the info append they hold; no session read after its own ack.
+    assert_eq!(r.reported().linearizable, Some(true));
+    assert_eq!(
+        r.judged.linearizable.against, 1,
+        "1 was read back; 2 nobody saw"
+    );
+    assert_eq!(r.reported().read_your_writes, None);
     assert_eq!(r.lost_writes.count, 0, "info appends are never lost");
 }
 
@@ -349,6 +417,33 @@ fn convergence_compares_every_node() {
         "{:?}",
         c.disagreements
     );
+}
+
+/// Nodes that agree on null everywhere (a system that ignores `?local=true`) have not converged when
+/// the final reads saw values; a final read that is a prefix of the agreed list is fine.
+#[test]
+fn convergence_must_agree_with_the_final_reads() {
+    use std::collections::BTreeMap;
+    let finals: BTreeMap<String, Vec<i64>> =
+        [("k0".to_string(), vec![5]), ("k1".to_string(), vec![])].into();
+    let nulls: BTreeMap<String, Option<Vec<i64>>> =
+        [("k0".to_string(), None), ("k1".to_string(), None)].into();
+    let wrong = against_final_reads(&nulls, &finals);
+    assert!(
+        wrong[0].contains("key k0")
+            && wrong[0].contains("nothing (absent)")
+            && wrong[0].contains("[5]"),
+        "{wrong:?}"
+    );
+    assert!(wrong.last().unwrap().contains("?local=true"), "{wrong:?}");
+    let held: BTreeMap<String, Option<Vec<i64>>> = [
+        ("k0".to_string(), Some(vec![5, 6])),
+        ("k1".to_string(), None),
+    ]
+    .into();
+    assert!(against_final_reads(&held, &finals).is_empty());
+    let other: BTreeMap<String, Option<Vec<i64>>> = [("k0".to_string(), Some(vec![7]))].into();
+    assert_eq!(against_final_reads(&other, &finals).len(), 1);
 }
 
 #[test]

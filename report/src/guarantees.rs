@@ -4,7 +4,7 @@
 
 use crate::faults::FaultSpan;
 use crate::svg::{esc, fault_color, fault_kinds, Frame, LegendItem, Scale};
-use checker::append::{Guarantees, LostWrites, Staleness, Violation};
+use checker::append::{Guarantees, Judged, LostWrites, Staleness, Violation};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -26,7 +26,10 @@ pub struct Rung {
     pub label: &'static str,
     /// Kept, broken, or `None`: not checkable for this workload or system.
     pub holds: Option<bool>,
-    /// The first violation's sentence, or what was found.
+    /// What it judged (`over 412 reads after 380 acknowledged appends`), when that is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub over: Option<String>,
+    /// The first violation's sentence, or what was found (for `–`: why nothing could be judged).
     pub why: Option<String>,
     /// Named by `--expect`: it decides the exit code.
     pub decides: bool,
@@ -41,9 +44,13 @@ impl Rung {
         }
     }
 
-    /// `✓ read your writes`, with `(decides)` and the reason when there is one.
+    /// `✓ read your writes over 412 reads after 380 acknowledged appends`, with `(decides)` and the
+    /// reason when there is one.
     pub fn line(&self) -> String {
         let mut s = format!("{} {}", self.mark(), self.label);
+        if let Some(over) = &self.over {
+            let _ = write!(s, " {over}");
+        }
         if self.decides {
             s.push_str(" (decides)");
         }
@@ -67,19 +74,64 @@ pub fn value(g: &Guarantees, name: &str) -> Option<bool> {
     }
 }
 
+/// `over 412 reads after 380 acknowledged appends`: what a guarantee judged, in words.
+pub fn over_words(guarantee: &str, j: Judged) -> String {
+    let (ops, against) = (j.ops, j.against);
+    match guarantee {
+        "linearizable" => format!("over {ops} reads and {against} writes (acknowledged or read back)"),
+        "read_your_writes" => format!("over {ops} reads after {against} acknowledged appends"),
+        "monotonic_reads" => {
+            format!("over {ops} reads after {against} earlier reads that returned values")
+        }
+        "monotonic_writes" => format!(
+            "over {ops} reads holding {against} appends that followed an acknowledged one of the same session"
+        ),
+        "writes_follow_reads" => format!(
+            "over {ops} reads holding {against} appends made after their session read values"
+        ),
+        _ => format!("over {ops} ops"),
+    }
+}
+
+/// Why a guarantee had nothing to judge (`ops` or `against` is 0), in words.
+pub fn nothing_words(guarantee: &str, j: Judged) -> String {
+    match guarantee {
+        "linearizable" if j.against == 0 => {
+            "nothing to judge: no write was acknowledged or read back".into()
+        }
+        "linearizable" => "nothing to judge: no read succeeded".into(),
+        "read_your_writes" => {
+            "nothing to judge: no session read a key after its own acknowledged append to it".into()
+        }
+        "monotonic_reads" => {
+            "nothing to judge: no session read a key again after a read that returned values".into()
+        }
+        "monotonic_writes" => "nothing to judge: no read held an append that followed an acknowledged one of the same session".into(),
+        "writes_follow_reads" => {
+            "nothing to judge: no read held an append made after its session read values".into()
+        }
+        _ => "nothing to judge".into(),
+    }
+}
+
 /// The ladder: for each guarantee, whether it held and why not (the first violation's sentence, or the
-/// note given for it, such as a register's counterexample or how convergence went). `decides` names the
-/// guarantees `--expect` picked.
+/// note given for it, such as a register's counterexample or how convergence went), and what it judged
+/// (`judged`, by name). `decides` names the guarantees `--expect` picked.
 pub fn ladder(
     g: &Guarantees,
     violations: &[Violation],
     notes: &[(&str, String)],
+    judged: &[(&str, Judged)],
     decides: &[&str],
 ) -> Vec<Rung> {
     NAMES
         .iter()
         .map(|&(name, label)| {
             let holds = value(g, name);
+            let over = judged
+                .iter()
+                .find(|(n, _)| *n == name && holds.is_some())
+                .map(|(_, j)| over_words(name, *j));
             let first = violations
                 .iter()
                 .find(|v| v.guarantee == name)
@@ -92,6 +144,7 @@ pub fn ladder(
                 name,
                 label,
                 holds,
+                over,
                 why: if holds == Some(false) {
                     first.or(note)
                 } else {
@@ -108,8 +161,11 @@ pub fn lost_line(l: &LostWrites) -> String {
     if !l.checked {
         return "not checkable (no final read)".into();
     }
+    if l.count == 0 && l.judged == 0 {
+        return "– nothing to judge: no acknowledged append before the final reads".into();
+    }
     if l.count == 0 {
-        return "none".into();
+        return format!("none of {} acknowledged appends lost", l.judged);
     }
     let mut s = format!(
         "{} acknowledged append{} lost",
@@ -134,6 +190,12 @@ pub fn lost_line(l: &LostWrites) -> String {
 
 /// `12 of 400 reads stale (3.0%); p50 0 ms, p99 120 ms, max 300 ms behind; p99 2, max 5 versions`.
 pub fn staleness_line(s: &Staleness) -> String {
+    if s.reads == 0 {
+        return "– no read succeeded".into();
+    }
+    if s.acknowledged == 0 {
+        return format!("– no acknowledged append for {} reads to miss", s.reads);
+    }
     format!(
         "{} of {} reads stale ({:.1}%); p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms behind; \
          p50 {:.0}, p99 {:.0}, max {:.0} versions",
@@ -168,10 +230,15 @@ pub(crate) fn section(h: &mut String, view: &GuaranteeView, faults: &[FaultSpan]
         };
         let _ = write!(
             h,
-            r#"<tr data-guarantee="{n}"><td class="{class}" style="color:{color};font-weight:bold">{m}</td><td>{l}{d}</td><td>{w}</td></tr>"#,
+            r#"<tr data-guarantee="{n}"><td class="{class}" style="color:{color};font-weight:bold">{m}</td><td>{l}{o}{d}</td><td>{w}</td></tr>"#,
             n = r.name,
             m = r.mark(),
             l = esc(r.label),
+            o = r
+                .over
+                .as_deref()
+                .map(|o| format!(r#" <span class="judged">{}</span>"#, esc(o)))
+                .unwrap_or_default(),
             d = if r.decides { " <b>(decides)</b>" } else { "" },
             w = esc(r.why.as_deref().unwrap_or(""))
         );
@@ -271,12 +338,21 @@ mod tests {
             violation("read_your_writes", "second ryw"),
             violation("linearizable", "incompatible orders"),
         ];
-        let rungs = ladder(&g, &vs, &[], &["read_your_writes"]);
+        let rungs = ladder(&g, &vs, &[], &[], &["read_your_writes"]);
         assert_eq!(rungs.len(), 6);
         assert_eq!(rungs[1].line(), "✗ read your writes (decides): first ryw");
         assert_eq!(rungs[0].why.as_deref(), Some("incompatible orders"));
         assert_eq!(rungs[2].line(), "✓ monotonic reads");
         assert_eq!(rungs[5].mark(), "–");
+        let j = Judged {
+            ops: 412,
+            against: 380,
+        };
+        let rungs = ladder(&g, &vs, &[], &[("monotonic_reads", j)], &[]);
+        assert_eq!(
+            rungs[2].line(),
+            "✓ monotonic reads over 412 reads after 380 earlier reads that returned values"
+        );
     }
 
     #[test]
@@ -285,6 +361,7 @@ mod tests {
             reads: 10,
             stale_reads: 2,
             share: 0.2,
+            acknowledged: 5,
             series: vec![(1.0, 0.0, 0), (2.0, 150.0, 3), (3.0, 20.0, 1)],
             ..Staleness::default()
         };
@@ -300,12 +377,32 @@ mod tests {
         let mut input = crate::ReportInput::new("t", &[], vec![]);
         assert!(!crate::render(&input).contains(r#"id="ladder""#));
         input.guarantees = Some(GuaranteeView {
-            rungs: ladder(&Guarantees::default(), &[], &[], &[]),
+            rungs: ladder(&Guarantees::default(), &[], &[], &[], &[]),
             lost_writes: Some(LostWrites::default()),
             staleness: Some(Staleness::default()),
         });
         let page = crate::render(&input);
         assert_eq!(page.matches("<tr data-guarantee=").count(), 6);
+        assert!(
+            !page.contains(r#"class="judged""#),
+            "nothing judged, no counts"
+        );
+        let kept = Guarantees {
+            read_your_writes: Some(true),
+            ..Guarantees::default()
+        };
+        let j = Judged {
+            ops: 412,
+            against: 380,
+        };
+        input.guarantees = Some(GuaranteeView {
+            rungs: ladder(&kept, &[], &[], &[("read_your_writes", j)], &[]),
+            lost_writes: None,
+            staleness: None,
+        });
+        assert!(crate::render(&input).contains(
+            r#"<span class="judged">over 412 reads after 380 acknowledged appends</span>"#
+        ));
         assert!(page.contains(r#"id="staleness-plot""#));
         assert!(page.contains("not checkable (no final read)"));
     }

@@ -104,6 +104,39 @@ pub trait Client: Send + Sync {
     fn probe_append(&self) -> BoxFuture<'_, Result<(), ClientError>> {
         Box::pin(async { Ok(()) })
     }
+    /// Run `op` once on node number `i` before the workload, to learn whether the system serves it at
+    /// all. Clients that see HTTP statuses override this to report them; by default the answer is read
+    /// from [`Client::execute`].
+    fn probe_op<'a>(&'a self, i: usize, op: &'a OpSpec) -> BoxFuture<'a, ProbeAnswer> {
+        Box::pin(async move {
+            let a = self.execute(i, op).await;
+            let error = match &a.outcome {
+                Outcome::Ok { .. } => None,
+                Outcome::Fail { error } | Outcome::Info { error } => Some(error.clone()),
+            };
+            ProbeAnswer {
+                node: a.node,
+                status: None,
+                code: a.code,
+                leader: a.leader,
+                error,
+            }
+        })
+    }
+}
+
+/// What one probe request got back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeAnswer {
+    pub node: String,
+    /// The HTTP status, when the client speaks HTTP.
+    pub status: Option<u16>,
+    /// The server's error code, when it sent one.
+    pub code: Option<ErrorCode>,
+    /// The leader the server named (with `not_leader`).
+    pub leader: Option<String>,
+    /// What went wrong, in the server's or client's words (`None`: it succeeded).
+    pub error: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,18 +225,7 @@ impl NodeClient {
                 )
             }
         };
-        let req = match op.kind {
-            OpKind::Read => http.get(url),
-            OpKind::Write(value) => http.put(url).json(&WriteRequest { value }),
-            OpKind::Cas { from, to } => http.post(format!("{url}/cas")).json(&CasRequest {
-                from: Some(from),
-                to,
-            }),
-            OpKind::Append(value) => http
-                .post(format!("{url}/append"))
-                .json(&WriteRequest { value }),
-        };
-        let sent = req.timeout(self.timeout).send().await;
+        let sent = request(http, url, op).timeout(self.timeout).send().await;
         match sent {
             Ok(resp) => self.answer(node, op, resp).await,
             Err(e) => attempt(&node, transport_outcome(op, &e)),
@@ -258,6 +280,52 @@ impl NodeClient {
         }
     }
 
+    /// `op` once at node number `i`, keeping the HTTP status (see [`Client::probe_op`]).
+    pub async fn probe(&self, i: usize, op: &OpSpec) -> ProbeAnswer {
+        let node = self.nodes[i % self.nodes.len()].0.clone();
+        let mut answer = ProbeAnswer {
+            node: node.clone(),
+            status: None,
+            code: None,
+            leader: None,
+            error: None,
+        };
+        let url = match self.url(&node, &format!("/kv/{}", op.key)) {
+            Ok(u) => u,
+            Err(e) => {
+                answer.error = Some(e.to_string());
+                return answer;
+            }
+        };
+        let resp = match request(&self.http, url, op)
+            .timeout(self.timeout)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                answer.error = Some(format!("request failed: {e}"));
+                return answer;
+            }
+        };
+        let status = resp.status();
+        answer.status = Some(status.as_u16());
+        let body = resp.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            return answer;
+        }
+        let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+        match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(err) => {
+                answer.error = Some(format!("{}: {}", code_name(err.code), err.message));
+                answer.code = Some(err.code);
+                answer.leader = err.leader;
+            }
+            Err(_) => answer.error = Some(format!("HTTP {status}: {text}")),
+        }
+        answer
+    }
+
     /// `/status`, decoded as much as `T` asks for.
     async fn get_status<T: serde::de::DeserializeOwned>(
         &self,
@@ -272,7 +340,8 @@ impl NodeClient {
         json_answer(node, resp).await
     }
 
-    /// `GET /kv/{key}?local=true`: the node's own applied state. 404 means the system has no such read.
+    /// `GET /kv/{key}?local=true`: the node's own applied state. 400, 404 and `not_leader` mean the
+    /// system has no such read (docs/protocol.md, "Local reads").
     pub async fn local(&self, node: &str, key: &str) -> Result<Option<ReadValue>, ClientError> {
         let resp = self
             .http
@@ -281,9 +350,7 @@ impl NodeClient {
             .timeout(self.timeout)
             .send()
             .await;
-        let r: ReadAnswer = json_answer(node, resp)
-            .await
-            .map_err(|e| not_found_is_unsupported(e, "GET /kv/{key}?local=true"))?;
+        let r: ReadAnswer = json_answer(node, resp).await.map_err(no_local_reads)?;
         Ok(r.value)
     }
 
@@ -374,15 +441,46 @@ impl Client for NodeClient {
     fn probe_append(&self) -> BoxFuture<'_, Result<(), ClientError>> {
         Box::pin(self.append_probe())
     }
+
+    fn probe_op<'a>(&'a self, i: usize, op: &'a OpSpec) -> BoxFuture<'a, ProbeAnswer> {
+        Box::pin(self.probe(i, op))
+    }
 }
 
-/// A 404 to an optional request means the system does not have it.
-fn not_found_is_unsupported(e: ClientError, what: &str) -> ClientError {
-    match e {
-        ClientError::Status {
-            node, status: 404, ..
-        } => ClientError::Unsupported(format!("{node}: {what}")),
-        e => e,
+/// A local read answered 400 or 404 (no such request), or `not_leader` (only the leader serves reads):
+/// the system has no local reads, so convergence is not checkable.
+fn no_local_reads(e: ClientError) -> ClientError {
+    let ClientError::Status { node, status, body } = e else {
+        return e;
+    };
+    let code = serde_json::from_slice::<ErrorBody>(body.as_bytes())
+        .ok()
+        .map(|b| b.code);
+    match (status, code) {
+        (400 | 404, _) | (_, Some(ErrorCode::NotLeader)) => {
+            let code = code
+                .map(|c| format!(" {}", code_name(c)))
+                .unwrap_or_default();
+            ClientError::Unsupported(format!(
+                "{node} answered HTTP {status}{code} to GET /kv/{{key}}?local=true, so local reads"
+            ))
+        }
+        _ => ClientError::Status { node, status, body },
+    }
+}
+
+/// The HTTP request of one op.
+fn request(http: &reqwest::Client, url: String, op: &OpSpec) -> reqwest::RequestBuilder {
+    match op.kind {
+        OpKind::Read => http.get(url),
+        OpKind::Write(value) => http.put(url).json(&WriteRequest { value }),
+        OpKind::Cas { from, to } => http.post(format!("{url}/cas")).json(&CasRequest {
+            from: Some(from),
+            to,
+        }),
+        OpKind::Append(value) => http
+            .post(format!("{url}/append"))
+            .json(&WriteRequest { value }),
     }
 }
 

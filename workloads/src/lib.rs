@@ -15,7 +15,9 @@ pub mod routing;
 pub mod runner;
 mod settings;
 
-pub use client::{Attempt, Client, ClientError, NodeClient, NodeStatus, Outcome, ReadValue};
+pub use client::{
+    Attempt, Client, ClientError, NodeClient, NodeStatus, Outcome, ProbeAnswer, ReadValue,
+};
 pub use etcd::{EtcdClient, EtcdReads};
 pub use generator::{Generator, OpSpec};
 pub use recorder::{Recorder, StatsSnapshot};

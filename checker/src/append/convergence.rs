@@ -76,3 +76,41 @@ pub fn check_convergence(local_reads: &[(String, String, Option<Vec<i64>>)]) -> 
         disagreements,
     }
 }
+
+/// Compares the state every node agreed on with what the final reads saw, key by key (`None` = absent,
+/// the same as empty; a register's value is a one-element list). A final read must be a prefix of the
+/// agreed state (an append still in flight may land after it, nothing may vanish). Returns one sentence
+/// per key that disagrees: nodes that agree with each other on less than the cluster answered have not
+/// converged (a system that ignores `?local=true` answers every local read with null, for one).
+pub fn against_final_reads(
+    agreed: &BTreeMap<String, Option<Vec<i64>>>,
+    finals: &BTreeMap<String, Vec<i64>>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, seen) in finals {
+        let held: &[i64] = agreed.get(key).and_then(|l| l.as_deref()).unwrap_or(&[]);
+        if held.starts_with(seen) {
+            continue;
+        }
+        let held = if held.is_empty() {
+            "nothing (absent)".to_string()
+        } else {
+            show(held)
+        };
+        out.push(format!(
+            "key {key}: every node's local state holds {held}, but the final reads saw {}",
+            show(seen)
+        ));
+    }
+    let all_empty = agreed
+        .values()
+        .all(|l| l.as_deref().unwrap_or(&[]).is_empty());
+    if !out.is_empty() && all_empty {
+        out.push(
+            "every local read answered null while the final reads saw values: does the system \
+             ignore `?local=true` (and read a key named `k?local=true`)?"
+                .into(),
+        );
+    }
+    out
+}

@@ -10,6 +10,8 @@ use crate::ops::{History, Outcome};
 pub(crate) struct LostTally {
     after: Option<u64>,
     count: usize,
+    /// Acknowledged appends looked for.
+    judged: usize,
     /// (completion time, op index)
     lost: Vec<(u64, u32)>,
 }
@@ -19,6 +21,7 @@ impl LostTally {
         LostTally {
             after: opts.final_read_after_ns.filter(|_| h.has_time),
             count: 0,
+            judged: 0,
             lost: Vec::new(),
         }
     }
@@ -42,7 +45,11 @@ impl LostTally {
             let Some(i) = v.op else { continue };
             let op = &h.ops[i as usize];
             let done = op.complete_time_ns.unwrap_or(u64::MAX);
-            if op.outcome == Outcome::Ok && done < t && !seen[id] {
+            if op.outcome != Outcome::Ok || done >= t {
+                continue;
+            }
+            self.judged += 1;
+            if !seen[id] {
                 self.count += 1;
                 self.lost.push((done, i));
             }
@@ -60,6 +67,7 @@ impl LostTally {
                 .map(|&(_, i)| OpSummary::from_op(&h.ops[i as usize]))
                 .collect(),
             checked: self.after.is_some(),
+            judged: self.judged,
         }
     }
 }

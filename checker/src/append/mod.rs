@@ -16,7 +16,7 @@ mod txn;
 mod verdict;
 mod words;
 
-pub use convergence::check_convergence;
+pub use convergence::{against_final_reads, check_convergence};
 pub use txn::normalize_txn_ops;
 pub(crate) use verdict::check_result;
 
@@ -80,6 +80,53 @@ pub struct LostWrites {
     pub first: Vec<OpSummary>,
     /// Whether lost writes could be checked (a final read time and a timed history).
     pub checked: bool,
+    /// Acknowledged appends looked for in the final reads (on keys that had one): with none, "nothing
+    /// lost" says nothing.
+    #[serde(default)]
+    pub judged: usize,
+}
+
+impl LostWrites {
+    /// No acknowledged append was lost, and at least one was looked for; `None` when nothing was judged.
+    pub fn none_lost(&self) -> Option<bool> {
+        match (self.checked && self.judged > 0, self.count) {
+            (_, n) if n > 0 => Some(false),
+            (true, _) => Some(true),
+            (false, _) => None,
+        }
+    }
+}
+
+/// How much a guarantee had to judge: with `ops == 0` it is not checkable (`None`), never kept.
+/// `ops` counts the reads that could have shown a violation; `against` what they were judged against
+/// (see [`Judged::words`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Judged {
+    pub ops: usize,
+    pub against: usize,
+}
+
+/// What each guarantee judged, by its results.json name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JudgedAll {
+    pub linearizable: Judged,
+    pub read_your_writes: Judged,
+    pub monotonic_reads: Judged,
+    pub monotonic_writes: Judged,
+    pub writes_follow_reads: Judged,
+}
+
+impl JudgedAll {
+    pub fn get(&self, guarantee: &str) -> Option<Judged> {
+        Some(match guarantee {
+            LINEARIZABLE => self.linearizable,
+            READ_YOUR_WRITES => self.read_your_writes,
+            MONOTONIC_READS => self.monotonic_reads,
+            MONOTONIC_WRITES => self.monotonic_writes,
+            WRITES_FOLLOW_READS => self.writes_follow_reads,
+            _ => return None,
+        })
+    }
 }
 
 /// p50, p99 and max of a distribution (0 when empty).
@@ -99,6 +146,10 @@ pub struct Staleness {
     pub stale_reads: usize,
     /// `stale_reads / reads` (0 with no reads).
     pub share: f64,
+    /// Acknowledged appends a read could miss: with none, no read can be stale and the share says
+    /// nothing.
+    #[serde(default)]
+    pub acknowledged: usize,
     /// Over all ok reads (a fresh read counts 0): age in ms of the oldest missing append at the read's
     /// start. 0 everywhere when the history has no times.
     pub ms: Percentiles,
@@ -127,6 +178,8 @@ pub struct AppendReport {
     pub staleness: Staleness,
     /// How many violations of each guarantee were found in all (also those not listed).
     pub violation_counts: BTreeMap<String, usize>,
+    /// What each guarantee judged (see [`AppendReport::reported`]).
+    pub judged: JudgedAll,
     /// Checked ops (`ok` and `info` appends and `ok` reads), keys, ok reads and appends.
     pub ops: usize,
     pub keys: usize,
@@ -134,6 +187,25 @@ pub struct AppendReport {
 }
 
 impl AppendReport {
+    /// The guarantees as a run reports them: one that had nothing to judge (no read it applies to, or
+    /// for linearizability no append acknowledged or read back) is `None`, not checkable, rather than
+    /// kept. `guarantees` itself stays the plain answer (a history with nothing in it is linearizable).
+    pub fn reported(&self) -> Guarantees {
+        let judge = |g: &str, v: Option<bool>| match (v, self.judged.get(g)) {
+            (Some(true), Some(j)) if j.ops == 0 || j.against == 0 => None,
+            (v, _) => v,
+        };
+        let g = &self.guarantees;
+        Guarantees {
+            linearizable: judge(LINEARIZABLE, g.linearizable),
+            read_your_writes: judge(READ_YOUR_WRITES, g.read_your_writes),
+            monotonic_reads: judge(MONOTONIC_READS, g.monotonic_reads),
+            monotonic_writes: judge(MONOTONIC_WRITES, g.monotonic_writes),
+            writes_follow_reads: judge(WRITES_FOLLOW_READS, g.writes_follow_reads),
+            converged: g.converged,
+        }
+    }
+
     /// The first listed violation of a guarantee.
     pub fn first_violation(&self, guarantee: &str) -> Option<&Violation> {
         self.violations.iter().find(|v| v.guarantee == guarantee)
@@ -213,11 +285,23 @@ pub fn check_append(history: &History, opts: &AppendOptions) -> Result<AppendRep
     let mut lost = lost::LostTally::new(history, opts);
     let mut stale = staleness::Tally::default();
     let mut scratch = session::Scratch::default();
+    let mut judged = JudgedAll::default();
     for kd in &keys {
         order::check_key(history, kd, &mut sink);
         lost.check_key(history, kd);
-        session::check_key(history, kd, &mut sink, &mut stale, &mut scratch);
+        session::check_key(
+            history,
+            kd,
+            &mut sink,
+            &mut stale,
+            &mut scratch,
+            &mut judged,
+        );
     }
+    judged.linearizable = Judged {
+        ops: keys.iter().map(|k| k.reads.len()).sum(),
+        against: acknowledged(history, &keys),
+    };
     let ok = |g: &str| Some(sink.count(g) == 0);
     let guarantees = Guarantees {
         linearizable: ok(LINEARIZABLE),
@@ -240,10 +324,36 @@ pub fn check_append(history: &History, opts: &AppendOptions) -> Result<AppendRep
         guarantees,
         violations,
         lost_writes: lost.finish(history),
-        staleness: stale.finish(),
+        staleness: Staleness {
+            acknowledged: judged.read_your_writes.against,
+            ..stale.finish()
+        },
         violation_counts: sink.counts,
+        judged,
         ops: keys.iter().map(|k| k.ops.len()).sum(),
         keys: keys.len(),
         appends: keys.iter().map(|k| k.appends).sum(),
     })
+}
+
+/// Appended values over all keys that were acknowledged or read back (an `info` append a read holds
+/// happened): what linearizability judges the reads against.
+fn acknowledged(h: &History, keys: &[index::KeyData]) -> usize {
+    keys.iter()
+        .map(|k| {
+            let mut seen = vec![false; k.vals.len()];
+            for &id in &k.arena {
+                seen[id as usize] = true;
+            }
+            k.vals
+                .iter()
+                .zip(seen)
+                .filter(|(v, read)| {
+                    v.op.is_some_and(|i| {
+                        *read || h.ops[i as usize].outcome == crate::ops::Outcome::Ok
+                    })
+                })
+                .count()
+        })
+        .sum()
 }

@@ -15,13 +15,13 @@
 use super::index::{ret, session, KeyData, Read};
 use super::staleness;
 use super::{
-    words, Sink, MONOTONIC_READS, MONOTONIC_WRITES, READ_YOUR_WRITES, WRITES_FOLLOW_READS,
+    words, JudgedAll, Sink, MONOTONIC_READS, MONOTONIC_WRITES, READ_YOUR_WRITES,
+    WRITES_FOLLOW_READS,
 };
 use crate::ops::{History, Outcome};
 use rustc_hash::FxHashMap;
 
 /// Per (session, key): what the session has done and seen so far.
-#[derive(Default)]
 struct SessionState {
     /// Acknowledged appends (value id, completion position), in order.
     acked: Vec<(u32, usize)>,
@@ -30,6 +30,22 @@ struct SessionState {
     union: Vec<(u32, u32, usize)>,
     /// Its ok reads (read numbers), in order.
     reads: Vec<u32>,
+    /// Earliest completion of an acknowledged append, and of a read that returned something: a later
+    /// read is judged by read-your-writes, resp. monotonic reads, only after one of them.
+    first_ack: usize,
+    first_seen: usize,
+}
+
+impl Default for SessionState {
+    fn default() -> Self {
+        SessionState {
+            acked: Vec::new(),
+            union: Vec::new(),
+            reads: Vec::new(),
+            first_ack: usize::MAX,
+            first_seen: usize::MAX,
+        }
+    }
 }
 
 /// Per value id: who appended it, in which place of that session's appends to the key.
@@ -120,6 +136,7 @@ pub(crate) fn check_key(
     sink: &mut Sink,
     stale: &mut staleness::Tally,
     sc: &mut Scratch,
+    judged: &mut JudgedAll,
 ) {
     let n = kd.vals.len();
     sc.writers.clear();
@@ -134,6 +151,8 @@ pub(crate) fn check_key(
         st.acked.clear();
         st.union.clear();
         st.reads.clear();
+        st.first_ack = usize::MAX;
+        st.first_seen = usize::MAX;
         sc.by_session[k].clear();
     }
     while sc.states.len() < sessions {
@@ -186,6 +205,15 @@ pub(crate) fn check_key(
             mine.push(id);
             if op.outcome == Outcome::Ok {
                 st.acked.push((id, ret(op)));
+                st.first_ack = st.first_ack.min(ret(op));
+                judged.read_your_writes.against += 1;
+            }
+            if ok_before > 0 {
+                judged.monotonic_writes.against += 1;
+            }
+            let dep = writers[id as usize].dep;
+            if dep.is_some_and(|d| kd.reads[d as usize].len > 0) {
+                judged.writes_follow_reads.against += 1;
             }
             continue;
         }
@@ -194,6 +222,12 @@ pub(crate) fn check_key(
         let r = &kd.reads[rn as usize];
         let list = kd.list(r);
         marks.mark(stamp, list);
+        judged.read_your_writes.ops += (st.first_ack < op.invoke_pos) as usize;
+        judged.monotonic_reads.ops += (st.first_seen < op.invoke_pos) as usize;
+        if !list.is_empty() {
+            st.first_seen = st.first_seen.min(ret(op));
+            judged.monotonic_reads.against += 1;
+        }
         if let Some(&(a, _)) = st
             .acked
             .iter()
@@ -275,11 +309,14 @@ pub(crate) fn check_key(
         reach.clear();
         let mut mw_reported = false;
         let mut wfr_reported = false;
+        let (mut mw_judged, mut wfr_judged) = (false, false);
         for (p, &y) in list.iter().enumerate() {
             let w = writers[y as usize];
             if w.sess == u32::MAX {
                 continue;
             }
+            mw_judged |= w.ok_before > 0;
+            wfr_judged |= w.dep.is_some_and(|d| kd.reads[d as usize].len > 0);
             // Monotonic writes, order: an acknowledged earlier append of the same session after y.
             let slot = &mut last[w.sess as usize];
             if slot.0 != stamp {
@@ -325,6 +362,8 @@ pub(crate) fn check_key(
                 }
             }
         }
+        judged.monotonic_writes.ops += mw_judged as usize;
+        judged.writes_follow_reads.ops += wfr_judged as usize;
         // Monotonic writes, gaps: the session's highest append here needs its acknowledged predecessors.
         for &s in touched.iter() {
             let (_, _, top) = last[s as usize];

@@ -104,6 +104,8 @@ impl Tally {
             ms: percentiles(&mut ms),
             versions: percentiles(&mut versions),
             series: series(&self.points),
+            // Set by the caller, which counts the acknowledged appends.
+            acknowledged: 0,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! `harness check FILE --model list-append`: every guarantee the append checker decides, as a ladder with
-//! the first violation of each, plus staleness. The exit code follows linearizability.
+//! the first violation of each and what each judged, plus staleness. The exit code follows
+//! linearizability as reported: a history with no read, or no append acknowledged or read back, has
+//! nothing to judge and is unknown (exit 2), not valid.
 
 use super::CheckArgs;
 use crate::exit;
@@ -34,7 +36,7 @@ pub fn run(args: &CheckArgs, history: History) -> anyhow::Result<u8> {
         let j = JsonReport {
             file: args.file.display().to_string(),
             model: "list-append",
-            valid: report.guarantees.linearizable,
+            valid: report.reported().linearizable,
             elapsed_ms,
             report: &report,
         };
@@ -42,7 +44,7 @@ pub fn run(args: &CheckArgs, history: History) -> anyhow::Result<u8> {
     } else {
         print_ladder(args, &report, elapsed_ms);
     }
-    Ok(match report.guarantees.linearizable {
+    Ok(match report.reported().linearizable {
         Some(true) => exit::VALID,
         Some(false) => exit::INVALID,
         None => exit::UNKNOWN,
@@ -51,8 +53,12 @@ pub fn run(args: &CheckArgs, history: History) -> anyhow::Result<u8> {
 
 fn rung(report: &AppendReport, name: &str, kept: Option<bool>) -> String {
     let n = report.violation_counts.get(name).copied().unwrap_or(0);
+    let judged = report.judged.get(name).unwrap_or_default();
     match kept {
-        Some(true) => format!("  ✓ {name}"),
+        Some(true) => format!(
+            "  ✓ {name} {}",
+            report::guarantees::over_words(name, judged)
+        ),
         Some(false) => {
             let first = report
                 .first_violation(name)
@@ -63,12 +69,15 @@ fn rung(report: &AppendReport, name: &str, kept: Option<bool>) -> String {
                 if n == 1 { "" } else { "s" }
             )
         }
-        None => format!("  – {name} (not checked)"),
+        None => format!(
+            "  – {name}: {}",
+            report::guarantees::nothing_words(name, judged)
+        ),
     }
 }
 
 fn print_ladder(args: &CheckArgs, r: &AppendReport, elapsed_ms: f64) {
-    let g = &r.guarantees;
+    let g = &r.reported();
     let verdict = match g.linearizable {
         Some(true) => "valid",
         Some(false) => "invalid",
@@ -91,7 +100,10 @@ fn print_ladder(args: &CheckArgs, r: &AppendReport, elapsed_ms: f64) {
     }
     println!("  – converged (needs every node's local state: checked by harness run)");
     if r.lost_writes.checked {
-        println!("lost writes: {}", r.lost_writes.count);
+        println!(
+            "lost writes: {}",
+            report::guarantees::lost_line(&r.lost_writes)
+        );
     }
     println!(
         "staleness: {}",

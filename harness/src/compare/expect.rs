@@ -100,9 +100,14 @@ impl Expect {
 /// `no_lost_writes`; for linearizability of runs without the object, the exit code (0 valid, 1 invalid).
 pub fn measured(guarantee: &str, exit_code: u8, results: &Value) -> Option<bool> {
     if guarantee == "no_lost_writes" {
+        // Nothing lost out of nothing acknowledged is no pass (older results have no `judged`).
+        let judged = results
+            .pointer("/lost_writes/judged")
+            .and_then(Value::as_u64);
         return results
             .pointer("/lost_writes/count")
             .and_then(Value::as_u64)
+            .filter(|&n| n > 0 || judged != Some(0))
             .map(|n| n == 0);
     }
     match results
@@ -110,11 +115,14 @@ pub fn measured(guarantee: &str, exit_code: u8, results: &Value) -> Option<bool>
         .and_then(Value::as_bool)
     {
         Some(b) => Some(b),
-        None if guarantee == "linearizable" => match exit_code {
-            0 => Some(true),
-            1 => Some(false),
-            _ => None,
-        },
+        // Only results without the guarantees object: a `null` there means nothing to judge.
+        None if guarantee == "linearizable" && results.get("guarantees").is_none() => {
+            match exit_code {
+                0 => Some(true),
+                1 => Some(false),
+                _ => None,
+            }
+        }
         None => None,
     }
 }
@@ -330,5 +338,15 @@ mod tests {
         assert_eq!(some.judge(1, &json!({})), Verdict::AsExpected);
         assert_eq!(some.judge(0, &json!({})), Verdict::AsExpected);
         assert!(matches!(some.judge(2, &json!({})), Verdict::Unexpected(_)));
+    }
+
+    #[test]
+    fn nothing_judged_is_not_measured_as_kept() {
+        let none =
+            json!({"guarantees": {"linearizable": null}, "lost_writes": {"count": 0, "judged": 0}});
+        assert_eq!(measured("linearizable", 0, &none), None);
+        assert_eq!(measured("no_lost_writes", 0, &none), None);
+        let judged = json!({"lost_writes": {"count": 0, "judged": 12}});
+        assert_eq!(measured("no_lost_writes", 0, &judged), Some(true));
     }
 }

@@ -1,36 +1,55 @@
-//! Convergence after the final heal: once the settle period and the final reads are over, read every
-//! key's local state on every node (bypassing the read mode) until all nodes agree or the bound passes.
-//! Runs on the client runtime.
+//! Convergence after the final heal, measured from the heal: every node's local state of every key
+//! (bypassing the read mode) is polled from the moment the network heals, through the recovery wait,
+//! `--settle` and the final reads, until all nodes agree or [`BOUND`] passes after the final reads.
+//! The time reported is when the nodes first agreed on the state they still held at the end, so it is
+//! a measurement, not the settle wait. The agreed state is kept for the comparison with the final
+//! reads ([`super::guarantees`]). Runs on the client runtime.
 
 use super::guarantees::ConvergenceRecord;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use workloads::{Client, ClientError, ReadValue};
 
-/// How long after the settle period the nodes may take to agree before the run counts as not converged.
+/// How long after the final reads the nodes may take to agree before the run counts as not converged.
 pub const BOUND: Duration = Duration::from_secs(10);
 /// Pause between rounds of local reads.
 const ROUND_PAUSE: Duration = Duration::from_millis(200);
 
-/// One round: every node's local state of every key, or why the system has none.
+/// Every node's local state of every key: (node, key, list; `None` = absent).
+type Reads = Vec<(String, String, Option<Vec<i64>>)>;
+/// One key's agreed state, by key.
+type State = BTreeMap<String, Option<Vec<i64>>>;
+
+/// One round: every node's local state of every key (nodes asked at once), with a sentence for each
+/// read that got no answer, or why the system has no local reads.
 async fn round(
     client: &dyn Client,
     nodes: &[String],
     keys: &[String],
-) -> Result<(Vec<(String, String, Option<Vec<i64>>)>, Vec<String>), String> {
-    let mut reads = Vec::new();
-    let mut silent = Vec::new();
-    for n in nodes {
+) -> Result<(Reads, Vec<String>), String> {
+    let per_node = nodes.iter().map(|n| async move {
+        let mut reads = Vec::new();
+        let mut silent = Vec::new();
         for k in keys {
             match client.local_read(n, k).await {
                 Ok(v) => reads.push((n.clone(), k.clone(), v.map(as_list))),
                 Err(ClientError::Unsupported(what)) => {
-                    return Err(format!("not checkable: no local reads ({what})"))
+                    return Err(format!("not checkable: {what} are not served"))
                 }
                 Err(e) => silent.push(format!("{n} did not answer a local read of {k}: {e}")),
             }
         }
+        Ok((reads, silent))
+    });
+    let mut reads = Vec::new();
+    let mut silent = Vec::new();
+    for r in futures::future::join_all(per_node).await {
+        let (mut r, mut s) = r?;
+        reads.append(&mut r);
+        silent.append(&mut s);
     }
     Ok((reads, silent))
 }
@@ -43,22 +62,55 @@ fn as_list(v: ReadValue) -> Vec<i64> {
     }
 }
 
-/// Compare local states until they agree or `bound` passes (`settle` has been waited already).
+/// The state all nodes agree on (call only when they do): each key as the first node holds it.
+fn agreed(reads: &Reads) -> State {
+    let mut state = State::new();
+    for (_, k, v) in reads {
+        state.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    state
+}
+
+/// Poll local states from `healed` on. Once `reads_done` says the final reads are over (or its sender
+/// is gone), the first round that agrees ends it, or `BOUND` passes. `settle` is recorded only.
 pub async fn measure(
     client: Arc<dyn Client>,
     nodes: Vec<String>,
     keys: Vec<String>,
     healed: Instant,
     settle: Duration,
+    reads_done: watch::Receiver<bool>,
+) -> ConvergenceRecord {
+    measure_within(client, nodes, keys, healed, settle, reads_done, BOUND).await
+}
+
+async fn measure_within(
+    client: Arc<dyn Client>,
+    nodes: Vec<String>,
+    keys: Vec<String>,
+    healed: Instant,
+    settle: Duration,
+    mut reads_done: watch::Receiver<bool>,
     bound: Duration,
 ) -> ConvergenceRecord {
-    let deadline = Instant::now() + bound;
     let mut rec = ConvergenceRecord {
         settle_s: settle.as_secs_f64(),
         ..ConvergenceRecord::default()
     };
+    // Since when (seconds after the heal) every round agreed on `state`.
+    let mut since: Option<(f64, State)> = None;
+    let mut deadline = None;
+    let mut last_start: Option<Instant> = None;
     loop {
+        // Closed (the run gave up before its final reads) counts as done.
+        let done = *reads_done.borrow() || reads_done.has_changed().is_err();
+        let start = Instant::now();
+        if let Some(prev) = last_start {
+            rec.poll_s = rec.poll_s.max((start - prev).as_secs_f64());
+        }
+        last_start = Some(start);
         rec.rounds += 1;
+        let at = healed.elapsed().as_secs_f64();
         let (reads, silent) = match round(&*client, &nodes, &keys).await {
             Ok(r) => r,
             Err(why) => {
@@ -67,18 +119,33 @@ pub async fn measure(
             }
         };
         let c = checker::append::check_convergence(&reads);
-        if c.converged && silent.is_empty() {
-            rec.converged = Some(true);
-            rec.after_heal_s = Some(healed.elapsed().as_secs_f64());
+        if c.converged && silent.is_empty() && !reads.is_empty() {
+            let state = agreed(&reads);
+            if since.as_ref().is_none_or(|(_, s)| *s != state) {
+                since = Some((at, state));
+            }
             rec.disagreements.clear();
-            return rec;
+        } else {
+            since = None;
+            rec.disagreements = silent.into_iter().chain(c.disagreements).collect();
         }
-        rec.disagreements = silent.into_iter().chain(c.disagreements).collect();
-        if Instant::now() >= deadline {
-            rec.converged = Some(false);
-            return rec;
+        if done {
+            if let Some((at, state)) = since.take() {
+                rec.converged = Some(true);
+                rec.after_heal_s = Some(at);
+                rec.state = state;
+                return rec;
+            }
+            let deadline = *deadline.get_or_insert(start + bound);
+            if Instant::now() >= deadline {
+                rec.converged = Some(false);
+                return rec;
+            }
         }
-        tokio::time::sleep(ROUND_PAUSE).await;
+        // Wake early when the final reads end, so the deciding round starts right after them.
+        if let Ok(Err(_)) = tokio::time::timeout(ROUND_PAUSE, reads_done.changed()).await {
+            tokio::time::sleep(ROUND_PAUSE).await;
+        }
     }
 }
 
@@ -130,38 +197,63 @@ mod tests {
         }
     }
 
-    async fn measured(catch_up: usize, local_reads: bool) -> ConvergenceRecord {
+    /// Measure with local states from `States`; the final reads end `reads_end` after the heal.
+    async fn measured_with(
+        catch_up: usize,
+        local_reads: bool,
+        reads_end: Duration,
+    ) -> ConvergenceRecord {
         let client = Arc::new(States {
             catch_up,
             rounds: AtomicUsize::new(0),
             local_reads,
         });
-        let keys = vec!["k0".to_string()];
-        let bound = Duration::from_millis(700);
-        measure(
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            tokio::time::sleep(reads_end).await;
+            let _ = tx.send(true);
+            // Keep the sender: a closed channel also counts as done.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        });
+        measure_within(
             client,
             vec!["n1".into(), "n2".into()],
-            keys,
+            vec!["k0".to_string()],
             Instant::now(),
-            Duration::ZERO,
-            bound,
+            Duration::from_secs(2),
+            rx,
+            Duration::from_millis(700),
         )
         .await
     }
 
-    #[tokio::test]
-    async fn converged_once_the_lagging_node_catches_up() {
-        let r = measured(3, true).await;
-        assert_eq!(r.converged, Some(true), "{r:?}");
-        assert_eq!(r.rounds, 3);
-        assert!(
-            r.after_heal_s.unwrap() >= 0.4,
-            "two pauses of 200 ms: {r:?}"
-        );
-        assert!(r.disagreements.is_empty());
+    async fn measured(catch_up: usize, local_reads: bool) -> ConvergenceRecord {
+        measured_with(catch_up, local_reads, Duration::ZERO).await
     }
 
-    #[tokio::test]
+    // Paused time: sleeps advance the clock at once, so the times below are exact, not raced.
+    #[tokio::test(start_paused = true)]
+    async fn converged_once_the_lagging_node_catches_up() {
+        let r = measured_with(3, true, Duration::from_millis(400)).await;
+        assert_eq!(r.converged, Some(true), "{r:?}");
+        assert!(r.rounds >= 3, "{r:?}");
+        assert_eq!(r.after_heal_s, Some(0.4), "two pauses of 200 ms: {r:?}");
+        assert!(r.disagreements.is_empty());
+        assert_eq!(r.state.get("k0"), Some(&Some(vec![1, 2])), "{r:?}");
+    }
+
+    /// The time reported is when the nodes agreed after the heal, not when the settle and the final
+    /// reads (3 s here) were over.
+    #[tokio::test(start_paused = true)]
+    async fn the_time_is_measured_from_the_heal_not_from_the_end_of_the_settle() {
+        let r = measured_with(3, true, Duration::from_secs(3)).await;
+        assert_eq!(r.converged, Some(true), "{r:?}");
+        assert_eq!(r.after_heal_s, Some(0.4), "{r:?}");
+        assert!(r.rounds > 3, "polled until the final reads ended: {r:?}");
+        assert_eq!(r.settle_s, 2.0);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn not_converged_when_the_bound_passes_with_the_disagreement_named() {
         let r = measured(usize::MAX, true).await;
         assert_eq!(r.converged, Some(false), "{r:?}");
@@ -174,6 +266,6 @@ mod tests {
     async fn not_checkable_without_local_reads() {
         let r = measured(0, false).await;
         assert_eq!(r.converged, None);
-        assert!(r.unchecked.unwrap().contains("no local reads"));
+        assert!(r.unchecked.unwrap().contains("not checkable"));
     }
 }

@@ -111,12 +111,16 @@ pub fn finish(
         report::roles::enrich(&mut c, &events, history);
         c
     });
+    let append = cfg.workload == workloads::WorkloadKind::Append;
     let report = history.as_ref().and_then(|h| {
-        let append = cfg.workload == workloads::WorkloadKind::Append;
         guarantees::evaluate(cfg.expect, append, Some(h), &events, check.as_ref())
             .map_err(|e| problems.push(e))
             .ok()
     });
+    // A verdict with nothing to judge cannot vouch for the system: the run is invalid, with why.
+    if let Some(r) = &report {
+        problems.extend(guarantees::nothing_to_judge(r, &events, append));
+    }
     // The guarantees --expect names decide; for the default that is the linearizability verdict.
     let validity = report.as_ref().map(|r| match guarantees::verdict(r) {
         Some(true) => Validity::Valid,
@@ -200,6 +204,9 @@ fn ladder_lines(r: &Results) -> Vec<(String, String)> {
         .iter()
         .map(|rung| {
             let mut v = rung.mark().to_string();
+            if let Some(over) = &rung.over {
+                let _ = write!(v, " {over}");
+            }
             if rung.decides {
                 v.push_str(" (decides)");
             }

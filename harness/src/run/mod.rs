@@ -318,7 +318,7 @@ async fn drive(
     }
     let _status_samples = sampler::spawn(&client, recorder, client_rt);
     let wcfg = cfg.workload_config();
-    if let Err(e) = probe_workload(cfg, &client, client_rt).await {
+    if let Err(e) = probe.workload(&wcfg).await {
         problems.push(e);
         return runner.records;
     }
@@ -358,7 +358,18 @@ async fn drive(
     if let Err(e) = runner.net.heal() {
         problems.push(format!("healing the network failed: {e}"));
     }
+    // Convergence is measured from here: every node's local state is polled while the cluster
+    // recovers and settles, and until the final reads are over (super::convergence).
     let healed = tokio::time::Instant::now();
+    let (reads_done, reads_done_rx) = tokio::sync::watch::channel(false);
+    let converging = client_rt.spawn(convergence::measure(
+        client.clone(),
+        runner.cluster.names(),
+        wcfg.key_names(),
+        healed,
+        Duration::from_secs_f64(cfg.settle_s),
+        reads_done_rx,
+    ));
     for kind in &cfg.faults {
         if !runner.records.iter().any(|r| r.kind == *kind && r.hit) {
             problems.push(format!(
@@ -401,14 +412,9 @@ async fn drive(
         Ok(Err(e)) => problems.push(format!("final reads failed: {e}")),
         Err(e) => problems.push(format!("final reads task failed: {e}")),
     }
-    progress.phase(
-        "convergence",
-        "comparing every node's own state (up to 10 s)",
-    );
-    let nodes = runner.cluster.names();
-    let keys = wcfg.key_names();
-    let measured = convergence::measure(client, nodes, keys, healed, settle, convergence::BOUND);
-    match client_rt.spawn(measured).await {
+    progress.phase("convergence", "waiting for every node's own state to agree (up to 10 s)");
+    let _ = reads_done.send(true);
+    match converging.await {
         Ok(rec) => {
             let value = serde_json::to_value(&rec).unwrap_or_default();
             recorder.observe(guarantees::ACTOR, guarantees::CONVERGED, value);
@@ -416,31 +422,6 @@ async fn drive(
         Err(e) => problems.push(format!("the convergence check failed: {e}")),
     }
     runner.records
-}
-
-/// Before the workload: a system that cannot serve the workload's ops stops the run with the reason.
-async fn probe_workload(
-    cfg: &RunConfig,
-    client: &Arc<dyn Client>,
-    client_rt: &tokio::runtime::Runtime,
-) -> Result<(), String> {
-    if cfg.workload != workloads::WorkloadKind::Append {
-        return Ok(());
-    }
-    let c = client.clone();
-    match client_rt.spawn(async move { c.probe_append().await }).await {
-        Ok(Err(e @ workloads::ClientError::Unsupported(_))) => Err(format!(
-            "--workload append needs POST /kv/{{key}}/append (docs/protocol.md), which this system \
-             does not serve: {e}"
-        )),
-        // Any other answer means the route exists; a flaky probe is no reason to stop.
-        Ok(Err(e)) => {
-            tracing::warn!("append probe: {e}");
-            Ok(())
-        }
-        Ok(Ok(())) => Ok(()),
-        Err(e) => Err(format!("the append probe failed: {e}")),
-    }
 }
 
 /// Returns (with the logs to read) once no node process is left running: nothing can become healthy.

@@ -6,7 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
-use workloads::{Client, NodeStatus};
+use workloads::generator::{OpKind, OpSpec};
+use workloads::{Client, ClientError, NodeStatus, ProbeAnswer, WorkloadConfig, WorkloadKind};
 
 #[derive(Clone)]
 pub struct Probe {
@@ -122,6 +123,119 @@ impl Probe {
     }
 }
 
+/// Keys the start-up probe uses; no workload reads or writes them, so the history never sees them.
+const PROBE_KEY: &str = "lh-probe";
+const PROBE_LIST: &str = "lh-probe-list";
+
+/// Statuses that say a system does not serve a request at all (docs/protocol.md: an optional request
+/// it lacks is answered 400 or 404; 405 and 501 are HTTP's own words for it).
+const REFUSALS: [u16; 4] = [400, 404, 405, 501];
+
+/// The ops a workload will send, once each, on keys of the probe's own.
+fn workload_ops(w: &WorkloadConfig) -> Vec<OpSpec> {
+    let op = |key: &str, kind| OpSpec {
+        key: key.to_string(),
+        kind,
+    };
+    match w.kind {
+        WorkloadKind::Append => vec![
+            op(PROBE_LIST, OpKind::Append(0)),
+            op(PROBE_LIST, OpKind::Read),
+        ],
+        WorkloadKind::Register | WorkloadKind::Kv => {
+            let mut ops = vec![op(PROBE_KEY, OpKind::Write(0)), op(PROBE_KEY, OpKind::Read)];
+            if w.cas_share > 0.0 && w.read_share < 1.0 {
+                ops.push(op(PROBE_KEY, OpKind::Cas { from: 0, to: 1 }));
+            }
+            ops
+        }
+    }
+}
+
+/// The request an op is, in docs/protocol.md's words.
+fn request_words(op: &OpSpec) -> &'static str {
+    match op.kind {
+        OpKind::Read => "GET /kv/{key}",
+        OpKind::Write(_) => "PUT /kv/{key}",
+        OpKind::Cas { .. } => "POST /kv/{key}/cas",
+        OpKind::Append(_) => "POST /kv/{key}/append",
+    }
+}
+
+/// Whether an answer says the system does not serve the request at all.
+fn refused(a: &ProbeAnswer) -> bool {
+    match a.status {
+        Some(s) => REFUSALS.contains(&s),
+        // Clients that do not see statuses report a definite `bad_request`.
+        None => a.code == Some(node::api::ErrorCode::BadRequest),
+    }
+}
+
+impl Probe {
+    /// Before the workload: send each kind of op it will use once, at the leader (following one
+    /// `not_leader` hint), and refuse the run when any is answered 400, 404, 405 or 501: such a system
+    /// would fail every one of those ops and leave the guarantees nothing to judge. Other failures (a
+    /// timeout, `unavailable`) are no reason to stop and are only logged. Local reads are asked too;
+    /// without them convergence is reported as not checkable, and the run goes on.
+    pub async fn workload(&self, w: &WorkloadConfig) -> Result<(), String> {
+        let leader = self.leader().await.map(|(n, _)| n);
+        let at = |name: &Option<String>| {
+            name.as_ref()
+                .and_then(|n| self.nodes.iter().position(|m| m == n))
+                .unwrap_or(0)
+        };
+        let home = at(&leader);
+        for op in workload_ops(w) {
+            let client = self.client.clone();
+            let nodes = self.nodes.len();
+            let answer = self
+                .on_client_rt(async move {
+                    let mut a = client.probe_op(home, &op).await;
+                    if a.code == Some(node::api::ErrorCode::NotLeader) {
+                        if let Some(i) = a.leader.as_ref().and_then(|l| {
+                            client
+                                .names()
+                                .iter()
+                                .position(|n| n == l)
+                                .filter(|&i| i < nodes)
+                        }) {
+                            a = client.probe_op(i, &op).await;
+                        }
+                    }
+                    (op, a)
+                })
+                .await;
+            let (op, a) = answer;
+            if refused(&a) {
+                let what = match a.status {
+                    Some(s) => format!("HTTP {s}"),
+                    None => "a definite bad_request".into(),
+                };
+                return Err(format!(
+                    "--workload {} needs {} (docs/protocol.md), which this system does not serve: {} \
+                     answered {what} ({}) to the start-up probe",
+                    w.kind,
+                    request_words(&op),
+                    a.node,
+                    a.error.as_deref().unwrap_or("no error body")
+                ));
+            }
+            if let Some(e) = &a.error {
+                tracing::warn!("start-up probe of {}: {}: {e}", request_words(&op), a.node);
+            }
+        }
+        let client = self.client.clone();
+        let node = self.nodes.get(home).cloned().unwrap_or_default();
+        let local = self
+            .on_client_rt(async move { client.local_read(&node, PROBE_KEY).await })
+            .await;
+        if let Err(ClientError::Unsupported(why)) = local {
+            tracing::info!("{why}: convergence will not be checkable");
+        }
+        Ok(())
+    }
+}
+
 /// Whether these statuses make a healthy cluster (see [`Probe::wait_healthy`]), or why not.
 fn health(statuses: &[(String, Option<NodeStatus>)]) -> Result<Option<(String, u64)>, String> {
     let down: Vec<&str> = statuses
@@ -167,6 +281,46 @@ mod tests {
             leader: leader.map(str::to_string),
         };
         (node.into(), Some(s))
+    }
+
+    fn answer(status: Option<u16>, code: Option<node::api::ErrorCode>) -> ProbeAnswer {
+        ProbeAnswer {
+            node: "n1".into(),
+            status,
+            code,
+            leader: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn refusals_are_400_404_405_501_or_a_definite_bad_request() {
+        use node::api::ErrorCode::*;
+        for s in [400, 404, 405, 501] {
+            assert!(refused(&answer(Some(s), None)), "{s}");
+        }
+        for s in [200, 409, 500, 503, 504] {
+            assert!(!refused(&answer(Some(s), None)), "{s}");
+        }
+        // Clients without statuses (etcd): a definite bad_request is a refusal, unavailable is not.
+        assert!(refused(&answer(None, Some(BadRequest))));
+        assert!(!refused(&answer(None, Some(Unavailable))));
+        assert!(!refused(&answer(None, None)));
+    }
+
+    #[test]
+    fn the_probe_sends_every_kind_of_op_the_workload_uses() {
+        let kinds = |kind, cas_share| {
+            let w = WorkloadConfig {
+                kind,
+                cas_share,
+                ..WorkloadConfig::default()
+            };
+            workload_ops(&w).iter().map(|o| o.f()).collect::<Vec<_>>()
+        };
+        assert_eq!(kinds(WorkloadKind::Register, 0.3), ["write", "read", "cas"]);
+        assert_eq!(kinds(WorkloadKind::Kv, 0.0), ["write", "read"]);
+        assert_eq!(kinds(WorkloadKind::Append, 0.3), ["append", "read"]);
     }
 
     #[test]
