@@ -9,7 +9,7 @@
 //! seen"), `sync` calls `sync()` first ("the server ... catches up with the leader before the read").
 //!
 //! The leader is read from each server's `srvr` four-letter word (`Mode:`; the epoch of its `Zxid` is the
-//! term). A follower does not say whom it follows; it is taken to follow the server that leads its epoch.
+//! term). A follower does not say whom it follows; it is taken to follow the server that says it leads.
 
 use crate::client::{
     attempt, unknown, Attempt, Client, ClientError, NodeStatus, Outcome, ReadValue, CONNECT_ERROR,
@@ -19,7 +19,6 @@ use crate::generator::{OpKind, OpSpec};
 use crate::stored;
 use futures::future::BoxFuture;
 use node::api::Role;
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -37,6 +36,8 @@ pub enum ZkReads {
 /// A session expires this long after its server stops hearing from it (within the servers' bounds of 2
 /// and 20 ticks).
 const SESSION_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long a follower's leader, found by asking every server, is taken as known.
+const LEADER_CACHE: Duration = Duration::from_millis(250);
 
 pub struct ZkClient {
     members: Vec<(String, SocketAddr)>,
@@ -45,8 +46,8 @@ pub struct ZkClient {
     /// One session per server, made on first use (on the client runtime, inside the client namespace)
     /// and made again once it is closed or expired.
     sessions: Vec<tokio::sync::Mutex<Option<zk::Client>>>,
-    /// The leader of each epoch seen, to name a follower's leader.
-    leaders: Mutex<HashMap<u64, String>>,
+    /// When the leader was last asked of every server, and the answer.
+    leader_cache: Mutex<Option<(Instant, Option<String>)>>,
 }
 
 /// What a server's `srvr` says of it.
@@ -67,7 +68,7 @@ impl ZkClient {
             timeout,
             reads,
             sessions,
-            leaders: Mutex::new(HashMap::new()),
+            leader_cache: Mutex::new(None),
         }
     }
 
@@ -285,34 +286,42 @@ impl ZkClient {
     async fn server_status(&self, node: &str) -> Result<NodeStatus, ClientError> {
         let i = self.index(node)?;
         let me = self.srvr(i).await?;
-        if me.role == Role::Leader {
-            self.leaders
-                .lock()
-                .unwrap()
-                .insert(me.epoch, node.to_string());
-        }
-        let mut leader = self.known_leader(me.epoch);
-        if me.role == Role::Follower && leader.is_none() {
-            for j in (0..self.members.len()).filter(|&j| j != i) {
-                if let Ok(s) = self.srvr(j).await {
-                    if s.role == Role::Leader {
-                        let name = self.members[j].0.clone();
-                        self.leaders.lock().unwrap().insert(s.epoch, name);
-                    }
-                }
-            }
-            leader = self.known_leader(me.epoch);
-        }
+        let leader = match me.role {
+            Role::Leader => Some(node.to_string()),
+            Role::Follower => self.current_leader().await,
+            _ => None,
+        };
         Ok(NodeStatus {
             node: node.to_string(),
             role: me.role,
             term: me.epoch,
-            leader: (me.role != Role::Candidate).then_some(leader).flatten(),
+            leader,
         })
     }
 
-    fn known_leader(&self, epoch: u64) -> Option<String> {
-        self.leaders.lock().unwrap().get(&epoch).cloned()
+    /// The server that says it leads (in the highest epoch, if several do), asked of every server at most
+    /// every [`LEADER_CACHE`]: a follower's `srvr` does not name its leader, and right after an election
+    /// a follower's own Zxid may still be in the old epoch.
+    async fn current_leader(&self) -> Option<String> {
+        if let Some((at, leader)) = self.leader_cache.lock().unwrap().clone() {
+            if at.elapsed() < LEADER_CACHE {
+                return leader;
+            }
+        }
+        let asks = (0..self.members.len()).map(|j| self.srvr(j));
+        let answers = futures::future::join_all(asks).await;
+        let leader = answers
+            .into_iter()
+            .zip(&self.members)
+            .filter_map(|(s, (name, _))| {
+                s.ok()
+                    .filter(|s| s.role == Role::Leader)
+                    .map(|s| (s.epoch, name.clone()))
+            })
+            .max()
+            .map(|(_, name)| name);
+        *self.leader_cache.lock().unwrap() = Some((Instant::now(), leader.clone()));
+        leader
     }
 }
 
