@@ -201,12 +201,14 @@ impl NatsClient {
         let subject = format!("$KV.{BUCKET}.{key}");
         let mut headers = HeaderMap::new();
         if let Some(rev) = expect {
-            headers.insert(NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, rev.to_string().as_str());
+            headers.insert(
+                NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+                rev.to_string().as_str(),
+            );
         }
-        let sent = c
-            .js
-            .publish_with_headers(subject, headers, data.into())
-            .await;
+        let sent =
+            c.js.publish_with_headers(subject, headers, data.into())
+                .await;
         let acked = match sent {
             Ok(ack) => ack.await,
             Err(e) => Err(e),

@@ -36,7 +36,10 @@ mod tests {
     #[test]
     fn values_round_trip_and_foreign_bytes_are_named() {
         assert_eq!(decode(&encode_int(7)), Ok(ReadValue::Int(7)));
-        assert_eq!(decode(&encode_list(&[3, 7])), Ok(ReadValue::List(vec![3, 7])));
+        assert_eq!(
+            decode(&encode_list(&[3, 7])),
+            Ok(ReadValue::List(vec![3, 7]))
+        );
         assert_eq!(as_list(None), Ok(vec![]));
         assert_eq!(as_list(Some(b"5")), Ok(vec![5]));
         assert!(decode(b"x").unwrap_err().contains("\"x\""));

@@ -112,11 +112,7 @@ impl ZkClient {
     }
 
     /// The znode's bytes and version as this session sees it (after `sync()` in that mode).
-    async fn get(
-        &self,
-        c: &zk::Client,
-        path: &str,
-    ) -> Result<Option<(Vec<u8>, i32)>, zk::Error> {
+    async fn get(&self, c: &zk::Client, path: &str) -> Result<Option<(Vec<u8>, i32)>, zk::Error> {
         if self.reads == ZkReads::Sync {
             c.sync(path).await.or_else(ignore_no_node)?;
         }

@@ -47,7 +47,9 @@ impl SystemKind {
             },
             SystemKind::Nats => match mode.unwrap_or("direct") {
                 m @ ("direct" | "leader") => Ok(m.to_string()),
-                m => Err(format!("unknown nats mode '{m}'; expected direct or leader")),
+                m => Err(format!(
+                    "unknown nats mode '{m}'; expected direct or leader"
+                )),
             },
         }
     }

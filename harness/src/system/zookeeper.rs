@@ -32,9 +32,6 @@ pub struct ZkSystem {
 impl ZkSystem {
     /// Says what is missing (package, binary) when ZooKeeper cannot be started here.
     pub fn new(cfg: &RunConfig) -> Result<ZkSystem> {
-        if !Path::new(JAR).is_file() {
-            bail!("ZooKeeper is not installed: {JAR} is missing (install the Debian package zookeeperd)");
-        }
         let java = match &cfg.node_bin {
             Some(p) => p.clone(),
             None => find_on_path("java").context(
@@ -44,6 +41,9 @@ impl ZkSystem {
         };
         if !java.is_file() {
             bail!("{} does not exist", java.display());
+        }
+        if !Path::new(JAR).is_file() {
+            bail!("ZooKeeper is not installed: {JAR} is missing (install the Debian package zookeeperd)");
         }
         let reads = if cfg.mode == "sync" {
             ZkReads::Sync
@@ -132,7 +132,11 @@ impl System for ZkSystem {
     }
 
     fn client(&self, all: &[Member], timeout: Duration) -> Result<Arc<dyn Client>> {
-        Ok(Arc::new(ZkClient::new(Member::addrs(all), timeout, self.reads)))
+        Ok(Arc::new(ZkClient::new(
+            Member::addrs(all),
+            timeout,
+            self.reads,
+        )))
     }
 }
 
