@@ -31,24 +31,29 @@ pub struct CheckArgs {
     #[arg(long, value_name = "NAME")]
     pub model: Option<ModelKind>,
 
-    /// Give up with verdict unknown (exit 2) after this many seconds; 0 means no limit.
+    /// Give up with verdict unknown (exit 2) after this many seconds (at most 86400); 0 means no limit.
     #[arg(long, value_name = "S", default_value_t = 120.0)]
     pub time_limit: f64,
 
     /// Give up with verdict unknown (exit 2) when the search would hold more than this much memory:
-    /// a number of bytes with an optional K, M or G suffix. Default: 4G, or half the available memory
-    /// if that is less.
+    /// a number of bytes with an optional K, M or G suffix, at most 1024G. Default: 4G, or half the
+    /// available memory if that is less.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory_limit: Option<usize>,
 
-    /// Keys checked at once (default: the number of CPUs).
-    #[arg(long, value_name = "N")]
+    /// Keys checked at once (1 to 256; default: the number of CPUs).
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub threads: Option<usize>,
 
     /// Print the result as JSON (the verdict, counts, time and counterexample) instead of a table.
     #[arg(long)]
     pub json: bool,
 }
+
+/// The longest `--time-limit` (a day), in seconds.
+const MAX_TIME_LIMIT_S: f64 = 86_400.0;
+/// The largest `--memory-limit`: 1024G.
+const MAX_MEMORY: usize = 1 << 40;
 
 fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
@@ -63,6 +68,9 @@ fn parse_size(s: &str) -> Result<usize, String> {
     })?;
     if !(n.is_finite() && n > 0.0) {
         return Err(format!("{s:?}: the memory limit must be positive"));
+    }
+    if n * mult as f64 > MAX_MEMORY as f64 {
+        return Err(format!("{s:?} is more than the largest memory limit, 1024G"));
     }
     Ok((n * mult as f64) as usize)
 }
@@ -93,15 +101,11 @@ struct Row {
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
-    if !(args.time_limit.is_finite() && args.time_limit >= 0.0) {
+    if !(args.time_limit.is_finite() && (0.0..=MAX_TIME_LIMIT_S).contains(&args.time_limit)) {
         eprintln!(
-            "harness check: --time-limit must be a number of seconds >= 0, got {}",
+            "harness check: --time-limit must be a number of seconds from 0 to {MAX_TIME_LIMIT_S}, got {}",
             args.time_limit
         );
-        return Ok(exit::BAD_ARGS);
-    }
-    if args.threads == Some(0) {
-        eprintln!("harness check: --threads must be at least 1");
         return Ok(exit::BAD_ARGS);
     }
     let history = match checker::load_history(&args.file) {

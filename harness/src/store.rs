@@ -38,6 +38,16 @@ impl RunDir {
         Ok(dir)
     }
 
+    /// `config.json`: every option, and the run id that names the run's kernel objects (`lh<id>...`,
+    /// `/run/lh/lh<id>.json`), so what a run created can be told from other runs' on the same machine.
+    pub fn write_config<T: Serialize>(&self, cfg: &T, run_id: &str) -> Result<()> {
+        let mut value = serde_json::to_value(cfg)?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("run_id".into(), run_id.into());
+        }
+        self.write_json("config.json", &value)
+    }
+
     pub fn write_json<T: Serialize>(&self, file: &str, value: &T) -> Result<()> {
         let text = serde_json::to_string_pretty(value)?;
         self.write_text(file, &(text + "\n"))

@@ -158,3 +158,120 @@ fn help_documents_the_run_options_and_exit_codes() {
         assert!(text.contains(opt), "--help lacks {opt}");
     }
 }
+
+/// Every number option has an upper and a lower bound (README, the options table), refused with 254 and
+/// the option's name before anything is created.
+#[test]
+fn every_number_option_is_bounded_both_ways() {
+    for (args, names) in [
+        (&["--settle", "167h"][..], &["--settle", "10m"][..]),
+        (&["--time-limit", "25h"], &["--time-limit", "24h"]),
+        (&["--op-timeout", "61s"], &["--op-timeout", "60s"]),
+        (&["--op-timeout", "5ms"], &["--op-timeout", "10ms"]),
+        (&["--health-timeout", "11m"], &["--health-timeout", "10m"]),
+        (&["--check-time-limit", "25h"], &["--check-time-limit"]),
+        (&["--check-time-limit", "500ms"], &["--check-time-limit"]),
+        (&["--nemesis-interval", "2h"], &["--nemesis-interval", "1h"]),
+        (&["--fault-duration", "2h"], &["--fault-duration", "1h"]),
+        (&["--packet-delay", "11s"], &["--packet-delay", "10s"]),
+        (&["--packet-jitter", "11s"], &["--packet-jitter", "10s"]),
+        (&["--packet-loss", "101"], &["--packet-loss", "100"]),
+        (&["--packet-duplicate", "0"], &["--packet-duplicate"]),
+        (&["--nodes", "10"], &["--nodes", "9"]),
+        (&["--concurrency", "257"], &["--concurrency", "256"]),
+        (&["--keys", "10001"], &["--keys", "10000"]),
+        (&["--rate", "100001"], &["--rate", "100000"]),
+        (&["--rate", "inf"], &["--rate"]),
+        (&["--heartbeat-ms", "18446744073709551615"], &["--heartbeat-ms", "10000"]),
+        (&["--election-timeout-ms", "60001"], &["--election-timeout-ms", "60000"]),
+        (&["--lease-ms", "60001"], &["--lease-ms", "60000"]),
+        (&["--skew-rate", "11"], &["--skew-rate", "10"]),
+        (&["--skew-rate", "0"], &["--skew-rate"]),
+        (&["--max-drift", "0.5"], &["--max-drift"]),
+    ] {
+        refused(args, names);
+    }
+}
+
+/// Fault timings shorter than a fault needs: a fault must stay in place until its landing check has
+/// seen it (1 s), and the heal's check must fit between two faults.
+#[test]
+fn fault_timings_shorter_than_a_fault_needs_are_refused() {
+    refused(
+        &[
+            "--fault-duration",
+            "1ms",
+            "--nemesis-interval",
+            "1ms",
+            "--time-limit",
+            "5",
+        ],
+        &["--fault-duration", "landing check", "1s"],
+    );
+    refused(&["--fault-duration", "999ms"], &["--fault-duration", "1s"]);
+    refused(
+        &["--nemesis-interval", "500ms"],
+        &["--nemesis-interval", "1s"],
+    );
+    // The shortest accepted timings still need room for every fault: 1 s warm-up, 1 s, 0.8 s, 1 s.
+    refused(
+        &[
+            "--nemesis",
+            "partition-leader,kill-leader",
+            "--fault-duration",
+            "1s",
+            "--nemesis-interval",
+            "1s",
+            "--time-limit",
+            "2.8s",
+        ],
+        &["--time-limit", "2.8s", "would never run"],
+    );
+}
+
+/// A subnet without room for the nodes is refused before a run directory exists (it was exit 255 after).
+#[test]
+fn a_subnet_too_small_for_the_nodes_is_refused() {
+    refused(
+        &["--subnet", "10.77.0.0/28", "--nodes", "9"],
+        &["--subnet 10.77.0.0/28", "--nodes 9", "/27"],
+    );
+    refused(
+        &[
+            "--subnet",
+            "10.77.0.0/28",
+            "--nodes",
+            "3",
+            "--partition-scope",
+            "all",
+        ],
+        &["--subnet", "--partition-scope all"],
+    );
+}
+
+/// `compare` and `check` bound their numbers too.
+#[test]
+fn compare_and_check_numbers_are_bounded() {
+    refused(&["compare", "--runs", "4294967296"], &["--runs", "1..=100"]);
+    refused(&["compare", "--runs", "0"], &["--runs"]);
+    refused(&["compare", "--runs", "101"], &["--runs"]);
+    let history = tempfile::NamedTempFile::new().unwrap();
+    let h = history.path().to_str().unwrap();
+    for (args, names) in [
+        (&["--time-limit", "1e300"][..], &["--time-limit", "86400"][..]),
+        (&["--threads", "100000"], &["--threads", "256"]),
+        (&["--memory-limit", "5000G"], &["--memory-limit", "1024G"]),
+    ] {
+        let out = std::process::Command::new(common::harness_bin())
+            .arg("check")
+            .arg(h)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(254), "{args:?}: {}", describe(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        for n in names {
+            assert!(err.contains(n), "{args:?}: stderr lacks {n:?}: {err}");
+        }
+    }
+}

@@ -192,7 +192,7 @@ fn root_a_cluster_that_never_starts_is_an_invalid_run() {
         "--node-bin",
         "/bin/false",
     ];
-    let out = common::leaves_nothing(|| harness(&args, store.path()));
+    let out = common::leaves_nothing(store.path(), || harness(&args, store.path()));
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let res = results(store.path());
     let problems = res["run_problems"].to_string();

@@ -12,8 +12,10 @@ use crate::{Error, Network, Partition};
 
 /// The port our probe listeners use inside each node namespace (the systems under test use others).
 pub const PROBE_PORT: u16 = 7999;
-/// How long a probe connect may take before the pair counts as cut.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(700);
+/// How long a probe connect may take before the pair counts as cut, in ms (the harness derives its
+/// shortest fault duration from it).
+pub const CONNECT_TIMEOUT_MS: u64 = 700;
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(CONNECT_TIMEOUT_MS);
 
 /// One directed probe: a TCP connect from `from`'s namespace to `to`'s probe listener.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -28,7 +28,7 @@ mod supervise;
 pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport, KeptRun};
 pub use error::Error;
 pub use fault::{parse_nemeses, valid_nemesis_names, FaultKind};
-pub use landing::{Landing, PairProbe, Probes, PROBE_PORT};
+pub use landing::{Landing, PairProbe, Probes, CONNECT_TIMEOUT_MS as LANDING_CONNECT_TIMEOUT_MS, PROBE_PORT};
 pub use layout::{
     generate_run_id, NetConfig, CLIENT_HOST, FIRST_NODE_HOST, MAX_NODE_NAME_LEN, MAX_RUN_ID_LEN,
     PREFIX,
@@ -42,7 +42,7 @@ pub use network::Network;
 pub use owner::{emergency_teardown, read_markers, start_ticks, Owner, OWNER_DIR};
 pub use partition::{partition_for, Partition, PartitionScope};
 pub use process::{ManagedProcess, ProcessSpec};
-pub use schedule::{schedule, FaultWindow, ScheduleConfig};
+pub use schedule::{min_time_limit, schedule, FaultWindow, ScheduleConfig};
 pub use subnet::Subnet;
 pub use supervise::Supervised;
 

@@ -39,17 +39,39 @@ pub struct FaultWindow {
 /// The longest warm-up before the first fault, so the cluster elects a leader and serves a few ops first.
 const MAX_WARMUP: Duration = Duration::from_secs(2);
 
+/// The shortest quiet time between two windows: the interval at its lowest jitter.
+fn min_gap(interval: Duration) -> Duration {
+    interval.mul_f64(0.8)
+}
+
+/// The shortest time limit that gives each of `kinds` distinct faults a window, whatever the seed: the
+/// warm-up, `kinds` windows and the gaps between them at their lowest jitter, plus the margin that the
+/// last window must end strictly before the limit. [`schedule`] fits them whenever the limit is longer.
+pub fn min_time_limit(kinds: usize, interval: Duration, duration: Duration) -> Duration {
+    if kinds == 0 {
+        return Duration::ZERO;
+    }
+    let n = kinds as u32;
+    interval.min(MAX_WARMUP) + duration * n + min_gap(interval) * (n - 1)
+}
+
 /// Lays out fault windows for a run.
 ///
 /// Windows do not overlap and are in time order; the first starts after a warm-up of
 /// `min(interval, 2 s)`, each next one an interval (±20%) after the previous heal, and every window ends
 /// strictly before `time_limit`. Faults are drawn from a seeded shuffle of `faults`, reshuffled each
-/// pass, so every listed fault appears before any repeats. Zero `duration` or no faults gives no windows.
+/// pass, so every listed fault appears before any repeats. During that first pass a gap is shortened
+/// (never below the interval's lowest jitter) when the jitter would leave no room for the faults still
+/// to come, so whether every fault gets a window depends on the options only ([`min_time_limit`]), never
+/// on the seed. Zero `duration` or no faults gives no windows.
 pub fn schedule(cfg: &ScheduleConfig) -> Vec<FaultWindow> {
     let mut windows = Vec::new();
     if cfg.faults.is_empty() || cfg.duration.is_zero() {
         return windows;
     }
+    let mut distinct = cfg.faults.clone();
+    distinct.sort();
+    distinct.dedup();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut bag: Vec<FaultKind> = Vec::new();
     let mut t = cfg.interval.min(MAX_WARMUP);
@@ -68,7 +90,19 @@ pub fn schedule(cfg: &ScheduleConfig) -> Vec<FaultWindow> {
             start: t,
             end,
         });
-        t = end + jitter(cfg.interval, &mut rng);
+        let mut gap = jitter(cfg.interval, &mut rng);
+        let left = distinct.len().saturating_sub(windows.len());
+        if left > 0 {
+            // The rest of the first pass, at the shortest gaps, must still end before the limit.
+            let rest = cfg.duration * left as u32 + min_gap(cfg.interval) * (left as u32 - 1);
+            let latest = cfg
+                .time_limit
+                .saturating_sub(rest)
+                .saturating_sub(end)
+                .saturating_sub(Duration::from_nanos(1));
+            gap = gap.min(latest).max(min_gap(cfg.interval));
+        }
+        t = end + gap;
     }
     windows
 }
@@ -165,5 +199,51 @@ mod tests {
         let w = schedule(&c);
         check_shape(&c, &w);
         assert_eq!(w[0].start, Duration::ZERO);
+    }
+
+    /// Whether every named fault gets a window depends on the options, never on the seed's jitter:
+    /// just above [`min_time_limit`] every seed fits them all, at it no seed does.
+    #[test]
+    fn every_named_fault_gets_a_window_for_every_seed_when_the_limit_allows() {
+        let kinds = FaultKind::ALL;
+        for n in 1..=kinds.len() {
+            for (interval_ms, duration_ms) in [(6_000, 3_000), (1_000, 1_000), (500, 4_000), (3_000, 2_000)] {
+                let mut c = cfg(0);
+                c.faults = kinds[..n].to_vec();
+                c.interval = Duration::from_millis(interval_ms);
+                c.duration = Duration::from_millis(duration_ms);
+                let min = min_time_limit(n, c.interval, c.duration);
+                for seed in 0..300 {
+                    c.seed = seed;
+                    c.time_limit = min + Duration::from_millis(1 + seed % 7 * 300);
+                    let w = schedule(&c);
+                    check_shape(&c, &w);
+                    for k in &c.faults {
+                        assert!(
+                            w.iter().any(|x| x.kind == *k),
+                            "seed {seed}, {n} faults, limit {:?}: {k:?} has no window in {w:?}",
+                            c.time_limit
+                        );
+                    }
+                    c.time_limit = min;
+                    assert!(schedule(&c).len() < n, "seed {seed}: {n} windows fit in {min:?}");
+                }
+            }
+        }
+    }
+
+    /// The case: partition-leader,kill-leader in 15 s fit for seed 12 as for seed 11.
+    #[test]
+    fn two_faults_in_fifteen_seconds_fit_for_any_seed() {
+        for seed in 0..1000 {
+            let c = ScheduleConfig {
+                faults: vec![FaultKind::PartitionLeader, FaultKind::KillLeader],
+                seed,
+                time_limit: Duration::from_secs(15),
+                interval: Duration::from_secs(6),
+                duration: Duration::from_secs(3),
+            };
+            assert!(schedule(&c).len() >= 2, "seed {seed}");
+        }
     }
 }

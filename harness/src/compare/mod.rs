@@ -41,8 +41,8 @@ pub struct CompareArgs {
     #[arg(long)]
     pub nemeses: Option<String>,
 
-    /// Runs per cell.
-    #[arg(long, default_value_t = 1)]
+    /// Runs per cell (1 to 100).
+    #[arg(long, default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100))]
     pub runs: usize,
 
     /// Length of each run: 15 (seconds), 15s, 2m.
@@ -69,7 +69,7 @@ pub struct CompareArgs {
     #[arg(long, default_value = "register")]
     pub workload: String,
 
-    /// Seed of the first run; run i of a cell uses seed + i.
+    /// Seed of the first run; run i of a cell uses seed + i (wrapping past the largest u64).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
@@ -263,7 +263,7 @@ pub fn run(a: CompareArgs) -> Result<u8> {
     let mut done = 0;
     for cell in plan.iter_mut() {
         for i in 0..a.runs {
-            let seed = a.seed + i as u64;
+            let seed = a.seed.wrapping_add(i as u64);
             let args = cell_args(&a, &cell.spec, seed, &runs_dir).map_err(anyhow::Error::msg)?;
             let cfg = RunConfig::from_args(&args).map_err(anyhow::Error::msg)?;
             done += 1;

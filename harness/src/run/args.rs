@@ -54,7 +54,7 @@ pub struct RunArgs {
     pub expect: Expect,
 
     /// After the final heal and the recovery wait: wait this long, then do the final reads and compare every
-    /// node's local state.
+    /// node's local state (0 to 10m).
     #[arg(long, default_value = "2s", value_parser = duration::parse)]
     pub settle: Duration,
 
@@ -66,9 +66,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub nodes: usize,
 
-    /// How long the workload runs: 15 (seconds), 15s, 2m. The whole run takes at most this plus --health-timeout for
-    /// the cluster to become healthy, 20 s to recover after the last heal and 10 s (plus one
-    /// --op-timeout) of concurrent final reads, then the check (bounded by --check-time-limit).
+    /// How long the workload runs: 15 (seconds), 15s, 2m (1s to 24h). The whole run's bound, computed from
+    /// the options, is in config.json (`run_bound`) and the README ("How long a run takes").
     #[arg(long, default_value = "20s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub time_limit: Duration,
 
@@ -92,13 +91,13 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     pub rate: f64,
 
-    /// Client timeout for one operation (connection included); a write or cas without an answer by then
-    /// is recorded as `info`, a read as `fail`.
+    /// Client timeout for one operation (connection included; 10ms to 60s); a write or cas without an
+    /// answer by then is recorded as `info`, a read as `fail`.
     #[arg(long, default_value = "1500ms", value_parser = duration::parse, allow_hyphen_values = true)]
     pub op_timeout: Duration,
 
     /// How long the cluster may take to become healthy at the start (every node answers /status and they
-    /// agree on one leader, or all report none) before the run is invalid (exit 3).
+    /// agree on one leader, or all report none) before the run is invalid (exit 3); 1s to 10m.
     #[arg(long, default_value = "30s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub health_timeout: Duration,
 
@@ -107,52 +106,56 @@ pub struct RunArgs {
     #[arg(long, default_value = "peers")]
     pub partition_scope: nemesis::PartitionScope,
 
-    /// Pause between the heal of one fault and the start of the next (±20%, seeded); the first fault
-    /// starts after a warm-up of this, at most 2 s.
+    /// Pause between the heal of one fault and the start of the next (±20%, seeded; 1s to 1h); the first
+    /// fault starts after a warm-up of this, at most 2 s.
     #[arg(long, default_value = "6s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub nemesis_interval: Duration,
 
-    /// How long each fault lasts before it is healed.
+    /// How long each fault lasts before it is healed (1s, what a landing check needs to see it, to 1h).
     #[arg(long, default_value = "3s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub fault_duration: Duration,
 
-    /// Clock rate the clock-skew fault gives the leader (0.1 = runs at a tenth of real speed).
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
-    pub skew_rate: f64,
+    /// Clock rate the clock-skew fault gives the leader (0.1 = runs at a tenth of real speed; more than
+    /// 0, at most 10). Default: 0.1 when clock-skew is named, far outside the drift bound the lease
+    /// assumes; with --nemesis all, 1 - 0.6 x --max-drift (0.97), inside it.
+    #[arg(long, allow_negative_numbers = true)]
+    pub skew_rate: Option<f64>,
 
-    /// Delay packet-delay adds to every packet a node sends.
+    /// Delay packet-delay adds to every packet a node sends (1ms to 10s).
     #[arg(long, default_value = "200ms", value_parser = duration::parse, allow_hyphen_values = true)]
     pub packet_delay: Duration,
 
-    /// Jitter of that delay (netem picks each packet's delay within ± this).
+    /// Jitter of that delay (netem picks each packet's delay within ± this; 0 to 10s).
     #[arg(long, default_value = "50ms", value_parser = duration::parse, allow_hyphen_values = true)]
     pub packet_jitter: Duration,
 
-    /// Percentage of the packets a node sends that packet-loss drops.
+    /// Percentage of the packets a node sends that packet-loss drops (more than 0, at most 100).
     #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
     pub packet_loss: f64,
 
-    /// Percentage of the packets a node sends that packet-duplicate sends twice.
+    /// Percentage of the packets a node sends that packet-duplicate sends twice (more than 0, at most 100).
     #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
     pub packet_duplicate: f64,
 
-    /// Private subnet for test addresses (on the harness's own bridge).
+    /// Private subnet for test addresses (on the harness's own bridge): /28 or larger, with room for the
+    /// client at .2 and the nodes from .11 (twice as many with --partition-scope all).
     #[arg(long, default_value = "10.77.0.0/24")]
     pub subnet: Subnet,
 
-    /// Node heartbeat interval in milliseconds.
+    /// Node heartbeat interval in milliseconds (5 to 10000).
     #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
     pub heartbeat_ms: u64,
 
-    /// Node minimum election timeout in milliseconds.
+    /// Node minimum election timeout in milliseconds (twice --heartbeat-ms to 60000).
     #[arg(long, default_value_t = 300, allow_negative_numbers = true)]
     pub election_timeout_ms: u64,
 
-    /// Lease length in milliseconds (lease and lease-no-wait modes).
+    /// Lease length in milliseconds (lease and lease-no-wait modes; 1 to 60000, and the leader's share
+    /// after the drift margin must exceed --heartbeat-ms).
     #[arg(long, default_value_t = 1500, allow_negative_numbers = true)]
     pub lease_ms: u64,
 
-    /// Clock drift bound the nodes' lease arithmetic assumes (0.05 = rates within 5%).
+    /// Clock drift bound the nodes' lease arithmetic assumes (0.05 = rates within 5%; 0 to below 0.5).
     #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     pub max_drift: f64,
 
@@ -175,7 +178,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
 
-    /// Time limit for the linearizability check.
+    /// Time limit for the linearizability check (1s to 24h).
     #[arg(long, default_value = "60s", value_parser = duration::parse, allow_hyphen_values = true)]
     pub check_time_limit: Duration,
 

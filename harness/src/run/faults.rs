@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use workloads::Recorder;
 
-mod landing;
+pub mod landing;
 mod more;
 
 use landing::ProcState::{Down, Paused, Running};
@@ -66,7 +66,8 @@ pub struct FaultRunner<'a> {
     pub netem: PacketSettings,
 }
 
-const LEADER_WAIT: Duration = Duration::from_secs(3);
+/// How long a fault waits for a leader to aim at before it counts as missed.
+pub const LEADER_WAIT: Duration = Duration::from_secs(3);
 
 impl<'a> FaultRunner<'a> {
     pub fn new(

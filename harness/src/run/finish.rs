@@ -37,6 +37,8 @@ struct Results<'a> {
     guarantees: Option<&'a GuaranteeReport>,
     /// During partitions: availability to sessions homed on the cut-off side and on the majority side.
     cap: Option<report::CapAvailability>,
+    /// Faults beyond the mode's assumptions ([`super::assumptions`]), said with the verdict.
+    beyond_assumptions: Vec<String>,
 }
 
 /// When the first anomaly happened relative to the fault before it (how fast a fault shows).
@@ -153,6 +155,7 @@ pub fn finish(
         metrics: &metrics,
         guarantees: report.as_ref(),
         cap: report::cap_availability(&events, &spans, &cfg.nodes),
+        beyond_assumptions: super::assumptions::beyond(cfg, &faults),
     };
     dir.write_json("results.json", &results)?;
     let page = ReportInput {
@@ -162,7 +165,7 @@ pub fn finish(
         check: check.clone(),
         faults: spans,
         metrics: metrics.clone(),
-        notes: problems.clone(),
+        notes: [&results.beyond_assumptions[..], &problems].concat(),
         config: serde_json::to_value(cfg)?,
         guarantees: report.as_ref().map(guarantees::view),
     };
@@ -176,13 +179,14 @@ pub fn finish(
 }
 
 fn verdict_words(cfg: &RunConfig, r: &Results) -> String {
-    match (r.exit_code, r.valid.as_bool()) {
+    let words = match (r.exit_code, r.valid.as_bool()) {
         (exit::INVALID, _) => format!("INVALID: anomaly found (--expect {})", cfg.expect),
         (exit::INVALID_RUN, _) => "INVALID RUN: the run did not do what it was meant to".into(),
         (_, Some(true)) => format!("valid: {}", cfg.expect.words()),
         _ if cfg.expect == Expect::Linearizable => "UNKNOWN: the checker hit its bound".into(),
         _ => format!("UNKNOWN: not checkable here ({})", cfg.expect.words()),
-    }
+    };
+    [words].into_iter().chain(r.beyond_assumptions.iter().cloned()).collect::<Vec<_>>().join("; ")
 }
 
 /// The ladder, one row per guarantee (`✗ (decides): the first violation`), then lost writes and

@@ -11,6 +11,8 @@ use workloads::WorkloadKind;
 impl RunConfig {
     /// Check the options against each other; the error says what is wrong and what to do.
     pub fn from_args(a: &RunArgs) -> Result<RunConfig, String> {
+        super::bounds::check(a)?;
+        super::bounds::subnet(a)?;
         let mut faults = nemesis::parse_nemeses(&a.nemesis).map_err(|e| e.to_string())?;
         // In a cluster of 3 or fewer every node is every other's neighbour: a ring is no partition.
         if a.nodes <= 3 && faults.contains(&FaultKind::PartitionRing) {
@@ -20,48 +22,12 @@ impl RunConfig {
                 return Err("partition-ring needs at least 4 nodes (--nodes 4 or more)".into());
             }
         }
-        if !(1..=9).contains(&a.nodes) {
-            return Err(format!("--nodes {} is out of range; use 1 to 9", a.nodes));
-        }
-        if a.concurrency == 0 || a.concurrency > 256 {
-            return Err(format!(
-                "--concurrency {} is out of range; use 1 to 256",
-                a.concurrency
-            ));
-        }
-        if !(a.rate > 0.0 && a.rate <= 100_000.0) {
-            return Err(format!(
-                "--rate {} is out of range; use a positive number of ops/s",
-                a.rate
-            ));
-        }
-        if a.time_limit < Duration::from_secs(1) {
-            return Err("--time-limit must be at least 1s".into());
-        }
-        if a.workload != WorkloadKind::Register && a.keys == 0 {
-            return Err(format!(
-                "--keys must be at least 1 for the {} workload",
-                a.workload
-            ));
-        }
         if a.expect != Expect::Linearizable && a.workload != WorkloadKind::Append {
             return Err(format!(
                 "--expect {} needs --workload append (only append histories show session guarantees \
                  and lost writes)",
                 a.expect
             ));
-        }
-        if a.fault_duration.is_zero() || a.nemesis_interval.is_zero() {
-            return Err("--fault-duration and --nemesis-interval must be more than 0".into());
-        }
-        if !(a.skew_rate > 0.0 && a.skew_rate <= 10.0) {
-            return Err("--skew-rate must be in (0, 10]".into());
-        }
-        if !(0.0..0.5).contains(&a.max_drift) {
-            return Err("--max-drift must be in [0, 0.5)".into());
-        }
-        if a.heartbeat_ms == 0 || a.election_timeout_ms < 2 * a.heartbeat_ms {
-            return Err("--election-timeout-ms must be at least twice --heartbeat-ms (> 0)".into());
         }
         let needs_leader = faults.iter().any(|f| {
             matches!(
@@ -92,9 +58,6 @@ impl RunConfig {
                  POST /admin/clock (node, exec); {} has none",
                 a.system
             ));
-        }
-        if a.health_timeout < Duration::from_secs(1) {
-            return Err("--health-timeout must be at least 1s".into());
         }
         if !a.system.binds_session_addrs() && a.partition_scope == nemesis::PartitionScope::All {
             return Err(format!(
@@ -144,7 +107,7 @@ impl RunConfig {
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
             return Err(format!("--name '{name}' must be a plain directory name"));
         }
-        let cfg = RunConfig {
+        let mut cfg = RunConfig {
             name,
             seed: a.seed.unwrap_or_else(rand::random),
             faults,
@@ -171,7 +134,7 @@ impl RunConfig {
             partition_scope: a.partition_scope,
             nemesis_interval_s: a.nemesis_interval.as_secs_f64(),
             fault_duration_s: a.fault_duration.as_secs_f64(),
-            skew_rate: a.skew_rate,
+            skew_rate: super::assumptions::skew_rate(a),
             subnet: a.subnet.to_string(),
             heartbeat_ms: a.heartbeat_ms,
             election_timeout_ms: a.election_timeout_ms,
@@ -191,14 +154,23 @@ impl RunConfig {
             subnet_parsed: a.subnet,
             hosts: a.hosts.clone(),
             hosts_file,
+            run_bound: None,
         };
         cfg.check_schedule()?;
         super::validate::check(a, &cfg)?;
+        cfg.run_bound = Some(super::bounds::run_bound(&cfg));
         Ok(cfg)
     }
 
     /// Every fault asked for must get a window: a run too short for them would not test what was asked.
+    /// The schedule fits them all whenever the options allow it, whatever the seed.
     fn check_schedule(&self) -> Result<(), String> {
+        let interval = Duration::from_secs_f64(self.nemesis_interval_s);
+        let duration = Duration::from_secs_f64(self.fault_duration_s);
+        let needed = nemesis::min_time_limit(self.faults.len(), interval, duration);
+        if self.time_limit() > needed {
+            return Ok(());
+        }
         let windows = self.schedule();
         let missing: Vec<&str> = self
             .faults
@@ -206,17 +178,52 @@ impl RunConfig {
             .filter(|f| !windows.iter().any(|w| w.kind == **f))
             .map(|f| f.name())
             .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
         Err(format!(
-            "--time-limit {}s leaves room for {} fault window(s) of {}s, {}s apart, so {} would never run: \
-             give a longer --time-limit or a shorter --nemesis-interval / --fault-duration",
+            "--time-limit {}s is too short for {} fault(s) of {}s with --nemesis-interval {}s between them \
+             (at its lowest jitter, 0.8): it needs more than {:.1}s, so {} would never run; give a longer \
+             --time-limit or a shorter --nemesis-interval / --fault-duration",
             self.time_limit_s,
-            windows.len(),
+            self.faults.len(),
             self.fault_duration_s,
             self.nemesis_interval_s,
+            needed.as_secs_f64(),
             missing.join(", ")
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn from(argv: &[&str]) -> Result<RunConfig, String> {
+        let store = tempfile::tempdir().unwrap();
+        let mut v = vec!["harness", "--store", store.path().to_str().unwrap()];
+        v.extend_from_slice(argv);
+        RunConfig::from_args(&Wrapper::try_parse_from(v).unwrap().run)
+    }
+
+    /// Whether the faults fit depends on the options, not the seed (it was refused for seed 12 and
+    /// accepted for seed 11).
+    #[test]
+    fn the_schedule_refusal_does_not_depend_on_the_seed() {
+        for seed in 0..200 {
+            let s = seed.to_string();
+            let two = ["--nemesis", "partition-leader,kill-leader", "--seed", &s];
+            let cfg = from(&[&two[..], &["--time-limit", "15"]].concat()).unwrap();
+            for f in &cfg.faults {
+                assert!(cfg.schedule().iter().any(|w| w.kind == *f), "seed {seed}");
+            }
+            // 2 s warm-up + 3 s + 4.8 s + 3 s = 12.8 s: refused at it, for every seed.
+            let err = from(&[&two[..], &["--time-limit", "12.8"]].concat()).unwrap_err();
+            assert!(err.contains("needs more than 12.8s"), "{err}");
+        }
     }
 }

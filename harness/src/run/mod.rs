@@ -6,6 +6,8 @@
 //! namespace with a route to the nodes.
 
 pub mod args;
+mod assumptions;
+mod bounds;
 pub mod cluster;
 mod convergence;
 mod faults;
@@ -93,11 +95,14 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
 
     let dir = RunDir::create(&cfg.store, &cfg.name)?;
     let lock = lock::RunLock::acquire(&dir.root)?;
-    dir.write_json("config.json", cfg)?;
+    // Recorded before anything is named by it, so every kernel object of this run can be traced to it.
+    let run_id = nemesis::generate_run_id();
+    dir.write_config(cfg, &run_id)?;
     let recorder =
         Recorder::create(&dir.path("history.jsonl")).context("creating history.jsonl")?;
     // Declared before the cluster, so it is dropped (torn down) after the processes are gone.
-    let mut net = match place::Place::create(cfg, cfg.hosts_file.as_ref(), system.client_port()) {
+    let placed = place::Place::create(cfg, run_id, cfg.hosts_file.as_ref(), system.client_port());
+    let mut net = match placed {
         Ok(n) => n,
         // Unreachable host, untrusted key, missing tool: said before anything starts.
         Err(e) if cfg.hosts_file.is_some() => {
@@ -317,6 +322,12 @@ async fn drive(
     ));
     let t0 = tokio::time::Instant::now();
     for w in cfg.schedule() {
+        // A window whose end has passed while the last fault overran is skipped (and said so), so the
+        // faults are over by the time limit plus one fault's overrun (bounds::run_bound).
+        if tokio::time::Instant::now() >= t0 + w.end {
+            recorder.nemesis("fault-skipped", serde_json::json!({"fault": w.kind.name(), "start_s": w.start.as_secs_f64(), "reason": "the fault before it overran this window"}));
+            continue;
+        }
         tokio::time::sleep_until(t0 + w.start).await;
         runner.start(w.kind).await;
         tokio::time::sleep_until(t0 + w.end).await;

@@ -25,9 +25,14 @@ pub struct HostsPlace {
 }
 
 impl Place {
-    /// Builds the namespaces, or connects to and checks the hosts. `client_port` is the system's port.
-    pub fn create(cfg: &RunConfig, hosts: Option<&HostsFile>, client_port: u16) -> Result<Place> {
-        let run_id = nemesis::generate_run_id();
+    /// Builds the namespaces, or connects to and checks the hosts, all named by `run_id` (`lh<run_id>...`).
+    /// `client_port` is the system's port.
+    pub fn create(
+        cfg: &RunConfig,
+        run_id: String,
+        hosts: Option<&HostsFile>,
+        client_port: u16,
+    ) -> Result<Place> {
         match hosts {
             None => Ok(Place::Local(
                 Network::create(NetConfig {

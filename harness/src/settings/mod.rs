@@ -64,6 +64,26 @@ pub struct RunConfig {
     pub hosts: Option<PathBuf>,
     #[serde(skip)]
     pub hosts_file: Option<nemesis::hosts::HostsFile>,
+    /// The longest this run can take, phase by phase (computed from the options by `run::bounds`).
+    pub run_bound: Option<RunBound>,
+}
+
+/// The longest each phase of a run may take, in order; the run's bound is their sum.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunBound {
+    pub total_s: f64,
+    pub phases: Vec<(&'static str, f64)>,
+}
+
+impl RunBound {
+    pub fn new(phases: Vec<(&'static str, Duration)>) -> RunBound {
+        let phases: Vec<(&'static str, f64)> =
+            phases.into_iter().map(|(p, d)| (p, d.as_secs_f64())).collect();
+        RunBound {
+            total_s: phases.iter().map(|(_, s)| s).sum(),
+            phases,
+        }
+    }
 }
 
 impl RunConfig {

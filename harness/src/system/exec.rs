@@ -1,7 +1,10 @@
 //! Any binary that speaks our HTTP key-value protocol (docs/protocol.md), started per node from a
 //! command template, as Maelstrom users start theirs.
 
+mod fill;
+
 use super::{Launch, Member, System};
+use fill::fill;
 use crate::settings::RunConfig;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -53,20 +56,22 @@ impl ExecSystem {
         })
     }
 
-    /// The command line for one node, placeholders filled in.
-    pub fn command(&self, m: &Member, all: &[Member]) -> String {
+    /// The command line for one node, placeholders filled in, each as exactly one shell word.
+    pub fn command(&self, m: &Member, all: &[Member]) -> Result<String> {
         let peers: Vec<String> = all
             .iter()
             .map(|p| format!("{}={}", p.name, p.client_addr))
             .collect();
-        self.template
-            .replace("{id}", &m.name)
-            .replace("{ip}", &m.client_addr.ip().to_string())
-            .replace("{port}", &m.client_addr.port().to_string())
-            .replace("{addr}", &m.client_addr.to_string())
-            .replace("{peers}", &peers.join(","))
-            .replace("{data_dir}", &m.data_dir.display().to_string())
-            .replace("{mode}", &self.mode)
+        let values = [
+            ("{id}", m.name.clone()),
+            ("{ip}", m.client_addr.ip().to_string()),
+            ("{port}", m.client_addr.port().to_string()),
+            ("{addr}", m.client_addr.to_string()),
+            ("{peers}", peers.join(",")),
+            ("{data_dir}", m.data_dir.display().to_string()),
+            ("{mode}", self.mode.clone()),
+        ];
+        fill(&self.template, &values)
     }
 }
 
@@ -99,7 +104,7 @@ impl System for ExecSystem {
         // `exec` makes the node the process the harness signals (kill, pause), not a shell around it.
         Ok(Launch {
             program: PathBuf::from("/bin/sh"),
-            args: vec!["-c".into(), shell_exec(&self.command(m, all))],
+            args: vec!["-c".into(), shell_exec(&self.command(m, all)?)],
             env: vec![],
         })
     }
@@ -164,8 +169,8 @@ mod tests {
         };
         let all = [member("n1", "10.1.0.2"), member("n2", "10.1.0.3")];
         assert_eq!(
-            sys.command(&all[1], &all),
-            "node --id n2 --listen 10.1.0.3:7000 --peers n1=10.1.0.2:7000,n2=10.1.0.3:7000 \
+            sys.command(&all[1], &all).unwrap(),
+            "node --id n2 --listen 10.1.0.3:7000 --peers 'n1=10.1.0.2:7000,n2=10.1.0.3:7000' \
              --data-dir /s/nodes/n2/data --read-mode read-index -p 7000 -i 10.1.0.3"
         );
     }

@@ -85,44 +85,85 @@ pub fn describe(out: &Output) -> String {
     )
 }
 
-/// Namespaces, links and node processes whose names carry the given run-store marker or the `lh` prefix.
-pub fn leftover_namespaces() -> Vec<String> {
+/// The run ids of every run in `store` (a compare store holds one per cell), from each `config.json`.
+/// A run's namespaces, links and owner marker are all named `lh<run id>...`.
+pub fn store_run_ids(store: &Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut dirs = vec![store.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            // Not through `latest`: it points at a run already walked.
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_dir() {
+                dirs.push(e.path());
+            } else if e.file_name() == "config.json" {
+                let id = std::fs::read(e.path())
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .and_then(|v| v["run_id"].as_str().map(String::from));
+                // Without it no leak check could name this run's objects: it would pass vacuously.
+                let id = id.unwrap_or_else(|| panic!("{} has no run_id", e.path().display()));
+                ids.push(id);
+            }
+        }
+    }
+    ids
+}
+
+fn named_by(names: Vec<String>, ids: &[String]) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|n| ids.iter().any(|id| n.starts_with(&format!("lh{id}"))))
+        .collect()
+}
+
+/// Namespaces of the runs in `store` still present.
+pub fn leftover_namespaces(store: &Path) -> Vec<String> {
     let out = Command::new("ip")
         .args(["netns", "list"])
         .output()
         .expect("ip netns list");
-    String::from_utf8_lossy(&out.stdout)
+    let names = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with("lh"))
         .map(String::from)
-        .collect()
+        .collect();
+    named_by(names, &store_run_ids(store))
 }
 
-/// Links in this (the root) namespace named with our prefix.
-pub fn leftover_links() -> Vec<String> {
+/// Links in this (the root) namespace named by the runs in `store`.
+pub fn leftover_links(store: &Path) -> Vec<String> {
     let out = Command::new("ip")
         .args(["-o", "link", "show"])
         .output()
         .expect("ip link show");
-    String::from_utf8_lossy(&out.stdout)
+    let names = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split(": ").nth(1))
         .map(|n| n.split('@').next().unwrap_or(n).to_string())
-        .filter(|n| n.starts_with("lh"))
-        .collect()
+        .collect();
+    named_by(names, &store_run_ids(store))
 }
 
-/// Live processes running this build's `node` binary.
-pub fn leftover_nodes() -> Vec<u32> {
-    let Ok(node) = node_bin() else { return vec![] };
+/// Live processes whose command line names `store` (nodes get their data directory there, whatever the
+/// system), so only processes of this test's runs count, not those of other runs on the machine.
+pub fn leftover_processes(store: &Path) -> Vec<String> {
+    let needle = store.as_os_str().as_encoded_bytes();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return vec![];
     };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == node))
+        .filter_map(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            cmd.windows(needle.len())
+                .any(|w| w == needle)
+                .then(|| format!("{pid} {}", String::from_utf8_lossy(&cmd).replace('\0', " ")))
+        })
         .collect()
 }
 
@@ -155,31 +196,25 @@ pub fn run_in_store(
 ) -> Option<(Output, serde_json::Value, tempfile::TempDir)> {
     let _one_at_a_time = cluster_test(test)?;
     let store = tempfile::tempdir().unwrap();
-    let out = leaves_nothing(|| harness(args, store.path()));
+    let out = leaves_nothing(store.path(), || harness(args, store.path()));
     let res = results(store.path());
     Some((out, res, store))
 }
 
-/// Runs `run` (a harness run, under the cluster lock) and asserts it left no namespace or link of ours
-/// behind. Only what appeared during the run counts, so a leftover names the run that left it; one
-/// already there before is reported as an earlier test's.
-pub fn leaves_nothing<T>(run: impl FnOnce() -> T) -> T {
-    let (ns_before, links_before) = (leftover_namespaces(), leftover_links());
-    if !ns_before.is_empty() || !links_before.is_empty() {
-        eprintln!(
-            "warning: left by an earlier test, before this run started: namespaces {ns_before:?}, \
-             links {links_before:?}"
-        );
-    }
+/// Runs `run` (harness runs storing into `store`) and asserts they left no namespace, link or process
+/// behind. Only what the runs in `store` created counts (by the run ids their config.json records, and
+/// processes by the store path), so other runs live on the machine meanwhile are not taken for leftovers.
+pub fn leaves_nothing<T>(store: &Path, run: impl FnOnce() -> T) -> T {
     let out = run();
-    let appeared = |now: Vec<String>, before: &[String]| -> Vec<String> {
-        now.into_iter().filter(|n| !before.contains(n)).collect()
-    };
-    let new_ns = appeared(leftover_namespaces(), &ns_before);
-    let new_links = appeared(leftover_links(), &links_before);
+    let ids = store_run_ids(store);
+    let (ns, links, procs) = (
+        leftover_namespaces(store),
+        leftover_links(store),
+        leftover_processes(store),
+    );
     assert!(
-        new_ns.is_empty() && new_links.is_empty(),
-        "the run left namespaces {new_ns:?} and links {new_links:?}"
+        ns.is_empty() && links.is_empty() && procs.is_empty(),
+        "the runs {ids:?} left namespaces {ns:?}, links {links:?} and processes {procs:?}"
     );
     out
 }
@@ -270,13 +305,22 @@ pub fn run_namespaces(pid: u32) -> Vec<String> {
         .collect()
 }
 
-/// After a run ended: none of its namespaces, no node process of this build, no lock file.
+/// After the runs in `store` ended: none of their namespaces, links or processes, no lock file.
 pub fn assert_nothing_left(store: &Path, what: &str) {
-    assert_eq!(leftover_links(), Vec::<String>::new(), "{what}: links left");
     assert_eq!(
-        leftover_nodes(),
-        Vec::<u32>::new(),
-        "{what}: node processes left"
+        leftover_namespaces(store),
+        Vec::<String>::new(),
+        "{what}: namespaces left"
+    );
+    assert_eq!(
+        leftover_links(store),
+        Vec::<String>::new(),
+        "{what}: links left"
+    );
+    assert_eq!(
+        leftover_processes(store),
+        Vec::<String>::new(),
+        "{what}: processes left"
     );
     assert!(
         !store.join("latest").join("lock").exists(),

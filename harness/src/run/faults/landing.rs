@@ -5,6 +5,10 @@
 use super::FaultRunner;
 use nemesis::{Partition, Probes};
 use serde_json::json;
+use std::time::Duration;
+
+/// How long a kill, pause or restart may take to show in the process state before it counts as missed.
+pub const PROCESS_CHECK: Duration = Duration::from_secs(1);
 
 impl FaultRunner<'_> {
     /// Probe every node pair against `expected` (what was just applied, or nothing after a heal).
@@ -55,7 +59,7 @@ impl FaultRunner<'_> {
             ProcState::Running => state.is_some_and(|s| s != 'T'),
         };
         // A signal is delivered a moment after kill(2) returns: give the states up to a second.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        let deadline = std::time::Instant::now() + PROCESS_CHECK;
         let mut states: Vec<(String, Option<char>)>;
         loop {
             states = nodes
