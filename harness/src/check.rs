@@ -70,7 +70,9 @@ fn parse_size(s: &str) -> Result<usize, String> {
         return Err(format!("{s:?}: the memory limit must be positive"));
     }
     if n * mult as f64 > MAX_MEMORY as f64 {
-        return Err(format!("{s:?} is more than the largest memory limit, 1024G"));
+        return Err(format!(
+            "{s:?} is more than the largest memory limit, 1024G"
+        ));
     }
     Ok((n * mult as f64) as usize)
 }

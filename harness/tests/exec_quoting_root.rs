@@ -98,7 +98,11 @@ fn root_exec_placeholders_with_shell_syntax_stay_data() {
     top.sort();
     let mut want = vec![
         "marks".to_string(),
-        store_top.unwrap().as_os_str().to_string_lossy().into_owned(),
+        store_top
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .into_owned(),
     ];
     want.sort();
     assert_eq!(top, want, "files appeared beside the store");

@@ -182,8 +182,14 @@ fn every_number_option_is_bounded_both_ways() {
         (&["--keys", "10001"], &["--keys", "10000"]),
         (&["--rate", "100001"], &["--rate", "100000"]),
         (&["--rate", "inf"], &["--rate"]),
-        (&["--heartbeat-ms", "18446744073709551615"], &["--heartbeat-ms", "10000"]),
-        (&["--election-timeout-ms", "60001"], &["--election-timeout-ms", "60000"]),
+        (
+            &["--heartbeat-ms", "18446744073709551615"],
+            &["--heartbeat-ms", "10000"],
+        ),
+        (
+            &["--election-timeout-ms", "60001"],
+            &["--election-timeout-ms", "60000"],
+        ),
         (&["--lease-ms", "60001"], &["--lease-ms", "60000"]),
         (&["--skew-rate", "11"], &["--skew-rate", "10"]),
         (&["--skew-rate", "0"], &["--skew-rate"]),
@@ -258,7 +264,10 @@ fn compare_and_check_numbers_are_bounded() {
     let history = tempfile::NamedTempFile::new().unwrap();
     let h = history.path().to_str().unwrap();
     for (args, names) in [
-        (&["--time-limit", "1e300"][..], &["--time-limit", "86400"][..]),
+        (
+            &["--time-limit", "1e300"][..],
+            &["--time-limit", "86400"][..],
+        ),
         (&["--threads", "100000"], &["--threads", "256"]),
         (&["--memory-limit", "5000G"], &["--memory-limit", "1024G"]),
     ] {

@@ -1,5 +1,6 @@
 //! ZooKeeper and NATS JetStream KV from Debian's packages, each with its documented read knob: the weak
-//! setting is caught without any fault, the strong one comes out valid under the same load. Root only;
+//! setting is caught with a follower cut off from its peers, the strong one comes out valid under the same
+//! load and fault. Root only;
 //! skips with a reason where a package is missing (and fails on CI, which installs them).
 
 mod common;
@@ -34,13 +35,13 @@ fn nats(test: &str) -> bool {
     installed(test, "nats-server", "nats-server")
 }
 
-/// One run per seed: its exit code must be `want`; returns each results.json. Also checks that no server
-/// of the run outlives it (they are found by their data directories, under the run's store).
+/// One run per seed: its exit code must be `want`; returns each results.json. (The common checks also
+/// find any server left running, by its data directory under the run's store.)
 fn runs(test: &str, args: &[&str], want: i32) -> Vec<Value> {
     let mut all = Vec::new();
     for seed in SEEDS {
         let args = [RUN, args, &["--seed", seed]].concat();
-        let Some((out, res, store)) = run_in_store(test, &args) else {
+        let Some((out, res, _store)) = run_in_store(test, &args) else {
             return all;
         };
         assert_eq!(
@@ -49,34 +50,15 @@ fn runs(test: &str, args: &[&str], want: i32) -> Vec<Value> {
             "{args:?}\n{}\n{res:#}",
             describe(&out)
         );
-        let left = processes_under(store.path());
-        assert!(left.is_empty(), "servers left running: {left:?}");
         all.push(res);
     }
     all
 }
 
-/// Processes whose command line names a path under `dir`.
-fn processes_under(dir: &Path) -> Vec<String> {
-    let dir = dir.to_string_lossy().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return vec![];
-    };
-    entries
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.parse::<u32>().is_ok())
-        })
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(&dir))
-        .collect()
-}
-
-/// Plain reads are served by the server the session is connected to: a session on a follower reads a
-/// value older than a write another session had already seen acknowledged.
+/// Plain reads are served by the server the session is connected to: a follower cut off from its peers
+/// (clients still reach it) answers from what it has until it gives up on its leader, so its sessions read
+/// values older than writes other sessions had already seen acknowledged. (Without a fault a follower's
+/// lag is too short here to be caught reliably: 1 run in 3 at --rate 1000.)
 #[test]
 fn root_zookeeper_plain_reads_are_not_linearizable() {
     let test = "root_zookeeper_plain_reads_are_not_linearizable";
@@ -91,7 +73,7 @@ fn root_zookeeper_plain_reads_are_not_linearizable() {
             "--mode",
             "plain",
             "--nemesis",
-            "none",
+            "partition-follower",
         ],
         1,
     ) {
@@ -100,7 +82,7 @@ fn root_zookeeper_plain_reads_are_not_linearizable() {
     }
 }
 
-/// `sync()` before each read: the same load is linearizable.
+/// `sync()` before each read: the same load and fault stay linearizable (the cut-off follower cannot sync).
 #[test]
 fn root_zookeeper_sync_reads_are_linearizable() {
     let test = "root_zookeeper_sync_reads_are_linearizable";
@@ -115,7 +97,7 @@ fn root_zookeeper_sync_reads_are_linearizable() {
             "--mode",
             "sync",
             "--nemesis",
-            "none",
+            "partition-follower",
         ],
         0,
     ) {

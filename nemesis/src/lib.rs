@@ -28,7 +28,9 @@ mod supervise;
 pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport, KeptRun};
 pub use error::Error;
 pub use fault::{parse_nemeses, valid_nemesis_names, FaultKind};
-pub use landing::{Landing, PairProbe, Probes, CONNECT_TIMEOUT_MS as LANDING_CONNECT_TIMEOUT_MS, PROBE_PORT};
+pub use landing::{
+    Landing, PairProbe, Probes, CONNECT_TIMEOUT_MS as LANDING_CONNECT_TIMEOUT_MS, PROBE_PORT,
+};
 pub use layout::{
     generate_run_id, NetConfig, CLIENT_HOST, FIRST_NODE_HOST, MAX_NODE_NAME_LEN, MAX_RUN_ID_LEN,
     PREFIX,

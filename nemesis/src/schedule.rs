@@ -207,7 +207,9 @@ mod tests {
     fn every_named_fault_gets_a_window_for_every_seed_when_the_limit_allows() {
         let kinds = FaultKind::ALL;
         for n in 1..=kinds.len() {
-            for (interval_ms, duration_ms) in [(6_000, 3_000), (1_000, 1_000), (500, 4_000), (3_000, 2_000)] {
+            for (interval_ms, duration_ms) in
+                [(6_000, 3_000), (1_000, 1_000), (500, 4_000), (3_000, 2_000)]
+            {
                 let mut c = cfg(0);
                 c.faults = kinds[..n].to_vec();
                 c.interval = Duration::from_millis(interval_ms);
@@ -226,7 +228,10 @@ mod tests {
                         );
                     }
                     c.time_limit = min;
-                    assert!(schedule(&c).len() < n, "seed {seed}: {n} windows fit in {min:?}");
+                    assert!(
+                        schedule(&c).len() < n,
+                        "seed {seed}: {n} windows fit in {min:?}"
+                    );
                 }
             }
         }

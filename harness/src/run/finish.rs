@@ -186,7 +186,11 @@ fn verdict_words(cfg: &RunConfig, r: &Results) -> String {
         _ if cfg.expect == Expect::Linearizable => "UNKNOWN: the checker hit its bound".into(),
         _ => format!("UNKNOWN: not checkable here ({})", cfg.expect.words()),
     };
-    [words].into_iter().chain(r.beyond_assumptions.iter().cloned()).collect::<Vec<_>>().join("; ")
+    [words]
+        .into_iter()
+        .chain(r.beyond_assumptions.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The ladder, one row per guarantee (`✗ (decides): the first violation`), then lost writes and

@@ -77,8 +77,10 @@ pub struct RunBound {
 
 impl RunBound {
     pub fn new(phases: Vec<(&'static str, Duration)>) -> RunBound {
-        let phases: Vec<(&'static str, f64)> =
-            phases.into_iter().map(|(p, d)| (p, d.as_secs_f64())).collect();
+        let phases: Vec<(&'static str, f64)> = phases
+            .into_iter()
+            .map(|(p, d)| (p, d.as_secs_f64()))
+            .collect();
         RunBound {
             total_s: phases.iter().map(|(_, s)| s).sum(),
             phases,

@@ -4,9 +4,9 @@
 mod fill;
 
 use super::{Launch, Member, System};
-use fill::fill;
 use crate::settings::RunConfig;
 use anyhow::{bail, Context, Result};
+use fill::fill;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -105,7 +105,11 @@ mod tests {
             ];
             for (template, want) in cases {
                 let filled = fill(template, &values).unwrap();
-                assert_eq!(words(&filled), vec![want], "{template} with {v:?}: {filled}");
+                assert_eq!(
+                    words(&filled),
+                    vec![want],
+                    "{template} with {v:?}: {filled}"
+                );
             }
         }
     }
