@@ -59,27 +59,43 @@ fn runs(test: &str, args: &[&str], want: i32) -> Vec<Value> {
 /// (clients still reach it) answers from what it has until it gives up on its leader, so its sessions read
 /// values older than writes other sessions had already seen acknowledged. (Without a fault a follower's
 /// lag is too short here to be caught reliably: 1 run in 3 at --rate 1000.)
+///
+/// The cut-off follower soon drops its clients, and its sessions fail over after two timeouts, so only a
+/// few reads land there: caught in 6 of 7 runs measured, so the test asks for one catch in three seeds.
 #[test]
 fn root_zookeeper_plain_reads_are_not_linearizable() {
     let test = "root_zookeeper_plain_reads_are_not_linearizable";
     if !zookeeper(test) {
         return;
     }
-    for res in runs(
-        test,
-        &[
-            "--system",
-            "zookeeper",
-            "--mode",
-            "plain",
-            "--nemesis",
-            "partition-follower",
-        ],
-        1,
-    ) {
-        let cx = &res["check"]["counterexample"];
-        assert_eq!(cx["op"]["f"], "read", "{res:#}");
+    let args = [
+        "--system",
+        "zookeeper",
+        "--mode",
+        "plain",
+        "--nemesis",
+        "partition-follower",
+    ];
+    let mut caught = 0;
+    for seed in SEEDS {
+        let args = [RUN, &args[..], &["--seed", seed]].concat();
+        let Some((out, res, _store)) = run_in_store(test, &args) else {
+            return;
+        };
+        match out.status.code() {
+            Some(0) => {}
+            Some(1) => {
+                assert_eq!(res["check"]["counterexample"]["op"]["f"], "read", "{res:#}");
+                caught += 1;
+            }
+            _ => panic!("{args:?}\n{}\n{res:#}", describe(&out)),
+        }
     }
+    assert!(
+        caught > 0,
+        "plain reads were never caught stale in {} runs",
+        SEEDS.len()
+    );
 }
 
 /// `sync()` before each read: the same load and fault stay linearizable (the cut-off follower cannot sync).
