@@ -19,14 +19,16 @@ pub struct RunArgs {
     #[arg(long, default_value = "partition-leader")]
     pub nemesis: String,
 
-    /// System under test: node (ours), etcd (a real etcd cluster, Debian package etcd-server), or exec
-    /// (any binary that speaks our HTTP protocol, started with --node-cmd; see docs/protocol.md).
+    /// System under test: node (ours), etcd (a real etcd cluster, Debian package etcd-server), exec
+    /// (any binary that speaks our HTTP protocol, started with --node-cmd; see docs/protocol.md),
+    /// zookeeper (Debian package zookeeperd) or nats (JetStream KV, Debian package nats-server).
     #[arg(long, default_value = "node")]
     pub system: SystemKind,
 
     /// Consistency mode. node: log, read-index, lease (default), follower-read (safe); leader-local,
     /// any-local, lease-no-wait (unsafe on purpose). etcd: linearizable (default) or serializable.
-    /// exec: passed to the command as {mode}.
+    /// zookeeper: plain (default) or sync. nats: direct (default) or leader. exec: passed to the command
+    /// as {mode}.
     #[arg(long)]
     pub mode: Option<String>,
 
@@ -172,7 +174,8 @@ pub struct RunArgs {
     pub name: Option<String>,
 
     /// The program to start per node: a `node` binary (default: this harness itself, as `harness node ...`;
-    /// nothing is built at run time) or, with --system etcd, the etcd binary (default: `etcd` on the PATH).
+    /// nothing is built at run time) or, with --system etcd, the etcd binary (default: `etcd` on the PATH);
+    /// zookeeper: the java binary; nats: nats-server.
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
 

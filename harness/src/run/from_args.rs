@@ -52,19 +52,19 @@ impl RunConfig {
         if a.system != SystemKind::Exec && a.node_cmd.is_some() {
             return Err("--node-cmd goes with --system exec".into());
         }
-        if a.system == SystemKind::Etcd && faults.contains(&FaultKind::ClockSkew) {
-            return Err(
+        if !a.system.has_clock_hook() && faults.contains(&FaultKind::ClockSkew) {
+            return Err(format!(
                 "clock-skew needs a system whose clock the harness can skew through \
-                        POST /admin/clock (node, exec); etcd has none"
-                    .into(),
-            );
+                 POST /admin/clock (node, exec); {} has none",
+                a.system
+            ));
         }
-        if a.system == SystemKind::Etcd && a.partition_scope == nemesis::PartitionScope::All {
-            return Err(
+        if !a.system.binds_session_addrs() && a.partition_scope == nemesis::PartitionScope::All {
+            return Err(format!(
                 "--partition-scope all needs clients that bind a source address per session \
-                 (node, exec); the etcd client has none"
-                    .into(),
-            );
+                 (node, exec); the {} client has none",
+                a.system
+            ));
         }
         if a.system != SystemKind::Node && a.replication != Replication::Quorum {
             return Err(format!(

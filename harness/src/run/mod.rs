@@ -69,6 +69,11 @@ pub fn run(args: RunArgs) -> Result<u8> {
             return Ok(exit::BAD_ARGS);
         }
     };
+    // A system that is not installed is a bad argument, said before anything is created.
+    if let Err(e) = crate::system::for_run(&cfg) {
+        eprintln!("harness: {e:#}");
+        return Ok(exit::BAD_ARGS);
+    }
     // With --hosts nothing is created on this machine: no root needed here.
     if let (true, Err(e)) = (cfg.hosts_file.is_none(), nemesis::check_privileges()) {
         eprintln!("harness: cannot run a test on this machine: {e}");

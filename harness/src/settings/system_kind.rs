@@ -13,6 +13,8 @@ pub enum SystemKind {
     Node,
     Etcd,
     Exec,
+    Zookeeper,
+    Nats,
 }
 
 impl SystemKind {
@@ -21,6 +23,8 @@ impl SystemKind {
             SystemKind::Node => "node",
             SystemKind::Etcd => "etcd",
             SystemKind::Exec => "exec",
+            SystemKind::Zookeeper => "zookeeper",
+            SystemKind::Nats => "nats",
         }
     }
 
@@ -35,7 +39,29 @@ impl SystemKind {
                 )),
             },
             SystemKind::Exec => Ok(mode.unwrap_or("default").to_string()),
+            SystemKind::Zookeeper => match mode.unwrap_or("plain") {
+                m @ ("plain" | "sync") => Ok(m.to_string()),
+                m => Err(format!(
+                    "unknown zookeeper mode '{m}'; expected plain or sync"
+                )),
+            },
+            SystemKind::Nats => match mode.unwrap_or("direct") {
+                m @ ("direct" | "leader") => Ok(m.to_string()),
+                m => Err(format!(
+                    "unknown nats mode '{m}'; expected direct or leader"
+                )),
+            },
         }
+    }
+
+    /// Whether the harness can skew its clock (`POST /admin/clock`): only systems speaking our protocol.
+    pub fn has_clock_hook(self) -> bool {
+        matches!(self, SystemKind::Node | SystemKind::Exec)
+    }
+
+    /// Whether its client can bind a source address per session (`--partition-scope all`).
+    pub fn binds_session_addrs(self) -> bool {
+        matches!(self, SystemKind::Node | SystemKind::Exec)
     }
 }
 
@@ -52,7 +78,11 @@ impl FromStr for SystemKind {
             "node" => Ok(SystemKind::Node),
             "etcd" => Ok(SystemKind::Etcd),
             "exec" => Ok(SystemKind::Exec),
-            _ => Err(format!("unknown system '{s}'; expected node, etcd or exec")),
+            "zookeeper" => Ok(SystemKind::Zookeeper),
+            "nats" => Ok(SystemKind::Nats),
+            _ => Err(format!(
+                "unknown system '{s}'; expected node, etcd, exec, zookeeper or nats"
+            )),
         }
     }
 }

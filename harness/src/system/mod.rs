@@ -4,7 +4,9 @@
 
 pub mod etcd;
 pub mod exec;
+pub mod nats;
 pub mod node;
+pub mod zookeeper;
 
 use crate::settings::{RunConfig, SystemKind};
 use anyhow::{bail, Context, Result};
@@ -97,6 +99,8 @@ pub fn for_run(cfg: &RunConfig) -> Result<Box<dyn System>> {
             Box::new(etcd::EtcdSystem::new(cfg, bin))
         }
         SystemKind::Exec => Box::new(exec::ExecSystem::new(cfg)?),
+        SystemKind::Zookeeper => Box::new(zookeeper::ZkSystem::new(cfg)?),
+        SystemKind::Nats => Box::new(nats::NatsSystem::new(cfg)?),
     })
 }
 
