@@ -417,7 +417,10 @@ async fn drive(
         Ok(Err(e)) => problems.push(format!("final reads failed: {e}")),
         Err(e) => problems.push(format!("final reads task failed: {e}")),
     }
-    progress.phase("convergence", "waiting for every node's own state to agree (up to 10 s)");
+    progress.phase(
+        "convergence",
+        "waiting for every node's own state to agree (up to 10 s)",
+    );
     let _ = reads_done.send(true);
     match converging.await {
         Ok(rec) => {
