@@ -188,3 +188,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub hosts: Option<PathBuf>,
 }
+
+/// For unit tests: the run options a command line gives (`harness` is put in front of `argv`).
+#[cfg(test)]
+pub fn parse_for_test(argv: &[&str]) -> RunArgs {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+    let v = std::iter::once("harness").chain(argv.iter().copied());
+    Wrapper::try_parse_from(v).unwrap().run
+}

@@ -73,18 +73,10 @@ pub fn with_verdict(words: String, beyond: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        run: RunArgs,
-    }
+    use crate::run::args::parse_for_test;
 
     fn args(argv: &[&str]) -> RunArgs {
-        let mut v = vec!["harness"];
-        v.extend_from_slice(argv);
-        Wrapper::try_parse_from(v).unwrap().run
+        parse_for_test(argv)
     }
 
     fn cfg(argv: &[&str]) -> RunConfig {

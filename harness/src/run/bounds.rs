@@ -275,19 +275,13 @@ pub fn run_bound(cfg: &RunConfig) -> RunBound {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        run: RunArgs,
-    }
+    use crate::run::args::parse_for_test;
 
     fn bound(argv: &[&str]) -> RunBound {
         let store = tempfile::tempdir().unwrap();
-        let mut v = vec!["harness", "--store", store.path().to_str().unwrap()];
+        let mut v = vec!["--store", store.path().to_str().unwrap()];
         v.extend_from_slice(argv);
-        let cfg = RunConfig::from_args(&Wrapper::try_parse_from(v).unwrap().run).unwrap();
+        let cfg = RunConfig::from_args(&parse_for_test(&v)).unwrap();
         cfg.run_bound.expect("from_args computes the bound")
     }
 

@@ -196,19 +196,13 @@ impl RunConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        run: RunArgs,
-    }
+    use crate::run::args::parse_for_test;
 
     fn from(argv: &[&str]) -> Result<RunConfig, String> {
         let store = tempfile::tempdir().unwrap();
-        let mut v = vec!["harness", "--store", store.path().to_str().unwrap()];
+        let mut v = vec!["--store", store.path().to_str().unwrap()];
         v.extend_from_slice(argv);
-        RunConfig::from_args(&Wrapper::try_parse_from(v).unwrap().run)
+        RunConfig::from_args(&parse_for_test(&v))
     }
 
     /// Whether the faults fit depends on the options, not the seed (it was refused for seed 12 and
