@@ -9,9 +9,7 @@
 //! [`PEER_RESERVE`] over the bound. Hitting the bound is logged at most every 10 s, with counts.
 
 use crate::log_throttle::Throttle;
-use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Request};
-use axum::serve::IncomingStream;
 use futures::task::AtomicWaker;
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -195,12 +193,6 @@ fn pick_victim(open: &BTreeMap<u64, Arc<ConnShared>>) -> Option<u64> {
 /// Handed to every request (axum's `ConnectInfo`), so handlers can mark a connection as a peer's.
 #[derive(Clone)]
 pub struct ConnInfo(pub Arc<ConnShared>);
-
-impl Connected<IncomingStream<'_, crate::http_conn::GatedListener>> for ConnInfo {
-    fn connect_info(stream: IncomingStream<'_, crate::http_conn::GatedListener>) -> Self {
-        ConnInfo(stream.io().shared().clone())
-    }
-}
 
 /// The request proved to come from a peer: never close its connection to make room.
 pub fn mark_peer(req: &Request) {

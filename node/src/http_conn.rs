@@ -12,8 +12,10 @@
 //! follows on the wire.
 
 use crate::api::{ErrorBody, ErrorCode};
-use crate::conn_gate::{ConnGate, ConnShared};
+use crate::conn_gate::{ConnGate, ConnInfo, ConnShared};
 use crate::log_throttle::Throttle;
+use axum::extract::connect_info::Connected;
+use axum::serve::IncomingStream;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -281,6 +283,13 @@ impl AsyncWrite for Conn {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+// Here beside the listener, so the gate does not need to know the listener's type.
+impl Connected<IncomingStream<'_, GatedListener>> for ConnInfo {
+    fn connect_info(stream: IncomingStream<'_, GatedListener>) -> Self {
+        ConnInfo(stream.io().shared().clone())
     }
 }
 
