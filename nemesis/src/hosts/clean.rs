@@ -45,7 +45,10 @@ for d in {dir}/{PREFIX}*; do
   fi
   for f in node.pid wrapper.pid keeper/node.pid keeper/wrapper.pid; do
     p=$(cat "$d/$f" 2>/dev/null)
-    if [ -n "$p" ] && [ "$(readlink /proc/$p/cwd 2>/dev/null)" = "$(dirname "$d/$f")" ]; then kill -9 -"$p" "$p" 2>/dev/null && echo "killed $p"; fi
+    if [ -n "$p" ] && [ "$(readlink /proc/$p/cwd 2>/dev/null)" = "$(dirname "$d/$f")" ]; then
+      # Group and pid apart: the pid may be reaped between the two, which is still a kill.
+      k=""; kill -9 -"$p" 2>/dev/null && k=1; kill -9 "$p" 2>/dev/null && k=1; [ -n "$k" ] && echo "killed $p"
+    fi
   done
   if [ -f "$d/netem" ]; then
     a=$(cat "$d/netem" | sed 's/\./\\./g')
