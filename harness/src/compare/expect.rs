@@ -27,30 +27,54 @@ pub struct Check {
     pub want: Want,
 }
 
+/// A bug of the version under test that can break a guarantee the system's design keeps: where a cell
+/// names it, such a break is reported as this bug ("a known bug of this version"), not as a failed
+/// expectation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KnownBug {
+    /// The tracker's name for it: `ZOOKEEPER-4785`, `nats-server#4320`.
+    pub id: &'static str,
+    pub what: &'static str,
+    /// Which versions have it (the Debian 12 package's among them) and where it was fixed.
+    pub versions: &'static str,
+    /// The guarantees (as results.json names them) it breaks.
+    pub breaks: &'static [&'static str],
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Expect {
     pub checks: Vec<Check>,
     pub why: String,
+    pub known_bugs: Vec<KnownBug>,
 }
 
 /// How one run came out against an expectation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     AsExpected,
+    /// A guarantee the design keeps broke the way a known bug of this version breaks it: which bugs.
+    KnownBug(Vec<&'static str>),
     /// Which guarantee went the other way, or why the run could not be judged.
     Unexpected(String),
 }
 
-fn check(guarantee: &'static str, want: Want) -> Check {
+pub(super) fn check(guarantee: &'static str, want: Want) -> Check {
     Check { guarantee, want }
 }
 
 impl Expect {
-    fn new(checks: Vec<Check>, why: &str) -> Expect {
+    pub(super) fn new(checks: Vec<Check>, why: &str) -> Expect {
         Expect {
             checks,
             why: why.to_string(),
+            known_bugs: Vec::new(),
         }
+    }
+
+    /// The same expectation, naming bugs of the version under test a run may hit.
+    pub(super) fn with_bugs(mut self, bugs: &[KnownBug]) -> Expect {
+        self.known_bugs = bugs.to_vec();
+        self
     }
 
     fn linearizable(want: Want, why: &str) -> Expect {
@@ -78,13 +102,27 @@ impl Expect {
             2 => return Verdict::Unexpected("the checker could not decide (exit 2)".into()),
             c => return Verdict::Unexpected(format!("exit {c}")),
         }
+        let mut bugs = Vec::new();
         for c in &self.checks {
             let Some(holds) = measured(c.guarantee, exit_code, results) else {
                 return Verdict::Unexpected(format!("{} was not checkable", c.guarantee));
             };
             match (&c.want, holds) {
                 (Want::Holds, false) => {
-                    return Verdict::Unexpected(format!("{} broken", c.guarantee))
+                    let known: Vec<&'static str> = self
+                        .known_bugs
+                        .iter()
+                        .filter(|b| b.breaks.contains(&c.guarantee))
+                        .map(|b| b.id)
+                        .collect();
+                    if known.is_empty() {
+                        return Verdict::Unexpected(format!("{} broken", c.guarantee));
+                    }
+                    for id in known {
+                        if !bugs.contains(&id) {
+                            bugs.push(id);
+                        }
+                    }
                 }
                 (Want::Broken, true) => {
                     return Verdict::Unexpected(format!("{} held", c.guarantee))
@@ -92,7 +130,11 @@ impl Expect {
                 _ => {}
             }
         }
-        Verdict::AsExpected
+        if bugs.is_empty() {
+            Verdict::AsExpected
+        } else {
+            Verdict::KnownBug(bugs)
+        }
     }
 }
 
@@ -130,6 +172,9 @@ pub fn measured(guarantee: &str, exit_code: u8, results: &Value) -> Option<bool>
 /// What a cell should show, and why.
 pub fn expected(system: &str, c: &CellSpec) -> Expect {
     use Want::*;
+    if c.system.is_some() {
+        return super::systems::expected(system, c);
+    }
     if system == "etcd" {
         let stale = c.mode == "serializable"
             && matches!(

@@ -6,11 +6,12 @@ mod expect;
 mod output;
 pub mod plan;
 mod row;
+mod systems;
 mod tradeoffs;
 
 use crate::exit;
 use crate::run::args::RunArgs;
-use crate::settings::RunConfig;
+use crate::settings::{RunConfig, SystemKind};
 use crate::store::RunDir;
 use anyhow::{Context, Result};
 use clap::{Args, Parser};
@@ -23,9 +24,11 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// A matrix that answers one question: `reads` (read modes × leader/follower faults and clock skew
-    /// within and beyond the drift bound, plus a latency sweep at 1, 8 and 64 clients) or `replication`
+    /// within and beyond the drift bound, plus a latency sweep at 1, 8 and 64 clients), `replication`
     /// (sync-all, quorum, async × sticky, round-robin × none, kill-leader, partition-follower, on the append
-    /// workload). --modes, --nemeses, --replication and --routing narrow it.
+    /// workload) or `systems` (the systems users run × each mode of their consistency knob × none and a
+    /// partition, kill and pause of the leader, against what each one documents). --modes, --nemeses,
+    /// --replication, --routing and --systems narrow it.
     #[arg(long)]
     pub preset: Option<plan::Preset>,
 
@@ -53,9 +56,13 @@ pub struct CompareArgs {
     #[arg(long = "extra", value_name = "OPTION", allow_hyphen_values = true)]
     pub extra: Vec<String>,
 
-    /// System under test: node, etcd or exec.
+    /// System under test: node, etcd, exec, zookeeper or nats (the systems preset sets it per cell).
     #[arg(long, default_value = "node")]
     pub system: String,
+
+    /// With --preset systems: which systems, comma-separated (default all of them).
+    #[arg(long)]
+    pub systems: Option<String>,
 
     /// Write paths for node, comma-separated: sync-all, quorum, async (default quorum without a preset).
     #[arg(long)]
@@ -94,6 +101,7 @@ impl CompareArgs {
             nemeses: list(&self.nemeses),
             replications: list(&self.replication),
             routings: list(&self.routing),
+            systems: list(&self.systems),
         }
     }
 
@@ -106,7 +114,11 @@ impl CompareArgs {
 
     /// The command line that made a comparison, for its reports.
     pub fn command(&self) -> String {
-        let mut s = format!("harness compare --system {}", self.system);
+        let mut s = if self.preset == Some(plan::Preset::Systems) {
+            "harness compare".to_string()
+        } else {
+            format!("harness compare --system {}", self.system)
+        };
         if let Some(p) = self.preset {
             s.push_str(&format!(" --preset {}", p.name()));
         } else if self.workload != "register" {
@@ -117,6 +129,7 @@ impl CompareArgs {
             ("--nemeses", &self.nemeses),
             ("--replication", &self.replication),
             ("--routing", &self.routing),
+            ("--systems", &self.systems),
         ] {
             if let Some(v) = v {
                 s.push_str(&format!(" {k} {v}"));
@@ -161,8 +174,33 @@ impl Cell {
         self.runs
             .iter()
             .filter_map(|r| match self.expect.judge(r.exit_code, &r.results) {
-                Verdict::AsExpected => None,
+                Verdict::AsExpected | Verdict::KnownBug(_) => None,
                 Verdict::Unexpected(why) => Some(format!("seed {}: {why}", r.seed)),
+            })
+            .collect()
+    }
+
+    /// Each known bug the cell names, and in how many of its runs a guarantee broke as it breaks it:
+    /// `nats-server#4320 (...): hit in 2 of 3 runs`.
+    pub fn known_bug_lines(&self) -> Vec<String> {
+        self.expect
+            .known_bugs
+            .iter()
+            .map(|b| {
+                let hits = self
+                    .runs
+                    .iter()
+                    .filter(|r| {
+                        matches!(self.expect.judge(r.exit_code, &r.results),
+                                 Verdict::KnownBug(ids) if ids.contains(&b.id))
+                    })
+                    .count();
+                let seen = if hits == 0 {
+                    format!("not hit in {} runs", self.runs.len())
+                } else {
+                    format!("hit in {hits} of {} runs", self.runs.len())
+                };
+                format!("{} ({}; {}): {seen}", b.id, b.what, b.versions)
             })
             .collect()
     }
@@ -186,7 +224,7 @@ fn cell_args(
     }
     let mut argv: Vec<String> = vec!["harness".into()];
     for (k, v) in [
-        ("--system", a.system.clone()),
+        ("--system", spec.system.clone().unwrap_or(a.system.clone())),
         ("--time-limit", a.time_limit.clone()),
         ("--seed", seed.to_string()),
         ("--store", store.display().to_string()),
@@ -224,6 +262,25 @@ fn cell_args(
 }
 
 pub fn run(a: CompareArgs) -> Result<u8> {
+    if let Some(list) = &a.systems {
+        if a.preset != Some(plan::Preset::Systems) {
+            eprintln!(
+                "harness compare: --systems narrows --preset systems; give --system for one system"
+            );
+            return Ok(exit::BAD_ARGS);
+        }
+        let real: Vec<&str> = SystemKind::REAL.iter().map(|s| s.name()).collect();
+        if let Some(bad) = plan::split(list)
+            .into_iter()
+            .find(|s| !real.contains(&s.as_str()))
+        {
+            eprintln!(
+                "harness compare: --systems: '{bad}' is not in the systems preset; expected {}",
+                real.join(", ")
+            );
+            return Ok(exit::BAD_ARGS);
+        }
+    }
     let specs = a.cells();
     if specs.is_empty() || a.runs == 0 {
         eprintln!(
@@ -245,7 +302,7 @@ pub fn run(a: CompareArgs) -> Result<u8> {
             eprintln!("harness compare: {msg}");
             return Ok(exit::BAD_ARGS);
         }
-        let expect = expect::expected(&a.system, &spec);
+        let expect = expect::expected(spec.system.as_deref().unwrap_or(&a.system), &spec);
         plan.push(Cell {
             spec,
             expect,
@@ -277,6 +334,10 @@ pub fn run(a: CompareArgs) -> Result<u8> {
                 .unwrap_or(Value::Null);
             let verdict = match cell.expect.judge(outcome.code, &results) {
                 Verdict::AsExpected => "as expected".to_string(),
+                Verdict::KnownBug(ids) => format!(
+                    "as expected but for {}: a known bug of this version",
+                    ids.join(", ")
+                ),
                 Verdict::Unexpected(why) => format!("NOT as expected: {why}"),
             };
             eprintln!(

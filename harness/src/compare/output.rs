@@ -19,7 +19,7 @@ fn secs(x: Option<f64>) -> String {
     x.map_or("–".into(), |v| format!("{v:.2}"))
 }
 
-const HEADER: [&str; 14] = [
+const HEADER: [&str; 15] = [
     "cell",
     "expected",
     "runs ✓✗?!",
@@ -34,9 +34,10 @@ const HEADER: [&str; 14] = [
     "unavail. write/read s",
     "ok share per node",
     "fault→anomaly s",
+    "healthy / first op s",
 ];
 
-fn cells(r: &Row) -> [String; 14] {
+fn cells(r: &Row) -> [String; 15] {
     let lost = r
         .lost_writes
         .filter(|n| *n > 0.0)
@@ -75,6 +76,7 @@ fn cells(r: &Row) -> [String; 14] {
         ),
         r.node_shares.clone(),
         secs(r.fault_to_anomaly_s),
+        format!("{} / {}", secs(r.healthy_s), secs(r.first_op_s)),
     ]
 }
 
@@ -138,6 +140,17 @@ fn markdown(rows: &[Row], words: &[String], command: &str) -> String {
     let _ = writeln!(s, "\n## Why each cell expects what it expects\n");
     for r in rows {
         let _ = writeln!(s, "- **{}** ({}): {}", r.label, r.expected, r.why_expected);
+    }
+    let bugs: Vec<&Row> = rows.iter().filter(|r| !r.known_bugs.is_empty()).collect();
+    if !bugs.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Known bugs of the versions tested\n\nA guarantee the design keeps that broke the way \
+             one of these bugs breaks it counts as the bug, not as a failed expectation.\n"
+        );
+        for r in bugs {
+            let _ = writeln!(s, "- **{}**: {}", r.label, r.known_bugs.join("; "));
+        }
     }
     let odd: Vec<&Row> = rows.iter().filter(|r| !r.as_expected).collect();
     if !odd.is_empty() {
@@ -227,6 +240,21 @@ fn html(rows: &[Row], words: &[String], command: &str) -> String {
             esc(&r.expected),
             esc(&r.why_expected)
         );
+    }
+    let bugs: Vec<&Row> = rows.iter().filter(|r| !r.known_bugs.is_empty()).collect();
+    if !bugs.is_empty() {
+        let _ = write!(
+            s,
+            "</ul><h2>Known bugs of the versions tested</h2><ul id=\"known-bugs\">"
+        );
+        for r in bugs {
+            let _ = write!(
+                s,
+                "<li><b>{}</b>: {}</li>",
+                esc(&r.label),
+                esc(&r.known_bugs.join("; "))
+            );
+        }
     }
     let _ = write!(s, "</ul><h2>First anomaly per cell</h2><ul>");
     for r in rows.iter().filter(|r| r.anomaly.is_some()) {

@@ -1,6 +1,7 @@
 //! Which cells a comparison runs: a preset's matrix (each preset answers one question) or the matrix the
 //! user spelled out, narrowed by any explicit `--modes/--nemeses/--replication/--routing`.
 
+use crate::settings::SystemKind;
 use serde::Serialize;
 
 /// Rate the clock-skew cell "within the bound" gives the leader: inside the default drift bound (±5%),
@@ -37,6 +38,10 @@ pub enum Preset {
     /// Sticky sessions run `lease` reads (served where the session's writes went, the leader);
     /// round-robin sessions run `follower-read`, so their reads are spread over the nodes.
     Replication,
+    /// The systems users run (ZooKeeper, NATS, ...) × each mode of their documented consistency knob ×
+    /// none and a partition, a kill and a pause of the leader (of a random member where there is none), on
+    /// the append workload: what each system keeps, against what its documentation promises.
+    Systems,
 }
 
 impl Preset {
@@ -44,6 +49,7 @@ impl Preset {
         match self {
             Preset::Reads => "reads",
             Preset::Replication => "replication",
+            Preset::Systems => "systems",
         }
     }
 }
@@ -59,6 +65,8 @@ pub enum Purpose {
 /// One cell: the options that tell it apart from its neighbours.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CellSpec {
+    /// The system, where the cell sets it (the systems preset); otherwise compare's `--system`.
+    pub system: Option<String>,
     pub mode: String,
     pub replication: String,
     pub routing: String,
@@ -112,7 +120,8 @@ impl CellSpec {
 
     /// Options a preset gives its cells unless the user's `--extra` sets them: (option, value).
     pub fn defaults(&self) -> Vec<(&'static str, &'static str)> {
-        if !self.preset {
+        // The systems' own clients keep the run's timeouts and cannot bind a source address per session.
+        if !self.preset || self.system.is_some() {
             return Vec::new();
         }
         let timeout = if self.nemesis == "clock-skew-beyond" {
@@ -138,6 +147,9 @@ impl CellSpec {
 
     /// Everything but the fault: mode (and replication, routing, concurrency where they vary).
     pub fn setup(&self) -> String {
+        if let Some(system) = &self.system {
+            return format!("{system} {}", self.mode);
+        }
         let mut s = self.mode.clone();
         if self.replication != "quorum" || self.workload == "append" {
             s = format!("{} {}", self.replication, self.routing);
@@ -161,6 +173,7 @@ pub struct Narrowing {
     pub nemeses: Option<Vec<String>>,
     pub replications: Option<Vec<String>>,
     pub routings: Option<Vec<String>>,
+    pub systems: Option<Vec<String>>,
 }
 
 fn keep(list: &Option<Vec<String>>, v: &str) -> bool {
@@ -194,6 +207,7 @@ const READ_FAULTS: [&str; 6] = [
 
 fn cell(mode: &str, repl: &str, routing: &str, nemesis: &str, workload: &str) -> CellSpec {
     CellSpec {
+        system: None,
         mode: mode.into(),
         replication: repl.into(),
         routing: routing.into(),
@@ -242,6 +256,7 @@ pub fn preset_cells(p: Preset, n: &Narrowing) -> Vec<CellSpec> {
                 }
             }
         }
+        Preset::Systems => cells = system_cells(),
     }
     cells
         .into_iter()
@@ -251,8 +266,36 @@ pub fn preset_cells(p: Preset, n: &Narrowing) -> Vec<CellSpec> {
                 && keep(&n.nemeses, &c.nemesis)
                 && keep(&n.replications, &c.replication)
                 && keep(&n.routings, &c.routing)
+                && c.system.as_ref().is_none_or(|s| keep(&n.systems, s))
         })
         .collect()
+}
+
+/// Each real system × its modes × no fault and a partition, kill and pause aimed at its leader (at a
+/// random member where it has none).
+fn system_cells() -> Vec<CellSpec> {
+    let mut cells = Vec::new();
+    for system in SystemKind::REAL {
+        let target = if system.has_leader() {
+            "leader"
+        } else {
+            "random"
+        };
+        for mode in system.knob_modes() {
+            for f in ["none", "partition", "kill", "pause"] {
+                let f = if f == "none" {
+                    f.to_string()
+                } else {
+                    format!("{f}-{target}")
+                };
+                cells.push(CellSpec {
+                    system: Some(system.name().to_string()),
+                    ..cell(mode, "quorum", "sticky", &f, "append")
+                });
+            }
+        }
+    }
+    cells
 }
 
 /// The matrix spelled out on the command line: every combination of the lists given.

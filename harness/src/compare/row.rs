@@ -62,6 +62,11 @@ pub struct Row {
     /// The first anomaly found, in words.
     pub anomaly: Option<String>,
     pub fault_to_anomaly_s: Option<f64>,
+    /// From the start of the run until the cluster was healthy, and until the first op.
+    pub healthy_s: Option<f64>,
+    pub first_op_s: Option<f64>,
+    /// Each known bug the cell names, hit or not (see [`Cell::known_bug_lines`]).
+    pub known_bugs: Vec<String>,
 }
 
 fn num(v: &Value, ptr: &str) -> Option<f64> {
@@ -207,6 +212,9 @@ impl Row {
                 .join(" "),
             anomaly: first_anomaly,
             fault_to_anomaly_s: med("/detection/delay_s"),
+            healthy_s: med("/startup/healthy_s"),
+            first_op_s: med("/startup/first_op_s"),
+            known_bugs: c.known_bug_lines(),
         }
     }
 

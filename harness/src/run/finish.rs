@@ -39,6 +39,35 @@ struct Results<'a> {
     cap: Option<report::CapAvailability>,
     /// Faults beyond the mode's assumptions ([`super::assumptions`]), said with the verdict.
     beyond_assumptions: Vec<String>,
+    startup: Startup,
+}
+
+/// How long the cluster took to come up, from the start of the run (the history's clock, started just
+/// before the network and the nodes).
+#[derive(Serialize, Default, Debug, PartialEq)]
+struct Startup {
+    /// Until every node answered and they agreed on a leader (or on none).
+    healthy_s: Option<f64>,
+    /// Until the first client op was sent.
+    first_op_s: Option<f64>,
+}
+
+impl Startup {
+    fn of(events: &[checker::Event]) -> Startup {
+        let secs = |e: &checker::Event| e.time as f64 / 1e9;
+        Startup {
+            healthy_s: events
+                .iter()
+                .find(|e| {
+                    e.process == checker::Process::Named("harness".into()) && e.f == "healthy"
+                })
+                .map(secs),
+            first_op_s: events
+                .iter()
+                .find(|e| matches!(e.process, checker::Process::Client(_)))
+                .map(secs),
+        }
+    }
 }
 
 /// When the first anomaly happened relative to the fault before it (how fast a fault shows).
@@ -160,6 +189,7 @@ pub fn finish(
         guarantees: report.as_ref(),
         cap: report::cap_availability(&events, &spans, &cfg.nodes),
         beyond_assumptions: super::assumptions::beyond(cfg, &faults),
+        startup: Startup::of(&events),
     };
     dir.write_json("results.json", &results)?;
     let page = ReportInput {
@@ -393,6 +423,32 @@ fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
 mod tests {
     use super::*;
     use nemesis::FaultKind;
+
+    #[test]
+    fn startup_is_read_off_the_healthy_mark_and_the_first_client_op() {
+        let at = |mut e: checker::Event, ms: u64| {
+            e.time = ms * 1_000_000;
+            e
+        };
+        let status = at(
+            checker::Event::named("status", "status", serde_json::Value::Null),
+            100,
+        );
+        let healthy = at(
+            checker::Event::named("harness", "healthy", serde_json::Value::Null),
+            1500,
+        );
+        let mut op = at(
+            checker::Event::named("x", "read", serde_json::Value::Null),
+            1750,
+        );
+        op.process = checker::Process::Client(0);
+        let s = Startup::of(&[status.clone(), healthy, op]);
+        assert_eq!(s.healthy_s, Some(1.5));
+        assert_eq!(s.first_op_s, Some(1.75));
+        // A cluster that never came up has neither.
+        assert_eq!(Startup::of(&[status]), Startup::default());
+    }
 
     #[test]
     fn each_fault_on_a_line_with_target_role_and_window() {

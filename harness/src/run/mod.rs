@@ -317,6 +317,8 @@ async fn drive(
         }
         Ok(leader) => runner.leaderless = leader.is_none(),
     }
+    // When the cluster was first healthy, for results.json's `startup` (time to healthy per system).
+    recorder.observe("harness", "healthy", serde_json::Value::Null);
     if let Some(why) = start_checks::refusal(&cfg.faults, runner.leaderless, probe).await {
         *refused = Some(why);
         return runner.records;

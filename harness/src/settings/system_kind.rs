@@ -39,19 +39,37 @@ impl SystemKind {
                 )),
             },
             SystemKind::Exec => Ok(mode.unwrap_or("default").to_string()),
-            SystemKind::Zookeeper => match mode.unwrap_or("plain") {
-                m @ ("plain" | "sync") => Ok(m.to_string()),
-                m => Err(format!(
-                    "unknown zookeeper mode '{m}'; expected plain or sync"
-                )),
-            },
-            SystemKind::Nats => match mode.unwrap_or("direct") {
-                m @ ("direct" | "leader") => Ok(m.to_string()),
-                m => Err(format!(
-                    "unknown nats mode '{m}'; expected direct or leader"
-                )),
-            },
+            SystemKind::Zookeeper | SystemKind::Nats => {
+                let modes = self.knob_modes();
+                match mode {
+                    None => Ok(modes[0].to_string()),
+                    Some(m) if modes.contains(&m) => Ok(m.to_string()),
+                    Some(m) => Err(format!(
+                        "unknown {self} mode '{m}'; expected {}",
+                        modes.join(" or ")
+                    )),
+                }
+            }
         }
+    }
+
+    /// The systems users run (not ours, not etcd or exec), each with a mode per documented knob: what
+    /// `harness compare --preset systems` runs.
+    pub const REAL: [SystemKind; 2] = [SystemKind::Zookeeper, SystemKind::Nats];
+
+    /// A real system's modes, one per setting of its documented consistency knob; the first is the
+    /// system's own default. Empty for the others.
+    pub fn knob_modes(self) -> &'static [&'static str] {
+        match self {
+            SystemKind::Zookeeper => &["plain", "sync"],
+            SystemKind::Nats => &["direct", "leader"],
+            SystemKind::Node | SystemKind::Etcd | SystemKind::Exec => &[],
+        }
+    }
+
+    /// Whether the system elects a leader that faults can be aimed at (its own default setup).
+    pub fn has_leader(self) -> bool {
+        true
     }
 
     /// Whether the harness can skew its clock (`POST /admin/clock`): only systems speaking our protocol.

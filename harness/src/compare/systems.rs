@@ -1,0 +1,157 @@
+//! What the systems preset expects of each real system and mode: the guarantee its own documentation
+//! promises (quoted in the reason), and the known bugs of the version Debian 12 ships that a cell may hit.
+//! Where repeated runs showed an outcome is random, the expectation is the rate measured.
+
+use super::expect::{check, Check, Expect, KnownBug, Want};
+use super::plan::CellSpec;
+
+const ZOOKEEPER_4785: KnownBug = KnownBug {
+    id: "ZOOKEEPER-4785",
+    what: "transactions lost while a restarted follower syncs with the leader",
+    versions: "3.8.0 (Debian 12) to 3.8.3; fixed in 3.8.4",
+    breaks: &["no_lost_writes", "linearizable"],
+};
+
+const NATS_4162: KnownBug = KnownBug {
+    id: "nats-server#4162",
+    what: "a restarted server serves stale values",
+    versions: "2.9.10 (Debian 12); fixed in 2.9.17",
+    breaks: &["linearizable", "read_your_writes", "monotonic_reads"],
+};
+
+const NATS_4320: KnownBug = KnownBug {
+    id: "nats-server#4320",
+    what: "two concurrent publishes expecting the same last sequence are both accepted, so a \
+           compare-and-set (kv.update) loses an append",
+    versions: "2.9.10 (Debian 12); fixed after 2.9.20",
+    breaks: &["no_lost_writes", "linearizable"],
+};
+
+/// Rates of outcomes that came out random over repeated runs: (system, mode, fault, rate).
+const RATES: &[(&str, &str, &str, &str)] = &[];
+
+fn measured_rate(c: &CellSpec) -> &'static str {
+    let system = c.system.as_deref().unwrap_or_default();
+    RATES
+        .iter()
+        .find(|(s, m, f, _)| *s == system && *m == c.mode && *f == c.nemesis)
+        .map_or(
+            "not measured for this fault; either verdict is accepted",
+            |r| r.3,
+        )
+}
+
+/// What a cell of the systems preset should show, and why.
+pub fn expected(system: &str, c: &CellSpec) -> Expect {
+    match system {
+        "zookeeper" => zookeeper(c),
+        "nats" => nats(c),
+        _ => Expect::new(vec![], "no expectation recorded for this system"),
+    }
+}
+
+fn holds(guarantees: &[&'static str]) -> Vec<Check> {
+    guarantees.iter().map(|g| check(g, Want::Holds)).collect()
+}
+
+fn zookeeper(c: &CellSpec) -> Expect {
+    let bugs: &[KnownBug] = if c.nemesis.starts_with("kill") {
+        &[ZOOKEEPER_4785]
+    } else {
+        &[]
+    };
+    let e = if c.mode == "sync" {
+        Expect::new(
+            holds(&["linearizable", "read_your_writes", "no_lost_writes"]),
+            "sync() before each read: \"If it is important that Client A and Client B read the same \
+             value, Client B should call the sync() method from the ZooKeeper API method before it \
+             performs its read\" (Programmer's Guide); writes commit on a quorum",
+        )
+    } else {
+        let rate = measured_rate(c);
+        let mut checks = vec![check("linearizable", Want::Sometimes(rate))];
+        checks.extend(holds(&["no_lost_writes"]));
+        Expect::new(
+            checks,
+            "plain reads are answered by the server the session is connected to: \"ZooKeeper does not \
+             guarantee that at every instance in time, two different clients will have identical views \
+             of ZooKeeper data\" (Programmer's Guide); writes commit on a quorum",
+        )
+    };
+    e.with_bugs(bugs)
+}
+
+fn nats(c: &CellSpec) -> Expect {
+    // Every append is a compare-and-set on the key's last revision (kv.update), which #4320 breaks.
+    let bugs: &[KnownBug] = if c.nemesis.starts_with("kill") {
+        &[NATS_4320, NATS_4162]
+    } else {
+        &[NATS_4320]
+    };
+    let e = if c.mode == "leader" {
+        Expect::new(
+            holds(&["linearizable", "read_your_writes", "no_lost_writes"]),
+            "direct gets off: a direct get \"retrieves a message from any server (not only the leader) as \
+             long as the stream has been created with a AllowDirect option\" (nats.c docs), so without it \
+             every get is the stream leader's; a write is acknowledged once a quorum of replicas stored it",
+        )
+    } else {
+        let rate = measured_rate(c);
+        let mut checks = vec![check("linearizable", Want::Sometimes(rate))];
+        checks.extend(holds(&["no_lost_writes"]));
+        Expect::new(
+            checks,
+            "direct gets (allow_direct, the clients' default for KV) \"can retrieve values from any \
+             replica, so it is possible for a lookup after an update to not include the message that was \
+             just added\" (nats.js docs)",
+        )
+    };
+    e.with_bugs(bugs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::plan::{preset_cells, Narrowing, Preset};
+    use serde_json::json;
+
+    #[test]
+    fn every_system_cell_has_a_documented_expectation() {
+        let cells = preset_cells(Preset::Systems, &Narrowing::default());
+        assert!(!cells.is_empty());
+        for c in &cells {
+            let e = expected(c.system.as_deref().unwrap(), c);
+            assert!(!e.checks.is_empty(), "{}", c.label());
+            assert!(
+                e.why.contains('"'),
+                "{}: the reason quotes the docs",
+                c.label()
+            );
+        }
+    }
+
+    #[test]
+    fn a_break_a_known_bug_explains_is_not_a_failed_expectation() {
+        let cells = preset_cells(Preset::Systems, &Narrowing::default());
+        let c = cells
+            .iter()
+            .find(|c| c.label() == "nats leader × none")
+            .expect("cell");
+        let e = expected("nats", c);
+        let lost = json!({"guarantees": {"linearizable": false, "read_your_writes": true},
+                          "lost_writes": {"count": 3, "judged": 40}});
+        assert_eq!(
+            e.judge(1, &lost),
+            super::super::expect::Verdict::KnownBug(vec!["nats-server#4320"])
+        );
+        // The same break where no known bug explains it is unexpected.
+        let zk = cells
+            .iter()
+            .find(|c| c.label() == "zookeeper sync × none")
+            .expect("cell");
+        assert!(matches!(
+            expected("zookeeper", zk).judge(1, &lost),
+            super::super::expect::Verdict::Unexpected(_)
+        ));
+    }
+}
