@@ -15,6 +15,7 @@ pub enum SystemKind {
     Exec,
     Zookeeper,
     Nats,
+    Redis,
 }
 
 impl SystemKind {
@@ -25,6 +26,7 @@ impl SystemKind {
             SystemKind::Exec => "exec",
             SystemKind::Zookeeper => "zookeeper",
             SystemKind::Nats => "nats",
+            SystemKind::Redis => "redis",
         }
     }
 
@@ -50,6 +52,10 @@ impl SystemKind {
                 m => Err(format!(
                     "unknown nats mode '{m}'; expected direct or leader"
                 )),
+            },
+            SystemKind::Redis => match mode.unwrap_or("async") {
+                m @ ("async" | "wait") => Ok(m.to_string()),
+                m => Err(format!("unknown redis mode '{m}'; expected async or wait")),
             },
         }
     }
@@ -80,8 +86,9 @@ impl FromStr for SystemKind {
             "exec" => Ok(SystemKind::Exec),
             "zookeeper" => Ok(SystemKind::Zookeeper),
             "nats" => Ok(SystemKind::Nats),
+            "redis" => Ok(SystemKind::Redis),
             _ => Err(format!(
-                "unknown system '{s}'; expected node, etcd, exec, zookeeper or nats"
+                "unknown system '{s}'; expected node, etcd, exec, zookeeper, nats or redis"
             )),
         }
     }
