@@ -402,6 +402,107 @@ mod tests {
         assert_eq!(sentinel_view(&HashMap::new()), (None, 0));
     }
 
+    /// A stand-in server speaking just enough RESP: each command is answered by `reply` (raw RESP).
+    fn fake_server(reply: fn(&[String]) -> String) -> SocketAddr {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let mut out = stream.try_clone().unwrap();
+                    let mut lines = BufReader::new(stream).lines().map_while(Result::ok);
+                    while let Some(head) = lines.next() {
+                        let n: usize = head.trim_start_matches('*').parse().unwrap_or(0);
+                        // Each argument is a `$len` line, then the argument.
+                        let args: Vec<String> = (0..n).filter_map(|_| lines.nth(1)).collect();
+                        let _ = out.write_all(reply(&args).as_bytes());
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    async fn run_on(addr: SocketAddr, writes: RedisWrites, kind: OpKind) -> Outcome {
+        let members = vec![("n1".to_string(), addr)];
+        let c = RedisClient::new(members, Duration::from_secs(2), writes).unwrap();
+        let mut conn = c.connection(0).await.unwrap();
+        let op = OpSpec {
+            key: "k".into(),
+            kind,
+        };
+        match c.run(&mut conn, &op).await {
+            Ran::Answered(o) => o,
+            Ran::Lost(e) => panic!("connection lost: {e}"),
+        }
+    }
+
+    /// `WAIT` answering 0: the write is on the master only, so its fate is unknown; 1 acknowledges it.
+    #[tokio::test]
+    async fn a_write_no_replica_confirmed_is_unknown_in_wait_mode() {
+        let none = fake_server(|a| match a[0].as_str() {
+            "WAIT" => ":0\r\n".into(),
+            _ => "+OK\r\n".into(),
+        });
+        let out = run_on(none, RedisWrites::Wait, OpKind::Write(5)).await;
+        assert!(
+            matches!(&out, Outcome::Info { error } if error.contains("no replica")),
+            "{out:?}"
+        );
+        let async_out = run_on(none, RedisWrites::Async, OpKind::Write(5)).await;
+        assert_eq!(async_out, Outcome::Ok { read: None });
+        let one = fake_server(|a| match a[0].as_str() {
+            "WAIT" => ":1\r\n".into(),
+            _ => "+OK\r\n".into(),
+        });
+        let out = run_on(one, RedisWrites::Wait, OpKind::Append(5)).await;
+        assert_eq!(out, Outcome::Ok { read: None });
+    }
+
+    /// An error reply is a command Redis did not run: a certain failure, even for a write.
+    #[tokio::test]
+    async fn a_refused_write_failed_and_a_cas_on_another_value_failed() {
+        let replica = fake_server(|a| match a[0].as_str() {
+            "SET" => "-READONLY You can't write against a read only replica.\r\n".into(),
+            "EVALSHA" => ":0\r\n".into(),
+            _ => "+OK\r\n".into(),
+        });
+        let out = run_on(replica, RedisWrites::Async, OpKind::Write(5)).await;
+        assert!(
+            matches!(&out, Outcome::Fail { error } if error.contains("read only")),
+            "{out:?}"
+        );
+        let cas = OpKind::Cas { from: 1, to: 2 };
+        assert_eq!(run_on(replica, RedisWrites::Wait, cas).await, cas_failed());
+    }
+
+    /// One read serves both workloads: a list key answers `GET` with `WRONGTYPE`, then `LRANGE`.
+    #[tokio::test]
+    async fn a_read_of_a_list_key_returns_the_list() {
+        let lists = fake_server(|a| match a[0].as_str() {
+            "GET" => {
+                "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n".into()
+            }
+            "LRANGE" => "*2\r\n$1\r\n3\r\n$1\r\n7\r\n".into(),
+            _ => "+OK\r\n".into(),
+        });
+        let out = run_on(lists, RedisWrites::Async, OpKind::Read).await;
+        let want = Some(ReadValue::List(vec![3, 7]));
+        assert_eq!(out, Outcome::Ok { read: want });
+        let ints = fake_server(|a| match a[0].as_str() {
+            "GET" => "$2\r\n42\r\n".into(),
+            _ => "+OK\r\n".into(),
+        });
+        let out = run_on(ints, RedisWrites::Async, OpKind::Read).await;
+        assert_eq!(
+            out,
+            Outcome::Ok {
+                read: Some(ReadValue::Int(42))
+            }
+        );
+    }
+
     #[test]
     fn the_master_sentinel_names_is_found_among_the_members_by_ip() {
         let members: Vec<(String, SocketAddr)> = (1..=3)
