@@ -156,6 +156,10 @@ impl RedisClient {
 
     async fn run_op(&self, home: usize, op: &OpSpec) -> Attempt {
         let n = self.members.len();
+        if n == 0 {
+            let error = ClientError::NoNodes.to_string();
+            return attempt("", Outcome::Fail { error });
+        }
         let home = home % n;
         let deadline = Instant::now() + self.timeout;
         let not_sent = |node: &str, error: String| attempt(node, Outcome::Fail { error });
