@@ -2,7 +2,7 @@
 //!
 //! - [`generator`]: seeded op generators (register, kv and append) with unique written values;
 //! - [`client`]: the HTTP client of our node protocol and the exact outcome mapping (`ok`/`fail`/`info`);
-//! - [`etcd`], [`zookeeper`], [`nats`]: clients of the other systems, with the same outcome mapping;
+//! - [`etcd`], [`zookeeper`], [`nats`], [`mod@redis`]: clients of the other systems, with the same outcome mapping;
 //! - [`recorder`]: the history, streamed to `history.jsonl` as it happens;
 //! - [`routing`]: which node each request goes to (sticky sessions, leader, round-robin);
 //! - [`runner`]: concurrent workers with a rate limit, routing, process retirement, and final reads.
@@ -13,12 +13,14 @@ pub mod generator;
 pub mod nats;
 pub mod overhead;
 pub mod recorder;
+pub mod redis;
 pub mod routing;
 pub mod runner;
 mod settings;
 mod stored;
 pub mod zookeeper;
 
+pub use crate::redis::{RedisClient, RedisWrites};
 pub use client::{
     Attempt, Client, ClientError, NodeClient, NodeStatus, Outcome, ProbeAnswer, ReadValue,
 };

@@ -21,14 +21,15 @@ pub struct RunArgs {
 
     /// System under test: node (ours), etcd (a real etcd cluster, Debian package etcd-server), exec
     /// (any binary that speaks our HTTP protocol, started with --node-cmd; see docs/protocol.md),
-    /// zookeeper (Debian package zookeeperd) or nats (JetStream KV, Debian package nats-server).
+    /// zookeeper (Debian package zookeeperd), nats (JetStream KV, Debian package nats-server) or redis
+    /// (a server and a sentinel per node, Debian packages redis-server and redis-sentinel).
     #[arg(long, default_value = "node")]
     pub system: SystemKind,
 
     /// Consistency mode. node: log, read-index, lease (default), follower-read (safe); leader-local,
     /// any-local, lease-no-wait (unsafe on purpose). etcd: linearizable (default) or serializable.
-    /// zookeeper: plain (default) or sync. nats: direct (default) or leader. exec: passed to the command
-    /// as {mode}.
+    /// zookeeper: plain (default) or sync. nats: direct (default) or leader. redis: async (default) or
+    /// wait (`WAIT 1` after each write). exec: passed to the command as {mode}.
     #[arg(long)]
     pub mode: Option<String>,
 
@@ -175,7 +176,8 @@ pub struct RunArgs {
 
     /// The program to start per node: a `node` binary (default: this harness itself, as `harness node ...`;
     /// nothing is built at run time) or, with --system etcd, the etcd binary (default: `etcd` on the PATH);
-    /// zookeeper: the java binary; nats: nats-server.
+    /// zookeeper: the java binary; nats: nats-server; redis: redis-server (which then runs the sentinels
+    /// too, with --sentinel).
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
 

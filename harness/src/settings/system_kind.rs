@@ -15,6 +15,7 @@ pub enum SystemKind {
     Exec,
     Zookeeper,
     Nats,
+    Redis,
 }
 
 impl SystemKind {
@@ -25,6 +26,7 @@ impl SystemKind {
             SystemKind::Exec => "exec",
             SystemKind::Zookeeper => "zookeeper",
             SystemKind::Nats => "nats",
+            SystemKind::Redis => "redis",
         }
     }
 
@@ -39,7 +41,7 @@ impl SystemKind {
                 )),
             },
             SystemKind::Exec => Ok(mode.unwrap_or("default").to_string()),
-            SystemKind::Zookeeper | SystemKind::Nats => {
+            SystemKind::Zookeeper | SystemKind::Nats | SystemKind::Redis => {
                 let modes = self.knob_modes();
                 match mode {
                     None => Ok(modes[0].to_string()),
@@ -55,7 +57,7 @@ impl SystemKind {
 
     /// The systems users run (not ours, not etcd or exec), each with a mode per documented knob: what
     /// `harness compare --preset systems` runs.
-    pub const REAL: [SystemKind; 2] = [SystemKind::Zookeeper, SystemKind::Nats];
+    pub const REAL: [SystemKind; 3] = [SystemKind::Zookeeper, SystemKind::Nats, SystemKind::Redis];
 
     /// A real system's modes, one per setting of its documented consistency knob; the first is the
     /// system's own default. Empty for the others.
@@ -63,6 +65,7 @@ impl SystemKind {
         match self {
             SystemKind::Zookeeper => &["plain", "sync"],
             SystemKind::Nats => &["direct", "leader"],
+            SystemKind::Redis => &["async", "wait"],
             SystemKind::Node | SystemKind::Etcd | SystemKind::Exec => &[],
         }
     }
@@ -98,8 +101,9 @@ impl FromStr for SystemKind {
             "exec" => Ok(SystemKind::Exec),
             "zookeeper" => Ok(SystemKind::Zookeeper),
             "nats" => Ok(SystemKind::Nats),
+            "redis" => Ok(SystemKind::Redis),
             _ => Err(format!(
-                "unknown system '{s}'; expected node, etcd, exec, zookeeper or nats"
+                "unknown system '{s}'; expected node, etcd, exec, zookeeper, nats or redis"
             )),
         }
     }
