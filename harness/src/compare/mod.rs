@@ -409,6 +409,35 @@ mod tests {
     }
 
     #[test]
+    fn systems_narrow_only_the_systems_preset_and_only_to_its_systems() {
+        for argv in [
+            &["--systems", "zookeeper"][..],
+            &["--preset", "reads", "--systems", "zookeeper"],
+            &["--preset", "systems", "--systems", "zookeeper,mongodb"],
+        ] {
+            assert_eq!(run(compare_args(argv)).unwrap(), exit::BAD_ARGS, "{argv:?}");
+        }
+        let a = compare_args(&[
+            "--preset",
+            "systems",
+            "--systems",
+            "nats",
+            "--modes",
+            "leader",
+        ]);
+        let cells = a.cells();
+        assert_eq!(cells.len(), 4, "{cells:?}");
+        assert!(cells.iter().all(|c| c.system.as_deref() == Some("nats")));
+        assert!(
+            cells.iter().all(|c| c.defaults().is_empty()),
+            "the systems' own timeouts"
+        );
+        assert!(a
+            .command()
+            .starts_with("harness compare --preset systems --systems nats"));
+    }
+
+    #[test]
     fn preset_cells_get_the_preset_defaults_unless_the_user_sets_them() {
         let a = compare_args(&["--preset", "reads"]);
         let run = cell(&a, "lease-no-wait × partition-leader");

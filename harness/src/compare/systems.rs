@@ -79,6 +79,14 @@ fn holds(guarantees: &[&'static str]) -> Vec<Check> {
     guarantees.iter().map(|g| check(g, Want::Holds)).collect()
 }
 
+/// Reads that may be stale at the measured rate; writes that commit on a quorum are kept.
+fn stale_reads_sometimes(c: &CellSpec) -> Vec<Check> {
+    vec![
+        check("linearizable", Want::Sometimes(measured_rate(c))),
+        check("no_lost_writes", Want::Holds),
+    ]
+}
+
 fn zookeeper(c: &CellSpec) -> Expect {
     let bugs: &[KnownBug] = if c.nemesis.starts_with("kill") {
         &[ZOOKEEPER_4785]
@@ -93,11 +101,8 @@ fn zookeeper(c: &CellSpec) -> Expect {
              performs its read\" (Programmer's Guide); writes commit on a quorum",
         )
     } else {
-        let rate = measured_rate(c);
-        let mut checks = vec![check("linearizable", Want::Sometimes(rate))];
-        checks.extend(holds(&["no_lost_writes"]));
         Expect::new(
-            checks,
+            stale_reads_sometimes(c),
             "plain reads are answered by the server the session is connected to: \"ZooKeeper does not \
              guarantee that at every instance in time, two different clients will have identical views \
              of ZooKeeper data\" (Programmer's Guide); writes commit on a quorum",
@@ -121,11 +126,8 @@ fn nats(c: &CellSpec) -> Expect {
              every get is the stream leader's; a write is acknowledged once a quorum of replicas stored it",
         )
     } else {
-        let rate = measured_rate(c);
-        let mut checks = vec![check("linearizable", Want::Sometimes(rate))];
-        checks.extend(holds(&["no_lost_writes"]));
         Expect::new(
-            checks,
+            stale_reads_sometimes(c),
             "direct gets (the clients' default for KV): \"If true, and the stream has more than one \
              replica, each replica will respond to direct get requests for individual messages, not only \
              the leader\" (stream config allow_direct): a replica answers from what it has",
