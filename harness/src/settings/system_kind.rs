@@ -1,6 +1,7 @@
 //! `--system`: which system a run tests, and the consistency modes each one takes. The adapters that
 //! start and reach them are in [`crate::system`].
 
+use nemesis::FaultKind;
 use node::api::ReadMode;
 use serde::Serialize;
 use std::fmt;
@@ -15,6 +16,7 @@ pub enum SystemKind {
     Exec,
     Zookeeper,
     Nats,
+    Galera,
 }
 
 impl SystemKind {
@@ -25,6 +27,7 @@ impl SystemKind {
             SystemKind::Exec => "exec",
             SystemKind::Zookeeper => "zookeeper",
             SystemKind::Nats => "nats",
+            SystemKind::Galera => "galera",
         }
     }
 
@@ -51,12 +54,52 @@ impl SystemKind {
                     "unknown nats mode '{m}'; expected direct or leader"
                 )),
             },
+            SystemKind::Galera => match mode.unwrap_or("sync-wait-0") {
+                m @ ("sync-wait-0" | "sync-wait-1") => Ok(m.to_string()),
+                m => Err(format!(
+                    "unknown galera mode '{m}'; expected sync-wait-0 or sync-wait-1"
+                )),
+            },
         }
     }
 
     /// Whether the harness can skew its clock (`POST /admin/clock`): only systems speaking our protocol.
     pub fn has_clock_hook(self) -> bool {
         matches!(self, SystemKind::Node | SystemKind::Exec)
+    }
+
+    /// Whether the system has no leader by design (every member takes writes), so the harness need not
+    /// wait to learn that from the nodes.
+    pub fn is_leaderless(self) -> bool {
+        self == SystemKind::Galera
+    }
+
+    /// Why the system cannot take some of `faults`, if it cannot: faults aimed at a leader where there
+    /// is none, and crashing every member of a Galera cluster (it needs a manual bootstrap afterwards).
+    pub fn fault_refusal(self, faults: &[FaultKind]) -> Option<String> {
+        if !self.is_leaderless() {
+            return None;
+        }
+        let aimed: Vec<&str> = faults
+            .iter()
+            .filter(|f| f.needs_leader() && **f != FaultKind::ClockSkew)
+            .map(|f| f.name())
+            .collect();
+        if !aimed.is_empty() {
+            return Some(format!(
+                "refusing --nemesis {}: {self} has no leader (every member takes writes), so there is \
+                 none to aim at; use partition-random, kill-random or pause-random",
+                aimed.join(",")
+            ));
+        }
+        if faults.contains(&FaultKind::KillAll) {
+            return Some(format!(
+                "refusing --nemesis kill-all: a {self} cluster whose every member crashed does not \
+                 restart on its own (it needs a manual bootstrap of the most advanced member); use \
+                 kill-random"
+            ));
+        }
+        None
     }
 
     /// Whether its client can bind a source address per session (`--partition-scope all`).
@@ -80,8 +123,9 @@ impl FromStr for SystemKind {
             "exec" => Ok(SystemKind::Exec),
             "zookeeper" => Ok(SystemKind::Zookeeper),
             "nats" => Ok(SystemKind::Nats),
+            "galera" => Ok(SystemKind::Galera),
             _ => Err(format!(
-                "unknown system '{s}'; expected node, etcd, exec, zookeeper or nats"
+                "unknown system '{s}'; expected node, etcd, exec, zookeeper, nats or galera"
             )),
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod etcd;
 pub mod exec;
+pub mod galera;
 pub mod nats;
 pub mod node;
 pub mod zookeeper;
@@ -101,6 +102,7 @@ pub fn for_run(cfg: &RunConfig) -> Result<Box<dyn System>> {
         SystemKind::Exec => Box::new(exec::ExecSystem::new(cfg)?),
         SystemKind::Zookeeper => Box::new(zookeeper::ZkSystem::new(cfg)?),
         SystemKind::Nats => Box::new(nats::NatsSystem::new(cfg)?),
+        SystemKind::Galera => Box::new(galera::GaleraSystem::new(cfg)?),
     })
 }
 
