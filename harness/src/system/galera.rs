@@ -96,7 +96,9 @@ impl GaleraSystem {
             // First, or it is ignored: no my.cnf of this machine.
             "--no-defaults".to_string(),
             format!("--datadir={db}"),
-            format!("--socket={db}/mysqld.sock"),
+            // Relative to the data directory (the server changes into it first): a socket path may be at
+            // most 107 bytes, and a store's can be longer.
+            "--socket=mysqld.sock".into(),
             format!("--pid-file={db}/mysqld.pid"),
             format!("--tmpdir={}", m.data_dir.join("tmp").display()),
             format!("--bind-address={ip}"),
