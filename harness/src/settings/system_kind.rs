@@ -130,3 +130,32 @@ impl FromStr for SystemKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Galera takes the faults that need no leader and can be recovered from by itself; systems with a
+    /// leader are not judged here.
+    #[test]
+    fn galera_refuses_leader_faults_and_kill_all_only() {
+        use FaultKind::*;
+        for ok in [PartitionRandom, KillRandom, PauseRandom, PartitionHalves] {
+            assert_eq!(SystemKind::Galera.fault_refusal(&[ok]), None, "{ok}");
+        }
+        let why = SystemKind::Galera.fault_refusal(&[KillRandom, PartitionLeader, KillLeader]);
+        assert!(why.unwrap().contains("partition-leader,kill-leader"));
+        assert!(SystemKind::Galera
+            .fault_refusal(&[KillAll])
+            .unwrap()
+            .contains("manual bootstrap"));
+        assert_eq!(
+            SystemKind::Node.fault_refusal(&[PartitionLeader, KillAll]),
+            None
+        );
+        assert_eq!(
+            SystemKind::Galera.check_mode(None).as_deref(),
+            Ok("sync-wait-0")
+        );
+    }
+}
