@@ -30,9 +30,11 @@ const IST_PORT: u16 = 4568;
 const SST_PORT: u16 = 4444;
 /// Where Debian's `galera-4` puts the provider.
 const PROVIDER: &str = "/usr/lib/galera/libgalera_smm.so";
-/// Failure detection in about 2 s, and an install round within 4 s.
-const EVS: &str = "evs.keepalive_period=PT0.5S;evs.inactive_check_period=PT0.5S;\
-                   evs.suspect_timeout=PT2S;evs.inactive_timeout=PT4S;evs.install_timeout=PT4S";
+/// Failure detection in about 2 s, and an install round within 4 s; a write-set cache of 16 MB, not the
+/// default 128 MB preallocated on disk for each member of each run (a run's writes fit many times over).
+const PROVIDER_OPTIONS: &str = "evs.keepalive_period=PT0.5S;evs.inactive_check_period=PT0.5S;\
+                   evs.suspect_timeout=PT2S;evs.inactive_timeout=PT4S;evs.install_timeout=PT4S;\
+                   gcache.size=16M";
 /// Small redo logs and buffer pool: three servers share a small machine, and a state transfer copies
 /// the logs.
 const INNODB: [&str; 2] = ["--innodb-log-file-size=8M", "--innodb-buffer-pool-size=64M"];
@@ -117,7 +119,7 @@ impl GaleraSystem {
             format!("--wsrep-cluster-address=gcomm://{}", peers.join(",")),
             format!(
                 "--wsrep-provider-options=gmcast.listen_addr=tcp://{ip}:{GCOMM_PORT};\
-                 ist.recv_addr={ip}:{IST_PORT};{EVS}"
+                 ist.recv_addr={ip}:{IST_PORT};{PROVIDER_OPTIONS}"
             ),
             "--wsrep-sst-method=rsync".into(),
             format!("--wsrep-sst-receive-address={ip}:{SST_PORT}"),
