@@ -35,6 +35,14 @@ const REDIS_FAILOVER: KnownBug = KnownBug {
     breaks: &["no_lost_writes", "linearizable", "read_your_writes"],
 };
 
+const GALERA_2026: KnownBug = KnownBug {
+    id: "MDEV-38974/38976/38977/38999",
+    what: "Jepsen's 2026 Galera findings: committed transactions lost with crashes and partitions, lost \
+           updates between members, stale reads",
+    versions: "MariaDB 10.11 with galera-4 26.4 (Debian 12) among the affected",
+    breaks: &["no_lost_writes", "linearizable", "read_your_writes"],
+};
+
 /// Rates of outcomes that came out random over repeated runs: (system, mode, fault, rate). ZooKeeper:
 /// `harness compare --preset systems --systems zookeeper --modes plain --runs 10 --seed 100` and the same
 /// with `--runs 3 --seed 1` (13 runs per cell, 15 s each); NATS: the same with `--systems nats --modes
@@ -50,10 +58,30 @@ const RATES: &[(&str, &str, &str, &str)] = &[
     ),
     ("zookeeper", "plain", "kill-leader", "caught in 0 of 13"),
     ("zookeeper", "plain", "pause-leader", "caught in 2 of 13"),
-    ("nats", "direct", "none", "caught in 8 of 10, each with #4320's lost appends"),
-    ("nats", "direct", "partition-leader", "caught in 10 of 10, each with #4320's lost appends"),
-    ("nats", "direct", "kill-leader", "caught in 7 of 10, each with #4320's lost appends"),
-    ("nats", "direct", "pause-leader", "caught in 10 of 10, each with #4320's lost appends"),
+    (
+        "nats",
+        "direct",
+        "none",
+        "caught in 8 of 10, each with #4320's lost appends",
+    ),
+    (
+        "nats",
+        "direct",
+        "partition-leader",
+        "caught in 10 of 10, each with #4320's lost appends",
+    ),
+    (
+        "nats",
+        "direct",
+        "kill-leader",
+        "caught in 7 of 10, each with #4320's lost appends",
+    ),
+    (
+        "nats",
+        "direct",
+        "pause-leader",
+        "caught in 10 of 10, each with #4320's lost appends",
+    ),
     ("redis", "async", "kill-leader", "lost in 12 of 13"),
     ("redis", "wait", "partition-leader", "lost in 8 of 10"),
     ("redis", "wait", "pause-leader", "lost in 4 of 5"),
@@ -76,6 +104,7 @@ pub fn expected(system: &str, c: &CellSpec) -> Expect {
         "zookeeper" => zookeeper(c),
         "nats" => nats(c),
         "redis" => redis(c),
+        "galera" => galera(c),
         _ => Expect::new(vec![], "no expectation recorded for this system"),
     }
 }
@@ -182,6 +211,32 @@ fn redis(c: &CellSpec) -> Expect {
     };
     let bugs: &[KnownBug] = if f == "none" { &[] } else { &[REDIS_FAILOVER] };
     Expect::new(checks, why).with_bugs(bugs)
+}
+
+fn galera(c: &CellSpec) -> Expect {
+    let e = if c.mode == "sync-wait-1" {
+        Expect::new(
+            vec![
+                check("linearizable", Want::Holds),
+                check("no_lost_writes", Want::Holds),
+            ],
+            "wsrep_sync_wait=1 \"Performs causality checks for read operations\": \"the node waits for \
+             synchronization before executing the query\" (MariaDB docs); a commit is certified by every \
+             member of the primary component",
+        )
+    } else {
+        Expect::new(
+            stale_reads_sometimes(c),
+            "wsrep_sync_wait=0 \"Disables causality checks\" (MariaDB docs): a member answers a read from \
+             what it has applied, which may not yet hold a write another member committed",
+        )
+    };
+    let bugs: &[KnownBug] = if c.nemesis == "none" {
+        &[]
+    } else {
+        &[GALERA_2026]
+    };
+    e.with_bugs(bugs)
 }
 
 #[cfg(test)]

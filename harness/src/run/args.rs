@@ -21,15 +21,17 @@ pub struct RunArgs {
 
     /// System under test: node (ours), etcd (a real etcd cluster, Debian package etcd-server), exec
     /// (any binary that speaks our HTTP protocol, started with --node-cmd; see docs/protocol.md),
-    /// zookeeper (Debian package zookeeperd), nats (JetStream KV, Debian package nats-server) or redis
-    /// (a server and a sentinel per node, Debian packages redis-server and redis-sentinel).
+    /// zookeeper (Debian package zookeeperd), nats (JetStream KV, Debian package nats-server), redis
+    /// (a server and a sentinel per node, Debian packages redis-server and redis-sentinel) or galera
+    /// (MariaDB Galera, Debian packages mariadb-server and galera-4; leaderless).
     #[arg(long, default_value = "node")]
     pub system: SystemKind,
 
     /// Consistency mode. node: log, read-index, lease (default), follower-read (safe); leader-local,
     /// any-local, lease-no-wait (unsafe on purpose). etcd: linearizable (default) or serializable.
     /// zookeeper: plain (default) or sync. nats: direct (default) or leader. redis: async (default) or
-    /// wait (`WAIT 1` after each write). exec: passed to the command as {mode}.
+    /// wait (`WAIT 1` after each write). galera: sync-wait-0 (default) or sync-wait-1. exec: passed to
+    /// the command as {mode}.
     #[arg(long)]
     pub mode: Option<String>,
 

@@ -52,6 +52,9 @@ impl RunConfig {
         if a.system != SystemKind::Exec && a.node_cmd.is_some() {
             return Err("--node-cmd goes with --system exec".into());
         }
+        if let Some(why) = a.system.fault_refusal(&faults) {
+            return Err(why);
+        }
         if !a.system.has_clock_hook() && faults.contains(&FaultKind::ClockSkew) {
             return Err(format!(
                 "clock-skew needs a system whose clock the harness can skew through \

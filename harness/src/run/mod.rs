@@ -301,9 +301,13 @@ async fn drive(
             progress::secs(cfg.health_timeout_s)
         ),
     );
-    let leaderless_after = cfg
-        .may_be_leaderless()
-        .then_some(start_checks::LEADERLESS_AFTER);
+    // A system leaderless by design need not show it for a while first.
+    let leaderless_after = if cfg.system.is_leaderless() {
+        Some(Duration::ZERO)
+    } else {
+        cfg.may_be_leaderless()
+            .then_some(start_checks::LEADERLESS_AFTER)
+    };
     let healthy = tokio::select! {
         r = probe.wait_healthy(cfg.health_timeout(), leaderless_after) => r,
         dead = every_node_exited(runner.cluster) => Err(anyhow::anyhow!(

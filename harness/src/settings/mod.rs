@@ -97,10 +97,10 @@ impl RunConfig {
         }
     }
 
-    /// Any binary may be leaderless (docs/protocol.md allows `"leader": null` everywhere); our node and
-    /// etcd always elect one, so for them a cluster with no leader is still electing.
+    /// Any binary may be leaderless (docs/protocol.md allows `"leader": null` everywhere), and Galera is;
+    /// our node and etcd always elect one, so for them a cluster with no leader is still electing.
     pub fn may_be_leaderless(&self) -> bool {
-        self.system == SystemKind::Exec
+        self.system == SystemKind::Exec || self.system.is_leaderless()
     }
 
     pub fn health_timeout(&self) -> Duration {

@@ -1,6 +1,7 @@
 //! `--system`: which system a run tests, and the consistency modes each one takes. The adapters that
 //! start and reach them are in [`crate::system`].
 
+use nemesis::FaultKind;
 use node::api::ReadMode;
 use serde::Serialize;
 use std::fmt;
@@ -16,6 +17,7 @@ pub enum SystemKind {
     Zookeeper,
     Nats,
     Redis,
+    Galera,
 }
 
 impl SystemKind {
@@ -27,6 +29,7 @@ impl SystemKind {
             SystemKind::Zookeeper => "zookeeper",
             SystemKind::Nats => "nats",
             SystemKind::Redis => "redis",
+            SystemKind::Galera => "galera",
         }
     }
 
@@ -41,7 +44,7 @@ impl SystemKind {
                 )),
             },
             SystemKind::Exec => Ok(mode.unwrap_or("default").to_string()),
-            SystemKind::Zookeeper | SystemKind::Nats | SystemKind::Redis => {
+            SystemKind::Zookeeper | SystemKind::Nats | SystemKind::Redis | SystemKind::Galera => {
                 let modes = self.knob_modes();
                 match mode {
                     None => Ok(modes[0].to_string()),
@@ -57,7 +60,12 @@ impl SystemKind {
 
     /// The systems users run (not ours, not etcd or exec), each with a mode per documented knob: what
     /// `harness compare --preset systems` runs.
-    pub const REAL: [SystemKind; 3] = [SystemKind::Zookeeper, SystemKind::Nats, SystemKind::Redis];
+    pub const REAL: [SystemKind; 4] = [
+        SystemKind::Zookeeper,
+        SystemKind::Nats,
+        SystemKind::Redis,
+        SystemKind::Galera,
+    ];
 
     /// A real system's modes, one per setting of its documented consistency knob; the first is the
     /// system's own default. Empty for the others.
@@ -66,18 +74,53 @@ impl SystemKind {
             SystemKind::Zookeeper => &["plain", "sync"],
             SystemKind::Nats => &["direct", "leader"],
             SystemKind::Redis => &["async", "wait"],
+            SystemKind::Galera => &["sync-wait-0", "sync-wait-1"],
             SystemKind::Node | SystemKind::Etcd | SystemKind::Exec => &[],
         }
     }
 
     /// Whether the system elects a leader that faults can be aimed at (its own default setup).
     pub fn has_leader(self) -> bool {
-        true
+        self != SystemKind::Galera
     }
 
     /// Whether the harness can skew its clock (`POST /admin/clock`): only systems speaking our protocol.
     pub fn has_clock_hook(self) -> bool {
         matches!(self, SystemKind::Node | SystemKind::Exec)
+    }
+
+    /// Whether the system has no leader by design (every member takes writes), so the harness need not
+    /// wait to learn that from the nodes.
+    pub fn is_leaderless(self) -> bool {
+        self == SystemKind::Galera
+    }
+
+    /// Why the system cannot take some of `faults`, if it cannot: faults aimed at a leader where there
+    /// is none, and crashing every member of a Galera cluster (it needs a manual bootstrap afterwards).
+    pub fn fault_refusal(self, faults: &[FaultKind]) -> Option<String> {
+        if !self.is_leaderless() {
+            return None;
+        }
+        let aimed: Vec<&str> = faults
+            .iter()
+            .filter(|f| f.needs_leader() && **f != FaultKind::ClockSkew)
+            .map(|f| f.name())
+            .collect();
+        if !aimed.is_empty() {
+            return Some(format!(
+                "refusing --nemesis {}: {self} has no leader (every member takes writes), so there is \
+                 none to aim at; use partition-random, kill-random or pause-random",
+                aimed.join(",")
+            ));
+        }
+        if faults.contains(&FaultKind::KillAll) {
+            return Some(format!(
+                "refusing --nemesis kill-all: a {self} cluster whose every member crashed does not \
+                 restart on its own (it needs a manual bootstrap of the most advanced member); use \
+                 kill-random"
+            ));
+        }
+        None
     }
 
     /// Whether its client can bind a source address per session (`--partition-scope all`).
@@ -102,9 +145,39 @@ impl FromStr for SystemKind {
             "zookeeper" => Ok(SystemKind::Zookeeper),
             "nats" => Ok(SystemKind::Nats),
             "redis" => Ok(SystemKind::Redis),
+            "galera" => Ok(SystemKind::Galera),
             _ => Err(format!(
-                "unknown system '{s}'; expected node, etcd, exec, zookeeper, nats or redis"
+                "unknown system '{s}'; expected node, etcd, exec, zookeeper, nats, redis or galera"
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Galera takes the faults that need no leader and can be recovered from by itself; systems with a
+    /// leader are not judged here.
+    #[test]
+    fn galera_refuses_leader_faults_and_kill_all_only() {
+        use FaultKind::*;
+        for ok in [PartitionRandom, KillRandom, PauseRandom, PartitionHalves] {
+            assert_eq!(SystemKind::Galera.fault_refusal(&[ok]), None, "{ok}");
+        }
+        let why = SystemKind::Galera.fault_refusal(&[KillRandom, PartitionLeader, KillLeader]);
+        assert!(why.unwrap().contains("partition-leader,kill-leader"));
+        assert!(SystemKind::Galera
+            .fault_refusal(&[KillAll])
+            .unwrap()
+            .contains("manual bootstrap"));
+        assert_eq!(
+            SystemKind::Node.fault_refusal(&[PartitionLeader, KillAll]),
+            None
+        );
+        assert_eq!(
+            SystemKind::Galera.check_mode(None).as_deref(),
+            Ok("sync-wait-0")
+        );
     }
 }

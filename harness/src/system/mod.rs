@@ -4,6 +4,7 @@
 
 pub mod etcd;
 pub mod exec;
+pub mod galera;
 pub mod nats;
 pub mod node;
 pub mod redis;
@@ -103,6 +104,7 @@ pub fn for_run(cfg: &RunConfig) -> Result<Box<dyn System>> {
         SystemKind::Zookeeper => Box::new(zookeeper::ZkSystem::new(cfg)?),
         SystemKind::Nats => Box::new(nats::NatsSystem::new(cfg)?),
         SystemKind::Redis => Box::new(redis::RedisSystem::new(cfg)?),
+        SystemKind::Galera => Box::new(galera::GaleraSystem::new(cfg)?),
     })
 }
 
