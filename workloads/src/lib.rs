@@ -2,7 +2,7 @@
 //!
 //! - [`generator`]: seeded op generators (register, kv and append) with unique written values;
 //! - [`client`]: the HTTP client of our node protocol and the exact outcome mapping (`ok`/`fail`/`info`);
-//! - [`etcd`], [`zookeeper`], [`nats`]: clients of the other systems, with the same outcome mapping;
+//! - [`etcd`], [`zookeeper`], [`nats`], [`patroni`]: clients of the other systems, with the same outcome mapping;
 //! - [`recorder`]: the history, streamed to `history.jsonl` as it happens;
 //! - [`routing`]: which node each request goes to (sticky sessions, leader, round-robin);
 //! - [`runner`]: concurrent workers with a rate limit, routing, process retirement, and final reads.
@@ -12,6 +12,7 @@ pub mod etcd;
 pub mod generator;
 pub mod nats;
 pub mod overhead;
+pub mod patroni;
 pub mod recorder;
 pub mod routing;
 pub mod runner;
@@ -25,6 +26,7 @@ pub use client::{
 pub use etcd::{EtcdClient, EtcdReads};
 pub use generator::{Generator, OpSpec};
 pub use nats::{NatsClient, NatsReads};
+pub use patroni::PatroniClient;
 pub use recorder::{Recorder, StatsSnapshot};
 pub use runner::{final_reads, run, WorkloadError};
 pub use settings::{Routing, WorkloadConfig, WorkloadKind};

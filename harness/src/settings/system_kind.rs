@@ -15,6 +15,7 @@ pub enum SystemKind {
     Exec,
     Zookeeper,
     Nats,
+    Patroni,
 }
 
 impl SystemKind {
@@ -25,6 +26,7 @@ impl SystemKind {
             SystemKind::Exec => "exec",
             SystemKind::Zookeeper => "zookeeper",
             SystemKind::Nats => "nats",
+            SystemKind::Patroni => "patroni",
         }
     }
 
@@ -49,6 +51,12 @@ impl SystemKind {
                 m @ ("direct" | "leader") => Ok(m.to_string()),
                 m => Err(format!(
                     "unknown nats mode '{m}'; expected direct or leader"
+                )),
+            },
+            SystemKind::Patroni => match mode.unwrap_or("async") {
+                m @ ("async" | "sync") => Ok(m.to_string()),
+                m => Err(format!(
+                    "unknown patroni mode '{m}'; expected async or sync"
                 )),
             },
         }
@@ -80,8 +88,9 @@ impl FromStr for SystemKind {
             "exec" => Ok(SystemKind::Exec),
             "zookeeper" => Ok(SystemKind::Zookeeper),
             "nats" => Ok(SystemKind::Nats),
+            "patroni" => Ok(SystemKind::Patroni),
             _ => Err(format!(
-                "unknown system '{s}'; expected node, etcd, exec, zookeeper or nats"
+                "unknown system '{s}'; expected node, etcd, exec, zookeeper, nats or patroni"
             )),
         }
     }

@@ -6,6 +6,7 @@ pub mod etcd;
 pub mod exec;
 pub mod nats;
 pub mod node;
+pub mod patroni;
 pub mod zookeeper;
 
 use crate::settings::{RunConfig, SystemKind};
@@ -101,6 +102,7 @@ pub fn for_run(cfg: &RunConfig) -> Result<Box<dyn System>> {
         SystemKind::Exec => Box::new(exec::ExecSystem::new(cfg)?),
         SystemKind::Zookeeper => Box::new(zookeeper::ZkSystem::new(cfg)?),
         SystemKind::Nats => Box::new(nats::NatsSystem::new(cfg)?),
+        SystemKind::Patroni => Box::new(patroni::PatroniSystem::new(cfg)?),
     })
 }
 
