@@ -172,9 +172,14 @@ impl PatroniSystem {
             ("--logger", "zap".into()),
             ("--log-outputs", "stderr".into()),
         ];
-        args.into_iter()
+        let mut args: Vec<String> = args
+            .into_iter()
             .flat_map(|(k, v)| [k.to_string(), v])
-            .collect()
+            .collect();
+        // A member cut off and back must not force an election with its inflated term: Patroni would
+        // be without its DCS for a moment, and demotes the primary after retry_timeout.
+        args.push("--pre-vote=true".into());
+        args
     }
 
     /// The member's shell script: files, ownership, then etcd and Patroni as `postgres`.
