@@ -5,10 +5,11 @@
 //!
 //! PostgreSQL refuses to run as root: etcd and Patroni run as `postgres` on a data directory it owns.
 //! The member is one process tree in a PID namespace of its own (`unshare --pid --kill-child`): killing
-//! the process we started kills the namespace, PostgreSQL's children included. Patroni starts the
-//! postmaster in a session of its own (`os.setsid`, as `pg_ctl` does); a `sitecustomize` on Patroni's
-//! Python path turns that call into a no-op, so the postmaster stays in the member's process group and a
-//! pause (SIGSTOP to the group) stops the database with etcd and Patroni, as a frozen host would.
+//! the process we started kills the namespace, PostgreSQL's children included. Pausing needs more:
+//! PostgreSQL puts the postmaster and each of its children in a session of its own (`setsid`), out of
+//! reach of a signal to the member's process group. A watcher in the namespace (its own session too)
+//! sees Patroni, the namespace's init, stopped by the group's SIGSTOP and stops every process of the
+//! namespace, then continues them once Patroni runs again: the whole member freezes, as a host would.
 
 use super::{find_on_path, Launch, Member, System};
 use crate::settings::RunConfig;
@@ -29,11 +30,8 @@ const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 const PYTHON_ETCD: &str = "/usr/lib/python3/dist-packages/etcd/__init__.py";
 /// The longest path a Unix socket can have (`sun_path`, less its terminating NUL).
 const SOCKET_PATH_MAX: usize = 107;
-/// Keeps the postmaster in the member's process group (see the module's note).
-const SITECUSTOMIZE: [&str; 2] = [
-    "import os",
-    "os.setsid = os.getpid  # lh: keep postgres in the member's process group",
-];
+/// How often the pause watcher looks at the namespace's init.
+const WATCH_INTERVAL: &str = "0.05";
 
 pub struct PatroniSystem {
     patroni: PathBuf,
@@ -186,7 +184,6 @@ impl PatroniSystem {
     fn script(&self, m: &Member, all: &[Member]) -> String {
         let dir = quote(&m.data_dir.display().to_string());
         let yml = serde_json::to_string_pretty(&self.config(m, all)).unwrap_or_default();
-        let site: Vec<String> = SITECUSTOMIZE.iter().map(|l| quote(l)).collect();
         let as_pg = format!(
             "setpriv --reuid={USER} --regid={USER} --init-groups env HOME={dir} LC_ALL=C.UTF-8"
         );
@@ -194,8 +191,7 @@ impl PatroniSystem {
         [
             "set -e".to_string(),
             format!("cd {dir}"),
-            "mkdir -p py etcd".into(),
-            format!("printf '%s\\n' {} > py/sitecustomize.py", site.join(" ")),
+            "mkdir -p etcd".into(),
             format!("printf '%s\\n' {} > patroni.yml", quote(&yml)),
             format!("chown -R {USER}:{USER} ."),
             format!(
@@ -207,13 +203,30 @@ impl PatroniSystem {
                 etcd = quote(&self.etcd.display().to_string()),
                 args = etcd.join(" ")
             ),
+            format!("setsid sh -c {} &", quote(&pause_watcher())),
             format!(
-                "exec {as_pg} PYTHONPATH={dir}/py {patroni} patroni.yml",
+                "exec {as_pg} {patroni} patroni.yml",
                 patroni = quote(&self.patroni.display().to_string())
             ),
         ]
         .join("\n")
     }
+}
+
+/// A loop that freezes the whole namespace while its init (Patroni) is stopped, and thaws it after.
+/// `kill -1` signals every process of the namespace but init and the watcher itself; the watcher has no
+/// child when it signals (`read` and `set` are built in), so it never stops its own `sleep`.
+fn pause_watcher() -> String {
+    [
+        "frozen=0",
+        format!("while sleep {WATCH_INTERVAL}; do").as_str(),
+        "  read -r stat < /proc/1/stat || exit 0",
+        "  set -- $stat",
+        "  if [ \"$3\" = T ] && [ $frozen = 0 ]; then kill -s STOP -- -1; frozen=1",
+        "  elif [ \"$3\" != T ] && [ $frozen = 1 ]; then kill -s CONT -- -1; frozen=0; fi",
+        "done",
+    ]
+    .join("\n")
 }
 
 /// The data directory, when PostgreSQL's socket fits in it; otherwise no Unix socket at all (Patroni
