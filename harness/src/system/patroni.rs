@@ -184,8 +184,12 @@ impl PatroniSystem {
     fn script(&self, m: &Member, all: &[Member]) -> String {
         let dir = quote(&m.data_dir.display().to_string());
         let yml = serde_json::to_string_pretty(&self.config(m, all)).unwrap_or_default();
+        // `--pdeathsig keep`: the kernel clears the parent-death signal on a change of user, and Patroni,
+        // the namespace's init, must keep the one `unshare --kill-child` gave it, or it would outlive a
+        // killed harness.
         let as_pg = format!(
-            "setpriv --reuid={USER} --regid={USER} --init-groups env HOME={dir} LC_ALL=C.UTF-8"
+            "setpriv --reuid={USER} --regid={USER} --init-groups --pdeathsig keep env HOME={dir} \
+             LC_ALL=C.UTF-8"
         );
         let etcd: Vec<String> = self.etcd_args(m, all).iter().map(|a| quote(a)).collect();
         [
