@@ -181,6 +181,57 @@ fn root_patroni_sync_keeps_acknowledged_writes_through_the_failover() {
     }
 }
 
+/// A harness killed outright (SIGKILL: no teardown runs) takes every member process with it: the kernel
+/// kills each member's PID namespace with its init, which dies with the harness. `harness clean` then
+/// has only the network left to remove.
+#[test]
+fn root_patroni_members_die_with_a_killed_harness() {
+    let test = "root_patroni_members_die_with_a_killed_harness";
+    let Some(_one_at_a_time) = can_run(test) else {
+        return;
+    };
+    let store = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = std::process::Command::new(common::harness_bin())
+        .args([
+            "--system",
+            "patroni",
+            "--nemesis",
+            "none",
+            "--time-limit",
+            "30s",
+        ])
+        .arg("--store")
+        .arg(store.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_recording(&mut child, store.path(), 100);
+    let running = processes_in(store.path());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut left = processes_in(store.path());
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = processes_in(store.path());
+    }
+    let clean = std::process::Command::new(common::harness_bin())
+        .arg("clean")
+        .arg("--store")
+        .arg(store.path())
+        .output()
+        .unwrap();
+    assert!(running.len() > 9, "members were not running: {running:?}");
+    assert!(
+        left.is_empty(),
+        "left running after the harness died: {left:?}"
+    );
+    assert_eq!(clean.status.code(), Some(0), "{}", describe(&clean));
+    common::assert_nothing_left(store.path(), "after harness clean");
+}
+
 /// Refused before anything starts (exit 254): a mode Patroni does not have, clock skew (no clock the
 /// harness can move), a Patroni program that is not there.
 #[test]
