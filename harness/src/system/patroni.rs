@@ -332,6 +332,23 @@ mod tests {
         assert!(etcd.contains("n3=http://10.9.0.3:2380"), "{etcd}");
     }
 
+    /// Each member is a PID namespace whose init (Patroni) dies with the harness, and a pause reaches
+    /// every process in it.
+    #[test]
+    fn a_member_is_a_pid_namespace_with_patroni_as_its_init() {
+        let all = members();
+        let launch = system(false).launch(&all[0], &all).unwrap();
+        assert_eq!(launch.args[..3], ["--pid", "--fork", "--kill-child"]);
+        let script = launch.args.last().unwrap();
+        let last = script.lines().last().unwrap();
+        assert!(
+            last.starts_with("exec setpriv") && last.contains("--pdeathsig keep"),
+            "{last}"
+        );
+        assert!(script.contains("kill -s STOP -- -1"), "{script}");
+        assert!(script.contains(r"cd '/tmp/it'\''s/n1'"), "{script}");
+    }
+
     #[test]
     fn a_socket_path_too_long_for_unix_means_no_socket() {
         assert_eq!(socket_dir("/short"), "/short");
