@@ -22,16 +22,17 @@ pub struct RunArgs {
     /// System under test: node (ours), etcd (a real etcd cluster, Debian package etcd-server), exec
     /// (any binary that speaks our HTTP protocol, started with --node-cmd; see docs/protocol.md),
     /// zookeeper (Debian package zookeeperd), nats (JetStream KV, Debian package nats-server), redis
-    /// (a server and a sentinel per node, Debian packages redis-server and redis-sentinel) or galera
-    /// (MariaDB Galera, Debian packages mariadb-server and galera-4; leaderless).
+    /// (a server and a sentinel per node, Debian packages redis-server and redis-sentinel), galera
+    /// (MariaDB Galera, Debian packages mariadb-server and galera-4; leaderless) or patroni (PostgreSQL 15
+    /// under Patroni with etcd, Debian packages patroni, postgresql-15, etcd-server).
     #[arg(long, default_value = "node")]
     pub system: SystemKind,
 
     /// Consistency mode. node: log, read-index, lease (default), follower-read (safe); leader-local,
     /// any-local, lease-no-wait (unsafe on purpose). etcd: linearizable (default) or serializable.
     /// zookeeper: plain (default) or sync. nats: direct (default) or leader. redis: async (default) or
-    /// wait (`WAIT 1` after each write). galera: sync-wait-0 (default) or sync-wait-1. exec: passed to
-    /// the command as {mode}.
+    /// wait (`WAIT 1` after each write). galera: sync-wait-0 (default) or sync-wait-1. patroni: async
+    /// (default) or sync (synchronous_mode). exec: passed to the command as {mode}.
     #[arg(long)]
     pub mode: Option<String>,
 
@@ -179,7 +180,7 @@ pub struct RunArgs {
     /// The program to start per node: a `node` binary (default: this harness itself, as `harness node ...`;
     /// nothing is built at run time) or, with --system etcd, the etcd binary (default: `etcd` on the PATH);
     /// zookeeper: the java binary; nats: nats-server; redis: redis-server (which then runs the sentinels
-    /// too, with --sentinel).
+    /// too, with --sentinel); patroni: the patroni program.
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
 

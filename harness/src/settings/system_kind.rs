@@ -18,6 +18,7 @@ pub enum SystemKind {
     Nats,
     Redis,
     Galera,
+    Patroni,
 }
 
 impl SystemKind {
@@ -30,6 +31,7 @@ impl SystemKind {
             SystemKind::Nats => "nats",
             SystemKind::Redis => "redis",
             SystemKind::Galera => "galera",
+            SystemKind::Patroni => "patroni",
         }
     }
 
@@ -44,7 +46,11 @@ impl SystemKind {
                 )),
             },
             SystemKind::Exec => Ok(mode.unwrap_or("default").to_string()),
-            SystemKind::Zookeeper | SystemKind::Nats | SystemKind::Redis | SystemKind::Galera => {
+            SystemKind::Zookeeper
+            | SystemKind::Nats
+            | SystemKind::Redis
+            | SystemKind::Galera
+            | SystemKind::Patroni => {
                 let modes = self.knob_modes();
                 match mode {
                     None => Ok(modes[0].to_string()),
@@ -60,11 +66,12 @@ impl SystemKind {
 
     /// The systems users run (not ours, not etcd or exec), each with a mode per documented knob: what
     /// `harness compare --preset systems` runs.
-    pub const REAL: [SystemKind; 4] = [
+    pub const REAL: [SystemKind; 5] = [
         SystemKind::Zookeeper,
         SystemKind::Nats,
         SystemKind::Redis,
         SystemKind::Galera,
+        SystemKind::Patroni,
     ];
 
     /// A real system's modes, one per setting of its documented consistency knob; the first is the
@@ -75,6 +82,7 @@ impl SystemKind {
             SystemKind::Nats => &["direct", "leader"],
             SystemKind::Redis => &["async", "wait"],
             SystemKind::Galera => &["sync-wait-0", "sync-wait-1"],
+            SystemKind::Patroni => &["async", "sync"],
             SystemKind::Node | SystemKind::Etcd | SystemKind::Exec => &[],
         }
     }
@@ -146,8 +154,9 @@ impl FromStr for SystemKind {
             "nats" => Ok(SystemKind::Nats),
             "redis" => Ok(SystemKind::Redis),
             "galera" => Ok(SystemKind::Galera),
+            "patroni" => Ok(SystemKind::Patroni),
             _ => Err(format!(
-                "unknown system '{s}'; expected node, etcd, exec, zookeeper, nats, redis or galera"
+                "unknown system '{s}'; expected node, etcd, exec, zookeeper, nats, redis, galera or patroni"
             )),
         }
     }

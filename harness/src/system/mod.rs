@@ -7,6 +7,7 @@ pub mod exec;
 pub mod galera;
 pub mod nats;
 pub mod node;
+pub mod patroni;
 pub mod redis;
 pub mod zookeeper;
 
@@ -105,6 +106,7 @@ pub fn for_run(cfg: &RunConfig) -> Result<Box<dyn System>> {
         SystemKind::Nats => Box::new(nats::NatsSystem::new(cfg)?),
         SystemKind::Redis => Box::new(redis::RedisSystem::new(cfg)?),
         SystemKind::Galera => Box::new(galera::GaleraSystem::new(cfg)?),
+        SystemKind::Patroni => Box::new(patroni::PatroniSystem::new(cfg)?),
     })
 }
 
