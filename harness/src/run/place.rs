@@ -5,7 +5,9 @@ use crate::settings::{RunConfig, SystemKind};
 use crate::system::node::resolve_node_bin;
 use anyhow::{Context, Result};
 use nemesis::hosts::{Hosts, HostsFile, RemoteSpec};
-use nemesis::{ManagedProcess, NetConfig, Network, Partition, ProcessSpec, Supervised};
+use nemesis::{
+    ManagedProcess, NetConfig, Network, PacketFault, Partition, ProcessSpec, Supervised,
+};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -144,11 +146,15 @@ impl Place {
         }
     }
 
-    /// Puts `netem` on `node`'s link (on a host: the device carrying its address).
-    pub fn shape(&self, node: &str, netem: &nemesis::Netem) -> Result<(), nemesis::Error> {
+    /// Applies a packet fault to what `node` sends; returns how: `netfilter` in namespaces (no netem
+    /// needed), `netem` on hosts (on the device carrying its address).
+    pub fn shape(&self, node: &str, fault: &PacketFault) -> Result<&'static str, nemesis::Error> {
         match self {
-            Place::Local(n) => n.shape(node, netem),
-            Place::Hosts(h) => h.hosts.netem(node, &netem.args().join(" ")),
+            Place::Local(n) => n.shape(node, fault),
+            Place::Hosts(h) => h
+                .hosts
+                .netem(node, &fault.netem().args().join(" "))
+                .map(|()| "netem"),
         }
     }
 

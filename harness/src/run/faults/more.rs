@@ -4,7 +4,7 @@
 use super::landing::ProcState;
 use super::{FaultRecord, FaultRunner};
 use anyhow::{bail, Context, Result};
-use nemesis::{FaultKind, Netem};
+use nemesis::{FaultKind, PacketFault};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde_json::json;
@@ -15,7 +15,7 @@ pub enum MoreUndo {
     Resume(String),
     RestartAll(Vec<String>),
     Restart(String),
-    Unshape(String),
+    Unshape(String, PacketFault),
 }
 
 /// Faults aimed at any node (or all), so no leader is needed to aim them.
@@ -26,7 +26,34 @@ pub fn any_node(kind: FaultKind) -> bool {
     ) || kind.is_packet()
 }
 
+/// A packet fault as people say it (`delay 200ms ± 50ms`, `loss 30%`).
+fn describe(f: &PacketFault) -> String {
+    match f {
+        PacketFault::Delay {
+            delay_ms,
+            jitter_ms,
+        } => format!("delay {delay_ms}ms ± {jitter_ms}ms"),
+        PacketFault::Loss { pct } => format!("loss {pct}%"),
+        PacketFault::Duplicate { pct } => format!("duplicate {pct}%"),
+    }
+}
+
 impl FaultRunner<'_> {
+    /// The packet fault `kind` with the run's `--packet-*` settings.
+    fn packet_fault(&self, kind: FaultKind) -> PacketFault {
+        let s = &self.netem;
+        match kind {
+            FaultKind::PacketDelay => PacketFault::Delay {
+                delay_ms: s.delay_ms,
+                jitter_ms: s.jitter_ms,
+            },
+            FaultKind::PacketLoss => PacketFault::Loss { pct: s.loss_pct },
+            _ => PacketFault::Duplicate {
+                pct: s.duplicate_pct,
+            },
+        }
+    }
+
     pub(super) async fn apply_more(
         &mut self,
         kind: FaultKind,
@@ -68,30 +95,16 @@ impl FaultRunner<'_> {
                 Ok(MoreUndo::Restart(random))
             }
             k if k.is_packet() => {
-                let s = &self.netem;
-                let netem = match k {
-                    FaultKind::PacketDelay => Netem {
-                        delay_ms: Some((s.delay_ms, s.jitter_ms)),
-                        ..Netem::default()
-                    },
-                    FaultKind::PacketLoss => Netem {
-                        loss_pct: Some(s.loss_pct),
-                        ..Netem::default()
-                    },
-                    _ => Netem {
-                        duplicate_pct: Some(s.duplicate_pct),
-                        ..Netem::default()
-                    },
-                };
-                self.net.shape(&random, &netem)?;
+                let fault = self.packet_fault(k);
+                let how = self.net.shape(&random, &fault)?;
                 rec.targets = vec![random.clone()];
-                rec.detail = format!("netem {} on {random}'s link", netem.args().join(" "));
+                rec.detail = format!("{} on what {random} sends ({how})", describe(&fault));
                 self.event(
-                    "start-netem",
-                    json!({"fault": k.name(), "nodes": [&random], "netem": netem}),
+                    "start-packet-fault",
+                    json!({"fault": k.name(), "nodes": [&random], "role": "any", "spec": fault, "mechanism": how}),
                 );
-                self.check_shaped(k.name(), &random, true);
-                Ok(MoreUndo::Unshape(random))
+                self.check_packets(k.name(), &random, &fault, true);
+                Ok(MoreUndo::Unshape(random, fault))
             }
             other => bail!("{} is not a fault this harness applies", other.name()),
         }
@@ -116,10 +129,12 @@ impl FaultRunner<'_> {
                 self.event("restart", json!({"nodes": &nodes}));
                 self.check_processes("restart", &nodes, ProcState::Running);
             }
-            MoreUndo::Unshape(n) => {
+            MoreUndo::Unshape(n, fault) => {
+                // Before the removal: a delay thread that died mid-fault makes the run invalid.
+                self.check_packet_health(&n);
                 self.net.unshape(&n)?;
-                self.event("stop-netem", json!({"nodes": [&n]}));
-                self.check_shaped("heal", &n, false);
+                self.event("stop-packet-fault", json!({"nodes": [&n]}));
+                self.check_packets("heal", &n, &fault, false);
             }
         }
         Ok(())
