@@ -253,7 +253,7 @@ impl<'a> FaultRunner<'a> {
                 );
                 Ok(Undo::UnskewAndHeal(target))
             }
-            other => Ok(Undo::More(self.apply_more(other, rec).await?)),
+            other => Ok(Undo::More(self.apply_more(other, leader_name, rec).await?)),
         }
     }
 

@@ -148,6 +148,7 @@ impl RunConfig {
                 jitter_ms: a.packet_jitter.as_millis() as u64,
                 loss_pct: a.packet_loss,
                 duplicate_pct: a.packet_duplicate,
+                target: a.packet_target,
             },
             harness_version: env!("CARGO_PKG_VERSION"),
             store: a.store.clone(),

@@ -151,6 +151,18 @@ pub struct PacketSettings {
     pub jitter_ms: u64,
     pub loss_pct: f64,
     pub duplicate_pct: f64,
+    /// Whose packets: a random node (default), the leader or a follower.
+    pub target: PacketTarget,
+}
+
+/// `--packet-target`: which node's sent packets a packet fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PacketTarget {
+    #[default]
+    Random,
+    Leader,
+    Follower,
 }
 
 impl Default for PacketSettings {
@@ -160,6 +172,7 @@ impl Default for PacketSettings {
             jitter_ms: 50,
             loss_pct: 30.0,
             duplicate_pct: 30.0,
+            target: PacketTarget::Random,
         }
     }
 }

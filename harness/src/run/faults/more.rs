@@ -3,6 +3,7 @@
 
 use super::landing::ProcState;
 use super::{FaultRecord, FaultRunner};
+use crate::settings::PacketTarget;
 use anyhow::{bail, Context, Result};
 use nemesis::{FaultKind, PacketFault};
 use rand::seq::SliceRandom;
@@ -54,9 +55,39 @@ impl FaultRunner<'_> {
         }
     }
 
+    /// The node whose sent packets the fault hits (`--packet-target`); sets the record's role.
+    fn packet_target(
+        &mut self,
+        nodes: &[String],
+        leader: Option<&str>,
+        random: String,
+        rec: &mut FaultRecord,
+    ) -> Result<String> {
+        let target = match (self.netem.target, leader) {
+            (PacketTarget::Random, _) => random,
+            (_, None) => bail!("no leader found to aim --packet-target at"),
+            (PacketTarget::Leader, Some(l)) => l.to_string(),
+            (PacketTarget::Follower, Some(l)) => nodes
+                .iter()
+                .filter(|n| n.as_str() != l)
+                .collect::<Vec<_>>()
+                .choose(&mut self.rng)
+                .map(|n| n.to_string())
+                .context("no follower to aim at")?,
+        };
+        rec.role = match leader {
+            Some(l) if l == target => "leader",
+            Some(_) => "follower",
+            None => "any",
+        }
+        .into();
+        Ok(target)
+    }
+
     pub(super) async fn apply_more(
         &mut self,
         kind: FaultKind,
+        leader: Option<&str>,
         rec: &mut FaultRecord,
     ) -> Result<MoreUndo> {
         let nodes = self.cluster.names();
@@ -96,12 +127,13 @@ impl FaultRunner<'_> {
             }
             k if k.is_packet() => {
                 let fault = self.packet_fault(k);
+                let random = self.packet_target(&nodes, leader, random, rec)?;
                 let how = self.net.shape(&random, &fault)?;
                 rec.targets = vec![random.clone()];
                 rec.detail = format!("{} on what {random} sends ({how})", describe(&fault));
                 self.event(
                     "start-packet-fault",
-                    json!({"fault": k.name(), "nodes": [&random], "role": "any", "spec": fault, "mechanism": how}),
+                    json!({"fault": k.name(), "nodes": [&random], "role": rec.role, "term": rec.term, "spec": fault, "mechanism": how}),
                 );
                 self.check_packets(k.name(), &random, &fault, true);
                 Ok(MoreUndo::Unshape(random, fault))
