@@ -126,7 +126,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "200ms", value_parser = duration::parse, allow_hyphen_values = true)]
     pub packet_delay: Duration,
 
-    /// Jitter of that delay (netem picks each packet's delay within ± this; 0 to 10s).
+    /// Jitter of that delay (each packet's delay is drawn uniformly within ± this; 0 to 10s).
     #[arg(long, default_value = "50ms", value_parser = duration::parse, allow_hyphen_values = true)]
     pub packet_jitter: Duration,
 

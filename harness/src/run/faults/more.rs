@@ -42,7 +42,7 @@ fn describe(f: &PacketFault) -> String {
 impl FaultRunner<'_> {
     /// The packet fault `kind` with the run's `--packet-*` settings.
     fn packet_fault(&self, kind: FaultKind) -> PacketFault {
-        let s = &self.netem;
+        let s = &self.packets;
         match kind {
             FaultKind::PacketDelay => PacketFault::Delay {
                 delay_ms: s.delay_ms,
@@ -63,7 +63,7 @@ impl FaultRunner<'_> {
         random: String,
         rec: &mut FaultRecord,
     ) -> Result<String> {
-        let target = match (self.netem.target, leader) {
+        let target = match (self.packets.target, leader) {
             (PacketTarget::Random, _) => random,
             (_, None) => bail!("no leader found to aim --packet-target at"),
             (PacketTarget::Leader, Some(l)) => l.to_string(),
