@@ -52,7 +52,8 @@ fn lands_and_heals(f: PacketFault, tol: f64) {
     assert!(!net.shaped("n1").unwrap(), "every rule removed");
     let off = measure(&net, "n1", &f);
     assert!(f.judge(&off, false).is_ok(), "healed: {off:?}");
-    assert_eq!(off.answered, off.sent, "nothing lost once healed: {off:?}");
+    // A busy machine may lose a probe at the echo; a rule left behind would lose ~20%.
+    assert!(off.loss_pct() < 2.0, "nothing lost once healed: {off:?}");
     assert_eq!(off.extra, 0, "nothing duplicated once healed: {off:?}");
 }
 
