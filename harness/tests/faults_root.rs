@@ -225,3 +225,70 @@ fn root_packet_faults_land_with_their_measured_effect_and_heal() {
         assert_eq!(h["rules"], false, "{h:#}");
     }
 }
+
+/// Waits until the run in `store` has recorded `needle` in its history.
+fn wait_history(store: &Path, needle: &str) {
+    let history = store.join("latest").join("history.jsonl");
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&history).is_ok_and(|t| t.contains(needle)) {
+        assert!(start.elapsed().as_secs() < 60, "no {needle} in the history");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A run stopped in the middle of a packet-delay fault: Ctrl-C removes everything (the delay thread
+/// stops, so its queue socket no longer holds the bridge namespace); after SIGKILL, `harness clean` does.
+#[test]
+fn root_packet_faults_are_removed_by_ctrl_c_and_by_clean_after_a_kill() {
+    use nix::sys::signal::Signal;
+    let test = "root_packet_faults_are_removed_by_ctrl_c_and_by_clean_after_a_kill";
+    for tool in ["nft", "iptables"] {
+        if let Err(why) = nemesis::tool_available(tool) {
+            return skip(test, &why);
+        }
+    }
+    if let Err(why) = node_bin() {
+        return skip(test, &why);
+    }
+    let Some(_one_at_a_time) = cluster_test(test) else {
+        return;
+    };
+    let args = [
+        "--nemesis",
+        "packet-delay",
+        "--time-limit",
+        "60s",
+        "--fault-duration",
+        "30s",
+    ];
+    for sig in [Signal::SIGINT, Signal::SIGKILL] {
+        let store = tempfile::tempdir().unwrap();
+        let child = spawn_run(&args, store.path());
+        wait_history(store.path(), "start-packet-fault");
+        let namespaces = run_namespaces(child.id());
+        let bridge = namespaces.iter().find(|n| n.ends_with("br")).unwrap();
+        let rules = std::process::Command::new("ip")
+            .args(["netns", "exec", bridge, "iptables", "-S"])
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&rules.stdout).contains("NFQUEUE"));
+        signal(&child, sig);
+        let out = child.wait_with_output().unwrap();
+        if sig == Signal::SIGKILL {
+            let clean = std::process::Command::new(harness_bin())
+                .args(["clean", "--store"])
+                .arg(store.path())
+                .output()
+                .unwrap();
+            assert_eq!(clean.status.code(), Some(0), "{}", describe(&clean));
+        } else {
+            assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+        }
+        let left: Vec<_> = namespaces
+            .iter()
+            .filter(|ns| Path::new("/run/netns").join(ns).exists())
+            .collect();
+        assert!(left.is_empty(), "{sig}: namespaces left: {left:?}");
+        assert_nothing_left(store.path(), sig.as_str());
+    }
+}
