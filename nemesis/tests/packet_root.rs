@@ -5,7 +5,9 @@
 mod common;
 
 use common::*;
-use nemesis::{Burst, Network, PacketFault};
+use nemesis::{in_netns, Burst, Network, PacketAim, PacketFault};
+use std::net::UdpSocket;
+use std::time::Duration;
 
 fn ready(test: &str) -> bool {
     if !have_root(test) {
@@ -23,8 +25,8 @@ fn ready(test: &str) -> bool {
     true
 }
 
-fn measure(net: &Network, node: &str, f: &PacketFault) -> Burst {
-    let b = net.measure_packets(node, f).unwrap();
+fn measure(net: &Network, node: &str, f: &PacketFault, aim: PacketAim) -> Burst {
+    let b = net.measure_packets(node, f, aim).unwrap();
     eprintln!("{node} under {f:?}: {b:?}");
     b
 }
@@ -32,26 +34,30 @@ fn measure(net: &Network, node: &str, f: &PacketFault) -> Burst {
 /// Applies `f` to n1, checks the measured effect is within `tol` of what was asked, that n2 is
 /// untouched, and that the heal removes every rule and the effect.
 fn lands_and_heals(f: PacketFault, tol: f64) {
-    let net = network(2);
-    assert_eq!(net.shape("n1", &f).unwrap(), "netfilter");
+    let one = PacketAim::default();
+    let net = network(3);
+    assert_eq!(net.shape("n1", &f, one).unwrap(), "netfilter");
     assert!(net.shaped("n1").unwrap());
     assert!(!net.shaped("n2").unwrap());
-    let on = measure(&net, "n1", &f);
+    let on = measure(&net, "n1", &f, one);
     let got = f.measured(&on);
     assert!(
-        (got - f.asked()).abs() <= tol,
+        (got - f.asked(one)).abs() <= tol,
         "asked {}, measured {got} ({on:?})",
-        f.asked()
+        f.asked(one)
     );
-    assert!(f.judge(&on, true).is_ok());
+    assert!(f.judge(&on, one, true).is_ok());
     assert!(on.sent >= 40);
-    let other = measure(&net, "n2", &f);
-    assert!(f.judge(&other, false).is_ok(), "n2 is untouched: {other:?}");
+    let other = measure(&net, "n2", &f, one);
+    assert!(
+        f.judge(&other, one, false).is_ok(),
+        "n2 is untouched: {other:?}"
+    );
     assert_eq!(net.packet_fault_health("n1").map(|h| h.is_ok()), Some(true));
     net.unshape("n1").unwrap();
     assert!(!net.shaped("n1").unwrap(), "every rule removed");
-    let off = measure(&net, "n1", &f);
-    assert!(f.judge(&off, false).is_ok(), "healed: {off:?}");
+    let off = measure(&net, "n1", &f, one);
+    assert!(f.judge(&off, one, false).is_ok(), "healed: {off:?}");
     // A busy machine may lose a probe at the echo; a rule left behind would lose ~20%.
     assert!(off.loss_pct() < 2.0, "nothing lost once healed: {off:?}");
     assert_eq!(off.extra, 0, "nothing duplicated once healed: {off:?}");
@@ -90,17 +96,87 @@ fn root_teardown_with_packet_faults_on_leaves_nothing() {
     }
     let mut net = network(3);
     let prefix = format!("lh{}", net.run_id());
-    net.shape(
-        "n1",
-        &PacketFault::Delay {
-            delay_ms: 50,
-            jitter_ms: 0,
-        },
-    )
-    .unwrap();
-    net.shape("n2", &PacketFault::Loss { pct: 10.0 }).unwrap();
-    net.shape("n3", &PacketFault::Duplicate { pct: 10.0 })
+    let both = PacketAim {
+        both_ways: true,
+        peers_only: false,
+    };
+    let delay = PacketFault::Delay {
+        delay_ms: 50,
+        jitter_ms: 0,
+    };
+    net.shape("n1", &delay, both).unwrap();
+    net.shape("n2", &PacketFault::Loss { pct: 10.0 }, both)
+        .unwrap();
+    net.shape("n3", &PacketFault::Duplicate { pct: 10.0 }, both)
         .unwrap();
     net.teardown().unwrap();
     assert!(namespaces_with_prefix(&prefix).is_empty());
+}
+
+/// Share of 300 UDP probes from the client namespace to an echo in `node`'s that came back.
+fn client_answered(net: &Network, node: &str) -> usize {
+    let addr = net.node_addr(node).unwrap();
+    let echo = in_netns(net.node_netns(node).unwrap(), || {
+        UdpSocket::bind((addr, 7411))
+    })
+    .unwrap()
+    .unwrap();
+    let probe = in_netns(net.client_netns(), || {
+        UdpSocket::bind((net.client_addr(), 0))
+    })
+    .unwrap()
+    .unwrap();
+    echo.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut answered = 0;
+    let mut buf = [0u8; 8];
+    for i in 0..300u32 {
+        probe.send_to(&i.to_be_bytes(), (addr, 7411)).unwrap();
+        if let Ok((n, from)) = echo.recv_from(&mut buf) {
+            echo.send_to(&buf[..n], from).unwrap();
+        }
+        answered += usize::from(probe.recv(&mut buf).is_ok());
+    }
+    answered
+}
+
+/// Aimed at the links between nodes, both ways: a round trip between nodes meets the fault twice, the
+/// client's traffic not at all.
+#[test]
+fn root_packet_faults_on_peer_links_both_ways_leave_clients_alone() {
+    if !ready("root_packet_faults_on_peer_links_both_ways_leave_clients_alone") {
+        return;
+    }
+    let aim = PacketAim {
+        both_ways: true,
+        peers_only: true,
+    };
+    let net = network(3);
+    for (f, tol) in [
+        (PacketFault::Loss { pct: 20.0 }, 8.0),
+        (PacketFault::Duplicate { pct: 20.0 }, 10.0),
+        (
+            PacketFault::Delay {
+                delay_ms: 100,
+                jitter_ms: 10,
+            },
+            40.0,
+        ),
+    ] {
+        net.shape("n1", &f, aim).unwrap();
+        let on = measure(&net, "n1", &f, aim);
+        let got = f.measured(&on);
+        assert!(
+            (got - f.asked(aim)).abs() <= tol,
+            "{f:?}: asked {}, measured {got}",
+            f.asked(aim)
+        );
+        let answered = client_answered(&net, "n1");
+        assert!(answered >= 297, "{f:?}: the client got {answered} of 300");
+        net.unshape("n1").unwrap();
+        assert!(!net.shaped("n1").unwrap());
+    }
 }

@@ -2,7 +2,7 @@
 //! `RunConfig::from_args` ([`super::from_args`]) checks them into the run's settings.
 
 use crate::duration;
-use crate::settings::{Expect, PacketTarget, SystemKind};
+use crate::settings::{Expect, PacketDirection, PacketScope, PacketTarget, SystemKind};
 use clap::Args;
 use nemesis::Subnet;
 use node::api::{LeaseVotes, Replication};
@@ -141,6 +141,15 @@ pub struct RunArgs {
     /// Whose sent packets the packet faults hit: random (a random node each time), leader or follower.
     #[arg(long, value_enum, default_value = "random")]
     pub packet_target: PacketTarget,
+
+    /// Which of the target's packets: out (what it sends, default) or both (also what it receives).
+    #[arg(long, value_enum, default_value = "out")]
+    pub packet_direction: PacketDirection,
+
+    /// To and from whom: all (default) or peers (only the other nodes; clients untouched, as
+    /// --partition-scope peers). Not with --hosts.
+    #[arg(long, value_enum, default_value = "all")]
+    pub packet_scope: PacketScope,
 
     /// Private subnet for test addresses (on the harness's own bridge): /28 or larger, with room for the
     /// client at .2 and the nodes from .11 (twice as many with --partition-scope all).

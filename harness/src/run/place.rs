@@ -6,7 +6,7 @@ use crate::system::node::resolve_node_bin;
 use anyhow::{Context, Result};
 use nemesis::hosts::{Hosts, HostsFile, RemoteSpec};
 use nemesis::{
-    ManagedProcess, NetConfig, Network, PacketFault, Partition, ProcessSpec, Supervised,
+    ManagedProcess, NetConfig, Network, PacketAim, PacketFault, Partition, ProcessSpec, Supervised,
 };
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -148,9 +148,17 @@ impl Place {
 
     /// Applies a packet fault to what `node` sends; returns how: `netfilter` in namespaces (no netem
     /// needed), `netem` on hosts (on the device carrying its address).
-    pub fn shape(&self, node: &str, fault: &PacketFault) -> Result<&'static str, nemesis::Error> {
+    pub fn shape(
+        &self,
+        node: &str,
+        fault: &PacketFault,
+        aim: PacketAim,
+    ) -> Result<&'static str, nemesis::Error> {
         match self {
-            Place::Local(n) => n.shape(node, fault),
+            Place::Local(n) => n.shape(node, fault, aim),
+            Place::Hosts(_) if aim != PacketAim::default() => Err(hosts_unsupported(
+                "--packet-direction both and --packet-scope peers",
+            )),
             Place::Hosts(h) => h
                 .hosts
                 .netem(node, &fault.netem().args().join(" "))

@@ -32,6 +32,25 @@ pub enum PacketFault {
     Duplicate { pct: f64 },
 }
 
+/// Which of a node's packets a fault hits: what it sends (default) or also what it receives, to and from
+/// anyone (default) or only the other nodes (clients untouched, as `--partition-scope peers`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Aim {
+    pub both_ways: bool,
+    pub peers_only: bool,
+}
+
+impl Aim {
+    /// How many legs of a probe's round trip the fault hits.
+    fn legs(self) -> i32 {
+        if self.both_ways {
+            2
+        } else {
+            1
+        }
+    }
+}
+
 /// How a packet fault was applied, for the history.
 pub const MECHANISM: &str = "netfilter";
 
@@ -57,11 +76,16 @@ impl PacketFault {
         }
     }
 
-    /// What the fault asks for, in what a burst measures: ms of round trip, or percent.
-    pub fn asked(&self) -> f64 {
+    /// What the fault asks for, in what a burst measures (ms of round trip, or percent): a round trip
+    /// crosses it once, or twice when it hits both ways.
+    pub fn asked(&self, aim: Aim) -> f64 {
+        let k = aim.legs();
         match *self {
-            PacketFault::Delay { delay_ms, .. } => delay_ms as f64,
-            PacketFault::Loss { pct } | PacketFault::Duplicate { pct } => pct,
+            PacketFault::Delay { delay_ms, .. } => delay_ms as f64 * f64::from(k),
+            // Lost on either leg.
+            PacketFault::Loss { pct } => 100.0 * (1.0 - (1.0 - pct / 100.0).powi(k)),
+            // Each copy of a probe is echoed, and each echo may be copied again.
+            PacketFault::Duplicate { pct } => 100.0 * ((1.0 + pct / 100.0).powi(k) - 1.0),
         }
     }
 
@@ -76,8 +100,8 @@ impl PacketFault {
 
     /// Whether a burst shows the fault on (`on`) or gone: on means at least half and at most twice what
     /// was asked (plus 2 points or 20 ms of noise); gone means under half.
-    pub fn judge(&self, b: &Burst, on: bool) -> Result<(), String> {
-        let (asked, got) = (self.asked(), self.measured(b));
+    pub fn judge(&self, b: &Burst, aim: Aim, on: bool) -> Result<(), String> {
+        let (asked, got) = (self.asked(aim), self.measured(b));
         let slack = match self {
             PacketFault::Delay { .. } => 20.0,
             _ => 2.0,
@@ -96,7 +120,7 @@ impl PacketFault {
             return Ok(());
         }
         Err(format!(
-            "measured {got:.1}{unit} over {} probes, asked {asked}{unit} ({})",
+            "measured {got:.1}{unit} over {} probes, asked {asked:.1}{unit} ({})",
             b.sent,
             if on {
                 "expected between half and twice that"
@@ -106,7 +130,7 @@ impl PacketFault {
         ))
     }
 
-    fn shape(&self) -> BurstShape {
+    fn shape(&self, aim: Aim) -> BurstShape {
         match *self {
             PacketFault::Delay {
                 delay_ms,
@@ -114,7 +138,7 @@ impl PacketFault {
             } => BurstShape {
                 count: 40,
                 gap: Duration::from_millis(10),
-                linger: Duration::from_millis(delay_ms + jitter_ms + 300),
+                linger: Duration::from_millis((delay_ms + jitter_ms) * aim.legs() as u64 + 300),
             },
             _ => BurstShape {
                 count: 600,
@@ -129,6 +153,7 @@ impl PacketFault {
 #[derive(Debug)]
 pub(crate) struct Applied {
     fault: PacketFault,
+    aim: Aim,
     gso_before: Option<String>,
     worker: Option<DelayWorker>,
 }
@@ -139,17 +164,18 @@ pub(crate) type AppliedFaults = BTreeMap<String, Applied>;
 impl Network {
     /// Applies `fault` to the packets `node` sends (replacing any packet fault of ours on it). All or
     /// nothing: on failure whatever was added is removed again.
-    pub fn shape(&self, node: &str, fault: &PacketFault) -> Result<&'static str, Error> {
+    pub fn shape(&self, node: &str, fault: &PacketFault, aim: Aim) -> Result<&'static str, Error> {
         self.unshape(node)?;
         let mut applied = Applied {
             fault: *fault,
+            aim,
             gso_before: None,
             worker: None,
         };
         match self.install(node, &mut applied) {
             Ok(()) => {
                 self.packets_lock().insert(node.to_string(), applied);
-                tracing::info!(node, ?fault, "packet fault applied");
+                tracing::info!(node, ?fault, ?aim, "packet fault applied");
                 Ok(MECHANISM)
             }
             Err(e) => {
@@ -162,20 +188,33 @@ impl Network {
     }
 
     fn install(&self, node: &str, applied: &mut Applied) -> Result<(), Error> {
-        let (ns, veth) = self.node_link(node)?;
-        let (ns, veth) = (ns.to_string(), veth.to_string());
-        applied.gso_before = Some(gso_max_segs(&ns, &veth)?);
-        ip(&["-n", &ns, "link", "set", "dev", &veth, "gso_max_segs", "1"])?;
+        let link = self.rule_link(node, applied.aim)?;
+        let ns = self.node_link(node)?.0.to_string();
+        applied.gso_before = Some(gso_max_segs(&ns, &link.veth)?);
+        ip(&[
+            "-n",
+            &ns,
+            "link",
+            "set",
+            "dev",
+            &link.veth,
+            "gso_max_segs",
+            "1",
+        ])?;
         let prefix = self.prefix();
+        let bridge = self.bridge_netns();
         match applied.fault {
             PacketFault::Loss { pct } => {
                 let table = rules::loss_table(&prefix, node);
-                let script = rules::loss_script(&table, &self.bridge_port(node)?, pct);
-                netfilter::nft_script(self.bridge_netns(), &script)
+                netfilter::nft_script(bridge, &rules::loss_script(&table, &link, pct))
             }
             PacketFault::Duplicate { pct } => {
                 let table = rules::dup_table(&prefix, node);
-                netfilter::nft_script(&ns, &rules::dup_script(&table, &veth, pct))
+                netfilter::nft_script(&ns, &rules::dup_out_script(&table, &link, pct))?;
+                if link.both_ways {
+                    netfilter::nft_script(bridge, &rules::dup_in_script(&table, &link, pct))?;
+                }
+                Ok(())
             }
             PacketFault::Delay {
                 delay_ms,
@@ -186,19 +225,43 @@ impl Network {
                     jitter: Duration::from_millis(jitter_ms),
                 };
                 let queue = self.queue_num(node)?;
-                applied.worker = Some(DelayWorker::start(self.bridge_netns(), queue, spec)?);
-                let addr = self
-                    .node_addr(node)
-                    .expect("node_link found it")
-                    .to_string();
+                applied.worker = Some(DelayWorker::start(bridge, queue, spec)?);
                 let chain = rules::delay_chain(&prefix, node);
-                for args in rules::delay_install(&chain, &addr, queue) {
+                for args in rules::delay_install(&chain, &link, queue) {
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                    netfilter::iptables(self.bridge_netns(), &args)?;
+                    netfilter::iptables(bridge, &args)?;
                 }
                 Ok(())
             }
         }
+    }
+
+    /// `node`'s link as the rules name it, with the peers when only node-to-node packets are hit.
+    fn rule_link(&self, node: &str, aim: Aim) -> Result<rules::Link, Error> {
+        let (_, veth) = self.node_link(node)?;
+        let addr = |n: &str| {
+            self.node_addr(n)
+                .map(|a| a.to_string())
+                .ok_or_else(|| Error::UnknownNode(n.into()))
+        };
+        let peers = if aim.peers_only {
+            let others: Vec<String> = self.nodes().into_iter().filter(|n| n != node).collect();
+            let ports = others
+                .iter()
+                .map(|n| self.bridge_port(n))
+                .collect::<Result<_, _>>()?;
+            let addrs = others.iter().map(|n| addr(n)).collect::<Result<_, _>>()?;
+            Some((ports, addrs))
+        } else {
+            None
+        };
+        Ok(rules::Link {
+            veth: veth.to_string(),
+            port: self.bridge_port(node)?,
+            addr: addr(node)?,
+            peers,
+            both_ways: aim.both_ways,
+        })
     }
 
     /// Removes the packet fault on `node`, if any. An error says what could not be removed, or that the
@@ -225,7 +288,9 @@ impl Network {
                 note(delete_table(self.bridge_netns(), "bridge", &table));
             }
             PacketFault::Duplicate { .. } => {
-                note(delete_table(ns, "netdev", &rules::dup_table(&prefix, node)));
+                let table = rules::dup_table(&prefix, node);
+                note(delete_table(ns, "netdev", &table));
+                note(delete_table(self.bridge_netns(), "netdev", &table));
             }
             PacketFault::Delay { .. } => {
                 let chain = rules::delay_chain(&prefix, node);
@@ -251,8 +316,10 @@ impl Network {
         let chain = rules::delay_chain(&prefix, node);
         let queued = netfilter::iptables(self.bridge_netns(), &["-S", "FORWARD"])?
             .contains(&format!("-j {chain}"));
+        let dup = rules::dup_table(&prefix, node);
         Ok(bridge.contains(&rules::loss_table(&prefix, node))
-            || own.contains(&rules::dup_table(&prefix, node))
+            || bridge.contains(&dup)
+            || own.contains(&dup)
             || queued)
     }
 
@@ -270,19 +337,37 @@ impl Network {
         })
     }
 
-    /// Measures `fault` on the packets `node` sends with a burst of probes to the client namespace.
-    pub fn measure_packets(&self, node: &str, fault: &PacketFault) -> Result<Burst, Error> {
+    /// Measures `fault` on `node` with a burst of probes to an echo in another node's namespace (a peer,
+    /// so the probes cross the fault whatever its aim; one without a fault of its own where there is one).
+    pub fn measure_packets(
+        &self,
+        node: &str,
+        fault: &PacketFault,
+        aim: Aim,
+    ) -> Result<Burst, Error> {
         let (ns, _) = self.node_link(node)?;
-        let from = self
-            .node_addr(node)
-            .ok_or_else(|| Error::UnknownNode(node.into()))?;
-        measure::burst(
-            ns,
-            from,
-            self.client_netns(),
-            self.client_addr(),
-            fault.shape(),
-        )
+        let place = |n: &str| {
+            let ns = self.node_netns(n);
+            ns.zip(self.node_addr(n))
+                .ok_or_else(|| Error::UnknownNode(n.into()))
+        };
+        let (_, from) = place(node)?;
+        // A node without a packet fault of its own, so only `node`'s fault is measured.
+        let faulted: Vec<String> = self.packets_lock().keys().cloned().collect();
+        let others: Vec<String> = self.nodes().into_iter().filter(|n| n != node).collect();
+        let peer = others
+            .iter()
+            .find(|n| !faulted.contains(n))
+            .or(others.first())
+            .cloned()
+            .ok_or_else(|| {
+                Error::invalid(
+                    "network",
+                    "packet faults are measured against a second node",
+                )
+            })?;
+        let (echo_ns, echo) = place(&peer)?;
+        measure::burst(ns, from, echo_ns, echo, fault.shape(aim))
     }
 
     /// Stops every delay thread (part of teardown: a thread's queue socket would keep the bridge
@@ -364,19 +449,22 @@ mod tests {
 
     #[test]
     fn judging_needs_at_least_half_and_at_most_twice() {
+        let one = Aim::default();
         let loss = PacketFault::Loss { pct: 20.0 };
-        assert!(loss.judge(&burst(600, 480, 0, None), true).is_ok());
-        let err = loss.judge(&burst(600, 560, 0, None), true).unwrap_err();
+        assert!(loss.judge(&burst(600, 480, 0, None), one, true).is_ok());
+        let err = loss
+            .judge(&burst(600, 560, 0, None), one, true)
+            .unwrap_err();
         assert!(
             err.contains("6.7% lost") && err.contains("asked 20"),
             "{err}"
         );
-        assert!(loss.judge(&burst(600, 200, 0, None), true).is_err());
-        assert!(loss.judge(&burst(600, 598, 0, None), false).is_ok());
-        assert!(loss.judge(&burst(600, 480, 0, None), false).is_err());
+        assert!(loss.judge(&burst(600, 200, 0, None), one, true).is_err());
+        assert!(loss.judge(&burst(600, 598, 0, None), one, false).is_ok());
+        assert!(loss.judge(&burst(600, 480, 0, None), one, false).is_err());
         let dup = PacketFault::Duplicate { pct: 10.0 };
-        assert!(dup.judge(&burst(600, 600, 60, None), true).is_ok());
-        assert!(dup.judge(&burst(600, 600, 0, None), true).is_err());
+        assert!(dup.judge(&burst(600, 600, 60, None), one, true).is_ok());
+        assert!(dup.judge(&burst(600, 600, 0, None), one, true).is_err());
         let delay = PacketFault::Delay {
             delay_ms: 200,
             jitter_ms: 50,
@@ -384,7 +472,25 @@ mod tests {
         assert!(delay.judge(&burst(40, 40, 0, Some(201.0)), true).is_ok());
         assert!(delay.judge(&burst(40, 40, 0, Some(0.2)), true).is_err());
         assert!(delay.judge(&burst(40, 40, 0, Some(0.2)), false).is_ok());
-        assert!(delay.judge(&burst(40, 0, 0, None), true).is_err());
+        assert!(delay.judge(&burst(40, 0, 0, None), one, true).is_err());
+    }
+
+    #[test]
+    fn both_ways_doubles_what_a_round_trip_meets() {
+        let both = Aim {
+            both_ways: true,
+            peers_only: true,
+        };
+        let d = PacketFault::Delay {
+            delay_ms: 200,
+            jitter_ms: 0,
+        };
+        assert_eq!(d.asked(both), 400.0);
+        assert!((PacketFault::Loss { pct: 20.0 }.asked(both) - 36.0).abs() < 1e-9);
+        assert!((PacketFault::Duplicate { pct: 20.0 }.asked(both) - 44.0).abs() < 1e-9);
+        assert!(PacketFault::Loss { pct: 20.0 }
+            .judge(&burst(600, 480, 0, None), both, true)
+            .is_ok());
     }
 
     #[test]

@@ -98,11 +98,12 @@ impl FaultRunner<'_> {
     /// Check a packet fault on what `node` sends: on hosts by its netem qdisc; in namespaces by measuring
     /// it with a burst of probes (`on`: the effect is there, about as asked; else gone with its rules).
     pub(super) fn check_packets(&mut self, fault: &str, node: &str, spec: &PacketFault, on: bool) {
+        let aim = self.packets.aim();
         let Some(net) = self.net.local() else {
             return self.check_shaped(fault, node, on);
         };
         let rules = net.shaped(node);
-        let burst = net.measure_packets(node, spec);
+        let burst = net.measure_packets(node, spec, aim);
         let verdict = match (&rules, &burst) {
             (Err(e), _) => Err(format!("reading {node}'s rules: {e}")),
             (_, Err(e)) => Err(format!("measuring {node}'s packets: {e}")),
@@ -110,11 +111,11 @@ impl FaultRunner<'_> {
                 "{node}'s packet rules are {}",
                 if on { "missing" } else { "still there" }
             )),
-            (_, Ok(b)) => spec.judge(b, on).map_err(|e| format!("{node}: {e}")),
+            (_, Ok(b)) => spec.judge(b, aim, on).map_err(|e| format!("{node}: {e}")),
         };
         self.event(
             "landing",
-            json!({"fault": fault, "node": node, "landed": verdict.is_ok(), "asked": spec.asked(),
+            json!({"fault": fault, "node": node, "landed": verdict.is_ok(), "asked": spec.asked(aim), "aim": aim,
                    "measured": burst.as_ref().ok().map(|b| spec.measured(b)), "burst": burst.as_ref().ok(),
                    "rules": rules.as_ref().ok(), "mechanism": nemesis::PACKET_MECHANISM}),
         );

@@ -128,12 +128,13 @@ impl FaultRunner<'_> {
             k if k.is_packet() => {
                 let fault = self.packet_fault(k);
                 let random = self.packet_target(&nodes, leader, random, rec)?;
-                let how = self.net.shape(&random, &fault)?;
+                let aim = self.packets.aim();
+                let how = self.net.shape(&random, &fault, aim)?;
                 rec.targets = vec![random.clone()];
                 rec.detail = format!("{} on what {random} sends ({how})", describe(&fault));
                 self.event(
                     "start-packet-fault",
-                    json!({"fault": k.name(), "nodes": [&random], "role": rec.role, "term": rec.term, "spec": fault, "mechanism": how}),
+                    json!({"fault": k.name(), "nodes": [&random], "role": rec.role, "term": rec.term, "spec": fault, "aim": aim, "mechanism": how}),
                 );
                 self.check_packets(k.name(), &random, &fault, true);
                 Ok(MoreUndo::Unshape(random, fault))
