@@ -469,9 +469,15 @@ mod tests {
             delay_ms: 200,
             jitter_ms: 50,
         };
-        assert!(delay.judge(&burst(40, 40, 0, Some(201.0)), true).is_ok());
-        assert!(delay.judge(&burst(40, 40, 0, Some(0.2)), true).is_err());
-        assert!(delay.judge(&burst(40, 40, 0, Some(0.2)), false).is_ok());
+        assert!(delay
+            .judge(&burst(40, 40, 0, Some(201.0)), one, true)
+            .is_ok());
+        assert!(delay
+            .judge(&burst(40, 40, 0, Some(0.2)), one, true)
+            .is_err());
+        assert!(delay
+            .judge(&burst(40, 40, 0, Some(0.2)), one, false)
+            .is_ok());
         assert!(delay.judge(&burst(40, 0, 0, None), one, true).is_err());
     }
 
