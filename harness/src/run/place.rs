@@ -46,6 +46,16 @@ impl Place {
             )),
             Some(file) => {
                 let mut hosts = Hosts::connect(file, &run_id).context("preparing the hosts")?;
+                let missing = hosts.without_netem();
+                if let Some(f) = cfg.faults.iter().find(|f| f.is_packet()) {
+                    anyhow::ensure!(
+                        missing.is_empty(),
+                        "{} on --hosts uses the hosts' netem qdisc, which the kernel of {} lacks (module \
+                         sch_netem: `modprobe sch_netem`, or Debian's linux-modules-extra)",
+                        f.name(),
+                        missing.join(", ")
+                    );
+                }
                 hosts.set_probe_port(client_port);
                 let upload = cfg.system == SystemKind::Node;
                 let mut uploaded = BTreeMap::new();
