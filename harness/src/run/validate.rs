@@ -36,6 +36,13 @@ fn packets(cfg: &RunConfig) -> Result<(), String> {
         return Ok(());
     };
     if cfg.hosts_file.is_some() {
+        if cfg.packets.aim() != nemesis::PacketAim::default() {
+            return Err(format!(
+                "{} on --hosts hits what a node sends, to anyone (netem): --packet-direction both and \
+                 --packet-scope peers work only in namespaces",
+                f.name()
+            ));
+        }
         return Ok(());
     }
     // In namespaces: nftables for loss and duplication, iptables (NFQUEUE) for delay; no netem needed.
