@@ -180,3 +180,26 @@ fn root_packet_faults_on_peer_links_both_ways_leave_clients_alone() {
         assert!(!net.shaped("n1").unwrap());
     }
 }
+
+/// A delay thread that ends while its fault is on lets packets through undelayed (`--queue-bypass`): the
+/// health check says so, and the measured round trip shows it.
+#[test]
+fn root_a_dead_delay_thread_is_reported() {
+    if !ready("root_a_dead_delay_thread_is_reported") {
+        return;
+    }
+    let net = network(3);
+    let f = PacketFault::Delay {
+        delay_ms: 200,
+        jitter_ms: 0,
+    };
+    net.shape("n1", &f, PacketAim::default()).unwrap();
+    assert!(matches!(net.packet_fault_health("n1"), Some(Ok(_))));
+    net.end_delay_thread("n1");
+    let health = net.packet_fault_health("n1").unwrap().unwrap_err();
+    assert!(health.contains("died") && health.contains("n1"), "{health}");
+    let b = measure(&net, "n1", &f, PacketAim::default());
+    assert!(f.judge(&b, PacketAim::default(), true).is_err(), "{b:?}");
+    net.unshape("n1").unwrap();
+    assert_eq!(net.packet_fault_health("n1"), None);
+}

@@ -105,9 +105,21 @@ impl CellSpec {
         if let Some(rate) = skew {
             v.extend(["--skew-rate".into(), rate.to_string()]);
         }
-        // The read modes differ in what the leader does, so a packet fault hits the leader's link.
+        // The read modes differ in what the leader does, so a packet fault hits the leader's links to its
+        // peers, both ways, clients untouched, as partition-leader cuts: delaying only what the leader
+        // sends lets it hear a new term at once, and no second leader ever overlaps it (docs/detection-rates.md).
         if nemesis.starts_with("packet-") {
-            v.extend(["--packet-target".into(), "leader".into()]);
+            v.extend(
+                [
+                    "--packet-target",
+                    "leader",
+                    "--packet-direction",
+                    "both",
+                    "--packet-scope",
+                    "peers",
+                ]
+                .map(String::from),
+            );
         }
         if let Some(c) = self.concurrency {
             // A closed loop: each client sends its next op as soon as the last one is answered, so the

@@ -370,6 +370,19 @@ impl Network {
         measure::burst(ns, from, echo_ns, echo, fault.shape(aim))
     }
 
+    /// Ends `node`'s delay thread while its rules stay, as a crash of it would: for tests of
+    /// [`Network::packet_fault_health`].
+    #[doc(hidden)]
+    pub fn end_delay_thread(&self, node: &str) {
+        if let Some(w) = self
+            .packets_lock()
+            .get_mut(node)
+            .and_then(|a| a.worker.as_mut())
+        {
+            let _ = w.stop();
+        }
+    }
+
     /// Stops every delay thread (part of teardown: a thread's queue socket would keep the bridge
     /// namespace alive after its name is gone).
     pub(crate) fn stop_packet_threads(&self) {
