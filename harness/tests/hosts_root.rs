@@ -365,6 +365,17 @@ fn root_hosts_preflight_refuses_before_anything_starts() {
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     assert!(err.contains("not trusted"), "{err}");
     assert_nothing_left(&rig);
+    // Packet faults on hosts use their netem: a kernel without it is named before anything starts.
+    match nemesis::netem_available() {
+        Err(_) => {
+            let out = run_on_hosts(&rig, &["--nemesis", "packet-loss"], store.path());
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+            assert!(err.contains("netem") && err.contains("n1"), "{err}");
+            assert_nothing_left(&rig);
+        }
+        Ok(()) => eprintln!("{test}: this kernel has netem; the no-netem refusal is not shown"),
+    }
     // A malformed hosts file is a bad argument.
     std::fs::write(&bad, "n1 = 5\n").unwrap();
     let out = Command::new(harness_bin())

@@ -324,3 +324,18 @@ fn the_readme_lists_every_option() {
         }
     }
 }
+
+/// Packet faults on `--hosts` are netem on what a node sends: aiming them otherwise is refused up front.
+#[test]
+fn packet_aims_beyond_netem_are_refused_on_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts.toml");
+    std::fs::write(&hosts, "n1 = \"root@10.9.9.1\"\n").unwrap();
+    let hosts = hosts.to_str().unwrap();
+    for aim in [["--packet-direction", "both"], ["--packet-scope", "peers"]] {
+        let mut args = vec!["--nemesis", "packet-loss", "--hosts", hosts];
+        args.extend(aim);
+        refused(&args, &["packet-loss", "--hosts", aim[0]]);
+    }
+    refused(&["--packet-scope", "sideways"], &["sideways", "peers"]);
+}

@@ -39,11 +39,11 @@ pub enum FaultKind {
     /// SIGKILL a random node, truncate or bit-flip the tail of a file in its data directory, restart it
     /// when the window ends.
     CorruptData,
-    /// Delay the packets a random node sends (tc netem).
+    /// Delay the packets a node sends (NFQUEUE in namespaces, tc netem on hosts).
     PacketDelay,
-    /// Drop a share of the packets a random node sends (tc netem).
+    /// Drop a share of the packets a node sends (nftables in namespaces, tc netem on hosts).
     PacketLoss,
-    /// Duplicate a share of the packets a random node sends (tc netem).
+    /// Duplicate a share of the packets a node sends (nftables in namespaces, tc netem on hosts).
     PacketDuplicate,
 }
 
@@ -97,8 +97,8 @@ impl FaultKind {
     };
 
     /// Whether `all` includes this kind: every fault that runs on any Linux machine and keeps the data.
-    /// Not in it: `corrupt-data` (destroys data on purpose) and the packet faults (they need the kernel's
-    /// netem qdisc). No wildcard arm, so a new kind must be decided on.
+    /// Not in it: `corrupt-data` (destroys data on purpose) and the packet faults (they need `nft` and
+    /// `iptables`, or netem on hosts). No wildcard arm, so a new kind must be decided on.
     pub const fn in_all(self) -> bool {
         match self {
             FaultKind::PartitionLeader
@@ -155,7 +155,7 @@ impl FaultKind {
         )
     }
 
-    /// Whether this fault shapes packets with tc netem.
+    /// Whether this fault delays, drops or duplicates packets.
     pub fn is_packet(self) -> bool {
         matches!(
             self,

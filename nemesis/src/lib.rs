@@ -19,6 +19,7 @@ mod netem;
 mod netns;
 mod network;
 mod owner;
+mod packet;
 mod partition;
 mod process;
 mod schedule;
@@ -42,6 +43,9 @@ pub use netns::{
 };
 pub use network::Network;
 pub use owner::{emergency_teardown, read_markers, start_ticks, Owner, OWNER_DIR};
+pub use packet::{
+    tool_available, Aim as PacketAim, Burst, PacketFault, ECHO_PORT, MECHANISM as PACKET_MECHANISM,
+};
 pub use partition::{partition_for, Partition, PartitionScope};
 pub use process::{ManagedProcess, ProcessSpec};
 pub use schedule::{min_time_limit, schedule, FaultWindow, ScheduleConfig};

@@ -1,12 +1,10 @@
-//! Packet faults: `tc netem` on a node's link (inside its namespace), so every packet it sends is delayed,
-//! dropped or duplicated. Needs the kernel's `sch_netem` qdisc; [`netem_available`] says whether it is here.
+//! netem's description of a packet fault, as `tc ... netem` takes it: how `--hosts` applies packet faults
+//! (local namespaces use [`crate::packet`], which needs no netem). [`netem_available`] says whether this
+//! kernel has the `sch_netem` qdisc.
 
 use std::process::Command;
 
 use serde::Serialize;
-
-use crate::netns::run_tool;
-use crate::{Error, Network};
 
 /// What netem does to a link's outgoing packets.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -48,33 +46,6 @@ pub fn netem_available() -> Result<(), String> {
              `modprobe sch_netem` (Debian: package linux-modules-extra or a kernel with CONFIG_NET_SCH_NETEM)"
                 .into(),
         ),
-    }
-}
-
-fn tc(args: &[&str]) -> Result<String, Error> {
-    run_tool("tc", args)
-}
-
-impl Network {
-    /// Puts `netem` on `node`'s link (replacing any qdisc of ours there).
-    pub fn shape(&self, node: &str, netem: &Netem) -> Result<(), Error> {
-        let (ns, dev) = self.node_link(node)?;
-        let spec = netem.args();
-        let mut args = vec!["-n", ns, "qdisc", "replace", "dev", dev, "root", "netem"];
-        args.extend(spec.iter().map(String::as_str));
-        tc(&args).map(drop)
-    }
-
-    /// Removes the netem qdisc from `node`'s link (the kernel's default comes back).
-    pub fn unshape(&self, node: &str) -> Result<(), Error> {
-        let (ns, dev) = self.node_link(node)?;
-        tc(&["-n", ns, "qdisc", "del", "dev", dev, "root"]).map(drop)
-    }
-
-    /// Whether a netem qdisc is on `node`'s link now (`tc qdisc show`): how a packet fault is verified.
-    pub fn shaped(&self, node: &str) -> Result<bool, Error> {
-        let (ns, dev) = self.node_link(node)?;
-        Ok(tc(&["-n", ns, "qdisc", "show", "dev", dev])?.contains("netem"))
     }
 }
 

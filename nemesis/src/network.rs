@@ -36,6 +36,8 @@ pub struct Network {
     current: Mutex<Partition>,
     /// Partitions that reach clients too (`--partition-scope all`).
     clients: Mutex<clients::ClientCuts>,
+    /// Packet faults on nodes ([`crate::packet`]).
+    packets: Mutex<crate::packet::AppliedFaults>,
 }
 
 impl Network {
@@ -52,6 +54,7 @@ impl Network {
             marked: false,
             current: Mutex::new(Partition::default()),
             clients: Mutex::default(),
+            packets: Mutex::default(),
         };
         match net.build() {
             Ok(()) => {
@@ -152,6 +155,18 @@ impl Network {
             .node(node)
             .map(|h| (h.ns.as_str(), h.veth.as_str()))
             .ok_or_else(|| Error::UnknownNode(node.into()))
+    }
+
+    /// A node's port on the bridge (its veth's other end, in the bridge namespace).
+    pub(crate) fn bridge_port(&self, node: &str) -> Result<String, Error> {
+        self.layout
+            .node(node)
+            .map(|h| h.peer.clone())
+            .ok_or_else(|| Error::UnknownNode(node.into()))
+    }
+
+    pub(crate) fn packets_lock(&self) -> MutexGuard<'_, crate::packet::AppliedFaults> {
+        self.packets.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The client namespace's address (`.2`).
@@ -315,6 +330,7 @@ impl Network {
         if self.created.is_empty() {
             return Ok(());
         }
+        self.stop_packet_threads();
         let mut first_err = None;
         let mut remaining = Vec::new();
         for ns in std::mem::take(&mut self.created).into_iter().rev() {

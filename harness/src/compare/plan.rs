@@ -105,6 +105,22 @@ impl CellSpec {
         if let Some(rate) = skew {
             v.extend(["--skew-rate".into(), rate.to_string()]);
         }
+        // The read modes differ in what the leader does, so a packet fault hits the leader's links to its
+        // peers, both ways, clients untouched, as partition-leader cuts: delaying only what the leader
+        // sends lets it hear a new term at once, and no second leader ever overlaps it (docs/detection-rates.md).
+        if nemesis.starts_with("packet-") {
+            v.extend(
+                [
+                    "--packet-target",
+                    "leader",
+                    "--packet-direction",
+                    "both",
+                    "--packet-scope",
+                    "peers",
+                ]
+                .map(String::from),
+            );
+        }
         if let Some(c) = self.concurrency {
             // A closed loop: each client sends its next op as soon as the last one is answered, so the
             // sweep measures the system at that concurrency, not an idle one.
@@ -196,13 +212,15 @@ const READ_MODES: [&str; 7] = [
     "any-local",
     "lease-no-wait",
 ];
-const READ_FAULTS: [&str; 6] = [
+const READ_FAULTS: [&str; 8] = [
     "partition-leader",
     "partition-follower",
     "kill-leader",
     "pause-leader",
     "clock-skew-within",
     "clock-skew-beyond",
+    "packet-delay",
+    "packet-loss",
 ];
 
 fn cell(mode: &str, repl: &str, routing: &str, nemesis: &str, workload: &str) -> CellSpec {
@@ -324,7 +342,11 @@ mod tests {
     #[test]
     fn presets_have_their_matrices_and_narrow() {
         let all = preset_cells(Preset::Reads, &Narrowing::default());
-        assert_eq!(all.len(), 7 * 6 + 9);
+        assert_eq!(all.len(), 7 * 8 + 9);
+        assert!(all
+            .iter()
+            .any(|c| c.nemesis == "packet-loss"
+                && c.args().join(" ").contains("--packet-target leader")));
         assert!(all
             .iter()
             .any(|c| c.nemesis == "clock-skew-within" && c.args().contains(&"0.97".to_string())));

@@ -2,7 +2,7 @@
 //! `RunConfig::from_args` ([`super::from_args`]) checks them into the run's settings.
 
 use crate::duration;
-use crate::settings::{Expect, SystemKind};
+use crate::settings::{Expect, PacketDirection, PacketScope, PacketTarget, SystemKind};
 use clap::Args;
 use nemesis::Subnet;
 use node::api::{LeaseVotes, Replication};
@@ -15,7 +15,7 @@ pub struct RunArgs {
     /// Faults to inject, comma-separated: none, partition-leader, partition-follower, partition-random,
     /// partition-halves, partition-ring, partition-one-way, kill-leader, kill-random, kill-all, pause-leader,
     /// pause-random, clock-skew, corrupt-data, packet-delay, packet-loss, packet-duplicate (these three need
-    /// the kernel's netem qdisc), all (every one but corrupt-data and the packet faults).
+    /// nft and iptables; on --hosts the hosts' netem), all (every one but corrupt-data and the packet faults).
     #[arg(long, default_value = "partition-leader")]
     pub nemesis: String,
 
@@ -130,7 +130,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "200ms", value_parser = duration::parse, allow_hyphen_values = true)]
     pub packet_delay: Duration,
 
-    /// Jitter of that delay (netem picks each packet's delay within ± this; 0 to 10s).
+    /// Jitter of that delay (each packet's delay is drawn uniformly within ± this; 0 to 10s).
     #[arg(long, default_value = "50ms", value_parser = duration::parse, allow_hyphen_values = true)]
     pub packet_jitter: Duration,
 
@@ -141,6 +141,19 @@ pub struct RunArgs {
     /// Percentage of the packets a node sends that packet-duplicate sends twice (more than 0, at most 100).
     #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
     pub packet_duplicate: f64,
+
+    /// Whose sent packets the packet faults hit: random (a random node each time), leader or follower.
+    #[arg(long, value_enum, default_value = "random")]
+    pub packet_target: PacketTarget,
+
+    /// Which of the target's packets: out (what it sends, default) or both (also what it receives).
+    #[arg(long, value_enum, default_value = "out")]
+    pub packet_direction: PacketDirection,
+
+    /// To and from whom: all (default) or peers (only the other nodes; clients untouched, as
+    /// --partition-scope peers). Not with --hosts.
+    #[arg(long, value_enum, default_value = "all")]
+    pub packet_scope: PacketScope,
 
     /// Private subnet for test addresses (on the harness's own bridge): /28 or larger, with room for the
     /// client at .2 and the nodes from .11 (twice as many with --partition-scope all).

@@ -62,8 +62,8 @@ pub struct FaultRunner<'a> {
     /// Faults (or heals) that did not land: each makes the run invalid, naming the pair or node.
     pub not_landed: Vec<String>,
     probes: Option<nemesis::Probes>,
-    /// Packet fault settings (tc netem).
-    pub netem: PacketSettings,
+    /// Packet fault settings (`--packet-*`).
+    pub packets: PacketSettings,
 }
 
 /// How long a fault waits for a leader to aim at before it counts as missed.
@@ -93,7 +93,7 @@ impl<'a> FaultRunner<'a> {
             active: None,
             not_landed: Vec::new(),
             probes: None,
-            netem: PacketSettings::default(),
+            packets: PacketSettings::default(),
         }
     }
 
@@ -253,7 +253,7 @@ impl<'a> FaultRunner<'a> {
                 );
                 Ok(Undo::UnskewAndHeal(target))
             }
-            other => Ok(Undo::More(self.apply_more(other, rec).await?)),
+            other => Ok(Undo::More(self.apply_more(other, leader_name, rec).await?)),
         }
     }
 

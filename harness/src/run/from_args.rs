@@ -2,7 +2,9 @@
 //! more than the options themselves follow in [`super::validate`].
 
 use super::args::RunArgs;
-use crate::settings::{Expect, PacketSettings, RunConfig, SystemKind};
+use crate::settings::{
+    Expect, PacketDirection, PacketScope, PacketSettings, RunConfig, SystemKind,
+};
 use nemesis::FaultKind;
 use node::api::Replication;
 use std::time::Duration;
@@ -151,6 +153,9 @@ impl RunConfig {
                 jitter_ms: a.packet_jitter.as_millis() as u64,
                 loss_pct: a.packet_loss,
                 duplicate_pct: a.packet_duplicate,
+                target: a.packet_target,
+                both_ways: a.packet_direction == PacketDirection::Both,
+                peers_only: a.packet_scope == PacketScope::Peers,
             },
             harness_version: env!("CARGO_PKG_VERSION"),
             store: a.store.clone(),

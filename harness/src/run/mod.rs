@@ -178,7 +178,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
             current_fault.clone(),
         );
         runner.cut_clients = cfg.partition_scope == nemesis::PartitionScope::All;
-        runner.netem = cfg.packets.clone();
+        runner.packets = cfg.packets.clone();
         let drive = drive(
             cfg,
             runner,

@@ -5,7 +5,9 @@ use crate::settings::{RunConfig, SystemKind};
 use crate::system::node::resolve_node_bin;
 use anyhow::{Context, Result};
 use nemesis::hosts::{Hosts, HostsFile, RemoteSpec};
-use nemesis::{ManagedProcess, NetConfig, Network, Partition, ProcessSpec, Supervised};
+use nemesis::{
+    ManagedProcess, NetConfig, Network, PacketAim, PacketFault, Partition, ProcessSpec, Supervised,
+};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,16 @@ impl Place {
             )),
             Some(file) => {
                 let mut hosts = Hosts::connect(file, &run_id).context("preparing the hosts")?;
+                let missing = hosts.without_netem();
+                if let Some(f) = cfg.faults.iter().find(|f| f.is_packet()) {
+                    anyhow::ensure!(
+                        missing.is_empty(),
+                        "{} on --hosts uses the hosts' netem qdisc, which the kernel of {} lacks (module \
+                         sch_netem: `modprobe sch_netem`, or Debian's linux-modules-extra)",
+                        f.name(),
+                        missing.join(", ")
+                    );
+                }
                 hosts.set_probe_port(client_port);
                 let upload = cfg.system == SystemKind::Node;
                 let mut uploaded = BTreeMap::new();
@@ -144,11 +156,23 @@ impl Place {
         }
     }
 
-    /// Puts `netem` on `node`'s link (on a host: the device carrying its address).
-    pub fn shape(&self, node: &str, netem: &nemesis::Netem) -> Result<(), nemesis::Error> {
+    /// Applies a packet fault to what `node` sends; returns how: `netfilter` in namespaces (no netem
+    /// needed), `netem` on hosts (on the device carrying its address).
+    pub fn shape(
+        &self,
+        node: &str,
+        fault: &PacketFault,
+        aim: PacketAim,
+    ) -> Result<&'static str, nemesis::Error> {
         match self {
-            Place::Local(n) => n.shape(node, netem),
-            Place::Hosts(h) => h.hosts.netem(node, &netem.args().join(" ")),
+            Place::Local(n) => n.shape(node, fault, aim),
+            Place::Hosts(_) if aim != PacketAim::default() => Err(hosts_unsupported(
+                "--packet-direction both and --packet-scope peers",
+            )),
+            Place::Hosts(h) => h
+                .hosts
+                .netem(node, &fault.netem().args().join(" "))
+                .map(|()| "netem"),
         }
     }
 

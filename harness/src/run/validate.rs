@@ -1,5 +1,5 @@
 //! Checks of a run's options that need more than their bounds ([`super::bounds`]): what the node itself
-//! would refuse, netem, the binaries and the store. Every message names the option, so a bad run is
+//! would refuse, the packet faults' tools, the binaries and the store. Every message names the option, so a bad run is
 //! refused (254) before anything is created instead of failing later with the reason in a log.
 
 use super::args::RunArgs;
@@ -32,12 +32,22 @@ fn node_options(a: &RunArgs, cfg: &RunConfig) -> Result<(), String> {
 
 fn packets(cfg: &RunConfig) -> Result<(), String> {
     // With --hosts netem is the hosts' kernel's: a host without it fails the fault's landing check.
-    if let Some(f) = cfg
-        .faults
-        .iter()
-        .find(|f| f.is_packet() && cfg.hosts_file.is_none())
-    {
-        nemesis::netem_available().map_err(|e| format!("{} needs netem: {e}", f.name()))?;
+    let Some(f) = cfg.faults.iter().find(|f| f.is_packet()) else {
+        return Ok(());
+    };
+    if cfg.hosts_file.is_some() {
+        if cfg.packets.aim() != nemesis::PacketAim::default() {
+            return Err(format!(
+                "{} on --hosts hits what a node sends, to anyone (netem): --packet-direction both and \
+                 --packet-scope peers work only in namespaces",
+                f.name()
+            ));
+        }
+        return Ok(());
+    }
+    // In namespaces: nftables for loss and duplication, iptables (NFQUEUE) for delay; no netem needed.
+    for tool in ["nft", "iptables"] {
+        nemesis::tool_available(tool).map_err(|e| format!("{} needs {tool}: {e}", f.name()))?;
     }
     Ok(())
 }

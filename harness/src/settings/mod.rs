@@ -151,6 +151,46 @@ pub struct PacketSettings {
     pub jitter_ms: u64,
     pub loss_pct: f64,
     pub duplicate_pct: f64,
+    /// Whose packets: a random node (default), the leader or a follower.
+    pub target: PacketTarget,
+    /// `--packet-direction both`: also the packets the target receives.
+    pub both_ways: bool,
+    /// `--packet-scope peers`: only packets between nodes; clients untouched.
+    pub peers_only: bool,
+}
+
+impl PacketSettings {
+    /// Which of the target's packets the faults hit.
+    pub fn aim(&self) -> nemesis::PacketAim {
+        nemesis::PacketAim {
+            both_ways: self.both_ways,
+            peers_only: self.peers_only,
+        }
+    }
+}
+
+/// `--packet-direction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PacketDirection {
+    Out,
+    Both,
+}
+
+/// `--packet-scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PacketScope {
+    All,
+    Peers,
+}
+
+/// `--packet-target`: which node's sent packets a packet fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PacketTarget {
+    #[default]
+    Random,
+    Leader,
+    Follower,
 }
 
 impl Default for PacketSettings {
@@ -160,6 +200,9 @@ impl Default for PacketSettings {
             jitter_ms: 50,
             loss_pct: 30.0,
             duplicate_pct: 30.0,
+            target: PacketTarget::Random,
+            both_ways: false,
+            peers_only: false,
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct Hosts {
     probe_port: u16,
     current: Mutex<Partition>,
     netem: Mutex<BTreeSet<String>>,
+    /// Hosts whose kernel has no netem qdisc (from the preflight).
+    no_netem: BTreeSet<String>,
     /// One channel per host held open for the run's life: `harness clean --hosts` sees the run is live.
     keepers: Vec<RemoteProcess>,
     live: bool,
@@ -58,6 +60,8 @@ if command -v nft >/dev/null 2>&1; then echo fw=nft
 elif command -v iptables >/dev/null 2>&1; then echo fw=iptables
 else missing="$missing nft(or iptables)"; fi
 [ -z "$missing" ] || {{ echo "missing tools:$missing (install nftables and iproute2)" >&2; exit 3; }}
+# Packet faults on hosts use netem: said here, so a run that names them is refused before it starts.
+if [ -e /sys/module/sch_netem ] || modprobe -n -q sch_netem 2>/dev/null; then echo netem=yes; else echo netem=no; fi
 ip -o -4 addr show | awk '{{print $4}}' | grep -q '^{escaped}/' || {{ echo "no interface has the listen address {listen}" >&2; exit 3; }}
 "#
     )
@@ -74,6 +78,7 @@ impl Hosts {
             .map(|h| (h.name.clone(), preflight_script(h.listen)))
             .collect();
         let mut firewalls = BTreeMap::new();
+        let mut no_netem = BTreeSet::new();
         for (h, r) in file.hosts.iter().zip(shared.sh_all(jobs)) {
             let out = r.map_err(|e| match e {
                 Error::Ssh { host, message } => ssh_error(
@@ -88,6 +93,9 @@ impl Hosts {
                 Firewall::Iptables
             };
             firewalls.insert(h.name.clone(), fw);
+            if out.contains("netem=no") {
+                no_netem.insert(h.name.clone());
+            }
         }
         let hosts = Hosts {
             shared,
@@ -97,6 +105,7 @@ impl Hosts {
             probe_port: 22,
             current: Mutex::new(Partition::default()),
             netem: Mutex::default(),
+            no_netem,
             keepers: Vec::new(),
             live: true,
         };
@@ -428,6 +437,11 @@ impl Hosts {
             }
         }
         Ok(())
+    }
+
+    /// The nodes whose host has no netem qdisc (packet faults cannot run there).
+    pub fn without_netem(&self) -> Vec<String> {
+        self.no_netem.iter().cloned().collect()
     }
 
     /// Puts `netem ARGS` (e.g. `delay 100ms 20ms`) on the device carrying the node's address.

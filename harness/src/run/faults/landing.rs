@@ -1,9 +1,10 @@
 //! Verifying that a fault landed: partitions by probes from inside the namespaces, process faults by the
-//! process state, packet faults by the qdisc. Every result goes into the history; a miss goes into
+//! process state, packet faults by measuring them
+//! (or, on hosts, by the qdisc). Every result goes into the history; a miss goes into
 //! `not_landed`, which makes the run invalid (exit 3) naming the pair or node.
 
 use super::FaultRunner;
-use nemesis::{Partition, Probes};
+use nemesis::{PacketFault, Partition, Probes};
 use serde_json::json;
 use std::time::Duration;
 
@@ -94,8 +95,52 @@ impl FaultRunner<'_> {
         }
     }
 
-    /// Check that `node`'s link has (or no longer has) its netem qdisc.
-    pub(super) fn check_shaped(&mut self, fault: &str, node: &str, want: bool) {
+    /// Check a packet fault on what `node` sends: on hosts by its netem qdisc; in namespaces by measuring
+    /// it with a burst of probes (`on`: the effect is there, about as asked; else gone with its rules).
+    pub(super) fn check_packets(&mut self, fault: &str, node: &str, spec: &PacketFault, on: bool) {
+        let aim = self.packets.aim();
+        let Some(net) = self.net.local() else {
+            return self.check_shaped(fault, node, on);
+        };
+        let rules = net.shaped(node);
+        let burst = net.measure_packets(node, spec, aim);
+        let verdict = match (&rules, &burst) {
+            (Err(e), _) => Err(format!("reading {node}'s rules: {e}")),
+            (_, Err(e)) => Err(format!("measuring {node}'s packets: {e}")),
+            (Ok(r), _) if *r != on => Err(format!(
+                "{node}'s packet rules are {}",
+                if on { "missing" } else { "still there" }
+            )),
+            (_, Ok(b)) => spec.judge(b, aim, on).map_err(|e| format!("{node}: {e}")),
+        };
+        self.event(
+            "landing",
+            json!({"fault": fault, "node": node, "landed": verdict.is_ok(), "asked": spec.asked(aim), "aim": aim,
+                   "measured": burst.as_ref().ok().map(|b| spec.measured(b)), "burst": burst.as_ref().ok(),
+                   "rules": rules.as_ref().ok(), "mechanism": nemesis::PACKET_MECHANISM}),
+        );
+        if let Err(e) = verdict {
+            self.miss(fault, e);
+        }
+    }
+
+    /// Before a packet fault is removed: whether it held all along (a dead delay thread let packets
+    /// through undelayed, which makes the run invalid).
+    pub(super) fn check_packet_health(&mut self, node: &str) {
+        let Some(Some(health)) = self.net.local().map(|n| n.packet_fault_health(node)) else {
+            return;
+        };
+        if let Err(e) = health {
+            self.event(
+                "landing",
+                json!({"fault": "packet-delay", "node": node, "landed": false, "reason": e}),
+            );
+            self.miss("packet-delay", e);
+        }
+    }
+
+    /// Check that `node`'s link has (or no longer has) its netem qdisc (on hosts).
+    fn check_shaped(&mut self, fault: &str, node: &str, want: bool) {
         let shaped = self.net.shaped(node);
         self.event(
             "landing",

@@ -3,8 +3,9 @@
 
 use super::landing::ProcState;
 use super::{FaultRecord, FaultRunner};
+use crate::settings::PacketTarget;
 use anyhow::{bail, Context, Result};
-use nemesis::{FaultKind, Netem};
+use nemesis::{FaultKind, PacketFault};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde_json::json;
@@ -15,7 +16,7 @@ pub enum MoreUndo {
     Resume(String),
     RestartAll(Vec<String>),
     Restart(String),
-    Unshape(String),
+    Unshape(String, PacketFault),
 }
 
 /// Faults aimed at any node (or all), so no leader is needed to aim them.
@@ -26,10 +27,67 @@ pub fn any_node(kind: FaultKind) -> bool {
     ) || kind.is_packet()
 }
 
+/// A packet fault as people say it (`delay 200ms ± 50ms`, `loss 30%`).
+fn describe(f: &PacketFault) -> String {
+    match f {
+        PacketFault::Delay {
+            delay_ms,
+            jitter_ms,
+        } => format!("delay {delay_ms}ms ± {jitter_ms}ms"),
+        PacketFault::Loss { pct } => format!("loss {pct}%"),
+        PacketFault::Duplicate { pct } => format!("duplicate {pct}%"),
+    }
+}
+
 impl FaultRunner<'_> {
+    /// The packet fault `kind` with the run's `--packet-*` settings.
+    fn packet_fault(&self, kind: FaultKind) -> PacketFault {
+        let s = &self.packets;
+        match kind {
+            FaultKind::PacketDelay => PacketFault::Delay {
+                delay_ms: s.delay_ms,
+                jitter_ms: s.jitter_ms,
+            },
+            FaultKind::PacketLoss => PacketFault::Loss { pct: s.loss_pct },
+            _ => PacketFault::Duplicate {
+                pct: s.duplicate_pct,
+            },
+        }
+    }
+
+    /// The node whose sent packets the fault hits (`--packet-target`); sets the record's role.
+    fn packet_target(
+        &mut self,
+        nodes: &[String],
+        leader: Option<&str>,
+        random: String,
+        rec: &mut FaultRecord,
+    ) -> Result<String> {
+        let target = match (self.packets.target, leader) {
+            (PacketTarget::Random, _) => random,
+            (_, None) => bail!("no leader found to aim --packet-target at"),
+            (PacketTarget::Leader, Some(l)) => l.to_string(),
+            (PacketTarget::Follower, Some(l)) => nodes
+                .iter()
+                .filter(|n| n.as_str() != l)
+                .collect::<Vec<_>>()
+                .choose(&mut self.rng)
+                .map(|n| n.to_string())
+                .context("no follower to aim at")?,
+        };
+        rec.role = match leader {
+            Some(l) if l == target => "leader",
+            Some(_) => "follower",
+            None => "any",
+        }
+        .into();
+        Ok(target)
+    }
+
     pub(super) async fn apply_more(
         &mut self,
         kind: FaultKind,
+        leader: Option<&str>,
         rec: &mut FaultRecord,
     ) -> Result<MoreUndo> {
         let nodes = self.cluster.names();
@@ -68,30 +126,18 @@ impl FaultRunner<'_> {
                 Ok(MoreUndo::Restart(random))
             }
             k if k.is_packet() => {
-                let s = &self.netem;
-                let netem = match k {
-                    FaultKind::PacketDelay => Netem {
-                        delay_ms: Some((s.delay_ms, s.jitter_ms)),
-                        ..Netem::default()
-                    },
-                    FaultKind::PacketLoss => Netem {
-                        loss_pct: Some(s.loss_pct),
-                        ..Netem::default()
-                    },
-                    _ => Netem {
-                        duplicate_pct: Some(s.duplicate_pct),
-                        ..Netem::default()
-                    },
-                };
-                self.net.shape(&random, &netem)?;
+                let fault = self.packet_fault(k);
+                let random = self.packet_target(&nodes, leader, random, rec)?;
+                let aim = self.packets.aim();
+                let how = self.net.shape(&random, &fault, aim)?;
                 rec.targets = vec![random.clone()];
-                rec.detail = format!("netem {} on {random}'s link", netem.args().join(" "));
+                rec.detail = format!("{} on what {random} sends ({how})", describe(&fault));
                 self.event(
-                    "start-netem",
-                    json!({"fault": k.name(), "nodes": [&random], "netem": netem}),
+                    "start-packet-fault",
+                    json!({"fault": k.name(), "nodes": [&random], "role": rec.role, "term": rec.term, "spec": fault, "aim": aim, "mechanism": how}),
                 );
-                self.check_shaped(k.name(), &random, true);
-                Ok(MoreUndo::Unshape(random))
+                self.check_packets(k.name(), &random, &fault, true);
+                Ok(MoreUndo::Unshape(random, fault))
             }
             other => bail!("{} is not a fault this harness applies", other.name()),
         }
@@ -116,10 +162,12 @@ impl FaultRunner<'_> {
                 self.event("restart", json!({"nodes": &nodes}));
                 self.check_processes("restart", &nodes, ProcState::Running);
             }
-            MoreUndo::Unshape(n) => {
+            MoreUndo::Unshape(n, fault) => {
+                // Before the removal: a delay thread that died mid-fault makes the run invalid.
+                self.check_packet_health(&n);
                 self.net.unshape(&n)?;
-                self.event("stop-netem", json!({"nodes": [&n]}));
-                self.check_shaped("heal", &n, false);
+                self.event("stop-packet-fault", json!({"nodes": [&n]}));
+                self.check_packets("heal", &n, &fault, false);
             }
         }
         Ok(())
