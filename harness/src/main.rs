@@ -63,9 +63,11 @@ fn main() -> ExitCode {
         let code = node::cli::main_with_args(std::iter::once("harness node".into()).chain(argv));
         return ExitCode::from(u8::try_from(code).unwrap_or(exit::CRASH));
     }
+    // The ZooKeeper client warns on every refused reconnect, which faults cause on purpose.
+    let quiet = "warn,zookeeper_client=error";
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| quiet.into()),
         )
         .with_writer(std::io::stderr)
         .init();

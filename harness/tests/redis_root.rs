@@ -77,7 +77,13 @@ fn root_redis_async_loses_acknowledged_appends_when_the_master_is_cut_off() {
     if !redis(test) {
         return;
     }
-    for res in runs(test, "async", "partition-leader", &["1", "2", "3", "4", "5"], &[1]) {
+    for res in runs(
+        test,
+        "async",
+        "partition-leader",
+        &["1", "2", "3", "4", "5"],
+        &[1],
+    ) {
         assert!(lost(&res) > 0, "no acknowledged append lost: {res:#}");
         assert_eq!(res["guarantees"]["read_your_writes"], false, "{res:#}");
     }
