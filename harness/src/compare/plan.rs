@@ -137,7 +137,14 @@ impl CellSpec {
     /// Options a preset gives its cells unless the user's `--extra` sets them: (option, value).
     pub fn defaults(&self) -> Vec<(&'static str, &'static str)> {
         // The systems' own clients keep the run's timeouts and cannot bind a source address per session.
-        if !self.preset || self.system.is_some() {
+        if let Some(system) = &self.system {
+            let kind = system.parse::<SystemKind>().ok();
+            return match kind.and_then(SystemKind::failover_fault_duration) {
+                Some(d) if self.nemesis != "none" => vec![("--fault-duration", d)],
+                _ => Vec::new(),
+            };
+        }
+        if !self.preset {
             return Vec::new();
         }
         let timeout = if self.nemesis == "clock-skew-beyond" {
@@ -338,6 +345,15 @@ pub fn explicit_cells(n: &Narrowing, workload: &str) -> Vec<CellSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patroni_faults_outlast_its_failover_and_other_systems_keep_their_defaults() {
+        for c in preset_cells(Preset::Systems, &Narrowing::default()) {
+            let long = c.defaults().contains(&("--fault-duration", "12s"));
+            let patroni_fault = c.system.as_deref() == Some("patroni") && c.nemesis != "none";
+            assert_eq!(long, patroni_fault, "{}", c.label());
+        }
+    }
 
     #[test]
     fn presets_have_their_matrices_and_narrow() {

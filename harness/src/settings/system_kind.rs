@@ -87,6 +87,16 @@ impl SystemKind {
         }
     }
 
+    /// How long a fault must last for the system to fail over, where its default fault (3 s) is too
+    /// short: Patroni promotes a standby only once the primary's leader key expires (about 9 s into a
+    /// partition here), so a shorter fault shows nothing of its replication mode.
+    pub fn failover_fault_duration(self) -> Option<&'static str> {
+        match self {
+            SystemKind::Patroni => Some("12s"),
+            _ => None,
+        }
+    }
+
     /// Whether the system elects a leader that faults can be aimed at (its own default setup).
     pub fn has_leader(self) -> bool {
         self != SystemKind::Galera
