@@ -15,7 +15,7 @@ use crate::settings::{RunConfig, SystemKind};
 use crate::store::RunDir;
 use anyhow::{Context, Result};
 use clap::{Args, Parser};
-use expect::{Expect, Verdict};
+use expect::{Expect, Verdict, Want};
 use plan::CellSpec;
 use serde::Serialize;
 use serde_json::Value;
@@ -187,6 +187,21 @@ impl Cell {
             .known_bugs
             .iter()
             .map(|b| {
+                // A bug can only be told apart where the cell expects what it breaks to hold.
+                let told_apart = self
+                    .expect
+                    .checks
+                    .iter()
+                    .any(|c| matches!(c.want, Want::Holds) && b.breaks.contains(&c.guarantee));
+                if !told_apart {
+                    return format!(
+                        "{} ({}; {}): not told apart here, as this cell allows what it breaks ({})",
+                        b.id,
+                        b.what,
+                        b.versions,
+                        b.breaks.join(", ")
+                    );
+                }
                 let hits = self
                     .runs
                     .iter()
@@ -387,6 +402,38 @@ pub fn run(a: CompareArgs) -> Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_known_bug_is_counted_only_where_the_cell_can_tell_it_apart() {
+        let cells = plan::preset_cells(plan::Preset::Systems, &plan::Narrowing::default());
+        let cell = |label: &str, lost: u64| {
+            let spec = cells
+                .iter()
+                .find(|c| c.label() == label)
+                .expect(label)
+                .clone();
+            let results = serde_json::json!({"guarantees": {"linearizable": false},
+                                             "lost_writes": {"count": lost, "judged": 50}});
+            Cell {
+                expect: systems::expected("redis", &spec),
+                spec,
+                runs: vec![RunResult {
+                    seed: 1,
+                    exit_code: 1,
+                    dir: PathBuf::new(),
+                    results,
+                }],
+            }
+        };
+        // `wait` under a crash promises no loss: a loss there is the bug.
+        let wait = cell("redis wait × kill-leader", 4).known_bug_lines();
+        assert!(wait[0].ends_with("hit in 1 of 1 runs"), "{wait:?}");
+        let wait = cell("redis wait × kill-leader", 0).known_bug_lines();
+        assert!(wait[0].ends_with("not hit in 1 runs"), "{wait:?}");
+        // `async` under a partition loses by design, so the same loss says nothing about the bug.
+        let lines = cell("redis async × partition-leader", 4).known_bug_lines();
+        assert!(lines[0].contains("not told apart here"), "{lines:?}");
+    }
 
     fn compare_args(argv: &[&str]) -> CompareArgs {
         #[derive(Parser)]
