@@ -111,7 +111,10 @@ fn g_single_read_skew() {
     );
     assert_eq!(r.verdict.strongest, vec![Consistency::ReadCommitted]);
     let s = &r.anomalies[0].sentence;
-    assert!(s.contains("T0 appended 1 to x after T1 read x without it (rw)"), "{s}");
+    assert!(
+        s.contains("T0 appended 1 to x after T1 read x without it (rw)"),
+        "{s}"
+    );
     exactly(
         "{:type :ok :value [[:w :x 1] [:w :y 1]]}
          {:type :ok :value [[:r :x nil] [:r :y 1]]}",
@@ -172,8 +175,16 @@ fn lost_update_and_its_cycle() {
 
 #[test]
 fn internal_inconsistency() {
-    exactly("{:type :ok :value [[:append :x 1] [:r :x []]]}", LA, &["internal"]);
-    exactly("{:type :ok :value [[:w :x 1] [:r :x 2]]} {:type :ok :value [[:w :x 2]]}", RW, &["internal"]);
+    exactly(
+        "{:type :ok :value [[:append :x 1] [:r :x []]]}",
+        LA,
+        &["internal"],
+    );
+    exactly(
+        "{:type :ok :value [[:w :x 1] [:r :x 2]]} {:type :ok :value [[:w :x 2]]}",
+        RW,
+        &["internal"],
+    );
 }
 
 #[test]

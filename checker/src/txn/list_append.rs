@@ -89,6 +89,21 @@ pub fn analyze(h: &TxnHistory, found: &mut Found) -> Result<EdgeList, String> {
                     });
                 }
             }
+            // A read cannot show what its own transaction appends only later.
+            let future = mops[j + 1..].iter().find_map(|p| match *p {
+                Mop::Append { key, value } if key == k && got.contains(&value) => Some(value),
+                _ => None,
+            });
+            if let Some(v) = future {
+                found.add("internal", vec![i], || {
+                    format!(
+                        "{} read {}={}, which holds {v}, an append it makes only later",
+                        t(i as u64),
+                        key(k),
+                        list_words(got)
+                    )
+                });
+            }
             reads.push(Read {
                 txn: i as u32,
                 key: k,

@@ -113,6 +113,13 @@ pub fn analyze(h: &TxnHistory, found: &mut Found) -> Result<EdgeList, String> {
                             t(w.txn)
                         )
                     }),
+                    Some(w) if w.txn == i as u32 => found.add("internal", vec![i], || {
+                        format!(
+                            "{} read {}={v}, a value it writes only later",
+                            t(i as u64),
+                            key(k)
+                        )
+                    }),
                     Some(w) => {
                         if !w.last && w.txn != i as u32 {
                             found.add("G1b", vec![w.txn as usize, i], || {
