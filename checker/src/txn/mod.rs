@@ -18,6 +18,7 @@ mod history;
 mod list_append;
 mod read;
 mod rw_register;
+pub mod synth;
 mod words;
 
 pub use anomaly::Anomaly;
