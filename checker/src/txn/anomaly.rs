@@ -56,3 +56,15 @@ pub fn list_words(xs: &[i64]) -> String {
         )
     }
 }
+
+/// How many transactions an anomaly about a group (a lost update) names.
+pub const KEPT_TXNS: usize = 8;
+
+/// `T1, T4, T9` or, for a large group, the first few `and 1234 more`.
+pub fn some_names(txns: &[u32]) -> String {
+    let shown: Vec<String> = txns.iter().take(KEPT_TXNS).map(|&x| t(x)).collect();
+    match txns.len().saturating_sub(KEPT_TXNS) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}

@@ -12,8 +12,11 @@ pub struct Cycle {
     pub edges: Vec<u32>,
 }
 
-/// How many anti-dependency edges a G-single search tries per component before settling for G2-item.
+/// How many anti-dependency edges a G-single search tries per component before settling for G2-item;
+/// fewer in a huge component, where each try is a search over all of it.
 const SINGLE_TRIES: usize = 256;
+const SINGLE_TRIES_HUGE: usize = 8;
+const HUGE: usize = 10_000;
 
 /// One cycle for each strongly connected component of the whole graph.
 pub fn find_cycles(g: &Graph) -> Vec<Cycle> {
@@ -57,6 +60,11 @@ fn classify(g: &Graph, comp: &[u32], inside: &dyn Fn(u32) -> bool, extra: u8) ->
         }
     }
     // G-single: an rw edge u -> v closed by a path v ~> u without rw.
+    let budget = if comp.len() > HUGE {
+        SINGLE_TRIES_HUGE
+    } else {
+        SINGLE_TRIES
+    };
     let mut tries = 0;
     for &u in comp {
         for &e in g.out(u) {
@@ -69,11 +77,11 @@ fn classify(g: &Graph, comp: &[u32], inside: &dyn Fn(u32) -> bool, extra: u8) ->
                 return Some(path);
             }
             tries += 1;
-            if tries >= SINGLE_TRIES {
+            if tries >= budget {
                 break;
             }
         }
-        if tries >= SINGLE_TRIES {
+        if tries >= budget {
             break;
         }
     }

@@ -32,6 +32,10 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// At most this many anti-dependency edges leave one read towards writes whose place in the version order
+/// is only partly known (unseen appends, writes after nil): keeps the graph linear in the history.
+const MAX_FANOUT: usize = 64;
+
 /// Which kind of object the micro-ops act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -3,7 +3,7 @@
 //! read v and then wrote v' puts v before v'. A read of v anti-depends (rw) on every write known to
 //! follow v, which is sound even where the order between those writes is unknown.
 
-use super::anomaly::{t, Found};
+use super::anomaly::{t, Found, KEPT_TXNS};
 use super::graph::{EdgeList, RW, WR, WW};
 use super::history::{Mop, ReadValue, Status, TxnHistory};
 use rustc_hash::FxHashMap;
@@ -167,7 +167,8 @@ pub fn analyze(h: &TxnHistory, found: &mut Found) -> Result<EdgeList, String> {
                     .map(|&v2| (v2, writers[&(k, v2)].txn)),
             ),
         };
-        for (v2, w) in nexts {
+        // Capped as in list-append: many readers of nil must not make the graph quadratic.
+        for (v2, w) in nexts.take(super::MAX_FANOUT) {
             if Some(w) != source {
                 edges.add(r, w, RW, k, v2);
             }
@@ -183,9 +184,9 @@ pub fn analyze(h: &TxnHistory, found: &mut Found) -> Result<EdgeList, String> {
     let mut groups: Vec<_> = lost.into_iter().filter(|(_, v)| v.len() > 1).collect();
     groups.sort_unstable();
     for ((k, x), txns) in groups {
-        let names: Vec<String> = txns.iter().map(|&x| t(x)).collect();
-        found.add("lost-update", txns.iter().map(|&x| x as usize).collect(), || {
-            format!("{} all read {}={} and each wrote {}: all but one of their updates was made without seeing the others (lost update)", names.join(", "), key(k), show(x), key(k))
+        let names = super::anomaly::some_names(&txns);
+        found.add("lost-update", txns.iter().take(KEPT_TXNS).map(|&x| x as usize).collect(), || {
+            format!("{} all read {}={} and each wrote {}: all but one of their updates was made without seeing the others (lost update)", names, key(k), show(x), key(k))
         });
     }
     Ok(edges)
