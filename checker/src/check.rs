@@ -204,6 +204,15 @@ pub fn try_check_with(
         }
         ModelKind::Kv => check_model_with(history, KvModel::new(), opts, methods),
         ModelKind::ListAppend => crate::append::check_result(history),
+        ModelKind::RwRegister => Err(ParseError::UnsupportedOp {
+            at: history
+                .ops
+                .first()
+                .map_or(Location::Event(1), |o| Location::Line(o.invoke_line)),
+            message: "rw-register transactions are checked by checker::txn::check_txn \
+                      (harness check --model rw-register), not by the linearizability search"
+                .into(),
+        }),
     }
 }
 

@@ -23,6 +23,7 @@ mod pairer;
 mod parse;
 mod parse_error;
 mod search;
+pub mod txn;
 
 pub use check::{
     check, check_model, check_model_with, try_check, try_check_with, CheckOptions, CheckResult,

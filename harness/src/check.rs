@@ -3,6 +3,8 @@
 use crate::exit;
 
 mod ladder;
+mod txn;
+use checker::txn::Consistency;
 use checker::{CheckOptions, CheckResult, Method, ModelKind, Validity};
 use clap::Args;
 use serde::Serialize;
@@ -30,6 +32,12 @@ pub struct CheckArgs {
     /// Default: guessed from the ops.
     #[arg(long, value_name = "NAME")]
     pub model: Option<ModelKind>,
+
+    /// Transactional histories (Elle `:txn` ops with several micro-ops, list-append or rw-register): the
+    /// consistency model to check against: strict-serializable (default), serializable,
+    /// snapshot-isolation, repeatable-read, read-committed or read-uncommitted.
+    #[arg(long, value_name = "MODEL")]
+    pub consistency: Option<Consistency>,
 
     /// Give up with verdict unknown (exit 2) after this many seconds (at most 86400); 0 means no limit.
     #[arg(long, value_name = "S", default_value_t = 120.0)]
@@ -110,8 +118,19 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         );
         return Ok(exit::BAD_ARGS);
     }
+    if let Some(model) = txn::asked(&args) {
+        return txn::run(&args, model, None);
+    }
     let history = match checker::load_history(&args.file) {
         Ok(h) => h,
+        // Elle's own histories often list completions only, without :process: try them as transactions.
+        Err(e) if matches!(args.model, None | Some(ModelKind::ListAppend)) => {
+            return txn::run(
+                &args,
+                checker::txn::TxnModel::ListAppend,
+                Some(e.to_string()),
+            );
+        }
         Err(e) => {
             eprintln!("harness check: {}: {e}", args.file.display());
             return Ok(exit::BAD_ARGS);
@@ -121,6 +140,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         eprintln!("harness check: warning: the last line of {} was cut short (a crashed run?) and was ignored", args.file.display());
     }
     let model = args.model.unwrap_or_else(|| history.guess_model());
+    if model == ModelKind::ListAppend && txn::needs_txn_checker(&history) {
+        return txn::run(&args, checker::txn::TxnModel::ListAppend, None);
+    }
     if model == ModelKind::ListAppend {
         return ladder::run(&args, history);
     }

@@ -105,14 +105,18 @@ pub enum ModelKind {
     /// A list per key: `append` of unique integers, `read` of the whole list (Elle's list-append);
     /// checked by inference (`checker::append`), not by search.
     ListAppend,
+    /// Registers per key in Elle transactions (`[:w k v]`, `[:r k v]`, unique writes); checked for
+    /// transactional consistency by `checker::txn`, not by search.
+    RwRegister,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 4] = [
+    pub const ALL: [ModelKind; 5] = [
         ModelKind::Register,
         ModelKind::CasRegister,
         ModelKind::Kv,
         ModelKind::ListAppend,
+        ModelKind::RwRegister,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -121,6 +125,7 @@ impl ModelKind {
             ModelKind::CasRegister => "cas-register",
             ModelKind::Kv => "kv",
             ModelKind::ListAppend => "list-append",
+            ModelKind::RwRegister => "rw-register",
         }
     }
 }
@@ -133,7 +138,7 @@ impl fmt::Display for ModelKind {
 
 /// An unknown model name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown model {0:?}: expected register, cas-register, kv or list-append")]
+#[error("unknown model {0:?}: expected register, cas-register, kv, list-append or rw-register")]
 pub struct UnknownModel(pub String);
 
 impl FromStr for ModelKind {
@@ -145,6 +150,7 @@ impl FromStr for ModelKind {
             "cas-register" | "cas_register" | "casregister" => Ok(ModelKind::CasRegister),
             "kv" | "key-value" => Ok(ModelKind::Kv),
             "list-append" | "list_append" | "append" => Ok(ModelKind::ListAppend),
+            "rw-register" | "rw_register" => Ok(ModelKind::RwRegister),
             _ => Err(UnknownModel(s.to_string())),
         }
     }

@@ -1,0 +1,136 @@
+//! `harness check FILE --model list-append|rw-register` on Elle transactions (`:f :txn` with several
+//! micro-ops): the transactional checker's verdict against `--consistency`, every anomaly as a sentence.
+
+use super::CheckArgs;
+use crate::exit;
+use checker::txn::{check_txn, load_txn_history, Consistency, TxnModel, TxnOptions, TxnReport};
+use checker::{History, ModelKind};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Whether the arguments alone send the file to the transactional checker.
+pub fn asked(args: &CheckArgs) -> Option<TxnModel> {
+    match (args.model, args.consistency) {
+        (Some(ModelKind::RwRegister), _) => Some(TxnModel::RwRegister),
+        (Some(ModelKind::ListAppend) | None, Some(_)) => Some(TxnModel::ListAppend),
+        _ => None,
+    }
+}
+
+/// Whether a parsed list-append history holds transactions the per-key checker cannot take (more or
+/// fewer than one micro-op).
+pub fn needs_txn_checker(history: &History) -> bool {
+    history
+        .ops
+        .iter()
+        .any(|o| o.f == "txn" && o.value.as_array().is_none_or(|m| m.len() != 1))
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    file: String,
+    elapsed_ms: f64,
+    #[serde(flatten)]
+    report: &'a TxnReport,
+}
+
+/// Reads and checks the file; a list-append reading that meets `:w` micro-ops is retried as
+/// rw-register unless the model was given. `fallback` is an error to show instead of ours when the
+/// file was not meant for this checker.
+pub fn run(args: &CheckArgs, model: TxnModel, fallback: Option<String>) -> anyhow::Result<u8> {
+    let start = Instant::now();
+    let mut model = model;
+    let mut loaded = load_txn_history(&args.file, model);
+    if args.model.is_none() && model == TxnModel::ListAppend {
+        if let Err(e) = &loaded {
+            if e.to_string().contains("micro-op :w ") {
+                model = TxnModel::RwRegister;
+                loaded = load_txn_history(&args.file, model);
+            }
+        }
+    }
+    let history = match loaded {
+        Ok(h) => h,
+        Err(e) => {
+            let msg = fallback.unwrap_or_else(|| e.to_string());
+            eprintln!("harness check: {}: {msg}", args.file.display());
+            return Ok(exit::BAD_ARGS);
+        }
+    };
+    let opts = TxnOptions {
+        consistency: args.consistency.unwrap_or(Consistency::StrictSerializable),
+    };
+    let report = match check_txn(&history, model, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("harness check: {}: {e}", args.file.display());
+            return Ok(exit::BAD_ARGS);
+        }
+    };
+    let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
+    if args.json {
+        let j = JsonReport {
+            file: args.file.display().to_string(),
+            elapsed_ms,
+            report: &report,
+        };
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else {
+        print_report(args, &report, elapsed_ms);
+    }
+    Ok(if report.valid {
+        exit::VALID
+    } else {
+        exit::INVALID
+    })
+}
+
+fn names(cs: &[Consistency]) -> String {
+    if cs.is_empty() {
+        return "none".into();
+    }
+    cs.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn print_report(args: &CheckArgs, r: &TxnReport, elapsed_ms: f64) {
+    println!("{}", args.file.display());
+    let verdict = if r.valid {
+        format!("valid: {}", r.consistency)
+    } else {
+        format!("invalid: not {}", r.consistency)
+    };
+    println!(
+        "{verdict} ({}): {} txns ({} ok, {} info, {} fail), {} micro-ops on {} keys, checked in {elapsed_ms:.1} ms",
+        r.model.as_str(), r.txns, r.ok, r.info, r.fail, r.micro_ops, r.keys
+    );
+    if !r.ruled_out_by.is_empty() {
+        println!("ruled out by: {}", r.ruled_out_by.join(", "));
+    }
+    println!(
+        "strongest model still consistent: {}",
+        names(&r.verdict.strongest)
+    );
+    if !r.verdict.not.is_empty() {
+        println!(
+            "not: {}; also not: {}",
+            names(&r.verdict.not),
+            names(&r.verdict.also_not)
+        );
+    }
+    if !r.anomalies.is_empty() {
+        println!("anomalies:");
+        for (name, n) in &r.anomaly_counts {
+            println!("  {name} ({n}):");
+            for a in r.anomalies.iter().filter(|a| &a.name == name) {
+                println!("    - {}", a.sentence);
+            }
+        }
+        println!("transactions named above:");
+        for (t, line) in &r.named_txns {
+            println!("  T{t}: {line}");
+        }
+    }
+    for n in &r.not_checked {
+        println!("not checked: {n}");
+    }
+}
