@@ -59,9 +59,18 @@ fn main() -> ExitCode {
     // `harness node ...` is the node itself (one build serves both); it installs its own logging, so it
     // is dispatched before the harness's.
     let mut argv = std::env::args_os();
-    if argv.nth(1).is_some_and(|a| a == "node") {
+    let first = argv.nth(1);
+    if first.as_ref().is_some_and(|a| a == "node") {
         let code = node::cli::main_with_args(std::iter::once("harness node".into()).chain(argv));
         return ExitCode::from(u8::try_from(code).unwrap_or(exit::CRASH));
+    }
+    // The packet helper the harness uploads to `--hosts` hosts (internal, not in --help).
+    if first
+        .as_ref()
+        .is_some_and(|a| a == nemesis::PACKET_DELAY_COMMAND || a == nemesis::PACKET_PROBE_COMMAND)
+    {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        return ExitCode::from(nemesis::packet_helper_main(&args));
     }
     // The ZooKeeper client warns on every refused reconnect, which faults cause on purpose.
     let quiet = "warn,zookeeper_client=error";

@@ -114,6 +114,10 @@ fn assert_nothing_left_within(rig: &SshRig, limit: Duration) {
             if in_ns(ns, &["tc", "qdisc", "show"]).contains("netem") {
                 left.push(format!("{n}: netem qdisc"));
             }
+            let chains = in_ns(ns, &["iptables", "-w", "-S"]);
+            if chains.contains(" lh") {
+                left.push(format!("{n}: iptables {chains}"));
+            }
             left.extend(strays(ns).into_iter().map(|s| format!("{n}: process {s}")));
         }
         left.extend(
@@ -365,17 +369,27 @@ fn root_hosts_preflight_refuses_before_anything_starts() {
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     assert!(err.contains("not trusted"), "{err}");
     assert_nothing_left(&rig);
-    // Packet faults on hosts use their netem: a kernel without it is named before anything starts.
-    match nemesis::netem_available() {
-        Err(_) => {
-            let out = run_on_hosts(&rig, &["--nemesis", "packet-loss"], store.path());
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
-            assert!(err.contains("netem") && err.contains("n1"), "{err}");
-            assert_nothing_left(&rig);
-        }
-        Ok(()) => eprintln!("{test}: this kernel has netem; the no-netem refusal is not shown"),
-    }
+    // Packet faults on hosts need no netem: a run lands one, measured between the hosts, and leaves nothing.
+    let out = run_on_hosts(
+        &rig,
+        &["--mode", "read-index", "--nemesis", "packet-loss"],
+        store.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let landings: Vec<Value> = history(store.path())
+        .into_iter()
+        // The fault's own landing, and the heal's (measured gone).
+        .filter(|e| e["f"] == "landing" && e["value"]["mechanism"].is_string())
+        .collect();
+    assert!(
+        landings.len() >= 2
+            && landings
+                .iter()
+                .all(|e| e["value"]["landed"] == true
+                    && e["value"]["mechanism"] == "netfilter (host)"),
+        "{landings:#?}"
+    );
+    assert_nothing_left(&rig);
     // A malformed hosts file is a bad argument.
     std::fs::write(&bad, "n1 = 5\n").unwrap();
     let out = Command::new(harness_bin())
@@ -436,4 +450,95 @@ fn hosts_bad_input_is_a_bad_argument() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(254), "{}", describe(&out));
+}
+
+/// Packet delay, loss and duplication on hosts without netem (this kernel has none): iptables NFQUEUE held
+/// by `harness nemesis-delay` on the host, an nft netdev dup table; each measured by probes between the
+/// hosts within the tolerance, gone after removal, its helper's death seen, and nothing left after
+/// teardown or (for a crashed run) `clean_hosts`. About 30 s, most of it uploading the debug harness.
+#[test]
+fn root_hosts_packet_faults_land_without_netem() {
+    use nemesis::hosts::{clean_hosts, Hosts, HostsFile, PacketHelper, HOST_MECHANISM};
+    use nemesis::PacketFault;
+    let test = "root_hosts_packet_faults_land_without_netem";
+    let _one_at_a_time = cluster_lock();
+    let Some(rig) = rig(test) else { return };
+    let file = HostsFile::load(&rig.hosts_file()).unwrap();
+    // This thread, the SSH runtime it starts and its ssh processes live in the control namespace.
+    nemesis::enter_netns(rig.control_netns()).unwrap();
+    let started = Instant::now();
+    let mut hosts = Hosts::connect(&file, "p1x").expect("connect");
+    let helper = |hosts: &Hosts| PacketHelper {
+        remote: hosts.upload_all(&harness_bin()).expect("upload"),
+        log_dir: rig.dir().join("logs"),
+    };
+    let h = helper(&hosts);
+    hosts.set_packet_helper(h.clone());
+
+    let faults = [
+        PacketFault::Delay {
+            delay_ms: 200,
+            jitter_ms: 0,
+        },
+        PacketFault::Loss { pct: 20.0 },
+        PacketFault::Duplicate { pct: 20.0 },
+    ];
+    for f in &faults {
+        assert_eq!(hosts.shape("n1", f).expect("shape"), HOST_MECHANISM);
+        assert!(hosts.shaped("n1").unwrap(), "{f:?}: rules read back");
+        assert!(!hosts.shaped("n2").unwrap());
+        let on = hosts.measure_packets("n1", f).expect("measure");
+        let got = f.measured(&on);
+        let (lo, hi) = match f {
+            PacketFault::Delay { .. } => (160.0, 240.0),
+            _ => (12.0, 28.0),
+        };
+        assert!(
+            on.sent >= 500 || matches!(f, PacketFault::Delay { .. }),
+            "{on:?}"
+        );
+        assert!(
+            (lo..=hi).contains(&got),
+            "{f:?} measured {got:.1} (want {lo}..{hi}): {on:?}"
+        );
+        assert_eq!(hosts.packet_fault_health("n1"), Some(Ok(0)));
+        hosts.unshape("n1").expect("unshape");
+        assert!(!hosts.shaped("n1").unwrap(), "{f:?}: every rule removed");
+        let off = hosts.measure_packets("n1", f).expect("measure after");
+        let got = f.measured(&off);
+        let gone = match f {
+            PacketFault::Delay { .. } => 40.0,
+            _ => 4.0,
+        };
+        assert!(got < gone, "{f:?} still {got:.1} after removal: {off:?}");
+        eprintln!("{f:?}: on {on:?}, off {off:?}");
+    }
+
+    // The helper's death is seen: the fault no longer holds.
+    hosts.shape("n2", &faults[0]).unwrap();
+    hosts.kill_packet_helper("n2").unwrap();
+    let health = hosts.packet_fault_health("n2").unwrap().unwrap_err();
+    assert!(health.contains("died"), "{health}");
+    // Teardown removes the rest (n2's chain, n3's table and helper).
+    hosts.shape("n3", &faults[2]).unwrap();
+    hosts.shape("n1", &faults[1]).unwrap();
+    hosts.teardown().unwrap();
+    drop(hosts); // its SSH connections
+    assert_nothing_left(&rig);
+
+    // A crashed run's chains, tables and helpers go with `clean_hosts`.
+    let mut crashed = Hosts::connect(&file, "p2x").expect("connect");
+    crashed.set_packet_helper(helper(&crashed));
+    crashed.shape("n1", &faults[0]).unwrap();
+    crashed.shape("n2", &faults[2]).unwrap();
+    // --force sweeps it as if its controller were gone (a live run's keeper would otherwise protect it).
+    let report = clean_hosts(&file, true).unwrap().to_string();
+    assert!(
+        report.contains("deleted iptables chain lhp2xqn1"),
+        "{report}"
+    );
+    assert!(report.contains("deleted nft table lhp2xdn2"), "{report}");
+    drop(crashed);
+    assert_nothing_left(&rig);
+    eprintln!("{test}: {:?}", started.elapsed());
 }

@@ -44,7 +44,9 @@ pub use netns::{
 pub use network::Network;
 pub use owner::{emergency_teardown, read_markers, start_ticks, Owner, OWNER_DIR};
 pub use packet::{
-    tool_available, Aim as PacketAim, Burst, PacketFault, ECHO_PORT, MECHANISM as PACKET_MECHANISM,
+    helper_main as packet_helper_main, tool_available, Aim as PacketAim, Burst, PacketFault,
+    DELAY_COMMAND as PACKET_DELAY_COMMAND, ECHO_PORT, MECHANISM as PACKET_MECHANISM,
+    PROBE_COMMAND as PACKET_PROBE_COMMAND,
 };
 pub use partition::{partition_for, Partition, PartitionScope};
 pub use process::{ManagedProcess, ProcessSpec};

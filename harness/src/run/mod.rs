@@ -104,7 +104,13 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
     let recorder =
         Recorder::create(&dir.path("history.jsonl")).context("creating history.jsonl")?;
     // Declared before the cluster, so it is dropped (torn down) after the processes are gone.
-    let placed = place::Place::create(cfg, run_id, cfg.hosts_file.as_ref(), system.client_port());
+    let placed = place::Place::create(
+        cfg,
+        run_id,
+        cfg.hosts_file.as_ref(),
+        system.client_port(),
+        &dir.root,
+    );
     let mut net = match placed {
         Ok(n) => n,
         // Unreachable host, untrusted key, missing tool: said before anything starts.

@@ -4,9 +4,10 @@
 use crate::settings::{RunConfig, SystemKind};
 use crate::system::node::resolve_node_bin;
 use anyhow::{Context, Result};
-use nemesis::hosts::{Hosts, HostsFile, RemoteSpec};
+use nemesis::hosts::{Hosts, HostsFile, PacketHelper, RemoteSpec};
 use nemesis::{
-    ManagedProcess, NetConfig, Network, PacketAim, PacketFault, Partition, ProcessSpec, Supervised,
+    FaultKind, ManagedProcess, NetConfig, Network, PacketAim, PacketFault, Partition, ProcessSpec,
+    Supervised,
 };
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -34,6 +35,7 @@ impl Place {
         run_id: String,
         hosts: Option<&HostsFile>,
         client_port: u16,
+        log_dir: &Path,
     ) -> Result<Place> {
         match hosts {
             None => Ok(Place::Local(
@@ -46,12 +48,21 @@ impl Place {
             )),
             Some(file) => {
                 let mut hosts = Hosts::connect(file, &run_id).context("preparing the hosts")?;
-                let missing = hosts.without_netem();
-                if let Some(f) = cfg.faults.iter().find(|f| f.is_packet()) {
+                let packet_faults: Vec<_> = cfg.faults.iter().filter(|f| f.is_packet()).collect();
+                for f in &packet_faults {
+                    // Only the kind matters here: which tool it needs.
+                    let spec = match f {
+                        FaultKind::PacketDuplicate => PacketFault::Duplicate { pct: 0.0 },
+                        FaultKind::PacketLoss => PacketFault::Loss { pct: 0.0 },
+                        _ => PacketFault::Delay {
+                            delay_ms: 0,
+                            jitter_ms: 0,
+                        },
+                    };
+                    let missing = hosts.packet_tools_missing(&spec);
                     anyhow::ensure!(
                         missing.is_empty(),
-                        "{} on --hosts uses the hosts' netem qdisc, which the kernel of {} lacks (module \
-                         sch_netem: `modprobe sch_netem`, or Debian's linux-modules-extra)",
+                        "{} on --hosts needs on each host what is missing here: {}",
                         f.name(),
                         missing.join(", ")
                     );
@@ -67,6 +78,27 @@ impl Place {
                         uploaded.insert((node, local.clone()), remote);
                     }
                     tracing::info!(elapsed = ?started.elapsed(), "uploaded {}", local.display());
+                }
+                if !packet_faults.is_empty() {
+                    // The packet helper is this executable (`harness nemesis-delay`, `nemesis-probe`).
+                    let local =
+                        std::env::current_exe().context("locating the harness executable")?;
+                    let mut remote = BTreeMap::new();
+                    for node in hosts.nodes() {
+                        let key = (node.clone(), local.clone());
+                        let path = match uploaded.get(&key) {
+                            Some(p) => p.clone(),
+                            None => hosts
+                                .upload(&node, &local)
+                                .context("uploading the packet helper")?,
+                        };
+                        uploaded.insert(key, path.clone());
+                        remote.insert(node, path);
+                    }
+                    hosts.set_packet_helper(PacketHelper {
+                        remote,
+                        log_dir: log_dir.to_path_buf(),
+                    });
                 }
                 Ok(Place::Hosts(HostsPlace {
                     hosts,
@@ -156,8 +188,8 @@ impl Place {
         }
     }
 
-    /// Applies a packet fault to what `node` sends; returns how: `netfilter` in namespaces (no netem
-    /// needed), `netem` on hosts (on the device carrying its address).
+    /// Applies a packet fault to what `node` sends; returns how: `netfilter` in namespaces, `netfilter
+    /// (host)` on hosts (rules and a helper on the node's host); neither needs netem.
     pub fn shape(
         &self,
         node: &str,
@@ -169,17 +201,44 @@ impl Place {
             Place::Hosts(_) if aim != PacketAim::default() => Err(hosts_unsupported(
                 "--packet-direction both and --packet-scope peers",
             )),
-            Place::Hosts(h) => h
-                .hosts
-                .netem(node, &fault.netem().args().join(" "))
-                .map(|()| "netem"),
+            Place::Hosts(h) => h.hosts.shape(node, fault),
         }
     }
 
     pub fn unshape(&self, node: &str) -> Result<(), nemesis::Error> {
         match self {
             Place::Local(n) => n.unshape(node),
-            Place::Hosts(h) => h.hosts.clear_netem(node),
+            Place::Hosts(h) => h.hosts.unshape(node),
+        }
+    }
+
+    /// Measures the packet fault on what `node` sends with a burst of probes (from inside the namespaces,
+    /// or between the hosts).
+    pub fn measure_packets(
+        &self,
+        node: &str,
+        fault: &PacketFault,
+        aim: PacketAim,
+    ) -> Result<nemesis::Burst, nemesis::Error> {
+        match self {
+            Place::Local(n) => n.measure_packets(node, fault, aim),
+            Place::Hosts(h) => h.hosts.measure_packets(node, fault),
+        }
+    }
+
+    /// Whether the packet fault on `node` still holds (its delay thread or host helper lives).
+    pub fn packet_fault_health(&self, node: &str) -> Option<Result<u64, String>> {
+        match self {
+            Place::Local(n) => n.packet_fault_health(node),
+            Place::Hosts(h) => h.hosts.packet_fault_health(node),
+        }
+    }
+
+    /// How packet faults are applied here, for the history.
+    pub fn packet_mechanism(&self) -> &'static str {
+        match self {
+            Place::Local(_) => nemesis::PACKET_MECHANISM,
+            Place::Hosts(_) => nemesis::hosts::HOST_MECHANISM,
         }
     }
 

@@ -31,14 +31,14 @@ fn node_options(a: &RunArgs, cfg: &RunConfig) -> Result<(), String> {
 }
 
 fn packets(cfg: &RunConfig) -> Result<(), String> {
-    // With --hosts netem is the hosts' kernel's: a host without it fails the fault's landing check.
+    // With --hosts the tools are the hosts' (checked by their preflight when the run starts).
     let Some(f) = cfg.faults.iter().find(|f| f.is_packet()) else {
         return Ok(());
     };
     if cfg.hosts_file.is_some() {
         if cfg.packets.aim() != nemesis::PacketAim::default() {
             return Err(format!(
-                "{} on --hosts hits what a node sends, to anyone (netem): --packet-direction both and \
+                "{} on --hosts hits what a node sends, to anyone: --packet-direction both and \
                  --packet-scope peers work only in namespaces",
                 f.name()
             ));

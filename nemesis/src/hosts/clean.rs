@@ -1,5 +1,5 @@
 //! `harness clean --hosts FILE`: on every host, remove what runs whose controller is gone left behind:
-//! processes started from a run directory, the directory, the run's nft table or iptables chain, and a
+//! processes started from a run directory (nodes, packet helpers), the directory, the run's nft tables and iptables chains (partitions, packet faults), and a
 //! netem qdisc the run recorded. A run whose keeper is still alive (a process each run holds on every
 //! host through its controller's SSH session) is left alone unless `force`.
 
@@ -43,7 +43,7 @@ for d in {dir}/{PREFIX}*; do
   if [ {force} = 0 ] && [ -n "$w" ] && [ "$(readlink /proc/$w/cwd 2>/dev/null)" = "$d/keeper" ]; then
     echo "live $d (its run is still going: --force removes it)"; live="$live $(cat "$d/run" 2>/dev/null)"; continue
   fi
-  for f in node.pid wrapper.pid keeper/node.pid keeper/wrapper.pid; do
+  for f in node.pid wrapper.pid keeper/node.pid keeper/wrapper.pid pkt/node.pid pkt/wrapper.pid; do
     p=$(cat "$d/$f" 2>/dev/null)
     if [ -n "$p" ] && [ "$(readlink /proc/$p/cwd 2>/dev/null)" = "$(dirname "$d/$f")" ]; then
       # Group and pid apart: the pid may be reaped between the two, which is still a kill.
@@ -57,11 +57,12 @@ for d in {dir}/{PREFIX}*; do
   fi
   rm -rf "$d" && echo "removed $d"
 done
-is_live() {{ for l in $live; do [ "$l" = "$1" ] && return 0; done; return 1; }}
+# A run's packet-fault chains and tables are its name plus q or d and the node.
+is_live() {{ for l in $live; do case "$1" in "$l"|"$l"q*|"$l"d*) return 0;; esac; done; return 1; }}
 if command -v nft >/dev/null 2>&1; then
-  for t in $(nft list tables 2>/dev/null | awk '$2 == "inet" && $3 ~ /^{PREFIX}/ {{print $3}}'); do
+  nft list tables 2>/dev/null | awk '($2 == "inet" || $2 == "netdev") && $3 ~ /^{PREFIX}/ {{print $2, $3}}' | while read -r f t; do
     is_live "$t" && continue
-    nft delete table inet "$t" && echo "deleted nft table $t"
+    nft delete table "$f" "$t" && echo "deleted nft table $t"
   done
 fi
 if command -v iptables >/dev/null 2>&1; then

@@ -4,7 +4,8 @@
 //! - [`HostsFile`]: the file users write.
 //! - [`Hosts`]: one SSH master connection per host, checked before anything starts (reachable, trusted
 //!   host key, root, `nft` or `iptables`, `tc`, the listen address present); a per-run directory on each
-//!   host; partitions in a table the run owns, verified by connecting from the hosts themselves; `tc netem`;
+//!   host; partitions in a table the run owns, verified by connecting from the hosts themselves; packet
+//!   faults with netfilter and a helper on the host ([`packets`]: no netem needed), or `tc netem`;
 //!   teardown that removes the run's processes, rules, qdiscs and files.
 //! - [`RemoteProcess`]: a process on a host, killed, paused, resumed, restarted by pid.
 //! - [`clean_hosts`]: sweeps what crashed runs left on the hosts.
@@ -12,6 +13,7 @@
 mod clean;
 mod file;
 mod firewall;
+mod packets;
 mod remote;
 mod rig;
 mod session;
@@ -24,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use clean::{clean_hosts, HostCleanReport};
 pub use file::{HostSpec, HostsFile, DEFAULT_DIR};
 pub use firewall::Firewall;
+pub use packets::{PacketHelper, HOST_MECHANISM};
 pub use remote::{RemoteProcess, RemoteSpec};
 pub use rig::SshRig;
 
@@ -44,6 +47,11 @@ pub struct Hosts {
     netem: Mutex<BTreeSet<String>>,
     /// Hosts whose kernel has no netem qdisc (from the preflight).
     no_netem: BTreeSet<String>,
+    /// The packet-fault tools each host has (`nft`, `iptables`; from the preflight).
+    tools: BTreeMap<String, BTreeSet<String>>,
+    /// Where the packet helper is on each host, once uploaded.
+    helper: Option<PacketHelper>,
+    packet_faults: Mutex<BTreeMap<String, packets::HostFault>>,
     /// One channel per host held open for the run's life: `harness clean --hosts` sees the run is live.
     keepers: Vec<RemoteProcess>,
     live: bool,
@@ -60,7 +68,9 @@ if command -v nft >/dev/null 2>&1; then echo fw=nft
 elif command -v iptables >/dev/null 2>&1; then echo fw=iptables
 else missing="$missing nft(or iptables)"; fi
 [ -z "$missing" ] || {{ echo "missing tools:$missing (install nftables and iproute2)" >&2; exit 3; }}
-# Packet faults on hosts use netem: said here, so a run that names them is refused before it starts.
+# Packet faults need iptables (delay, loss) or nft (duplication): said here, so a run is refused before it starts.
+for t in nft iptables; do command -v $t >/dev/null 2>&1 && echo has=$t; done
+# netem is optional (packet faults use netfilter), reported for `Hosts::netem`.
 if [ -e /sys/module/sch_netem ] || modprobe -n -q sch_netem 2>/dev/null; then echo netem=yes; else echo netem=no; fi
 ip -o -4 addr show | awk '{{print $4}}' | grep -q '^{escaped}/' || {{ echo "no interface has the listen address {listen}" >&2; exit 3; }}
 "#
@@ -79,6 +89,7 @@ impl Hosts {
             .collect();
         let mut firewalls = BTreeMap::new();
         let mut no_netem = BTreeSet::new();
+        let mut tools = BTreeMap::new();
         for (h, r) in file.hosts.iter().zip(shared.sh_all(jobs)) {
             let out = r.map_err(|e| match e {
                 Error::Ssh { host, message } => ssh_error(
@@ -96,6 +107,12 @@ impl Hosts {
             if out.contains("netem=no") {
                 no_netem.insert(h.name.clone());
             }
+            let has = out
+                .lines()
+                .filter_map(|l| l.strip_prefix("has="))
+                .map(|t| t.trim().to_string())
+                .collect();
+            tools.insert(h.name.clone(), has);
         }
         let hosts = Hosts {
             shared,
@@ -106,6 +123,9 @@ impl Hosts {
             current: Mutex::new(Partition::default()),
             netem: Mutex::default(),
             no_netem,
+            tools,
+            helper: None,
+            packet_faults: Mutex::default(),
             keepers: Vec::new(),
             live: true,
         };
@@ -439,7 +459,7 @@ impl Hosts {
         Ok(())
     }
 
-    /// The nodes whose host has no netem qdisc (packet faults cannot run there).
+    /// The nodes whose host has no netem qdisc (only [`Hosts::netem`] needs it).
     pub fn without_netem(&self) -> Vec<String> {
         self.no_netem.iter().cloned().collect()
     }
@@ -480,21 +500,6 @@ impl Hosts {
         Ok(())
     }
 
-    /// Whether a netem qdisc is on the device carrying the node's address now.
-    pub fn shaped(&self, node: &str) -> Result<bool, Error> {
-        let addr = self
-            .node_addr(node)
-            .ok_or_else(|| Error::UnknownNode(node.into()))?;
-        let out = self.shared.sh(
-            node,
-            &format!(
-                "{}\ntc qdisc show dev \"$dev\" root",
-                firewall::device_script(addr)
-            ),
-        )?;
-        Ok(out.contains("netem"))
-    }
-
     /// Removes the netem qdisc this run put on the node's host, if any.
     pub fn clear_netem(&self, node: &str) -> Result<(), Error> {
         let addr = self
@@ -530,6 +535,7 @@ impl Hosts {
             return Ok(());
         }
         let netem: BTreeSet<String> = std::mem::take(&mut *self.netem.lock().unwrap());
+        self.drop_packet_faults();
         self.keepers.clear();
         let jobs = self
             .nodes()
@@ -538,6 +544,7 @@ impl Hosts {
                 let dir = self.run_dir(&n).expect("known");
                 let addr = self.node_addr(&n).expect("known");
                 let mut script = self.firewalls[&n].script(&self.run_id, &[]);
+                script += &self.packet_teardown_script(&n);
                 if netem.contains(&n) {
                     script += &firewall::netem_clear_script(addr);
                 }

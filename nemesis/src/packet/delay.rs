@@ -1,6 +1,8 @@
-//! The delay of packet-delay: a thread of ours, inside the bridge namespace, bound to an NFQUEUE. It holds
-//! each queued packet for delay ± jitter (uniform, so packets may be reordered as with netem) and then
-//! accepts it. Its death is visible ([`DelayWorker::alive`]): the run must not go on silently undelayed.
+//! The delay of packet-delay: a thread bound to an NFQUEUE (of ours, inside the bridge namespace; or, on a
+//! `--hosts` host, of the `harness nemesis-delay` process there). It holds each queued packet for delay ±
+//! jitter (uniform, so packets may be reordered as with netem) and then accepts it; with a loss share it
+//! drops that share instead (on a host, where the sender must not see the drop). Its death is visible
+//! ([`DelayWorker::alive`]): the run must not go on silently undelayed.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -33,19 +35,21 @@ pub(crate) struct DelayWorker {
 pub(crate) struct Spec {
     pub delay: Duration,
     pub jitter: Duration,
+    /// Percent of the queued packets dropped (silently: the sender saw them sent).
+    pub loss_pct: f64,
 }
 
 impl DelayWorker {
-    /// Starts the thread in `ns` and returns once it is bound to `queue` (so rules sending packets there
-    /// may be installed), or with the reason it could not bind.
-    pub(crate) fn start(ns: &str, queue: u16, spec: Spec) -> Result<DelayWorker, Error> {
+    /// Starts the thread in `ns` (or in the namespace of the caller, `None`) and returns once it is bound
+    /// to `queue` (so rules sending packets there may be installed), or with the reason it could not bind.
+    pub(crate) fn start(ns: Option<&str>, queue: u16, spec: Spec) -> Result<DelayWorker, Error> {
         let stop = Arc::new(AtomicBool::new(false));
         let held = Arc::new(AtomicU64::new(0));
         let (ready_tx, ready_rx) = mpsc::channel();
-        let (ns_owned, stop2, held2) = (ns.to_string(), stop.clone(), held.clone());
+        let (ns_owned, stop2, held2) = (ns.map(String::from), stop.clone(), held.clone());
         let handle = std::thread::Builder::new()
-            .name(format!("delay-{ns}"))
-            .spawn(move || run(&ns_owned, queue, spec, &stop2, &held2, ready_tx))
+            .name(format!("delay-{queue}"))
+            .spawn(move || run(ns_owned.as_deref(), queue, spec, &stop2, &held2, ready_tx))
             .map_err(|e| Error::io("starting the packet-delay thread", e))?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(DelayWorker {
@@ -113,8 +117,11 @@ impl Ord for Held {
     }
 }
 
-fn open(ns: &str, queue: u16) -> Result<Queue, String> {
-    enter_netns(ns).map_err(|e| e.to_string())?;
+fn open(ns: Option<&str>, queue: u16) -> Result<Queue, String> {
+    if let Some(ns) = ns {
+        enter_netns(ns).map_err(|e| e.to_string())?;
+    }
+    let ns = ns.unwrap_or("this namespace");
     let err = |what: &str, e: std::io::Error| format!("NFQUEUE {queue} in {ns}: {what}: {e}");
     let mut q = Queue::open().map_err(|e| err("opening", e))?;
     q.bind(queue).map_err(|e| err("binding", e))?;
@@ -130,7 +137,7 @@ fn open(ns: &str, queue: u16) -> Result<Queue, String> {
 }
 
 fn run(
-    ns: &str,
+    ns: Option<&str>,
     queue: u16,
     spec: Spec,
     stop: &AtomicBool,
@@ -145,6 +152,7 @@ fn run(
         }
     };
     let _ = ready.send(Ok(()));
+    let ns = ns.unwrap_or("this namespace");
     let mut rng = rand_chacha::ChaCha8Rng::from_entropy();
     let mut heap = BinaryHeap::new();
     let mut seq = 0u64;
@@ -183,8 +191,13 @@ fn receive(
 ) -> std::io::Result<()> {
     loop {
         match q.recv() {
-            Ok(msg) => {
+            Ok(mut msg) => {
                 *seq += 1;
+                if spec.loss_pct > 0.0 && rng.gen_bool((spec.loss_pct / 100.0).min(1.0)) {
+                    msg.set_verdict(Verdict::Drop);
+                    q.verdict(msg)?;
+                    continue;
+                }
                 heap.push(Held {
                     due: Instant::now() + pick(spec, rng),
                     seq: *seq,
@@ -226,6 +239,7 @@ mod tests {
         let spec = Spec {
             delay: Duration::from_millis(20),
             jitter: Duration::from_millis(5),
+            loss_pct: 0.0,
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let picks: Vec<Duration> = (0..10_000).map(|_| pick(spec, &mut rng)).collect();
@@ -237,6 +251,7 @@ mod tests {
         let big_jitter = Spec {
             delay: Duration::from_millis(1),
             jitter: Duration::from_millis(10),
+            loss_pct: 0.0,
         };
         assert!((0..1000).all(|_| pick(big_jitter, &mut rng) <= Duration::from_millis(11)));
     }

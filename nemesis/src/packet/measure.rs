@@ -1,13 +1,14 @@
 //! Measuring a packet fault from inside the namespaces: a burst of numbered UDP probes from the node's
 //! namespace to an echo of ours in the client namespace. Only the probes cross the faulty direction (the
 //! node's sends), so the unanswered share is the loss, the extra answers the duplication and the round
-//! trip the delay. A burst takes well under two seconds.
+//! trip the delay. A burst takes well under two seconds. On `--hosts` the same burst runs between two hosts
+//! ([`probe_hosts`] and [`echo_until_done`], inside `harness nemesis-probe` there).
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::netns::in_netns;
 use crate::Error;
@@ -24,7 +25,7 @@ pub(crate) struct BurstShape {
 }
 
 /// What one burst saw.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Burst {
     pub sent: u32,
     /// Probes answered at least once.
@@ -75,13 +76,85 @@ pub(crate) fn burst(
     let target = SocketAddr::from((echo, ECHO_PORT));
     std::thread::scope(|s| {
         s.spawn(|| echo_until(&echo_sock, &done));
-        let answers = s.spawn(|| collect(&probe, shape.count, &done));
-        let sent = send(&probe, target, shape);
+        let b = send_burst(&probe, target, shape);
+        done.store(true, Ordering::Relaxed);
+        b
+    })
+}
+
+/// Sends one burst on `probe` to an echo at `target` and summarizes the answers.
+fn send_burst(probe: &UdpSocket, target: SocketAddr, shape: BurstShape) -> Result<Burst, Error> {
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let answers = s.spawn(|| collect(probe, shape.count, &done));
+        let sent = send(probe, target, shape);
         std::thread::sleep(shape.linger);
         done.store(true, Ordering::Relaxed);
         let answers = answers.join().expect("probe receiver");
         Ok(summarize(&sent?, &answers))
     })
+}
+
+/// A probe number the echo answers before a burst (so the burst starts once the echo is bound).
+const WARM_UP: u32 = u32::MAX;
+/// A probe number that ends the echo of [`echo_until_done`] (not answered).
+const DONE: u32 = u32::MAX - 1;
+
+/// On a host: the burst from `from` to the echo at `to`, once a warm-up probe came back (within `wait`).
+/// The probes are the host's own packets, so they meet its packet fault as the node's would.
+pub(crate) fn probe_hosts(
+    from: Ipv4Addr,
+    to: SocketAddr,
+    shape: BurstShape,
+    wait: Duration,
+) -> Result<Burst, Error> {
+    let sock = UdpSocket::bind(SocketAddr::from((from, 0)))
+        .map_err(|e| Error::io(format!("binding a probe socket to {from}"), e))?;
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .map_err(|e| Error::io("probe socket timeout", e))?;
+    let deadline = Instant::now() + wait;
+    let mut buf = [0u8; 64];
+    loop {
+        sock.send_to(&WARM_UP.to_be_bytes(), to)
+            .map_err(|e| Error::io("sending a warm-up probe", e))?;
+        // Answers to earlier warm-ups may still come in: any one will do.
+        let answered = matches!(sock.recv(&mut buf), Ok(4) if buf[..4] == WARM_UP.to_be_bytes());
+        if answered {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(Error::NotLanded(format!(
+                "no answer from the probe echo at {to} within {wait:?}"
+            )));
+        }
+    }
+    sock.set_read_timeout(Some(Duration::from_millis(20)))
+        .map_err(|e| Error::io("probe socket timeout", e))?;
+    let b = send_burst(&sock, to, shape);
+    // Several, as the fault may drop some; the echo also ends at its own deadline.
+    for _ in 0..10 {
+        let _ = sock.send_to(&DONE.to_be_bytes(), to);
+    }
+    b
+}
+
+/// On a host: echoes probes at `at` until a done probe comes or `limit` passed.
+pub(crate) fn echo_until_done(at: SocketAddr, limit: Duration) -> Result<(), Error> {
+    let sock =
+        UdpSocket::bind(at).map_err(|e| Error::io(format!("binding the echo to {at}"), e))?;
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .map_err(|e| Error::io("echo socket timeout", e))?;
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 64];
+    while Instant::now() < deadline {
+        if let Ok((n, from)) = sock.recv_from(&mut buf) {
+            if n == 4 && buf[..4] == DONE.to_be_bytes() {
+                break;
+            }
+            let _ = sock.send_to(&buf[..n], from);
+        }
+    }
+    Ok(())
 }
 
 fn bound(ns: &str, addr: SocketAddr) -> Result<UdpSocket, Error> {

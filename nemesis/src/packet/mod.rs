@@ -13,15 +13,18 @@ use crate::netns::ip;
 use crate::{Error, Netem, Network};
 
 mod delay;
+mod helper;
 mod measure;
 mod netfilter;
-mod rules;
+pub(crate) mod rules;
 
+pub(crate) use helper::{delay_args, echo_args, send_args};
+pub use helper::{helper_main, DELAY_COMMAND, PROBE_COMMAND};
 pub use measure::{Burst, ECHO_PORT};
 pub use netfilter::tool_available;
 
 use delay::DelayWorker;
-use measure::BurstShape;
+pub(crate) use measure::BurstShape;
 
 /// One packet fault on a node's outgoing packets.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -130,7 +133,7 @@ impl PacketFault {
         ))
     }
 
-    fn shape(&self, aim: Aim) -> BurstShape {
+    pub(crate) fn shape(&self, aim: Aim) -> BurstShape {
         match *self {
             PacketFault::Delay {
                 delay_ms,
@@ -223,9 +226,10 @@ impl Network {
                 let spec = delay::Spec {
                     delay: Duration::from_millis(delay_ms),
                     jitter: Duration::from_millis(jitter_ms),
+                    loss_pct: 0.0,
                 };
                 let queue = self.queue_num(node)?;
-                applied.worker = Some(DelayWorker::start(bridge, queue, spec)?);
+                applied.worker = Some(DelayWorker::start(Some(bridge), queue, spec)?);
                 let chain = rules::delay_chain(&prefix, node);
                 for args in rules::delay_install(&chain, &link, queue) {
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -1,6 +1,5 @@
 //! Verifying that a fault landed: partitions by probes from inside the namespaces, process faults by the
-//! process state, packet faults by measuring them
-//! (or, on hosts, by the qdisc). Every result goes into the history; a miss goes into
+//! process state, packet faults by measuring them. Every result goes into the history; a miss goes into
 //! `not_landed`, which makes the run invalid (exit 3) naming the pair or node.
 
 use super::FaultRunner;
@@ -95,13 +94,12 @@ impl FaultRunner<'_> {
         }
     }
 
-    /// Check a packet fault on what `node` sends: on hosts by its netem qdisc; in namespaces by measuring
-    /// it with a burst of probes (`on`: the effect is there, about as asked; else gone with its rules).
+    /// Check a packet fault on what `node` sends by measuring it with a burst of probes (in namespaces
+    /// from inside them, on hosts between the hosts): `on`, the effect is there, about as asked; else it is
+    /// gone with its rules.
     pub(super) fn check_packets(&mut self, fault: &str, node: &str, spec: &PacketFault, on: bool) {
         let aim = self.packets.aim();
-        let Some(net) = self.net.local() else {
-            return self.check_shaped(fault, node, on);
-        };
+        let net = self.net;
         let rules = net.shaped(node);
         let burst = net.measure_packets(node, spec, aim);
         let verdict = match (&rules, &burst) {
@@ -117,7 +115,7 @@ impl FaultRunner<'_> {
             "landing",
             json!({"fault": fault, "node": node, "landed": verdict.is_ok(), "asked": spec.asked(aim), "aim": aim,
                    "measured": burst.as_ref().ok().map(|b| spec.measured(b)), "burst": burst.as_ref().ok(),
-                   "rules": rules.as_ref().ok(), "mechanism": nemesis::PACKET_MECHANISM}),
+                   "rules": rules.as_ref().ok(), "mechanism": net.packet_mechanism()}),
         );
         if let Err(e) = verdict {
             self.miss(fault, e);
@@ -127,7 +125,7 @@ impl FaultRunner<'_> {
     /// Before a packet fault is removed: whether it held all along (a dead delay thread let packets
     /// through undelayed, which makes the run invalid).
     pub(super) fn check_packet_health(&mut self, node: &str) {
-        let Some(Some(health)) = self.net.local().map(|n| n.packet_fault_health(node)) else {
+        let Some(health) = self.net.packet_fault_health(node) else {
             return;
         };
         if let Err(e) = health {
@@ -136,26 +134,6 @@ impl FaultRunner<'_> {
                 json!({"fault": "packet-delay", "node": node, "landed": false, "reason": e}),
             );
             self.miss("packet-delay", e);
-        }
-    }
-
-    /// Check that `node`'s link has (or no longer has) its netem qdisc (on hosts).
-    fn check_shaped(&mut self, fault: &str, node: &str, want: bool) {
-        let shaped = self.net.shaped(node);
-        self.event(
-            "landing",
-            json!({"fault": fault, "node": node, "netem": shaped.as_ref().ok(), "landed": shaped.as_ref().ok() == Some(&want)}),
-        );
-        match shaped {
-            Ok(s) if s == want => {}
-            Ok(s) => self.miss(
-                fault,
-                format!(
-                    "{node}'s link {} a netem qdisc",
-                    if s { "still has" } else { "has no" }
-                ),
-            ),
-            Err(e) => self.miss(fault, format!("reading {node}'s qdisc: {e}")),
         }
     }
 
