@@ -270,7 +270,7 @@ impl<'m, M: Model> Search<'m, M> {
                 return Status::Valid;
             }
             let op = (e - 1) / 2;
-            if e % 2 == 0 {
+            if e.is_multiple_of(2) {
                 if self.ops[op as usize].ret.is_none() {
                     // Only returns of ops that may never happen are left: every other op is linearized.
                     return Status::Valid;
