@@ -18,6 +18,28 @@ struct Planned {
 }
 
 pub fn register_history(ops: usize, processes: usize, info_share: f64, seed: u64) -> Vec<Event> {
+    history(ops, processes, info_share, seed, None)
+}
+
+/// A linearizable read/write register history whose writes draw values from `1..=values`, so values
+/// repeat and inference cannot decide it: the search's hard case (issue 24).
+#[allow(dead_code)]
+pub fn repeated_register_history(
+    ops: usize,
+    processes: usize,
+    values: i64,
+    seed: u64,
+) -> Vec<Event> {
+    history(ops, processes, 0.0, seed, Some(values))
+}
+
+fn history(
+    ops: usize,
+    processes: usize,
+    info_share: f64,
+    seed: u64,
+    values: Option<i64>,
+) -> Vec<Event> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut free_at = vec![0u64; processes];
     let mut pid: Vec<u64> = (0..processes as u64).collect();
@@ -32,6 +54,8 @@ pub fn register_history(ops: usize, processes: usize, info_share: f64, seed: u64
         let roll: f64 = rng.gen();
         let (f, value) = if roll < 0.5 {
             ("read", Value::Null)
+        } else if let Some(n) = values {
+            ("write", json!(rng.gen_range(1..=n)))
         } else if roll < 0.8 {
             next_value += 1;
             ("write", json!(next_value))

@@ -4,7 +4,10 @@
 
 use super::prune::prune_unobserved;
 use super::reg_op::{RegOp, NIL};
-use super::register::{encode_register_op, register_step, register_use, Interner};
+use super::register::{
+    encode_register_op, register_read_only, register_step, register_twin_key, register_use,
+    Interner,
+};
 use super::{Encoded, EncodedOp, Model};
 use crate::infer::text::TextOp;
 use crate::ops::{Op, Outcome};
@@ -148,6 +151,22 @@ impl Model for KvModel {
                 }
                 _ => s.clone(),
             })),
+        }
+    }
+
+    fn read_only(&self, input: &KvOp, _output: Option<&KvOut>) -> bool {
+        match input {
+            KvOp::Reg(r) => register_read_only(r),
+            KvOp::Get => true,
+            _ => false,
+        }
+    }
+
+    fn twin_key(&self, input: &KvOp, output: Option<&KvOut>) -> Option<u64> {
+        match (input, output) {
+            (KvOp::Reg(r), Some(KvOut::Val(v))) => register_twin_key(r, Some(v)),
+            (KvOp::Reg(r), None) => register_twin_key(r, None),
+            _ => None,
         }
     }
 

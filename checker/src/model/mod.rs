@@ -63,6 +63,20 @@ pub trait Model: Sync {
         output: Option<&Self::Output>,
     ) -> Option<Self::State>;
 
+    /// True if the op never changes the state wherever it may take effect (a read). The search then
+    /// linearizes it as soon as it can and tries nothing else there: a read moved earlier, to a point
+    /// where the state already has its value, leaves every later state as it was.
+    fn read_only(&self, _input: &Self::Input, _output: Option<&Self::Output>) -> bool {
+        false
+    }
+
+    /// A key equal for two ops exactly when `step` treats them alike in every state (two writes of one
+    /// value). Of such twins pending together, the search tries only the one that must return first:
+    /// swapping the two in any linearization that starts with another keeps it valid. `None`: no twins.
+    fn twin_key(&self, _input: &Self::Input, _output: Option<&Self::Output>) -> Option<u64> {
+        None
+    }
+
     /// Ops with different partition keys are independent and checked separately (P-compositionality).
     fn partition(&self, op: &Op) -> Option<String> {
         op.key.clone()

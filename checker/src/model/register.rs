@@ -120,6 +120,25 @@ pub(crate) fn register_step(state: u32, input: &RegOp, output: Option<&u32>) -> 
     }
 }
 
+pub(crate) fn register_read_only(input: &RegOp) -> bool {
+    matches!(input, RegOp::Read)
+}
+
+/// Tags the op kind in the top bits; values that do not fit leave the op without twins.
+pub(crate) fn register_twin_key(input: &RegOp, output: Option<&u32>) -> Option<u64> {
+    const V: u32 = 1 << 30;
+    match (input, output) {
+        (RegOp::Read, Some(v)) if *v < V => Some(*v as u64),
+        (RegOp::Read, None) => Some(1 << 62),
+        (RegOp::Write(v), _) if *v < V => Some((1 << 61) | *v as u64),
+        (RegOp::Cas(a, b), known) if *a < V && *b < V => {
+            let tag = if known.is_some() { 3u64 << 60 } else { 1 << 60 };
+            Some(tag | (*a as u64) << 30 | *b as u64)
+        }
+        _ => None,
+    }
+}
+
 pub(crate) fn register_use(input: &RegOp, output: Option<&u32>) -> ValueUse {
     match input {
         RegOp::Read => ValueUse {
@@ -165,6 +184,14 @@ impl Model for RegisterModel {
 
     fn step(&self, state: &u32, input: &RegOp, output: Option<&u32>) -> Option<u32> {
         register_step(*state, input, output)
+    }
+
+    fn read_only(&self, input: &RegOp, _output: Option<&u32>) -> bool {
+        register_read_only(input)
+    }
+
+    fn twin_key(&self, input: &RegOp, output: Option<&u32>) -> Option<u64> {
+        register_twin_key(input, output)
     }
 
     fn prepare(&self, ops: &mut Vec<EncodedOp<RegOp, u32>>) {

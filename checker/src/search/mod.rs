@@ -41,7 +41,11 @@ struct Frame<S> {
     op: u32,
     state: S,
     hi: u32,
+    /// A read linearized as soon as it could be: if it fails, so does the node it was taken from.
+    forced: bool,
 }
+
+const NO_OP: u32 = u32::MAX;
 
 pub(crate) struct Search<'m, M: Model> {
     model: &'m M,
@@ -50,6 +54,11 @@ pub(crate) struct Search<'m, M: Model> {
     next: Vec<u32>,
     prev: Vec<u32>,
     bits: Vec<u64>,
+    /// Per op: `read_only` (see `Model::read_only`).
+    read_only: Vec<bool>,
+    /// Per op: the previous and next unlinearized op (in call order) with the same twin key, or NO_OP.
+    twin_prev: Vec<u32>,
+    twin_next: Vec<u32>,
     zobrist: Vec<u64>,
     hash: u64,
     /// One past the highest linearized op.
@@ -99,7 +108,25 @@ impl<'m, M: Model> Search<'m, M> {
         }
         next[last as usize] = 0;
         prev[0] = last;
+        let read_only = ops
+            .iter()
+            .map(|o| model.read_only(&o.input, o.output.as_ref()))
+            .collect();
+        let mut twin_prev = vec![NO_OP; n];
+        let mut twin_next = vec![NO_OP; n];
+        let mut last_twin: rustc_hash::FxHashMap<u64, u32> = Default::default();
+        for (i, o) in ops.iter().enumerate() {
+            if let Some(k) = model.twin_key(&o.input, o.output.as_ref()) {
+                if let Some(p) = last_twin.insert(k, i as u32) {
+                    twin_prev[i] = p;
+                    twin_next[p as usize] = i as u32;
+                }
+            }
+        }
         Search {
+            read_only,
+            twin_prev,
+            twin_next,
             model,
             state: model.init(),
             zobrist: (0..n as u64).map(mix).collect(),
@@ -143,6 +170,28 @@ impl<'m, M: Model> Search<'m, M> {
         prev[next[c] as usize] = prev[c];
         next[prev[r] as usize] = next[r];
         prev[next[r] as usize] = prev[r];
+        let (p, n) = (self.twin_prev[op as usize], self.twin_next[op as usize]);
+        if p != NO_OP {
+            self.twin_next[p as usize] = n;
+        }
+        if n != NO_OP {
+            self.twin_prev[n as usize] = p;
+        }
+    }
+
+    /// Another pending op with the same effect that returns no later than `op` (its twins before it in
+    /// call order are all pending candidates too, since `op` is one).
+    fn has_earlier_twin(&self, op: u32) -> bool {
+        let ret = |i: u32| self.ops[i as usize].ret.unwrap_or(usize::MAX);
+        let mine = ret(op);
+        let mut t = self.twin_prev[op as usize];
+        while t != NO_OP {
+            if ret(t) <= mine {
+                return true;
+            }
+            t = self.twin_prev[t as usize];
+        }
+        false
     }
 
     fn unlift(&mut self, op: u32) {
@@ -152,6 +201,13 @@ impl<'m, M: Model> Search<'m, M> {
         prev[next[r] as usize] = r as u32;
         next[prev[c] as usize] = c as u32;
         prev[next[c] as usize] = c as u32;
+        let (p, n) = (self.twin_prev[op as usize], self.twin_next[op as usize]);
+        if p != NO_OP {
+            self.twin_next[p as usize] = op;
+        }
+        if n != NO_OP {
+            self.twin_prev[n as usize] = op;
+        }
     }
 
     /// Does up to about `budget` steps of work.
@@ -214,68 +270,93 @@ impl<'m, M: Model> Search<'m, M> {
                 return Status::Valid;
             }
             let op = (e - 1) / 2;
-            if e % 2 == 1 {
-                let eo = &self.ops[op as usize];
-                if let Some(next_state) =
-                    self.model.step(&self.state, &eo.input, eo.output.as_ref())
-                {
-                    self.lift(op);
-                    let (w, b) = (op as usize / 64, 1u64 << (op % 64));
-                    self.bits[w] |= b;
-                    let hi = self.hi.max(op + 1);
-                    let m = if self.next[0] == 0 {
-                        self.ops.len() as u32
-                    } else {
-                        (self.next[0] - 1) / 2
-                    };
-                    let slice: &[u64] = if hi > m {
-                        &self.bits[m as usize / 64..=(hi as usize - 1) / 64]
-                    } else {
-                        &[]
-                    };
-                    let mut h = FxHasher::default();
-                    next_state.hash(&mut h);
-                    let hash = self.hash ^ self.zobrist[op as usize] ^ h.finish();
-                    let heap = self.model.state_heap_bytes(&next_state);
-                    if self.cache.insert(hash, m, slice, &next_state, heap) {
-                        let old = std::mem::replace(&mut self.state, next_state);
-                        self.stack.push(Frame {
-                            op,
-                            state: old,
-                            hi: self.hi,
-                        });
-                        self.hash ^= self.zobrist[op as usize];
-                        self.hi = hi;
-                        if self.stack.len() > self.best.len() {
-                            self.best.truncate(self.common);
-                            self.best
-                                .extend(self.stack[self.common..].iter().map(|f| f.op));
-                            self.common = self.stack.len();
-                        }
-                        self.cursor = self.next[0];
-                    } else {
-                        self.bits[w] &= !b;
-                        self.unlift(op);
-                        self.cursor = self.next[e as usize];
-                    }
-                } else {
-                    self.cursor = self.next[e as usize];
-                }
-            } else {
+            if e.is_multiple_of(2) {
                 if self.ops[op as usize].ret.is_none() {
                     // Only returns of ops that may never happen are left: every other op is linearized.
                     return Status::Valid;
                 }
-                let Some(f) = self.stack.pop() else {
-                    return Status::Invalid;
-                };
-                self.state = f.state;
-                self.hi = f.hi;
-                self.hash ^= self.zobrist[f.op as usize];
-                self.bits[f.op as usize / 64] &= !(1u64 << (f.op % 64));
-                self.unlift(f.op);
+                if let Some(s) = self.backtrack() {
+                    return s;
+                }
+                continue;
+            }
+            if self.twin_prev[op as usize] != NO_OP && self.has_earlier_twin(op) {
+                self.cursor = self.next[e as usize];
+                continue;
+            }
+            let eo = &self.ops[op as usize];
+            let Some(next_state) = self.model.step(&self.state, &eo.input, eo.output.as_ref())
+            else {
+                self.cursor = self.next[e as usize];
+                continue;
+            };
+            let forced = self.read_only[op as usize];
+            self.lift(op);
+            let (w, b) = (op as usize / 64, 1u64 << (op % 64));
+            self.bits[w] |= b;
+            let hi = self.hi.max(op + 1);
+            let m = if self.next[0] == 0 {
+                self.ops.len() as u32
+            } else {
+                (self.next[0] - 1) / 2
+            };
+            let slice: &[u64] = if hi > m {
+                &self.bits[m as usize / 64..=(hi as usize - 1) / 64]
+            } else {
+                &[]
+            };
+            let mut h = FxHasher::default();
+            next_state.hash(&mut h);
+            let hash = self.hash ^ self.zobrist[op as usize] ^ h.finish();
+            let heap = self.model.state_heap_bytes(&next_state);
+            if self.cache.insert(hash, m, slice, &next_state, heap) {
+                let old = std::mem::replace(&mut self.state, next_state);
+                self.stack.push(Frame {
+                    op,
+                    state: old,
+                    hi: self.hi,
+                    forced,
+                });
+                self.hash ^= self.zobrist[op as usize];
+                self.hi = hi;
+                if self.stack.len() > self.best.len() {
+                    self.best.truncate(self.common);
+                    self.best
+                        .extend(self.stack[self.common..].iter().map(|f| f.op));
+                    self.common = self.stack.len();
+                }
+                self.cursor = self.next[0];
+            } else {
+                self.bits[w] &= !b;
+                self.unlift(op);
+                if forced {
+                    // Explored before and failed; the read was this node's only option.
+                    if let Some(s) = self.backtrack() {
+                        return s;
+                    }
+                } else {
+                    self.cursor = self.next[e as usize];
+                }
+            }
+        }
+    }
+
+    /// Undoes the last linearized op and moves on to the next candidate after it; a forced read takes
+    /// its node down with it. `Some(Invalid)` when nothing is left to undo.
+    fn backtrack(&mut self) -> Option<Status> {
+        loop {
+            let Some(f) = self.stack.pop() else {
+                return Some(Status::Invalid);
+            };
+            self.state = f.state;
+            self.hi = f.hi;
+            self.hash ^= self.zobrist[f.op as usize];
+            self.bits[f.op as usize / 64] &= !(1u64 << (f.op % 64));
+            self.unlift(f.op);
+            self.common = self.common.min(self.stack.len());
+            if !f.forced {
                 self.cursor = self.next[2 * f.op as usize + 1];
-                self.common = self.common.min(self.stack.len());
+                return None;
             }
         }
     }
