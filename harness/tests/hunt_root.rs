@@ -38,13 +38,26 @@ fn root_hunt_finds_and_shrinks_leader_local_to_one_leader_partition() {
     assert_eq!(faults.len(), 1, "{s:#}");
     assert_eq!(faults[0]["fault"], "partition-leader", "{s:#}");
     assert_eq!(faults[0]["role"], "leader", "{s:#}");
-    // The printed command, as a user would paste it (it carries --store and --node-bin already).
-    let rest: Vec<&str> = words[1..].iter().map(String::as_str).collect();
-    let reproduced = (0..3).any(|_| {
+    // The printed command as a user would paste it, less the --store and --node-bin `harness` adds.
+    let mut rest: Vec<&str> = Vec::new();
+    let mut it = words[1..].iter();
+    while let Some(w) = it.next() {
+        if w == "--store" || w == "--node-bin" {
+            it.next();
+        } else {
+            rest.push(w);
+        }
+    }
+    let mut codes = Vec::new();
+    for _ in 0..3 {
         let o = leaves_nothing(store.path(), || harness(&rest, store.path()));
-        o.status.code() == Some(1)
-    });
-    assert!(reproduced, "{line} did not reproduce in 3 replays");
+        codes.push(o.status.code());
+        if o.status.code() == Some(1) {
+            return;
+        }
+        eprintln!("{}", describe(&o));
+    }
+    panic!("{line} did not reproduce in 3 replays: exits {codes:?}");
 }
 
 #[test]
