@@ -4,6 +4,7 @@ mod check;
 mod clean;
 mod compare;
 mod duration;
+mod hunt;
 mod run;
 mod settings;
 mod store;
@@ -53,6 +54,9 @@ enum Command {
     },
     /// Run a matrix of modes × faults and write one comparison (terminal table, compare.md, .json, .html).
     Compare(Box<compare::CompareArgs>),
+    /// Hunt for anomalies: runs back to back with fresh seeds and randomized fault timing until the budget
+    /// ends or an anomaly shows, then shrink its schedule to one `harness --replay` reproduces.
+    Hunt(Box<hunt::HuntArgs>),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Clean(args)) => clean::run(args),
         Some(Command::Compare(args)) => compare::run(*args),
+        Some(Command::Hunt(args)) => hunt::run(*args),
         // Dispatched in main before parsing; listed so `harness --help` shows it.
         Some(Command::Node { .. }) => Ok(exit::BAD_ARGS),
         None => run::run(cli.run),

@@ -302,7 +302,13 @@ fn test_names_the_store_cannot_hold_are_refused() {
 fn the_readme_lists_every_option() {
     let readme_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
     let readme = std::fs::read_to_string(&readme_path).unwrap();
-    for sub in [None, Some("compare"), Some("check"), Some("clean")] {
+    for sub in [
+        None,
+        Some("compare"),
+        Some("check"),
+        Some("clean"),
+        Some("hunt"),
+    ] {
         let out = std::process::Command::new(common::harness_bin())
             .args(sub)
             .arg("--help")

@@ -23,6 +23,7 @@ mod packet;
 mod partition;
 mod process;
 mod schedule;
+mod schedule_file;
 mod subnet;
 mod supervise;
 
@@ -51,6 +52,7 @@ pub use packet::{
 pub use partition::{partition_for, Partition, PartitionScope};
 pub use process::{ManagedProcess, ProcessSpec};
 pub use schedule::{min_time_limit, schedule, FaultWindow, ScheduleConfig};
+pub use schedule_file::{ScheduleFile, ScheduledFault, MIN_FAULT, SCHEDULE_FORMAT};
 pub use subnet::Subnet;
 pub use supervise::Supervised;
 

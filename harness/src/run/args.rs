@@ -205,6 +205,11 @@ pub struct RunArgs {
     /// file (`n1 = "root@10.0.0.11"`, ...) or one `user@host[:port]` a line. Sets the node names.
     #[arg(long, value_name = "FILE")]
     pub hosts: Option<PathBuf>,
+
+    /// Run exactly the fault schedule in FILE (a run's schedule.json; docs/schedule.md): its faults at
+    /// their offsets, its seed and its time limit, with the other options as given here.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["nemesis", "seed", "time_limit"])]
+    pub replay: Option<PathBuf>,
 }
 
 /// For unit tests: the run options a command line gives (`harness` is put in front of `argv`).

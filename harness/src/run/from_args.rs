@@ -13,6 +13,14 @@ use workloads::WorkloadKind;
 impl RunConfig {
     /// Check the options against each other; the error says what is wrong and what to do.
     pub fn from_args(a: &RunArgs) -> Result<RunConfig, String> {
+        match &a.replay {
+            Some(path) => super::replay::config(a, super::replay::load(path)?),
+            None => RunConfig::build(a, None),
+        }
+    }
+
+    /// The settings of `a`; with `replay`, its windows instead of a seeded schedule.
+    pub fn build(a: &RunArgs, replay: Option<nemesis::ScheduleFile>) -> Result<RunConfig, String> {
         super::bounds::check(a)?;
         super::bounds::subnet(a)?;
         let mut faults = nemesis::parse_nemeses(&a.nemesis).map_err(|e| e.to_string())?;
@@ -164,8 +172,11 @@ impl RunConfig {
             hosts: a.hosts.clone(),
             hosts_file,
             run_bound: None,
+            replay,
         };
-        cfg.check_schedule()?;
+        if cfg.replay.is_none() {
+            cfg.check_schedule()?;
+        }
         super::validate::check(a, &cfg)?;
         cfg.run_bound = Some(super::bounds::run_bound(&cfg));
         Ok(cfg)

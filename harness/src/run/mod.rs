@@ -19,8 +19,9 @@ pub mod lock;
 pub mod place;
 mod probe;
 mod progress;
+pub mod replay;
 mod sampler;
-mod signals;
+pub mod signals;
 mod start_checks;
 mod test_name;
 mod validate;
@@ -203,6 +204,9 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
         }
     });
     progress.phase("teardown", "stopping the nodes, removing the network");
+    if let Err(e) = replay::record(&dir, cfg, &fault_records) {
+        tracing::warn!("writing schedule.json: {e:#}");
+    }
     for n in cluster.exited() {
         problems.push(format!(
             "node {n} is not running at the end (see nodes/{n}/node.log)"

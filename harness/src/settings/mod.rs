@@ -66,6 +66,9 @@ pub struct RunConfig {
     pub hosts_file: Option<nemesis::hosts::HostsFile>,
     /// The longest this run can take, phase by phase (computed from the options by `run::bounds`).
     pub run_bound: Option<RunBound>,
+    /// `--replay` (or a hunt's run): these windows, not a seeded schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<nemesis::ScheduleFile>,
 }
 
 /// The longest each phase of a run may take, in order; the run's bound is their sum.
@@ -125,6 +128,9 @@ impl RunConfig {
     }
 
     pub fn schedule(&self) -> Vec<nemesis::FaultWindow> {
+        if let Some(r) = &self.replay {
+            return r.windows();
+        }
         nemesis::schedule(&nemesis::ScheduleConfig {
             faults: self.faults.clone(),
             seed: self.seed,

@@ -1,0 +1,169 @@
+//! Hunting plans: which faults a hunt mixes and how it times them. Pure: a plan and a seed give one run's
+//! schedule.
+
+use clap::ValueEnum;
+use nemesis::{FaultKind, FaultWindow, ScheduleFile};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::time::Duration;
+
+/// `--plan`: where to aim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Plan {
+    /// The leader paused for 1–3 s again and again, 1–3 s apart, with the sessions pinned to every
+    /// member (etcd #20418's shape).
+    PauseLeader,
+    /// Every partition the system allows.
+    Partitions,
+    /// Every crash (kill) the system allows.
+    Crashes,
+    /// Every fault the system allows (what a hunt mixes without --plan or --nemesis).
+    Mixed,
+}
+
+impl Plan {
+    /// The faults of this plan among those the system allows.
+    pub fn faults(self, allowed: &[FaultKind]) -> Vec<FaultKind> {
+        allowed
+            .iter()
+            .copied()
+            .filter(|k| match self {
+                Plan::PauseLeader => *k == FaultKind::PauseLeader,
+                Plan::Partitions => k.name().starts_with("partition-"),
+                Plan::Crashes => k.name().starts_with("kill-"),
+                Plan::Mixed => true,
+            })
+            .collect()
+    }
+}
+
+/// How a hunt times its faults: each length, gap and the warm-up drawn uniformly from these ranges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timing {
+    pub length: (Duration, Duration),
+    pub gap: (Duration, Duration),
+    pub warmup: (Duration, Duration),
+}
+
+impl Timing {
+    /// `pause-leader`: short pauses, again and again. Otherwise from the run options: lengths from 1 s to
+    /// twice `--fault-duration`, gaps from 1 s (room for a heal's landing check) to `--nemesis-interval`.
+    pub fn for_plan(plan: Option<Plan>, fault_duration: Duration, interval: Duration) -> Timing {
+        let s = Duration::from_secs;
+        if plan == Some(Plan::PauseLeader) {
+            return Timing {
+                length: (s(1), s(3)),
+                gap: (s(1), s(3)),
+                warmup: (s(1), s(2)),
+            };
+        }
+        Timing {
+            length: (s(1), (fault_duration * 2).max(s(1))),
+            gap: (s(1), interval.max(s(1))),
+            warmup: (s(1), s(3)),
+        }
+    }
+}
+
+/// One run's schedule: faults drawn from `faults` with lengths, gaps and a warm-up drawn from `timing`,
+/// one after another, every one ending at least a second before `time_limit`. Offsets are whole
+/// milliseconds, so the file says them exactly.
+pub fn draw(
+    faults: &[FaultKind],
+    timing: &Timing,
+    time_limit: Duration,
+    seed: u64,
+    rng: &mut ChaCha8Rng,
+) -> ScheduleFile {
+    let mut windows = Vec::new();
+    let mut t = between(rng, timing.warmup);
+    let last_end = time_limit.saturating_sub(Duration::from_secs(1));
+    while !faults.is_empty() {
+        let kind = faults[rng.gen_range(0..faults.len())];
+        let end = t + between(rng, timing.length);
+        if end > last_end {
+            break;
+        }
+        windows.push(FaultWindow {
+            kind,
+            start: t,
+            end,
+        });
+        t = end + between(rng, timing.gap);
+    }
+    ScheduleFile::from_windows(seed, time_limit, &windows)
+}
+
+/// A duration uniformly in `[lo, hi]`, in whole milliseconds.
+fn between(rng: &mut ChaCha8Rng, (lo, hi): (Duration, Duration)) -> Duration {
+    let (lo, hi) = (
+        lo.as_millis() as u64,
+        hi.as_millis().max(lo.as_millis()) as u64,
+    );
+    Duration::from_millis(rng.gen_range(lo..=hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn plans_pick_their_faults_from_what_is_allowed() {
+        let allowed = FaultKind::ALL.to_vec();
+        assert_eq!(
+            Plan::PauseLeader.faults(&allowed),
+            vec![FaultKind::PauseLeader]
+        );
+        let p = Plan::Partitions.faults(&allowed);
+        assert!(p.contains(&FaultKind::PartitionLeader) && p.contains(&FaultKind::PartitionOneWay));
+        assert!(!p.contains(&FaultKind::KillLeader));
+        let c = Plan::Crashes.faults(&allowed);
+        assert!(c.contains(&FaultKind::KillLeader) && !c.contains(&FaultKind::PauseLeader));
+        assert_eq!(Plan::Mixed.faults(&allowed), allowed);
+        assert!(Plan::PauseLeader
+            .faults(&[FaultKind::KillRandom])
+            .is_empty());
+    }
+
+    /// Every drawn schedule is one the replay accepts, its faults within the plan's ranges.
+    #[test]
+    fn drawn_schedules_are_valid_and_vary_with_the_seed() {
+        let timing = Timing::for_plan(None, Duration::from_secs(3), Duration::from_secs(6));
+        let faults = [FaultKind::PartitionLeader, FaultKind::KillLeader];
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let s = draw(&faults, &timing, Duration::from_secs(20), seed, &mut rng);
+            s.check().unwrap();
+            assert!(!s.faults.is_empty(), "seed {seed}: no fault in 20 s");
+            for f in &s.faults {
+                assert!((1.0..=6.0).contains(&f.duration_s), "{f:?}");
+                assert!(f.start_s + f.duration_s <= 19.0);
+            }
+            seen.insert(serde_json::to_string(&s.faults).unwrap());
+        }
+        assert!(seen.len() > 190, "schedules repeat: {}", seen.len());
+    }
+
+    #[test]
+    fn pause_leader_pauses_again_and_again() {
+        let timing = Timing::for_plan(
+            Some(Plan::PauseLeader),
+            Duration::from_secs(3),
+            Duration::from_secs(6),
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let s = draw(
+            &[FaultKind::PauseLeader],
+            &timing,
+            Duration::from_secs(20),
+            1,
+            &mut rng,
+        );
+        assert!(s.faults.len() >= 3, "{s:?}");
+        assert!(s.faults.iter().all(|f| f.duration_s <= 3.0));
+        let none = draw(&[], &timing, Duration::from_secs(20), 1, &mut rng);
+        assert!(none.faults.is_empty());
+    }
+}
