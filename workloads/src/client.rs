@@ -1,9 +1,9 @@
-//! The HTTP client of our node protocol (`node::api`) and the outcome mapping a checker can trust:
+//! The HTTP client of our node protocol (`protocol`) and the outcome mapping a checker can trust:
 //! `ok` when the server says it happened, `fail` only when it is certain it did not, `info` otherwise.
 
 use crate::generator::{OpKind, OpSpec};
 use futures::future::BoxFuture;
-use node::api::{CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, Role, WriteRequest};
+use protocol::{CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, Role, WriteRequest};
 use reqwest::StatusCode;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;

@@ -16,7 +16,7 @@ use crate::generator::{OpKind, OpSpec};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use futures::future::BoxFuture;
-use node::api::Role;
+use protocol::Role;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;

@@ -22,7 +22,7 @@ use crate::stored;
 use futures::future::BoxFuture;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
-use node::api::Role;
+use protocol::Role;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

@@ -19,7 +19,7 @@ use crate::stored;
 use async_nats::header::{HeaderMap, NATS_EXPECTED_LAST_SUBJECT_SEQUENCE};
 use async_nats::jetstream::{self, context::PublishErrorKind, kv};
 use futures::future::BoxFuture;
-use node::api::Role;
+use protocol::Role;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -19,7 +19,7 @@ use crate::client::{
 };
 use crate::generator::{OpKind, OpSpec};
 use futures::future::BoxFuture;
-use node::api::Role;
+use protocol::Role;
 use rest::ClusterView;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -27,7 +27,7 @@ use crate::client::{
 };
 use crate::generator::{OpKind, OpSpec};
 use futures::future::BoxFuture;
-use node::api::Role;
+use protocol::Role;
 use redis::aio::MultiplexedConnection;
 use redis::sentinel::Sentinel;
 use redis::{AsyncConnectionConfig, RedisError, Script};

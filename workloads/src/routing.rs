@@ -10,7 +10,7 @@
 
 use crate::client::{transport_failure, Attempt, Outcome, TransportFailure};
 use crate::settings::Routing;
-use node::api::ErrorCode;
+use protocol::ErrorCode;
 use serde::Serialize;
 
 /// Timeouts in a row at home after which a sticky session gives home up.

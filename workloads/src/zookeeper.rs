@@ -18,7 +18,7 @@ use crate::client::{
 use crate::generator::{OpKind, OpSpec};
 use crate::stored;
 use futures::future::BoxFuture;
-use node::api::Role;
+use protocol::Role;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Mutex;

@@ -63,6 +63,22 @@ impl ReadState {
             next_forward_id: rng.gen::<u64>() >> 1,
         }
     }
+
+    /// Removes and returns the round reads `done` picks, keeping the others in order.
+    fn take_rounds(&mut self, done: impl Fn(&RoundRead) -> bool) -> Vec<RoundRead> {
+        take_where(&mut self.by_round, done)
+    }
+
+    /// Removes and returns the apply-waiting reads `done` picks, keeping the others in order.
+    fn take_applies(&mut self, done: impl Fn(&ApplyRead) -> bool) -> Vec<ApplyRead> {
+        take_where(&mut self.by_apply, done)
+    }
+}
+
+fn take_where<T>(v: &mut Vec<T>, done: impl Fn(&T) -> bool) -> Vec<T> {
+    let (taken, kept): (Vec<T>, Vec<T>) = std::mem::take(v).into_iter().partition(|x| done(x));
+    *v = kept;
+    taken
 }
 
 impl RaftNode {
@@ -146,10 +162,7 @@ impl RaftNode {
     /// Rounds acknowledged by a quorum release their reads.
     pub(super) fn release_confirmed_reads(&mut self) {
         let confirmed = self.confirmed_round;
-        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reads.by_round)
-            .into_iter()
-            .partition(|r| r.round <= confirmed);
-        self.reads.by_round = waiting;
+        let done = self.reads.take_rounds(|r| r.round <= confirmed);
         let term = self.term;
         let mut notified = std::collections::BTreeSet::new();
         for r in done {
@@ -180,10 +193,7 @@ impl RaftNode {
             return;
         }
         let applied = self.applied;
-        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reads.by_apply)
-            .into_iter()
-            .partition(|r| r.read_index <= applied);
-        self.reads.by_apply = waiting;
+        let done = self.reads.take_applies(|r| r.read_index <= applied);
         for r in done {
             self.answer_local(r.id, &r.key, r.term);
         }
@@ -193,7 +203,7 @@ impl RaftNode {
     /// over a ready answer), and refuse forwarded requests.
     pub(super) fn fail_leader_reads(&mut self) {
         let term = self.term;
-        for r in std::mem::take(&mut self.reads.by_round) {
+        for r in self.reads.take_rounds(|_| true) {
             match r.origin {
                 Origin::Local { id, .. } => {
                     self.fail(id, ErrorCode::Unavailable, "leadership lost")
@@ -201,10 +211,7 @@ impl RaftNode {
                 Origin::Remote { from, id } => self.reply_read_index(&from, id, None),
             }
         }
-        let (lost, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reads.by_apply)
-            .into_iter()
-            .partition(|r| r.term.is_some());
-        self.reads.by_apply = kept;
+        let lost = self.reads.take_applies(|r| r.term.is_some());
         for r in lost {
             self.fail(r.id, ErrorCode::Unavailable, "leadership lost");
         }
@@ -286,10 +293,7 @@ impl RaftNode {
             .filter(|(_, f)| now >= f.deadline)
             .map(|(k, _)| *k)
             .collect();
-        let (stuck, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reads.by_round)
-            .into_iter()
-            .partition(|r| now >= r.deadline);
-        self.reads.by_round = waiting;
+        let stuck = self.reads.take_rounds(|r| now >= r.deadline);
         for r in stuck {
             match r.origin {
                 Origin::Local { id, .. } => self.fail(
@@ -309,10 +313,9 @@ impl RaftNode {
                 );
             }
         }
-        let (late, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reads.by_apply)
-            .into_iter()
-            .partition(|r| r.deadline.is_some_and(|d| now >= d));
-        self.reads.by_apply = kept;
+        let late = self
+            .reads
+            .take_applies(|r| r.deadline.is_some_and(|d| now >= d));
         for r in late {
             self.fail(
                 r.id,
