@@ -317,7 +317,11 @@ pub fn run(a: CompareArgs) -> Result<u8> {
             eprintln!("harness compare: {msg}");
             return Ok(exit::BAD_ARGS);
         }
-        let expect = expect::expected(spec.system.as_deref().unwrap_or(&a.system), &spec);
+        // The systems preset's cells carry their system, with expectations of their own.
+        let expect = match spec.system.as_deref() {
+            Some(system) => systems::expected(system, &spec),
+            None => expect::expected(&a.system, &spec),
+        };
         plan.push(Cell {
             spec,
             expect,
