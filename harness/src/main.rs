@@ -73,7 +73,11 @@ fn main() -> ExitCode {
         .as_ref()
         .is_some_and(|a| a == nemesis::PACKET_DELAY_COMMAND || a == nemesis::PACKET_PROBE_COMMAND)
     {
-        let args: Vec<String> = std::env::args().skip(1).collect();
+        // Lossy: `env::args` would panic on an argument that is not UTF-8; the helper refuses it instead.
+        let args: Vec<String> = std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         return ExitCode::from(nemesis::packet_helper_main(&args));
     }
     // The ZooKeeper client warns on every refused reconnect, which faults cause on purpose.

@@ -332,15 +332,9 @@ impl Hosts {
             .node_addr(node)
             .ok_or_else(|| Error::UnknownNode(node.into()))?;
         let faulted: Vec<String> = self.faults().keys().cloned().collect();
-        let others: Vec<String> = self.nodes().into_iter().filter(|n| n != node).collect();
-        let peer = others
-            .iter()
-            .find(|n| !faulted.contains(n))
-            .or(others.first())
-            .cloned()
-            .ok_or_else(|| {
-                Error::invalid("hosts", "packet faults are measured against a second host")
-            })?;
+        let peer = packet::probe_peer(node, self.nodes(), &faulted).ok_or_else(|| {
+            Error::invalid("hosts", "packet faults are measured against a second host")
+        })?;
         let to = SocketAddr::from((self.node_addr(&peer).expect("known"), packet::ECHO_PORT));
         let shape = fault.shape(Aim::default());
         // The echo outlives any burst: warm-up, probes at up to three times their pace on a loaded host, linger.

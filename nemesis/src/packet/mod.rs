@@ -356,20 +356,13 @@ impl Network {
                 .ok_or_else(|| Error::UnknownNode(n.into()))
         };
         let (_, from) = place(node)?;
-        // A node without a packet fault of its own, so only `node`'s fault is measured.
         let faulted: Vec<String> = self.packets_lock().keys().cloned().collect();
-        let others: Vec<String> = self.nodes().into_iter().filter(|n| n != node).collect();
-        let peer = others
-            .iter()
-            .find(|n| !faulted.contains(n))
-            .or(others.first())
-            .cloned()
-            .ok_or_else(|| {
-                Error::invalid(
-                    "network",
-                    "packet faults are measured against a second node",
-                )
-            })?;
+        let peer = probe_peer(node, self.nodes(), &faulted).ok_or_else(|| {
+            Error::invalid(
+                "network",
+                "packet faults are measured against a second node",
+            )
+        })?;
         let (echo_ns, echo) = place(&peer)?;
         measure::burst(ns, from, echo_ns, echo, fault.shape(aim))
     }
@@ -450,8 +443,33 @@ fn gso_max_segs(ns: &str, dev: &str) -> Result<String, Error> {
         .ok_or_else(|| Error::invalid("link", format!("no gso_max_segs shown for {dev}: {shown}")))
 }
 
+/// Whom `node`'s probes go to: another node without a packet fault of its own where there is one, so
+/// only `node`'s fault is measured; else any other node. Shared by namespaces and hosts.
+pub(crate) fn probe_peer(node: &str, nodes: Vec<String>, faulted: &[String]) -> Option<String> {
+    let others: Vec<String> = nodes.into_iter().filter(|n| n != node).collect();
+    others
+        .iter()
+        .find(|n| !faulted.contains(n))
+        .or(others.first())
+        .cloned()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn probes_go_to_a_peer_without_a_fault_of_its_own() {
+        let nodes = || ["n1", "n2", "n3"].map(String::from).to_vec();
+        let f = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            super::probe_peer("n1", nodes(), &f(&["n1", "n2"])).as_deref(),
+            Some("n3")
+        );
+        assert_eq!(
+            super::probe_peer("n1", nodes(), &f(&["n1", "n2", "n3"])).as_deref(),
+            Some("n2")
+        );
+        assert_eq!(super::probe_peer("n1", f(&["n1"]), &[]), None);
+    }
     use super::*;
 
     fn burst(sent: u32, answered: u32, extra: u32, rtt: Option<f64>) -> Burst {
