@@ -85,6 +85,16 @@ const RATES: &[(&str, &str, &str, &str)] = &[
     ("redis", "async", "kill-leader", "lost in 12 of 13"),
     ("redis", "wait", "partition-leader", "lost in 8 of 10"),
     ("redis", "wait", "pause-leader", "lost in 4 of 5"),
+    // Galera: `harness compare --preset systems --systems galera --modes sync-wait-0 --runs 10 --seed 100`.
+    ("galera", "sync-wait-0", "none", "caught in 0 of 10"),
+    (
+        "galera",
+        "sync-wait-0",
+        "partition-random",
+        "caught in 4 of 10",
+    ),
+    ("galera", "sync-wait-0", "kill-random", "caught in 4 of 10"),
+    ("galera", "sync-wait-0", "pause-random", "caught in 4 of 10"),
     // Patroni: `--workload append --nemesis kill-leader --time-limit 30s --fault-duration 10s
     // --nemesis-interval 4s --rate 1000 --concurrency 20`, 8 runs.
     (
