@@ -337,8 +337,9 @@ impl Hosts {
         })?;
         let to = SocketAddr::from((self.node_addr(&peer).expect("known"), packet::ECHO_PORT));
         let shape = fault.shape(Aim::default());
-        // The echo outlives any burst: warm-up, probes at up to three times their pace on a loaded host, linger.
-        let limit = BIND_WAIT * 2 + shape.gap * shape.count * 3 + shape.linger;
+        // The echo outlives any burst: warm-up, probes at up to three times their pace on a loaded host, and
+        // the longest wait for late answers.
+        let limit = BIND_WAIT * 2 + shape.gap * shape.count * 3 + shape.linger + packet::LATE_CAP;
         let command = |n: &str, args: Vec<String>| -> Result<String, Error> {
             let words: Vec<String> = std::iter::once(self.helper_path(n)?)
                 .chain(args)

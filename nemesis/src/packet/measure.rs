@@ -84,16 +84,19 @@ pub(crate) fn burst(
 
 /// Sends one burst on `probe` to an echo at `target` and summarizes the answers.
 fn send_burst(probe: &UdpSocket, target: SocketAddr, shape: BurstShape) -> Result<Burst, Error> {
-    let done = AtomicBool::new(false);
+    let sent_all = AtomicBool::new(false);
     std::thread::scope(|s| {
-        let answers = s.spawn(|| collect(probe, shape.count, &done));
+        let answers = s.spawn(|| collect(probe, shape, &sent_all));
         let sent = send(probe, target, shape);
-        std::thread::sleep(shape.linger);
-        done.store(true, Ordering::Relaxed);
+        sent_all.store(true, Ordering::Relaxed);
         let answers = answers.join().expect("probe receiver");
         Ok(summarize(&sent?, &answers))
     })
 }
+
+/// The longest a burst waits for late answers once they keep coming (a loaded machine can take seconds
+/// per round trip; an answer that comes late was not lost).
+pub(crate) const LATE_CAP: Duration = Duration::from_secs(8);
 
 /// A probe number the echo answers before a burst (so the burst starts once the echo is bound).
 const WARM_UP: u32 = u32::MAX;
@@ -183,19 +186,33 @@ fn send(sock: &UdpSocket, to: SocketAddr, shape: BurstShape) -> Result<Vec<Insta
     Ok(sent)
 }
 
-/// Receives answers until the sender says the burst is over; every answer is (probe number, when).
-fn collect(sock: &UdpSocket, count: u32, done: &AtomicBool) -> Vec<(u32, Instant)> {
+/// Receives answers until the burst is sent and no answer came for `linger` (so answers slowed by a
+/// loaded machine count as answers, not as loss), or [`LATE_CAP`] after the last send; every answer is
+/// (probe number, when).
+fn collect(sock: &UdpSocket, shape: BurstShape, sent_all: &AtomicBool) -> Vec<(u32, Instant)> {
     let mut got = Vec::new();
     let mut buf = [0u8; 64];
-    while !done.load(Ordering::Relaxed) {
+    let mut last = Instant::now();
+    let mut sent_at: Option<Instant> = None;
+    loop {
         if let Ok(4) = sock.recv(&mut buf) {
             let seq = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
-            if seq < count {
-                got.push((seq, Instant::now()));
+            if seq < shape.count {
+                last = Instant::now();
+                got.push((seq, last));
+            }
+        }
+        match sent_at {
+            None if sent_all.load(Ordering::Relaxed) => sent_at = Some(Instant::now()),
+            None => {}
+            Some(at) => {
+                let quiet = last.max(at).elapsed() >= shape.linger;
+                if quiet || at.elapsed() >= shape.linger + LATE_CAP {
+                    return got;
+                }
             }
         }
     }
-    got
 }
 
 fn summarize(sent: &[Instant], answers: &[(u32, Instant)]) -> Burst {

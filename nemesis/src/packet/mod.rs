@@ -24,7 +24,7 @@ pub use measure::{Burst, ECHO_PORT};
 pub use netfilter::tool_available;
 
 use delay::DelayWorker;
-pub(crate) use measure::BurstShape;
+pub(crate) use measure::{BurstShape, LATE_CAP};
 
 /// One packet fault on a node's outgoing packets.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
