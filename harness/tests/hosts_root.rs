@@ -459,8 +459,9 @@ fn hosts_bad_input_is_a_bad_argument() {
 #[test]
 fn root_hosts_packet_faults_land_without_netem() {
     use nemesis::hosts::{clean_hosts, Hosts, HostsFile, PacketHelper, HOST_MECHANISM};
-    use nemesis::PacketFault;
+    use nemesis::{PacketAim, PacketFault};
     let test = "root_hosts_packet_faults_land_without_netem";
+    let out = PacketAim::default();
     let _one_at_a_time = cluster_lock();
     let Some(rig) = rig(test) else { return };
     let file = HostsFile::load(&rig.hosts_file()).unwrap();
@@ -484,10 +485,10 @@ fn root_hosts_packet_faults_land_without_netem() {
         PacketFault::Duplicate { pct: 20.0 },
     ];
     for f in &faults {
-        assert_eq!(hosts.shape("n1", f).expect("shape"), HOST_MECHANISM);
+        assert_eq!(hosts.shape("n1", f, out).expect("shape"), HOST_MECHANISM);
         assert!(hosts.shaped("n1").unwrap(), "{f:?}: rules read back");
         assert!(!hosts.shaped("n2").unwrap());
-        let on = hosts.measure_packets("n1", f).expect("measure");
+        let on = hosts.measure_packets("n1", f, out).expect("measure");
         let got = f.measured(&on);
         let (lo, hi) = match f {
             PacketFault::Delay { .. } => (160.0, 240.0),
@@ -504,7 +505,7 @@ fn root_hosts_packet_faults_land_without_netem() {
         assert_eq!(hosts.packet_fault_health("n1"), Some(Ok(0)));
         hosts.unshape("n1").expect("unshape");
         assert!(!hosts.shaped("n1").unwrap(), "{f:?}: every rule removed");
-        let off = hosts.measure_packets("n1", f).expect("measure after");
+        let off = hosts.measure_packets("n1", f, out).expect("measure after");
         let got = f.measured(&off);
         let gone = match f {
             PacketFault::Delay { .. } => 40.0,
@@ -514,14 +515,38 @@ fn root_hosts_packet_faults_land_without_netem() {
         eprintln!("{f:?}: on {on:?}, off {off:?}");
     }
 
+    // Both ways on the links to the peers: a probe's round trip to a peer meets the loss twice (36%).
+    let peers_both = PacketAim {
+        both_ways: true,
+        peers_only: true,
+    };
+    for f in &faults[..2] {
+        hosts.shape("n1", f, peers_both).expect("shape both ways");
+        let on = hosts.measure_packets("n1", f, peers_both).expect("measure");
+        let (got, want) = (f.measured(&on), f.asked(peers_both));
+        assert!(
+            (got - want).abs() <= want * 0.2 + 4.0,
+            "{f:?} both ways: measured {got:.1}, asked {want}: {on:?}"
+        );
+        eprintln!("{f:?} both ways at the peers: {on:?}");
+        hosts.unshape("n1").unwrap();
+        assert!(!hosts.shaped("n1").unwrap(), "{f:?}: both chains removed");
+    }
+    let refused = hosts.shape("n1", &faults[2], peers_both).unwrap_err();
+    assert!(
+        refused.to_string().contains("cannot copy what it"),
+        "{refused}"
+    );
+    assert!(!hosts.shaped("n1").unwrap());
+
     // The helper's death is seen: the fault no longer holds.
-    hosts.shape("n2", &faults[0]).unwrap();
+    hosts.shape("n2", &faults[0], out).unwrap();
     hosts.kill_packet_helper("n2").unwrap();
     let health = hosts.packet_fault_health("n2").unwrap().unwrap_err();
     assert!(health.contains("died"), "{health}");
     // Teardown removes the rest (n2's chain, n3's table and helper).
-    hosts.shape("n3", &faults[2]).unwrap();
-    hosts.shape("n1", &faults[1]).unwrap();
+    hosts.shape("n3", &faults[2], out).unwrap();
+    hosts.shape("n1", &faults[1], peers_both).unwrap();
     hosts.teardown().unwrap();
     drop(hosts); // its SSH connections
     assert_nothing_left(&rig);
@@ -529,12 +554,16 @@ fn root_hosts_packet_faults_land_without_netem() {
     // A crashed run's chains, tables and helpers go with `clean_hosts`.
     let mut crashed = Hosts::connect(&file, "p2x").expect("connect");
     crashed.set_packet_helper(helper(&crashed));
-    crashed.shape("n1", &faults[0]).unwrap();
-    crashed.shape("n2", &faults[2]).unwrap();
+    crashed.shape("n1", &faults[0], peers_both).unwrap();
+    crashed.shape("n2", &faults[2], out).unwrap();
     // --force sweeps it as if its controller were gone (a live run's keeper would otherwise protect it).
     let report = clean_hosts(&file, true).unwrap().to_string();
     assert!(
         report.contains("deleted iptables chain lhp2xqn1"),
+        "{report}"
+    );
+    assert!(
+        report.contains("deleted iptables chain lhp2xrn1"),
         "{report}"
     );
     assert!(report.contains("deleted nft table lhp2xdn2"), "{report}");

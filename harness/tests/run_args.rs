@@ -331,17 +331,25 @@ fn the_readme_lists_every_option() {
     }
 }
 
-/// Packet faults on `--hosts` are netem on what a node sends: aiming them otherwise is refused up front.
+/// A host cannot copy the packets it receives: a duplication both ways on `--hosts` is refused up front
+/// (delay and loss both ways, and every fault aimed at peers, are applied there).
 #[test]
-fn packet_aims_beyond_netem_are_refused_on_hosts() {
+fn packet_duplication_both_ways_is_refused_on_hosts() {
     let dir = tempfile::tempdir().unwrap();
     let hosts = dir.path().join("hosts.toml");
     std::fs::write(&hosts, "n1 = \"root@10.9.9.1\"\n").unwrap();
     let hosts = hosts.to_str().unwrap();
-    for aim in [["--packet-direction", "both"], ["--packet-scope", "peers"]] {
-        let mut args = vec!["--nemesis", "packet-loss", "--hosts", hosts];
-        args.extend(aim);
-        refused(&args, &["packet-loss", "--hosts", aim[0]]);
-    }
+    let args = [
+        "--nemesis",
+        "packet-duplicate",
+        "--hosts",
+        hosts,
+        "--packet-direction",
+        "both",
+    ];
+    refused(
+        &args,
+        &["packet-duplicate", "--hosts", "--packet-direction both"],
+    );
     refused(&["--packet-scope", "sideways"], &["sideways", "peers"]);
 }

@@ -198,10 +198,7 @@ impl Place {
     ) -> Result<&'static str, nemesis::Error> {
         match self {
             Place::Local(n) => n.shape(node, fault, aim),
-            Place::Hosts(_) if aim != PacketAim::default() => Err(hosts_unsupported(
-                "--packet-direction both and --packet-scope peers",
-            )),
-            Place::Hosts(h) => h.hosts.shape(node, fault),
+            Place::Hosts(h) => h.hosts.shape(node, fault, aim),
         }
     }
 
@@ -222,7 +219,7 @@ impl Place {
     ) -> Result<nemesis::Burst, nemesis::Error> {
         match self {
             Place::Local(n) => n.measure_packets(node, fault, aim),
-            Place::Hosts(h) => h.hosts.measure_packets(node, fault),
+            Place::Hosts(h) => h.hosts.measure_packets(node, fault, aim),
         }
     }
 

@@ -36,12 +36,16 @@ fn packets(cfg: &RunConfig) -> Result<(), String> {
         return Ok(());
     };
     if cfg.hosts_file.is_some() {
-        if cfg.packets.aim() != nemesis::PacketAim::default() {
-            return Err(format!(
-                "{} on --hosts hits what a node sends, to anyone: --packet-direction both and \
-                 --packet-scope peers work only in namespaces",
-                f.name()
-            ));
+        let dup = cfg
+            .faults
+            .iter()
+            .any(|f| matches!(f, nemesis::FaultKind::PacketDuplicate));
+        if dup && cfg.packets.aim().both_ways {
+            return Err(
+                "packet-duplicate on --hosts copies only what a node sends (a host cannot copy what it \
+                 receives): drop --packet-direction both"
+                    .into(),
+            );
         }
         return Ok(());
     }

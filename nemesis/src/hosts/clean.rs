@@ -57,8 +57,8 @@ for d in {dir}/{PREFIX}*; do
   fi
   rm -rf "$d" && echo "removed $d"
 done
-# A run's packet-fault chains and tables are its name plus q or d and the node.
-is_live() {{ for l in $live; do case "$1" in "$l"|"$l"q*|"$l"d*) return 0;; esac; done; return 1; }}
+# A run's packet-fault chains and tables are its name plus q, r or d and the node.
+is_live() {{ for l in $live; do case "$1" in "$l"|"$l"q*|"$l"r*|"$l"d*) return 0;; esac; done; return 1; }}
 if command -v nft >/dev/null 2>&1; then
   nft list tables 2>/dev/null | awk '($2 == "inet" || $2 == "netdev") && $3 ~ /^{PREFIX}/ {{print $2, $3}}' | while read -r f t; do
     is_live "$t" && continue
@@ -68,7 +68,8 @@ fi
 if command -v iptables >/dev/null 2>&1; then
   for c in $(iptables -w -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^{PREFIX}/ {{print $2}}'); do
     is_live "$c" && continue
-    iptables -w -D OUTPUT -j "$c" 2>/dev/null; iptables -w -F "$c" && iptables -w -X "$c" && echo "deleted iptables chain $c"
+    iptables -w -D OUTPUT -j "$c" 2>/dev/null; iptables -w -D INPUT -j "$c" 2>/dev/null
+    iptables -w -F "$c" && iptables -w -X "$c" && echo "deleted iptables chain $c"
   done
 fi
 true

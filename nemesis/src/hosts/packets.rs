@@ -47,51 +47,113 @@ pub(super) fn queue_chain(run: &str, node: &str) -> String {
     format!("{PREFIX}{run}q{node}")
 }
 
+/// The chain queueing what the node receives (`--packet-direction both`), jumped to from INPUT.
+pub(super) fn receive_chain(run: &str, node: &str) -> String {
+    format!("{PREFIX}{run}r{node}")
+}
+
 pub(super) fn dup_table(run: &str, node: &str) -> String {
     format!("{PREFIX}{run}d{node}")
 }
 
-/// Queues what `addr` sends (except the sshd's replies) to `queue`; bypassed while nothing holds it.
-fn queue_install(chain: &str, addr: Ipv4Addr, ssh_port: u16, queue: u16) -> String {
-    format!(
-        "set -e\niptables -w -N {chain}\n\
-         iptables -w -A {chain} -p tcp --sport {ssh_port} -j RETURN\n\
-         iptables -w -A {chain} -s {addr}/32 -j NFQUEUE --queue-num {queue} --queue-bypass\n\
-         iptables -w -I OUTPUT 1 -j {chain}\n"
-    )
+/// Which of a node's packets a fault on its host hits: what it sends; with `both_ways` also what it
+/// receives; with `peers` only those to and from these addresses (the other nodes: clients untouched).
+#[derive(Clone, Debug, Default)]
+pub(super) struct HostAim {
+    pub both_ways: bool,
+    pub peers: Option<Vec<Ipv4Addr>>,
 }
 
-/// Copies `pct`% of what `addr` sends (except the sshd's replies) on the device carrying it.
-fn dup_install(table: &str, addr: Ipv4Addr, ssh_port: u16, pct: f64) -> String {
+impl HostAim {
+    /// `-d a/32` (or `-s`) once per peer, or one empty match for everyone.
+    fn matches(&self, flag: &str) -> Vec<String> {
+        match &self.peers {
+            Some(p) => p.iter().map(|a| format!(" {flag} {a}/32")).collect(),
+            None => vec![String::new()],
+        }
+    }
+}
+
+/// Queues what `addr` sends (and, aimed both ways, receives) to `queue`, except the sshd's own traffic;
+/// bypassed while nothing holds the queue.
+fn queue_install(
+    (chain, rchain): (&str, &str),
+    addr: Ipv4Addr,
+    ssh_port: u16,
+    queue: u16,
+    aim: &HostAim,
+) -> String {
+    let target = format!("-j NFQUEUE --queue-num {queue} --queue-bypass");
+    let mut script = format!(
+        "set -e\niptables -w -N {chain}\niptables -w -A {chain} -p tcp --sport {ssh_port} -j RETURN\n"
+    );
+    for to in aim.matches("-d") {
+        script += &format!("iptables -w -A {chain} -s {addr}/32{to} {target}\n");
+    }
+    if aim.both_ways {
+        // Its own packets to itself were queued on the way out already.
+        script += &format!(
+            "iptables -w -N {rchain}\niptables -w -A {rchain} -i lo -j RETURN\n\
+             iptables -w -A {rchain} -p tcp --dport {ssh_port} -j RETURN\n"
+        );
+        for from in aim.matches("-s") {
+            script += &format!("iptables -w -A {rchain} -d {addr}/32{from} {target}\n");
+        }
+        script += &format!("iptables -w -I INPUT 1 -j {rchain}\n");
+    }
+    script + &format!("iptables -w -I OUTPUT 1 -j {chain}\n")
+}
+
+/// Copies `pct`% of what `addr` sends (to the peers only, if aimed so; except the sshd's replies) on the
+/// device carrying it. What a host receives it cannot copy: refused before this.
+fn dup_install(table: &str, addr: Ipv4Addr, ssh_port: u16, pct: f64, aim: &HostAim) -> String {
     let mark = rules::DUP_MARK;
+    let to = match &aim.peers {
+        Some(p) => {
+            let set: Vec<String> = p.iter().map(Ipv4Addr::to_string).collect();
+            format!(" ip daddr {{ {} }}", set.join(", "))
+        }
+        None => String::new(),
+    };
     format!(
         "set -e\n{}\nnft -f - <<LH_EOF\ntable netdev {table} {{\n  chain {table} {{\n    \
          type filter hook egress device \"$dev\" priority 0; policy accept;\n    \
          meta l4proto tcp th sport {ssh_port} accept\n    \
-         ip saddr {addr} meta mark != {mark:#x} numgen random mod 10000 < {} meta mark set {mark:#x} dup to \"$dev\"\n  \
+         ip saddr {addr}{to} meta mark != {mark:#x} numgen random mod 10000 < {} meta mark set {mark:#x} dup to \"$dev\"\n  \
          }}\n}}\nLH_EOF\n",
         device_script(addr),
         rules::threshold(pct)
     )
 }
 
-/// Removes the node's queue chain and dup table, whichever exist (idempotent).
+/// Removes the node's queue chains and dup table, whichever exist (idempotent).
 pub(super) fn remove_script(run: &str, node: &str) -> String {
-    let (chain, table) = (queue_chain(run, node), dup_table(run, node));
-    format!(
-        "if command -v iptables >/dev/null 2>&1 && iptables -w -S {chain} >/dev/null 2>&1; then \
-         iptables -w -D OUTPUT -j {chain} 2>/dev/null; iptables -w -F {chain}; iptables -w -X {chain}; fi\n\
-         if command -v nft >/dev/null 2>&1 && nft list table netdev {table} >/dev/null 2>&1; then \
-         nft delete table netdev {table}; fi\ntrue\n"
-    )
+    let table = dup_table(run, node);
+    let mut script = String::new();
+    for (chain, hook) in [
+        (queue_chain(run, node), "OUTPUT"),
+        (receive_chain(run, node), "INPUT"),
+    ] {
+        script += &format!(
+            "if command -v iptables >/dev/null 2>&1 && iptables -w -S {chain} >/dev/null 2>&1; then \
+             iptables -w -D {hook} -j {chain} 2>/dev/null; iptables -w -F {chain}; iptables -w -X {chain}; fi\n"
+        );
+    }
+    script
+        + &format!(
+            "if command -v nft >/dev/null 2>&1 && nft list table netdev {table} >/dev/null 2>&1; then \
+             nft delete table netdev {table}; fi\ntrue\n"
+        )
 }
 
 /// Prints `queue` if the jump to the node's chain is in OUTPUT, `dup` if its table exists, `bound` if
 /// something holds its queue (the kernel's own list).
 fn list_script(run: &str, node: &str, queue: u16) -> String {
     let (chain, table) = (queue_chain(run, node), dup_table(run, node));
+    let rchain = receive_chain(run, node);
     format!(
         "iptables -w -S OUTPUT 2>/dev/null | grep -q -- '-j {chain}$' && echo queue\n\
+         iptables -w -S INPUT 2>/dev/null | grep -q -- '-j {rchain}$' && echo queue\n\
          nft list table netdev {table} >/dev/null 2>&1 && echo dup\n\
          awk '$1 == {queue} {{f=1}} END {{if (f) print \"bound\"}}' /proc/net/netfilter/nfnetlink_queue 2>/dev/null\ntrue\n"
     )
@@ -157,14 +219,33 @@ impl Hosts {
         self.packet_faults.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Applies `fault` to what `node`'s address sends on its host (replacing any packet fault of ours
-    /// there), with netfilter: no netem needed. All or nothing. Returns how it was applied.
-    pub fn shape(&self, node: &str, fault: &PacketFault) -> Result<&'static str, Error> {
+    /// Applies `fault` to what `node`'s address sends on its host (and, aimed both ways, receives; aimed
+    /// at peers, only to and from the other nodes), replacing any packet fault of ours there, with
+    /// netfilter: no netem needed. All or nothing. Returns how it was applied.
+    pub fn shape(&self, node: &str, fault: &PacketFault, aim: Aim) -> Result<&'static str, Error> {
         self.ensure_live()?;
+        if aim.both_ways && matches!(fault, PacketFault::Duplicate { .. }) {
+            return Err(Error::invalid(
+                "packet faults",
+                "on --hosts a duplication hits only what a node sends (a host cannot copy what it \
+                 receives): use --packet-direction out",
+            ));
+        }
         self.unshape(node)?;
         let addr = self
             .node_addr(node)
             .ok_or_else(|| Error::UnknownNode(node.into()))?;
+        let peers = aim.peers_only.then(|| {
+            self.nodes()
+                .iter()
+                .filter(|n| n.as_str() != node)
+                .filter_map(|n| self.node_addr(n))
+                .collect()
+        });
+        let host_aim = HostAim {
+            both_ways: aim.both_ways,
+            peers,
+        };
         if let Some(m) = self
             .packet_tools_missing(fault)
             .into_iter()
@@ -182,16 +263,19 @@ impl Hosts {
                 .shared
                 .sh(
                     node,
-                    &dup_install(&dup_table(&self.run_id, node), addr, port, pct),
+                    &dup_install(&dup_table(&self.run_id, node), addr, port, pct, &host_aim),
                 )
                 .map(drop),
             _ => {
                 let queue = self.queue_num(node)?;
                 self.start_holder(node, queue, fault).and_then(|h| {
                     applied.holder = Some(h);
-                    let chain = queue_chain(&self.run_id, node);
+                    let chains = (
+                        &queue_chain(&self.run_id, node)[..],
+                        &receive_chain(&self.run_id, node)[..],
+                    );
                     self.shared
-                        .sh(node, &queue_install(&chain, addr, port, queue))
+                        .sh(node, &queue_install(chains, addr, port, queue, &host_aim))
                         .map(drop)
                 })
             }
@@ -325,8 +409,14 @@ impl Hosts {
     }
 
     /// Measures `fault` on `node` with a burst of UDP probes from its address to an echo on another host
-    /// (one without a packet fault of its own, where there is one); both ends run the packet helper.
-    pub fn measure_packets(&self, node: &str, fault: &PacketFault) -> Result<Burst, Error> {
+    /// (one without a packet fault of its own, where there is one: a peer, so an aim at peers hits the
+    /// probes too); both ends run the packet helper.
+    pub fn measure_packets(
+        &self,
+        node: &str,
+        fault: &PacketFault,
+        aim: Aim,
+    ) -> Result<Burst, Error> {
         self.ensure_live()?;
         let from = self
             .node_addr(node)
@@ -336,7 +426,7 @@ impl Hosts {
             Error::invalid("hosts", "packet faults are measured against a second host")
         })?;
         let to = SocketAddr::from((self.node_addr(&peer).expect("known"), packet::ECHO_PORT));
-        let shape = fault.shape(Aim::default());
+        let shape = fault.shape(aim);
         // The echo outlives any burst: warm-up, probes at up to three times their pace on a loaded host, and
         // the longest wait for late answers.
         let limit = BIND_WAIT * 2 + shape.gap * shape.count * 3 + shape.linger + packet::LATE_CAP;
@@ -407,14 +497,19 @@ mod tests {
     #[test]
     fn host_scripts_name_only_the_runs_objects_and_parse() {
         let a = Ipv4Addr::new(10, 0, 0, 11);
-        let q = queue_install(&queue_chain("ab1", "n1"), a, 22, 0x4c00);
+        let chains = (
+            &queue_chain("ab1", "n1")[..],
+            &receive_chain("ab1", "n1")[..],
+        );
+        let q = queue_install(chains, a, 22, 0x4c00, &HostAim::default());
+        assert!(!q.contains("INPUT"), "{q}");
         assert!(q.contains("-A lhab1qn1 -p tcp --sport 22 -j RETURN"), "{q}");
         assert!(
             q.contains("-A lhab1qn1 -s 10.0.0.11/32 -j NFQUEUE --queue-num 19456 --queue-bypass"),
             "{q}"
         );
         assert!(q.contains("-I OUTPUT 1 -j lhab1qn1"), "{q}");
-        let d = dup_install(&dup_table("ab1", "n1"), a, 2222, 20.0);
+        let d = dup_install(&dup_table("ab1", "n1"), a, 2222, 20.0, &HostAim::default());
         assert!(d.contains("table netdev lhab1dn1"), "{d}");
         assert!(d.contains("th sport 2222 accept"), "{d}");
         assert!(
@@ -424,12 +519,45 @@ mod tests {
         let r = remove_script("ab1", "n1");
         for line in r.lines().filter(|l| *l != "true") {
             assert!(
-                line.contains("lhab1qn1") || line.contains("lhab1dn1"),
+                ["lhab1qn1", "lhab1rn1", "lhab1dn1"]
+                    .iter()
+                    .any(|name| line.contains(name)),
                 "{line}"
             );
         }
         for s in [q, d, r, list_script("ab1", "n1", 7)] {
             parses(&s);
         }
+    }
+
+    /// Both ways at the peers: what the node sends to each peer and receives from each, nothing else
+    /// (clients and the sshd untouched).
+    #[test]
+    fn host_rules_aimed_both_ways_at_peers_name_each_peer() {
+        let a = Ipv4Addr::new(10, 0, 0, 11);
+        let aim = HostAim {
+            both_ways: true,
+            peers: Some(vec![
+                Ipv4Addr::new(10, 0, 0, 12),
+                Ipv4Addr::new(10, 0, 0, 13),
+            ]),
+        };
+        let q = queue_install(("lhab1qn1", "lhab1rn1"), a, 22, 9, &aim);
+        let target = "-j NFQUEUE --queue-num 9 --queue-bypass";
+        for peer in ["10.0.0.12", "10.0.0.13"] {
+            let out = format!("-A lhab1qn1 -s 10.0.0.11/32 -d {peer}/32 {target}");
+            let inn = format!("-A lhab1rn1 -d 10.0.0.11/32 -s {peer}/32 {target}");
+            assert!(q.contains(&out) && q.contains(&inn), "{q}");
+        }
+        assert_eq!(q.matches("NFQUEUE").count(), 4, "{q}");
+        assert!(q.contains("-A lhab1rn1 -p tcp --dport 22 -j RETURN"), "{q}");
+        assert!(q.contains("-I INPUT 1 -j lhab1rn1"), "{q}");
+        let d = dup_install("lhab1dn1", a, 22, 5.0, &aim);
+        assert!(
+            d.contains("ip saddr 10.0.0.11 ip daddr { 10.0.0.12, 10.0.0.13 } meta mark"),
+            "{d}"
+        );
+        parses(&q);
+        parses(&d);
     }
 }
