@@ -81,3 +81,33 @@ fn root_hunt_finds_nothing_in_lease_mode() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(" 0 anomalies"), "{err}");
 }
+
+/// A replayed schedule may overlap faults that compose: a follower is killed while the leader is cut off.
+/// Both land and heal (no landing check fails), in the order written, and lease mode stays valid.
+#[test]
+fn root_replay_runs_overlapping_faults_that_compose() {
+    let test = "root_replay_runs_overlapping_faults_that_compose";
+    let Some(_one) = cluster_test(test) else {
+        return;
+    };
+    let store = tempfile::tempdir().unwrap();
+    let file = store.path().join("overlap.json");
+    let schedule = r#"{"format": 1, "seed": 7, "time_limit_s": 10, "faults": [
+        {"fault": "partition-leader", "start_s": 2, "duration_s": 5},
+        {"fault": "kill-random", "start_s": 3.5, "duration_s": 2}]}"#;
+    std::fs::write(&file, schedule).unwrap();
+    let args = ["--replay", file.to_str().unwrap(), "--mode", "lease"];
+    let out = leaves_nothing(store.path(), || harness(&args, store.path()));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let res = common::results(store.path());
+    let faults = res["faults"].as_array().expect("faults");
+    assert_eq!(faults.len(), 2, "{res:#}");
+    let span = |i: usize| {
+        let f = &faults[i];
+        assert_eq!(f["hit"], true, "{f:#}");
+        (f["start_s"].as_f64().unwrap(), f["end_s"].as_f64().unwrap())
+    };
+    let ((p0, p1), (k0, k1)) = (span(0), span(1));
+    assert_eq!(faults[0]["kind"], "partition-leader", "{res:#}");
+    assert!(p0 < k0 && k1 < p1, "the kill inside the partition: {res:#}");
+}

@@ -177,10 +177,41 @@ impl FaultKind {
         )
     }
 
+    /// What a fault acts on, for [`FaultKind::composes_with`]: the network (a partition, or the clock
+    /// fault's isolation), packets on one node's links, or the node processes.
+    fn layer(self) -> Layer {
+        match self {
+            k if k.is_partition() => Layer::Network,
+            FaultKind::ClockSkew => Layer::Network,
+            k if k.is_packet() => Layer::Packets,
+            _ => Layer::Processes,
+        }
+    }
+
+    /// Whether two faults may be on at once (overlapping windows in a schedule). They compose when they
+    /// act on different things and neither hides the other's landing check: a partition or a packet fault
+    /// with a kill or pause (whose landing is read from the process state). Two partitions cannot (one
+    /// partition state), two process faults could aim at the same node, and a partition would cut the
+    /// probes that measure a packet fault.
+    pub fn composes_with(self, other: FaultKind) -> bool {
+        matches!(
+            (self.layer(), other.layer()),
+            (Layer::Processes, Layer::Network | Layer::Packets)
+                | (Layer::Network | Layer::Packets, Layer::Processes)
+        )
+    }
+
     /// Parses one name (not `none` or `all`).
     pub fn from_name(name: &str) -> Option<FaultKind> {
         FaultKind::EVERY.into_iter().find(|k| k.name() == name)
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layer {
+    Network,
+    Packets,
+    Processes,
 }
 
 impl fmt::Display for FaultKind {
@@ -235,6 +266,24 @@ pub fn parse_nemeses(s: &str) -> Result<Vec<FaultKind>, Error> {
 
 #[cfg(test)]
 mod tests {
+    use super::FaultKind as K;
+
+    #[test]
+    fn faults_compose_only_across_layers_with_processes() {
+        assert!(K::PartitionLeader.composes_with(K::KillRandom));
+        assert!(K::PauseLeader.composes_with(K::ClockSkew));
+        assert!(K::PacketLoss.composes_with(K::PauseRandom));
+        assert!(!K::PartitionLeader.composes_with(K::PartitionRandom));
+        assert!(!K::ClockSkew.composes_with(K::PartitionHalves));
+        assert!(!K::KillRandom.composes_with(K::PauseLeader));
+        assert!(!K::PacketDelay.composes_with(K::PartitionLeader));
+        assert!(!K::PacketDelay.composes_with(K::PacketLoss));
+        for a in K::EVERY {
+            for b in K::EVERY {
+                assert_eq!(a.composes_with(b), b.composes_with(a), "{a} {b}");
+            }
+        }
+    }
     use super::*;
 
     #[test]

@@ -51,7 +51,7 @@ pub use packet::{
 };
 pub use partition::{partition_for, Partition, PartitionScope};
 pub use process::{ManagedProcess, ProcessSpec};
-pub use schedule::{min_time_limit, schedule, FaultWindow, ScheduleConfig};
+pub use schedule::{min_time_limit, schedule, timeline, FaultWindow, ScheduleConfig, Step};
 pub use schedule_file::{ScheduleFile, ScheduledFault, MIN_FAULT, SCHEDULE_FORMAT};
 pub use subnet::Subnet;
 pub use supervise::Supervised;

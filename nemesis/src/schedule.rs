@@ -36,6 +36,39 @@ pub struct FaultWindow {
     pub end: Duration,
 }
 
+/// One step of driving a schedule: window `window` starts or ends `at`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub at: Duration,
+    pub window: usize,
+    pub start: bool,
+}
+
+/// The starts and ends of `windows` in time order (an end before a start at the same moment, so faults
+/// that touch never overlap), which is how a run drives them, overlapping or not.
+pub fn timeline(windows: &[FaultWindow]) -> Vec<Step> {
+    let mut steps: Vec<Step> = windows
+        .iter()
+        .enumerate()
+        .flat_map(|(i, w)| {
+            [
+                Step {
+                    at: w.start,
+                    window: i,
+                    start: true,
+                },
+                Step {
+                    at: w.end,
+                    window: i,
+                    start: false,
+                },
+            ]
+        })
+        .collect();
+    steps.sort_by_key(|s| (s.at, s.start, s.window));
+    steps
+}
+
 /// The longest warm-up before the first fault, so the cluster elects a leader and serves a few ops first.
 const MAX_WARMUP: Duration = Duration::from_secs(2);
 
@@ -120,6 +153,35 @@ fn jitter(d: Duration, rng: &mut impl Rng) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeline_interleaves_overlapping_windows_and_ends_before_starts() {
+        let w = |kind, a: u64, b: u64| FaultWindow {
+            kind,
+            start: Duration::from_secs(a),
+            end: Duration::from_secs(b),
+        };
+        let windows = [
+            w(FaultKind::PartitionLeader, 2, 8),
+            w(FaultKind::KillRandom, 4, 6),
+            w(FaultKind::PauseLeader, 8, 9),
+        ];
+        let got: Vec<(u64, usize, bool)> = timeline(&windows)
+            .iter()
+            .map(|s| (s.at.as_secs(), s.window, s.start))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (2, 0, true),
+                (4, 1, true),
+                (6, 1, false),
+                (8, 0, false),
+                (8, 2, true),
+                (9, 2, false)
+            ]
+        );
+    }
 
     fn cfg(seed: u64) -> ScheduleConfig {
         ScheduleConfig {

@@ -24,7 +24,8 @@ pub struct ScheduleFile {
     pub seed: u64,
     /// How long the workload runs (`--time-limit`); every fault ends before it.
     pub time_limit_s: f64,
-    /// The faults, in time order, not overlapping.
+    /// The faults, in order of their starts; two overlap only where they compose
+    /// ([`FaultKind::composes_with`]).
     pub faults: Vec<ScheduledFault>,
     /// Where the schedule came from (informational; replays ignore it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,8 +81,8 @@ impl ScheduleFile {
         Ok(file)
     }
 
-    /// The file's rules: its version, offsets that are numbers, faults of at least [`MIN_FAULT`] in time
-    /// order without overlap, every one ending before the time limit.
+    /// The file's rules: its version, offsets that are numbers, faults of at least [`MIN_FAULT`] in order
+    /// of their starts, overlapping only where they compose, every one ending before the time limit.
     pub fn check(&self) -> Result<(), String> {
         if self.format != SCHEDULE_FORMAT {
             return Err(format!(
@@ -95,14 +96,28 @@ impl ScheduleFile {
                 self.time_limit_s
             ));
         }
-        let mut prev_end = 0.0;
+        let mut prev_start = 0.0;
         for (i, f) in self.faults.iter().enumerate() {
             let at = format!("faults[{i}] ({})", f.fault.name());
-            if !f.start_s.is_finite() || f.start_s < prev_end {
+            if !f.start_s.is_finite() || f.start_s < prev_start {
                 return Err(format!(
-                    "{at}: start_s {} is before the previous fault's end ({prev_end}); faults \
-                     must be in time order without overlap",
+                    "{at}: start_s {} is before the previous fault's start ({prev_start}); faults \
+                     must be in time order",
                     f.start_s
+                ));
+            }
+            prev_start = f.start_s;
+            // Faults may overlap only where they compose (FaultKind::composes_with).
+            let clash = self.faults[..i].iter().enumerate().find(|(_, e)| {
+                e.start_s + e.duration_s > f.start_s && !e.fault.composes_with(f.fault)
+            });
+            if let Some((j, e)) = clash {
+                return Err(format!(
+                    "{at}: starts at {} s, before faults[{j}] ({}) ends at {} s, and the two cannot \
+                     overlap (only a partition or a packet fault with a kill or pause can)",
+                    f.start_s,
+                    e.fault.name(),
+                    e.start_s + e.duration_s
                 ));
             }
             if !f.duration_s.is_finite() || f.duration_s < MIN_FAULT.as_secs_f64() {
@@ -111,10 +126,10 @@ impl ScheduleFile {
                     f.duration_s
                 ));
             }
-            prev_end = f.start_s + f.duration_s;
-            if prev_end >= self.time_limit_s {
+            let end = f.start_s + f.duration_s;
+            if end >= self.time_limit_s {
                 return Err(format!(
-                    "{at}: ends at {prev_end} s, not before time_limit_s {}",
+                    "{at}: ends at {end} s, not before time_limit_s {}",
                     self.time_limit_s
                 ));
             }
@@ -188,6 +203,17 @@ mod tests {
         );
     }
 
+    /// A partition with a pause inside it is a schedule (they compose); its windows overlap as written.
+    #[test]
+    fn composing_faults_may_overlap() {
+        let mut s = sample();
+        s.faults[1].start_s = 4.0;
+        assert_eq!(s.faults[1].fault, FaultKind::PauseLeader);
+        let back = ScheduleFile::parse(&serde_json::to_string(&s).unwrap()).unwrap();
+        let w = back.windows();
+        assert!(w[1].start < w[0].end, "{w:?}");
+    }
+
     #[test]
     fn bad_files_are_refused_with_a_reason() {
         let bad = |edit: fn(&mut ScheduleFile)| {
@@ -196,7 +222,12 @@ mod tests {
             ScheduleFile::parse(&serde_json::to_string(&s).unwrap()).unwrap_err()
         };
         assert!(bad(|s| s.format = 2).contains("format 2"));
-        assert!(bad(|s| s.faults[1].start_s = 4.0).contains("overlap"));
+        assert!(bad(|s| {
+            s.faults[1].fault = FaultKind::PartitionRandom;
+            s.faults[1].start_s = 4.0
+        })
+        .contains("cannot overlap"));
+        assert!(bad(|s| s.faults[1].start_s = 1.0).contains("time order"));
         assert!(bad(|s| s.faults[0].duration_s = 0.5).contains("under 1 s"));
         assert!(bad(|s| s.time_limit_s = 7.0).contains("not before"));
         assert!(ScheduleFile::parse("{}")

@@ -66,8 +66,9 @@ impl Timing {
 }
 
 /// One run's schedule: faults drawn from `faults` with lengths, gaps and a warm-up drawn from `timing`,
-/// one after another, every one ending at least a second before `time_limit`. Offsets are whole
-/// milliseconds, so the file says them exactly.
+/// one after another, every one ending at least a second before `time_limit`; a third of them (where the
+/// mix has a fault that composes with it: a partition or packet fault with a kill or pause) get a second
+/// fault starting inside them. Offsets are whole milliseconds, so the file says them exactly.
 pub fn draw(
     faults: &[FaultKind],
     timing: &Timing,
@@ -89,9 +90,47 @@ pub fn draw(
             start: t,
             end,
         });
-        t = end + between(rng, timing.gap);
+        let mut until = end;
+        if let Some(w) = overlapping(faults, kind, (t, end), last_end, timing, rng) {
+            until = until.max(w.end);
+            windows.push(w);
+        }
+        t = until + between(rng, timing.gap);
     }
     ScheduleFile::from_windows(seed, time_limit, &windows)
+}
+
+/// A second fault inside the window `(start, end)` of `kind`, one time in three, if `faults` has one that
+/// composes with it: it starts at least a second in and ends by `last_end`.
+fn overlapping(
+    faults: &[FaultKind],
+    kind: FaultKind,
+    (start, end): (Duration, Duration),
+    last_end: Duration,
+    timing: &Timing,
+    rng: &mut ChaCha8Rng,
+) -> Option<FaultWindow> {
+    let partners: Vec<FaultKind> = faults
+        .iter()
+        .copied()
+        .filter(|k| k.composes_with(kind))
+        .collect();
+    // Drawn only when a partner exists, so single-layer mixes keep their schedules.
+    if partners.is_empty() || rng.gen_range(0..3) != 0 {
+        return None;
+    }
+    let second = partners[rng.gen_range(0..partners.len())];
+    let from = start + Duration::from_secs(1);
+    if from >= end {
+        return None;
+    }
+    let at = between(rng, (from, end));
+    let until = (at + between(rng, timing.length)).min(last_end);
+    (until >= at + nemesis::MIN_FAULT).then_some(FaultWindow {
+        kind: second,
+        start: at,
+        end: until,
+    })
 }
 
 /// A duration uniformly in `[lo, hi]`, in whole milliseconds.
@@ -144,6 +183,37 @@ mod tests {
             seen.insert(serde_json::to_string(&s.faults).unwrap());
         }
         assert!(seen.len() > 190, "schedules repeat: {}", seen.len());
+    }
+
+    /// Where the mix composes (a partition and a kill), some schedules overlap two faults, every one of
+    /// them valid; the partition never overlaps another partition.
+    #[test]
+    fn composing_mixes_overlap_some_faults() {
+        let timing = Timing::for_plan(None, Duration::from_secs(3), Duration::from_secs(6));
+        let faults = [
+            FaultKind::PartitionLeader,
+            FaultKind::PartitionRandom,
+            FaultKind::KillRandom,
+        ];
+        let mut overlapped = 0;
+        for seed in 0..100 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let s = draw(&faults, &timing, Duration::from_secs(30), seed, &mut rng);
+            s.check().unwrap();
+            let w = s.windows();
+            overlapped += w.windows(2).filter(|p| p[1].start < p[0].end).count();
+        }
+        assert!(
+            overlapped >= 10,
+            "only {overlapped} overlaps in 100 schedules"
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let one_layer = [FaultKind::PartitionLeader, FaultKind::PartitionRandom];
+        for seed in 0..50 {
+            let s = draw(&one_layer, &timing, Duration::from_secs(30), seed, &mut rng);
+            let w = s.windows();
+            assert!(w.windows(2).all(|p| p[0].end <= p[1].start), "{w:?}");
+        }
     }
 
     #[test]

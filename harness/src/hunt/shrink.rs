@@ -28,7 +28,12 @@ pub fn without(s: &ScheduleFile, i: usize) -> ScheduleFile {
 
 /// `s` with its time limit cut to the last fault's end plus a short tail, when that saves a second.
 pub fn ending_sooner(s: &ScheduleFile) -> Option<ScheduleFile> {
-    let last = s.faults.last().map_or(0.0, |f| f.start_s + f.duration_s);
+    // The latest end, not the last fault's: faults may overlap.
+    let last = s
+        .faults
+        .iter()
+        .map(|f| f.start_s + f.duration_s)
+        .fold(0.0, f64::max);
     let limit = round_ms((last + TAIL_S).max(1.0));
     (limit <= s.time_limit_s - 1.0).then(|| {
         let mut c = s.clone();

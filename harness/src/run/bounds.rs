@@ -241,6 +241,13 @@ pub fn run_bound(cfg: &RunConfig) -> RunBound {
     } else {
         super::faults::LEADER_WAIT + POLL + op + (op + LANDING_CHECK_MAX) * 2
     };
+    // Two faults may be on at once where a replayed schedule overlaps them: both can overrun.
+    let windows = cfg.schedule();
+    let overlapping = windows
+        .iter()
+        .enumerate()
+        .any(|(i, w)| windows[..i].iter().any(|e| e.end > w.start));
+    let overrun = if overlapping { overrun * 2 } else { overrun };
     // Before the workload: clock-skew asks every node's clock API; append probes its route once.
     let mut probes = op;
     if cfg.faults.contains(&nemesis::FaultKind::ClockSkew) {

@@ -58,7 +58,8 @@ pub struct FaultRunner<'a> {
     pub cut_clients: bool,
     /// Every node reported no leader at the start: faults are aimed without waiting for one.
     pub leaderless: bool,
-    active: Option<Undo>,
+    /// The faults on now (two at once where they compose), each with its record's index.
+    active: Vec<(usize, Undo)>,
     /// Faults (or heals) that did not land: each makes the run invalid, naming the pair or node.
     pub not_landed: Vec<String>,
     probes: Option<nemesis::Probes>,
@@ -90,7 +91,7 @@ impl<'a> FaultRunner<'a> {
             records: Vec::new(),
             cut_clients: false,
             leaderless: false,
-            active: None,
+            active: Vec::new(),
             not_landed: Vec::new(),
             probes: None,
             packets: PacketSettings::default(),
@@ -101,8 +102,9 @@ impl<'a> FaultRunner<'a> {
         self.recorder.nemesis(f, value);
     }
 
-    /// Start one fault now. Never fails the run: a fault that cannot be applied is recorded as a miss.
-    pub async fn start(&mut self, kind: FaultKind) {
+    /// Start one fault now; returns what [`FaultRunner::stop`] ends it with, `None` if it was missed. Never
+    /// fails the run: a fault that cannot be applied is recorded as a miss.
+    pub async fn start(&mut self, kind: FaultKind) -> Option<usize> {
         let start_s = self.recorder.elapsed().as_secs_f64();
         let mut rec = FaultRecord {
             kind,
@@ -114,12 +116,12 @@ impl<'a> FaultRunner<'a> {
             term: None,
             detail: String::new(),
         };
-        match self.apply(kind, &mut rec).await {
+        let id = self.records.len();
+        let started = match self.apply(kind, &mut rec).await {
             Ok(undo) => {
                 rec.hit = true;
-                self.active = Some(undo);
-                *self.current.lock().unwrap() =
-                    format!("{} {}", kind.name(), rec.targets.join(","));
+                self.active.push((id, undo));
+                Some(id)
             }
             Err(e) => {
                 rec.detail = format!("not applied: {e}");
@@ -128,9 +130,32 @@ impl<'a> FaultRunner<'a> {
                     json!({"fault": kind.name(), "role": rec.role, "reason": rec.detail}),
                 );
                 tracing::warn!("{} {}", kind.name(), rec.detail);
+                None
             }
-        }
+        };
         self.records.push(rec);
+        self.show_current();
+        started
+    }
+
+    /// The faults on now, for the live line.
+    fn show_current(&self) {
+        let on: Vec<String> = self
+            .active
+            .iter()
+            .map(|(id, _)| {
+                let r = &self.records[*id];
+                format!("{} {}", r.kind.name(), r.targets.join(","))
+            })
+            .collect();
+        *self.current.lock().unwrap() = on.join(" + ");
+    }
+
+    /// End every fault still on (the end of the workload).
+    pub async fn stop_all(&mut self) {
+        while let Some(&(id, _)) = self.active.last() {
+            self.stop(id).await;
+        }
     }
 
     async fn apply(&mut self, kind: FaultKind, rec: &mut FaultRecord) -> anyhow::Result<Undo> {
@@ -291,15 +316,13 @@ impl<'a> FaultRunner<'a> {
         Ok(())
     }
 
-    /// End the active fault, if any.
-    pub async fn stop(&mut self) {
-        let Some(undo) = self.active.take() else {
+    /// End the fault [`FaultRunner::start`] returned `id` for, if it is still on.
+    pub async fn stop(&mut self, id: usize) {
+        let Some(at) = self.active.iter().position(|(i, _)| *i == id) else {
             return;
         };
-        let end_s = self.recorder.elapsed().as_secs_f64();
-        if let Some(r) = self.records.last_mut() {
-            r.end_s = Some(end_s);
-        }
+        let (_, undo) = self.active.remove(at);
+        self.records[id].end_s = Some(self.recorder.elapsed().as_secs_f64());
         let result: anyhow::Result<()> = async {
             match undo {
                 Undo::Heal => {
@@ -340,6 +363,6 @@ impl<'a> FaultRunner<'a> {
         if let Err(e) = result {
             tracing::warn!("undoing fault: {e:#}");
         }
-        *self.current.lock().unwrap() = String::new();
+        self.show_current();
     }
 }

@@ -355,17 +355,23 @@ async fn drive(
         "workload",
         &format!("for {}", progress::secs(cfg.time_limit_s)),
     );
-    for w in cfg.schedule() {
+    let windows = cfg.schedule();
+    // Each window's fault while it is on (windows overlap where their faults compose).
+    let mut on: Vec<Option<usize>> = vec![None; windows.len()];
+    for step in nemesis::timeline(&windows) {
+        let w = &windows[step.window];
         // A window whose end has passed while the last fault overran is skipped (and said so), so the
         // faults are over by the time limit plus one fault's overrun (bounds::run_bound).
-        if tokio::time::Instant::now() >= t0 + w.end {
+        if step.start && tokio::time::Instant::now() >= t0 + w.end {
             recorder.nemesis("fault-skipped", serde_json::json!({"fault": w.kind.name(), "start_s": w.start.as_secs_f64(), "reason": "the fault before it overran this window"}));
             continue;
         }
-        tokio::time::sleep_until(t0 + w.start).await;
-        runner.start(w.kind).await;
-        tokio::time::sleep_until(t0 + w.end).await;
-        runner.stop().await;
+        tokio::time::sleep_until(t0 + step.at).await;
+        if step.start {
+            on[step.window] = runner.start(w.kind).await;
+        } else if let Some(id) = on[step.window].take() {
+            runner.stop(id).await;
+        }
     }
     tokio::time::sleep_until(t0 + cfg.time_limit()).await;
     let _ = stop_tx.send(true);
@@ -374,7 +380,7 @@ async fn drive(
         Ok(Err(e)) => problems.push(format!("workload failed: {e}")),
         Err(e) => problems.push(format!("workload task failed: {e}")),
     }
-    runner.stop().await;
+    runner.stop_all().await;
     problems.append(&mut runner.not_landed);
     if let Err(e) = runner.net.heal() {
         problems.push(format!("healing the network failed: {e}"));
