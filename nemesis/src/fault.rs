@@ -39,11 +39,11 @@ pub enum FaultKind {
     /// SIGKILL a random node, truncate or bit-flip the tail of a file in its data directory, restart it
     /// when the window ends.
     CorruptData,
-    /// Delay the packets a node sends (NFQUEUE in namespaces, tc netem on hosts).
+    /// Delay the packets a node sends (NFQUEUE in namespaces, NFQUEUE and `harness nemesis-delay` on hosts).
     PacketDelay,
-    /// Drop a share of the packets a node sends (nftables in namespaces, tc netem on hosts).
+    /// Drop a share of the packets a node sends (nftables in namespaces, the same helper on hosts).
     PacketLoss,
-    /// Duplicate a share of the packets a node sends (nftables in namespaces, tc netem on hosts).
+    /// Duplicate a share of the packets a node sends (nftables in namespaces, an nftables egress table on hosts).
     PacketDuplicate,
 }
 
@@ -98,7 +98,7 @@ impl FaultKind {
 
     /// Whether `all` includes this kind: every fault that runs on any Linux machine and keeps the data.
     /// Not in it: `corrupt-data` (destroys data on purpose) and the packet faults (they need `nft` and
-    /// `iptables`, or netem on hosts). No wildcard arm, so a new kind must be decided on.
+    /// `iptables`, on the hosts too with `--hosts`). No wildcard arm, so a new kind must be decided on.
     pub const fn in_all(self) -> bool {
         match self {
             FaultKind::PartitionLeader

@@ -91,6 +91,11 @@ pub struct CompareArgs {
     /// With --system exec: the command that starts one node (as for a run; see docs/protocol.md).
     #[arg(long, value_name = "CMD")]
     pub node_cmd: Option<String>,
+
+    /// Keep the nodes' data directories of runs that came out as expected (by default only those of
+    /// unexpected runs are kept: a real system's run leaves up to a few hundred MB).
+    #[arg(long)]
+    pub keep_data: bool,
 }
 
 impl CompareArgs {
@@ -364,6 +369,9 @@ pub fn run(a: CompareArgs) -> Result<u8> {
                 outcome.code,
                 cell.expect.name()
             );
+            if !a.keep_data && !verdict.starts_with("NOT") {
+                prune_node_data(&outcome.dir);
+            }
             cell.runs.push(RunResult {
                 seed,
                 exit_code: outcome.code,
@@ -403,9 +411,39 @@ pub fn run(a: CompareArgs) -> Result<u8> {
     }
 }
 
+/// Removes the nodes' data directories of a run (`nodes/*/data`); history, logs and results stay.
+fn prune_node_data(run: &std::path::Path) {
+    let Ok(nodes) = std::fs::read_dir(run.join("nodes")) else {
+        return;
+    };
+    for n in nodes.flatten() {
+        let data = n.path().join("data");
+        if data.is_dir() {
+            if let Err(e) = std::fs::remove_dir_all(&data) {
+                tracing::warn!("removing {}: {e}", data.display());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pruning_removes_only_the_nodes_data() {
+        let run = tempfile::tempdir().unwrap();
+        let n1 = run.path().join("nodes/n1");
+        std::fs::create_dir_all(n1.join("data/db")).unwrap();
+        std::fs::write(n1.join("data/db/x"), "x").unwrap();
+        std::fs::write(n1.join("node.log"), "log").unwrap();
+        std::fs::write(run.path().join("history.jsonl"), "{}").unwrap();
+        prune_node_data(run.path());
+        assert!(!n1.join("data").exists());
+        assert!(n1.join("node.log").is_file());
+        assert!(run.path().join("history.jsonl").is_file());
+        prune_node_data(&run.path().join("missing"));
+    }
 
     #[test]
     fn a_known_bug_is_counted_only_where_the_cell_can_tell_it_apart() {

@@ -15,7 +15,7 @@ pub struct RunArgs {
     /// Faults to inject, comma-separated: none, partition-leader, partition-follower, partition-random,
     /// partition-halves, partition-ring, partition-one-way, kill-leader, kill-random, kill-all, pause-leader,
     /// pause-random, clock-skew, corrupt-data, packet-delay, packet-loss, packet-duplicate (these three need
-    /// nft and iptables; on --hosts the hosts' netem), all (every one but corrupt-data and the packet faults).
+    /// nft and iptables; on --hosts, the hosts' iptables and nft), all (every one but corrupt-data and the packet faults).
     #[arg(long, default_value = "partition-leader")]
     pub nemesis: String,
 

@@ -209,17 +209,32 @@ impl System for GaleraSystem {
         } else {
             ""
         };
+        let server = quote_all(
+            &[
+                vec![self.mariadbd.display().to_string()],
+                self.server_args(m, all),
+            ]
+            .concat(),
+        );
+        let as_mysql = "setpriv --reuid=mysql --regid=mysql --init-groups --pdeathsig keep --";
+        // After a crash the saved state has no position (seqno -1), and the member would rejoin by a full
+        // state transfer, whose donor a next fault may kill (the joiner then aborts). As Debian's
+        // galera_recovery does before each start under systemd: recover the position from the storage
+        // engine and pass it on, so the member rejoins by IST from the write-set cache.
+        let recover = format!(
+            "if [ -e db/grastate.dat ] && grep -q '^seqno: *-1' db/grastate.dat; then \
+             {as_mysql} {server} --wsrep-recover --disable-log-error 2>recover.log || true; \
+             pos=$(sed -n 's/.*WSREP: Recovered position: *//p' recover.log | tail -n 1); \
+             if [ -n \"$pos\" ]; then set -- \"$@\" \"--wsrep-start-position=$pos\"; fi; fi; "
+        );
         let script = format!(
             "set -e; chmod a+x {dirs}; cd {dir}; mkdir -p db tmp; chown mysql:mysql db tmp; \
              if [ ! -d db/mysql ]; then {install} >install.log 2>&1 || \
              {{ echo 'mariadb-install-db failed:'; cat install.log; exit 1; }}; fi; set --; {bootstrap}\
-             exec setpriv --reuid=mysql --regid=mysql --init-groups --pdeathsig keep -- {server} \"$@\"",
+             {recover}exec {as_mysql} {server} \"$@\"",
             dirs = quote_all(&dirs),
             dir = quote(&dir),
             install = quote_all(&install),
-            server = quote_all(
-                &[vec![self.mariadbd.display().to_string()], self.server_args(m, all)].concat()
-            ),
         );
         Ok(Launch {
             program: PathBuf::from("/bin/sh"),
@@ -274,6 +289,20 @@ mod tests {
         assert!(script(0).contains("if [ ! -e bootstrapped ]"));
         assert!(!script(1).contains("--wsrep-new-cluster"));
         assert!(script(2).contains("'--wsrep-sync-wait=0'"));
+        // A restart after a crash recovers its position first (IST, not a full state transfer).
+        assert!(script(1).contains("--wsrep-recover --disable-log-error 2>recover.log"));
+        assert!(script(1).contains("--wsrep-start-position=$pos"));
+        for i in 0..3 {
+            let out = std::process::Command::new("sh")
+                .args(["-n", "-c", &script(i)])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 
     /// Only the run's own directories are made traversable, never the store's parents.
