@@ -77,8 +77,6 @@ pub struct RaftNode {
 
     role: Role,
     leader: Option<NodeId>,
-    commit: u64,
-    applied: u64,
     kv: KvState,
     election_deadline: Duration,
     /// This term's randomized election timeout.
@@ -163,9 +161,6 @@ impl RaftNode {
             log,
             role: Role::Follower,
             leader: None,
-            // Everything in the snapshot was committed and applied.
-            commit: offset,
-            applied: offset,
             kv,
             election_deadline: now,
             randomized_timeout: Duration::ZERO,
@@ -301,8 +296,8 @@ impl RaftNode {
             role: self.role,
             term: self.term,
             leader: self.leader.clone(),
-            commit_index: self.commit,
-            applied_index: self.applied,
+            commit_index: self.log.committed(),
+            applied_index: self.log.applied(),
             last_log_index: self.log.last_index(),
             read_mode: self.cfg.read_mode,
             replication: self.cfg.replication,
@@ -380,6 +375,6 @@ impl RaftNode {
 
     /// Whether an entry of the current term is committed (the leader is "ready").
     fn own_term_committed(&self) -> bool {
-        self.log.term_at(self.commit) == Some(self.term)
+        self.log.term_at(self.log.committed()) == Some(self.term)
     }
 }

@@ -44,7 +44,7 @@ impl RaftNode {
         if self.cfg.replication == Replication::Async {
             // Async: acknowledge once in our own log (the Ready persists it before answering). A cas is
             // judged now against our latest log, applied or not, so its answer is final.
-            let tail = self.log.tail_after(self.applied);
+            let tail = self.log.tail_after(self.log.applied());
             if let Some((key, from)) = cas {
                 let current = self.kv.speculate(&key, tail);
                 if current != from.map(Stored::Int) {
@@ -81,14 +81,10 @@ impl RaftNode {
 
     /// Apply committed entries and answer what waited for them.
     pub(super) fn apply(&mut self) {
-        while self.applied < self.commit {
-            let index = self.applied + 1;
-            let Some(entry) = self.log.entry(index) else {
-                break;
-            };
-            let term = entry.term;
+        while let Some(entry) = self.log.next_to_apply() {
+            let (index, term) = (entry.index, entry.term);
             let result = self.kv.apply(&entry.command);
-            self.applied = index;
+            self.log.applied_to(index);
             let Some(p) = self.proposals.remove(&index) else {
                 continue;
             };

@@ -107,14 +107,14 @@ impl RaftNode {
     pub(super) fn lease_read_allowed(&self, now: Duration) -> bool {
         self.role == Role::Leader
             && self.own_term_committed()
-            && self.applied >= self.read_floor()
+            && self.log.applied() >= self.read_floor()
             && self.lease.valid(now)
             && !(self.cfg.read_mode == ReadMode::Lease && now < self.lease.serve_after)
     }
 
     /// What a safe read must have applied: the commit index.
     fn read_floor(&self) -> u64 {
-        self.commit
+        self.log.committed()
     }
 
     fn answer_local(&mut self, id: RequestId, key: &str, term: Option<u64>) {
@@ -122,7 +122,8 @@ impl RaftNode {
         // from its latest log, as an asynchronous primary does: consistent while it stays leader, and its
         // unreplicated writes are lost only when it fails.
         let value = if self.cfg.replication == Replication::Async && self.role == Role::Leader {
-            self.kv.speculate(key, self.log.tail_after(self.applied))
+            self.kv
+                .speculate(key, self.log.tail_after(self.log.applied()))
         } else {
             self.kv.get(key).cloned()
         };
@@ -192,7 +193,7 @@ impl RaftNode {
         if self.reads.by_apply.is_empty() {
             return;
         }
-        let applied = self.applied;
+        let applied = self.log.applied();
         let done = self.reads.take_applies(|r| r.read_index <= applied);
         for r in done {
             self.answer_local(r.id, &r.key, r.term);

@@ -95,7 +95,7 @@ impl RaftNode {
                 prev_index,
                 prev_term,
                 entries,
-                commit: self.commit,
+                commit: self.log.committed(),
                 round: self.round,
             };
             let term = self.term;
@@ -126,7 +126,7 @@ impl RaftNode {
             prev_index,
             prev_term: self.log.term_at(prev_index).unwrap_or(0),
             entries: Vec::new(),
-            commit: self.commit.min(prev_index),
+            commit: self.log.committed().min(prev_index),
             round: self.round,
         };
         let term = self.term;
@@ -252,19 +252,15 @@ impl RaftNode {
                 last_index,
                 round,
             };
-        if prev_index < self.commit {
+        let committed = self.log.committed();
+        if prev_index < committed {
             // Already committed here; the committed prefix matches the leader's log.
-            let body = reply(true, self.commit, 0, 0, self.log.last_index());
+            let body = reply(true, committed, 0, 0, self.log.last_index());
             return self.send(from, term, body);
         }
-        match self
-            .log
-            .maybe_append(prev_index, prev_term, entries, self.commit)
-        {
+        match self.log.maybe_append(prev_index, prev_term, entries) {
             Some(last_new) => {
-                let commit = leader_commit.min(last_new);
-                if commit > self.commit {
-                    self.commit = commit;
+                if self.log.commit_to(leader_commit.min(last_new)) {
                     self.apply();
                 }
                 let body = reply(true, last_new, 0, 0, self.log.last_index());
@@ -352,7 +348,7 @@ impl RaftNode {
 
     /// sync-all: answer the applied writes every node now has.
     pub(super) fn release_sync_acks(&mut self) {
-        let all = self.all_matched().min(self.applied);
+        let all = self.all_matched().min(self.log.applied());
         for (id, result) in self.sync_acks.release(all) {
             self.respond(id, result);
         }
@@ -364,8 +360,7 @@ impl RaftNode {
         matched.push(self.log.stable_last());
         matched.sort_unstable_by(|a, b| b.cmp(a));
         let n = matched[self.quorum() - 1];
-        if n > self.commit && self.log.term_at(n) == Some(self.term) {
-            self.commit = n;
+        if self.log.term_at(n) == Some(self.term) && self.log.commit_to(n) {
             self.apply();
         }
     }

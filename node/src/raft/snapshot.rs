@@ -17,10 +17,10 @@ impl RaftNode {
     /// The state machine as of `applied`.
     fn snapshot_now(&self) -> Snapshot {
         Snapshot {
-            last_index: self.applied,
+            last_index: self.log.applied(),
             last_term: self
                 .log
-                .term_at(self.applied)
+                .term_at(self.log.applied())
                 .expect("applied entries are in the log or the snapshot"),
             state: self.kv.clone(),
         }
@@ -30,14 +30,15 @@ impl RaftNode {
     /// a leader's was installed), with the log compacted up to it.
     pub(super) fn take_snapshot_write(&mut self) -> Option<SnapshotWrite> {
         let every = self.cfg.snapshot_every;
-        let due = every > 0 && self.applied >= self.log.snapshot_index() + every;
+        let applied = self.log.applied();
+        let due = every > 0 && applied >= self.log.snapshot_index() + every;
         if !(std::mem::take(&mut self.snapshots.installed) || due) {
             return None;
         }
         let snapshot = self.snapshot_now();
-        self.log.compact(self.applied);
+        self.log.compact(applied);
         Some(SnapshotWrite {
-            tail: self.log.slice(self.applied + 1, usize::MAX),
+            tail: self.log.slice(applied + 1, usize::MAX),
             hard_state: HardState {
                 term: self.term,
                 voted_for: self.voted_for.clone(),
@@ -68,18 +69,16 @@ impl RaftNode {
         if !self.follow_leader(from) {
             return;
         }
-        if snapshot.last_index > self.commit {
+        if snapshot.last_index > self.log.committed() {
             self.log.install(snapshot.last_index, snapshot.last_term);
             self.kv = snapshot.state;
-            self.commit = snapshot.last_index;
-            self.applied = snapshot.last_index;
             self.snapshots.installed = true;
             self.serve_applied_reads();
         }
         let term = self.term;
         let body = MessageBody::AppendResp {
             success: true,
-            match_index: self.commit,
+            match_index: self.log.committed(),
             reject_index: 0,
             hint: 0,
             last_index: self.log.last_index(),
