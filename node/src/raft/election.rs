@@ -308,7 +308,6 @@ impl RaftNode {
         if self.role == Role::Leader {
             self.lease.lease_end = None;
             self.progress.clear();
-            self.round_starts.clear();
             self.fail_proposals();
             for (id, result) in self.sync_acks.abandon() {
                 self.respond(id, result);

@@ -50,6 +50,11 @@ pub(super) struct LeaseState {
 }
 
 impl LeaseState {
+    /// Leader: a confirmed round lets it serve until `end` (a lease never shrinks here).
+    pub fn extend_to(&mut self, end: Duration) {
+        self.lease_end = Some(self.lease_end.map_or(end, |e| e.max(end)));
+    }
+
     pub fn countdown_remaining(&self, now: Duration) -> Duration {
         self.countdown_end.saturating_sub(now)
     }

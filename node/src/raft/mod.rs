@@ -33,7 +33,9 @@ mod election;
 mod entry;
 mod lease;
 mod log;
+mod progress;
 mod proposals;
+mod read_only;
 mod reads;
 mod replication;
 mod snapshot;
@@ -53,10 +55,11 @@ use proposals::Proposal;
 
 use crate::api::{self, ErrorCode, ReadMode, Role};
 use log::RaftLog;
+use progress::ProgressTracker;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use replication::Progress;
-use std::collections::{BTreeMap, VecDeque};
+use read_only::ReadOnly;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// One Raft participant plus its key-value state machine.
@@ -87,15 +90,8 @@ pub struct RaftNode {
     votes: BTreeMap<NodeId, bool>,
 
     // Leader state.
-    progress: BTreeMap<NodeId, Progress>,
+    progress: ProgressTracker,
     next_heartbeat: Duration,
-    /// Id of the latest heartbeat round; every Append carries it.
-    round: u64,
-    /// The latest round was created in this turn (its messages are not out yet): new reads may join it.
-    round_fresh: bool,
-    /// Unconfirmed rounds with their send times.
-    round_starts: VecDeque<(u64, Duration)>,
-    confirmed_round: u64,
     /// New entries wait for the end of the turn, so one append per peer carries them all.
     need_flush: bool,
     /// Async replication: entries not yet old enough to ship.
@@ -105,7 +101,8 @@ pub struct RaftNode {
     sync_acks: sync_all::SyncAcks,
     snapshots: snapshot::SnapshotState,
 
-    reads: reads::ReadState,
+    /// Reads in flight and the heartbeat rounds that confirm them.
+    read_only: ReadOnly,
     lease: lease::LeaseState,
 
     msgs: Vec<Message>,
@@ -149,7 +146,7 @@ impl RaftNode {
             ^ log.last_index().rotate_left(31)
             ^ (now.as_nanos() as u64).rotate_left(47);
         let mut rng = ChaCha8Rng::seed_from_u64(mix);
-        let reads = reads::ReadState::new(&mut rng);
+        let read_only = ReadOnly::new(&mut rng);
         let mut node = RaftNode {
             peers,
             rng,
@@ -166,18 +163,14 @@ impl RaftNode {
             randomized_timeout: Duration::ZERO,
             leader_contact: None,
             votes: BTreeMap::new(),
-            progress: BTreeMap::new(),
+            progress: ProgressTracker::default(),
             next_heartbeat: now,
-            round: 0,
-            round_fresh: false,
-            round_starts: VecDeque::new(),
-            confirmed_round: 0,
             need_flush: false,
             ship: replication::ShipQueue::default(),
             proposals: BTreeMap::new(),
             sync_acks: sync_all::SyncAcks::default(),
             snapshots: snapshot::SnapshotState::default(),
-            reads,
+            read_only,
             lease: lease::LeaseState::default(),
             msgs: Vec::new(),
             responses: Vec::new(),
@@ -247,7 +240,7 @@ impl RaftNode {
                 }
             }
         }
-        self.round_fresh = false;
+        self.read_only.end_turn();
         // After the appends above took what they ship: compaction may drop those entries.
         let snapshot = self.take_snapshot_write();
         let hard_state = std::mem::take(&mut self.hard_state_dirty).then(|| HardState {

@@ -51,15 +51,13 @@ impl RaftNode {
     /// (or an election timeout) before sending it anything more.
     pub(super) fn send_snapshot(&mut self, peer: &str) {
         let snapshot = self.snapshot_now();
-        let round = self.round;
+        let round = self.read_only.round();
         let term = self.term;
         self.send(peer, term, MessageBody::InstallSnapshot { snapshot, round });
         let wait = self.cfg.election_timeout.max(Duration::from_millis(1));
         let now = self.now;
         if let Some(pr) = self.progress.get_mut(peer) {
-            pr.probing = true;
-            pr.probe_until = now + wait;
-            pr.last_progress = now;
+            pr.snapshot_sent(now, wait);
         }
     }
 
