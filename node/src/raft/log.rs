@@ -17,6 +17,8 @@ pub(super) struct RaftLog {
     committed: u64,
     /// Highest index applied to the state machine (never past `committed`).
     applied: u64,
+    /// A leader's snapshot was installed: it must be made durable even if no periodic one is due.
+    installed: bool,
 }
 
 impl RaftLog {
@@ -45,6 +47,7 @@ impl RaftLog {
             // Everything in the snapshot was committed and applied.
             committed: offset,
             applied: offset,
+            installed: false,
         }
     }
 
@@ -87,6 +90,12 @@ impl RaftLog {
         self.dirty_from = None;
         self.committed = self.committed.max(index);
         self.applied = self.applied.max(index);
+        self.installed = true;
+    }
+
+    /// Whether a snapshot was installed since the last call (the next `Ready` must write it).
+    pub fn take_installed(&mut self) -> bool {
+        std::mem::replace(&mut self.installed, false)
     }
 
     pub fn committed(&self) -> u64 {
@@ -318,7 +327,9 @@ mod tests {
         log.applied_to(3);
         assert_eq!(log.next_to_apply(), None);
         // An installed snapshot counts as committed and applied.
+        assert!(!log.take_installed());
         log.install(12, 4);
         assert_eq!((log.committed(), log.applied()), (12, 12));
+        assert!(log.take_installed() && !log.take_installed());
     }
 }

@@ -31,6 +31,7 @@
 
 mod election;
 mod entry;
+mod leader_state;
 mod lease;
 mod log;
 mod progress;
@@ -51,11 +52,9 @@ pub use entry::{Command, Entry};
 pub use state_machine::{KvState, Stored};
 pub use types::*;
 
-use proposals::Proposal;
-
 use crate::api::{self, ErrorCode, ReadMode, Role};
+use leader_state::LeaderState;
 use log::RaftLog;
-use progress::ProgressTracker;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use read_only::ReadOnly;
@@ -89,17 +88,8 @@ pub struct RaftNode {
     /// Pre-vote or vote grants in the current campaign (self included).
     votes: BTreeMap<NodeId, bool>,
 
-    // Leader state.
-    progress: ProgressTracker,
-    next_heartbeat: Duration,
-    /// New entries wait for the end of the turn, so one append per peer carries them all.
-    need_flush: bool,
-    /// Async replication: entries not yet old enough to ship.
-    ship: replication::ShipQueue,
-    proposals: BTreeMap<u64, Proposal>,
-    /// sync-all: applied writes waiting for every node before they are answered.
-    sync_acks: sync_all::SyncAcks,
-    snapshots: snapshot::SnapshotState,
+    /// Followers, timers and waiting clients of this node's leadership (empty while not leader).
+    lead: LeaderState,
 
     /// Reads in flight and the heartbeat rounds that confirm them.
     read_only: ReadOnly,
@@ -163,13 +153,7 @@ impl RaftNode {
             randomized_timeout: Duration::ZERO,
             leader_contact: None,
             votes: BTreeMap::new(),
-            progress: ProgressTracker::default(),
-            next_heartbeat: now,
-            need_flush: false,
-            ship: replication::ShipQueue::default(),
-            proposals: BTreeMap::new(),
-            sync_acks: sync_all::SyncAcks::default(),
-            snapshots: snapshot::SnapshotState::default(),
+            lead: LeaderState::default(),
             read_only,
             lease: lease::LeaseState::default(),
             msgs: Vec::new(),
@@ -203,7 +187,7 @@ impl RaftNode {
         if msg.term > MAX_TERM {
             return; // forged (see MAX_TERM): never adopted; the shell logs it
         }
-        election::step(self, msg);
+        self.dispatch(msg);
     }
 
     /// Handle a client request. The answer comes back later in `Ready::responses` under `id`.
@@ -234,7 +218,7 @@ impl RaftNode {
         if self.role == Role::Leader {
             // Our own new entries count as persisted now: the shell writes them before acting.
             self.maybe_commit();
-            if std::mem::take(&mut self.need_flush) {
+            if self.lead.take_flush() {
                 for peer in self.peers.clone() {
                     self.send_append(&peer);
                 }

@@ -3,8 +3,6 @@
 
 use super::{lease, Entry, MessageBody, RaftNode};
 use crate::api::{ReadMode, Replication, Role};
-use std::collections::VecDeque;
-use std::time::Duration;
 
 /// Entries in flight per follower before the pipeline waits for acks.
 const MAX_INFLIGHT_BATCHES: u64 = 8;
@@ -12,7 +10,7 @@ const MAX_INFLIGHT_BATCHES: u64 = 8;
 impl RaftNode {
     pub(super) fn init_progress(&mut self) {
         let next = self.log.last_index() + 1;
-        self.progress.reset(&self.peers, next, self.now);
+        self.lead.start(&self.peers, next, self.now);
         self.read_only.reset_rounds();
     }
 
@@ -22,12 +20,12 @@ impl RaftNode {
         let last = match self.cfg.replication {
             Replication::Quorum | Replication::SyncAll => self.log.last_index(),
             Replication::Async => self
-                .ship
+                .lead
                 .shippable(self.now, self.cfg.async_lag)
                 .min(self.log.last_index()),
         };
         loop {
-            let Some(pr) = self.progress.get(peer) else {
+            let Some(pr) = self.lead.progress.get(peer) else {
                 return;
             };
             let window = MAX_INFLIGHT_BATCHES * max_batch as u64;
@@ -61,7 +59,7 @@ impl RaftNode {
             self.send(peer, term, body);
             let hb = self.cfg.heartbeat_interval;
             let now = self.now;
-            let pr = self.progress.get_mut(peer).expect("checked above");
+            let pr = self.lead.progress.get_mut(peer).expect("checked above");
             pr.sent(next, sent, now, hb);
             if probing {
                 return;
@@ -71,7 +69,7 @@ impl RaftNode {
 
     /// A heartbeat: no entries, `prev` = what the follower surely has, so it always matches.
     pub(super) fn send_heartbeat(&mut self, peer: &str) {
-        let Some(pr) = self.progress.get(peer) else {
+        let Some(pr) = self.lead.progress.get(peer) else {
             return;
         };
         // Below the snapshot the term is gone; 0 always matches (the follower answers with its commit).
@@ -116,16 +114,18 @@ impl RaftNode {
                 return;
             }
         }
-        if self.now < self.next_heartbeat {
+        if !self
+            .lead
+            .heartbeat_due(self.now, self.cfg.heartbeat_interval)
+        {
             return;
         }
-        self.next_heartbeat = self.now + self.cfg.heartbeat_interval;
         self.new_round();
         let last = self.log.last_index();
         let stall = self.cfg.heartbeat_interval * 2;
         for peer in self.peers.clone() {
             let now = self.now;
-            if let Some(pr) = self.progress.get_mut(&peer) {
+            if let Some(pr) = self.lead.progress.get_mut(&peer) {
                 pr.maybe_restart_stalled(now, last, stall);
             }
             self.send_append(&peer);
@@ -134,14 +134,16 @@ impl RaftNode {
 
     /// sync-all: a follower that has not answered within an election timeout (writes would only wait).
     pub(super) fn unreachable_peer(&self) -> Option<String> {
-        self.progress
+        self.lead
+            .progress
             .unreachable(self.now, self.cfg.election_timeout)
             .cloned()
     }
 
     /// CheckQuorum: a quorum (counting us) responded within the last election timeout.
     fn quorum_active(&self) -> bool {
-        self.progress
+        self.lead
+            .progress
             .quorum_active(self.now, self.cfg.election_timeout, self.quorum())
     }
 
@@ -223,7 +225,7 @@ impl RaftNode {
         }
         let now = self.now;
         let last = self.log.last_index();
-        let Some(pr) = self.progress.get_mut(from) else {
+        let Some(pr) = self.lead.progress.get_mut(from) else {
             return;
         };
         let fresh = pr.recv_response(now, round, self.read_only.round());
@@ -246,13 +248,13 @@ impl RaftNode {
 
     /// sync-all: the lowest index every node has durable (ourselves: what the shell persisted).
     pub(super) fn all_matched(&self) -> u64 {
-        self.progress.all_matched(self.log.stable_last())
+        self.lead.progress.all_matched(self.log.stable_last())
     }
 
     /// sync-all: answer the applied writes every node now has.
     pub(super) fn release_sync_acks(&mut self) {
         let all = self.all_matched().min(self.log.applied());
-        for (id, result) in self.sync_acks.release(all) {
+        for (id, result) in self.lead.sync_acks.release(all) {
             self.respond(id, result);
         }
     }
@@ -260,6 +262,7 @@ impl RaftNode {
     /// Commit rule: the highest index stored on a quorum, if it is of the current term.
     pub(super) fn maybe_commit(&mut self) {
         let n = self
+            .lead
             .progress
             .quorum_match(self.log.stable_last(), self.quorum());
         if self.log.term_at(n) == Some(self.term) && self.log.commit_to(n) {
@@ -270,6 +273,7 @@ impl RaftNode {
     /// Advance the confirmed round (acked by a quorum, counting us) and renew the lease from its start.
     pub(super) fn check_rounds(&mut self) {
         let acked = self
+            .lead
             .progress
             .quorum_round(self.read_only.round(), self.quorum());
         let Some(confirmed) = self.read_only.advance(acked) else {
@@ -279,37 +283,5 @@ impl RaftNode {
             self.lease.extend_to(t + lease::leader_lease(&self.cfg));
         }
         self.release_confirmed_reads();
-    }
-}
-
-/// Async replication's lag: new entries of this leader, with when they were proposed. An entry ships once
-/// it is `lag` old.
-#[derive(Debug, Default)]
-pub(super) struct ShipQueue {
-    waiting: VecDeque<(u64, Duration)>,
-    shippable: u64,
-}
-
-impl ShipQueue {
-    /// A new leadership: everything up to `last` may ship now.
-    pub(super) fn reset(&mut self, last: u64) {
-        self.waiting.clear();
-        self.shippable = last;
-    }
-
-    pub(super) fn push(&mut self, index: u64, at: Duration) {
-        self.waiting.push_back((index, at));
-    }
-
-    /// The highest index old enough to ship at `now`.
-    pub(super) fn shippable(&mut self, now: Duration, lag: Duration) -> u64 {
-        while let Some(&(index, at)) = self.waiting.front() {
-            if at + lag > now {
-                break;
-            }
-            self.shippable = self.shippable.max(index);
-            self.waiting.pop_front();
-        }
-        self.shippable
     }
 }

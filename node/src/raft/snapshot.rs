@@ -6,13 +6,6 @@ use super::HardState;
 use super::{MessageBody, RaftNode, Snapshot, SnapshotWrite};
 use std::time::Duration;
 
-/// What the next `Ready` owes storage.
-#[derive(Debug, Default)]
-pub(super) struct SnapshotState {
-    /// A leader's snapshot was installed: it must be made durable even if no periodic one is due.
-    installed: bool,
-}
-
 impl RaftNode {
     /// The state machine as of `applied`.
     fn snapshot_now(&self) -> Snapshot {
@@ -32,7 +25,7 @@ impl RaftNode {
         let every = self.cfg.snapshot_every;
         let applied = self.log.applied();
         let due = every > 0 && applied >= self.log.snapshot_index() + every;
-        if !(std::mem::take(&mut self.snapshots.installed) || due) {
+        if !(self.log.take_installed() || due) {
             return None;
         }
         let snapshot = self.snapshot_now();
@@ -56,7 +49,7 @@ impl RaftNode {
         self.send(peer, term, MessageBody::InstallSnapshot { snapshot, round });
         let wait = self.cfg.election_timeout.max(Duration::from_millis(1));
         let now = self.now;
-        if let Some(pr) = self.progress.get_mut(peer) {
+        if let Some(pr) = self.lead.progress.get_mut(peer) {
             pr.snapshot_sent(now, wait);
         }
     }
@@ -70,7 +63,6 @@ impl RaftNode {
         if snapshot.last_index > self.log.committed() {
             self.log.install(snapshot.last_index, snapshot.last_term);
             self.kv = snapshot.state;
-            self.snapshots.installed = true;
             self.serve_applied_reads();
         }
         let term = self.term;
