@@ -142,7 +142,7 @@ impl RaftNode {
 
     /// Restart the timer with the current randomized timeout (on every message from the leader).
     pub(super) fn restart_election_timer(&mut self) {
-        self.election_deadline = self.now + self.randomized_timeout;
+        self.election_deadline = self.clock.now() + self.randomized_timeout;
     }
 
     /// Lease mode with `--lease-votes refuse`: while the countdown of a leader's lease runs, no campaign
@@ -150,7 +150,7 @@ impl RaftNode {
     pub(super) fn countdown_blocks(&self) -> bool {
         self.cfg.read_mode == ReadMode::Lease
             && self.cfg.lease_votes == LeaseVotes::Refuse
-            && self.now < self.lease.countdown_end
+            && self.clock.now() < self.lease.countdown_end
     }
 
     /// Refuse (pre-)votes: lease countdown running (`--lease-votes refuse`), or (CheckQuorum) we heard from
@@ -166,9 +166,9 @@ impl RaftNode {
             Role::Leader => true,
             _ => {
                 self.leader.is_some()
-                    && self
-                        .leader_contact
-                        .is_some_and(|t| self.now.saturating_sub(t) < self.cfg.election_timeout)
+                    && self.leader_contact.is_some_and(|t| {
+                        self.clock.now().saturating_sub(t) < self.cfg.election_timeout
+                    })
             }
         }
     }
@@ -176,7 +176,7 @@ impl RaftNode {
     /// What our votes report: the remaining lease of any old leader we know (lease mode only).
     fn lease_remaining_us(&self) -> u64 {
         if self.cfg.read_mode == ReadMode::Lease {
-            lease::micros(self.lease.countdown_remaining(self.now))
+            lease::micros(self.lease.countdown_remaining(self.clock.now()))
         } else {
             0
         }
@@ -227,7 +227,7 @@ impl RaftNode {
             let rem =
                 Duration::from_micros(lease_remaining_us).min(lease::restart_guard(&self.cfg));
             let wait = lease::wait_for_remainder(&self.cfg, rem);
-            self.lease.campaign_wait = self.lease.campaign_wait.max(self.now + wait);
+            self.lease.campaign_wait = self.lease.campaign_wait.max(self.clock.now() + wait);
         }
         self.votes.insert(from.to_string(), granted);
         self.check_votes();
@@ -252,7 +252,7 @@ impl RaftNode {
             self.reset_election_timer();
             return;
         }
-        self.lease.campaign_wait = self.now + self.countdown_wait();
+        self.lease.campaign_wait = self.clock.now() + self.countdown_wait();
         if self.cfg.pre_vote {
             self.role = Role::PreCandidate;
             self.leader = None;
@@ -265,7 +265,7 @@ impl RaftNode {
     /// Our own remainder counts like a voter's.
     fn countdown_wait(&self) -> Duration {
         if self.cfg.read_mode == ReadMode::Lease {
-            lease::wait_for_remainder(&self.cfg, self.lease.countdown_remaining(self.now))
+            lease::wait_for_remainder(&self.cfg, self.lease.countdown_remaining(self.clock.now()))
         } else {
             Duration::ZERO
         }
@@ -337,13 +337,13 @@ impl RaftNode {
         self.lease.serve_after = if self.cfg.read_mode == ReadMode::Lease {
             self.lease.campaign_wait
         } else {
-            self.now
+            self.clock.now()
         };
         self.init_progress();
         // The empty entry: the leader is not ready until an entry of its term commits.
         self.propose(super::Command::Noop);
         // It ships at once, with what earlier leaders wrote: only client writes wait out the async lag.
-        let first_heartbeat = self.now + self.cfg.heartbeat_interval;
+        let first_heartbeat = self.clock.now() + self.cfg.heartbeat_interval;
         self.lead
             .start_shipping(self.log.last_index(), first_heartbeat);
         self.new_round();

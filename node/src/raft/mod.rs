@@ -29,11 +29,13 @@
 //!   first heartbeat after that), so a leader that dies takes the writes of its last `async_lag` with it.
 //! - Time is the clock reading made monotonic: a backward jump counts as no time passing.
 
+mod clock;
 mod election;
 mod entry;
 mod leader_state;
 mod lease;
 mod log;
+mod outbox;
 mod progress;
 mod proposals;
 mod read_only;
@@ -53,8 +55,10 @@ pub use state_machine::{KvState, Stored};
 pub use types::*;
 
 use crate::api::{self, ErrorCode, ReadMode, Role};
+use clock::Clock;
 use leader_state::LeaderState;
 use log::RaftLog;
+use outbox::Outbox;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use read_only::ReadOnly;
@@ -67,10 +71,8 @@ pub struct RaftNode {
     /// Members other than this node.
     peers: Vec<NodeId>,
     rng: ChaCha8Rng,
-    /// Internal monotonic time: the clock reading plus `clock_offset`.
-    now: Duration,
-    /// Grows when the clock jumps backwards, so internal time never does (a backward jump counts as 0).
-    clock_offset: Duration,
+    /// Internal monotonic time.
+    clock: Clock,
 
     term: u64,
     voted_for: Option<NodeId>,
@@ -95,9 +97,8 @@ pub struct RaftNode {
     read_only: ReadOnly,
     lease: lease::LeaseState,
 
-    msgs: Vec<Message>,
-    /// Responses; leader-served reads carry their term so a step-down before `ready()` can withdraw them.
-    responses: Vec<(RequestId, ClientResult, Option<u64>)>,
+    /// Messages and answers until `ready()`.
+    outbox: Outbox,
 }
 
 impl RaftNode {
@@ -140,8 +141,7 @@ impl RaftNode {
         let mut node = RaftNode {
             peers,
             rng,
-            now,
-            clock_offset: Duration::ZERO,
+            clock: Clock::new(now),
             term: hs.term,
             voted_for: hs.voted_for,
             hard_state_dirty: false,
@@ -156,8 +156,7 @@ impl RaftNode {
             lead: LeaderState::default(),
             read_only,
             lease: lease::LeaseState::default(),
-            msgs: Vec::new(),
-            responses: Vec::new(),
+            outbox: Outbox::default(),
             cfg: config,
         };
         if !fresh && node.cfg.read_mode == ReadMode::Lease {
@@ -169,10 +168,10 @@ impl RaftNode {
 
     /// Advance timers to `now` (elections, heartbeats, CheckQuorum, lease expiry). Call every few ms.
     pub fn tick(&mut self, now: Duration) {
-        self.observe(now);
+        self.clock.observe(now);
         if self.role == Role::Leader {
             self.tick_leader();
-        } else if self.now >= self.election_deadline && !self.countdown_blocks() {
+        } else if self.clock.now() >= self.election_deadline && !self.countdown_blocks() {
             self.campaign();
         }
         self.expire_forwarded_reads();
@@ -180,7 +179,7 @@ impl RaftNode {
 
     /// Handle a message from a peer.
     pub fn step(&mut self, msg: Message, now: Duration) {
-        self.observe(now);
+        self.clock.observe(now);
         if msg.to != self.cfg.id || !self.peers.contains(&msg.from) {
             return; // not for us, or from a stranger: ignore
         }
@@ -192,7 +191,7 @@ impl RaftNode {
 
     /// Handle a client request. The answer comes back later in `Ready::responses` under `id`.
     pub fn client(&mut self, id: RequestId, req: ClientRequest, now: Duration) {
-        self.observe(now);
+        self.clock.observe(now);
         match req {
             ClientRequest::Read { key } => self.client_read(id, key),
             ClientRequest::Write { key, value } => {
@@ -235,15 +234,15 @@ impl RaftNode {
             hard_state,
             truncate_from,
             append,
-            messages: std::mem::take(&mut self.msgs),
-            responses: self.responses.drain(..).map(|(id, r, _)| (id, r)).collect(),
+            messages: self.outbox.take_messages(),
+            responses: self.outbox.take_responses(),
             snapshot,
         }
     }
 
     /// A snapshot for `GET /status` (the shell fills in `clock`).
     pub fn status(&self, now: Duration) -> api::Status {
-        let now = now.saturating_add(self.clock_offset).max(self.now);
+        let now = self.clock.at(now);
         let is_leader = self.role == Role::Leader;
         let lease_mode = matches!(self.cfg.read_mode, ReadMode::Lease | ReadMode::LeaseNoWait);
         let lease = if lease_mode {
@@ -286,23 +285,13 @@ impl RaftNode {
 
     // ---- shared helpers ----
 
-    /// Fold a clock reading into internal monotonic time.
-    fn observe(&mut self, now: Duration) {
-        let t = now.saturating_add(self.clock_offset);
-        if t < self.now {
-            self.clock_offset += self.now - t;
-        } else {
-            self.now = t;
-        }
-    }
-
     fn quorum(&self) -> usize {
         let members = self.peers.len() + 1;
         members / 2 + 1
     }
 
     fn send(&mut self, to: &str, term: u64, body: MessageBody) {
-        self.msgs.push(Message {
+        self.outbox.send(Message {
             from: self.cfg.id.clone(),
             to: to.to_string(),
             term,
@@ -311,7 +300,7 @@ impl RaftNode {
     }
 
     fn respond(&mut self, id: RequestId, result: ClientResult) {
-        self.responses.push((id, result, None));
+        self.outbox.respond(id, result, None);
     }
 
     fn fail(&mut self, id: RequestId, code: ErrorCode, message: impl Into<String>) {
@@ -347,7 +336,7 @@ impl RaftNode {
 
     /// Lease mode: a new leader serves nothing until old leaders' leases have surely expired.
     fn in_lease_wait(&self) -> bool {
-        self.cfg.read_mode == ReadMode::Lease && self.now < self.lease.serve_after
+        self.cfg.read_mode == ReadMode::Lease && self.clock.now() < self.lease.serve_after
     }
 
     /// Whether an entry of the current term is committed (the leader is "ready").

@@ -67,7 +67,7 @@ impl RaftNode {
     pub(super) fn propose(&mut self, cmd: Command) -> u64 {
         let index = self.log.append_new(self.term, cmd);
         let lag = self.cfg.replication == Replication::Async;
-        self.lead.appended(index, self.now, lag);
+        self.lead.appended(index, self.clock.now(), lag);
         index
     }
 

@@ -19,7 +19,9 @@ impl RaftNode {
                 "new leader waiting for the previous leader's lease to expire",
             ),
             ReadMode::Log => self.propose_for(id, Command::Get { key }, true),
-            ReadMode::Lease | ReadMode::LeaseNoWait if self.lease_read_allowed(self.now) => {
+            ReadMode::Lease | ReadMode::LeaseNoWait
+                if self.lease_read_allowed(self.clock.now()) =>
+            {
                 let term = self.term;
                 self.answer_local(id, &key, Some(term))
             }
@@ -51,8 +53,8 @@ impl RaftNode {
         } else {
             self.kv.get(key).cloned()
         };
-        self.responses
-            .push((id, Ok(ClientReply::of_read(value)), term));
+        self.outbox
+            .respond(id, Ok(ClientReply::of_read(value)), term);
     }
 
     /// ReadIndex steps 1-3: refuse until ready, record the commit index, then join this turn's round or
@@ -72,7 +74,7 @@ impl RaftNode {
         if self.read_only.needs_round() {
             self.new_round();
         }
-        let deadline = self.now + self.cfg.election_timeout;
+        let deadline = self.clock.now() + self.cfg.election_timeout;
         self.read_only.add_request(origin, read_index, deadline);
         self.check_rounds(); // a one-node cluster confirms at once
         self.release_confirmed_reads();
@@ -110,14 +112,8 @@ impl RaftNode {
         for r in lost.applies {
             self.fail(r.id, ErrorCode::Unavailable, "leadership lost");
         }
-        for (_, result, t) in self.responses.iter_mut() {
-            if *t == Some(term) {
-                *result = Err(super::proposals::unavailable(
-                    "leadership lost before the read was answered",
-                ));
-                *t = None;
-            }
-        }
+        let lost = super::proposals::unavailable("leadership lost before the read was answered");
+        self.outbox.withdraw_reads(term, lost);
     }
 
     /// A leader read that cannot be confirmed: fail it, or refuse the follower that forwarded it.
@@ -142,7 +138,7 @@ impl RaftNode {
                 "no leader known to ask for a read index",
             );
         };
-        let deadline = self.now + self.cfg.election_timeout;
+        let deadline = self.clock.now() + self.cfg.election_timeout;
         let fid = self.read_only.forward(id, key, deadline);
         let term = self.term;
         self.send(&leader, term, MessageBody::ReadIndexReq { id: fid });
@@ -173,7 +169,7 @@ impl RaftNode {
 
     /// Reads without a quorum, a read index or catching up for an election timeout fail.
     pub(super) fn expire_forwarded_reads(&mut self) {
-        let expired = self.read_only.expire(self.now);
+        let expired = self.read_only.expire(self.clock.now());
         for r in expired.rounds {
             self.refuse_read(r.origin, "no quorum confirmed leadership in time");
         }

@@ -10,7 +10,7 @@ const MAX_INFLIGHT_BATCHES: u64 = 8;
 impl RaftNode {
     pub(super) fn init_progress(&mut self) {
         let next = self.log.last_index() + 1;
-        self.lead.start(&self.peers, next, self.now);
+        self.lead.start(&self.peers, next, self.clock.now());
         self.read_only.reset_rounds();
     }
 
@@ -21,7 +21,7 @@ impl RaftNode {
             Replication::Quorum | Replication::SyncAll => self.log.last_index(),
             Replication::Async => self
                 .lead
-                .shippable(self.now, self.cfg.async_lag)
+                .shippable(self.clock.now(), self.cfg.async_lag)
                 .min(self.log.last_index()),
         };
         loop {
@@ -29,7 +29,7 @@ impl RaftNode {
                 return;
             };
             let window = MAX_INFLIGHT_BATCHES * max_batch as u64;
-            if pr.is_paused(self.now, last, window) {
+            if pr.is_paused(self.clock.now(), last, window) {
                 return;
             }
             if pr.next_index() <= self.log.snapshot_index() {
@@ -58,7 +58,7 @@ impl RaftNode {
             let term = self.term;
             self.send(peer, term, body);
             let hb = self.cfg.heartbeat_interval;
-            let now = self.now;
+            let now = self.clock.now();
             let pr = self.lead.progress.get_mut(peer).expect("checked above");
             pr.sent(next, sent, now, hb);
             if probing {
@@ -92,7 +92,7 @@ impl RaftNode {
     /// Start a heartbeat round now: its acks confirm leadership after this instant (ReadIndex) and
     /// renew the lease from this instant (its send time; the messages leave after this turn's fsync).
     pub(super) fn new_round(&mut self) {
-        self.read_only.new_round(self.now);
+        self.read_only.new_round(self.clock.now());
         for peer in self.peers.clone() {
             self.send_heartbeat(&peer);
         }
@@ -104,7 +104,7 @@ impl RaftNode {
             // lease-no-wait keeps serving on its lease and leader-local never checks (those are their
             // flaws); every other mode steps down.
             let keep = match self.cfg.read_mode {
-                ReadMode::LeaseNoWait => self.lease.valid(self.now),
+                ReadMode::LeaseNoWait => self.lease.valid(self.clock.now()),
                 ReadMode::LeaderLocal => true,
                 _ => false,
             };
@@ -116,7 +116,7 @@ impl RaftNode {
         }
         if !self
             .lead
-            .heartbeat_due(self.now, self.cfg.heartbeat_interval)
+            .heartbeat_due(self.clock.now(), self.cfg.heartbeat_interval)
         {
             return;
         }
@@ -124,7 +124,7 @@ impl RaftNode {
         let last = self.log.last_index();
         let stall = self.cfg.heartbeat_interval * 2;
         for peer in self.peers.clone() {
-            let now = self.now;
+            let now = self.clock.now();
             if let Some(pr) = self.lead.progress.get_mut(&peer) {
                 pr.maybe_restart_stalled(now, last, stall);
             }
@@ -136,7 +136,7 @@ impl RaftNode {
     pub(super) fn unreachable_peer(&self) -> Option<String> {
         self.lead
             .progress
-            .unreachable(self.now, self.cfg.election_timeout)
+            .unreachable(self.clock.now(), self.cfg.election_timeout)
             .cloned()
     }
 
@@ -144,7 +144,7 @@ impl RaftNode {
     fn quorum_active(&self) -> bool {
         self.lead
             .progress
-            .quorum_active(self.now, self.cfg.election_timeout, self.quorum())
+            .quorum_active(self.clock.now(), self.cfg.election_timeout, self.quorum())
     }
 
     /// A current-term append or snapshot from `from`: follow it, refresh the lease countdown and the
@@ -157,9 +157,9 @@ impl RaftNode {
             let term = self.term;
             self.become_follower(term, Some(from.to_string()));
         }
-        self.leader_contact = Some(self.now);
+        self.leader_contact = Some(self.clock.now());
         if matches!(self.cfg.read_mode, ReadMode::Lease) {
-            let end = self.now + self.cfg.lease;
+            let end = self.clock.now() + self.cfg.lease;
             self.lease.countdown_end = self.lease.countdown_end.max(end);
         }
         self.restart_election_timer();
@@ -223,7 +223,7 @@ impl RaftNode {
         if self.role != Role::Leader {
             return;
         }
-        let now = self.now;
+        let now = self.clock.now();
         let last = self.log.last_index();
         let Some(pr) = self.lead.progress.get_mut(from) else {
             return;

@@ -48,7 +48,7 @@ impl RaftNode {
         let term = self.term;
         self.send(peer, term, MessageBody::InstallSnapshot { snapshot, round });
         let wait = self.cfg.election_timeout.max(Duration::from_millis(1));
-        let now = self.now;
+        let now = self.clock.now();
         if let Some(pr) = self.lead.progress.get_mut(peer) {
             pr.snapshot_sent(now, wait);
         }
