@@ -3,7 +3,6 @@
 use super::types::{Message, MessageBody};
 use super::{lease, RaftNode};
 use crate::api::{LeaseVotes, ReadMode, Role};
-use rand::Rng;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use MessageBody::*;
@@ -134,15 +133,13 @@ impl RaftNode {
 
     /// Draw a new randomized timeout in [min, 2*min) and restart the election timer with it.
     pub(super) fn reset_election_timer(&mut self) {
-        let min = self.cfg.election_timeout;
-        let extra = self.rng.gen_range(0..min.as_micros().max(1) as u64);
-        self.randomized_timeout = min + Duration::from_micros(extra);
-        self.restart_election_timer();
+        let (now, min) = (self.clock.now(), self.cfg.election_timeout);
+        self.election_timer.reset(now, min, &mut self.rng);
     }
 
     /// Restart the timer with the current randomized timeout (on every message from the leader).
     pub(super) fn restart_election_timer(&mut self) {
-        self.election_deadline = self.clock.now() + self.randomized_timeout;
+        self.election_timer.restart(self.clock.now());
     }
 
     /// Lease mode with `--lease-votes refuse`: while the countdown of a leader's lease runs, no campaign
@@ -150,7 +147,7 @@ impl RaftNode {
     pub(super) fn countdown_blocks(&self) -> bool {
         self.cfg.read_mode == ReadMode::Lease
             && self.cfg.lease_votes == LeaseVotes::Refuse
-            && self.clock.now() < self.lease.countdown_end
+            && self.lease.counting_down(self.clock.now())
     }
 
     /// Refuse (pre-)votes: lease countdown running (`--lease-votes refuse`), or (CheckQuorum) we heard from
@@ -227,7 +224,7 @@ impl RaftNode {
             let rem =
                 Duration::from_micros(lease_remaining_us).min(lease::restart_guard(&self.cfg));
             let wait = lease::wait_for_remainder(&self.cfg, rem);
-            self.lease.campaign_wait = self.lease.campaign_wait.max(self.clock.now() + wait);
+            self.lease.wait_for_voter(self.clock.now() + wait);
         }
         self.votes.insert(from.to_string(), granted);
         self.check_votes();
@@ -252,7 +249,8 @@ impl RaftNode {
             self.reset_election_timer();
             return;
         }
-        self.lease.campaign_wait = self.clock.now() + self.countdown_wait();
+        self.lease
+            .start_campaign(self.clock.now() + self.countdown_wait());
         if self.cfg.pre_vote {
             self.role = Role::PreCandidate;
             self.leader = None;
@@ -319,7 +317,7 @@ impl RaftNode {
     /// Leaving leadership (or a term): drop the lease and fail what depended on being leader.
     fn step_down_cleanup(&mut self) {
         if self.role == Role::Leader {
-            self.lease.lease_end = None;
+            self.lease.drop_lease();
             let abandoned = self.lead.step_down();
             self.fail_proposals(abandoned.proposals);
             for (id, result) in abandoned.acks {
@@ -333,12 +331,8 @@ impl RaftNode {
         self.role = Role::Leader;
         self.leader = Some(self.cfg.id.clone());
         self.votes.clear();
-        self.lease.lease_end = None;
-        self.lease.serve_after = if self.cfg.read_mode == ReadMode::Lease {
-            self.lease.campaign_wait
-        } else {
-            self.clock.now()
-        };
+        let wait = self.cfg.read_mode == ReadMode::Lease;
+        self.lease.start_leading(wait, self.clock.now());
         self.init_progress();
         // The empty entry: the leader is not ready until an entry of its term commits.
         self.propose(super::Command::Noop);

@@ -10,9 +10,14 @@
 //! 2. send `messages`;
 //! 3. deliver `responses` to the waiting clients.
 //!
-//! Modules: `log` (entries, matching), `election` (PreVote, votes, role changes), `replication` (appends,
-//! commit, CheckQuorum, heartbeat rounds), `reads` (read modes), `proposals` (writes, apply, answers),
-//! `lease`, `state_machine` (the kv map).
+//! `RaftNode` keeps the role, the term and vote, and the dispatcher; its behaviour is spread over
+//! `election` (term rules, PreVote, votes, role changes), `replication` (appends, the commit rule,
+//! CheckQuorum, heartbeat rounds), `reads` (read modes), `proposals` (writes, apply, answers) and
+//! `snapshot`. The state they act on lives in types that change only themselves, below `RaftNode` (none
+//! of them imports it): `log` (entries, commit and apply indexes, what storage still lacks), `progress`
+//! (each follower as the leader sees it, quorum arithmetic), `read_only` (reads in flight, heartbeat
+//! rounds), `leader_state` (all a leader drops when it steps down), `lease`, `sync_all`, `outbox`,
+//! `clock`, `election_timer` and `state_machine` (the kv map).
 //!
 //! Choices worth knowing:
 //! - A leader accepts writes before its empty entry commits (they commit after it, in log order); only
@@ -31,6 +36,7 @@
 
 mod clock;
 mod election;
+mod election_timer;
 mod entry;
 mod leader_state;
 mod lease;
@@ -56,6 +62,7 @@ pub use types::*;
 
 use crate::api::{self, ErrorCode, ReadMode, Role};
 use clock::Clock;
+use election_timer::ElectionTimer;
 use leader_state::LeaderState;
 use log::RaftLog;
 use outbox::Outbox;
@@ -82,9 +89,7 @@ pub struct RaftNode {
     role: Role,
     leader: Option<NodeId>,
     kv: KvState,
-    election_deadline: Duration,
-    /// This term's randomized election timeout.
-    randomized_timeout: Duration,
+    election_timer: ElectionTimer,
     /// When we last heard from the current leader (CheckQuorum-style vote refusal).
     leader_contact: Option<Duration>,
     /// Pre-vote or vote grants in the current campaign (self included).
@@ -149,8 +154,7 @@ impl RaftNode {
             role: Role::Follower,
             leader: None,
             kv,
-            election_deadline: now,
-            randomized_timeout: Duration::ZERO,
+            election_timer: ElectionTimer::new(now),
             leader_contact: None,
             votes: BTreeMap::new(),
             lead: LeaderState::default(),
@@ -160,7 +164,8 @@ impl RaftNode {
             cfg: config,
         };
         if !fresh && node.cfg.read_mode == ReadMode::Lease {
-            node.lease.countdown_end = now + lease::restart_guard(&node.cfg);
+            node.lease
+                .count_down_until(now + lease::restart_guard(&node.cfg));
         }
         node.reset_election_timer();
         node
@@ -171,7 +176,7 @@ impl RaftNode {
         self.clock.observe(now);
         if self.role == Role::Leader {
             self.tick_leader();
-        } else if self.clock.now() >= self.election_deadline && !self.countdown_blocks() {
+        } else if self.election_timer.expired(self.clock.now()) && !self.countdown_blocks() {
             self.campaign();
         }
         self.expire_forwarded_reads();
@@ -259,7 +264,7 @@ impl RaftNode {
                     0.0
                 },
                 wait_ms: if is_leader {
-                    lease::ms(self.lease.serve_after.saturating_sub(now))
+                    lease::ms(self.lease.wait_remaining(now))
                 } else {
                     0.0
                 },
@@ -336,7 +341,7 @@ impl RaftNode {
 
     /// Lease mode: a new leader serves nothing until old leaders' leases have surely expired.
     fn in_lease_wait(&self) -> bool {
-        self.cfg.read_mode == ReadMode::Lease && self.clock.now() < self.lease.serve_after
+        self.cfg.read_mode == ReadMode::Lease && self.lease.waiting(self.clock.now())
     }
 
     /// Whether an entry of the current term is committed (the leader is "ready").

@@ -35,7 +35,7 @@ impl RaftNode {
             && self.own_term_committed()
             && self.log.applied() >= self.read_floor()
             && self.lease.valid(now)
-            && !(self.cfg.read_mode == ReadMode::Lease && now < self.lease.serve_after)
+            && !(self.cfg.read_mode == ReadMode::Lease && self.lease.waiting(now))
     }
 
     /// What a safe read must have applied: the commit index.

@@ -160,7 +160,7 @@ impl RaftNode {
         self.leader_contact = Some(self.clock.now());
         if matches!(self.cfg.read_mode, ReadMode::Lease) {
             let end = self.clock.now() + self.cfg.lease;
-            self.lease.countdown_end = self.lease.countdown_end.max(end);
+            self.lease.count_down_until(end);
         }
         self.restart_election_timer();
         true
