@@ -100,6 +100,7 @@ pub struct RaftNode {
 
     /// Reads in flight and the heartbeat rounds that confirm them.
     read_only: ReadOnly,
+    /// The leader's lease, a follower's countdown of it, a new leader's wait for old ones.
     lease: lease::LeaseState,
 
     /// Messages and answers until `ready()`.
