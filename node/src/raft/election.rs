@@ -1,135 +1,145 @@
 //! Terms, PreVote, votes and role changes; the message dispatcher that applies the term rules.
 
-use super::{lease, Message, MessageBody, RaftNode};
+use super::types::{Message, MessageBody};
+use super::{lease, RaftNode};
 use crate::api::{LeaseVotes, ReadMode, Role};
-use rand::Rng;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use MessageBody::*;
 
-/// Route a message after the term rules (etcd's `Step`).
-pub(super) fn step(n: &mut RaftNode, msg: Message) {
-    use MessageBody::*;
-    match &msg.body {
-        // Forwarded reads are valid whatever the terms: the leader confirms itself after receiving them.
-        ReadIndexReq { id } => return n.handle_read_index_req(&msg.from, *id),
-        ReadIndexResp { id, read_index } => return n.handle_read_index_resp(*id, *read_index),
-        _ => {}
-    }
-    if msg.term > n.term {
+impl RaftNode {
+    /// Route a message after the term rules (etcd's `Step`).
+    pub(super) fn dispatch(&mut self, msg: Message) {
         match &msg.body {
-            PreVote { .. } => {}
-            PreVoteResp { granted: true, .. } => {}
-            Vote { .. } if n.refuses_votes() => {
-                // Do not adopt the term: that would depose the leader we still follow.
-                let rem = n.lease_remaining_us();
-                let term = n.term;
-                n.send(
-                    &msg.from,
-                    term,
-                    VoteResp {
-                        granted: false,
-                        lease_remaining_us: rem,
-                    },
-                );
-                return;
-            }
-            Append { .. } | InstallSnapshot { .. } => {
-                n.become_follower(msg.term, Some(msg.from.clone()))
-            }
-            _ => n.become_follower(msg.term, None),
-        }
-    } else if msg.term < n.term {
-        let term = n.term;
-        match &msg.body {
-            // Tell a stale leader or candidate about our term so it steps down.
-            Append { .. } | InstallSnapshot { .. } => n.send(
-                &msg.from,
-                term,
-                AppendResp {
-                    success: false,
-                    match_index: 0,
-                    reject_index: 0,
-                    hint: 0,
-                    last_index: 0,
-                    round: 0,
-                },
-            ),
-            PreVote { .. } | Vote { .. } => {
-                let body = if matches!(msg.body, PreVote { .. }) {
-                    PreVoteResp {
-                        granted: false,
-                        lease_remaining_us: 0,
-                    }
-                } else {
-                    VoteResp {
-                        granted: false,
-                        lease_remaining_us: 0,
-                    }
-                };
-                n.send(&msg.from, term, body);
+            // Forwarded reads are valid whatever the terms: the leader confirms itself after receiving them.
+            ReadIndexReq { id } => return self.handle_read_index_req(&msg.from, *id),
+            ReadIndexResp { id, read_index } => {
+                return self.handle_read_index_resp(*id, *read_index)
             }
             _ => {}
         }
-        return;
-    }
-    let from = msg.from;
-    match msg.body {
-        PreVote {
-            last_index,
-            last_term,
-        } => n.handle_pre_vote(&from, msg.term, last_index, last_term),
-        Vote {
-            last_index,
-            last_term,
-        } => n.handle_vote(&from, last_index, last_term),
-        PreVoteResp {
-            granted,
-            lease_remaining_us,
-        } => {
-            if n.role == Role::PreCandidate && msg.term == n.term + 1 {
-                n.record_vote(&from, granted, lease_remaining_us);
-            }
+        let goes_on = if msg.term > self.term {
+            self.see_higher_term(&msg)
+        } else if msg.term < self.term {
+            self.refuse_lower_term(&msg);
+            false
+        } else {
+            true
+        };
+        if goes_on {
+            self.route(msg);
         }
-        VoteResp {
-            granted,
-            lease_remaining_us,
-        } => {
-            if n.role == Role::Candidate && msg.term == n.term {
-                n.record_vote(&from, granted, lease_remaining_us);
-            }
-        }
-        Append {
-            prev_index,
-            prev_term,
-            entries,
-            commit,
-            round,
-        } => n.handle_append(&from, prev_index, prev_term, entries, commit, round),
-        AppendResp {
-            success,
-            match_index,
-            reject_index,
-            hint,
-            round,
-            ..
-        } => n.handle_append_resp(&from, success, match_index, reject_index, hint, round),
-        InstallSnapshot { snapshot, round } => n.handle_install_snapshot(&from, snapshot, round),
-        ReadIndexReq { .. } | ReadIndexResp { .. } => {}
     }
-}
 
-impl RaftNode {
+    /// A message of a higher term: adopt it (pre-votes and their grants do not change terms). False if
+    /// the message is answered here.
+    fn see_higher_term(&mut self, msg: &Message) -> bool {
+        match &msg.body {
+            PreVote { .. } => {}
+            PreVoteResp { granted: true, .. } => {}
+            Vote { .. } if self.refuses_votes() => {
+                // Do not adopt the term: that would depose the leader we still follow.
+                let rem = self.lease_remaining_us();
+                let term = self.term;
+                let body = VoteResp {
+                    granted: false,
+                    lease_remaining_us: rem,
+                };
+                self.send(&msg.from, term, body);
+                return false;
+            }
+            Append { .. } | InstallSnapshot { .. } => {
+                self.become_follower(msg.term, Some(msg.from.clone()))
+            }
+            _ => self.become_follower(msg.term, None),
+        }
+        true
+    }
+
+    /// A message of a lower term: tell a stale leader or candidate about our term so it steps down.
+    fn refuse_lower_term(&mut self, msg: &Message) {
+        let term = self.term;
+        let body = match &msg.body {
+            Append { .. } | InstallSnapshot { .. } => AppendResp {
+                success: false,
+                match_index: 0,
+                reject_index: 0,
+                hint: 0,
+                last_index: 0,
+                round: 0,
+            },
+            PreVote { .. } => PreVoteResp {
+                granted: false,
+                lease_remaining_us: 0,
+            },
+            Vote { .. } => VoteResp {
+                granted: false,
+                lease_remaining_us: 0,
+            },
+            _ => return,
+        };
+        self.send(&msg.from, term, body);
+    }
+
+    /// A message of our term, to its handler.
+    fn route(&mut self, msg: Message) {
+        let from = msg.from;
+        match msg.body {
+            PreVote {
+                last_index,
+                last_term,
+            } => self.handle_pre_vote(&from, msg.term, last_index, last_term),
+            Vote {
+                last_index,
+                last_term,
+            } => self.handle_vote(&from, last_index, last_term),
+            PreVoteResp {
+                granted,
+                lease_remaining_us,
+            } => {
+                if self.role == Role::PreCandidate && msg.term == self.term + 1 {
+                    self.record_vote(&from, granted, lease_remaining_us);
+                }
+            }
+            VoteResp {
+                granted,
+                lease_remaining_us,
+            } => {
+                if self.role == Role::Candidate && msg.term == self.term {
+                    self.record_vote(&from, granted, lease_remaining_us);
+                }
+            }
+            Append {
+                prev_index,
+                prev_term,
+                entries,
+                commit,
+                round,
+            } => self.handle_append(&from, prev_index, prev_term, entries, commit, round),
+            AppendResp {
+                success,
+                match_index,
+                reject_index,
+                hint,
+                round,
+                ..
+            } => self.handle_append_resp(&from, success, match_index, reject_index, hint, round),
+            InstallSnapshot { snapshot, round } => {
+                self.handle_install_snapshot(&from, snapshot, round)
+            }
+            ReadIndexReq { .. } | ReadIndexResp { .. } => {}
+        }
+    }
+
     /// Draw a new randomized timeout in [min, 2*min) and restart the election timer with it.
     pub(super) fn reset_election_timer(&mut self) {
-        let min = self.cfg.election_timeout;
-        let extra = self.rng.gen_range(0..min.as_micros().max(1) as u64);
-        self.randomized_timeout = min + Duration::from_micros(extra);
-        self.restart_election_timer();
+        let (now, min) = (self.clock.now(), self.cfg.election_timeout);
+        self.election_timer.reset(now, min, &mut self.rng);
     }
 
     /// Restart the timer with the current randomized timeout (on every message from the leader).
     pub(super) fn restart_election_timer(&mut self) {
-        self.election_deadline = self.now + self.randomized_timeout;
+        self.election_timer.restart(self.clock.now());
     }
 
     /// Lease mode with `--lease-votes refuse`: while the countdown of a leader's lease runs, no campaign
@@ -137,7 +147,7 @@ impl RaftNode {
     pub(super) fn countdown_blocks(&self) -> bool {
         self.cfg.read_mode == ReadMode::Lease
             && self.cfg.lease_votes == LeaseVotes::Refuse
-            && self.now < self.lease.countdown_end
+            && self.lease.counting_down(self.clock.now())
     }
 
     /// Refuse (pre-)votes: lease countdown running (`--lease-votes refuse`), or (CheckQuorum) we heard from
@@ -153,9 +163,9 @@ impl RaftNode {
             Role::Leader => true,
             _ => {
                 self.leader.is_some()
-                    && self
-                        .leader_contact
-                        .is_some_and(|t| self.now.saturating_sub(t) < self.cfg.election_timeout)
+                    && self.leader_contact.is_some_and(|t| {
+                        self.clock.now().saturating_sub(t) < self.cfg.election_timeout
+                    })
             }
         }
     }
@@ -163,7 +173,7 @@ impl RaftNode {
     /// What our votes report: the remaining lease of any old leader we know (lease mode only).
     fn lease_remaining_us(&self) -> u64 {
         if self.cfg.read_mode == ReadMode::Lease {
-            lease::micros(self.lease.countdown_remaining(self.now))
+            lease::micros(self.lease.countdown_remaining(self.clock.now()))
         } else {
             0
         }
@@ -214,7 +224,7 @@ impl RaftNode {
             let rem =
                 Duration::from_micros(lease_remaining_us).min(lease::restart_guard(&self.cfg));
             let wait = lease::wait_for_remainder(&self.cfg, rem);
-            self.lease.campaign_wait = self.lease.campaign_wait.max(self.now + wait);
+            self.lease.wait_for_voter(self.clock.now() + wait);
         }
         self.votes.insert(from.to_string(), granted);
         self.check_votes();
@@ -239,7 +249,8 @@ impl RaftNode {
             self.reset_election_timer();
             return;
         }
-        self.lease.campaign_wait = self.now + self.countdown_wait();
+        self.lease
+            .start_campaign(self.clock.now() + self.countdown_wait());
         if self.cfg.pre_vote {
             self.role = Role::PreCandidate;
             self.leader = None;
@@ -252,7 +263,7 @@ impl RaftNode {
     /// Our own remainder counts like a voter's.
     fn countdown_wait(&self) -> Duration {
         if self.cfg.read_mode == ReadMode::Lease {
-            lease::wait_for_remainder(&self.cfg, self.lease.countdown_remaining(self.now))
+            lease::wait_for_remainder(&self.cfg, self.lease.countdown_remaining(self.clock.now()))
         } else {
             Duration::ZERO
         }
@@ -306,11 +317,10 @@ impl RaftNode {
     /// Leaving leadership (or a term): drop the lease and fail what depended on being leader.
     fn step_down_cleanup(&mut self) {
         if self.role == Role::Leader {
-            self.lease.lease_end = None;
-            self.progress.clear();
-            self.round_starts.clear();
-            self.fail_proposals();
-            for (id, result) in self.sync_acks.abandon() {
+            self.lease.drop_lease();
+            let abandoned = self.lead.step_down();
+            self.fail_proposals(abandoned.proposals);
+            for (id, result) in abandoned.acks {
                 self.respond(id, result);
             }
             self.fail_leader_reads();
@@ -321,18 +331,15 @@ impl RaftNode {
         self.role = Role::Leader;
         self.leader = Some(self.cfg.id.clone());
         self.votes.clear();
-        self.lease.lease_end = None;
-        self.lease.serve_after = if self.cfg.read_mode == ReadMode::Lease {
-            self.lease.campaign_wait
-        } else {
-            self.now
-        };
+        let wait = self.cfg.read_mode == ReadMode::Lease;
+        self.lease.start_leading(wait, self.clock.now());
         self.init_progress();
         // The empty entry: the leader is not ready until an entry of its term commits.
         self.propose(super::Command::Noop);
         // It ships at once, with what earlier leaders wrote: only client writes wait out the async lag.
-        self.ship.reset(self.log.last_index());
-        self.next_heartbeat = self.now + self.cfg.heartbeat_interval;
+        let first_heartbeat = self.clock.now() + self.cfg.heartbeat_interval;
+        self.lead
+            .start_shipping(self.log.last_index(), first_heartbeat);
         self.new_round();
     }
 }

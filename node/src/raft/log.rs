@@ -1,5 +1,5 @@
-//! The in-memory Raft log (after the latest snapshot), its terms and matching, and what is not yet handed
-//! to storage.
+//! The in-memory Raft log (after the latest snapshot), its terms and matching, what is not yet handed
+//! to storage, and how far it is committed and applied.
 
 use super::entry::{Command, Entry};
 
@@ -13,6 +13,12 @@ pub(super) struct RaftLog {
     stable_last: u64,
     /// Lowest index added or replaced since the last `Ready`.
     dirty_from: Option<u64>,
+    /// Highest index known committed; only moves forward.
+    committed: u64,
+    /// Highest index applied to the state machine (never past `committed`).
+    applied: u64,
+    /// A leader's snapshot was installed: it must be made durable even if no periodic one is due.
+    installed: bool,
 }
 
 impl RaftLog {
@@ -38,6 +44,10 @@ impl RaftLog {
             offset_term,
             stable_last,
             dirty_from: None,
+            // Everything in the snapshot was committed and applied.
+            committed: offset,
+            applied: offset,
+            installed: false,
         }
     }
 
@@ -66,7 +76,8 @@ impl RaftLog {
     }
 
     /// A snapshot from the leader covers (`index`, `term`): keep a suffix that matches it (Raft's rule),
-    /// else drop the whole log. What remains counts as persisted (the shell rewrites the WAL with it).
+    /// else drop the whole log. What remains counts as persisted (the shell rewrites the WAL with it), and
+    /// the snapshot counts as committed and applied.
     pub fn install(&mut self, index: u64, term: u64) {
         if self.term_at(index) == Some(term) {
             self.compact(index);
@@ -77,6 +88,44 @@ impl RaftLog {
         }
         self.stable_last = self.last_index();
         self.dirty_from = None;
+        self.committed = self.committed.max(index);
+        self.applied = self.applied.max(index);
+        self.installed = true;
+    }
+
+    /// Whether a snapshot was installed since the last call (the next `Ready` must write it).
+    pub fn take_installed(&mut self) -> bool {
+        std::mem::replace(&mut self.installed, false)
+    }
+
+    pub fn committed(&self) -> u64 {
+        self.committed
+    }
+
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// Raise the commit index to `index`; false (and no change) if it is not past the current one.
+    pub fn commit_to(&mut self, index: u64) -> bool {
+        if index <= self.committed {
+            return false;
+        }
+        self.committed = index;
+        true
+    }
+
+    /// The next committed entry to apply, if any (none past the end of the log).
+    pub fn next_to_apply(&self) -> Option<&Entry> {
+        if self.applied >= self.committed {
+            return None;
+        }
+        self.entry(self.applied + 1)
+    }
+
+    /// The entry at `index` was applied to the state machine (never moves back).
+    pub fn applied_to(&mut self, index: u64) {
+        self.applied = self.applied.max(index.min(self.committed));
     }
 
     pub fn stable_last(&self) -> u64 {
@@ -135,13 +184,12 @@ impl RaftLog {
 
     /// Follower: append `entries` after (`prev_index`, `prev_term`), replacing a conflicting suffix.
     /// Returns the index of the last entry of the message, or `None` if `prev` does not match or the
-    /// message is malformed. Entries at or below `committed` are never replaced.
+    /// message is malformed. Committed entries are never replaced.
     pub fn maybe_append(
         &mut self,
         prev_index: u64,
         prev_term: u64,
         entries: Vec<Entry>,
-        committed: u64,
     ) -> Option<u64> {
         if !self.matches(prev_index, prev_term) {
             return None;
@@ -157,7 +205,7 @@ impl RaftLog {
         let conflict = entries.iter().position(|e| !self.matches(e.index, e.term));
         if let Some(pos) = conflict {
             let from = entries[pos].index;
-            if from <= committed {
+            if from <= self.committed {
                 // Cannot happen with a correct leader; refuse rather than rewrite committed history.
                 return None;
             }
@@ -211,13 +259,14 @@ mod tests {
     fn conflicts_are_truncated_and_reported_once() {
         let mut log = RaftLog::restore(0, 0, vec![e(1, 1), e(2, 1), e(3, 2)]);
         assert_eq!(log.take_unstable(), (None, vec![]));
-        assert_eq!(log.maybe_append(1, 1, vec![e(2, 1), e(3, 3)], 1), Some(3));
-        assert_eq!(log.maybe_append(3, 3, vec![e(4, 3)], 1), Some(4));
+        assert!(log.commit_to(1));
+        assert_eq!(log.maybe_append(1, 1, vec![e(2, 1), e(3, 3)]), Some(3));
+        assert_eq!(log.maybe_append(3, 3, vec![e(4, 3)]), Some(4));
         assert_eq!(log.take_unstable(), (Some(3), vec![e(3, 3), e(4, 3)]));
         // A stale duplicate changes nothing.
-        assert_eq!(log.maybe_append(1, 1, vec![e(2, 1)], 1), Some(2));
+        assert_eq!(log.maybe_append(1, 1, vec![e(2, 1)]), Some(2));
         assert_eq!(log.take_unstable(), (None, vec![]));
-        assert_eq!(log.maybe_append(9, 3, vec![], 1), None);
+        assert_eq!(log.maybe_append(9, 3, vec![]), None);
         assert_eq!(log.conflict_hint(9, 3), 4);
         assert_eq!(log.conflict_hint(4, 1), 2);
     }
@@ -227,7 +276,7 @@ mod tests {
         let log = RaftLog::restore(0, 0, vec![e(1, 2), e(2, 1), e(5, 3)]);
         assert_eq!(log.last_index(), 1);
         let mut log = RaftLog::restore(0, 0, vec![]);
-        assert_eq!(log.maybe_append(0, 0, vec![e(2, 1)], 0), None);
+        assert_eq!(log.maybe_append(0, 0, vec![e(2, 1)]), None);
         assert_eq!(log.slice(7, 3), vec![]);
         assert_eq!(log.entry(0), None);
         assert!(log.is_up_to_date(0, 0));
@@ -238,11 +287,12 @@ mod tests {
         let mut log = RaftLog::restore(0, 0, vec![e(1, 1), e(2, 1), e(3, 2), e(4, 2)]);
         log.compact(2);
         assert_eq!((log.snapshot_index(), log.last_index()), (2, 4));
+        assert!(log.commit_to(2));
         assert_eq!(log.term_at(2), Some(1));
         assert_eq!(log.term_at(1), None);
         assert_eq!(log.slice(1, 10), vec![e(3, 2), e(4, 2)]);
         assert_eq!(log.tail_after(3), &[e(4, 2)]);
-        assert_eq!(log.maybe_append(3, 2, vec![e(4, 3)], 2), Some(4));
+        assert_eq!(log.maybe_append(3, 2, vec![e(4, 3)]), Some(4));
         assert_eq!(log.take_unstable(), (Some(4), vec![e(4, 3)]));
         // A matching snapshot keeps the suffix; a conflicting one drops everything.
         log.install(3, 2);
@@ -252,5 +302,34 @@ mod tests {
         assert!(log.is_up_to_date(9, 5) && !log.is_up_to_date(10, 4));
         let restored = RaftLog::restore(9, 5, vec![e(10, 5), e(12, 5)]);
         assert_eq!(restored.last_index(), 10);
+        assert_eq!((restored.committed(), restored.applied()), (9, 9));
+    }
+
+    #[test]
+    fn commit_and_apply_only_move_forward_and_stop_at_what_exists() {
+        let mut log = RaftLog::restore(0, 0, vec![e(1, 1), e(2, 1), e(3, 1)]);
+        assert_eq!(log.next_to_apply(), None);
+        assert!(log.commit_to(2));
+        assert!(!log.commit_to(1) && !log.commit_to(2));
+        assert_eq!(log.committed(), 2);
+        assert_eq!(log.next_to_apply(), Some(&e(1, 1)));
+        log.applied_to(1);
+        log.applied_to(0);
+        assert_eq!(log.next_to_apply(), Some(&e(2, 1)));
+        // Applying cannot pass the commit index.
+        log.applied_to(3);
+        assert_eq!((log.applied(), log.next_to_apply()), (2, None));
+        // A committed entry is never replaced; an uncommitted one is.
+        assert_eq!(log.maybe_append(1, 1, vec![e(2, 2)]), None);
+        assert_eq!(log.maybe_append(2, 1, vec![e(3, 2)]), Some(3));
+        // A commit index past the log's end applies only what exists.
+        assert!(log.commit_to(9));
+        log.applied_to(3);
+        assert_eq!(log.next_to_apply(), None);
+        // An installed snapshot counts as committed and applied.
+        assert!(!log.take_installed());
+        log.install(12, 4);
+        assert_eq!((log.committed(), log.applied()), (12, 12));
+        assert!(log.take_installed() && !log.take_installed());
     }
 }

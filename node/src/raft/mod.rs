@@ -10,9 +10,14 @@
 //! 2. send `messages`;
 //! 3. deliver `responses` to the waiting clients.
 //!
-//! Modules: `log` (entries, matching), `election` (PreVote, votes, role changes), `replication` (appends,
-//! commit, CheckQuorum, heartbeat rounds), `reads` (read modes), `proposals` (writes, apply, answers),
-//! `lease`, `state_machine` (the kv map).
+//! `RaftNode` keeps the role, the term and vote, and the dispatcher; its behaviour is spread over
+//! `election` (term rules, PreVote, votes, role changes), `replication` (appends, the commit rule,
+//! CheckQuorum, heartbeat rounds), `reads` (read modes), `proposals` (writes, apply, answers) and
+//! `snapshot`. The state they act on lives in types that change only themselves, below `RaftNode` (none
+//! of them imports it): `log` (entries, commit and apply indexes, what storage still lacks), `progress`
+//! (each follower as the leader sees it, quorum arithmetic), `read_only` (reads in flight, heartbeat
+//! rounds), `leader_state` (all a leader drops when it steps down), `lease`, `sync_all`, `outbox`,
+//! `clock`, `election_timer` and `state_machine` (the kv map).
 //!
 //! Choices worth knowing:
 //! - A leader accepts writes before its empty entry commits (they commit after it, in log order); only
@@ -29,11 +34,17 @@
 //!   first heartbeat after that), so a leader that dies takes the writes of its last `async_lag` with it.
 //! - Time is the clock reading made monotonic: a backward jump counts as no time passing.
 
+mod clock;
 mod election;
+mod election_timer;
 mod entry;
+mod leader_state;
 mod lease;
 mod log;
+mod outbox;
+mod progress;
 mod proposals;
+mod read_only;
 mod reads;
 mod replication;
 mod snapshot;
@@ -49,14 +60,16 @@ pub use entry::{Command, Entry};
 pub use state_machine::{KvState, Stored};
 pub use types::*;
 
-use proposals::Proposal;
-
 use crate::api::{self, ErrorCode, ReadMode, Role};
+use clock::Clock;
+use election_timer::ElectionTimer;
+use leader_state::LeaderState;
 use log::RaftLog;
+use outbox::Outbox;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use replication::Progress;
-use std::collections::{BTreeMap, VecDeque};
+use read_only::ReadOnly;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// One Raft participant plus its key-value state machine.
@@ -65,10 +78,8 @@ pub struct RaftNode {
     /// Members other than this node.
     peers: Vec<NodeId>,
     rng: ChaCha8Rng,
-    /// Internal monotonic time: the clock reading plus `clock_offset`.
-    now: Duration,
-    /// Grows when the clock jumps backwards, so internal time never does (a backward jump counts as 0).
-    clock_offset: Duration,
+    /// Internal monotonic time.
+    clock: Clock,
 
     term: u64,
     voted_for: Option<NodeId>,
@@ -77,42 +88,23 @@ pub struct RaftNode {
 
     role: Role,
     leader: Option<NodeId>,
-    commit: u64,
-    applied: u64,
     kv: KvState,
-    election_deadline: Duration,
-    /// This term's randomized election timeout.
-    randomized_timeout: Duration,
+    election_timer: ElectionTimer,
     /// When we last heard from the current leader (CheckQuorum-style vote refusal).
     leader_contact: Option<Duration>,
     /// Pre-vote or vote grants in the current campaign (self included).
     votes: BTreeMap<NodeId, bool>,
 
-    // Leader state.
-    progress: BTreeMap<NodeId, Progress>,
-    next_heartbeat: Duration,
-    /// Id of the latest heartbeat round; every Append carries it.
-    round: u64,
-    /// The latest round was created in this turn (its messages are not out yet): new reads may join it.
-    round_fresh: bool,
-    /// Unconfirmed rounds with their send times.
-    round_starts: VecDeque<(u64, Duration)>,
-    confirmed_round: u64,
-    /// New entries wait for the end of the turn, so one append per peer carries them all.
-    need_flush: bool,
-    /// Async replication: entries not yet old enough to ship.
-    ship: replication::ShipQueue,
-    proposals: BTreeMap<u64, Proposal>,
-    /// sync-all: applied writes waiting for every node before they are answered.
-    sync_acks: sync_all::SyncAcks,
-    snapshots: snapshot::SnapshotState,
+    /// Followers, timers and waiting clients of this node's leadership (empty while not leader).
+    lead: LeaderState,
 
-    reads: reads::ReadState,
+    /// Reads in flight and the heartbeat rounds that confirm them.
+    read_only: ReadOnly,
+    /// The leader's lease, a follower's countdown of it, a new leader's wait for old ones.
     lease: lease::LeaseState,
 
-    msgs: Vec<Message>,
-    /// Responses; leader-served reads carry their term so a step-down before `ready()` can withdraw them.
-    responses: Vec<(RequestId, ClientResult, Option<u64>)>,
+    /// Messages and answers until `ready()`.
+    outbox: Outbox,
 }
 
 impl RaftNode {
@@ -151,45 +143,30 @@ impl RaftNode {
             ^ log.last_index().rotate_left(31)
             ^ (now.as_nanos() as u64).rotate_left(47);
         let mut rng = ChaCha8Rng::seed_from_u64(mix);
-        let reads = reads::ReadState::new(&mut rng);
+        let read_only = ReadOnly::new(&mut rng);
         let mut node = RaftNode {
             peers,
             rng,
-            now,
-            clock_offset: Duration::ZERO,
+            clock: Clock::new(now),
             term: hs.term,
             voted_for: hs.voted_for,
             hard_state_dirty: false,
             log,
             role: Role::Follower,
             leader: None,
-            // Everything in the snapshot was committed and applied.
-            commit: offset,
-            applied: offset,
             kv,
-            election_deadline: now,
-            randomized_timeout: Duration::ZERO,
+            election_timer: ElectionTimer::new(now),
             leader_contact: None,
             votes: BTreeMap::new(),
-            progress: BTreeMap::new(),
-            next_heartbeat: now,
-            round: 0,
-            round_fresh: false,
-            round_starts: VecDeque::new(),
-            confirmed_round: 0,
-            need_flush: false,
-            ship: replication::ShipQueue::default(),
-            proposals: BTreeMap::new(),
-            sync_acks: sync_all::SyncAcks::default(),
-            snapshots: snapshot::SnapshotState::default(),
-            reads,
+            lead: LeaderState::default(),
+            read_only,
             lease: lease::LeaseState::default(),
-            msgs: Vec::new(),
-            responses: Vec::new(),
+            outbox: Outbox::default(),
             cfg: config,
         };
         if !fresh && node.cfg.read_mode == ReadMode::Lease {
-            node.lease.countdown_end = now + lease::restart_guard(&node.cfg);
+            node.lease
+                .count_down_until(now + lease::restart_guard(&node.cfg));
         }
         node.reset_election_timer();
         node
@@ -197,10 +174,10 @@ impl RaftNode {
 
     /// Advance timers to `now` (elections, heartbeats, CheckQuorum, lease expiry). Call every few ms.
     pub fn tick(&mut self, now: Duration) {
-        self.observe(now);
+        self.clock.observe(now);
         if self.role == Role::Leader {
             self.tick_leader();
-        } else if self.now >= self.election_deadline && !self.countdown_blocks() {
+        } else if self.election_timer.expired(self.clock.now()) && !self.countdown_blocks() {
             self.campaign();
         }
         self.expire_forwarded_reads();
@@ -208,19 +185,19 @@ impl RaftNode {
 
     /// Handle a message from a peer.
     pub fn step(&mut self, msg: Message, now: Duration) {
-        self.observe(now);
+        self.clock.observe(now);
         if msg.to != self.cfg.id || !self.peers.contains(&msg.from) {
             return; // not for us, or from a stranger: ignore
         }
         if msg.term > MAX_TERM {
             return; // forged (see MAX_TERM): never adopted; the shell logs it
         }
-        election::step(self, msg);
+        self.dispatch(msg);
     }
 
     /// Handle a client request. The answer comes back later in `Ready::responses` under `id`.
     pub fn client(&mut self, id: RequestId, req: ClientRequest, now: Duration) {
-        self.observe(now);
+        self.clock.observe(now);
         match req {
             ClientRequest::Read { key } => self.client_read(id, key),
             ClientRequest::Write { key, value } => {
@@ -246,13 +223,13 @@ impl RaftNode {
         if self.role == Role::Leader {
             // Our own new entries count as persisted now: the shell writes them before acting.
             self.maybe_commit();
-            if std::mem::take(&mut self.need_flush) {
+            if self.lead.take_flush() {
                 for peer in self.peers.clone() {
                     self.send_append(&peer);
                 }
             }
         }
-        self.round_fresh = false;
+        self.read_only.end_turn();
         // After the appends above took what they ship: compaction may drop those entries.
         let snapshot = self.take_snapshot_write();
         let hard_state = std::mem::take(&mut self.hard_state_dirty).then(|| HardState {
@@ -263,15 +240,15 @@ impl RaftNode {
             hard_state,
             truncate_from,
             append,
-            messages: std::mem::take(&mut self.msgs),
-            responses: self.responses.drain(..).map(|(id, r, _)| (id, r)).collect(),
+            messages: self.outbox.take_messages(),
+            responses: self.outbox.take_responses(),
             snapshot,
         }
     }
 
     /// A snapshot for `GET /status` (the shell fills in `clock`).
     pub fn status(&self, now: Duration) -> api::Status {
-        let now = now.saturating_add(self.clock_offset).max(self.now);
+        let now = self.clock.at(now);
         let is_leader = self.role == Role::Leader;
         let lease_mode = matches!(self.cfg.read_mode, ReadMode::Lease | ReadMode::LeaseNoWait);
         let lease = if lease_mode {
@@ -288,7 +265,7 @@ impl RaftNode {
                     0.0
                 },
                 wait_ms: if is_leader {
-                    lease::ms(self.lease.serve_after.saturating_sub(now))
+                    lease::ms(self.lease.wait_remaining(now))
                 } else {
                     0.0
                 },
@@ -301,8 +278,8 @@ impl RaftNode {
             role: self.role,
             term: self.term,
             leader: self.leader.clone(),
-            commit_index: self.commit,
-            applied_index: self.applied,
+            commit_index: self.log.committed(),
+            applied_index: self.log.applied(),
             last_log_index: self.log.last_index(),
             read_mode: self.cfg.read_mode,
             replication: self.cfg.replication,
@@ -314,23 +291,13 @@ impl RaftNode {
 
     // ---- shared helpers ----
 
-    /// Fold a clock reading into internal monotonic time.
-    fn observe(&mut self, now: Duration) {
-        let t = now.saturating_add(self.clock_offset);
-        if t < self.now {
-            self.clock_offset += self.now - t;
-        } else {
-            self.now = t;
-        }
-    }
-
     fn quorum(&self) -> usize {
         let members = self.peers.len() + 1;
         members / 2 + 1
     }
 
     fn send(&mut self, to: &str, term: u64, body: MessageBody) {
-        self.msgs.push(Message {
+        self.outbox.send(Message {
             from: self.cfg.id.clone(),
             to: to.to_string(),
             term,
@@ -339,7 +306,7 @@ impl RaftNode {
     }
 
     fn respond(&mut self, id: RequestId, result: ClientResult) {
-        self.responses.push((id, result, None));
+        self.outbox.respond(id, result, None);
     }
 
     fn fail(&mut self, id: RequestId, code: ErrorCode, message: impl Into<String>) {
@@ -375,11 +342,11 @@ impl RaftNode {
 
     /// Lease mode: a new leader serves nothing until old leaders' leases have surely expired.
     fn in_lease_wait(&self) -> bool {
-        self.cfg.read_mode == ReadMode::Lease && self.now < self.lease.serve_after
+        self.cfg.read_mode == ReadMode::Lease && self.lease.waiting(self.clock.now())
     }
 
     /// Whether an entry of the current term is committed (the leader is "ready").
     fn own_term_committed(&self) -> bool {
-        self.log.term_at(self.commit) == Some(self.term)
+        self.log.term_at(self.log.committed()) == Some(self.term)
     }
 }

@@ -1,6 +1,7 @@
 //! Client writes and log reads as proposals: appending, matching results by (term, index) at apply,
 //! and answering what was pending when leadership is lost.
 
+use super::leader_state::Proposal;
 use super::state_machine::{Applied, Stored};
 use super::{ClientError, ClientReply, Command, RaftNode, RequestId};
 use crate::api::{ErrorCode, Replication, Role};
@@ -8,13 +9,6 @@ use crate::api::{ErrorCode, Replication, Role};
 /// An append to an integer key is committed but changes nothing: a definite refusal.
 const NOT_A_LIST: &str =
     "the key holds an integer, not a list; append needs a list key (or an absent one)";
-
-/// A client proposal waiting for its entry, matched by (term, index).
-pub(super) struct Proposal {
-    pub term: u64,
-    pub id: RequestId,
-    pub is_read: bool,
-}
 
 impl RaftNode {
     pub(super) fn client_write(
@@ -44,7 +38,7 @@ impl RaftNode {
         if self.cfg.replication == Replication::Async {
             // Async: acknowledge once in our own log (the Ready persists it before answering). A cas is
             // judged now against our latest log, applied or not, so its answer is final.
-            let tail = self.log.tail_after(self.applied);
+            let tail = self.log.tail_after(self.log.applied());
             if let Some((key, from)) = cas {
                 let current = self.kv.speculate(&key, tail);
                 if current != from.map(Stored::Int) {
@@ -66,30 +60,24 @@ impl RaftNode {
     pub(super) fn propose_for(&mut self, id: RequestId, cmd: Command, is_read: bool) {
         let index = self.propose(cmd);
         let term = self.term;
-        self.proposals.insert(index, Proposal { term, id, is_read });
+        self.lead.track(index, Proposal { term, id, is_read });
     }
 
     /// Leader: append a command of the current term; replication goes out at the end of the turn.
     pub(super) fn propose(&mut self, cmd: Command) -> u64 {
         let index = self.log.append_new(self.term, cmd);
-        if self.cfg.replication == Replication::Async {
-            self.ship.push(index, self.now);
-        }
-        self.need_flush = true;
+        let lag = self.cfg.replication == Replication::Async;
+        self.lead.appended(index, self.clock.now(), lag);
         index
     }
 
     /// Apply committed entries and answer what waited for them.
     pub(super) fn apply(&mut self) {
-        while self.applied < self.commit {
-            let index = self.applied + 1;
-            let Some(entry) = self.log.entry(index) else {
-                break;
-            };
-            let term = entry.term;
+        while let Some(entry) = self.log.next_to_apply() {
+            let (index, term) = (entry.index, entry.term);
             let result = self.kv.apply(&entry.command);
-            self.applied = index;
-            let Some(p) = self.proposals.remove(&index) else {
+            self.log.applied_to(index);
+            let Some(p) = self.lead.take_proposal(index) else {
                 continue;
             };
             let reply = if p.term != term {
@@ -121,7 +109,7 @@ impl RaftNode {
                 other => other,
             };
             if self.cfg.replication == Replication::SyncAll && !p.is_read && reply.is_ok() {
-                self.sync_acks.defer(index, p.id, reply);
+                self.lead.sync_acks.defer(index, p.id, reply);
             } else {
                 self.respond(p.id, reply);
             }
@@ -132,10 +120,10 @@ impl RaftNode {
         self.serve_applied_reads();
     }
 
-    /// Answer every pending proposal on losing leadership: writes `Timeout` (they may still commit),
-    /// log reads `Unavailable` (they have no effect).
-    pub(super) fn fail_proposals(&mut self) {
-        for (_, p) in std::mem::take(&mut self.proposals) {
+    /// Answer the pending proposals on losing leadership: writes `Timeout` (they may still commit), log
+    /// reads `Unavailable` (they have no effect).
+    pub(super) fn fail_proposals(&mut self, proposals: Vec<Proposal>) {
+        for p in proposals {
             let err = if p.is_read {
                 unavailable("leadership lost before the read committed")
             } else {

@@ -3,28 +3,6 @@
 
 use super::{lease, Entry, MessageBody, RaftNode};
 use crate::api::{ReadMode, Replication, Role};
-use std::collections::VecDeque;
-use std::time::Duration;
-
-/// The leader's view of one follower.
-#[derive(Debug, Clone)]
-pub(super) struct Progress {
-    pub(super) match_index: u64,
-    pub(super) next_index: u64,
-    /// Probe: one append at a time until the follower's log position is known; else pipelined.
-    pub(super) probing: bool,
-    /// Probe (or a snapshot in flight): no new append before this unless a response arrives.
-    pub(super) probe_until: Duration,
-    /// Last time `match_index` advanced (a stalled pipeline is retransmitted).
-    pub(super) last_progress: Duration,
-    /// Last response in this term (CheckQuorum).
-    last_contact: Duration,
-    /// Highest heartbeat round this follower acknowledged in this term.
-    acked_round: u64,
-}
-
-/// Unconfirmed rounds remembered (a leader cut off without CheckQuorum must not grow without bound).
-const MAX_OPEN_ROUNDS: usize = 4096;
 
 /// Entries in flight per follower before the pipeline waits for acks.
 const MAX_INFLIGHT_BATCHES: u64 = 8;
@@ -32,25 +10,8 @@ const MAX_INFLIGHT_BATCHES: u64 = 8;
 impl RaftNode {
     pub(super) fn init_progress(&mut self) {
         let next = self.log.last_index() + 1;
-        let now = self.now;
-        self.progress = self
-            .peers
-            .iter()
-            .map(|p| {
-                let pr = Progress {
-                    match_index: 0,
-                    next_index: next,
-                    probing: true,
-                    probe_until: Duration::ZERO,
-                    last_progress: now,
-                    last_contact: now,
-                    acked_round: 0,
-                };
-                (p.clone(), pr)
-            })
-            .collect();
-        self.round_starts.clear();
-        self.confirmed_round = self.round;
+        self.lead.start(&self.peers, next, self.clock.now());
+        self.read_only.reset_rounds();
     }
 
     /// Send `peer` what it lacks: one probe, or pipelined batches of up to `max_batch` entries.
@@ -59,27 +20,23 @@ impl RaftNode {
         let last = match self.cfg.replication {
             Replication::Quorum | Replication::SyncAll => self.log.last_index(),
             Replication::Async => self
-                .ship
-                .shippable(self.now, self.cfg.async_lag)
+                .lead
+                .shippable(self.clock.now(), self.cfg.async_lag)
                 .min(self.log.last_index()),
         };
         loop {
-            let Some(pr) = self.progress.get(peer) else {
+            let Some(pr) = self.lead.progress.get(peer) else {
                 return;
             };
             let window = MAX_INFLIGHT_BATCHES * max_batch as u64;
-            if pr.probing {
-                if self.now < pr.probe_until {
-                    return;
-                }
-            } else if pr.next_index > last || pr.next_index > pr.match_index + window {
+            if pr.is_paused(self.clock.now(), last, window) {
                 return;
             }
-            if pr.next_index <= self.log.snapshot_index() {
+            if pr.next_index() <= self.log.snapshot_index() {
                 // The entries it needs are compacted away: send the whole state instead.
                 return self.send_snapshot(peer);
             }
-            let next = pr.next_index.clamp(1, last + 1);
+            let next = pr.next_index().clamp(1, last + 1);
             let prev_index = next - 1;
             let prev_term = self.log.term_at(prev_index).unwrap_or(0);
             // Never past `last`: with async replication, younger entries wait out the lag.
@@ -90,35 +47,34 @@ impl RaftNode {
                 self.log.slice(next, count)
             };
             let sent = entries.len() as u64;
-            let probing = pr.probing;
+            let probing = pr.is_probing();
             let body = MessageBody::Append {
                 prev_index,
                 prev_term,
                 entries,
-                commit: self.commit,
-                round: self.round,
+                commit: self.log.committed(),
+                round: self.read_only.round(),
             };
             let term = self.term;
             self.send(peer, term, body);
             let hb = self.cfg.heartbeat_interval;
-            let now = self.now;
-            let pr = self.progress.get_mut(peer).expect("checked above");
+            let now = self.clock.now();
+            let pr = self.lead.progress.get_mut(peer).expect("checked above");
+            pr.sent(next, sent, now, hb);
             if probing {
-                pr.probe_until = now + hb;
                 return;
             }
-            pr.next_index = next + sent;
         }
     }
 
     /// A heartbeat: no entries, `prev` = what the follower surely has, so it always matches.
     pub(super) fn send_heartbeat(&mut self, peer: &str) {
-        let Some(pr) = self.progress.get(peer) else {
+        let Some(pr) = self.lead.progress.get(peer) else {
             return;
         };
         // Below the snapshot the term is gone; 0 always matches (the follower answers with its commit).
-        let prev_index = if pr.match_index >= self.log.snapshot_index() {
-            pr.match_index
+        let prev_index = if pr.match_index() >= self.log.snapshot_index() {
+            pr.match_index()
         } else {
             0
         };
@@ -126,8 +82,8 @@ impl RaftNode {
             prev_index,
             prev_term: self.log.term_at(prev_index).unwrap_or(0),
             entries: Vec::new(),
-            commit: self.commit.min(prev_index),
-            round: self.round,
+            commit: self.log.committed().min(prev_index),
+            round: self.read_only.round(),
         };
         let term = self.term;
         self.send(peer, term, body);
@@ -136,13 +92,7 @@ impl RaftNode {
     /// Start a heartbeat round now: its acks confirm leadership after this instant (ReadIndex) and
     /// renew the lease from this instant (its send time; the messages leave after this turn's fsync).
     pub(super) fn new_round(&mut self) {
-        self.round += 1;
-        self.round_fresh = true;
-        self.round_starts.push_back((self.round, self.now));
-        if self.round_starts.len() > MAX_OPEN_ROUNDS {
-            // Dropping the oldest start times only ever makes a later lease shorter.
-            self.round_starts.pop_front();
-        }
+        self.read_only.new_round(self.clock.now());
         for peer in self.peers.clone() {
             self.send_heartbeat(&peer);
         }
@@ -154,7 +104,7 @@ impl RaftNode {
             // lease-no-wait keeps serving on its lease and leader-local never checks (those are their
             // flaws); every other mode steps down.
             let keep = match self.cfg.read_mode {
-                ReadMode::LeaseNoWait => self.lease.valid(self.now),
+                ReadMode::LeaseNoWait => self.lease.valid(self.clock.now()),
                 ReadMode::LeaderLocal => true,
                 _ => false,
             };
@@ -164,27 +114,19 @@ impl RaftNode {
                 return;
             }
         }
-        if self.now < self.next_heartbeat {
+        if !self
+            .lead
+            .heartbeat_due(self.clock.now(), self.cfg.heartbeat_interval)
+        {
             return;
         }
-        self.next_heartbeat = self.now + self.cfg.heartbeat_interval;
         self.new_round();
         let last = self.log.last_index();
         let stall = self.cfg.heartbeat_interval * 2;
         for peer in self.peers.clone() {
-            let now = self.now;
-            if let Some(pr) = self.progress.get_mut(&peer) {
-                if !pr.probing
-                    && now >= pr.probe_until
-                    && pr.match_index < last
-                    && now.saturating_sub(pr.last_progress) >= stall
-                {
-                    // Acks stopped coming: something was lost; resend from what the follower has.
-                    pr.probing = true;
-                    pr.probe_until = Duration::ZERO;
-                    pr.next_index = pr.match_index + 1;
-                    pr.last_progress = now;
-                }
+            let now = self.clock.now();
+            if let Some(pr) = self.lead.progress.get_mut(&peer) {
+                pr.maybe_restart_stalled(now, last, stall);
             }
             self.send_append(&peer);
         }
@@ -192,22 +134,17 @@ impl RaftNode {
 
     /// sync-all: a follower that has not answered within an election timeout (writes would only wait).
     pub(super) fn unreachable_peer(&self) -> Option<String> {
-        let et = self.cfg.election_timeout;
-        self.progress
-            .iter()
-            .find(|(_, pr)| self.now.saturating_sub(pr.last_contact) >= et)
-            .map(|(id, _)| id.clone())
+        self.lead
+            .progress
+            .unreachable(self.clock.now(), self.cfg.election_timeout)
+            .cloned()
     }
 
     /// CheckQuorum: a quorum (counting us) responded within the last election timeout.
     fn quorum_active(&self) -> bool {
-        let et = self.cfg.election_timeout;
-        let active = self
+        self.lead
             .progress
-            .values()
-            .filter(|pr| self.now.saturating_sub(pr.last_contact) < et)
-            .count();
-        active + 1 >= self.quorum()
+            .quorum_active(self.clock.now(), self.cfg.election_timeout, self.quorum())
     }
 
     /// A current-term append or snapshot from `from`: follow it, refresh the lease countdown and the
@@ -220,10 +157,10 @@ impl RaftNode {
             let term = self.term;
             self.become_follower(term, Some(from.to_string()));
         }
-        self.leader_contact = Some(self.now);
+        self.leader_contact = Some(self.clock.now());
         if matches!(self.cfg.read_mode, ReadMode::Lease) {
-            let end = self.now + self.cfg.lease;
-            self.lease.countdown_end = self.lease.countdown_end.max(end);
+            let end = self.clock.now() + self.cfg.lease;
+            self.lease.count_down_until(end);
         }
         self.restart_election_timer();
         true
@@ -252,19 +189,15 @@ impl RaftNode {
                 last_index,
                 round,
             };
-        if prev_index < self.commit {
+        let committed = self.log.committed();
+        if prev_index < committed {
             // Already committed here; the committed prefix matches the leader's log.
-            let body = reply(true, self.commit, 0, 0, self.log.last_index());
+            let body = reply(true, committed, 0, 0, self.log.last_index());
             return self.send(from, term, body);
         }
-        match self
-            .log
-            .maybe_append(prev_index, prev_term, entries, self.commit)
-        {
+        match self.log.maybe_append(prev_index, prev_term, entries) {
             Some(last_new) => {
-                let commit = leader_commit.min(last_new);
-                if commit > self.commit {
-                    self.commit = commit;
+                if self.log.commit_to(leader_commit.min(last_new)) {
                     self.apply();
                 }
                 let body = reply(true, last_new, 0, 0, self.log.last_index());
@@ -290,48 +223,19 @@ impl RaftNode {
         if self.role != Role::Leader {
             return;
         }
-        let now = self.now;
+        let now = self.clock.now();
         let last = self.log.last_index();
-        let Some(pr) = self.progress.get_mut(from) else {
+        let Some(pr) = self.lead.progress.get_mut(from) else {
             return;
         };
-        pr.last_contact = now;
-        // Not older than the newest answer: a reordered or duplicated reject cannot pass for lost state.
-        let fresh = round >= pr.acked_round;
-        pr.acked_round = pr.acked_round.max(round.min(self.round));
-        let mut resend = false;
-        if success {
-            let m = match_index.min(last);
-            if m > pr.match_index {
-                pr.match_index = m;
-                pr.last_progress = now;
-            }
-            pr.next_index = pr.next_index.max(pr.match_index + 1);
-            pr.probing = false;
-            resend = pr.next_index <= last;
+        let fresh = pr.recv_response(now, round, self.read_only.round());
+        let resend = if success {
+            pr.maybe_update(match_index.min(last), now);
+            pr.become_replicate();
+            pr.next_index() <= last
         } else {
-            if fresh && reject_index > 0 && reject_index <= pr.match_index {
-                // It refuses what it once acknowledged: it lost state (a cut WAL, a replaced disk). Forget
-                // what it had and probe back from its hint to where the logs agree, repairing it.
-                pr.match_index = 0;
-                pr.probing = true;
-                pr.next_index = reject_index + 1;
-            }
-            let stale = if pr.probing {
-                reject_index.saturating_add(1) != pr.next_index
-            } else {
-                reject_index <= pr.match_index
-            };
-            if !stale && reject_index > 0 {
-                pr.next_index = hint
-                    .saturating_add(1)
-                    .min(reject_index)
-                    .max(pr.match_index + 1);
-                pr.probing = true;
-                pr.probe_until = Duration::ZERO;
-                resend = true;
-            }
-        }
+            pr.recv_reject(fresh, reject_index, hint)
+        };
         if success {
             self.maybe_commit();
             self.release_sync_acks();
@@ -344,86 +248,40 @@ impl RaftNode {
 
     /// sync-all: the lowest index every node has durable (ourselves: what the shell persisted).
     pub(super) fn all_matched(&self) -> u64 {
-        self.progress
-            .values()
-            .map(|p| p.match_index)
-            .fold(self.log.stable_last(), u64::min)
+        self.lead.progress.all_matched(self.log.stable_last())
     }
 
     /// sync-all: answer the applied writes every node now has.
     pub(super) fn release_sync_acks(&mut self) {
-        let all = self.all_matched().min(self.applied);
-        for (id, result) in self.sync_acks.release(all) {
+        let all = self.all_matched().min(self.log.applied());
+        for (id, result) in self.lead.sync_acks.release(all) {
             self.respond(id, result);
         }
     }
 
     /// Commit rule: the highest index stored on a quorum, if it is of the current term.
     pub(super) fn maybe_commit(&mut self) {
-        let mut matched: Vec<u64> = self.progress.values().map(|p| p.match_index).collect();
-        matched.push(self.log.stable_last());
-        matched.sort_unstable_by(|a, b| b.cmp(a));
-        let n = matched[self.quorum() - 1];
-        if n > self.commit && self.log.term_at(n) == Some(self.term) {
-            self.commit = n;
+        let n = self
+            .lead
+            .progress
+            .quorum_match(self.log.stable_last(), self.quorum());
+        if self.log.term_at(n) == Some(self.term) && self.log.commit_to(n) {
             self.apply();
         }
     }
 
     /// Advance the confirmed round (acked by a quorum, counting us) and renew the lease from its start.
     pub(super) fn check_rounds(&mut self) {
-        let mut acked: Vec<u64> = self.progress.values().map(|p| p.acked_round).collect();
-        acked.push(self.round);
-        acked.sort_unstable_by(|a, b| b.cmp(a));
-        let confirmed = acked[self.quorum() - 1];
-        if confirmed <= self.confirmed_round {
+        let acked = self
+            .lead
+            .progress
+            .quorum_round(self.read_only.round(), self.quorum());
+        let Some(confirmed) = self.read_only.advance(acked) else {
             return;
-        }
-        self.confirmed_round = confirmed;
-        let mut start = None;
-        while let Some(&(r, t)) = self.round_starts.front() {
-            if r > confirmed {
-                break;
-            }
-            start = Some(t);
-            self.round_starts.pop_front();
-        }
-        if let Some(t) = start {
-            let end = t + lease::leader_lease(&self.cfg);
-            self.lease.lease_end = Some(self.lease.lease_end.map_or(end, |e| e.max(end)));
+        };
+        if let Some(t) = confirmed.lease_start {
+            self.lease.extend_to(t + lease::leader_lease(&self.cfg));
         }
         self.release_confirmed_reads();
-    }
-}
-
-/// Async replication's lag: new entries of this leader, with when they were proposed. An entry ships once
-/// it is `lag` old.
-#[derive(Debug, Default)]
-pub(super) struct ShipQueue {
-    waiting: VecDeque<(u64, Duration)>,
-    shippable: u64,
-}
-
-impl ShipQueue {
-    /// A new leadership: everything up to `last` may ship now.
-    pub(super) fn reset(&mut self, last: u64) {
-        self.waiting.clear();
-        self.shippable = last;
-    }
-
-    pub(super) fn push(&mut self, index: u64, at: Duration) {
-        self.waiting.push_back((index, at));
-    }
-
-    /// The highest index old enough to ship at `now`.
-    pub(super) fn shippable(&mut self, now: Duration, lag: Duration) -> u64 {
-        while let Some(&(index, at)) = self.waiting.front() {
-            if at + lag > now {
-                break;
-            }
-            self.shippable = self.shippable.max(index);
-            self.waiting.pop_front();
-        }
-        self.shippable
     }
 }

@@ -6,21 +6,14 @@ use super::HardState;
 use super::{MessageBody, RaftNode, Snapshot, SnapshotWrite};
 use std::time::Duration;
 
-/// What the next `Ready` owes storage.
-#[derive(Debug, Default)]
-pub(super) struct SnapshotState {
-    /// A leader's snapshot was installed: it must be made durable even if no periodic one is due.
-    installed: bool,
-}
-
 impl RaftNode {
     /// The state machine as of `applied`.
     fn snapshot_now(&self) -> Snapshot {
         Snapshot {
-            last_index: self.applied,
+            last_index: self.log.applied(),
             last_term: self
                 .log
-                .term_at(self.applied)
+                .term_at(self.log.applied())
                 .expect("applied entries are in the log or the snapshot"),
             state: self.kv.clone(),
         }
@@ -30,14 +23,15 @@ impl RaftNode {
     /// a leader's was installed), with the log compacted up to it.
     pub(super) fn take_snapshot_write(&mut self) -> Option<SnapshotWrite> {
         let every = self.cfg.snapshot_every;
-        let due = every > 0 && self.applied >= self.log.snapshot_index() + every;
-        if !(std::mem::take(&mut self.snapshots.installed) || due) {
+        let applied = self.log.applied();
+        let due = every > 0 && applied >= self.log.snapshot_index() + every;
+        if !(self.log.take_installed() || due) {
             return None;
         }
         let snapshot = self.snapshot_now();
-        self.log.compact(self.applied);
+        self.log.compact(applied);
         Some(SnapshotWrite {
-            tail: self.log.slice(self.applied + 1, usize::MAX),
+            tail: self.log.slice(applied + 1, usize::MAX),
             hard_state: HardState {
                 term: self.term,
                 voted_for: self.voted_for.clone(),
@@ -50,15 +44,13 @@ impl RaftNode {
     /// (or an election timeout) before sending it anything more.
     pub(super) fn send_snapshot(&mut self, peer: &str) {
         let snapshot = self.snapshot_now();
-        let round = self.round;
+        let round = self.read_only.round();
         let term = self.term;
         self.send(peer, term, MessageBody::InstallSnapshot { snapshot, round });
         let wait = self.cfg.election_timeout.max(Duration::from_millis(1));
-        let now = self.now;
-        if let Some(pr) = self.progress.get_mut(peer) {
-            pr.probing = true;
-            pr.probe_until = now + wait;
-            pr.last_progress = now;
+        let now = self.clock.now();
+        if let Some(pr) = self.lead.progress.get_mut(peer) {
+            pr.snapshot_sent(now, wait);
         }
     }
 
@@ -68,18 +60,15 @@ impl RaftNode {
         if !self.follow_leader(from) {
             return;
         }
-        if snapshot.last_index > self.commit {
+        if snapshot.last_index > self.log.committed() {
             self.log.install(snapshot.last_index, snapshot.last_term);
             self.kv = snapshot.state;
-            self.commit = snapshot.last_index;
-            self.applied = snapshot.last_index;
-            self.snapshots.installed = true;
             self.serve_applied_reads();
         }
         let term = self.term;
         let body = MessageBody::AppendResp {
             success: true,
-            match_index: self.commit,
+            match_index: self.log.committed(),
             reject_index: 0,
             hint: 0,
             last_index: self.log.last_index(),

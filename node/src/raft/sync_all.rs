@@ -2,7 +2,7 @@
 //! synchronous replication). Commit stays Raft's quorum rule (so safety and reads are unchanged); only
 //! the acknowledgement waits here for the slowest follower.
 
-use super::{ClientError, ClientResult, RequestId};
+use super::types::{ClientError, ClientResult, RequestId};
 use crate::api::ErrorCode;
 use std::collections::BTreeMap;
 

@@ -429,7 +429,7 @@ fn a_follower_refusing_what_it_acknowledged_is_repaired_from_its_hint() {
             round,
         },
     };
-    let round = n.round;
+    let round = n.read_only.round();
     n.step(resp(true, 4, 0, 0, round), t);
     n.ready();
     n.step(resp(false, 0, 4, 1, round), t);
