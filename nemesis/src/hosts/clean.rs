@@ -98,16 +98,7 @@ mod tests {
     #[test]
     fn clean_script_parses() {
         for force in [false, true] {
-            let s = super::script("/var/tmp", force);
-            let out = std::process::Command::new("sh")
-                .args(["-n", "-c", &s])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            crate::hosts::assert_shell_syntax(&super::script("/var/tmp", force));
         }
     }
 }

@@ -30,6 +30,21 @@ pub use packets::{PacketHelper, HOST_MECHANISM};
 pub use remote::{RemoteProcess, RemoteSpec};
 pub use rig::SshRig;
 
+/// Panics with `sh`'s complaint if `script` is not valid shell syntax (`sh -n`): for the tests of code
+/// that writes scripts for hosts and for systems' launch commands.
+#[doc(hidden)]
+pub fn assert_shell_syntax(script: &str) {
+    let out = std::process::Command::new("sh")
+        .args(["-n", "-c", script])
+        .output()
+        .expect("running sh -n");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 use session::{ssh_error, Shared};
 
 use crate::{Error, Partition};

@@ -482,17 +482,7 @@ impl Hosts {
 mod tests {
     use super::*;
 
-    fn parses(script: &str) {
-        let out = std::process::Command::new("sh")
-            .args(["-n", "-c", script])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    use crate::hosts::assert_shell_syntax as parses;
 
     #[test]
     fn host_scripts_name_only_the_runs_objects_and_parse() {
