@@ -5,7 +5,7 @@ use super::cluster::NodeCluster;
 use super::place::Place;
 use super::probe::Probe;
 use crate::settings::PacketSettings;
-use nemesis::{FaultKind, Partition};
+use nemesis::{FaultKind, PacketFault, Partition};
 use node::api::ClockRequest;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -35,13 +35,14 @@ pub struct FaultRecord {
     pub detail: String,
 }
 
+/// How a fault that is on is ended: one arm per distinct undo action, all undone in [`FaultRunner::stop`].
 enum Undo {
     Heal,
     Restart(String),
+    RestartAll(Vec<String>),
     Resume(String),
     UnskewAndHeal(String),
-    /// The faults of [`more`].
-    More(more::MoreUndo),
+    Unshape(String, PacketFault),
 }
 
 pub struct FaultRunner<'a> {
@@ -278,7 +279,7 @@ impl<'a> FaultRunner<'a> {
                 );
                 Ok(Undo::UnskewAndHeal(target))
             }
-            other => Ok(Undo::More(self.apply_more(other, leader_name, rec).await?)),
+            other => self.apply_more(other, leader_name, rec).await,
         }
     }
 
@@ -355,7 +356,20 @@ impl<'a> FaultRunner<'a> {
                         .await?;
                     self.event("stop-clock-skew", json!({"nodes": [n]}));
                 }
-                Undo::More(u) => self.undo_more(u).await?,
+                Undo::RestartAll(nodes) => {
+                    for n in &nodes {
+                        self.cluster.restart(n)?;
+                    }
+                    self.event("restart", json!({"nodes": &nodes}));
+                    self.check_processes("restart", &nodes, Running);
+                }
+                Undo::Unshape(n, fault) => {
+                    // Before the removal: a delay thread that died mid-fault makes the run invalid.
+                    self.check_packet_health(&n);
+                    self.net.unshape(&n)?;
+                    self.event("stop-packet-fault", json!({"nodes": [&n]}));
+                    self.check_packets("heal", &n, &fault, false);
+                }
             }
             Ok(())
         }

@@ -2,7 +2,7 @@
 //! packet faults. Each is verified to have landed ([`super::landing`]) when applied and when undone.
 
 use super::landing::ProcState;
-use super::{FaultRecord, FaultRunner};
+use super::{FaultRecord, FaultRunner, Undo};
 use crate::settings::PacketTarget;
 use anyhow::{bail, Context, Result};
 use nemesis::{FaultKind, PacketFault};
@@ -11,13 +11,6 @@ use rand::Rng;
 use serde_json::json;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-
-pub enum MoreUndo {
-    Resume(String),
-    RestartAll(Vec<String>),
-    Restart(String),
-    Unshape(String, PacketFault),
-}
 
 /// Faults aimed at any node (or all), so no leader is needed to aim them.
 pub fn any_node(kind: FaultKind) -> bool {
@@ -89,7 +82,7 @@ impl FaultRunner<'_> {
         kind: FaultKind,
         leader: Option<&str>,
         rec: &mut FaultRecord,
-    ) -> Result<MoreUndo> {
+    ) -> Result<Undo> {
         let nodes = self.cluster.names();
         let random = nodes.choose(&mut self.rng).context("no nodes")?.clone();
         match kind {
@@ -99,7 +92,7 @@ impl FaultRunner<'_> {
                 rec.detail = format!("SIGSTOP {random}");
                 self.event("pause", json!({"nodes": [&random], "role": "any"}));
                 self.check_processes(kind.name(), &rec.targets, ProcState::Paused);
-                Ok(MoreUndo::Resume(random))
+                Ok(Undo::Resume(random))
             }
             FaultKind::KillAll => {
                 for n in &nodes {
@@ -109,7 +102,7 @@ impl FaultRunner<'_> {
                 rec.detail = format!("SIGKILL {}", nodes.join(" "));
                 self.event("kill", json!({"nodes": &nodes, "role": "all"}));
                 self.check_processes(kind.name(), &nodes, ProcState::Down);
-                Ok(MoreUndo::RestartAll(nodes))
+                Ok(Undo::RestartAll(nodes))
             }
             FaultKind::CorruptData => {
                 self.cluster.kill(&random)?;
@@ -123,7 +116,7 @@ impl FaultRunner<'_> {
                     "corrupt",
                     json!({"nodes": [&random], "file": damage.file, "how": damage.how, "offset": damage.offset, "bytes": damage.bytes}),
                 );
-                Ok(MoreUndo::Restart(random))
+                Ok(Undo::Restart(random))
             }
             k if k.is_packet() => {
                 let fault = self.packet_fault(k);
@@ -137,40 +130,10 @@ impl FaultRunner<'_> {
                     json!({"fault": k.name(), "nodes": [&random], "role": rec.role, "term": rec.term, "spec": fault, "aim": aim, "mechanism": how}),
                 );
                 self.check_packets(k.name(), &random, &fault, true);
-                Ok(MoreUndo::Unshape(random, fault))
+                Ok(Undo::Unshape(random, fault))
             }
             other => bail!("{} is not a fault this harness applies", other.name()),
         }
-    }
-
-    pub(super) async fn undo_more(&mut self, undo: MoreUndo) -> Result<()> {
-        match undo {
-            MoreUndo::Resume(n) => {
-                self.cluster.resume(&n)?;
-                self.event("resume", json!({"nodes": [&n]}));
-                self.check_processes("resume", &[n], ProcState::Running);
-            }
-            MoreUndo::Restart(n) => {
-                self.cluster.restart(&n)?;
-                self.event("restart", json!({"nodes": [&n]}));
-                self.check_processes("restart", &[n], ProcState::Running);
-            }
-            MoreUndo::RestartAll(nodes) => {
-                for n in &nodes {
-                    self.cluster.restart(n)?;
-                }
-                self.event("restart", json!({"nodes": &nodes}));
-                self.check_processes("restart", &nodes, ProcState::Running);
-            }
-            MoreUndo::Unshape(n, fault) => {
-                // Before the removal: a delay thread that died mid-fault makes the run invalid.
-                self.check_packet_health(&n);
-                self.net.unshape(&n)?;
-                self.event("stop-packet-fault", json!({"nodes": [&n]}));
-                self.check_packets("heal", &n, &fault, false);
-            }
-        }
-        Ok(())
     }
 }
 
