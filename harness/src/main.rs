@@ -4,6 +4,7 @@ mod check;
 mod clean;
 mod compare;
 mod duration;
+mod exit;
 mod hunt;
 mod run;
 mod settings;
@@ -12,16 +13,6 @@ mod system;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-
-/// Exit codes, as Jepsen's.
-pub mod exit {
-    pub const VALID: u8 = 0;
-    pub const INVALID: u8 = 1;
-    pub const UNKNOWN: u8 = 2;
-    pub const INVALID_RUN: u8 = 3;
-    pub const BAD_ARGS: u8 = 254;
-    pub const CRASH: u8 = 255;
-}
 
 /// A Jepsen-style fault-injection test harness: starts a real cluster in network namespaces, drives
 /// clients, injects faults, records a history and checks it for linearizability.

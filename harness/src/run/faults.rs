@@ -5,9 +5,7 @@ use super::cluster::NodeCluster;
 use super::place::Place;
 use super::probe::Probe;
 use crate::settings::PacketSettings;
-use nemesis::{FaultKind, Partition};
-use node::api::ClockRequest;
-use rand::seq::SliceRandom;
+use nemesis::{FaultKind, PacketFault};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -15,10 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use workloads::Recorder;
 
+// One module per fault family, each with its faults' apply and undo; this file aims and dispatches.
+mod clock;
 pub mod landing;
-mod more;
-
-use landing::ProcState::{Down, Paused, Running};
+mod packet;
+mod partition;
+mod process;
 
 /// What happened to one scheduled fault, for results.json and the summary.
 #[derive(Debug, Clone, Serialize)]
@@ -35,13 +35,15 @@ pub struct FaultRecord {
     pub detail: String,
 }
 
+/// How a fault that is on is ended: one arm per distinct undo action, dispatched by [`FaultRunner::stop`] to
+/// the family that applied it.
 enum Undo {
     Heal,
     Restart(String),
+    RestartAll(Vec<String>),
     Resume(String),
     UnskewAndHeal(String),
-    /// The faults of [`more`].
-    More(more::MoreUndo),
+    Unshape(String, PacketFault),
 }
 
 pub struct FaultRunner<'a> {
@@ -170,15 +172,13 @@ impl<'a> FaultRunner<'a> {
         // Faults that need no leader still place it (partition-halves puts it in the minority) when the
         // system has one; the kill-leader-style faults cannot be aimed without it.
         let needs_leader = kind.needs_leader()
-            || (!self.leaderless
-                && !matches!(kind, FaultKind::KillRandom)
-                && !more::any_node(kind));
+            || (!self.leaderless && !matches!(kind, FaultKind::KillRandom) && !any_node(kind));
         rec.role = match kind {
             FaultKind::PartitionFollower => "follower",
             FaultKind::KillRandom | FaultKind::PartitionRandom => "any",
             FaultKind::PartitionRing | FaultKind::KillAll => "all",
             FaultKind::PartitionHalves if leader_name.is_none() => "any",
-            k if more::any_node(k) => "any",
+            k if any_node(k) => "any",
             _ => "leader",
         }
         .into();
@@ -191,129 +191,19 @@ impl<'a> FaultRunner<'a> {
             | FaultKind::PartitionRandom
             | FaultKind::PartitionHalves
             | FaultKind::PartitionRing
-            | FaultKind::PartitionOneWay => {
-                let (p, targets) = nemesis::partition_for(kind, &nodes, leader_name, &mut self.rng)
-                    .ok_or_else(|| {
-                        anyhow::anyhow!("no partition of that shape for {} nodes", nodes.len())
-                    })?;
-                if kind == FaultKind::PartitionRandom && leader_name.is_some() {
-                    rec.role = if leader_name == targets.first().map(String::as_str) {
-                        "leader"
-                    } else {
-                        "follower"
-                    }
-                    .into();
-                }
-                self.partition(kind, &p, &targets, leader_name, rec)?;
-                Ok(Undo::Heal)
-            }
+            | FaultKind::PartitionOneWay => self.start_partition(kind, &nodes, leader_name, rec),
+            FaultKind::ClockSkew => self.start_clock_skew(kind, &nodes, leader_name, rec).await,
             FaultKind::KillLeader | FaultKind::KillRandom => {
-                let target = match kind {
-                    FaultKind::KillLeader => leader_name.unwrap().to_string(),
-                    _ => nodes.choose(&mut self.rng).unwrap().clone(),
-                };
-                self.cluster.kill(&target)?;
-                self.check_processes(kind.name(), std::slice::from_ref(&target), Down);
-                let role = if Some(target.as_str()) == leader_name {
-                    "leader"
-                } else {
-                    "follower"
-                };
-                rec.targets = vec![target.clone()];
-                rec.detail = format!("SIGKILL {target} ({role})");
-                self.event(
-                    "kill",
-                    json!({"nodes": [target], "role": role, "term": rec.term}),
-                );
-                Ok(Undo::Restart(target))
+                self.kill_one(kind, &nodes, leader_name, rec)
             }
-            FaultKind::PauseLeader => {
-                let target = leader_name.unwrap().to_string();
-                self.cluster.pause(&target)?;
-                self.check_processes(kind.name(), std::slice::from_ref(&target), Paused);
-                rec.targets = vec![target.clone()];
-                rec.detail = format!("SIGSTOP {target} (leader)");
-                self.event(
-                    "pause",
-                    json!({"nodes": [target], "role": "leader", "term": rec.term}),
-                );
-                Ok(Undo::Resume(target))
-            }
-            FaultKind::ClockSkew => {
-                // A skewed clock is only visible when a new leader can emerge while the old one still trusts
-                // its lease: slow the leader's clock beyond the drift bound, then cut it off from its peers.
-                let target = leader_name.unwrap().to_string();
-                self.probe
-                    .set_clock(
-                        &target,
-                        ClockRequest {
-                            offset_ms: 0.0,
-                            rate: self.skew_rate,
-                        },
-                    )
-                    .await?;
-                let p = Partition::isolate(&target, &nodes);
-                self.event(
-                    "start-clock-skew",
-                    json!({"nodes": [target], "role": "leader", "rate": self.skew_rate, "term": rec.term}),
-                );
-                if let Err(e) =
-                    self.partition(kind, &p, std::slice::from_ref(&target), leader_name, rec)
-                {
-                    let _ = self
-                        .probe
-                        .set_clock(
-                            &target,
-                            ClockRequest {
-                                offset_ms: 0.0,
-                                rate: 1.0,
-                            },
-                        )
-                        .await;
-                    return Err(e);
-                }
-                rec.detail = format!(
-                    "{target} clock rate {} and isolated; {}",
-                    self.skew_rate, rec.detail
-                );
-                Ok(Undo::UnskewAndHeal(target))
-            }
-            other => Ok(Undo::More(self.apply_more(other, leader_name, rec).await?)),
-        }
-    }
-
-    fn partition(
-        &mut self,
-        kind: FaultKind,
-        p: &Partition,
-        targets: &[String],
-        leader: Option<&str>,
-        rec: &mut FaultRecord,
-    ) -> anyhow::Result<()> {
-        self.net.apply(p)?;
-        if self.cut_clients {
-            if let Err(e) = self.net.cut_clients(p) {
-                let _ = self.net.heal();
-                return Err(e.into());
+            FaultKind::PauseLeader => self.pause_leader(kind, leader_name, rec),
+            FaultKind::PauseRandom => self.pause_random(kind, &nodes, rec),
+            FaultKind::KillAll => self.kill_all(kind, &nodes, rec),
+            FaultKind::CorruptData => self.corrupt_data(kind, &nodes, rec),
+            FaultKind::PacketDelay | FaultKind::PacketLoss | FaultKind::PacketDuplicate => {
+                self.start_packet_fault(kind, &nodes, leader_name, rec)
             }
         }
-        self.check_landing(kind.name(), p);
-        rec.targets = targets.to_vec();
-        let scope = if self.cut_clients { "all" } else { "peers" };
-        rec.detail = format!("partition {} (scope {scope})", p.describe());
-        self.event(
-            "start-partition",
-            json!({
-                "fault": kind.name(),
-                "isolated": targets,
-                "role": rec.role,
-                "leader": leader,
-                "term": rec.term,
-                "partition": p.describe(),
-                "scope": scope,
-            }),
-        );
-        Ok(())
     }
 
     /// End the fault [`FaultRunner::start`] returned `id` for, if it is still on.
@@ -323,46 +213,25 @@ impl<'a> FaultRunner<'a> {
         };
         let (_, undo) = self.active.remove(at);
         self.records[id].end_s = Some(self.recorder.elapsed().as_secs_f64());
-        let result: anyhow::Result<()> = async {
-            match undo {
-                Undo::Heal => {
-                    self.net.heal()?;
-                    self.event("stop-partition", json!({}));
-                    self.check_landing("heal", &Partition::default());
-                }
-                Undo::Restart(n) => {
-                    self.cluster.restart(&n)?;
-                    self.event("restart", json!({"nodes": [&n]}));
-                    self.check_processes("restart", &[n], Running);
-                }
-                Undo::Resume(n) => {
-                    self.cluster.resume(&n)?;
-                    self.event("resume", json!({"nodes": [&n]}));
-                    self.check_processes("resume", &[n], Running);
-                }
-                Undo::UnskewAndHeal(n) => {
-                    self.net.heal()?;
-                    self.event("stop-partition", json!({}));
-                    self.check_landing("heal", &Partition::default());
-                    self.probe
-                        .set_clock(
-                            &n,
-                            ClockRequest {
-                                offset_ms: 0.0,
-                                rate: 1.0,
-                            },
-                        )
-                        .await?;
-                    self.event("stop-clock-skew", json!({"nodes": [n]}));
-                }
-                Undo::More(u) => self.undo_more(u).await?,
-            }
-            Ok(())
-        }
-        .await;
+        let result = match undo {
+            Undo::Heal => self.heal(),
+            Undo::Restart(n) => self.restart(n),
+            Undo::RestartAll(nodes) => self.restart_all(nodes),
+            Undo::Resume(n) => self.resume(n),
+            Undo::UnskewAndHeal(n) => self.unskew_and_heal(n).await,
+            Undo::Unshape(n, fault) => self.unshape(n, fault),
+        };
         if let Err(e) = result {
             tracing::warn!("undoing fault: {e:#}");
         }
         self.show_current();
     }
+}
+
+/// Faults aimed at any node (or all), so no leader is needed to aim them.
+fn any_node(kind: FaultKind) -> bool {
+    matches!(
+        kind,
+        FaultKind::PauseRandom | FaultKind::KillAll | FaultKind::CorruptData
+    ) || kind.is_packet()
 }
