@@ -319,10 +319,10 @@ fn cycle_figure(h: &mut String, page: &TxnPage, i: usize, c: &CycleReport) {
 }
 
 // Geometry of a drawing, in SVG user units.
-const BOX_W: f64 = 250.0;
+const BOX_W: f64 = 300.0;
 const BOX_H: f64 = 44.0;
 /// Characters of micro-ops that fit on a box's second line (11px monospace is about 6.6 units wide).
-const BOX_CHARS: usize = 35;
+const BOX_CHARS: usize = 42;
 /// The clear space between boxes next to each other on the circle.
 const BOX_GAP: f64 = 90.0;
 
@@ -574,7 +574,7 @@ fn draw_cycle(h: &mut String, page: &TxnPage, i: usize, c: &CycleReport, txns: &
         );
     }
     for (&t, &p) in txns.iter().zip(&centers) {
-        let full = txn_mops(page, t);
+        let full = txn_mops(page, t, false);
         let _ = write!(
             body,
             r#"<g class="box"><title>T{t}: {title}</title><rect x="{}" y="{}" width="{BOX_W}" height="{BOX_H}" rx="5"/><text class="name" x="{}" y="{}">T{t}</text><text class="mops" x="{}" y="{}">{mops}</text></g>"#,
@@ -585,7 +585,7 @@ fn draw_cycle(h: &mut String, page: &TxnPage, i: usize, c: &CycleReport, txns: &
             f(p.x - BOX_W / 2.0 + 8.0),
             f(p.y + 13.0),
             title = esc(&full),
-            mops = esc(&shorten(&full, BOX_CHARS)),
+            mops = esc(&shorten(&txn_mops(page, t, true), BOX_CHARS)),
         );
     }
     let pad = 12.0;
@@ -626,8 +626,21 @@ fn list_text(xs: &[i64]) -> String {
     }
 }
 
-/// A transaction's micro-ops: `[append x 1] [r y [1 2]]`.
-fn txn_mops(page: &TxnPage, t: usize) -> String {
+/// A key cut in the middle when long (`custo…nt-17`), so a box still shows every micro-op of a
+/// transaction over long key names; prefixes and suffixes are what tell generated keys apart.
+fn short_key(k: &str) -> String {
+    const KEPT: usize = 5;
+    let n = k.chars().count();
+    if n <= 2 * KEPT + 2 {
+        return k.to_string();
+    }
+    let head: String = k.chars().take(KEPT).collect();
+    let tail: String = k.chars().skip(n - KEPT).collect();
+    format!("{head}…{tail}")
+}
+
+/// A transaction's micro-ops: `[append x 1] [r y [1 2]]`; `short` cuts long key names.
+fn txn_mops(page: &TxnPage, t: usize, short: bool) -> String {
     let Some(h) = page.history.filter(|h| t < h.txns.len()) else {
         // `named_txns` lines read `line 3, process 1, ok: [[:append x 1] ...]`: keep the micro-ops.
         return page
@@ -638,7 +651,14 @@ fn txn_mops(page: &TxnPage, t: usize) -> String {
             .map(|(_, m)| m.strip_suffix(']').unwrap_or(m).to_string())
             .unwrap_or_default();
     };
-    let key = |k: u32| h.keys.get(k as usize).map_or("?", String::as_str);
+    let key = |k: u32| {
+        let name = h.keys.get(k as usize).map_or("?", String::as_str);
+        if short {
+            short_key(name)
+        } else {
+            name.to_string()
+        }
+    };
     let words: Vec<String> = h
         .mops_of(t)
         .iter()
@@ -671,7 +691,11 @@ fn txn_line(page: &TxnPage, t: usize) -> String {
                 .process
                 .map(|p| format!(", process {p}"))
                 .unwrap_or_default();
-            format!("line {}{process}, {status}: {}", x.line, txn_mops(page, t))
+            format!(
+                "line {}{process}, {status}: {}",
+                x.line,
+                txn_mops(page, t, false)
+            )
         }
         None => page
             .report
@@ -807,6 +831,8 @@ mod tests {
             list_text(&(1..=10).collect::<Vec<_>>()),
             "[1 2 3 … 8 9 10] (10 values)"
         );
+        assert_eq!(short_key("customer-account-17"), "custo…nt-17");
+        assert_eq!(short_key("x"), "x");
         assert!(is_cycle_name("G-single-realtime") && is_cycle_name("G0"));
         assert!(!is_cycle_name("G1a") && !is_cycle_name("G0x"));
     }

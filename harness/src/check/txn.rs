@@ -77,6 +77,16 @@ pub fn run(args: &CheckArgs, model: TxnModel, fallback: Option<String>) -> anyho
         }
     };
     let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
+    // The page is written before anything is printed, so a closed stdout cannot lose it.
+    let written = args.report.as_ref().map(|path| {
+        let title = args.file.display().to_string();
+        let page = report::TxnPage {
+            title: &title,
+            report: &report,
+            history: Some(&history),
+        };
+        write_atomic(path, report::render_txn(&page).as_bytes()).map_err(|e| (path, e))
+    });
     if args.json {
         let j = JsonReport {
             file: args.file.display().to_string(),
@@ -87,16 +97,9 @@ pub fn run(args: &CheckArgs, model: TxnModel, fallback: Option<String>) -> anyho
     } else {
         print_report(args, &report, elapsed_ms);
     }
-    if let Some(path) = &args.report {
-        let page = report::TxnPage {
-            title: &args.file.display().to_string(),
-            report: &report,
-            history: Some(&history),
-        };
-        if let Err(e) = write_atomic(path, report::render_txn(&page).as_bytes()) {
-            eprintln!("harness check: --report {}: {e}", path.display());
-            return Ok(exit::BAD_ARGS);
-        }
+    if let Some(Err((path, e))) = written {
+        eprintln!("harness check: --report {}: {e}", path.display());
+        return Ok(exit::BAD_ARGS);
     }
     Ok(if report.valid {
         exit::VALID
