@@ -755,6 +755,28 @@ mod tests {
     }
 
     #[test]
+    fn a_realtime_edge_is_drawn_in_its_colour() {
+        // T1 begins after T0 completed yet misses T0's append.
+        let text = "{:process 0 :type :invoke :f :txn :value [[:append :x 1]]}
+{:process 0 :type :ok :f :txn :value [[:append :x 1]]}
+{:process 1 :type :invoke :f :txn :value [[:r :x nil]]}
+{:process 1 :type :ok :f :txn :value [[:r :x []]]}
+";
+        let html = page_for(text, Consistency::StrictSerializable);
+        assert!(html.contains("G-single-realtime"), "{html}");
+        let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
+        assert!(
+            svg.contains(r#"<tspan class="kind">realtime</tspan>"#),
+            "{svg}"
+        );
+        assert!(svg.contains(&format!(r#"stroke="{}""#, kind_color("realtime"))));
+        assert!(
+            html.contains("T1 began after T0 completed (realtime)"),
+            "{html}"
+        );
+    }
+
+    #[test]
     fn text_from_the_history_is_escaped() {
         let text = r#"{:type :ok, :value [[:append "<script>alert(1)</script>" 1] [:append :y 1]]}
 {:type :ok, :value [[:r "<script>alert(1)</script>" []] [:r :y [1]]]}
