@@ -56,6 +56,11 @@ pub struct CheckArgs {
     /// Print the result as JSON (the verdict, counts, time and counterexample) instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Transactional histories only: also write a self-contained HTML page to PATH: the verdict, the
+    /// models ruled out, the anomalies, and each dependency cycle drawn (the first 20).
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
 }
 
 /// The longest `--time-limit` (a day), in seconds.
@@ -142,6 +147,18 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let model = args.model.unwrap_or_else(|| history.guess_model());
     if model == ModelKind::ListAppend && txn::needs_txn_checker(&history) {
         return txn::run(&args, checker::txn::TxnModel::ListAppend, None);
+    }
+    if args.report.is_some() {
+        // The page draws dependency cycles; the per-key checkers have none.
+        let hint = if model == ModelKind::ListAppend {
+            ": add --consistency MODEL to check this list-append history as transactions"
+        } else {
+            ""
+        };
+        eprintln!(
+            "harness check: --report draws transactional histories only (Elle :txn ops){hint}"
+        );
+        return Ok(exit::BAD_ARGS);
     }
     if model == ModelKind::ListAppend {
         return ladder::run(&args, history);

@@ -31,6 +31,7 @@ pub mod roles;
 mod strip;
 mod svg;
 mod timeline;
+pub mod txn;
 
 pub use cap::{cap_availability, CapAvailability, SideCounts};
 pub use faults::{faults_from_history, is_leader_fault, FaultSpan};
@@ -40,3 +41,4 @@ pub use metrics::{
     Availability, Bucket, LatencyStats, NodeShare, OutcomeCounts, RunMetrics, Unavailability,
     UnavailabilitySummary,
 };
+pub use txn::{render_txn, TxnPage};

@@ -1,11 +1,14 @@
 //! `harness check FILE --model list-append|rw-register` on Elle transactions (`:f :txn` with several
-//! micro-ops): the transactional checker's verdict against `--consistency`, every anomaly as a sentence.
+//! micro-ops): the transactional checker's verdict against `--consistency`, every anomaly as a sentence,
+//! and with `--report PATH` the same as an HTML page with each cycle drawn.
 
 use super::CheckArgs;
 use crate::exit;
 use checker::txn::{check_txn, load_txn_history, Consistency, TxnModel, TxnOptions, TxnReport};
 use checker::{History, ModelKind};
 use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
 /// Whether the arguments alone send the file to the transactional checker.
@@ -38,6 +41,12 @@ struct JsonReport<'a> {
 /// rw-register unless the model was given. `fallback` is an error to show instead of ours when the
 /// file was not meant for this checker.
 pub fn run(args: &CheckArgs, model: TxnModel, fallback: Option<String>) -> anyhow::Result<u8> {
+    if let Some(path) = &args.report {
+        if let Err(why) = report_path_ok(path) {
+            eprintln!("harness check: --report {}: {why}", path.display());
+            return Ok(exit::BAD_ARGS);
+        }
+    }
     let start = Instant::now();
     let mut model = model;
     let mut loaded = load_txn_history(&args.file, model);
@@ -68,6 +77,16 @@ pub fn run(args: &CheckArgs, model: TxnModel, fallback: Option<String>) -> anyho
         }
     };
     let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
+    // The page is written before anything is printed, so a closed stdout cannot lose it.
+    let written = args.report.as_ref().map(|path| {
+        let title = args.file.display().to_string();
+        let page = report::TxnPage {
+            title: &title,
+            report: &report,
+            history: Some(&history),
+        };
+        write_atomic(path, report::render_txn(&page).as_bytes()).map_err(|e| (path, e))
+    });
     if args.json {
         let j = JsonReport {
             file: args.file.display().to_string(),
@@ -77,6 +96,10 @@ pub fn run(args: &CheckArgs, model: TxnModel, fallback: Option<String>) -> anyho
         println!("{}", serde_json::to_string_pretty(&j)?);
     } else {
         print_report(args, &report, elapsed_ms);
+    }
+    if let Some(Err((path, e))) = written {
+        eprintln!("harness check: --report {}: {e}", path.display());
+        return Ok(exit::BAD_ARGS);
     }
     Ok(if report.valid {
         exit::VALID
@@ -133,4 +156,43 @@ fn print_report(args: &CheckArgs, r: &TxnReport, elapsed_ms: f64) {
     for n in &r.not_checked {
         println!("not checked: {n}");
     }
+}
+
+/// Refuses a `--report` path that cannot be written before any checking is done.
+fn report_path_ok(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err("is a directory; give a file name such as report.html".into());
+    }
+    let dir = parent_dir(path);
+    if !dir.is_dir() {
+        return Err(format!("the directory {} does not exist", dir.display()));
+    }
+    Ok(())
+}
+
+/// The directory a path is in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Writes through a temporary file beside `path`, then renames it, so `path` is never half-written; the
+/// temporary file is removed if anything fails.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map_or("report".into(), |n| n.to_string_lossy());
+    let tmp = parent_dir(path).join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
