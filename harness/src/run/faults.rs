@@ -67,6 +67,8 @@ pub struct FaultRunner<'a> {
     probes: Option<nemesis::Probes>,
     /// Packet fault settings (`--packet-*`).
     pub packets: PacketSettings,
+    /// How long a restart's heal waits for the member to serve again ([`SystemKind::rejoin_wait`]).
+    pub rejoin_wait: Option<Duration>,
 }
 
 /// How long a fault waits for a leader to aim at before it counts as missed.
@@ -97,6 +99,7 @@ impl<'a> FaultRunner<'a> {
             not_landed: Vec::new(),
             probes: None,
             packets: PacketSettings::default(),
+            rejoin_wait: None,
         }
     }
 
@@ -215,8 +218,20 @@ impl<'a> FaultRunner<'a> {
         self.records[id].end_s = Some(self.recorder.elapsed().as_secs_f64());
         let result = match undo {
             Undo::Heal => self.heal(),
-            Undo::Restart(n) => self.restart(n),
-            Undo::RestartAll(nodes) => self.restart_all(nodes),
+            Undo::Restart(n) => {
+                let restarted = self.restart(n.clone());
+                if restarted.is_ok() {
+                    self.await_rejoin(&[n]).await;
+                }
+                restarted
+            }
+            Undo::RestartAll(nodes) => {
+                let restarted = self.restart_all(nodes.clone());
+                if restarted.is_ok() {
+                    self.await_rejoin(&nodes).await;
+                }
+                restarted
+            }
             Undo::Resume(n) => self.resume(n),
             Undo::UnskewAndHeal(n) => self.unskew_and_heal(n).await,
             Undo::Unshape(n, fault) => self.unshape(n, fault),

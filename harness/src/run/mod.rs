@@ -186,6 +186,7 @@ pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
         );
         runner.cut_clients = cfg.partition_scope == nemesis::PartitionScope::All;
         runner.packets = cfg.packets.clone();
+        runner.rejoin_wait = cfg.system.rejoin_wait();
         let drive = drive(
             cfg,
             runner,

@@ -97,6 +97,17 @@ impl SystemKind {
         }
     }
 
+    /// How long the heal of a kill waits for the restarted member to serve again before the run goes on.
+    /// Galera's documentation: a joining member aborts if the member it takes its state from (its donor)
+    /// leaves before the transfer ends, and a restarted member joins by such a transfer; operators restart
+    /// members one at a time. Elsewhere a restart's heal ends once the process runs.
+    pub fn rejoin_wait(self) -> Option<std::time::Duration> {
+        match self {
+            SystemKind::Galera => Some(std::time::Duration::from_secs(30)),
+            _ => None,
+        }
+    }
+
     /// Whether the system elects a leader that faults can be aimed at (its own default setup).
     pub fn has_leader(self) -> bool {
         self != SystemKind::Galera

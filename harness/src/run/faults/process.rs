@@ -10,6 +10,7 @@ use rand::Rng;
 use serde_json::json;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 impl FaultRunner<'_> {
     /// kill-leader and kill-random: SIGKILL one node.
@@ -119,6 +120,42 @@ impl FaultRunner<'_> {
         self.event("restart", json!({"nodes": [&node]}));
         self.check_processes("restart", &[node], Running);
         Ok(())
+    }
+
+    /// Where the system needs it ([`FaultRunner::rejoin_wait`]), waits until the restarted `nodes` serve
+    /// again (they answer and are not still joining), so the next fault does not take away the member a
+    /// joiner copies its state from (a Galera joiner then aborts). Recorded as `rejoined` with the wait,
+    /// or `rejoin-timeout`; a member that never rejoins is caught by the recovery check after the run.
+    pub(super) async fn await_rejoin(&mut self, nodes: &[String]) {
+        let Some(wait) = self.rejoin_wait else {
+            return;
+        };
+        let start = std::time::Instant::now();
+        loop {
+            let statuses = self.probe.statuses().await;
+            let serving = |n: &String| {
+                statuses.iter().any(|(name, s)| {
+                    name == n
+                        && s.as_ref().is_some_and(|s| {
+                            matches!(s.role, node::api::Role::Follower | node::api::Role::Leader)
+                        })
+                })
+            };
+            if nodes.iter().all(serving) {
+                let after_s = start.elapsed().as_secs_f64();
+                self.event("rejoined", json!({"nodes": nodes, "after_s": after_s}));
+                return;
+            }
+            if start.elapsed() >= wait {
+                self.event(
+                    "rejoin-timeout",
+                    json!({"nodes": nodes, "wait_s": wait.as_secs_f64()}),
+                );
+                tracing::warn!("{nodes:?} did not serve again within {wait:?} of the restart");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Undo [`Undo::RestartAll`].
