@@ -248,6 +248,17 @@ pub fn run_bound(cfg: &RunConfig) -> RunBound {
         .enumerate()
         .any(|(i, w)| windows[..i].iter().any(|e| e.end > w.start));
     let overrun = if overlapping { overrun * 2 } else { overrun };
+    // A restart's heal may wait for the member to serve again (Galera).
+    let overrun = match cfg.system.rejoin_wait() {
+        Some(w)
+            if cfg.faults.iter().any(|f| {
+                f.name().starts_with("kill-") || *f == nemesis::FaultKind::CorruptData
+            }) =>
+        {
+            overrun + w
+        }
+        _ => overrun,
+    };
     // Before the workload: clock-skew asks every node's clock API; append probes its route once.
     let mut probes = op;
     if cfg.faults.contains(&nemesis::FaultKind::ClockSkew) {
