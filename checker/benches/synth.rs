@@ -150,3 +150,58 @@ fn history(
         })
         .collect()
 }
+
+/// [`repeated_register_history`] with one stale read late in the history (past 90% of the ops): it returns
+/// a value every write of which was overwritten, in real time, before the read began. Not linearizable,
+/// and inference cannot tell (values repeat): the search must exhaust what comes before it.
+#[allow(dead_code)]
+pub fn repeated_register_history_stale(
+    ops: usize,
+    processes: usize,
+    values: i64,
+    seed: u64,
+) -> Vec<Event> {
+    let mut events = history(ops, processes, 0.0, seed, Some(values));
+    // Pair events into (invoke index, complete index) per op.
+    let mut open: std::collections::HashMap<u64, usize> = Default::default();
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let Process::Client(p) = e.process else { continue };
+        match e.kind {
+            EventType::Invoke => {
+                open.insert(p, i);
+            }
+            _ => {
+                if let Some(s) = open.remove(&p) {
+                    pairs.push((s, i));
+                }
+            }
+        }
+    }
+    pairs.sort_unstable();
+    let writes: Vec<(usize, usize, i64)> = pairs
+        .iter()
+        .filter(|&&(s, _)| events[s].f == "write")
+        .map(|&(s, c)| (s, c, events[s].value.as_i64().unwrap_or(0)))
+        .collect();
+    let start = pairs.len() * 9 / 10;
+    for &(s, c) in &pairs[start..] {
+        if events[s].f != "read" {
+            continue;
+        }
+        let current = events[c].value.as_i64();
+        // Is every write of w followed, before this read began, by a completed write of another value?
+        let stale = |w: i64| {
+            writes.iter().filter(|x| x.2 == w).all(|&(_, wc, _)| {
+                writes
+                    .iter()
+                    .any(|&(xs, xc, xv)| xv != w && xs > wc && xc < s)
+            })
+        };
+        if let Some(w) = (1..=values).find(|&w| Some(w) != current && stale(w)) {
+            events[c].value = json!(w);
+            return events;
+        }
+    }
+    panic!("no read could be made stale");
+}

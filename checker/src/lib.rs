@@ -20,6 +20,7 @@ pub mod model;
 mod numbers;
 mod ops;
 mod pairer;
+mod pool;
 mod parse;
 mod parse_error;
 mod search;

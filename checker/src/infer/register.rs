@@ -6,8 +6,29 @@
 
 use super::{decide, Conflict, ConflictKind, Inferred, Layout};
 use crate::model::reg_op::{RegOp, NIL};
+use crate::model::register::register_step;
 use crate::model::{EncodedOp, Model};
 use rustc_hash::FxHashMap;
+
+/// The ops in invocation order, `info` ones left out, if they replay so: invocation order respects real
+/// time, so that is a linearization (as for strings, `text::in_call_order`).
+fn in_call_order<I, O>(ops: &[EncodedOp<I, O>], view: &[(RegOp, Option<u32>)]) -> Option<Vec<u32>> {
+    let mut state = NIL;
+    let mut last_call = 0;
+    let mut order = Vec::with_capacity(ops.len());
+    for (i, (o, (op, out))) in ops.iter().zip(view).enumerate() {
+        if o.call < last_call {
+            return None;
+        }
+        last_call = o.call;
+        if out.is_none() {
+            continue;
+        }
+        state = register_step(state, op, out.as_ref())?;
+        order.push(i as u32);
+    }
+    Some(order)
+}
 
 /// `reg` views an op as a register op with its known output (`None` for ops outside the shape).
 pub(crate) fn infer<M: Model>(
@@ -18,6 +39,9 @@ pub(crate) fn infer<M: Model>(
     let Some(view) = ops.iter().map(reg).collect::<Option<Vec<_>>>() else {
         return Inferred::Undecided("the partition mixes register and other ops");
     };
+    if let Some(order) = in_call_order(ops, &view) {
+        return Inferred::Valid(order);
+    }
     let mut writer: FxHashMap<u32, u32> = FxHashMap::default();
     let mut readers: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
     let mut cas_from: FxHashMap<u32, u32> = FxHashMap::default();

@@ -13,6 +13,7 @@ pub use register::RegisterModel;
 
 use crate::inferred::Inferred;
 use crate::ops::Op;
+use std::borrow::Cow;
 use std::fmt;
 use std::hash::Hash;
 use std::str::FromStr;
@@ -80,6 +81,13 @@ pub trait Model: Sync {
     /// Ops with different partition keys are independent and checked separately (P-compositionality).
     fn partition(&self, op: &Op) -> Option<String> {
         op.key.clone()
+    }
+
+    /// [`Model::partition`], borrowed from the op where possible: what the checker calls once per op. The
+    /// default asks `partition`; a model that partitions by `Op::key` returns it borrowed, with no
+    /// allocation per op.
+    fn partition_key<'o>(&self, op: &'o Op) -> Option<Cow<'o, str>> {
+        self.partition(op).map(Cow::Owned)
     }
 
     /// A chance to simplify one partition before the search (drop ops that cannot matter, bound when
