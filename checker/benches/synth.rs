@@ -18,7 +18,7 @@ struct Planned {
 }
 
 pub fn register_history(ops: usize, processes: usize, info_share: f64, seed: u64) -> Vec<Event> {
-    history(ops, processes, info_share, seed, None)
+    history(ops, processes, info_share, seed, None, false)
 }
 
 /// A linearizable read/write register history whose writes draw values from `1..=values`, so values
@@ -30,7 +30,19 @@ pub fn repeated_register_history(
     values: i64,
     seed: u64,
 ) -> Vec<Event> {
-    history(ops, processes, 0.0, seed, Some(values))
+    history(ops, processes, 0.0, seed, Some(values), false)
+}
+
+/// [`repeated_register_history`] made invalid by one stale read: the first write after 10% of the ops
+/// writes a value of its own (`values + 1`, written nowhere else), and the first read after 90% returns
+/// it, though many writes began after that write completed and completed before the read began.
+pub fn repeated_register_history_stale(
+    ops: usize,
+    processes: usize,
+    values: i64,
+    seed: u64,
+) -> Vec<Event> {
+    history(ops, processes, 0.0, seed, Some(values), true)
 }
 
 fn history(
@@ -39,6 +51,7 @@ fn history(
     info_share: f64,
     seed: u64,
     values: Option<i64>,
+    stale: bool,
 ) -> Vec<Event> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut free_at = vec![0u64; processes];
@@ -83,6 +96,12 @@ fn history(
             next_pid += 1;
         }
     }
+    let lone = json!(values.unwrap_or(0) + 1);
+    if stale {
+        if let Some(p) = plans.iter_mut().skip(ops / 10).find(|p| p.f == "write") {
+            p.value = lone.clone();
+        }
+    }
     // Apply effects in linearization order to learn what reads returned and which cas succeeded.
     let mut order: Vec<usize> = (0..plans.len()).collect();
     order.sort_by_key(|&i| plans[i].lin);
@@ -119,6 +138,13 @@ fn history(
             }
         };
     }
+    if stale {
+        let late = (ops * 9 / 10..plans.len())
+            .find(|&i| plans[i].f == "read" && !plans[i].info && results[i].1 != lone);
+        if let Some(i) = late {
+            results[i].1 = lone.clone();
+        }
+    }
     let mut events: Vec<(u64, u8, Event)> = Vec::with_capacity(2 * plans.len());
     for (p, (kind, out)) in plans.iter().zip(results) {
         let ev = |time, kind, value| Event {
@@ -151,57 +177,3 @@ fn history(
         .collect()
 }
 
-/// [`repeated_register_history`] with one stale read late in the history (past 90% of the ops): it returns
-/// a value every write of which was overwritten, in real time, before the read began. Not linearizable,
-/// and inference cannot tell (values repeat): the search must exhaust what comes before it.
-#[allow(dead_code)]
-pub fn repeated_register_history_stale(
-    ops: usize,
-    processes: usize,
-    values: i64,
-    seed: u64,
-) -> Vec<Event> {
-    let mut events = history(ops, processes, 0.0, seed, Some(values));
-    // Pair events into (invoke index, complete index) per op.
-    let mut open: std::collections::HashMap<u64, usize> = Default::default();
-    let mut pairs: Vec<(usize, usize)> = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        let Process::Client(p) = e.process else { continue };
-        match e.kind {
-            EventType::Invoke => {
-                open.insert(p, i);
-            }
-            _ => {
-                if let Some(s) = open.remove(&p) {
-                    pairs.push((s, i));
-                }
-            }
-        }
-    }
-    pairs.sort_unstable();
-    let writes: Vec<(usize, usize, i64)> = pairs
-        .iter()
-        .filter(|&&(s, _)| events[s].f == "write")
-        .map(|&(s, c)| (s, c, events[s].value.as_i64().unwrap_or(0)))
-        .collect();
-    let start = pairs.len() * 9 / 10;
-    for &(s, c) in &pairs[start..] {
-        if events[s].f != "read" {
-            continue;
-        }
-        let current = events[c].value.as_i64();
-        // Is every write of w followed, before this read began, by a completed write of another value?
-        let stale = |w: i64| {
-            writes.iter().filter(|x| x.2 == w).all(|&(_, wc, _)| {
-                writes
-                    .iter()
-                    .any(|&(xs, xc, xv)| xv != w && xs > wc && xc < s)
-            })
-        };
-        if let Some(w) = (1..=values).find(|&w| Some(w) != current && stale(w)) {
-            events[c].value = json!(w);
-            return events;
-        }
-    }
-    panic!("no read could be made stale");
-}

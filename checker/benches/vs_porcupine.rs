@@ -14,7 +14,10 @@
 #[allow(dead_code)]
 mod synth;
 
-use checker::{check, load_history, parse_events, CheckOptions, History, ModelKind, Validity};
+use checker::{
+    load_history, parse_events, try_check_with, CheckOptions, CheckResult, History, Methods,
+    ModelKind, Validity,
+};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -27,6 +30,17 @@ fn process_cpu_ns() -> u64 {
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0);
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 fn histories_dir() -> PathBuf {
@@ -127,6 +141,9 @@ fn main() {
     let mut rounds = 3usize;
     let mut reps = 11usize;
     let mut batch_ms = 20.0f64;
+    let mut methods = Methods::Auto;
+    let mut memory_mib = 8192usize;
+    let mut time_s = 600u64;
     let mut cases = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -135,6 +152,9 @@ fn main() {
             "--rounds" => rounds = args.next().and_then(|v| v.parse().ok()).unwrap_or(3),
             "--reps" => reps = args.next().and_then(|v| v.parse().ok()).unwrap_or(11),
             "--batch-ms" => batch_ms = args.next().and_then(|v| v.parse().ok()).unwrap_or(20.0),
+            "--search-only" => methods = Methods::SearchOnly,
+            "--memory-mib" => memory_mib = args.next().and_then(|v| v.parse().ok()).unwrap_or(8192),
+            "--time-s" => time_s = args.next().and_then(|v| v.parse().ok()).unwrap_or(600),
             s if s.starts_with("--") => {} // cargo bench's own flags (--bench)
             s => cases.push(s.to_string()),
         }
@@ -147,17 +167,18 @@ fn main() {
     let dir = histories_dir();
     let want = expected(&dir);
     let opts = CheckOptions {
-        time_limit: Some(Duration::from_secs(600)),
-        memory_limit_bytes: Some(8 << 30),
+        time_limit: Some(Duration::from_secs(time_s)),
+        memory_limit_bytes: Some(memory_mib << 20),
         threads,
     };
     for name in cases {
         let case = load_case(&dir, &name);
+        let last: std::cell::RefCell<Option<CheckResult>> = Default::default();
         let pass = || {
             let mut valid = 0;
             let mut mismatches = Vec::new();
             for (n, h, model) in &case.histories {
-                let r = check(h, *model, &opts);
+                let r = try_check_with(h, *model, &opts, methods).expect("the history encodes");
                 if r.valid == Validity::Valid {
                     valid += 1;
                 }
@@ -169,6 +190,7 @@ fn main() {
                         mismatches.push(format!("{n}: {}", r.valid));
                     }
                 }
+                *last.borrow_mut() = Some(r);
             }
             (valid, mismatches)
         };
@@ -197,9 +219,18 @@ fn main() {
             round_medians.push(median(&xs));
             all.extend(xs);
         }
+        let last = last.into_inner();
+        let states: usize = last
+            .as_ref()
+            .map_or(0, |r| r.per_key.iter().map(|k| k.states).sum());
+        let explanation = last.as_ref().map(|r| r.explanation.clone()).unwrap_or_default();
         println!(
             "{}",
             serde_json::json!({
+                "states": states,
+                "peak_rss_mib": peak_rss_mib(),
+                "search_only": methods == Methods::SearchOnly,
+                "explanation": if case.histories.len() == 1 { explanation } else { String::new() },
                 "case": name,
                 "checker": "checker",
                 "histories": case.histories.len(),

@@ -189,6 +189,27 @@ impl Model for KvModel {
         op.key.as_deref().map(std::borrow::Cow::Borrowed)
     }
 
+    fn value_use(&self, input: &KvOp, output: Option<&KvOut>) -> Option<super::ValueUse> {
+        match (input, output) {
+            (KvOp::Reg(r), Some(KvOut::Val(v))) => Some(register_use(r, Some(v))),
+            (KvOp::Reg(r), None) => Some(register_use(r, None)),
+            _ => None,
+        }
+    }
+
+    fn state_value(&self, state: &KvState) -> Option<u32> {
+        self.pack_state(state)
+    }
+
+    fn pack_state(&self, state: &KvState) -> Option<u32> {
+        match state {
+            // Interned values start at 1 (0 is nil, kept as `Nil`).
+            KvState::Nil => Some(NIL),
+            KvState::Val(v) => Some(*v),
+            KvState::Text(_) => None,
+        }
+    }
+
     fn read_only(&self, input: &KvOp, _output: Option<&KvOut>) -> bool {
         match input {
             KvOp::Reg(r) => register_read_only(r),

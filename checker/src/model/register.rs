@@ -238,6 +238,18 @@ impl Model for RegisterModel {
         register_read_only(input)
     }
 
+    fn pack_state(&self, state: &u32) -> Option<u32> {
+        Some(*state)
+    }
+
+    fn value_use(&self, input: &RegOp, output: Option<&u32>) -> Option<ValueUse> {
+        Some(register_use(input, output))
+    }
+
+    fn state_value(&self, state: &u32) -> Option<u32> {
+        Some(*state)
+    }
+
     fn twin_key(&self, input: &RegOp, output: Option<&u32>) -> Option<u64> {
         register_twin_key(input, output)
     }
