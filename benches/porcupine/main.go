@@ -5,8 +5,10 @@
 //
 //	driver [-dir DIR] [-rounds 3] [-reps 11] [-batch-ms 20] CASE...
 //
-// A case is `etcd` (every file of DIR/porcupine-etcd, checked one after another), `etcd_NNN`, or a kv file
-// name (`c01-ok`, ..., `c50-bad`). One JSON line per case: the median CPU time of one pass over the case
+// A case is `etcd` (every file of DIR/porcupine-etcd, checked one after another), `etcd_NNN`, a kv file
+// name (`c01-ok`, ..., `c50-bad`), or the path of an EDN register history (`.../rep-10k-20.edn`, as
+// `cargo bench -p checker --bench vs_porcupine -- --write-edn DIR rep-10k-20` writes them; a name ending
+// in `-bad` is expected to be invalid, any other valid). One JSON line per case: the median CPU time of one pass over the case
 // (over rounds x reps batches; a batch repeats the pass until it has taken batch-ms of CPU), the
 // per-round medians, and the verdicts (checked against DIR/expected.txt).
 //
@@ -27,6 +29,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/anishathalye/porcupine"
@@ -402,11 +405,30 @@ func output(o *op, kv bool) interface{} {
 	return regOut{value: intOf(o.output)}
 }
 
-func (h history) check() bool {
+// check gives true, false, or nil when the timeout passed first.
+func (h history) check(timeout time.Duration) *bool {
+	model := casRegister
 	if h.kv {
-		return porcupine.CheckEvents(kvModel, h.events)
+		model = kvModel
 	}
-	return porcupine.CheckEvents(casRegister, h.events)
+	var ok bool
+	switch porcupine.CheckEventsTimeout(model, h.events, timeout) {
+	case porcupine.Ok:
+		ok = true
+	case porcupine.Illegal:
+		ok = false
+	default:
+		return nil
+	}
+	return &ok
+}
+
+func peakRSSMiB() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024
 }
 
 // ---- timing ----
@@ -439,7 +461,9 @@ type result struct {
 	RoundsUs    []float64 `json:"round_medians_us"`
 	PerBatch    int       `json:"passes_per_batch"`
 	Valid       int       `json:"valid"`
+	Unknown     int       `json:"unknown"`
 	Mismatches  []string  `json:"verdict_mismatches,omitempty"`
+	PeakRSSMiB  float64   `json:"peak_rss_mib"`
 	GOMAXPROCS  int       `json:"gomaxprocs"`
 	Semantics   string    `json:"fail_semantics"`
 	Description string    `json:"description"`
@@ -450,6 +474,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds")
 	reps := flag.Int("reps", 11, "batches per round")
 	batchMs := flag.Float64("batch-ms", 20, "CPU milliseconds a batch takes at least")
+	timeout := flag.Duration("timeout", 0, "give up on a history after this long (0: never): verdict unknown")
 	flag.Parse()
 	expected := map[string]bool{}
 	if b, err := os.ReadFile(filepath.Join(*dir, "expected.txt")); err == nil {
@@ -476,6 +501,15 @@ func main() {
 				hs = append(hs, h)
 			}
 			desc = "every etcd history, cas-register"
+		case strings.HasSuffix(c, ".edn"):
+			h, err := load(c, false)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			hs = append(hs, h)
+			expected[h.name] = !strings.HasSuffix(h.name, "-bad.edn")
+			desc = "generated register history"
 		case strings.HasPrefix(c, "etcd_"):
 			h, err := load(filepath.Join(*dir, "porcupine-etcd", c+".edn"), false)
 			if err != nil {
@@ -493,13 +527,17 @@ func main() {
 			hs = append(hs, h)
 			desc = "kv, partitioned by key"
 		}
-		pass := func() (valid int, mismatches []string) {
+		pass := func() (valid, unknown int, mismatches []string) {
 			for _, h := range hs {
-				v := h.check()
-				if v {
+				v := h.check(*timeout)
+				if v == nil {
+					unknown++
+					continue
+				}
+				if *v {
 					valid++
 				}
-				if want, ok := expected[h.name]; ok && want != v {
+				if want, ok := expected[h.name]; ok && want != *v {
 					mismatches = append(mismatches, h.name)
 				}
 			}
@@ -507,7 +545,7 @@ func main() {
 		}
 		// Calibrate: passes per batch so that a batch takes at least batch-ms.
 		t0 := cpuNanos()
-		valid, mismatches := pass()
+		valid, unknown, mismatches := pass()
 		one := float64(cpuNanos()-t0) / 1e6
 		per := 1
 		if one < *batchMs {
@@ -529,7 +567,8 @@ func main() {
 		}
 		out, _ := json.Marshal(result{
 			Case: c, Checker: "porcupine 55508eb", Histories: len(hs), CPUus: median(all),
-			RoundsUs: roundMedians, PerBatch: per, Valid: valid, Mismatches: mismatches,
+			RoundsUs: roundMedians, PerBatch: per, Valid: valid, Unknown: unknown, Mismatches: mismatches,
+			PeakRSSMiB: peakRSSMiB(),
 			GOMAXPROCS: runtime.GOMAXPROCS(0), Description: desc,
 			Semantics: "fail ops dropped; info reads dropped; info writes/cas return unknown at the end",
 		})

@@ -36,6 +36,7 @@ pub fn repeated_register_history(
 /// [`repeated_register_history`] made invalid by one stale read: the first write after 10% of the ops
 /// writes a value of its own (`values + 1`, written nowhere else), and the first read after 90% returns
 /// it, though many writes began after that write completed and completed before the read began.
+#[allow(dead_code)]
 pub fn repeated_register_history_stale(
     ops: usize,
     processes: usize,

@@ -111,18 +111,7 @@ fn load_case(dir: &Path, name: &str) -> Case {
             description: "one etcd history, cas-register",
         };
     }
-    if let Some(rest) = name.strip_prefix("rep-") {
-        // rep-10k-20 or rep-10k-20-bad
-        let bad = rest.ends_with("-bad");
-        let rest = rest.trim_end_matches("-bad");
-        let (ops, procs) = rest.split_once('-').expect("rep-OPSk-PROCS");
-        let ops: usize = ops.trim_end_matches('k').parse::<usize>().expect("ops") * 1000;
-        let procs: usize = procs.parse().expect("processes");
-        let events = if bad {
-            synth::repeated_register_history_stale(ops, procs, 5, 1)
-        } else {
-            synth::repeated_register_history(ops, procs, 5, 1)
-        };
+    if let Some(events) = generated(name) {
         let h = parse_events(&events).expect("generated history parses");
         return Case {
             histories: vec![(name.to_string(), h, ModelKind::Register)],
@@ -136,6 +125,50 @@ fn load_case(dir: &Path, name: &str) -> Case {
     }
 }
 
+/// The repeated-value register histories: `rep-10k-20` (valid) or `rep-10k-20-bad` (a stale read).
+fn generated(name: &str) -> Option<Vec<checker::Event>> {
+    let rest = name.strip_prefix("rep-")?;
+    let bad = rest.ends_with("-bad");
+    let rest = rest.trim_end_matches("-bad");
+    let (ops, procs) = rest.split_once('-').expect("rep-OPSk-PROCS");
+    let ops: usize = ops.trim_end_matches('k').parse::<usize>().expect("ops") * 1000;
+    let procs: usize = procs.parse().expect("processes");
+    Some(if bad {
+        synth::repeated_register_history_stale(ops, procs, 5, 1)
+    } else {
+        synth::repeated_register_history(ops, procs, 5, 1)
+    })
+}
+
+/// Events as Jepsen EDN lines (what porcupine's driver reads).
+fn edn(events: &[checker::Event]) -> String {
+    let mut out = String::new();
+    for e in events {
+        let checker::Process::Client(p) = e.process else {
+            continue;
+        };
+        let kind = match e.kind {
+            checker::EventType::Invoke => "invoke",
+            checker::EventType::Ok => "ok",
+            checker::EventType::Fail => "fail",
+            checker::EventType::Info => "info",
+        };
+        let value = match &e.value {
+            serde_json::Value::Null => "nil".to_string(),
+            serde_json::Value::Array(a) => format!(
+                "[{}]",
+                a.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ")
+            ),
+            v => v.to_string(),
+        };
+        out.push_str(&format!(
+            "{{:process {p}, :type :{kind}, :f :{}, :value {value}}}\n",
+            e.f
+        ));
+    }
+    out
+}
+
 fn main() {
     let mut threads = 1usize;
     let mut rounds = 3usize;
@@ -144,6 +177,7 @@ fn main() {
     let mut methods = Methods::Auto;
     let mut memory_mib = 8192usize;
     let mut time_s = 600u64;
+    let mut write_edn: Option<PathBuf> = None;
     let mut cases = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -155,6 +189,7 @@ fn main() {
             "--search-only" => methods = Methods::SearchOnly,
             "--memory-mib" => memory_mib = args.next().and_then(|v| v.parse().ok()).unwrap_or(8192),
             "--time-s" => time_s = args.next().and_then(|v| v.parse().ok()).unwrap_or(600),
+            "--write-edn" => write_edn = args.next().map(PathBuf::from),
             s if s.starts_with("--") => {} // cargo bench's own flags (--bench)
             s => cases.push(s.to_string()),
         }
@@ -172,6 +207,15 @@ fn main() {
         threads,
     };
     for name in cases {
+        if let Some(out) = &write_edn {
+            // Only write the generated histories (for porcupine's driver), do not time them.
+            let events = generated(&name).expect("--write-edn takes rep-... cases");
+            std::fs::create_dir_all(out).expect("create the directory");
+            let path = out.join(format!("{name}.edn"));
+            std::fs::write(&path, edn(&events)).expect("write the history");
+            println!("{}", path.display());
+            continue;
+        }
         let case = load_case(&dir, &name);
         let last: std::cell::RefCell<Option<CheckResult>> = Default::default();
         let pass = || {

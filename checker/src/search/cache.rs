@@ -106,15 +106,14 @@ pub(crate) struct Packed {
     pub window: u64,
 }
 
-const EMPTY: Packed = Packed {
-    m: u32::MAX,
-    state: 0,
-    window: 0,
-};
+/// A slot: `m` and the state in one word, the window in the other; `m == u32::MAX` is an empty slot.
+type Slot = [u64; 2];
 
-/// The packed pairs, in place in an open-addressing table (linear probing, at most 3/4 full).
+const EMPTY: Slot = [u64::MAX, 0];
+
+/// The packed pairs, in place in an open-addressing table (linear probing, at most 5/8 full).
 pub(crate) struct PackedSet {
-    slots: Vec<Packed>,
+    slots: Vec<Slot>,
     len: usize,
 }
 
@@ -131,23 +130,25 @@ impl PackedSet {
     }
 
     pub(crate) fn bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Packed>()
+        self.slots.capacity() * std::mem::size_of::<Slot>()
     }
 
     /// Adds the pair unless present; true if it was new. `m` must not be `u32::MAX`.
+    #[inline]
     pub(crate) fn insert(&mut self, key: Packed) -> bool {
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
+        if (self.len + 1) * 8 > self.slots.len() * 5 {
             self.grow();
         }
+        let k = [(key.m as u64) << 32 | key.state as u64, key.window];
         let mask = self.slots.len() - 1;
-        let mut at = Self::hash(&key) as usize & mask;
+        let mut at = Self::hash(&k) as usize & mask;
         loop {
             let s = self.slots[at];
-            if s == key {
+            if s == k {
                 return false;
             }
-            if s.m == u32::MAX {
-                self.slots[at] = key;
+            if s[0] == EMPTY[0] {
+                self.slots[at] = k;
                 self.len += 1;
                 return true;
             }
@@ -155,6 +156,7 @@ impl PackedSet {
         }
     }
 
+    #[cold]
     fn grow(&mut self) {
         let cap = (self.slots.len() * 2).max(1 << 10);
         let mut slots = Vec::with_capacity(cap);
@@ -162,18 +164,18 @@ impl PackedSet {
         slots.resize(cap, EMPTY);
         let old = std::mem::replace(&mut self.slots, slots);
         let mask = cap - 1;
-        for k in old.into_iter().filter(|k| k.m != u32::MAX) {
+        for k in old.into_iter().filter(|k| k[0] != EMPTY[0]) {
             let mut at = Self::hash(&k) as usize & mask;
-            while self.slots[at].m != u32::MAX {
+            while self.slots[at][0] != EMPTY[0] {
                 at = (at + 1) & mask;
             }
             self.slots[at] = k;
         }
     }
 
-    fn hash(k: &Packed) -> u64 {
-        let x = ((k.m as u64) << 32 | k.state as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let mut h = x ^ k.window.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    #[inline]
+    fn hash(k: &Slot) -> u64 {
+        let mut h = k[0].wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k[1].wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
         h = (h ^ (h >> 32)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         h ^ (h >> 29)
     }

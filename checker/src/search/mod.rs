@@ -139,24 +139,22 @@ impl Values {
     }
 
     /// `op` linearized (`taken`) or given back.
+    #[inline]
     fn take(&mut self, op: u32, taken: bool) {
         let (need, write) = self.uses[op as usize];
-        for (x, counts) in [(need, 0), (write, 1)] {
-            if x == NO_OP {
-                continue;
-            }
-            let before = self.is_stranded(x);
-            let c = if counts == 0 {
-                &mut self.needers[x as usize]
-            } else {
-                &mut self.writers[x as usize]
-            };
-            if taken {
-                *c -= 1;
-            } else {
-                *c += 1;
-            }
-            let after = self.is_stranded(x);
+        let d: u32 = if taken { u32::MAX } else { 1 };
+        if need != NO_OP {
+            let x = need as usize;
+            let before = self.writers[x] == 0 && self.needers[x] > 0;
+            self.needers[x] = self.needers[x].wrapping_add(d);
+            let after = self.writers[x] == 0 && self.needers[x] > 0;
+            self.stranded = self.stranded + after as u32 - before as u32;
+        }
+        if write != NO_OP {
+            let x = write as usize;
+            let before = self.writers[x] == 0 && self.needers[x] > 0;
+            self.writers[x] = self.writers[x].wrapping_add(d);
+            let after = self.writers[x] == 0 && self.needers[x] > 0;
             self.stranded = self.stranded + after as u32 - before as u32;
         }
     }
