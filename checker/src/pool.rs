@@ -62,11 +62,6 @@ impl<T: Pooled> Buf<T> {
         b.0.resize(n, v);
         b
     }
-
-    /// The vector, no longer returned to the pool.
-    pub(crate) fn into_vec(mut self) -> Vec<T> {
-        std::mem::take(&mut self.0)
-    }
 }
 
 impl<T: Pooled> Drop for Buf<T> {
@@ -141,7 +136,7 @@ mod tests {
         let b: Buf<u32> = Buf::new();
         assert!(b.is_empty());
         assert!(b.capacity() >= cap.min(3));
-        let v = Buf::filled(4, 7u32).into_vec();
-        assert_eq!(v, vec![7; 4]);
+        let v = Buf::filled(4, 7u32);
+        assert_eq!(v[..], [7; 4]);
     }
 }

@@ -206,14 +206,20 @@ fn check_chain(layout: &Layout, c: usize, t: &Times) -> Result<Span, Conflict> {
         f: usize::MAX,
         f_op: NONE,
     };
-    let mut placed: Buf<u32> = Buf::new();
-    for l in layout.chain_levels(c) {
+    let levels = layout.chain_levels(c);
+    let first = levels.start;
+    for l in levels {
         let ops = layout.level_ops(l);
         // An op of this level that completed before an op of an earlier level began.
         if span.s_op != NONE {
             if let Some(&y) = ops.iter().min_by_key(|&&o| t.ret[o as usize]) {
                 if t.ret[y as usize] < span.s {
-                    let prefix = if c == 0 { placed.into_vec() } else { Vec::new() };
+                    // Chain 0's ops placed so far (the levels before this one).
+                    let prefix = if c == 0 {
+                        layout.ops[layout.levels[first] as usize..layout.levels[l] as usize].to_vec()
+                    } else {
+                        Vec::new()
+                    };
                     return Err(Conflict {
                         kind: ConflictKind::Order {
                             early: span.s_op,
@@ -234,9 +240,6 @@ fn check_chain(layout: &Layout, c: usize, t: &Times) -> Result<Span, Conflict> {
                 span.f = ret;
                 span.f_op = o;
             }
-        }
-        if c == 0 {
-            placed.extend_from_slice(ops);
         }
     }
     Ok(span)

@@ -109,6 +109,24 @@ fn text_view<'a>(m: &'a KvModel, o: &EncodedOp<KvOp, KvOut>) -> Option<TextOp<'a
     }
 }
 
+/// `a` then `b` in one new string: one allocation (`Arc<str>` from a `String` would copy it again).
+fn concat(a: &str, b: &str) -> Arc<str> {
+    thread_local! {
+        static BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        buf.push_str(a);
+        buf.push_str(b);
+        let s = Arc::from(buf.as_str());
+        if buf.capacity() > 1 << 20 {
+            *buf = String::new();
+        }
+        s
+    })
+}
+
 impl Model for KvModel {
     type State = KvState;
     type Input = KvOp;
@@ -173,13 +191,7 @@ impl Model for KvModel {
             }
             KvOp::Put(s) => Some(KvState::Text(Arc::from(self.str(*s)))),
             KvOp::Append(s) => Some(KvState::Text(match state {
-                KvState::Text(cur) => {
-                    let s = self.str(*s);
-                    let mut t = String::with_capacity(cur.len() + s.len());
-                    t.push_str(cur);
-                    t.push_str(s);
-                    Arc::from(t)
-                }
+                KvState::Text(cur) => concat(cur, self.str(*s)),
                 _ => Arc::from(self.str(*s)),
             })),
         }
