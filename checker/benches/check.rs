@@ -76,7 +76,9 @@ fn benches(c: &mut Criterion) {
                 b.iter(|| {
                     histories
                         .iter()
-                        .filter(|h| check(h, ModelKind::CasRegister, &opts).valid == Validity::Valid)
+                        .filter(|h| {
+                            check(h, ModelKind::CasRegister, &opts).valid == Validity::Valid
+                        })
                         .count()
                 })
             });
@@ -151,7 +153,10 @@ fn benches(c: &mut Criterion) {
             })
         });
         if ops == 1_000 || procs == 20 {
-            let name = format!("{}k-ops-{procs}-procs-values-1-5-stale-search-only", ops / 1000);
+            let name = format!(
+                "{}k-ops-{procs}-procs-values-1-5-stale-search-only",
+                ops / 1000
+            );
             g.bench_function(name, |b| {
                 b.iter(|| {
                     let r = try_check_with(&h, ModelKind::Register, &single(), Methods::SearchOnly)

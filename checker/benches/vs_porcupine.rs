@@ -83,7 +83,11 @@ struct Case {
 fn load_case(dir: &Path, name: &str) -> Case {
     let file = |p: PathBuf| {
         let h = load_history(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        let n = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let n = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         (n, h)
     };
     if name == "etcd" {
@@ -157,7 +161,10 @@ fn edn(events: &[checker::Event]) -> String {
             serde_json::Value::Null => "nil".to_string(),
             serde_json::Value::Array(a) => format!(
                 "[{}]",
-                a.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ")
+                a.iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ),
             v => v.to_string(),
         };
@@ -195,9 +202,11 @@ fn main() {
         }
     }
     if cases.is_empty() {
-        cases = ["etcd", "c01-ok", "c01-bad", "c10-ok", "c10-bad", "c50-ok", "c50-bad"]
-            .map(String::from)
-            .to_vec();
+        cases = [
+            "etcd", "c01-ok", "c01-bad", "c10-ok", "c10-bad", "c50-ok", "c50-bad",
+        ]
+        .map(String::from)
+        .to_vec();
     }
     let dir = histories_dir();
     let want = expected(&dir);
@@ -226,9 +235,11 @@ fn main() {
                 if r.valid == Validity::Valid {
                     valid += 1;
                 }
-                let expect = want.iter().find(|(f, _)| f == n).map(|(_, v)| *v).or_else(|| {
-                    n.starts_with("rep-").then(|| !n.ends_with("-bad"))
-                });
+                let expect = want
+                    .iter()
+                    .find(|(f, _)| f == n)
+                    .map(|(_, v)| *v)
+                    .or_else(|| n.starts_with("rep-").then(|| !n.ends_with("-bad")));
                 if let Some(e) = expect {
                     if (r.valid == Validity::Valid) != e || r.valid == Validity::Unknown {
                         mismatches.push(format!("{n}: {}", r.valid));
@@ -267,7 +278,10 @@ fn main() {
         let states: usize = last
             .as_ref()
             .map_or(0, |r| r.per_key.iter().map(|k| k.states).sum());
-        let explanation = last.as_ref().map(|r| r.explanation.clone()).unwrap_or_default();
+        let explanation = last
+            .as_ref()
+            .map(|r| r.explanation.clone())
+            .unwrap_or_default();
         println!(
             "{}",
             serde_json::json!({

@@ -227,7 +227,7 @@ fn encode<M: Model>(history: &History, model: &mut M) -> Result<Vec<Part<M>>, Pa
     let mut keys: Vec<Option<String>> = Vec::new();
     let mut sizes: Vec<usize> = Vec::new();
     // First every op with its partition, then each partition in a vector of its exact size.
-    let mut all: Vec<(u32, EncodedOp<M::Input, M::Output>)> = Vec::with_capacity(history.ops.len());
+    let mut all: Vec<(u32, EncodedOpOf<M>)> = Vec::with_capacity(history.ops.len());
     for (i, op) in history.ops.iter().enumerate() {
         let (input, output) = match model.encode(op) {
             Ok(Encoded::Op(input, output)) => (input, output),

@@ -20,9 +20,9 @@ pub mod model;
 mod numbers;
 mod ops;
 mod pairer;
-mod pool;
 mod parse;
 mod parse_error;
+mod pool;
 mod search;
 pub mod txn;
 

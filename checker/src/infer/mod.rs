@@ -96,7 +96,8 @@ impl Times {
             ret: Buf::new(),
         };
         t.call.extend(ops.iter().map(|o| o.call));
-        t.ret.extend(ops.iter().map(|o| o.ret.unwrap_or(usize::MAX)));
+        t.ret
+            .extend(ops.iter().map(|o| o.ret.unwrap_or(usize::MAX)));
         t
     }
 }
@@ -216,7 +217,8 @@ fn check_chain(layout: &Layout, c: usize, t: &Times) -> Result<Span, Conflict> {
                 if t.ret[y as usize] < span.s {
                     // Chain 0's ops placed so far (the levels before this one).
                     let prefix = if c == 0 {
-                        layout.ops[layout.levels[first] as usize..layout.levels[l] as usize].to_vec()
+                        layout.ops[layout.levels[first] as usize..layout.levels[l] as usize]
+                            .to_vec()
                     } else {
                         Vec::new()
                     };

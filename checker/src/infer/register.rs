@@ -134,15 +134,22 @@ fn ruled_out<I, O>(ops: &[EncodedOp<I, O>], view: &[(RegOp, Option<u32>)]) -> Op
     }
     for (&v, &(call, r)) in &latest_need {
         // The initial state completed before anything began.
-        let done = if v == NIL { 0 } else { last_done.get(&v).copied().unwrap_or(0) };
+        let done = if v == NIL {
+            0
+        } else {
+            last_done.get(&v).copied().unwrap_or(0)
+        };
         if done == usize::MAX {
             continue;
         }
         let k = sure.partition_point(|s| s.0 <= done);
         let [a, b] = suffix[k];
         let other = if a.1 != v { a } else { b };
-        if other.0 < call && (v != NIL || last_done.get(&NIL).is_none()) {
-            return Some(ConflictKind::Order { early: r, late: other.2 });
+        if other.0 < call && (v != NIL || !last_done.contains_key(&NIL)) {
+            return Some(ConflictKind::Order {
+                early: r,
+                late: other.2,
+            });
         }
     }
     None

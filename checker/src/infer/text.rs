@@ -506,9 +506,7 @@ pub(crate) fn infer<'a, I, O>(
     }
     let mut unused: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
     for &t in &virtual_of {
-        unused
-            .entry(t)
-            .or_insert_with(|| appends.ops(t).to_vec());
+        unused.entry(t).or_insert_with(|| appends.ops(t).to_vec());
     }
     let mut assigned = Buf::filled(virtual_of.len(), NONE);
     for (i, &o) in relaxed_order.iter().enumerate() {
@@ -759,7 +757,12 @@ fn map_kind(k: &ConflictKind, f: impl Fn(u32) -> u32) -> ConflictKind {
 
 /// The chains: the initial epoch first, then each observed put's epoch, then the singles. `reads` is
 /// sorted by (epoch, version).
-fn layout(epochs: &[Epoch], token_op: &[Buf<u32>], reads: &[(u32, u32, u32)], singles: &[u32]) -> Layout {
+fn layout(
+    epochs: &[Epoch],
+    token_op: &[Buf<u32>],
+    reads: &[(u32, u32, u32)],
+    singles: &[u32],
+) -> Layout {
     let mut l = Layout::new();
     let mut r = 0;
     let mut gets_of = |l: &mut Layout, e: usize, k: usize| {

@@ -8,8 +8,8 @@ pub(crate) mod reg_op;
 pub(crate) mod register;
 
 pub use kv::{KvModel, KvState};
-pub use prune::ValueUse;
 pub use list_append::{ListAppendModel, ListOp};
+pub use prune::ValueUse;
 pub use register::RegisterModel;
 
 use crate::inferred::Inferred;

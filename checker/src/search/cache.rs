@@ -175,7 +175,8 @@ impl PackedSet {
 
     #[inline]
     fn hash(k: &Slot) -> u64 {
-        let mut h = k[0].wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k[1].wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+        let mut h =
+            k[0].wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k[1].wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
         h = (h ^ (h >> 32)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         h ^ (h >> 29)
     }

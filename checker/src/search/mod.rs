@@ -419,9 +419,10 @@ impl<'m, M: Model> Search<'m, M> {
             } else {
                 None
             };
-            let doomed = self.values.as_ref().is_some_and(|v| {
-                v.doomed(self.model.state_value(&next_state).unwrap_or(NO_OP))
-            });
+            let doomed = self
+                .values
+                .as_ref()
+                .is_some_and(|v| v.doomed(self.model.state_value(&next_state).unwrap_or(NO_OP)));
             if doomed && self.stack.len() + 1 > self.best.len() {
                 // A dead end, but still a linearizable prefix: the longest one is reported.
                 self.best.truncate(self.common);
@@ -430,25 +431,26 @@ impl<'m, M: Model> Search<'m, M> {
                 self.best.push(op);
                 self.common = self.stack.len();
             }
-            let fresh = !doomed && match packed {
-                Some(state) => self.packed.insert(Packed {
-                    m,
-                    state,
-                    window: window(&self.bits, m as usize + 1),
-                }),
-                None => {
-                    let slice: &[u64] = if hi > m {
-                        &self.bits[m as usize / 64..=(hi as usize - 1) / 64]
-                    } else {
-                        &[]
-                    };
-                    let mut h = FxHasher::default();
-                    next_state.hash(&mut h);
-                    let hash = self.hash ^ self.zobrist[op as usize] ^ h.finish();
-                    let heap = self.model.state_heap_bytes(&next_state);
-                    self.cache.insert(hash, m, slice, &next_state, heap)
-                }
-            };
+            let fresh = !doomed
+                && match packed {
+                    Some(state) => self.packed.insert(Packed {
+                        m,
+                        state,
+                        window: window(&self.bits, m as usize + 1),
+                    }),
+                    None => {
+                        let slice: &[u64] = if hi > m {
+                            &self.bits[m as usize / 64..=(hi as usize - 1) / 64]
+                        } else {
+                            &[]
+                        };
+                        let mut h = FxHasher::default();
+                        next_state.hash(&mut h);
+                        let hash = self.hash ^ self.zobrist[op as usize] ^ h.finish();
+                        let heap = self.model.state_heap_bytes(&next_state);
+                        self.cache.insert(hash, m, slice, &next_state, heap)
+                    }
+                };
             if fresh {
                 let old = std::mem::replace(&mut self.state, next_state);
                 self.stack.push(Frame {
@@ -533,7 +535,10 @@ mod tests {
     /// window of pending ops passes 64; `corrupt` changes one read's result (often making it invalid).
     fn ops() -> impl Strategy<Value = Vec<EncodedOp<RegOp, u32>>> {
         (
-            prop::collection::vec((0u8..4, 0u32..9, 1u32..9, 0u32..1000, 0u32..1000, 0u8..8), 1..160),
+            prop::collection::vec(
+                (0u8..4, 0u32..9, 1u32..9, 0u32..1000, 0u32..1000, 0u8..8),
+                1..160,
+            ),
             any::<bool>(),
             any::<prop::sample::Index>(),
         )
@@ -546,8 +551,16 @@ mod tests {
                     .map(|(kind, a, b, x, y, z)| {
                         let call = x % span;
                         // Some long reads, taking effect late: they stay pending across many ops.
-                        let (kind, len) = if z == 0 { (0, 1 + y % span) } else { (kind, 1 + y % 12) };
-                        let point = if z == 0 { call + len - 1 } else { call + y % len };
+                        let (kind, len) = if z == 0 {
+                            (0, 1 + y % span)
+                        } else {
+                            (kind, 1 + y % 12)
+                        };
+                        let point = if z == 0 {
+                            call + len - 1
+                        } else {
+                            call + y % len
+                        };
                         (call, point, call + len, kind, a, b, z <= 1 && kind != 0)
                     })
                     .collect();
@@ -590,7 +603,11 @@ mod tests {
                             input,
                             output: if info { None } else { output },
                             call: 2 * call as usize,
-                            ret: if info { None } else { Some(2 * ret as usize + 1) },
+                            ret: if info {
+                                None
+                            } else {
+                                Some(2 * ret as usize + 1)
+                            },
                         }
                     })
                     .collect();
