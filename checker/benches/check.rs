@@ -1,12 +1,18 @@
-//! `cargo bench -p checker`: the shared histories (porcupine's etcd and kv test data), a generated
-//! hard history and the generated family of issue 12, all single-threaded. Targets on a 2-core
-//! machine: all etcd histories < 120 ms, c50-ok < 50 ms, every key of c50-bad < 1 s; the family as
-//! noted there. `cargo run --release --example synth_check` and `--example load_history` report the
-//! memory side.
+//! `cargo bench -p checker`: the shared histories (porcupine's etcd and kv test data, at 1 and 2
+//! threads), a generated hard history, the repeated-value register histories of issue 24 (valid and
+//! with a stale read; at 1 and 2 threads) and the generated family of issue 12. Targets on a 2-core
+//! machine: all etcd histories < 120 ms, c50-ok < 50 ms, every key of c50-bad < 1 s; 10k ops x 20
+//! processes with repeated values decided < 10 s in < 1 GB; the family as noted there. The CPU-time
+//! comparison with porcupine is `benches/porcupine/run.sh` (this crate's `vs_porcupine` bench beside
+//! porcupine's Go driver); `cargo run --release --example synth_check` and `--example load_history`
+//! report the memory side.
 
 mod synth;
 
-use checker::{check, load_history, parse_events, CheckOptions, History, ModelKind, Validity};
+use checker::{
+    check, load_history, parse_events, try_check_with, CheckOptions, History, Methods, ModelKind,
+    Validity,
+};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,6 +28,13 @@ fn single() -> CheckOptions {
         time_limit: Some(Duration::from_secs(600)),
         memory_limit_bytes: Some(8 << 30),
         threads: 1,
+    }
+}
+
+fn threads(n: usize) -> CheckOptions {
+    CheckOptions {
+        threads: n,
+        ..single()
     }
 }
 
@@ -57,16 +70,19 @@ fn benches(c: &mut Criterion) {
         let histories = load(&etcd);
         let mut g = c.benchmark_group("shared");
         g.sample_size(20);
-        g.bench_function(format!("etcd-all-{}", histories.len()), |b| {
-            b.iter(|| {
-                histories
-                    .iter()
-                    .filter(|h| {
-                        check(h, ModelKind::CasRegister, &single()).valid == Validity::Valid
-                    })
-                    .count()
-            })
-        });
+        for t in [1, 2] {
+            let opts = threads(t);
+            g.bench_function(format!("etcd-all-{}-{t}t", histories.len()), |b| {
+                b.iter(|| {
+                    histories
+                        .iter()
+                        .filter(|h| {
+                            check(h, ModelKind::CasRegister, &opts).valid == Validity::Valid
+                        })
+                        .count()
+                })
+            });
+        }
         g.bench_function("etcd-all-parse-and-check", |b| {
             b.iter(|| {
                 load(&etcd)
@@ -81,9 +97,12 @@ fn benches(c: &mut Criterion) {
             "c01-ok", "c01-bad", "c10-ok", "c10-bad", "c50-ok", "c50-bad",
         ] {
             let h = load(&[dir.join(format!("porcupine-kv/{name}.edn"))]).remove(0);
-            g.bench_function(name, |b| {
-                b.iter(|| check(&h, ModelKind::Kv, &single()).valid)
-            });
+            for t in [1, 2] {
+                let opts = threads(t);
+                g.bench_function(format!("{name}-{t}t"), |b| {
+                    b.iter(|| check(&h, ModelKind::Kv, &opts).valid)
+                });
+            }
         }
         g.finish();
     }
@@ -99,7 +118,10 @@ fn benches(c: &mut Criterion) {
     });
     g.finish();
     // Issue 24: repeated values (writes from 1..5) leave the search to decide; 10k x 20 is the hard
-    // case (target < 10 s, < 1 GB). Also at 2 threads beside 1 (one key: the speedup is ~1x).
+    // case (target < 10 s, < 1 GB). Also at 2 threads beside 1 (one key: the speedup is ~1x). The
+    // `-stale` histories have one stale read at 90% (a value written once at 10%): inference rules it
+    // out; `search-only` shows the search deciding it alone (the packed table and stranded-value
+    // pruning keep that in bounds).
     let mut g = c.benchmark_group("repeated");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     for (ops, procs) in [
@@ -111,16 +133,35 @@ fn benches(c: &mut Criterion) {
     ] {
         let events = synth::repeated_register_history(ops, procs, 5, 1);
         let h = parse_events(&events).expect("generated history parses");
-        for threads in [1, 2] {
-            let opts = CheckOptions {
-                threads,
-                ..single()
-            };
-            let name = format!("{}k-ops-{procs}-procs-values-1-5-{threads}t", ops / 1000);
+        for t in [1, 2] {
+            let opts = threads(t);
+            let name = format!("{}k-ops-{procs}-procs-values-1-5-{t}t", ops / 1000);
             g.bench_function(name, |b| {
                 b.iter(|| {
                     let r = check(&h, ModelKind::Register, &opts);
                     assert_eq!(r.valid, Validity::Valid, "{}", r.explanation);
+                })
+            });
+        }
+        let events = synth::repeated_register_history_stale(ops, procs, 5, 1);
+        let h = parse_events(&events).expect("generated history parses");
+        let name = format!("{}k-ops-{procs}-procs-values-1-5-stale", ops / 1000);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let r = check(&h, ModelKind::Register, &single());
+                assert_eq!(r.valid, Validity::Invalid, "{}", r.explanation);
+            })
+        });
+        if ops == 1_000 || procs == 20 {
+            let name = format!(
+                "{}k-ops-{procs}-procs-values-1-5-stale-search-only",
+                ops / 1000
+            );
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    let r = try_check_with(&h, ModelKind::Register, &single(), Methods::SearchOnly)
+                        .expect("encodes");
+                    assert_eq!(r.valid, Validity::Invalid, "{}", r.explanation);
                 })
             });
         }

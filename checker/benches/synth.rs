@@ -18,7 +18,7 @@ struct Planned {
 }
 
 pub fn register_history(ops: usize, processes: usize, info_share: f64, seed: u64) -> Vec<Event> {
-    history(ops, processes, info_share, seed, None)
+    history(ops, processes, info_share, seed, None, false)
 }
 
 /// A linearizable read/write register history whose writes draw values from `1..=values`, so values
@@ -30,7 +30,20 @@ pub fn repeated_register_history(
     values: i64,
     seed: u64,
 ) -> Vec<Event> {
-    history(ops, processes, 0.0, seed, Some(values))
+    history(ops, processes, 0.0, seed, Some(values), false)
+}
+
+/// [`repeated_register_history`] made invalid by one stale read: the first write after 10% of the ops
+/// writes a value of its own (`values + 1`, written nowhere else), and the first read after 90% returns
+/// it, though many writes began after that write completed and completed before the read began.
+#[allow(dead_code)]
+pub fn repeated_register_history_stale(
+    ops: usize,
+    processes: usize,
+    values: i64,
+    seed: u64,
+) -> Vec<Event> {
+    history(ops, processes, 0.0, seed, Some(values), true)
 }
 
 fn history(
@@ -39,6 +52,7 @@ fn history(
     info_share: f64,
     seed: u64,
     values: Option<i64>,
+    stale: bool,
 ) -> Vec<Event> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut free_at = vec![0u64; processes];
@@ -83,6 +97,12 @@ fn history(
             next_pid += 1;
         }
     }
+    let lone = json!(values.unwrap_or(0) + 1);
+    if stale {
+        if let Some(p) = plans.iter_mut().skip(ops / 10).find(|p| p.f == "write") {
+            p.value = lone.clone();
+        }
+    }
     // Apply effects in linearization order to learn what reads returned and which cas succeeded.
     let mut order: Vec<usize> = (0..plans.len()).collect();
     order.sort_by_key(|&i| plans[i].lin);
@@ -118,6 +138,13 @@ fn history(
                 (kind, p.value.clone())
             }
         };
+    }
+    if stale {
+        let late = (ops * 9 / 10..plans.len())
+            .find(|&i| plans[i].f == "read" && !plans[i].info && results[i].1 != lone);
+        if let Some(i) = late {
+            results[i].1 = lone.clone();
+        }
     }
     let mut events: Vec<(u64, u8, Event)> = Vec::with_capacity(2 * plans.len());
     for (p, (kind, out)) in plans.iter().zip(results) {

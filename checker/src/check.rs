@@ -222,35 +222,59 @@ type Part<M> = (
 );
 
 fn encode<M: Model>(history: &History, model: &mut M) -> Result<Vec<Part<M>>, ParseError> {
-    let mut parts: Vec<Part<M>> = Vec::new();
-    let mut index: FxHashMap<Option<String>, usize> = FxHashMap::default();
+    // Keys borrowed from the ops: no string is built per op, only one per partition.
+    let mut index: FxHashMap<Option<std::borrow::Cow<str>>, u32> = FxHashMap::default();
+    let mut keys: Vec<Option<String>> = Vec::new();
+    let mut sizes: Vec<usize> = Vec::new();
+    // First every op with its partition, then each partition in a vector of its exact size.
+    let mut all: Vec<(u32, EncodedOpOf<M>)> = Vec::with_capacity(history.ops.len());
     for (i, op) in history.ops.iter().enumerate() {
-        let key = model.partition(op);
-        let at = if history.from_file {
-            Location::Line(op.invoke_line)
-        } else {
-            Location::Event(op.invoke_line)
-        };
         let (input, output) = match model.encode(op) {
             Ok(Encoded::Op(input, output)) => (input, output),
             Ok(Encoded::Drop) => continue,
-            Err(message) => return Err(ParseError::UnsupportedOp { at, message }),
+            Err(message) => {
+                let at = if history.from_file {
+                    Location::Line(op.invoke_line)
+                } else {
+                    Location::Event(op.invoke_line)
+                };
+                return Err(ParseError::UnsupportedOp { at, message });
+            }
         };
         let ret = match op.outcome {
             Outcome::Ok => op.complete_pos,
             Outcome::Info => None,
         };
-        let p = *index.entry(key.clone()).or_insert_with(|| {
-            parts.push((key, Vec::new()));
-            parts.len() - 1
-        });
-        parts[p].1.push(EncodedOp {
-            op: i,
-            input,
-            output,
-            call: op.invoke_pos,
-            ret,
-        });
+        let key = model.partition_key(op);
+        let p = match index.get(&key) {
+            Some(&p) => p,
+            None => {
+                keys.push(key.as_deref().map(str::to_string));
+                sizes.push(0);
+                let p = (keys.len() - 1) as u32;
+                index.insert(key, p);
+                p
+            }
+        };
+        sizes[p as usize] += 1;
+        all.push((
+            p,
+            EncodedOp {
+                op: i,
+                input,
+                output,
+                call: op.invoke_pos,
+                ret,
+            },
+        ));
+    }
+    let mut parts: Vec<Part<M>> = keys
+        .into_iter()
+        .zip(&sizes)
+        .map(|(k, &n)| (k, Vec::with_capacity(n)))
+        .collect();
+    for (p, e) in all {
+        parts[p as usize].1.push(e);
     }
     Ok(parts)
 }
@@ -350,10 +374,12 @@ pub fn check_model_with<M: Model>(
             }
         }
     }
-    let why: FxHashMap<Option<String>, &str> = inferred.undecided_why.into_iter().collect();
-    for k in &mut per_key {
-        if k.method == Method::Search {
-            k.undecided = why.get(&k.key).map(|w| w.to_string());
+    if !inferred.undecided_why.is_empty() {
+        let why: FxHashMap<Option<String>, &str> = inferred.undecided_why.into_iter().collect();
+        for k in &mut per_key {
+            if k.method == Method::Search {
+                k.undecided = why.get(&k.key).map(|w| w.to_string());
+            }
         }
     }
     per_key.sort_by(|a, b| a.key.cmp(&b.key));
@@ -506,28 +532,34 @@ fn infer_parts<M: Model>(
         return (out, parts);
     }
     let mut rest = Vec::new();
+    out.results.reserve(parts.len());
     // Inference is cheap: every key gets its verdict, even after one is invalid.
     for (key, ops) in parts {
-        let result = |valid| KeyResult {
-            key: key.clone(),
-            ops: ops.len(),
+        let n = ops.len();
+        let result = |key, valid| KeyResult {
+            key,
+            ops: n,
             valid,
             states: 0,
             method: Method::Inference,
             undecided: None,
         };
         match model.infer(&ops) {
-            Inferred::Valid(_) => out.results.push(result(Validity::Valid)),
+            Inferred::Valid(_) => out.results.push(result(key, Validity::Valid)),
             Inferred::Invalid(c) => {
-                out.results.push(result(Validity::Invalid));
                 if out.invalid.is_none() {
+                    out.results.push(result(key.clone(), Validity::Invalid));
                     out.invalid = Some((key, ops, c));
+                } else {
+                    out.results.push(result(key, Validity::Invalid));
                 }
             }
             Inferred::Undecided(why) if methods == Methods::InferenceOnly => {
-                out.results.push(result(Validity::Unknown));
                 if out.undecided.is_none() {
+                    out.results.push(result(key.clone(), Validity::Unknown));
                     out.undecided = Some((key, why));
+                } else {
+                    out.results.push(result(key, Validity::Unknown));
                 }
             }
             Inferred::Undecided(why) => {

@@ -14,26 +14,43 @@ pub(crate) fn show(v: &Value) -> String {
 
 /// An op in words: `read of k2`, `write 4`, `cas of k2 from 1 to 2`.
 pub fn describe_op(op: &Op) -> String {
-    let of = op
-        .key
-        .as_ref()
-        .map(|k| format!(" of {k}"))
-        .unwrap_or_default();
-    let to = op
-        .key
-        .as_ref()
-        .map(|k| format!(" to {k}"))
-        .unwrap_or_default();
+    let mut out = String::with_capacity(32);
+    let key = |out: &mut String, word: &str| {
+        if let Some(k) = &op.key {
+            out.push(' ');
+            out.push_str(word);
+            out.push(' ');
+            out.push_str(k);
+        }
+    };
     let v = op.input_value();
     match op.f.as_str() {
-        "read" | "get" => format!("{}{of}", op.f),
-        "write" | "put" | "append" => format!("{} {}{to}", op.f, show(v)),
-        "cas" => match v {
-            Value::Array(a) if a.len() == 2 => {
-                format!("cas{of} from {} to {}", show(&a[0]), show(&a[1]))
+        "read" | "get" => {
+            out.push_str(&op.f);
+            key(&mut out, "of");
+        }
+        "write" | "put" | "append" => {
+            out.push_str(&op.f);
+            out.push(' ');
+            out.push_str(&show(v));
+            key(&mut out, "to");
+        }
+        f => {
+            out.push_str(if f == "cas" { "cas" } else { f });
+            key(&mut out, "of");
+            match v {
+                Value::Array(a) if f == "cas" && a.len() == 2 => {
+                    out.push_str(" from ");
+                    out.push_str(&show(&a[0]));
+                    out.push_str(" to ");
+                    out.push_str(&show(&a[1]));
+                }
+                _ => {
+                    out.push(' ');
+                    out.push_str(&show(v));
+                }
             }
-            _ => format!("cas{of} {}", show(v)),
-        },
-        f => format!("{f}{of} {}", show(v)),
+        }
     }
+    out
 }

@@ -410,7 +410,7 @@ fn partition_ops<'h, M: Model>(
     history
         .ops
         .iter()
-        .filter(|o| model.partition(o) == *key)
+        .filter(|o| model.partition_key(o).as_deref() == key.as_deref())
         .collect()
 }
 

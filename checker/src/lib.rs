@@ -22,6 +22,7 @@ mod ops;
 mod pairer;
 mod parse;
 mod parse_error;
+mod pool;
 mod search;
 pub mod txn;
 

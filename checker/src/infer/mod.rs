@@ -18,6 +18,7 @@ pub(crate) mod register;
 pub(crate) mod text;
 
 use crate::model::{EncodedOp, Model};
+use crate::pool::{pooled, Buf};
 // The verdict types live below the models (whose `infer` hook returns them); they stay public here.
 pub use crate::inferred::{Conflict, ConflictKind, Inferred};
 
@@ -26,11 +27,11 @@ const NONE: u32 = u32::MAX;
 /// Ops grouped into levels, levels into chains. Chain 0 is the initial state's and must come first.
 #[derive(Debug, Default)]
 pub(crate) struct Layout {
-    ops: Vec<u32>,
+    ops: Buf<u32>,
     /// Start of each level in `ops`.
-    levels: Vec<u32>,
+    levels: Buf<u32>,
     /// Start of each chain in `levels`.
-    chains: Vec<u32>,
+    chains: Buf<u32>,
 }
 
 impl Layout {
@@ -84,16 +85,20 @@ impl Layout {
 /// Real-time bounds of the partition's ops: invocation position, completion position (`usize::MAX`
 /// for ops that may take effect at any time after their invocation).
 pub(crate) struct Times {
-    pub call: Vec<usize>,
-    pub ret: Vec<usize>,
+    pub call: Buf<usize>,
+    pub ret: Buf<usize>,
 }
 
 impl Times {
     pub(crate) fn of<I, O>(ops: &[EncodedOp<I, O>]) -> Self {
-        Times {
-            call: ops.iter().map(|o| o.call).collect(),
-            ret: ops.iter().map(|o| o.ret.unwrap_or(usize::MAX)).collect(),
-        }
+        let mut t = Times {
+            call: Buf::new(),
+            ret: Buf::new(),
+        };
+        t.call.extend(ops.iter().map(|o| o.call));
+        t.ret
+            .extend(ops.iter().map(|o| o.ret.unwrap_or(usize::MAX)));
+        t
     }
 }
 
@@ -106,15 +111,18 @@ struct Span {
     f_op: u32,
 }
 
+pooled! { Span => POOL_SPAN }
+
 /// Orders the chains, returning the linearization (ops level by level), or the conflict.
 pub(crate) fn order(layout: &Layout, t: &Times) -> Result<Vec<u32>, Conflict> {
     let nc = layout.chains.len();
-    let mut spans = Vec::with_capacity(nc);
+    let mut spans: Buf<Span> = Buf::new();
+    spans.reserve(nc);
     for c in 0..nc {
         spans.push(check_chain(layout, c, t)?);
     }
     let mut out: Vec<u32> = Vec::with_capacity(layout.ops.len());
-    let mut removed = vec![false; nc];
+    let mut removed = Buf::filled(nc, false);
     // Chain 0 (the initial state) first: every other chain must be able to follow it.
     if nc > 0 {
         removed[0] = true;
@@ -137,14 +145,16 @@ pub(crate) fn order(layout: &Layout, t: &Times) -> Result<Vec<u32>, Conflict> {
     // Chain j must precede chain i iff f_j < s_i. A source is a chain whose s is below every other
     // remaining chain's f: the earliest-f chain if its s is below the second f, else the earliest-s
     // other chain if its s is below the first f.
-    let mut by_f: Vec<u32> = (1..nc as u32).collect();
+    let mut by_f: Buf<u32> = Buf::new();
+    by_f.extend(1..nc as u32);
     by_f.sort_unstable_by_key(|&c| spans[c as usize].f);
-    let mut by_s: Vec<u32> = (1..nc as u32).collect();
+    let mut by_s: Buf<u32> = Buf::new();
+    by_s.extend(1..nc as u32);
     by_s.sort_unstable_by_key(|&c| spans[c as usize].s);
     let mut fl = Live::new(by_f.len());
     let mut sl = Live::new(by_s.len());
-    let mut pos_in_f = vec![0u32; nc];
-    let mut pos_in_s = vec![0u32; nc];
+    let mut pos_in_f = Buf::filled(nc, 0u32);
+    let mut pos_in_s = Buf::filled(nc, 0u32);
     for (i, &c) in by_f.iter().enumerate() {
         pos_in_f[c as usize] = i as u32;
     }
@@ -197,14 +207,21 @@ fn check_chain(layout: &Layout, c: usize, t: &Times) -> Result<Span, Conflict> {
         f: usize::MAX,
         f_op: NONE,
     };
-    let mut placed: Vec<u32> = Vec::new();
-    for l in layout.chain_levels(c) {
+    let levels = layout.chain_levels(c);
+    let first = levels.start;
+    for l in levels {
         let ops = layout.level_ops(l);
         // An op of this level that completed before an op of an earlier level began.
         if span.s_op != NONE {
             if let Some(&y) = ops.iter().min_by_key(|&&o| t.ret[o as usize]) {
                 if t.ret[y as usize] < span.s {
-                    let prefix = if c == 0 { placed } else { Vec::new() };
+                    // Chain 0's ops placed so far (the levels before this one).
+                    let prefix = if c == 0 {
+                        layout.ops[layout.levels[first] as usize..layout.levels[l] as usize]
+                            .to_vec()
+                    } else {
+                        Vec::new()
+                    };
                     return Err(Conflict {
                         kind: ConflictKind::Order {
                             early: span.s_op,
@@ -226,27 +243,27 @@ fn check_chain(layout: &Layout, c: usize, t: &Times) -> Result<Span, Conflict> {
                 span.f_op = o;
             }
         }
-        if c == 0 {
-            placed.extend_from_slice(ops);
-        }
     }
     Ok(span)
 }
 
 /// A doubly linked list over positions 0..n, for skipping removed entries in O(1).
 struct Live {
-    next: Vec<u32>,
-    prev: Vec<u32>,
+    next: Buf<u32>,
+    prev: Buf<u32>,
     head: u32,
 }
 
 impl Live {
     fn new(n: usize) -> Self {
-        Live {
-            next: (1..=n as u32).collect(),
-            prev: (0..n as u32).map(|i| i.wrapping_sub(1)).collect(),
+        let mut l = Live {
+            next: Buf::new(),
+            prev: Buf::new(),
             head: if n == 0 { NONE } else { 0 },
-        }
+        };
+        l.next.extend(1..=n as u32);
+        l.prev.extend((0..n as u32).map(|i| i.wrapping_sub(1)));
+        l
     }
 
     fn first(&self) -> Option<usize> {
@@ -279,7 +296,7 @@ pub(crate) fn certify<M: Model>(
     ops: &[EncodedOp<M::Input, M::Output>],
     order: &[u32],
 ) -> bool {
-    let mut seen = vec![false; ops.len()];
+    let mut seen = Buf::filled(ops.len(), false);
     let mut state = model.init();
     let mut max_call = None;
     for &i in order {

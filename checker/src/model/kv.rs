@@ -25,30 +25,71 @@ pub enum KvState {
     Text(Arc<str>),
 }
 
-#[derive(Debug, Clone)]
+/// A string of the history, kept in the model's text (one buffer for all ops: no allocation per op).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text {
+    off: u32,
+    len: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
 pub enum KvOp {
     Reg(RegOp),
     Get,
-    Put(Arc<str>),
-    Append(Arc<str>),
+    Put(Text),
+    Append(Text),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub enum KvOut {
     Val(u32),
-    Text(Arc<str>),
+    Text(Text),
 }
 
 #[derive(Debug, Clone)]
 pub struct KvModel {
     values: Interner,
+    /// Every string the encoded ops carry, one after another.
+    text: String,
 }
 
 impl KvModel {
     pub fn new() -> Self {
         KvModel {
             values: Interner::new(),
+            text: String::new(),
         }
+    }
+
+    fn str(&self, t: Text) -> &str {
+        self.text
+            .get(t.off as usize..t.off as usize + t.len as usize)
+            .unwrap_or_default()
+    }
+
+    fn text(&mut self, v: &Value, what: &str) -> Result<Text, String> {
+        let s = match v {
+            Value::String(s) => s.as_str(),
+            Value::Null if what == "get" => "",
+            other => {
+                return Err(format!(
+                    "{what} needs a string value, got {}",
+                    crate::parse_error::quote(&other.to_string())
+                ))
+            }
+        };
+        let off = self.text.len();
+        if self.text.capacity() == 0 {
+            self.text.reserve(4096);
+        }
+        if off + s.len() > u32::MAX as usize {
+            return Err("the kv strings of this history exceed 4 GiB".to_string());
+        }
+        self.text.push_str(s);
+        Ok(Text {
+            off: off as u32,
+            len: s.len() as u32,
+        })
     }
 }
 
@@ -58,25 +99,32 @@ impl Default for KvModel {
     }
 }
 
-fn text(v: &Value, what: &str) -> Result<Arc<str>, String> {
-    match v {
-        Value::String(s) => Ok(Arc::from(s.as_str())),
-        Value::Null if what == "get" => Ok(Arc::from("")),
-        other => Err(format!(
-            "{what} needs a string value, got {}",
-            crate::parse_error::quote(&other.to_string())
-        )),
+/// A string op for inference (`None` for register ops).
+fn text_view<'a>(m: &'a KvModel, o: &EncodedOp<KvOp, KvOut>) -> Option<TextOp<'a>> {
+    match (&o.input, &o.output) {
+        (KvOp::Get, Some(KvOut::Text(s))) => Some(TextOp::Get(m.str(*s))),
+        (KvOp::Put(s), _) => Some(TextOp::Put(m.str(*s))),
+        (KvOp::Append(s), _) => Some(TextOp::Append(m.str(*s))),
+        _ => None,
     }
 }
 
-/// A string op for inference (`None` for register ops).
-fn text_view(o: &EncodedOp<KvOp, KvOut>) -> Option<TextOp<'_>> {
-    match (&o.input, &o.output) {
-        (KvOp::Get, Some(KvOut::Text(s))) => Some(TextOp::Get(s)),
-        (KvOp::Put(s), _) => Some(TextOp::Put(s)),
-        (KvOp::Append(s), _) => Some(TextOp::Append(s)),
-        _ => None,
+/// `a` then `b` in one new string: one allocation (`Arc<str>` from a `String` would copy it again).
+fn concat(a: &str, b: &str) -> Arc<str> {
+    thread_local! {
+        static BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
+    BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        buf.push_str(a);
+        buf.push_str(b);
+        let s = Arc::from(buf.as_str());
+        if buf.capacity() > 1 << 20 {
+            *buf = String::new();
+        }
+        s
+    })
 }
 
 impl Model for KvModel {
@@ -96,9 +144,9 @@ impl Model for KvModel {
         let known = op.outcome == Outcome::Ok;
         match op.f.as_str() {
             "get" if !known => Ok(Encoded::Drop),
-            "get" => Ok(Encoded::Op(KvOp::Get, Some(KvOut::Text(text(&op.output, "get")?)))),
-            "put" => Ok(Encoded::Op(KvOp::Put(text(op.input_value(), "put")?), known.then_some(KvOut::Val(NIL)))),
-            "append" => Ok(Encoded::Op(KvOp::Append(text(op.input_value(), "append")?), known.then_some(KvOut::Val(NIL)))),
+            "get" => Ok(Encoded::Op(KvOp::Get, Some(KvOut::Text(self.text(&op.output, "get")?)))),
+            "put" => Ok(Encoded::Op(KvOp::Put(self.text(op.input_value(), "put")?), known.then_some(KvOut::Val(NIL)))),
+            "append" => Ok(Encoded::Op(KvOp::Append(self.text(op.input_value(), "append")?), known.then_some(KvOut::Val(NIL)))),
             "read" | "write" | "cas" => match encode_register_op(&mut self.values, op, true, "kv")? {
                 Encoded::Op(i, o) => Ok(Encoded::Op(KvOp::Reg(i), o.map(KvOut::Val))),
                 Encoded::Drop => Ok(Encoded::Drop),
@@ -135,22 +183,42 @@ impl Model for KvModel {
                     return Some(state.clone());
                 };
                 let ok = match state {
-                    KvState::Nil => want.is_empty(),
-                    KvState::Text(s) => s == want,
+                    KvState::Nil => want.len == 0,
+                    KvState::Text(s) => **s == *self.str(*want),
                     KvState::Val(_) => false,
                 };
                 ok.then(|| state.clone())
             }
-            KvOp::Put(s) => Some(KvState::Text(s.clone())),
+            KvOp::Put(s) => Some(KvState::Text(Arc::from(self.str(*s)))),
             KvOp::Append(s) => Some(KvState::Text(match state {
-                KvState::Text(cur) => {
-                    let mut t = String::with_capacity(cur.len() + s.len());
-                    t.push_str(cur);
-                    t.push_str(s);
-                    Arc::from(t)
-                }
-                _ => s.clone(),
+                KvState::Text(cur) => concat(cur, self.str(*s)),
+                _ => Arc::from(self.str(*s)),
             })),
+        }
+    }
+
+    fn partition_key<'o>(&self, op: &'o Op) -> Option<std::borrow::Cow<'o, str>> {
+        op.key.as_deref().map(std::borrow::Cow::Borrowed)
+    }
+
+    fn value_use(&self, input: &KvOp, output: Option<&KvOut>) -> Option<super::ValueUse> {
+        match (input, output) {
+            (KvOp::Reg(r), Some(KvOut::Val(v))) => Some(register_use(r, Some(v))),
+            (KvOp::Reg(r), None) => Some(register_use(r, None)),
+            _ => None,
+        }
+    }
+
+    fn state_value(&self, state: &KvState) -> Option<u32> {
+        self.pack_state(state)
+    }
+
+    fn pack_state(&self, state: &KvState) -> Option<u32> {
+        match state {
+            // Interned values start at 1 (0 is nil, kept as `Nil`).
+            KvState::Nil => Some(NIL),
+            KvState::Val(v) => Some(*v),
+            KvState::Text(_) => None,
         }
     }
 
@@ -186,7 +254,7 @@ impl Model for KvModel {
                 _ => None,
             })
         } else {
-            crate::infer::text::infer(self, ops, text_view)
+            crate::infer::text::infer(ops, |o| text_view(self, o))
         }
     }
 

@@ -82,6 +82,10 @@ impl Model for ListAppendModel {
         }
     }
 
+    fn partition_key<'o>(&self, op: &'o Op) -> Option<std::borrow::Cow<'o, str>> {
+        op.key.as_deref().map(std::borrow::Cow::Borrowed)
+    }
+
     fn describe_state(&self, state: &Vec<i64>) -> String {
         let v: Vec<String> = state.iter().map(i64::to_string).collect();
         format!("[{}]", v.join(" "))

@@ -9,10 +9,12 @@ pub(crate) mod register;
 
 pub use kv::{KvModel, KvState};
 pub use list_append::{ListAppendModel, ListOp};
+pub use prune::ValueUse;
 pub use register::RegisterModel;
 
 use crate::inferred::Inferred;
 use crate::ops::Op;
+use std::borrow::Cow;
 use std::fmt;
 use std::hash::Hash;
 use std::str::FromStr;
@@ -82,6 +84,13 @@ pub trait Model: Sync {
         op.key.clone()
     }
 
+    /// [`Model::partition`], borrowed from the op where possible: what the checker calls once per op. The
+    /// default asks `partition`; a model that partitions by `Op::key` returns it borrowed, with no
+    /// allocation per op.
+    fn partition_key<'o>(&self, op: &'o Op) -> Option<Cow<'o, str>> {
+        self.partition(op).map(Cow::Owned)
+    }
+
     /// A chance to simplify one partition before the search (drop ops that cannot matter, bound when
     /// `info` ops must have happened). It must keep the verdict unchanged.
     fn prepare(&self, _ops: &mut Vec<EncodedOp<Self::Input, Self::Output>>) {}
@@ -98,6 +107,26 @@ pub trait Model: Sync {
     /// The op in words, e.g. `write 4` or `read of k2 returned 4`.
     fn describe_op(&self, op: &Op) -> String {
         crate::describe::describe_op(op)
+    }
+
+    /// The state as 32 bits, where it fits: different states must give different numbers. The search
+    /// then keeps the (linearized ops, state) pairs it has explored in 16 bytes each; `None` (the
+    /// default) keeps the state itself.
+    fn pack_state(&self, _state: &Self::State) -> Option<u32> {
+        None
+    }
+
+    /// For models whose state is one value among numbered ones (registers): the value an op needs to
+    /// find (`requires`, when the op is `ok`) and the value it may write. The search then stops early on
+    /// a path where a value some pending op still needs can no longer come back (no op left writes it).
+    /// `None` (the default) for any op turns that off for its partition.
+    fn value_use(&self, _input: &Self::Input, _output: Option<&Self::Output>) -> Option<ValueUse> {
+        None
+    }
+
+    /// The number of the value a state holds, in the numbering of [`Model::value_use`].
+    fn state_value(&self, _state: &Self::State) -> Option<u32> {
+        None
     }
 
     /// Heap bytes a state holds beyond its own size (for the memory bound).

@@ -9,11 +9,13 @@
 use super::EncodedOp;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-/// What an op needs of the state and what it writes.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ValueUse {
+/// What an op needs of the state and what it writes, for models whose states are values (see
+/// `Model::value_use`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValueUse {
     /// The op succeeds only in this state (a read's value, a cas's `from`).
     pub requires: Option<u32>,
+    /// The value it may write.
     pub writes: Option<u32>,
 }
 

@@ -8,33 +8,77 @@ use crate::ops::{Op, Outcome};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-/// Interned value ids; 0 is nil (absent).
+/// Interned value ids; 0 is nil (absent). Integers (the usual register values) and strings are looked
+/// up as themselves, with no text built per value; other values by their JSON text.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Interner {
-    ids: FxHashMap<String, u32>,
+    /// Ids of the integers 0..SMALL (0 = not seen yet).
+    small: Vec<u32>,
+    ints: FxHashMap<i64, u32>,
+    strs: FxHashMap<Box<str>, u32>,
+    other: FxHashMap<String, u32>,
     values: Vec<Value>,
 }
+
+const SMALL: i64 = 1 << 12;
 
 impl Interner {
     pub(crate) fn new() -> Self {
         Interner {
-            ids: FxHashMap::default(),
+            small: Vec::new(),
+            ints: FxHashMap::default(),
+            strs: FxHashMap::default(),
+            other: FxHashMap::default(),
             values: vec![Value::Null],
         }
     }
 
-    pub(crate) fn intern(&mut self, v: &Value) -> u32 {
-        if v.is_null() {
-            return NIL;
-        }
-        let key = v.to_string();
-        if let Some(&id) = self.ids.get(&key) {
-            return id;
-        }
+    fn push(&mut self, v: &Value) -> u32 {
         let id = self.values.len() as u32;
         self.values.push(v.clone());
-        self.ids.insert(key, id);
         id
+    }
+
+    pub(crate) fn intern(&mut self, v: &Value) -> u32 {
+        match v {
+            Value::Null => NIL,
+            Value::Number(n) if n.as_i64().is_some() => {
+                let i = n.as_i64().unwrap_or_default();
+                if (0..SMALL).contains(&i) {
+                    let i = i as usize;
+                    if i >= self.small.len() {
+                        self.small.resize((i + 1).next_power_of_two(), 0);
+                    }
+                    if self.small[i] == 0 {
+                        self.small[i] = self.push(v);
+                    }
+                    return self.small[i];
+                }
+                if let Some(&id) = self.ints.get(&i) {
+                    return id;
+                }
+                let id = self.push(v);
+                self.ints.insert(i, id);
+                id
+            }
+            Value::String(s) => {
+                if let Some(&id) = self.strs.get(s.as_str()) {
+                    return id;
+                }
+                let id = self.push(v);
+                self.strs.insert(s.as_str().into(), id);
+                id
+            }
+            other => {
+                let key = other.to_string();
+                if let Some(&id) = self.other.get(&key) {
+                    return id;
+                }
+                let id = self.push(v);
+                self.other.insert(key, id);
+                id
+            }
+        }
     }
 
     pub(crate) fn describe(&self, id: u32) -> String {
@@ -186,8 +230,24 @@ impl Model for RegisterModel {
         register_step(*state, input, output)
     }
 
+    fn partition_key<'o>(&self, op: &'o Op) -> Option<std::borrow::Cow<'o, str>> {
+        op.key.as_deref().map(std::borrow::Cow::Borrowed)
+    }
+
     fn read_only(&self, input: &RegOp, _output: Option<&u32>) -> bool {
         register_read_only(input)
+    }
+
+    fn pack_state(&self, state: &u32) -> Option<u32> {
+        Some(*state)
+    }
+
+    fn value_use(&self, input: &RegOp, output: Option<&u32>) -> Option<ValueUse> {
+        Some(register_use(input, output))
+    }
+
+    fn state_value(&self, state: &u32) -> Option<u32> {
+        Some(*state)
     }
 
     fn twin_key(&self, input: &RegOp, output: Option<&u32>) -> Option<u64> {
