@@ -135,25 +135,57 @@ fn help_lists_every_option() {
 
 #[test]
 fn a_tiny_memory_bound_gives_unknown() {
-    // Many concurrent writes and reads of values nobody wrote last: the search must explore a lot.
-    // Each value is written twice, so inference cannot decide and the search runs.
+    // A real register's history (each op takes effect when it completes) by 10 processes writing values
+    // drawn from 1..3: repeated values leave inference little to say, so the search must explore many
+    // states. (14 concurrent writes followed by reads of every value, the earlier input here, is now
+    // decided at once: sequential reads after the writes must agree.)
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::new();
-    let n = 14;
-    for p in 0..n {
-        text.push_str(&format!(
-            "{{:process {p}, :type :invoke, :f :write, :value {}}}\n",
-            p % 7
-        ));
-    }
-    for p in 0..n {
-        text.push_str(&format!(
-            "{{:process {p}, :type :ok, :f :write, :value {}}}\n",
-            p % 7
-        ));
-    }
-    for p in 0..n {
-        text.push_str(&format!("{{:process {}, :type :invoke, :f :read, :value nil}}\n{{:process {}, :type :ok, :f :read, :value {}}}\n", n + p, n + p, p % 7));
+    let mut rng = 1u64;
+    let mut next = |m: u64| {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (rng >> 33) % m
+    };
+    let (procs, total) = (10u64, 2000);
+    let mut pending: Vec<(u64, Option<u64>)> = Vec::new();
+    let (mut invoked, mut state) = (0, None::<u64>);
+    while invoked < total || !pending.is_empty() {
+        let can_invoke = invoked < total && (pending.len() as u64) < procs;
+        if can_invoke && (pending.is_empty() || next(2) == 0) {
+            let p = (0..procs)
+                .filter(|q| pending.iter().all(|(b, _)| b != q))
+                .nth(next(procs - pending.len() as u64) as usize)
+                .unwrap();
+            let w = (next(2) == 0).then(|| 1 + next(3));
+            match w {
+                Some(v) => text.push_str(&format!(
+                    "{{:process {p}, :type :invoke, :f :write, :value {v}}}\n"
+                )),
+                None => text.push_str(&format!(
+                    "{{:process {p}, :type :invoke, :f :read, :value nil}}\n"
+                )),
+            }
+            pending.push((p, w));
+            invoked += 1;
+        } else {
+            let (p, w) = pending.remove(next(pending.len() as u64) as usize);
+            match w {
+                Some(v) => {
+                    state = Some(v);
+                    text.push_str(&format!(
+                        "{{:process {p}, :type :ok, :f :write, :value {v}}}\n"
+                    ));
+                }
+                None => {
+                    let v = state.map_or("nil".to_string(), |v| v.to_string());
+                    text.push_str(&format!(
+                        "{{:process {p}, :type :ok, :f :read, :value {v}}}\n"
+                    ));
+                }
+            }
+        }
     }
     let f = write(dir.path(), "hard.edn", &text);
     let o = check(&["--memory-limit", "64K", "--json", f.to_str().unwrap()]);
