@@ -81,8 +81,10 @@ pub fn draw(
     let last_end = time_limit.saturating_sub(Duration::from_secs(1));
     while !faults.is_empty() {
         let kind = faults[rng.gen_range(0..faults.len())];
-        let end = t + between(rng, timing.length);
-        if end > last_end {
+        // A fault that would run past the last second is cut to fit, while a landing check still fits: a
+        // run of a short hunt (8 s) may otherwise draw no fault at all, and teach nothing.
+        let end = (t + between(rng, timing.length)).min(last_end);
+        if end < t + nemesis::MIN_FAULT {
             break;
         }
         windows.push(FaultWindow {
@@ -163,6 +165,24 @@ mod tests {
         assert!(Plan::PauseLeader
             .faults(&[FaultKind::KillRandom])
             .is_empty());
+    }
+
+    /// Even a short run gets a fault: one that would run past the end is cut to fit.
+    #[test]
+    fn every_short_run_gets_a_fault() {
+        let timing = Timing::for_plan(None, Duration::from_secs(3), Duration::from_secs(6));
+        for seed in 0..300 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let s = draw(
+                &[FaultKind::PartitionLeader],
+                &timing,
+                Duration::from_secs(8),
+                seed,
+                &mut rng,
+            );
+            s.check().unwrap();
+            assert!(!s.faults.is_empty(), "seed {seed}: no fault in an 8 s run");
+        }
     }
 
     /// Every drawn schedule is one the replay accepts, its faults within the plan's ranges.
