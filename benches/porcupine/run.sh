@@ -11,7 +11,7 @@
 #
 # Per case: porcupine (55508eb, through its public API only: main.go here, GOMAXPROCS=1), then the
 # checker at 1 thread (`cargo bench -p checker --bench vs_porcupine`), then at 2 threads. Figures are
-# process CPU time per pass over the case: batches of passes taking >= 20 ms, median over ROUNDS x REPS
+# process CPU time per pass over the case: batches of passes taking about 20 ms, median over ROUNDS x REPS
 # batches (default 3 x 11; rep cases REP_ROUNDS x REP_REPS, default 1 x 3). Porcupine gets
 # PORCUPINE_TIMEOUT (default 60s) and PORCUPINE_MEM_MIB (default 4096) per history, past which its
 # verdict is unknown (some of these take it tens of GB). The 2-thread column is wall time,
