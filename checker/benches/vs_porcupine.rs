@@ -1,15 +1,17 @@
 //! The checker's side of the comparison with porcupine (issue 24), timed the way `benches/porcupine`'s Go
-//! driver times porcupine: process CPU time of one pass over a case, batched so that a batch takes at
-//! least 20 ms, median over 3 rounds x 11 batches. `benches/porcupine/run.sh` runs both, case by case.
+//! driver times porcupine: process CPU time of one pass over a case, batched so that a batch takes about
+//! 20 ms, median over 3 rounds x 11 batches. `benches/porcupine/run.sh` runs both, case by case.
 //!
 //! `cargo bench -p checker --bench vs_porcupine -- [--threads N] [--rounds R] [--reps K] CASE...`
 //!
 //! Cases: `etcd` (every file of porcupine-etcd, one after another; `cas-register`), `etcd_NNN`, the kv files
 //! (`c01-ok` ... `c50-bad`; `kv`), and the repeated-value register histories `rep-OPSk-PROCS[-bad]` (writes
-//! from 1..5; `-bad` has one stale read near the end). Histories are loaded before timing, as porcupine's
-//! are parsed before its check. Semantics: `fail` ops are dropped, `info` ops may take effect at any time
-//! after their call or never (the driver gives porcupine the same). With `--threads 2` the figure is
-//! wall time per pass, beside the CPU time, for the parallel speedup.
+//! from 1..5; `-bad` has one stale read near the end; `rep2-...`: two of them under two keys). Histories
+//! are loaded before timing, as porcupine's are parsed before its check. Semantics: `fail` ops are
+//! dropped, `info` ops may take effect at any time after their call or never (the driver gives porcupine
+//! the same). Each line also has the wall time per pass (`wall_us`): at `--threads 2`, beside the
+//! 1-thread figure, the parallel speedup. `--search-only` skips inference; `--memory-mib` and `--time-s`
+//! set the check's bounds; `--write-edn DIR` writes the generated cases as EDN for the Go driver.
 
 #[allow(dead_code)]
 mod synth;
@@ -129,8 +131,33 @@ fn load_case(dir: &Path, name: &str) -> Case {
     }
 }
 
-/// The repeated-value register histories: `rep-10k-20` (valid) or `rep-10k-20-bad` (a stale read).
+/// The repeated-value register histories: `rep-10k-20` (valid) or `rep-10k-20-bad` (a stale read);
+/// `rep2-10k-20` is two such registers (keys `a` and `b`, seeds 1 and 2) side by side: two partitions
+/// for the search, so two threads have something to share.
 fn generated(name: &str) -> Option<Vec<checker::Event>> {
+    if let Some(rest) = name.strip_prefix("rep2-") {
+        let one = generated(&format!("rep-{rest}"))?;
+        let two = generated_seeded(&format!("rep-{rest}"), 2)?;
+        let mut all: Vec<checker::Event> = Vec::with_capacity(one.len() + two.len());
+        for (k, evs) in [("a", one), ("b", two)] {
+            for mut e in evs {
+                e.key = Some(k.to_string());
+                if let (checker::Process::Client(p), "b") = (&e.process, k) {
+                    e.process = checker::Process::Client(p + 1000);
+                }
+                all.push(e);
+            }
+        }
+        all.sort_by_key(|e| e.time);
+        for (i, e) in all.iter_mut().enumerate() {
+            e.index = i as u64;
+        }
+        return Some(all);
+    }
+    generated_seeded(name, 1)
+}
+
+fn generated_seeded(name: &str, seed: u64) -> Option<Vec<checker::Event>> {
     let rest = name.strip_prefix("rep-")?;
     let bad = rest.ends_with("-bad");
     let rest = rest.trim_end_matches("-bad");
@@ -138,9 +165,9 @@ fn generated(name: &str) -> Option<Vec<checker::Event>> {
     let ops: usize = ops.trim_end_matches('k').parse::<usize>().expect("ops") * 1000;
     let procs: usize = procs.parse().expect("processes");
     Some(if bad {
-        synth::repeated_register_history_stale(ops, procs, 5, 1)
+        synth::repeated_register_history_stale(ops, procs, 5, seed)
     } else {
-        synth::repeated_register_history(ops, procs, 5, 1)
+        synth::repeated_register_history(ops, procs, 5, seed)
     })
 }
 
@@ -168,8 +195,13 @@ fn edn(events: &[checker::Event]) -> String {
             ),
             v => v.to_string(),
         };
+        let key = e
+            .key
+            .as_ref()
+            .map(|k| format!(", :key {k:?}"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "{{:process {p}, :type :{kind}, :f :{}, :value {value}}}\n",
+            "{{:process {p}, :type :{kind}, :f :{}{key}, :value {value}}}\n",
             e.f
         ));
     }
@@ -239,7 +271,7 @@ fn main() {
                     .iter()
                     .find(|(f, _)| f == n)
                     .map(|(_, v)| *v)
-                    .or_else(|| n.starts_with("rep-").then(|| !n.ends_with("-bad")));
+                    .or_else(|| n.starts_with("rep").then(|| !n.ends_with("-bad")));
                 if let Some(e) = expect {
                     if (r.valid == Validity::Valid) != e || r.valid == Validity::Unknown {
                         mismatches.push(format!("{n}: {}", r.valid));
@@ -249,11 +281,21 @@ fn main() {
             }
             (valid, mismatches)
         };
+        // A first pass (verdicts; cold caches), then calibration on warm passes: passes per batch so
+        // that a batch takes at least `batch_ms`.
         let t0 = process_cpu_ns();
         let (valid, mismatches) = pass();
-        let one = (process_cpu_ns() - t0) as f64 / 1e6;
+        let mut one = (process_cpu_ns() - t0) as f64 / 1e6;
+        if one < batch_ms {
+            let (warm, mut n) = (process_cpu_ns(), 0);
+            while n == 0 || ((process_cpu_ns() - warm) as f64 / 1e6) < batch_ms / 4.0 {
+                std::hint::black_box(pass());
+                n += 1;
+            }
+            one = (process_cpu_ns() - warm) as f64 / 1e6 / n as f64;
+        }
         let per = if one < batch_ms {
-            (batch_ms / one.max(0.001)) as usize + 1
+            (batch_ms / one.max(0.0001)) as usize + 1
         } else {
             1
         };

@@ -283,7 +283,9 @@ fn encode<M: Model>(history: &History, model: &mut M) -> Result<Vec<Part<M>>, Pa
 enum Done<'m, M: Model> {
     Valid(KeyResult),
     Invalid(KeyResult, Box<Search<'m, M>>),
-    Unknown(KeyResult, Status),
+    /// With the longest linearizable prefix found, when a bound was reached: its length and last op
+    /// (an index into `History::ops`).
+    Unknown(KeyResult, Status, Option<(usize, Option<usize>)>),
 }
 
 /// Checks a history with any model (built-in or your own).
@@ -352,6 +354,7 @@ pub fn check_model_with<M: Model>(
                 undecided: None,
             },
             Status::Stopped,
+            None,
         ));
     }
     let mut per_key = inferred.results;
@@ -366,9 +369,9 @@ pub fn check_model_with<M: Model>(
                 }
                 per_key.push(k);
             }
-            Done::Unknown(k, st) => {
+            Done::Unknown(k, st, prefix) => {
                 if matches!(st, Status::TimeLimit | Status::MemoryLimit) && limit.is_none() {
-                    limit = Some((k.key.clone(), st));
+                    limit = Some((k.key.clone(), st, k.ops, prefix));
                 }
                 per_key.push(k);
             }
@@ -383,52 +386,65 @@ pub fn check_model_with<M: Model>(
         }
     }
     per_key.sort_by(|a, b| a.key.cmp(&b.key));
-    let (valid, counterexample, unknown_reason) =
-        if let Some((key, ops, conflict)) = inferred.invalid {
-            (
-                Validity::Invalid,
-                Some(explain::inferred_counterexample(
-                    history, &model, &ops, &conflict, key,
-                )),
-                None,
-            )
-        } else if let Some((key, search)) = invalid {
-            (
-                Validity::Invalid,
-                Some(explain::counterexample(history, &model, &search, key)),
-                None,
-            )
-        } else if let Some((key, st)) = limit {
-            let which = key
-                .map(|k| format!(" while checking key {k:?}"))
-                .unwrap_or_default();
-            let reason = match st {
-                Status::TimeLimit => format!(
-                    "time limit of {:.1} s reached{which}",
-                    opts.time_limit.unwrap_or_default().as_secs_f64()
+    let (valid, counterexample, unknown_reason) = if let Some((key, ops, conflict)) =
+        inferred.invalid
+    {
+        (
+            Validity::Invalid,
+            Some(explain::inferred_counterexample(
+                history, &model, &ops, &conflict, key,
+            )),
+            None,
+        )
+    } else if let Some((key, search)) = invalid {
+        (
+            Validity::Invalid,
+            Some(explain::counterexample(history, &model, &search, key)),
+            None,
+        )
+    } else if let Some((key, st, ops, prefix)) = limit {
+        let which = key
+            .map(|k| format!(" while checking key {k:?}"))
+            .unwrap_or_default();
+        // Honest about what was shown: the longest prefix that does linearize.
+        let prefix = match prefix {
+                Some((n, Some(last))) => format!(
+                    "; the longest linearizable prefix found has {n} of its {ops} ops, up to {} by process {}",
+                    crate::describe::describe_op(&history.ops[last]),
+                    history.ops[last].process
                 ),
-                _ => format!(
-                    "memory limit of {} MiB reached{which}",
-                    opts.memory_limit_bytes.unwrap_or_default() >> 20
-                ),
+                Some((0, _)) | Some((_, None)) => {
+                    format!("; no linearizable prefix of its {ops} ops was found")
+                }
+                None => String::new(),
             };
-            (Validity::Unknown, None, Some(reason))
-        } else if let Some((key, why)) = inferred.undecided {
-            let which = key.map(|k| format!(" key {k:?}")).unwrap_or_default();
-            (
-                Validity::Unknown,
-                None,
-                Some(format!("inference cannot decide{which}: {why}")),
-            )
-        } else if per_key.iter().any(|k| k.valid != Validity::Valid) {
-            (
-                Validity::Unknown,
-                None,
-                Some("the search stopped before finishing".to_string()),
-            )
-        } else {
-            (Validity::Valid, None, None)
-        };
+        let reason = match st {
+            Status::TimeLimit => format!(
+                "time limit of {:.1} s reached{which}",
+                opts.time_limit.unwrap_or_default().as_secs_f64()
+            ),
+            _ => format!(
+                "memory limit of {} MiB reached{which}",
+                opts.memory_limit_bytes.unwrap_or_default() >> 20
+            ),
+        } + &prefix;
+        (Validity::Unknown, None, Some(reason))
+    } else if let Some((key, why)) = inferred.undecided {
+        let which = key.map(|k| format!(" key {k:?}")).unwrap_or_default();
+        (
+            Validity::Unknown,
+            None,
+            Some(format!("inference cannot decide{which}: {why}")),
+        )
+    } else if per_key.iter().any(|k| k.valid != Validity::Valid) {
+        (
+            Validity::Unknown,
+            None,
+            Some("the search stopped before finishing".to_string()),
+        )
+    } else {
+        (Validity::Valid, None, None)
+    };
     let explanation = match (&counterexample, &unknown_reason) {
         (Some(c), _) => c.explanation.clone(),
         (None, Some(r)) => format!("no verdict: {r}"),
@@ -494,10 +510,15 @@ fn worker<'m, M: Model>(
                 Done::Invalid(result(Validity::Invalid), Box::new(search))
             }
             Status::TimeLimit | Status::MemoryLimit | Status::Stopped => {
+                let mut prefix = None;
                 if status != Status::Stopped {
                     ctl.stop.store(true, Ordering::Relaxed);
+                    let best = search.best();
+                    prefix = Some((best.len(), best.last().map(|&i| search.ops[i as usize].op)));
                 }
-                Done::Unknown(result(Validity::Unknown), status)
+                let r = result(Validity::Unknown);
+                search.release(ctl);
+                Done::Unknown(r, status, prefix)
             }
         };
         done.lock().unwrap_or_else(|e| e.into_inner()).push(d);

@@ -63,15 +63,11 @@ struct Tokens<'v, 'a> {
 /// A hash of a short string from two overlapping words (the middle of a long one is hashed too).
 fn hash(s: &[u8]) -> u64 {
     let n = s.len();
-    let word = |b: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..b.len()].copy_from_slice(b);
-        u64::from_le_bytes(w)
-    };
+    let word8 = |b: &[u8]| <[u8; 8]>::try_from(b).map_or(0, u64::from_le_bytes);
     let (a, b) = if n >= 8 {
-        (word(&s[..8]), word(&s[n - 8..]))
+        (word8(&s[..8]), word8(&s[n - 8..]))
     } else {
-        (word(s), 0)
+        (s.iter().rev().fold(0u64, |w, &x| w << 8 | x as u64), 0)
     };
     let mut h = (a ^ (n as u64).rotate_left(56)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     h = (h.rotate_left(29) ^ b).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -213,8 +209,13 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
     let mut i = 0;
     while i + 8 <= n {
-        let (x, y) = (&a[i..i + 8], &b[i..i + 8]);
-        if x != y {
+        let (Ok(x), Ok(y)) = (
+            <[u8; 8]>::try_from(&a[i..i + 8]),
+            <[u8; 8]>::try_from(&b[i..i + 8]),
+        ) else {
+            break;
+        };
+        if u64::from_ne_bytes(x) != u64::from_ne_bytes(y) {
             break;
         }
         i += 8;
@@ -372,20 +373,36 @@ pub(crate) fn infer<'a, I, O>(
     let mut reads: Buf<(u32, u32, u32)> = Buf::new();
     let mut left_out: Buf<u32> = Buf::new();
     let mut toks: Buf<u32> = Buf::new();
+    // The last get's string, when it split in one way without regard to time, and its put.
+    let mut last_one: Option<(&[u8], Option<u32>)> = None;
     for (g, v) in views.iter().enumerate() {
         let TextOp::Get(s) = v else { continue };
         let g = g as u32;
-        toks.clear();
-        let mut split = splitter.split((*s).as_bytes(), None, &mut toks);
-        if matches!(split, Split::Many) {
-            // Several ways: keep those made only of ops invoked before the get completed.
-            let ret = ops[g as usize].ret.unwrap_or(usize::MAX);
-            split = match splitter.split((*s).as_bytes(), Some(ret), &mut toks) {
-                // None left: the search explains it better than "unreadable" would.
-                Split::None => Split::Many,
-                other => other,
-            };
-        }
+        let bytes = (*s).as_bytes();
+        let split = match last_one {
+            // The same string as the last get: the same split (still in `toks`).
+            Some((prev, put)) if prev == bytes => Split::One(put),
+            _ => {
+                toks.clear();
+                last_one = None;
+                match splitter.split(bytes, None, &mut toks) {
+                    Split::Many => {
+                        // Several ways: keep those made only of ops invoked before the get completed.
+                        let ret = ops[g as usize].ret.unwrap_or(usize::MAX);
+                        match splitter.split(bytes, Some(ret), &mut toks) {
+                            // None left: the search explains it better than "unreadable" would.
+                            Split::None => Split::Many,
+                            other => other,
+                        }
+                    }
+                    Split::One(put) => {
+                        last_one = Some((bytes, put));
+                        Split::One(put)
+                    }
+                    other => other,
+                }
+            }
+        };
         let put = match split {
             Split::None => return invalid(ConflictKind::Unreadable(g)),
             Split::Many => {
