@@ -356,7 +356,9 @@ pub fn run(a: CompareArgs) -> Result<u8> {
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok())
                 .unwrap_or(Value::Null);
-            let verdict = match cell.expect.judge(outcome.code, &results) {
+            let judged = cell.expect.judge(outcome.code, &results);
+            let unexpected = matches!(judged, Verdict::Unexpected(_));
+            let verdict = match judged {
                 Verdict::AsExpected => "as expected".to_string(),
                 Verdict::KnownBug(ids) => format!(
                     "as expected but for {}: a known bug of this version",
@@ -369,7 +371,7 @@ pub fn run(a: CompareArgs) -> Result<u8> {
                 outcome.code,
                 cell.expect.name()
             );
-            if !a.keep_data && !verdict.starts_with("NOT") {
+            if !a.keep_data && !unexpected {
                 prune_node_data(&outcome.dir);
             }
             cell.runs.push(RunResult {
