@@ -147,14 +147,46 @@ fn realtime_and_process_variants() {
         &["G-single-realtime"],
     );
     assert!(!r.valid);
-    assert_eq!(r.verdict.strongest, vec![Consistency::Serializable]);
-    // The same on one process, without times: process order only.
-    exactly(
+    // Two sessions, each seeing its own order: only real time is broken.
+    assert_eq!(
+        r.verdict.strongest,
+        vec![Consistency::StrongSessionSerializable]
+    );
+    assert_eq!(r.verdict.not, vec![Consistency::StrictSerializable]);
+    // The same on one process, without times: process order only. A session that does not read its
+    // own append breaks strong-session snapshot isolation, and everything stronger; plain serializable
+    // (which may reorder a session) and strong-session read committed still hold.
+    let r = exactly(
         "{:process 3 :type :ok :value [[:append :x 1]]}
          {:process 3 :type :ok :value [[:r :x []]]}",
         LA,
         &["G-single-process"],
     );
+    assert_eq!(
+        r.verdict.not,
+        vec![Consistency::StrongSessionSnapshotIsolation]
+    );
+    assert_eq!(
+        r.verdict.strongest,
+        vec![
+            Consistency::Serializable,
+            Consistency::StrongSessionReadCommitted
+        ]
+    );
+    for asked in ["serializable", "strong-session-read-committed"] {
+        let opts = TxnOptions {
+            consistency: asked.parse().unwrap(),
+            ..TxnOptions::default()
+        };
+        let h = parse_txn_history(
+            "{:process 3 :type :ok :value [[:append :x 1]]}
+             {:process 3 :type :ok :value [[:r :x []]]}",
+            LA,
+        )
+        .unwrap();
+        let r = check_txn(&h, LA, &opts).unwrap();
+        assert!(r.valid, "{asked} allows a session to miss its own append");
+    }
 }
 
 #[test]

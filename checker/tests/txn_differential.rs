@@ -3,7 +3,8 @@
 //! append is observed and the version order is known: then the checker must agree exactly
 //! (serializable iff some serial order explains every read); an extra history without that final read
 //! checks only that an anomaly reported is real. A third run gives the transactions real-time intervals
-//! and compares strict serializability.
+//! and compares strict serializability; a fourth puts them in two sessions and compares strong-session
+//! serializability.
 
 use checker::txn::{check_txn, parse_txn_history, Consistency, TxnModel, TxnOptions};
 use proptest::prelude::*;
@@ -91,10 +92,21 @@ fn edn_timed(txns: &[Vec<M>], at: &[(u32, u32)]) -> String {
 
 /// Whether some serial order consistent with real time explains every read.
 fn strict_serializable(txns: &[Vec<M>], at: &[(u32, u32)]) -> bool {
+    serializable_within(txns, &|j, i| at[j].1 < at[i].0)
+}
+
+/// Whether some serial order that keeps each session's transactions in history order explains every
+/// read.
+fn session_serializable(txns: &[Vec<M>], process: &[usize]) -> bool {
+    serializable_within(txns, &|j, i| process[j] == process[i] && j < i)
+}
+
+/// Whether some serial order in which `before(j, i)` puts `j` ahead of `i` explains every read.
+fn serializable_within(txns: &[Vec<M>], before: &dyn Fn(usize, usize) -> bool) -> bool {
     let mut order: Vec<usize> = Vec::new();
     fn go(
         txns: &[Vec<M>],
-        at: &[(u32, u32)],
+        before: &dyn Fn(usize, usize) -> bool,
         order: &mut Vec<usize>,
         state: &mut Vec<Vec<i64>>,
     ) -> bool {
@@ -102,9 +114,9 @@ fn strict_serializable(txns: &[Vec<M>], at: &[(u32, u32)]) -> bool {
             return true;
         }
         for i in 0..txns.len() {
-            // Next may be i only if every transaction that completed before i began is already placed.
+            // Next may be i only if every transaction that must precede it is already placed.
             if order.contains(&i)
-                || (0..txns.len()).any(|j| j != i && !order.contains(&j) && at[j].1 < at[i].0)
+                || (0..txns.len()).any(|j| j != i && !order.contains(&j) && before(j, i))
             {
                 continue;
             }
@@ -118,7 +130,7 @@ fn strict_serializable(txns: &[Vec<M>], at: &[(u32, u32)]) -> bool {
             });
             if ok {
                 order.push(i);
-                if go(txns, at, order, state) {
+                if go(txns, before, order, state) {
                     return true;
                 }
                 order.pop();
@@ -127,7 +139,7 @@ fn strict_serializable(txns: &[Vec<M>], at: &[(u32, u32)]) -> bool {
         }
         false
     }
-    go(txns, at, &mut order, &mut vec![Vec::new(); KEYS])
+    go(txns, before, &mut order, &mut vec![Vec::new(); KEYS])
 }
 
 fn edn(txns: &[Vec<M>]) -> String {
@@ -222,5 +234,25 @@ proptest! {
         let h = parse_txn_history(&text, TxnModel::ListAppend).expect("parses");
         let r = check_txn(&h, TxnModel::ListAppend, &TxnOptions::default()).expect("checks");
         prop_assert_eq!(r.valid, strict_serializable(&txns, &at), "{}{:#?}", text, r.anomalies);
+    }
+
+    #[test]
+    fn agrees_with_brute_force_in_sessions(seed in any::<u64>()) {
+        // Two sessions (history order is each session's order) and no times: strong-session
+        // serializability, a serial order that keeps each session's own order. The final read is a
+        // session of its own.
+        let txns = generate(seed);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5e55);
+        let mut process: Vec<usize> = (0..txns.len()).map(|_| rng.gen_range(0..2)).collect();
+        *process.last_mut().unwrap() = 9;
+        let text: String = edn(&txns)
+            .lines()
+            .zip(&process)
+            .map(|(l, p)| format!("{{:process {p}, {}\n", l.trim_start_matches('{')))
+            .collect();
+        let h = parse_txn_history(&text, TxnModel::ListAppend).expect("parses");
+        let opts = TxnOptions { consistency: Consistency::StrongSessionSerializable };
+        let r = check_txn(&h, TxnModel::ListAppend, &opts).expect("checks");
+        prop_assert_eq!(r.valid, session_serializable(&txns, &process), "{}{:#?}", text, r.anomalies);
     }
 }

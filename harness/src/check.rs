@@ -35,7 +35,8 @@ pub struct CheckArgs {
 
     /// Transactional histories (Elle `:txn` ops with several micro-ops, list-append or rw-register): the
     /// consistency model to check against: strict-serializable (default), serializable,
-    /// snapshot-isolation, repeatable-read, read-committed or read-uncommitted.
+    /// snapshot-isolation, repeatable-read, read-committed or read-uncommitted, or strong-session- before
+    /// serializable, snapshot-isolation, read-committed or read-uncommitted.
     #[arg(long, value_name = "MODEL")]
     pub consistency: Option<Consistency>,
 

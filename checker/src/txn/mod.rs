@@ -139,7 +139,7 @@ pub fn check_txn(h: &TxnHistory, model: TxnModel, opts: &TxnOptions) -> Result<T
         }
     }
 
-    let verdict = consistency::verdict(found.counts.keys().map(String::as_str));
+    let verdict = consistency::verdict(found.counts.keys().map(String::as_str), h.has_process());
     let asked = opts.consistency;
     let ruled_out_by: Vec<String> = found
         .counts
