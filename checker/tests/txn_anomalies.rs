@@ -176,7 +176,6 @@ fn realtime_and_process_variants() {
     for asked in ["serializable", "strong-session-read-committed"] {
         let opts = TxnOptions {
             consistency: asked.parse().unwrap(),
-            ..TxnOptions::default()
         };
         let h = parse_txn_history(
             "{:process 3 :type :ok :value [[:append :x 1]]}
