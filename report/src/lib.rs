@@ -41,4 +41,5 @@ pub use metrics::{
     Availability, Bucket, LatencyStats, NodeShare, OutcomeCounts, RunMetrics, Unavailability,
     UnavailabilitySummary,
 };
+pub use svg::esc;
 pub use txn::{render_txn, TxnPage};

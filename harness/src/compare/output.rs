@@ -6,6 +6,8 @@ use super::tradeoffs::tradeoffs;
 use super::{Cell, CompareArgs};
 use crate::store::RunDir;
 use anyhow::Result;
+// One escaper for every page the project writes (it also escapes quotes, for attribute values).
+use report::esc;
 use std::fmt::Write as _;
 use tabled::builder::Builder;
 use tabled::settings::Style;
@@ -172,12 +174,6 @@ fn markdown(rows: &[Row], words: &[String], command: &str) -> String {
         }
     }
     s
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 fn html(rows: &[Row], words: &[String], command: &str) -> String {
