@@ -68,7 +68,7 @@ pub struct FaultRunner<'a> {
     probes: Option<nemesis::Probes>,
     /// Packet fault settings (`--packet-*`).
     packets: PacketSettings,
-    /// How long a restart's heal waits for the member to serve again ([`SystemKind::rejoin_wait`]).
+    /// How long a restart's heal waits for the member to serve again ([`crate::settings::SystemKind::rejoin_wait`]).
     rejoin_wait: Option<Duration>,
 }
 
@@ -83,7 +83,7 @@ pub struct FaultSettings {
     pub leaderless: bool,
     /// Packet fault settings (`--packet-*`).
     pub packets: PacketSettings,
-    /// How long a restart's heal waits for the member to serve again ([`SystemKind::rejoin_wait`]).
+    /// How long a restart's heal waits for the member to serve again ([`crate::settings::SystemKind::rejoin_wait`]).
     pub rejoin_wait: Option<Duration>,
 }
 

@@ -86,7 +86,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
 /// Run one test, phase by phase, each a short function below and named in the progress line as it begins:
 /// [`Run::begin`] (store directory, lock, config, history), [`Run::place`] (the network), [`Run::start`] (the
 /// nodes and the client), then the [`drive`] phases (warm up, drive, heal, recover, settle, final reads,
-/// convergence), teardown (the guards of [`guards`], in reverse order of set-up), and [`Run::conclude`]
+/// convergence), [`Run::tear_down`] (the guards of [`guards`], in reverse order of set-up), and [`Run::conclude`]
 /// (check and report). `interactive` shows a progress bar and prints the summary table.
 pub fn execute(cfg: &RunConfig, interactive: bool) -> Result<RunOutcome> {
     let run = Run::begin(cfg, interactive)?;
@@ -200,7 +200,7 @@ impl<'c> Run<'c> {
     }
 
     /// Start, drive, tear down: the nodes and the client on `net`, the [`drive`] phases until they end or
-    /// a signal comes, then the guards undo the set-up and the history is flushed.
+    /// a signal comes, then [`Run::tear_down`].
     fn start_and_drive(&self, net: Box<place::Place>) -> Result<Driven> {
         let mut started = self.start(net)?;
         let t0 = Instant::now();
@@ -227,19 +227,7 @@ impl<'c> Run<'c> {
             refused,
             ..
         } = drive;
-        self.progress
-            .phase("teardown", "stopping the nodes, removing the network");
-        if let Err(e) = replay::record(&self.dir, self.cfg, &faults) {
-            tracing::warn!("writing schedule.json: {e:#}");
-        }
-        for n in started.nodes.exited() {
-            problems.push(format!(
-                "node {n} is not running at the end (see nodes/{n}/node.log)"
-            ));
-        }
-        // The nodes stop, the client runtime shuts down, the network goes: the reverse of set-up.
-        drop(started);
-        self.recorder.flush().context("flushing history.jsonl")?;
+        problems.extend(self.tear_down(started, &faults)?);
         Ok(Driven {
             ending,
             faults,
@@ -247,6 +235,30 @@ impl<'c> Run<'c> {
             refused,
             elapsed: t0.elapsed(),
         })
+    }
+
+    /// Record the schedule that ran, note the nodes that died, let the guards stop the nodes, shut the
+    /// client runtime down and remove the network (the reverse of set-up), and flush the history.
+    /// Returns the problems it found.
+    fn tear_down(
+        &self,
+        mut started: guards::Started,
+        faults: &[faults::FaultRecord],
+    ) -> Result<RunProblems> {
+        self.progress
+            .phase("teardown", "stopping the nodes, removing the network");
+        if let Err(e) = replay::record(&self.dir, self.cfg, faults) {
+            tracing::warn!("writing schedule.json: {e:#}");
+        }
+        let problems = started
+            .nodes
+            .exited()
+            .into_iter()
+            .map(|n| format!("node {n} is not running at the end (see nodes/{n}/node.log)"))
+            .collect();
+        drop(started);
+        self.recorder.flush().context("flushing history.jsonl")?;
+        Ok(problems)
     }
 
     /// The client runtime in the client namespace, the nodes, and the client and probe that reach them.
