@@ -4,8 +4,9 @@
 use super::cluster::NodeCluster;
 use super::place::Place;
 use super::probe::Probe;
-use crate::settings::PacketSettings;
+use crate::settings::{PacketSettings, RunConfig};
 use nemesis::{FaultKind, PacketFault};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -49,26 +50,55 @@ enum Undo {
 pub struct FaultRunner<'a> {
     pub cluster: &'a mut NodeCluster,
     pub net: &'a Place,
-    pub probe: Probe,
-    pub recorder: Arc<Recorder>,
-    pub rng: ChaCha8Rng,
-    pub skew_rate: f64,
+    probe: Probe,
+    recorder: Arc<Recorder>,
+    rng: ChaCha8Rng,
+    skew_rate: f64,
     /// Shown in the progress bar.
-    pub current: Arc<Mutex<String>>,
+    current: Arc<Mutex<String>>,
     pub records: Vec<FaultRecord>,
     /// `--partition-scope all`: partitions also cut client sessions homed on the other side.
-    pub cut_clients: bool,
+    cut_clients: bool,
     /// Every node reported no leader at the start: faults are aimed without waiting for one.
-    pub leaderless: bool,
+    leaderless: bool,
     /// The faults on now (two at once where they compose), each with its record's index.
     active: Vec<(usize, Undo)>,
     /// Faults (or heals) that did not land: each makes the run invalid, naming the pair or node.
     pub not_landed: Vec<String>,
     probes: Option<nemesis::Probes>,
     /// Packet fault settings (`--packet-*`).
+    packets: PacketSettings,
+    /// How long a restart's heal waits for the member to serve again ([`crate::settings::SystemKind::rejoin_wait`]).
+    rejoin_wait: Option<Duration>,
+}
+
+/// How faults are drawn, aimed and shaped: from the run's options, and what warm-up found.
+pub struct FaultSettings {
+    /// Draws targets; seeded from the run's seed.
+    pub rng: ChaCha8Rng,
+    pub skew_rate: f64,
+    /// `--partition-scope all`: partitions also cut client sessions homed on the other side.
+    pub cut_clients: bool,
+    /// Every node reported no leader at the start: faults are aimed without waiting for one.
+    pub leaderless: bool,
+    /// Packet fault settings (`--packet-*`).
     pub packets: PacketSettings,
-    /// How long a restart's heal waits for the member to serve again ([`SystemKind::rejoin_wait`]).
+    /// How long a restart's heal waits for the member to serve again ([`crate::settings::SystemKind::rejoin_wait`]).
     pub rejoin_wait: Option<Duration>,
+}
+
+impl FaultSettings {
+    /// The settings of a run with `cfg`, whose cluster was `leaderless` when it first became healthy.
+    pub fn of(cfg: &RunConfig, leaderless: bool) -> Self {
+        FaultSettings {
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6e656d65),
+            skew_rate: cfg.skew_rate,
+            cut_clients: cfg.partition_scope == nemesis::PartitionScope::All,
+            leaderless,
+            packets: cfg.packets.clone(),
+            rejoin_wait: cfg.system.rejoin_wait(),
+        }
+    }
 }
 
 /// How long a fault waits for a leader to aim at before it counts as missed.
@@ -80,10 +110,17 @@ impl<'a> FaultRunner<'a> {
         net: &'a Place,
         probe: Probe,
         recorder: Arc<Recorder>,
-        rng: ChaCha8Rng,
-        skew_rate: f64,
         current: Arc<Mutex<String>>,
+        settings: FaultSettings,
     ) -> Self {
+        let FaultSettings {
+            rng,
+            skew_rate,
+            cut_clients,
+            leaderless,
+            packets,
+            rejoin_wait,
+        } = settings;
         FaultRunner {
             cluster,
             net,
@@ -93,13 +130,13 @@ impl<'a> FaultRunner<'a> {
             skew_rate,
             current,
             records: Vec::new(),
-            cut_clients: false,
-            leaderless: false,
+            cut_clients,
+            leaderless,
             active: Vec::new(),
             not_landed: Vec::new(),
             probes: None,
-            packets: PacketSettings::default(),
-            rejoin_wait: None,
+            packets,
+            rejoin_wait,
         }
     }
 

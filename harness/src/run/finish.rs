@@ -113,56 +113,24 @@ pub fn finish(
     dir: &RunDir,
     recorder: &Arc<Recorder>,
     faults: Vec<FaultRecord>,
-    mut problems: RunProblems,
+    problems: RunProblems,
     elapsed: Duration,
     print: bool,
 ) -> Result<u8> {
-    let events = recorder.events().context("reading history.jsonl back")?;
-    let any_ops = events
-        .iter()
-        .any(|e| matches!(e.process, checker::Process::Client(_)));
-    // No client op at all (the cluster never came up) is a run problem already named, not a parse error.
-    let history = match checker::parse_events(&events) {
-        _ if !any_ops => None,
-        Ok(history) => Some(history),
-        Err(e) => {
-            problems.push(format!("the recorded history does not parse: {e}"));
-            None
-        }
-    };
-    let check = history.as_ref().map(|history| {
-        let opts = CheckOptions {
-            time_limit: Some(Duration::from_secs_f64(cfg.check_time_limit_s)),
-            memory_limit_bytes: Some(4 << 30),
-            threads: 2,
-        };
-        let mut c = checker::check(history, cfg.model(), &opts);
-        report::roles::enrich(&mut c, &events, history);
-        c
-    });
-    let append = cfg.workload == workloads::WorkloadKind::Append;
-    let report = history.as_ref().and_then(|h| {
-        guarantees::evaluate(cfg.expect, append, Some(h), &events, check.as_ref())
-            .map_err(|e| problems.push(e))
-            .ok()
-    });
-    // A verdict with nothing to judge cannot vouch for the system: the run is invalid, with why.
-    if let Some(r) = &report {
-        problems.extend(guarantees::nothing_to_judge(r, &events, append));
-    }
+    let Judged {
+        events,
+        history,
+        check,
+        report,
+        problems,
+    } = judge(cfg, recorder, problems)?;
     // The guarantees --expect names decide; for the default that is the linearizability verdict.
     let validity = report.as_ref().map(|r| match guarantees::verdict(r) {
         Some(true) => Validity::Valid,
         Some(false) => Validity::Invalid,
         None => Validity::Unknown,
     });
-    // An anomaly is real whatever else went wrong; otherwise a flawed run cannot vouch for a pass.
-    let code = match validity {
-        Some(Validity::Invalid) => exit::INVALID,
-        _ if !problems.is_empty() => exit::INVALID_RUN,
-        Some(Validity::Valid) => exit::VALID,
-        _ => exit::UNKNOWN,
-    };
+    let code = exit_code(validity, &problems);
     let snapshot = recorder.stats();
     // Only faults that were applied have a window; a missed one never started.
     let spans: Vec<FaultSpan> = faults
@@ -210,6 +178,69 @@ pub fn finish(
         print_table(cfg, dir, &results);
     }
     Ok(code)
+}
+
+/// The history read back and judged, with the run's problems and the history's own.
+struct Judged {
+    events: Vec<checker::Event>,
+    history: Option<checker::History>,
+    check: Option<CheckResult>,
+    report: Option<GuaranteeReport>,
+    problems: RunProblems,
+}
+
+/// Read the history back, parse it, check it for linearizability and evaluate the guarantees.
+fn judge(cfg: &RunConfig, recorder: &Arc<Recorder>, mut problems: RunProblems) -> Result<Judged> {
+    let events = recorder.events().context("reading history.jsonl back")?;
+    let any_ops = events
+        .iter()
+        .any(|e| matches!(e.process, checker::Process::Client(_)));
+    // No client op at all (the cluster never came up) is a run problem already named, not a parse error.
+    let history = match checker::parse_events(&events) {
+        _ if !any_ops => None,
+        Ok(history) => Some(history),
+        Err(e) => {
+            problems.push(format!("the recorded history does not parse: {e}"));
+            None
+        }
+    };
+    let check = history.as_ref().map(|history| {
+        let opts = CheckOptions {
+            time_limit: Some(Duration::from_secs_f64(cfg.check_time_limit_s)),
+            memory_limit_bytes: Some(4 << 30),
+            threads: 2,
+        };
+        let mut c = checker::check(history, cfg.model(), &opts);
+        report::roles::enrich(&mut c, &events, history);
+        c
+    });
+    let append = cfg.workload == workloads::WorkloadKind::Append;
+    let report = history.as_ref().and_then(|h| {
+        guarantees::evaluate(cfg.expect, append, Some(h), &events, check.as_ref())
+            .map_err(|e| problems.push(e))
+            .ok()
+    });
+    // A verdict with nothing to judge cannot vouch for the system: the run is invalid, with why.
+    if let Some(r) = &report {
+        problems.extend(guarantees::nothing_to_judge(r, &events, append));
+    }
+    Ok(Judged {
+        events,
+        history,
+        check,
+        report,
+        problems,
+    })
+}
+
+/// An anomaly is real whatever else went wrong; otherwise a flawed run cannot vouch for a pass.
+fn exit_code(validity: Option<Validity>, problems: &RunProblems) -> u8 {
+    match validity {
+        Some(Validity::Invalid) => exit::INVALID,
+        _ if !problems.is_empty() => exit::INVALID_RUN,
+        Some(Validity::Valid) => exit::VALID,
+        _ => exit::UNKNOWN,
+    }
 }
 
 fn verdict_words(cfg: &RunConfig, r: &Results) -> String {

@@ -95,86 +95,24 @@ pub fn evaluate(
 ) -> Result<GuaranteeReport, String> {
     let mut convergence = convergence_from(events);
     let final_after = observation(events, FINAL_READS).map(|e| e.time);
-    let mut r = GuaranteeReport {
-        expect,
-        guarantees: Guarantees {
-            linearizable: linearizable(check),
-            ..Guarantees::default()
-        },
-        lost_writes: None,
-        staleness: None,
-        violations: Vec::new(),
-        violation_counts: Default::default(),
-        judged: JudgedAll::default(),
-        not_judged: BTreeMap::new(),
-        convergence: None,
-        ladder: Vec::new(),
-    };
+    let mut r = GuaranteeReport::new(expect, check);
     let mut notes: Vec<(&str, String)> = Vec::new();
     if let (true, Some(h)) = (append_workload, history) {
-        let opts = AppendOptions {
-            final_read_after_ns: final_after,
-        };
-        let a = append::check_append(h, &opts)
-            .map_err(|e| format!("the append history cannot be checked: {e}"))?;
-        r.guarantees = a.reported();
-        let mut seen = std::collections::HashSet::new();
-        r.violations = a
-            .violations
-            .iter()
-            .filter(|v| seen.insert(v.guarantee.clone()))
-            .cloned()
-            .collect();
-        r.violation_counts = a.violation_counts.clone();
-        r.lost_writes = Some(a.lost_writes.clone());
-        r.staleness = Some(a.staleness.clone());
-        r.judged = a.judged.clone();
+        r.judge_append(h, final_after)?;
     } else {
         if let Some(h) = history {
-            r.judged.linearizable = register_judged(h);
-            // A history with no acknowledged write or no ok read is linearizable for want of anything
-            // to contradict it: that is not a pass.
-            let j = r.judged.linearizable;
-            if r.guarantees.linearizable == Some(true) && (j.ops == 0 || j.against == 0) {
-                r.guarantees.linearizable = None;
-            }
+            r.judge_register(h);
         }
         if let Some(cx) = check.and_then(|c| c.counterexample.as_ref()) {
             notes.push(("linearizable", cx.explanation.clone()));
         }
     }
-    for (name, _) in report::guarantees::NAMES {
-        let Some(j) = r.judged.get(name) else {
-            continue;
-        };
-        let checked = append_workload || name == append::LINEARIZABLE;
-        if checked
-            && history.is_some()
-            && report::guarantees::value(&r.guarantees, name).is_none()
-            && (j.ops == 0 || j.against == 0)
-        {
-            let why = report::guarantees::nothing_words(name, j);
-            notes.push((name, why.clone()));
-            r.not_judged.insert(name.to_string(), why);
-        }
-    }
+    notes.extend(r.note_not_judged(append_workload, history.is_some()));
     if let (Some(c), Some(h)) = (convergence.as_mut(), history) {
         against_final_reads(c, h, final_after);
     }
     r.guarantees.converged = convergence.as_ref().and_then(|c| c.converged);
-    if let Some(c) = &convergence {
-        let note = match (c.converged, c.after_heal_s) {
-            (Some(true), Some(s)) => format!(
-                "every node agreed {s:.2} s after the heal (polled every {:.2} s from the heal; --settle {:.1} s)",
-                c.poll_s, c.settle_s
-            ),
-            (Some(false), _) => c
-                .disagreements
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "the nodes never agreed".into()),
-            _ => c.unchecked.clone().unwrap_or_default(),
-        };
+    if let Some(note) = convergence.as_ref().map(convergence_note) {
         if !note.is_empty() {
             notes.push(("converged", note));
         }
@@ -193,6 +131,102 @@ pub fn evaluate(
         expect.decides(),
     );
     Ok(r)
+}
+
+impl GuaranteeReport {
+    /// Nothing judged yet but the linearizability verdict of `check`.
+    fn new(expect: Expect, check: Option<&CheckResult>) -> Self {
+        GuaranteeReport {
+            expect,
+            guarantees: Guarantees {
+                linearizable: linearizable(check),
+                ..Guarantees::default()
+            },
+            lost_writes: None,
+            staleness: None,
+            violations: Vec::new(),
+            violation_counts: Default::default(),
+            judged: JudgedAll::default(),
+            not_judged: BTreeMap::new(),
+            convergence: None,
+            ladder: Vec::new(),
+        }
+    }
+
+    /// Every guarantee of an append history, from `checker::append`: the first violation of each, lost
+    /// writes and staleness.
+    fn judge_append(&mut self, h: &History, final_after: Option<u64>) -> Result<(), String> {
+        let opts = AppendOptions {
+            final_read_after_ns: final_after,
+        };
+        let a = append::check_append(h, &opts)
+            .map_err(|e| format!("the append history cannot be checked: {e}"))?;
+        self.guarantees = a.reported();
+        let mut seen = std::collections::HashSet::new();
+        self.violations = a
+            .violations
+            .iter()
+            .filter(|v| seen.insert(v.guarantee.clone()))
+            .cloned()
+            .collect();
+        self.violation_counts = a.violation_counts.clone();
+        self.lost_writes = Some(a.lost_writes.clone());
+        self.staleness = Some(a.staleness.clone());
+        self.judged = a.judged.clone();
+        Ok(())
+    }
+
+    /// What a register or kv history's linearizability verdict judged. A history with no acknowledged
+    /// write or no ok read is linearizable for want of anything to contradict it: that is not a pass.
+    fn judge_register(&mut self, h: &History) {
+        self.judged.linearizable = register_judged(h);
+        let j = self.judged.linearizable;
+        if self.guarantees.linearizable == Some(true) && (j.ops == 0 || j.against == 0) {
+            self.guarantees.linearizable = None;
+        }
+    }
+
+    /// The checked guarantees that had nothing to judge, each kept in `not_judged` and returned as a note.
+    fn note_not_judged(
+        &mut self,
+        append_workload: bool,
+        parsed: bool,
+    ) -> Vec<(&'static str, String)> {
+        let mut notes = Vec::new();
+        for (name, _) in report::guarantees::NAMES {
+            let Some(j) = self.judged.get(name) else {
+                continue;
+            };
+            let checked = append_workload || name == append::LINEARIZABLE;
+            if checked
+                && parsed
+                && report::guarantees::value(&self.guarantees, name).is_none()
+                && (j.ops == 0 || j.against == 0)
+            {
+                let why = report::guarantees::nothing_words(name, j);
+                notes.push((name, why.clone()));
+                self.not_judged.insert(name.to_string(), why);
+            }
+        }
+        notes
+    }
+}
+
+/// The ladder's note on convergence: how long after the heal every node agreed, the first
+/// disagreement, or why it was not checkable (empty: nothing to say).
+fn convergence_note(c: &ConvergenceRecord) -> String {
+    match (c.converged, c.after_heal_s) {
+        (Some(true), Some(s)) => format!(
+            "every node agreed {s:.2} s after the heal (polled every {:.2} s from the heal; --settle {:.1} s)",
+            c.poll_s, c.settle_s
+        ),
+        (Some(false), _) => c
+            .disagreements
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "the nodes never agreed".into()),
+        _ => c.unchecked.clone().unwrap_or_default(),
+    }
 }
 
 /// Ok reads, and writes (acknowledged writes and cas, and values read back) of a register or kv history.

@@ -1,5 +1,6 @@
 //! Terms, PreVote, votes and role changes; the message dispatcher that applies the term rules.
 
+use super::replication::AppendReq;
 use super::types::{Message, MessageBody};
 use super::{lease, RaftNode};
 use crate::api::{LeaseVotes, ReadMode, Role};
@@ -115,7 +116,16 @@ impl RaftNode {
                 entries,
                 commit,
                 round,
-            } => self.handle_append(&from, prev_index, prev_term, entries, commit, round),
+            } => self.handle_append(
+                &from,
+                AppendReq {
+                    prev_index,
+                    prev_term,
+                    entries,
+                    commit,
+                    round,
+                },
+            ),
             AppendResp {
                 success,
                 match_index,

@@ -7,6 +7,17 @@ use crate::api::{ReadMode, Replication, Role};
 /// Entries in flight per follower before the pipeline waits for acks.
 const MAX_INFLIGHT_BATCHES: u64 = 8;
 
+/// The fields of a [`MessageBody::Append`] a follower acts on, as one value.
+pub(super) struct AppendReq {
+    pub prev_index: u64,
+    pub prev_term: u64,
+    pub entries: Vec<Entry>,
+    /// The leader's commit index.
+    pub commit: u64,
+    /// The leader's heartbeat round, echoed in the answer.
+    pub round: u64,
+}
+
 impl RaftNode {
     pub(super) fn init_progress(&mut self) {
         let next = self.log.last_index() + 1;
@@ -166,16 +177,14 @@ impl RaftNode {
         true
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn handle_append(
-        &mut self,
-        from: &str,
-        prev_index: u64,
-        prev_term: u64,
-        entries: Vec<Entry>,
-        leader_commit: u64,
-        round: u64,
-    ) {
+    pub(super) fn handle_append(&mut self, from: &str, append: AppendReq) {
+        let AppendReq {
+            prev_index,
+            prev_term,
+            entries,
+            commit: leader_commit,
+            round,
+        } = append;
         if !self.follow_leader(from) {
             return;
         }
