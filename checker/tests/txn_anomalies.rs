@@ -206,11 +206,14 @@ fn lost_update_and_its_cycle() {
 
 #[test]
 fn internal_inconsistency() {
-    exactly(
+    let r = exactly(
         "{:type :ok :value [[:append :x 1] [:r :x []]]}",
         LA,
         &["internal"],
     );
+    // As in Elle: snapshot isolation and stronger forbid it; repeatable read does not.
+    assert_eq!(r.verdict.not, vec![Consistency::SnapshotIsolation]);
+    assert_eq!(r.verdict.strongest, vec![Consistency::RepeatableRead]);
     exactly(
         "{:type :ok :value [[:w :x 1] [:r :x 2]]} {:type :ok :value [[:w :x 2]]}",
         RW,
@@ -228,6 +231,14 @@ fn incompatible_order() {
         LA,
         &["incompatible-order"],
     );
+    let r = check(
+        "{:type :ok :value [[:append :x 1]]}
+         {:type :ok :value [[:append :x 2]]}
+         {:type :ok :value [[:r :x [1 2]]]}
+         {:type :ok :value [[:r :x [2 1]]]}",
+        LA,
+    );
+    assert_eq!(r.verdict.not, vec![Consistency::ReadCommitted]);
 }
 
 #[test]

@@ -101,6 +101,12 @@ impl Consistency {
             "G-single" => &[SnapshotIsolation, RepeatableRead],
             "lost-update" => &[SnapshotIsolation, RepeatableRead],
             "G2-item" => &[RepeatableRead],
+            // A read that contradicts its own transaction's writes: snapshot isolation (and so
+            // serializability) forbids it; Adya's repeatable read and read committed say nothing of
+            // it (Elle's table). InnoDB's repeatable read shows it: a write works on the latest row.
+            "internal" => &[SnapshotIsolation],
+            // Reads no single version order explains imply a dirty read (G1a), as in Elle.
+            "incompatible-order" => &[ReadCommitted],
             // A history no database could have produced under any isolation level.
             _ => &[ReadUncommitted],
         }
@@ -206,6 +212,12 @@ mod tests {
                 Consistency::StrongSessionReadUncommitted
             ]
         );
+        let v = verdict(["internal", "lost-update"].into_iter(), true);
+        assert_eq!(
+            v.not,
+            vec![Consistency::SnapshotIsolation, Consistency::RepeatableRead]
+        );
+        assert_eq!(v.strongest, vec![Consistency::StrongSessionReadCommitted]);
         let v = verdict(["G2-item-process"].into_iter(), true);
         assert_eq!(v.not, vec![Consistency::StrongSessionSerializable]);
         assert_eq!(
