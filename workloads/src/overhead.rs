@@ -264,15 +264,13 @@ mod tests {
         assert!(o.write_p50_us > 0.0, "{o:?}");
     }
 
-    /// A closed loop sends the next op as soon as the last is answered. Tokio's timer ticks in
-    /// milliseconds, so a loop that slept "until now" between ops managed one op per tick (about 800 a
-    /// second); without the sleep it is bounded by the HTTP round trip.
+    /// A closed loop against instant servers runs and is measured end to end (how fast it goes is a
+    /// benchmark's business; that a worker behind schedule does not sleep is `runner`'s unit test).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_closed_loop_does_not_wait_for_the_timer_between_ops() {
-        let o = measure_for(Duration::from_secs(1), 1, CLOSED_LOOP)
+    async fn a_closed_loop_is_measured_from_its_history() {
+        let o = measure_for(Duration::from_millis(500), 1, CLOSED_LOOP)
             .await
             .unwrap();
-        // Over 1.3 ops per millisecond (a debug build on a loaded machine does about 2).
-        assert!(o.ops > 1300, "more ops than timer ticks expected: {o:?}");
+        assert!(o.ops > 0, "no op recorded: {o:?}");
     }
 }

@@ -95,12 +95,9 @@ pub async fn run(
                 // Workers start spread over one interval so they do not fire in lockstep.
                 let mut next = Instant::now() + interval.mul_f64(w as f64 / cfg.concurrency as f64);
                 loop {
-                    // Tokio's timer ticks in milliseconds: sleeping until a moment already past would
-                    // still wait for the next tick, so a closed loop (a rate above what the system
-                    // serves) would idle a millisecond between ops. Only sleep when there is time to.
-                    if next > Instant::now() {
+                    if let Some(at) = sleep_until(next, Instant::now()) {
                         tokio::select! {
-                            _ = tokio::time::sleep_until(next) => {}
+                            _ = tokio::time::sleep_until(at) => {}
                             _ = stop.wait_for(|s| *s) => return,
                         }
                     } else {
@@ -133,6 +130,13 @@ pub async fn run(
         }
     }
     failed.map_or(Ok(()), |e| Err(WorkloadError::Worker(e)))
+}
+
+/// When a worker due at `next` should sleep, if at all. Tokio's timer ticks in milliseconds: sleeping
+/// until a moment already past would still wait for the next tick, so a closed loop (a rate above what
+/// the system serves) would idle a millisecond between ops. Only sleep when there is time to.
+fn sleep_until(next: Instant, now: Instant) -> Option<Instant> {
+    (next > now).then_some(next)
 }
 
 /// After the faults are healed: read every key through the leader until one read succeeds, so the
@@ -190,4 +194,20 @@ pub async fn final_reads(
         .collect()
         .await;
     results.into_iter().find(|r| r.is_err()).unwrap_or(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worker that is behind (a closed loop, or after a slow op) sends at once instead of waiting
+    /// for the timer's next millisecond tick; one that is early sleeps until it is due.
+    #[test]
+    fn a_worker_sleeps_only_when_it_is_early() {
+        let now = Instant::now();
+        let ms = Duration::from_millis(1);
+        assert_eq!(sleep_until(now, now), None);
+        assert_eq!(sleep_until(now, now + ms), None);
+        assert_eq!(sleep_until(now + ms, now), Some(now + ms));
+    }
 }
