@@ -131,7 +131,7 @@ impl EtcdClient {
         let key = b64(&op.key);
         match op.kind {
             // An append is several requests (`append`); this body is its first read.
-            OpKind::Read | OpKind::Append(_) => (
+            OpKind::Read | OpKind::Append(_) | OpKind::Txn(_) => (
                 "/v3/kv/range",
                 json!({"key": key, "serializable": self.reads == EtcdReads::Serializable}),
             ),
@@ -223,6 +223,10 @@ impl EtcdClient {
                 Some(kv) => match decode_value(&kv.value) {
                     Ok(ReadValue::List(l)) => (l, kv.mod_revision),
                     Ok(ReadValue::Int(v)) => (vec![v], kv.mod_revision),
+                    Ok(ReadValue::Txn(_)) => {
+                        let error = "a transaction's answer stored as a value".to_string();
+                        return Outcome::Fail { error };
+                    }
                     Err(error) => return Outcome::Fail { error },
                 },
                 None => (Vec::new(), "0".to_string()),
@@ -248,8 +252,10 @@ impl EtcdClient {
 
     async fn run_op(&self, i: usize, op: &OpSpec) -> Attempt {
         let (name, addr) = &self.members[i % self.members.len()];
-        if let OpKind::Append(v) = op.kind {
-            return attempt(name, self.append(addr, op, v).await);
+        match op.kind {
+            OpKind::Append(v) => return attempt(name, self.append(addr, op, v).await),
+            OpKind::Txn(_) => return attempt(name, crate::client::no_txn("etcd")),
+            _ => {}
         }
         let (path, body) = self.body(op);
         let bytes = match self.send(addr, path, &body, op, self.timeout).await {
@@ -265,6 +271,7 @@ impl EtcdClient {
                 Err(e) => unknown(op, format!("unreadable range answer: {e}")),
             },
             OpKind::Write(_) | OpKind::Append(_) => Outcome::Ok { read: None },
+            OpKind::Txn(_) => crate::client::no_txn("etcd"),
             OpKind::Cas { .. } => match serde_json::from_slice::<TxnReply>(&bytes) {
                 Ok(t) if t.succeeded => Outcome::Ok { read: None },
                 // The compare failed, so the put was not applied: certain.
