@@ -32,6 +32,7 @@ impl RunConfig {
                 return Err("partition-ring needs at least 4 nodes (--nodes 4 or more)".into());
             }
         }
+        super::txn::validate(a)?;
         if a.expect != Expect::Linearizable && a.workload != WorkloadKind::Append {
             return Err(format!(
                 "--expect {} needs --workload append (only append histories show session guarantees \
@@ -132,6 +133,7 @@ impl RunConfig {
             replication_recorded: (a.system == SystemKind::Node).then_some(a.replication),
             workload: a.workload,
             expect: a.expect,
+            consistency: a.consistency,
             settle_s: a.settle.as_secs_f64(),
             keys: if a.workload != WorkloadKind::Register {
                 a.keys
