@@ -97,6 +97,10 @@ pub fn finish(
             (None, None)
         }
     };
+    // A pass with no committed transaction vouches for nothing: the run is invalid, with why.
+    if report.as_ref().is_some_and(|r| r.ok == 0) {
+        problems.push("no transaction completed ok: the check had nothing to judge".into());
+    }
     let valid = report.as_ref().map(|r| r.valid);
     let code = match valid {
         Some(false) => exit::INVALID,
