@@ -1,12 +1,14 @@
 //! A client of etcd through its v3 HTTP/JSON gateway: `put`, `range` (linearizable or serializable) and
 //! `txn` for compare-and-set. Register values are stored as decimal strings, lists (the append workload) as
 //! JSON arrays; an append is a `txn` that puts the longer list only if the key's `mod_revision` is still the
-//! one read, retried on conflict until the op's timeout.
+//! one read, retried on conflict until the op's timeout. The txn workloads: [`txn`].
 //!
 //! Outcomes: etcd forwards every request to its leader, so an error after the request was sent proves
 //! nothing for a write (`code 2`, unknown, after a member is cut off from the quorum; `code 14` after its
 //! request timeout): `info`. Reads have no effect, so a read error is `fail`. Only a connection that was
 //! never made, or a request etcd rejects as malformed (code 3), is a definite `fail` for a write.
+
+mod txn;
 
 use crate::client::{
     attempt, json_answer, transport_outcome, unknown, Attempt, Client, ClientError, NodeStatus,
@@ -254,7 +256,7 @@ impl EtcdClient {
         let (name, addr) = &self.members[i % self.members.len()];
         match op.kind {
             OpKind::Append(v) => return attempt(name, self.append(addr, op, v).await),
-            OpKind::Txn(_) => return attempt(name, crate::client::no_txn("etcd")),
+            OpKind::Txn(ref ops) => return attempt(name, self.txn(addr, op, ops).await),
             _ => {}
         }
         let (path, body) = self.body(op);
