@@ -5,8 +5,8 @@
 //! `ErrorBody` that names the problem, whatever its content type.
 
 use crate::api::{
-    CasRequest, ClockRequest, ErrorBody, ErrorCode, ListReadResponse, ReadResponse, Value,
-    WriteRequest, WriteResponse,
+    CasRequest, ClockRequest, ErrorBody, ErrorCode, ListReadResponse, MicroOp, ReadResponse,
+    TxnRequest, TxnResponse, Value, WriteRequest, WriteResponse, MAX_TXN_OPS,
 };
 use crate::clock::Clock;
 use crate::driver::{DriverHandle, Input};
@@ -215,6 +215,7 @@ pub fn router(state: AppState) -> Router {
         .route("/kv/{key}", get(read).put(write))
         .route("/kv/{key}/cas", post(cas))
         .route("/kv/{key}/append", post(append))
+        .route("/txn", post(txn))
         .route("/status", get(get_status))
         .route("/admin/clock", post(admin_clock))
         .route(
@@ -340,6 +341,49 @@ async fn cas(
     st.respond(result)
 }
 
+/// `POST /txn`: a transaction of micro-ops, answered with its reads filled in.
+async fn txn(State(st): State<AppState>, body: Bytes) -> Response {
+    let result = async {
+        let what = r#"{"txn": [["append", <key>, <integer>], ["r", <key>, null], ["w", <key>, <integer>], ...]}"#;
+        let req: TxnRequest = parse(&body, what)?;
+        check_txn(&req.txn)?;
+        match st.ask(ClientRequest::Txn { ops: req.txn }).await? {
+            ClientReply::Txn { ops } => Ok(Json(TxnResponse {
+                txn: ops,
+                node: st.inner.node.clone(),
+            })
+            .into_response()),
+            other => Err(mismatched("txn", &other)),
+        }
+    }
+    .await;
+    st.respond(result)
+}
+
+/// 1 to `MAX_TXN_OPS` micro-ops, keys as `/kv/{key}` takes them, reads asking (their value `null`).
+fn check_txn(ops: &[MicroOp]) -> Result<(), ApiError> {
+    if ops.is_empty() || ops.len() > MAX_TXN_OPS {
+        return Err(ApiError::bad_request(format!(
+            "a transaction holds 1 to {MAX_TXN_OPS} micro-ops, got {}",
+            ops.len()
+        )));
+    }
+    for op in ops {
+        let k = op.key().len();
+        if k == 0 || k > MAX_KEY_LEN {
+            return Err(ApiError::bad_request(format!(
+                "key must be 1 to {MAX_KEY_LEN} bytes, got {k}"
+            )));
+        }
+        if matches!(op, MicroOp::Read { value: Some(_), .. }) {
+            return Err(ApiError::bad_request(
+                "a read in a request has value null: [\"r\", <key>, null]",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn written(st: &AppState, what: &str, reply: ClientReply) -> Result<Response, ApiError> {
     match reply {
         ClientReply::Written => Ok(Json(WriteResponse {
@@ -441,7 +485,7 @@ fn refuse_forged_terms(msgs: Vec<Message>) -> Result<Vec<Message>, ApiError> {
 }
 
 const ENDPOINTS: &str =
-    "GET /kv/{key}[?local=true], PUT /kv/{key}, POST /kv/{key}/cas, POST /kv/{key}/append, GET /status, POST /admin/clock, POST /raft";
+    "GET /kv/{key}[?local=true], PUT /kv/{key}, POST /kv/{key}/cas, POST /kv/{key}/append, POST /txn, GET /status, POST /admin/clock, POST /raft";
 
 async fn not_found(State(st): State<AppState>, method: Method, uri: Uri) -> Response {
     st.error_response(ApiError {

@@ -7,6 +7,7 @@
 //! - `PUT  /kv/{key}`            body `WriteRequest` -> 200 `WriteResponse`
 //! - `POST /kv/{key}/cas`        body `CasRequest`   -> 200 `WriteResponse`, 409 `ErrorBody{code: cas_failed}`
 //! - `POST /kv/{key}/append`     body `AppendRequest` -> 200 `WriteResponse`
+//! - `POST /txn`                 body `TxnRequest` -> 200 `TxnResponse` (optional for exec systems)
 //! - `GET  /status`              -> 200 `Status`
 //! - `POST /admin/clock`         body `ClockRequest` -> 200 `ClockState`
 //! - `POST /raft`                peer messages (internal)
@@ -14,6 +15,10 @@
 //! Errors are `ErrorBody`. `definite: true` means the operation certainly did not take effect (record `fail`);
 //! `definite: false` means it may or may not have (record `info`). HTTP status: 400 bad request,
 //! 409 cas precondition failed (definite), 503 unavailable (definite), 504 timeout / unknown (indefinite).
+
+mod txn;
+
+pub use txn::{MicroOp, TxnRead, TxnRequest, TxnResponse, MAX_TXN_OPS};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

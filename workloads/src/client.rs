@@ -3,7 +3,10 @@
 
 use crate::generator::{OpKind, OpSpec};
 use futures::future::BoxFuture;
-use protocol::{CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, Role, WriteRequest};
+use protocol::{
+    CasRequest, ClockRequest, ClockState, ErrorBody, ErrorCode, MicroOp, Role, TxnRequest,
+    TxnResponse, WriteRequest,
+};
 use reqwest::StatusCode;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -14,13 +17,15 @@ use std::time::Duration;
 pub enum ReadValue {
     Int(i64),
     List(Vec<i64>),
+    /// A transaction's micro-ops, reads filled in (the txn workloads).
+    Txn(Vec<MicroOp>),
 }
 
 impl ReadValue {
     pub fn as_int(&self) -> Option<i64> {
         match self {
             ReadValue::Int(v) => Some(*v),
-            ReadValue::List(_) => None,
+            ReadValue::List(_) | ReadValue::Txn(_) => None,
         }
     }
 }
@@ -213,7 +218,7 @@ impl NodeClient {
     pub async fn run_op_from(&self, home: Option<usize>, i: usize, op: &OpSpec) -> Attempt {
         let http = home.and_then(|h| self.by_home.get(h)).unwrap_or(&self.http);
         let node = self.nodes[i % self.nodes.len()].0.clone();
-        let url = self.url(&node, &format!("/kv/{}", op.key));
+        let url = self.url(&node, &path_of(op));
         let url = match url {
             Ok(u) => u,
             Err(e) => {
@@ -246,6 +251,18 @@ impl NodeClient {
                     Ok(r) => Attempt {
                         node: r.node,
                         ..attempt(&node, Outcome::Ok { read: r.value })
+                    },
+                    Err(e) => attempt(&node, unknown(op, format!("unreadable answer: {e}"))),
+                },
+                OpKind::Txn(_) => match serde_json::from_slice::<TxnResponse>(&body) {
+                    Ok(r) => Attempt {
+                        node: r.node,
+                        ..attempt(
+                            &node,
+                            Outcome::Ok {
+                                read: Some(ReadValue::Txn(r.txn)),
+                            },
+                        )
                     },
                     Err(e) => attempt(&node, unknown(op, format!("unreadable answer: {e}"))),
                 },
@@ -290,7 +307,7 @@ impl NodeClient {
             leader: None,
             error: None,
         };
-        let url = match self.url(&node, &format!("/kv/{}", op.key)) {
+        let url = match self.url(&node, &path_of(op)) {
             Ok(u) => u,
             Err(e) => {
                 answer.error = Some(e.to_string());
@@ -469,6 +486,14 @@ fn no_local_reads(e: ClientError) -> ClientError {
     }
 }
 
+/// The path an op goes to.
+fn path_of(op: &OpSpec) -> String {
+    match op.kind {
+        OpKind::Txn(_) => "/txn".to_string(),
+        _ => format!("/kv/{}", op.key),
+    }
+}
+
 /// The HTTP request of one op.
 fn request(http: &reqwest::Client, url: String, op: &OpSpec) -> reqwest::RequestBuilder {
     match op.kind {
@@ -481,6 +506,7 @@ fn request(http: &reqwest::Client, url: String, op: &OpSpec) -> reqwest::Request
         OpKind::Append(value) => http
             .post(format!("{url}/append"))
             .json(&WriteRequest { value }),
+        OpKind::Txn(ref ops) => http.post(url).json(&TxnRequest { txn: ops.clone() }),
     }
 }
 
@@ -530,6 +556,16 @@ pub fn unknown(op: &OpSpec, error: String) -> Outcome {
         Outcome::Fail { error }
     } else {
         Outcome::Info { error }
+    }
+}
+
+/// What a system without transactions answers a transaction: a definite failure (nothing was sent).
+/// The harness runs the txn workloads only on systems that serve `POST /txn`, so this is a guard.
+pub fn no_txn(system: &str) -> Outcome {
+    Outcome::Fail {
+        error: format!(
+            "bad_request: {system} runs no transactions (the txn workloads need POST /txn)"
+        ),
     }
 }
 

@@ -1,12 +1,14 @@
 //! A client of etcd through its v3 HTTP/JSON gateway: `put`, `range` (linearizable or serializable) and
 //! `txn` for compare-and-set. Register values are stored as decimal strings, lists (the append workload) as
 //! JSON arrays; an append is a `txn` that puts the longer list only if the key's `mod_revision` is still the
-//! one read, retried on conflict until the op's timeout.
+//! one read, retried on conflict until the op's timeout. The txn workloads: [`txn`].
 //!
 //! Outcomes: etcd forwards every request to its leader, so an error after the request was sent proves
 //! nothing for a write (`code 2`, unknown, after a member is cut off from the quorum; `code 14` after its
 //! request timeout): `info`. Reads have no effect, so a read error is `fail`. Only a connection that was
 //! never made, or a request etcd rejects as malformed (code 3), is a definite `fail` for a write.
+
+mod txn;
 
 use crate::client::{
     attempt, json_answer, transport_outcome, unknown, Attempt, Client, ClientError, NodeStatus,
@@ -131,7 +133,7 @@ impl EtcdClient {
         let key = b64(&op.key);
         match op.kind {
             // An append is several requests (`append`); this body is its first read.
-            OpKind::Read | OpKind::Append(_) => (
+            OpKind::Read | OpKind::Append(_) | OpKind::Txn(_) => (
                 "/v3/kv/range",
                 json!({"key": key, "serializable": self.reads == EtcdReads::Serializable}),
             ),
@@ -223,6 +225,10 @@ impl EtcdClient {
                 Some(kv) => match decode_value(&kv.value) {
                     Ok(ReadValue::List(l)) => (l, kv.mod_revision),
                     Ok(ReadValue::Int(v)) => (vec![v], kv.mod_revision),
+                    Ok(ReadValue::Txn(_)) => {
+                        let error = "a transaction's answer stored as a value".to_string();
+                        return Outcome::Fail { error };
+                    }
                     Err(error) => return Outcome::Fail { error },
                 },
                 None => (Vec::new(), "0".to_string()),
@@ -248,8 +254,10 @@ impl EtcdClient {
 
     async fn run_op(&self, i: usize, op: &OpSpec) -> Attempt {
         let (name, addr) = &self.members[i % self.members.len()];
-        if let OpKind::Append(v) = op.kind {
-            return attempt(name, self.append(addr, op, v).await);
+        match op.kind {
+            OpKind::Append(v) => return attempt(name, self.append(addr, op, v).await),
+            OpKind::Txn(ref ops) => return attempt(name, self.txn(addr, op, ops).await),
+            _ => {}
         }
         let (path, body) = self.body(op);
         let bytes = match self.send(addr, path, &body, op, self.timeout).await {
@@ -265,6 +273,7 @@ impl EtcdClient {
                 Err(e) => unknown(op, format!("unreadable range answer: {e}")),
             },
             OpKind::Write(_) | OpKind::Append(_) => Outcome::Ok { read: None },
+            OpKind::Txn(_) => crate::client::no_txn("etcd"),
             OpKind::Cas { .. } => match serde_json::from_slice::<TxnReply>(&bytes) {
                 Ok(t) if t.succeeded => Outcome::Ok { read: None },
                 // The compare failed, so the put was not applied: certain.

@@ -131,6 +131,7 @@ impl GaleraClient {
     async fn run(&self, c: &mut Conn, op: &OpSpec) -> Result<Outcome, mysql_async::Error> {
         let key = op.key.as_str();
         Ok(match op.kind {
+            OpKind::Txn(_) => crate::client::no_txn("galera"),
             OpKind::Read => {
                 let got: Option<String> = c
                     .exec_first(format!("SELECT v FROM {TABLE} WHERE k = ?"), (key,))

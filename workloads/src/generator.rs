@@ -2,6 +2,7 @@
 //! follow from `--seed` and the worker's number alone, whatever the other workers do.
 
 use crate::settings::{WorkloadConfig, WorkloadKind};
+use protocol::MicroOp;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -19,6 +20,8 @@ pub enum OpKind {
     },
     /// Append a value to the list at the key (the append workload).
     Append(i64),
+    /// A transaction (the txn workloads), its reads `None`; the op's key is empty.
+    Txn(Vec<MicroOp>),
 }
 
 /// One operation to issue.
@@ -43,6 +46,22 @@ impl OpSpec {
             OpKind::Write(_) => "write",
             OpKind::Cas { .. } => "cas",
             OpKind::Append(_) => "append",
+            OpKind::Txn(_) => "txn",
+        }
+    }
+
+    /// A read-only transaction of `keys`.
+    pub fn txn_reads(keys: &[String]) -> OpSpec {
+        let ops = keys
+            .iter()
+            .map(|k| MicroOp::Read {
+                key: k.clone(),
+                value: None,
+            })
+            .collect();
+        OpSpec {
+            key: String::new(),
+            kind: OpKind::Txn(ops),
         }
     }
 
@@ -52,14 +71,23 @@ impl OpSpec {
             OpKind::Read => Value::Null,
             OpKind::Write(v) | OpKind::Append(v) => json!(v),
             OpKind::Cas { from, to } => json!([from, to]),
+            OpKind::Txn(ref ops) => json!(ops),
         }
     }
 
-    /// Reads have no effect, so a read whose outcome is unknown can be recorded as failed.
+    /// Reads have no effect, so a read (or a read-only transaction) whose outcome is unknown can be
+    /// recorded as failed.
     pub fn is_read(&self) -> bool {
-        self.kind == OpKind::Read
+        match &self.kind {
+            OpKind::Read => true,
+            OpKind::Txn(ops) => ops.iter().all(MicroOp::is_read),
+            _ => false,
+        }
     }
 }
+
+/// Share of transactions that only read (the txn workloads).
+const READ_ONLY_TXNS: f64 = 0.25;
 
 /// One worker's op stream.
 pub struct Generator {
@@ -69,6 +97,8 @@ pub struct Generator {
     cas_share: f64,
     /// The append workload: every non-read appends.
     append: bool,
+    /// The txn workloads: which one.
+    txn: Option<WorkloadKind>,
     /// Values are `worker + stride * n`: unique across workers without coordination.
     next_value: i64,
     stride: i64,
@@ -85,6 +115,7 @@ impl Generator {
             read_share: cfg.read_share,
             cas_share: cfg.cas_share,
             append: cfg.kind == WorkloadKind::Append,
+            txn: cfg.kind.is_txn().then_some(cfg.kind),
             next_value: worker as i64 + 1,
             stride: cfg.concurrency.max(1) as i64,
             last_seen: HashMap::new(),
@@ -92,6 +123,9 @@ impl Generator {
     }
 
     pub fn next_op(&mut self) -> OpSpec {
+        if let Some(kind) = self.txn {
+            return self.next_txn(kind);
+        }
         let key = self.keys[self.rng.gen_range(0..self.keys.len())].clone();
         let kind = if self.rng.gen_bool(self.read_share.clamp(0.0, 1.0)) {
             OpKind::Read
@@ -113,6 +147,31 @@ impl Generator {
         OpSpec { key, kind }
     }
 
+    /// 2 to 4 micro-ops on random keys (a key may repeat: a read after the transaction's own write).
+    /// A quarter of the transactions only read, so the read mode's path is exercised; in the others each
+    /// micro-op reads with the read share, else appends (txn-append) or writes (txn-register).
+    fn next_txn(&mut self, kind: WorkloadKind) -> OpSpec {
+        let n = self.rng.gen_range(2..=4);
+        let read_only = self.rng.gen_bool(READ_ONLY_TXNS);
+        let ops = (0..n)
+            .map(|_| {
+                let key = self.keys[self.rng.gen_range(0..self.keys.len())].clone();
+                if read_only || self.rng.gen_bool(self.read_share.clamp(0.0, 1.0)) {
+                    return MicroOp::Read { key, value: None };
+                }
+                let value = self.fresh_value();
+                match kind {
+                    WorkloadKind::TxnRegister => MicroOp::Write { key, value },
+                    _ => MicroOp::Append { key, value },
+                }
+            })
+            .collect();
+        OpSpec {
+            key: String::new(),
+            kind: OpKind::Txn(ops),
+        }
+    }
+
     fn fresh_value(&mut self) -> i64 {
         let v = self.next_value;
         self.next_value += self.stride;
@@ -128,8 +187,8 @@ impl Generator {
             OpKind::Read => read,
             OpKind::Write(v) => Some(v),
             OpKind::Cas { to, .. } => Some(to),
-            // Appends do not feed cas (the append workload has none).
-            OpKind::Append(_) => return,
+            // Appends and transactions do not feed cas (their workloads have none).
+            OpKind::Append(_) | OpKind::Txn(_) => return,
         };
         match seen {
             Some(v) => self.last_seen.insert(op.key.clone(), v),
@@ -158,6 +217,7 @@ mod tests {
         match op.kind {
             OpKind::Read => None,
             OpKind::Write(v) | OpKind::Cas { to: v, .. } | OpKind::Append(v) => Some(v),
+            OpKind::Txn(_) => None,
         }
     }
 
@@ -206,7 +266,7 @@ mod tests {
                     cas += 1;
                     assert_eq!(g.last_seen.get(&op.key), Some(&from));
                 }
-                OpKind::Write(_) | OpKind::Append(_) => {}
+                OpKind::Write(_) | OpKind::Append(_) | OpKind::Txn(_) => {}
             }
             g.observe(&op, true, None);
         }
@@ -237,5 +297,76 @@ mod tests {
         }
         assert!((600..900).contains(&reads), "reads {reads}");
         assert_eq!(keys.len(), c.keys);
+    }
+
+    /// Every written value of a transaction: (key, value).
+    fn txn_writes(op: &OpSpec) -> Vec<(String, i64)> {
+        let OpKind::Txn(ops) = &op.kind else {
+            panic!("a txn workload issued {op:?}")
+        };
+        ops.iter()
+            .filter_map(|m| match m {
+                MicroOp::Append { key, value } | MicroOp::Write { key, value } => {
+                    Some((key.clone(), *value))
+                }
+                MicroOp::Read { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn txn_workloads_issue_short_mixed_transactions_with_unique_values() {
+        for (kind, writes) in [
+            (WorkloadKind::TxnAppend, "append"),
+            (WorkloadKind::TxnRegister, "w"),
+        ] {
+            let c = WorkloadConfig { kind, ..cfg(11) };
+            let mut seen = HashSet::new();
+            let (mut read_only, mut mixed, mut keys, mut txns) = (0, 0, HashSet::new(), 0);
+            for w in 0..c.concurrency {
+                let mut g = Generator::new(&c, w);
+                for _ in 0..400 {
+                    let op = g.next_op();
+                    txns += 1;
+                    assert_eq!(op.f(), "txn");
+                    let OpKind::Txn(ops) = &op.kind else {
+                        unreachable!()
+                    };
+                    assert!((2..=4).contains(&ops.len()), "{ops:?}");
+                    // The invocation records reads as null, in Elle's shape.
+                    let inv = op.invoke_value();
+                    for (m, j) in ops.iter().zip(inv.as_array().unwrap()) {
+                        keys.insert(m.key().to_string());
+                        let f = j[0].as_str().unwrap();
+                        assert!(f == "r" || f == writes, "{kind}: {j}");
+                        if f == "r" {
+                            assert!(j[2].is_null(), "{j}");
+                        }
+                    }
+                    if op.is_read() {
+                        read_only += 1;
+                    } else if ops.iter().any(MicroOp::is_read) {
+                        mixed += 1;
+                    }
+                    for (k, v) in txn_writes(&op) {
+                        assert!(seen.insert((k, v)), "{kind}: value {v} written twice");
+                    }
+                    g.observe(&op, true, None);
+                }
+            }
+            assert_eq!(keys.len(), c.keys, "{kind}");
+            // A quarter are drawn read-only, and short ones read only by chance too; many mix both.
+            assert!(
+                (txns / 5..txns / 2).contains(&read_only),
+                "{kind}: {read_only} of {txns}"
+            );
+            assert!(mixed > txns / 4, "{kind}: {mixed} of {txns}");
+            let values: HashSet<i64> = seen.iter().map(|(_, v)| *v).collect();
+            assert_eq!(
+                values.len(),
+                seen.len(),
+                "{kind}: a value written to two keys"
+            );
+        }
     }
 }

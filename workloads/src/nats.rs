@@ -226,6 +226,7 @@ impl NatsClient {
 
     async fn run(&self, c: &Conn, op: &OpSpec) -> Outcome {
         match op.kind {
+            OpKind::Txn(_) => crate::client::no_txn("nats"),
             OpKind::Read => match self.get(c, &op.key).await {
                 Ok(got) => match got.map(|(d, _)| stored::decode(&d)).transpose() {
                     Ok(read) => Outcome::Ok { read },

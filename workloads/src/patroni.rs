@@ -179,6 +179,9 @@ impl PatroniClient {
         c: &tokio_postgres::Client,
         op: &OpSpec,
     ) -> Result<Outcome, tokio_postgres::Error> {
+        if let OpKind::Txn(_) = op.kind {
+            return Ok(crate::client::no_txn("patroni"));
+        }
         let (stmt, values) = sql::statement(op);
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&op.key];
         params.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));

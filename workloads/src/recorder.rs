@@ -8,7 +8,7 @@
 //! crash loses at most the events of the batch being written.
 
 use crate::client::{Attempt, Outcome};
-use crate::generator::OpSpec;
+use crate::generator::{OpKind, OpSpec};
 use checker::{Event, EventType, Process};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -194,7 +194,9 @@ impl Recorder {
     pub fn complete(&self, process: u64, op: &OpSpec, attempt: &Attempt) {
         let (kind, value, error) = match &attempt.outcome {
             // A read's completion carries the value read; an update's repeats what it wrote.
-            Outcome::Ok { read } if op.is_read() => (EventType::Ok, json!(read), None),
+            Outcome::Ok { read } if op.is_read() || matches!(op.kind, OpKind::Txn(_)) => {
+                (EventType::Ok, json!(read), None)
+            }
             Outcome::Ok { .. } => (EventType::Ok, op.invoke_value(), None),
             Outcome::Fail { error } => (EventType::Fail, op.invoke_value(), Some(error.clone())),
             Outcome::Info { error } => (EventType::Info, op.invoke_value(), Some(error.clone())),
@@ -284,7 +286,8 @@ fn client_event(process: u64, kind: EventType, op: &OpSpec, value: Value) -> Eve
         process: Process::Client(process),
         kind,
         f: op.f().to_string(),
-        key: Some(op.key.clone()),
+        // A transaction's keys are in its micro-ops.
+        key: (!op.key.is_empty()).then(|| op.key.clone()),
         value,
         node: None,
         error: None,
@@ -320,7 +323,6 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generator::OpKind;
 
     #[test]
     fn streams_lines_the_checker_reads_while_the_run_goes_on() {

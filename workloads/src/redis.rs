@@ -191,6 +191,7 @@ impl RedisClient {
 
     async fn run(&self, c: &mut MultiplexedConnection, op: &OpSpec) -> Ran {
         let written = match op.kind {
+            OpKind::Txn(_) => return Ran::Answered(crate::client::no_txn("redis")),
             OpKind::Read => return read(c, &op.key).await,
             OpKind::Write(v) => redis::cmd("SET").arg(&op.key).arg(v).exec_async(c).await,
             OpKind::Append(v) => redis::cmd("RPUSH").arg(&op.key).arg(v).exec_async(c).await,

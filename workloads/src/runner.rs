@@ -139,6 +139,30 @@ fn sleep_until(next: Instant, now: Instant) -> Option<Instant> {
     (next > now).then_some(next)
 }
 
+/// Keys per final read-only transaction: well inside a node's bound on micro-ops.
+const FINAL_TXN_KEYS: usize = 1000;
+
+/// The final reads: one read per key, or (txn workloads) read-only transactions over every key.
+fn final_ops(cfg: &WorkloadConfig) -> Vec<OpSpec> {
+    let keys = cfg.key_names();
+    if cfg.kind.is_txn() {
+        keys.chunks(FINAL_TXN_KEYS).map(OpSpec::txn_reads).collect()
+    } else {
+        keys.iter().map(|k| OpSpec::read(k)).collect()
+    }
+}
+
+/// What a final read reads, for its error: the key, or a transaction's first and last key.
+fn op_label(op: &OpSpec) -> String {
+    match &op.kind {
+        crate::generator::OpKind::Txn(ops) => match (ops.first(), ops.last()) {
+            (Some(a), Some(b)) => format!("a transaction reading {} to {}", a.key(), b.key()),
+            _ => "an empty transaction".into(),
+        },
+        _ => op.key.clone(),
+    }
+}
+
 /// After the faults are healed: read every key through the leader until one read succeeds, so the
 /// history ends with what the cluster finally holds (a lost write shows up here). Keys are read
 /// concurrently (as many as the workload has workers, at least 16, at most 64) and the whole phase ends by `timeout`
@@ -157,10 +181,10 @@ pub async fn final_reads(
     let deadline = Instant::now() + timeout;
     // Fresh process ids, above any a worker can have taken.
     let process = AtomicU64::new(1_000_000_000);
-    let read_key = |key: String| {
+    let read_key = |op: OpSpec| {
         let (client, recorder, names, process) = (&client, &recorder, &names, &process);
         async move {
-            let op = OpSpec::read(&key);
+            let key = op_label(&op);
             let mut route = Route::new(Routing::Leader, names.len(), 0);
             loop {
                 if Instant::now() >= deadline {
@@ -188,7 +212,7 @@ pub async fn final_reads(
             }
         }
     };
-    let results: Vec<Result<(), WorkloadError>> = futures::stream::iter(cfg.key_names())
+    let results: Vec<Result<(), WorkloadError>> = futures::stream::iter(final_ops(&cfg))
         .map(read_key)
         .buffer_unordered(cfg.concurrency.clamp(16, 64))
         .collect()

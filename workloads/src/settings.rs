@@ -7,12 +7,23 @@ use std::time::Duration;
 
 /// `register`: one key with read/write/cas. `kv`: many keys, each checked as its own register.
 /// `append`: many keys holding lists (Elle's list-append): appends of unique values, reads of whole lists.
+/// `txn-append`, `txn-register`: transactions of 2–4 micro-ops over many keys (Elle's list-append and
+/// rw-register), checked for transactional consistency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WorkloadKind {
     Register,
     Kv,
     Append,
+    TxnAppend,
+    TxnRegister,
+}
+
+impl WorkloadKind {
+    /// Whether the workload issues transactions (`POST /txn`) and is judged by the transactional checker.
+    pub fn is_txn(self) -> bool {
+        matches!(self, WorkloadKind::TxnAppend | WorkloadKind::TxnRegister)
+    }
 }
 
 /// Which node a client sends each request to.
@@ -55,7 +66,8 @@ macro_rules! names {
 }
 
 names!(WorkloadKind, "workload", WorkloadKind::Register => "register", WorkloadKind::Kv => "kv",
-    WorkloadKind::Append => "append");
+    WorkloadKind::Append => "append", WorkloadKind::TxnAppend => "txn-append",
+    WorkloadKind::TxnRegister => "txn-register");
 names!(Routing, "routing", Routing::Leader => "leader", Routing::Sticky => "sticky",
     Routing::RoundRobin => "round-robin");
 
@@ -100,9 +112,10 @@ impl WorkloadConfig {
     pub fn key_names(&self) -> Vec<String> {
         match self.kind {
             WorkloadKind::Register => vec!["r".to_string()],
-            WorkloadKind::Kv | WorkloadKind::Append => {
-                (0..self.keys.max(1)).map(|i| format!("k{i}")).collect()
-            }
+            WorkloadKind::Kv
+            | WorkloadKind::Append
+            | WorkloadKind::TxnAppend
+            | WorkloadKind::TxnRegister => (0..self.keys.max(1)).map(|i| format!("k{i}")).collect(),
         }
     }
 }

@@ -26,6 +26,7 @@ pub fn as_list(bytes: Option<&[u8]>) -> Result<Vec<i64>, String> {
         None => Ok(Vec::new()),
         Some(ReadValue::List(l)) => Ok(l),
         Some(ReadValue::Int(v)) => Ok(vec![v]),
+        Some(ReadValue::Txn(_)) => Err("a stored value holds micro-ops, not a list".into()),
     }
 }
 

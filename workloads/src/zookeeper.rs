@@ -161,6 +161,7 @@ impl ZkClient {
             error: format!("read: {e}"),
         };
         match op.kind {
+            OpKind::Txn(_) => Ok(crate::client::no_txn("zookeeper")),
             OpKind::Read => {
                 let got = self.get(c, &path).await?;
                 Ok(match got.map(|(d, _)| stored::decode(&d)).transpose() {

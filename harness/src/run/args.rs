@@ -47,8 +47,10 @@ pub struct RunArgs {
     #[arg(long, default_value = "quorum")]
     pub replication: Replication,
 
-    /// Workload: register (one key, read/write/cas), kv (many keys, checked per key) or append (lists per
-    /// key, as Elle's list-append: session guarantees, convergence, lost writes and staleness too).
+    /// Workload: register (one key, read/write/cas), kv (many keys, checked per key), append (lists per
+    /// key, as Elle's list-append: session guarantees, convergence, lost writes and staleness too), or
+    /// txn-append / txn-register (transactions of 2-4 micro-ops over --keys keys, POST /txn, checked
+    /// as Elle does against --consistency).
     #[arg(long, default_value = "register")]
     pub workload: WorkloadKind,
 
@@ -57,6 +59,12 @@ pub struct RunArgs {
     /// last two need --workload append. Every checkable guarantee is reported either way.
     #[arg(long, default_value = "linearizable")]
     pub expect: Expect,
+
+    /// With --workload txn-append or txn-register: the model transactions are checked against:
+    /// strict-serializable (default), serializable, snapshot-isolation, repeatable-read,
+    /// read-committed or read-uncommitted.
+    #[arg(long, value_name = "MODEL")]
+    pub consistency: Option<checker::txn::Consistency>,
 
     /// After the final heal and the recovery wait: wait this long, then do the final reads and compare every
     /// node's local state (0 to 10m).

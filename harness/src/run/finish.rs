@@ -117,6 +117,9 @@ pub fn finish(
     elapsed: Duration,
     print: bool,
 ) -> Result<u8> {
+    if cfg.workload.is_txn() {
+        return super::txn::finish(cfg, dir, recorder, faults, problems, elapsed, print);
+    }
     let Judged {
         events,
         history,

@@ -78,6 +78,7 @@ impl RunConfig {
             replication_recorded: (a.system == SystemKind::Node).then_some(a.replication),
             workload: a.workload,
             expect: a.expect,
+            consistency: a.consistency,
             settle_s: a.settle.as_secs_f64(),
             keys: if a.workload != WorkloadKind::Register {
                 a.keys
@@ -170,6 +171,7 @@ fn faults_of(a: &RunArgs) -> Result<Vec<FaultKind>, String> {
 
 /// `--expect` other than linearizable needs histories that show session guarantees.
 fn check_workload(a: &RunArgs) -> Result<(), String> {
+    super::txn::validate(a)?;
     if a.expect != Expect::Linearizable && a.workload != WorkloadKind::Append {
         return Err(format!(
             "--expect {} needs --workload append (only append histories show session guarantees \

@@ -27,6 +27,7 @@ mod sampler;
 pub mod signals;
 mod start_checks;
 mod test_name;
+mod txn;
 mod validate;
 
 use crate::exit;

@@ -1,7 +1,7 @@
 //! Live cluster state, asked from inside the client namespace (the only place with a route to the nodes).
 
 use anyhow::{anyhow, Result};
-use node::api::{ClockRequest, ClockState, Role};
+use node::api::{ClockRequest, ClockState, MicroOp, Role};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -142,6 +142,23 @@ fn workload_ops(w: &WorkloadConfig) -> Vec<OpSpec> {
             op(PROBE_LIST, OpKind::Append(0)),
             op(PROBE_LIST, OpKind::Read),
         ],
+        WorkloadKind::TxnAppend | WorkloadKind::TxnRegister => {
+            let write = match w.kind {
+                WorkloadKind::TxnRegister => MicroOp::Write {
+                    key: PROBE_KEY.into(),
+                    value: 0,
+                },
+                _ => MicroOp::Append {
+                    key: PROBE_LIST.into(),
+                    value: 0,
+                },
+            };
+            let mut txn = OpSpec::txn_reads(&[write.key().to_string()]);
+            if let OpKind::Txn(ops) = &mut txn.kind {
+                ops.insert(0, write);
+            }
+            vec![txn]
+        }
         WorkloadKind::Register | WorkloadKind::Kv => {
             let mut ops = vec![op(PROBE_KEY, OpKind::Write(0)), op(PROBE_KEY, OpKind::Read)];
             if w.cas_share > 0.0 && w.read_share < 1.0 {
@@ -159,6 +176,7 @@ fn request_words(op: &OpSpec) -> &'static str {
         OpKind::Write(_) => "PUT /kv/{key}",
         OpKind::Cas { .. } => "POST /kv/{key}/cas",
         OpKind::Append(_) => "POST /kv/{key}/append",
+        OpKind::Txn(_) => "POST /txn",
     }
 }
 

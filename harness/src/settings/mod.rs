@@ -32,6 +32,9 @@ pub struct RunConfig {
     pub replication_recorded: Option<Replication>,
     pub workload: WorkloadKind,
     pub expect: Expect,
+    /// The txn workloads: the model transactions are checked against (strict-serializable by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<checker::txn::Consistency>,
     pub settle_s: f64,
     pub keys: usize,
     pub nodes: Vec<String>,
@@ -145,7 +148,9 @@ impl RunConfig {
         match self.workload {
             WorkloadKind::Register => checker::ModelKind::CasRegister,
             WorkloadKind::Kv => checker::ModelKind::Kv,
-            WorkloadKind::Append => checker::ModelKind::ListAppend,
+            WorkloadKind::Append | WorkloadKind::TxnAppend => checker::ModelKind::ListAppend,
+            // Checked by checker::txn (run/txn.rs); this names the model for anything that asks.
+            WorkloadKind::TxnRegister => checker::ModelKind::RwRegister,
         }
     }
 }

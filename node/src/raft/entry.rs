@@ -1,7 +1,7 @@
 //! A log entry and the command it carries. Apart from the boundary types ([`super::types`]) because the
 //! state machine, below them, applies commands and speculates over entries not yet applied.
 
-use crate::api::Value;
+use crate::api::{MicroOp, Value};
 use serde::{Deserialize, Serialize};
 
 /// One entry of the replicated log.
@@ -34,5 +34,10 @@ pub enum Command {
     /// A read committed through the log (`--read-mode log`).
     Get {
         key: String,
+    },
+    /// A transaction (`POST /txn`), applied as one step: all its writes or none; its reads see the state
+    /// at that step, with the transaction's own earlier writes. Reads carry `None` here.
+    Txn {
+        ops: Vec<MicroOp>,
     },
 }

@@ -54,10 +54,12 @@ mod sync_all;
 mod term_bound_tests;
 #[cfg(test)]
 mod tests;
+mod txn;
 mod types;
 
 pub use entry::{Command, Entry};
 pub use state_machine::{KvState, Stored};
+pub(crate) use txn::ReadQuery;
 pub use types::*;
 
 use crate::api::{self, ErrorCode, ReadMode, Role};
@@ -199,7 +201,8 @@ impl RaftNode {
     pub fn client(&mut self, id: RequestId, req: ClientRequest, now: Duration) {
         self.clock.observe(now);
         match req {
-            ClientRequest::Read { key } => self.client_read(id, key),
+            ClientRequest::Read { key } => self.client_read(id, ReadQuery::Key(key)),
+            ClientRequest::Txn { ops } => self.client_txn(id, ops),
             ClientRequest::Write { key, value } => {
                 self.client_write(id, Command::Put { key, value }, None)
             }

@@ -50,8 +50,19 @@ impl RaftNode {
                     return self.fail(id, ErrorCode::BadRequest, NOT_A_LIST);
                 }
             }
+            // A transaction's reads are answered now, from the same latest log its writes follow.
+            let reply = match &cmd {
+                Command::Txn { ops } => {
+                    let view = self.latest_view(ops.iter().map(|o| o.key()));
+                    match super::txn::evaluate(&view, ops) {
+                        Ok((ops, _)) => ClientReply::Txn { ops },
+                        Err(_) => return self.fail(id, ErrorCode::BadRequest, NOT_A_LIST),
+                    }
+                }
+                _ => ClientReply::Written,
+            };
             self.propose(cmd);
-            return self.respond(id, Ok(ClientReply::Written));
+            return self.respond(id, Ok(reply));
         }
         self.propose_for(id, cmd, false);
     }
@@ -90,6 +101,7 @@ impl RaftNode {
                 match result {
                     Applied::Written | Applied::Noop => Ok(ClientReply::Written),
                     Applied::Read(value) => Ok(ClientReply::of_read(value)),
+                    Applied::Txn(ops) => Ok(ClientReply::Txn { ops }),
                     Applied::NotAList => Err(ClientError {
                         code: ErrorCode::BadRequest,
                         message: NOT_A_LIST.into(),

@@ -3,6 +3,7 @@
 //! the leader's read index first. A confirmed round also renews the lease from its send time.
 
 use super::types::{NodeId, RequestId};
+use super::ReadQuery;
 use rand::Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -15,7 +16,7 @@ const MAX_OPEN_ROUNDS: usize = 4096;
 pub(super) enum Origin {
     Local {
         id: RequestId,
-        key: String,
+        query: ReadQuery,
     },
     /// A follower's forwarded request (follower-read).
     Remote {
@@ -38,7 +39,7 @@ pub(super) struct RoundRead {
 #[derive(Debug)]
 pub(super) struct ApplyRead {
     pub id: RequestId,
-    pub key: String,
+    pub query: ReadQuery,
     read_index: u64,
     /// Leader reads: the term they were confirmed in (a leader change fails them).
     pub term: Option<u64>,
@@ -50,7 +51,7 @@ pub(super) struct ApplyRead {
 #[derive(Debug)]
 struct Forwarded {
     id: RequestId,
-    key: String,
+    query: ReadQuery,
     deadline: Duration,
 }
 
@@ -186,9 +187,9 @@ impl ReadOnly {
         let mut answers = Vec::new();
         for r in take_where(&mut self.by_round, |r| r.round <= confirmed) {
             match r.origin {
-                Origin::Local { id, key } => self.by_apply.push(ApplyRead {
+                Origin::Local { id, query } => self.by_apply.push(ApplyRead {
                     id,
-                    key,
+                    query,
                     read_index: r.read_index,
                     term: Some(term),
                     deadline: None,
@@ -204,12 +205,19 @@ impl ReadOnly {
         take_where(&mut self.by_apply, |r| r.read_index <= applied)
     }
 
-    /// follower-read: request `id` for `key` asks the leader; returns the id of that question. It fails at
+    /// follower-read: request `id` for `query` asks the leader; returns the id of that question. It fails at
     /// `deadline` without an answer or without catching up.
-    pub fn forward(&mut self, id: RequestId, key: String, deadline: Duration) -> u64 {
+    pub fn forward(&mut self, id: RequestId, query: ReadQuery, deadline: Duration) -> u64 {
         let fid = self.next_forward_id;
         self.next_forward_id = fid.wrapping_add(1);
-        self.forwarded.insert(fid, Forwarded { id, key, deadline });
+        self.forwarded.insert(
+            fid,
+            Forwarded {
+                id,
+                query,
+                deadline,
+            },
+        );
         fid
     }
 
@@ -223,7 +231,7 @@ impl ReadOnly {
         };
         self.by_apply.push(ApplyRead {
             id: f.id,
-            key: f.key,
+            query: f.query,
             read_index,
             term: None,
             deadline: Some(f.deadline),
@@ -284,7 +292,7 @@ mod tests {
     fn local(id: RequestId) -> Origin {
         Origin::Local {
             id,
-            key: "k".into(),
+            query: ReadQuery::Key("k".into()),
         }
     }
 
@@ -356,9 +364,9 @@ mod tests {
     #[test]
     fn follower_reads_wait_for_the_leader_then_the_index() {
         let mut ro = read_only();
-        let a = ro.forward(1, "k".into(), 10 * MS);
-        let b = ro.forward(2, "k".into(), 20 * MS);
-        let c = ro.forward(3, "k".into(), 20 * MS);
+        let a = ro.forward(1, ReadQuery::Key("k".into()), 10 * MS);
+        let b = ro.forward(2, ReadQuery::Key("k".into()), 20 * MS);
+        let c = ro.forward(3, ReadQuery::Key("k".into()), 20 * MS);
         assert!(a != b && b != c && a != c);
         assert_eq!(ro.recv_read_index(b, None), ForwardAnswer::Refused(2));
         assert_eq!(ro.recv_read_index(b, Some(4)), ForwardAnswer::Unknown);
@@ -380,7 +388,7 @@ mod tests {
         ro.add_request(local(2), 2, 100 * MS);
         ro.advance(1);
         ro.release(1);
-        let fid = ro.forward(3, "k".into(), 100 * MS);
+        let fid = ro.forward(3, ReadQuery::Key("k".into()), 100 * MS);
         ro.recv_read_index(fid, Some(2));
         ro.new_round(2 * MS);
         ro.add_request(local(4), 2, 100 * MS);

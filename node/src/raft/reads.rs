@@ -1,31 +1,37 @@
 //! Read modes (read-modes.md): log reads, ReadIndex rounds, leases, follower reads and the unsafe modes.
 
 use super::read_only::{ForwardAnswer, Origin};
-use super::{ClientReply, Command, MessageBody, RaftNode, RequestId};
+use super::{Command, MessageBody, RaftNode, ReadQuery, RequestId};
 use crate::api::{ErrorCode, ReadMode, Replication, Role};
 use std::time::Duration;
 
 impl RaftNode {
-    pub(super) fn client_read(&mut self, id: RequestId, key: String) {
+    pub(super) fn client_read(&mut self, id: RequestId, query: ReadQuery) {
         let leader = self.role == Role::Leader;
         match self.cfg.read_mode {
-            ReadMode::AnyLocal => self.answer_local(id, &key, None),
-            ReadMode::LeaderLocal if leader => self.answer_local(id, &key, None),
-            ReadMode::FollowerRead if !leader => self.forward_read(id, key),
+            ReadMode::AnyLocal => self.answer_local(id, &query, None),
+            ReadMode::LeaderLocal if leader => self.answer_local(id, &query, None),
+            ReadMode::FollowerRead if !leader => self.forward_read(id, query),
             _ if !leader => self.refuse_not_leader(id),
             _ if self.in_lease_wait() => self.fail(
                 id,
                 ErrorCode::Unavailable,
                 "new leader waiting for the previous leader's lease to expire",
             ),
-            ReadMode::Log => self.propose_for(id, Command::Get { key }, true),
+            ReadMode::Log => {
+                let cmd = match query {
+                    ReadQuery::Key(key) => Command::Get { key },
+                    ReadQuery::Txn(ops) => Command::Txn { ops },
+                };
+                self.propose_for(id, cmd, true)
+            }
             ReadMode::Lease | ReadMode::LeaseNoWait
                 if self.lease_read_allowed(self.clock.now()) =>
             {
                 let term = self.term;
-                self.answer_local(id, &key, Some(term))
+                self.answer_local(id, &query, Some(term))
             }
-            _ => self.start_read_index(Origin::Local { id, key }),
+            _ => self.start_read_index(Origin::Local { id, query }),
         }
     }
 
@@ -43,18 +49,20 @@ impl RaftNode {
         self.log.committed()
     }
 
-    fn answer_local(&mut self, id: RequestId, key: &str, term: Option<u64>) {
+    fn answer_local(&mut self, id: RequestId, query: &ReadQuery, term: Option<u64>) {
         // With async replication the leader acknowledged writes it has not committed yet, so it answers
         // from its latest log, as an asynchronous primary does: consistent while it stays leader, and its
         // unreplicated writes are lost only when it fails.
-        let value = if self.cfg.replication == Replication::Async && self.role == Role::Leader {
-            self.kv
-                .speculate(key, self.log.tail_after(self.log.applied()))
+        let reply = if self.cfg.replication == Replication::Async && self.role == Role::Leader {
+            let keys: Vec<&str> = match query {
+                ReadQuery::Key(k) => vec![k.as_str()],
+                ReadQuery::Txn(ops) => ops.iter().map(|o| o.key()).collect(),
+            };
+            Self::read_in(&self.latest_view(keys.into_iter()), query)
         } else {
-            self.kv.get(key).cloned()
+            Self::read_in(&self.kv, query)
         };
-        self.outbox
-            .respond(id, Ok(ClientReply::of_read(value)), term);
+        self.outbox.respond(id, Ok(reply), term);
     }
 
     /// ReadIndex steps 1-3: refuse until ready, record the commit index, then join this turn's round or
@@ -97,7 +105,7 @@ impl RaftNode {
     /// Answer reads whose index is applied.
     pub(super) fn serve_applied_reads(&mut self) {
         for r in self.read_only.take_applied(self.log.applied()) {
-            self.answer_local(r.id, &r.key, r.term);
+            self.answer_local(r.id, &r.query, r.term);
         }
     }
 
@@ -130,7 +138,7 @@ impl RaftNode {
     }
 
     /// follower-read on a follower: ask the leader for a read index (never use our own commit index).
-    fn forward_read(&mut self, id: RequestId, key: String) {
+    fn forward_read(&mut self, id: RequestId, query: ReadQuery) {
         let Some(leader) = self.leader.clone() else {
             return self.fail(
                 id,
@@ -139,7 +147,7 @@ impl RaftNode {
             );
         };
         let deadline = self.clock.now() + self.cfg.election_timeout;
-        let fid = self.read_only.forward(id, key, deadline);
+        let fid = self.read_only.forward(id, query, deadline);
         let term = self.term;
         self.send(&leader, term, MessageBody::ReadIndexReq { id: fid });
     }

@@ -2,7 +2,7 @@
 //! `None` is absent.
 
 use super::entry::{Command, Entry};
-use crate::api::Value;
+use crate::api::{MicroOp, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -22,6 +22,8 @@ pub(super) enum Applied {
     /// An append to a key holding an integer: committed, but it changed nothing.
     NotAList,
     Read(Option<Stored>),
+    /// A transaction's micro-ops with its reads filled in.
+    Txn(Vec<MicroOp>),
 }
 
 /// The key-value map (what a snapshot holds).
@@ -69,6 +71,13 @@ impl KvState {
                 }
             }
             Command::Get { key } => Applied::Read(self.get(key).cloned()),
+            Command::Txn { ops } => match super::txn::evaluate(self, ops) {
+                Ok((filled, writes)) => {
+                    self.map.extend(writes);
+                    Applied::Txn(filled)
+                }
+                Err(super::txn::NotAList) => Applied::NotAList,
+            },
         }
     }
 
@@ -89,6 +98,9 @@ impl KvState {
                     }
                     int => int,
                 },
+                Command::Txn { ops } if ops.iter().any(|o| o.key() == key) => {
+                    super::txn::speculate_key(key, v, ops)
+                }
                 _ => v,
             })
     }
@@ -96,6 +108,14 @@ impl KvState {
     /// Whether an append to `key` would find a list (or nothing) there after `tail`.
     pub fn accepts_append(&self, key: &str, tail: &[Entry]) -> bool {
         !matches!(self.speculate(key, tail), Some(Stored::Int(_)))
+    }
+
+    /// Insert or replace (the transaction evaluator's scratch states).
+    pub(super) fn set(&mut self, key: &str, value: Option<Stored>) {
+        match value {
+            Some(v) => self.map.insert(key.to_string(), v),
+            None => self.map.remove(key),
+        };
     }
 
     #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use super::entry::Entry;
 use super::state_machine::{KvState, Stored};
-use crate::api::{ErrorCode, LeaseVotes, ReadMode, Replication, Value};
+use crate::api::{ErrorCode, LeaseVotes, MicroOp, ReadMode, Replication, Value};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -104,6 +104,10 @@ pub enum ClientRequest {
     LocalRead {
         key: String,
     },
+    /// `POST /txn`: reads carry `None`.
+    Txn {
+        ops: Vec<MicroOp>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +121,10 @@ pub enum ClientReply {
         value: Vec<Value>,
     },
     Written,
+    /// A transaction's micro-ops, reads filled in.
+    Txn {
+        ops: Vec<MicroOp>,
+    },
 }
 
 impl ClientReply {

@@ -521,6 +521,7 @@ impl Sim {
             ),
             // The sim issues no appends, so no list is ever read.
             Ok(ClientReply::List { .. }) => unreachable!("the sim issues no appends"),
+            Ok(ClientReply::Txn { .. }) => unreachable!("the sim issues no transactions"),
             Ok(ClientReply::Written) => {
                 if let OpKind::Write(v) = op.kind {
                     self.acked_writes.push((op.key.clone(), v));

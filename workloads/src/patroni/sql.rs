@@ -19,10 +19,11 @@ const CAS: &str = "UPDATE lh SET v = $3 WHERE k = $1 AND v = $2";
 const APPEND: &str = "INSERT INTO lh (k, l) VALUES ($1, ARRAY[$2::bigint]) \
                       ON CONFLICT (k) DO UPDATE SET l = coalesce(lh.l, '{}') || $2::bigint";
 
-/// What to run for `op` (reads are queries, see [`READ`]) and its parameters.
+/// What to run for `op` (reads are queries, see [`READ`]) and its parameters. Transactions are refused
+/// before this (`no_txn`); one here reads.
 pub fn statement(op: &OpSpec) -> (&'static str, Vec<i64>) {
     match op.kind {
-        OpKind::Read => (READ, vec![]),
+        OpKind::Read | OpKind::Txn(_) => (READ, vec![]),
         OpKind::Write(v) => (WRITE, vec![v]),
         OpKind::Cas { from, to } => (CAS, vec![from, to]),
         OpKind::Append(v) => (APPEND, vec![v]),
