@@ -30,10 +30,13 @@ pub fn validate(a: &RunArgs) -> Result<(), String> {
             None => Ok(()),
         };
     }
-    if !matches!(a.system, SystemKind::Node | SystemKind::Exec) {
+    if !matches!(
+        a.system,
+        SystemKind::Node | SystemKind::Exec | SystemKind::Galera | SystemKind::Patroni
+    ) {
         return Err(format!(
-            "--workload {} sends transactions (POST /txn, docs/protocol.md), which only --system node \
-             and exec serve; {} is not wired for them",
+            "--workload {} sends transactions (POST /txn, docs/protocol.md, or SQL), which only --system \
+             node, exec, galera and patroni serve; {} is not wired for them",
             a.workload, a.system
         ));
     }
