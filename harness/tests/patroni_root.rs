@@ -105,7 +105,7 @@ fn run(args: &[&str]) -> (std::process::Output, Value, tempfile::TempDir) {
     (out, res, store)
 }
 
-/// Whether a member other than the cut-off primary acknowledged appends during the fault: a standby
+/// Whether a member other than the cut-off primary acknowledged appends (or transactions) during the fault: a standby
 /// was promoted, so the run tested a failover and not just an outage.
 fn failed_over(store: &Path) -> bool {
     let text = std::fs::read_to_string(store.join("latest").join("history.jsonl")).unwrap();
@@ -124,7 +124,7 @@ fn failed_over(store: &Path) -> bool {
     let to = to.and_then(|e| e["time"].as_u64());
     events.iter().any(|e| {
         e["type"] == "ok"
-            && e["f"] == "append"
+            && (e["f"] == "append" || e["f"] == "txn")
             && e["time"].as_u64() > from
             && e["time"].as_u64() < to
             && !isolated.as_array().is_some_and(|i| i.contains(&e["node"]))
