@@ -5,7 +5,11 @@
 //!
 //! - read: `SELECT`; write: `INSERT ... ON DUPLICATE KEY UPDATE`;
 //! - compare-and-set: `UPDATE ... WHERE v = from`, done when it changed a row, certainly not when none;
-//! - append: `INSERT ... ON DUPLICATE KEY UPDATE v = JSON_ARRAY_APPEND(v, '$', x)`.
+//! - append: `INSERT ... ON DUPLICATE KEY UPDATE v = JSON_ARRAY_APPEND(v, '$', x)`;
+//! - transaction (the txn workloads): those statements, one per micro-op, between `START TRANSACTION` at
+//!   REPEATABLE READ (InnoDB's default, and the level Galera certifies across nodes; its SERIALIZABLE
+//!   holds on one node only) and `COMMIT`. An error before the commit was sent leaves nothing committed
+//!   (`fail`); the commit's own error is judged as a statement's.
 //!
 //! How fresh a read is comes from the server's `wsrep_sync_wait` (the mode, set on the servers). A
 //! statement Galera refused (certification conflict, lock wait timeout, node not ready) was rolled back:
@@ -21,8 +25,10 @@ use crate::generator::{OpKind, OpSpec};
 use crate::stored;
 use futures::future::BoxFuture;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
-use protocol::Role;
+use mysql_async::{
+    Conn, IsolationLevel, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, TxOpts,
+};
+use protocol::{MicroOp, Role, TxnRead};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -131,21 +137,13 @@ impl GaleraClient {
     async fn run(&self, c: &mut Conn, op: &OpSpec) -> Result<Outcome, mysql_async::Error> {
         let key = op.key.as_str();
         Ok(match op.kind {
-            OpKind::Txn(_) => crate::client::no_txn("galera"),
-            OpKind::Read => {
-                let got: Option<String> = c
-                    .exec_first(format!("SELECT v FROM {TABLE} WHERE k = ?"), (key,))
-                    .await?;
-                match got.map(|v| stored::decode(v.as_bytes())).transpose() {
-                    Ok(read) => Outcome::Ok { read },
-                    Err(error) => Outcome::Fail { error },
-                }
-            }
+            OpKind::Txn(ref mops) => return self.txn(c, op, mops).await,
+            OpKind::Read => match read(c, key).await? {
+                Ok(read) => Outcome::Ok { read },
+                Err(error) => Outcome::Fail { error },
+            },
             OpKind::Write(v) => {
-                let q = format!(
-                    "INSERT INTO {TABLE} (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)"
-                );
-                c.exec_drop(q, (key, v.to_string())).await?;
+                write(c, key, v).await?;
                 Outcome::Ok { read: None }
             }
             OpKind::Cas { from, to } => {
@@ -162,14 +160,58 @@ impl GaleraClient {
                 }
             }
             OpKind::Append(v) => {
-                let q = format!(
-                    "INSERT INTO {TABLE} (k, v) VALUES (?, ?) \
-                     ON DUPLICATE KEY UPDATE v = JSON_ARRAY_APPEND(v, '$', ?)"
-                );
-                let first = String::from_utf8_lossy(&stored::encode_list(&[v])).into_owned();
-                c.exec_drop(q, (key, first, v)).await?;
+                append(c, key, v).await?;
                 Outcome::Ok { read: None }
             }
+        })
+    }
+
+    /// A transaction of micro-ops, each one statement, committed at the end (see the module doc).
+    async fn txn(
+        &self,
+        c: &mut Conn,
+        op: &OpSpec,
+        mops: &[MicroOp],
+    ) -> Result<Outcome, mysql_async::Error> {
+        let mut opts = TxOpts::default();
+        opts.with_isolation_level(IsolationLevel::RepeatableRead);
+        let before_commit = |e: mysql_async::Error| Outcome::Fail {
+            error: format!("mariadb: {e}"),
+        };
+        let mut tx = match c.start_transaction(opts).await {
+            Ok(tx) => tx,
+            Err(e) => return Ok(before_commit(e)),
+        };
+        let mut done = Vec::with_capacity(mops.len());
+        for m in mops {
+            // Dropping `tx` on an early return rolls it back.
+            let ran = match m {
+                MicroOp::Read { key, .. } => match read(&mut tx, key).await {
+                    Ok(Ok(value)) => {
+                        let value = value.and_then(txn_read);
+                        done.push(MicroOp::Read {
+                            key: key.clone(),
+                            value,
+                        });
+                        Ok(())
+                    }
+                    Ok(Err(error)) => return Ok(Outcome::Fail { error }),
+                    Err(e) => Err(e),
+                },
+                MicroOp::Append { key, value } => append(&mut tx, key, *value).await,
+                MicroOp::Write { key, value } => write(&mut tx, key, *value).await,
+            };
+            match ran {
+                Ok(()) if !m.is_read() => done.push(m.clone()),
+                Ok(()) => {}
+                Err(e) => return Ok(before_commit(e)),
+            }
+        }
+        Ok(match tx.commit().await {
+            Ok(()) => Outcome::Ok {
+                read: Some(ReadValue::Txn(done)),
+            },
+            Err(e) => outcome_of_error(op, &e),
         })
     }
 
@@ -255,6 +297,41 @@ impl GaleraClient {
         .await;
         read.map_err(|_| status(TIMEOUT_ERROR.into()))?
             .map_err(status)
+    }
+}
+
+/// The stored value at `key` (`Err` inside: a value no workload wrote).
+async fn read(
+    c: &mut impl Queryable,
+    key: &str,
+) -> Result<Result<Option<ReadValue>, String>, mysql_async::Error> {
+    let got: Option<String> = c
+        .exec_first(format!("SELECT v FROM {TABLE} WHERE k = ?"), (key,))
+        .await?;
+    Ok(got.map(|v| stored::decode(v.as_bytes())).transpose())
+}
+
+async fn write(c: &mut impl Queryable, key: &str, v: i64) -> Result<(), mysql_async::Error> {
+    let q =
+        format!("INSERT INTO {TABLE} (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)");
+    c.exec_drop(q, (key, v.to_string())).await
+}
+
+async fn append(c: &mut impl Queryable, key: &str, v: i64) -> Result<(), mysql_async::Error> {
+    let q = format!(
+        "INSERT INTO {TABLE} (k, v) VALUES (?, ?) \
+         ON DUPLICATE KEY UPDATE v = JSON_ARRAY_APPEND(v, '$', ?)"
+    );
+    let first = String::from_utf8_lossy(&stored::encode_list(&[v])).into_owned();
+    c.exec_drop(q, (key, first, v)).await
+}
+
+/// A stored value as a transaction's read saw it.
+pub(crate) fn txn_read(v: ReadValue) -> Option<TxnRead> {
+    match v {
+        ReadValue::Int(v) => Some(TxnRead::Int(v)),
+        ReadValue::List(l) => Some(TxnRead::List(l)),
+        ReadValue::Txn(_) => None,
     }
 }
 

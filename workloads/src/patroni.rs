@@ -6,7 +6,7 @@
 //!
 //! Outcomes: a connection that was never made, or an error PostgreSQL raised for the statement itself, is
 //! a certain `fail`; a timeout, a dropped connection or a server shutting down is unknown (`info` for
-//! writes), as the commit may have happened. See [`sql`] for the statements.
+//! writes), as the commit may have happened. See [`sql`] for the statements and transactions.
 
 mod rest;
 mod sql;
@@ -179,8 +179,15 @@ impl PatroniClient {
         c: &tokio_postgres::Client,
         op: &OpSpec,
     ) -> Result<Outcome, tokio_postgres::Error> {
-        if let OpKind::Txn(_) = op.kind {
-            return Ok(crate::client::no_txn("patroni"));
+        if let OpKind::Txn(mops) = &op.kind {
+            let msgs = c.simple_query(&sql::txn_batch(mops)).await?;
+            // Committed: a reply we cannot read leaves only the reads unknown.
+            return Ok(match sql::txn_result(mops, &msgs) {
+                Ok(done) => Outcome::Ok {
+                    read: Some(ReadValue::Txn(done)),
+                },
+                Err(error) => unknown(op, format!("unreadable reply: {error}")),
+            });
         }
         let (stmt, values) = sql::statement(op);
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&op.key];

@@ -32,11 +32,15 @@ pub fn validate(a: &RunArgs) -> Result<(), String> {
     }
     if !matches!(
         a.system,
-        SystemKind::Node | SystemKind::Exec | SystemKind::Etcd
+        SystemKind::Node
+            | SystemKind::Exec
+            | SystemKind::Etcd
+            | SystemKind::Galera
+            | SystemKind::Patroni
     ) {
         return Err(format!(
-            "--workload {} sends transactions (POST /txn, docs/protocol.md; etcd's txn), which only \
-             --system node, exec and etcd serve; {} is not wired for them",
+            "--workload {} sends transactions (POST /txn, docs/protocol.md; etcd's txn; SQL), which \
+             only --system node, exec, etcd, galera and patroni serve; {} is not wired for them",
             a.workload, a.system
         ));
     }

@@ -4,11 +4,17 @@
 //! is `l` (`bigint[]`), one row per key. Compare-and-set is an `UPDATE ... WHERE v = old` (no row
 //! updated: a certain failure); an append is an upsert extending the array, which PostgreSQL applies on
 //! the row's latest version under its lock, so concurrent appends cannot overwrite each other.
+//!
+//! A transaction (the txn workloads) is one simple-query message: `SET TRANSACTION ISOLATION LEVEL
+//! SERIALIZABLE` and a statement per micro-op. PostgreSQL runs the statements of one message as one
+//! implicit transaction, committed at its end and rolled back whole on any error, and the message holds
+//! the shared connection for its whole length, so other workers' statements cannot land inside it.
 
 use crate::client::{unknown, Outcome, ReadValue};
 use crate::generator::{OpKind, OpSpec};
+use protocol::{MicroOp, TxnRead};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::Row;
+use tokio_postgres::{Row, SimpleQueryMessage};
 
 /// Made once per run, through the primary.
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS lh (k text PRIMARY KEY, v bigint, l bigint[])";
@@ -19,8 +25,8 @@ const CAS: &str = "UPDATE lh SET v = $3 WHERE k = $1 AND v = $2";
 const APPEND: &str = "INSERT INTO lh (k, l) VALUES ($1, ARRAY[$2::bigint]) \
                       ON CONFLICT (k) DO UPDATE SET l = coalesce(lh.l, '{}') || $2::bigint";
 
-/// What to run for `op` (reads are queries, see [`READ`]) and its parameters. Transactions are refused
-/// before this (`no_txn`); one here reads.
+/// What to run for `op` (reads are queries, see [`READ`]) and its parameters. Transactions are one
+/// message instead ([`txn_batch`]); one here reads.
 pub fn statement(op: &OpSpec) -> (&'static str, Vec<i64>) {
     match op.kind {
         OpKind::Read | OpKind::Txn(_) => (READ, vec![]),
@@ -50,6 +56,81 @@ pub fn read_value(row: Option<&Row>) -> Result<Option<ReadValue>, String> {
         (None, Some(v)) => Some(ReadValue::Int(v)),
         (None, None) => None,
     })
+}
+
+/// The one message that runs a transaction's micro-ops (see the module doc). Keys and values are
+/// inlined, as a simple query takes no parameters: values are integers, keys quoted.
+pub fn txn_batch(mops: &[MicroOp]) -> String {
+    let mut q = String::from("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;");
+    for m in mops {
+        let k = quote(m.key());
+        q.push_str(&match m {
+            // Exactly one row whether or not the key exists, so rows pair with reads in order.
+            MicroOp::Read { .. } => {
+                format!(" SELECT v, l FROM (SELECT 1) one LEFT JOIN lh ON k = {k};")
+            }
+            MicroOp::Write { value, .. } => format!(
+                " INSERT INTO lh (k, v) VALUES ({k}, {value}) ON CONFLICT (k) DO UPDATE SET v = excluded.v;"
+            ),
+            MicroOp::Append { value, .. } => format!(
+                " INSERT INTO lh (k, l) VALUES ({k}, ARRAY[{value}::bigint]) \
+                 ON CONFLICT (k) DO UPDATE SET l = coalesce(lh.l, '{{}}') || {value}::bigint;"
+            ),
+        });
+    }
+    q
+}
+
+/// A key as an SQL string literal.
+fn quote(key: &str) -> String {
+    format!("'{}'", key.replace('\'', "''"))
+}
+
+/// The transaction's micro-ops with its reads filled in from the rows of [`txn_batch`].
+pub fn txn_result(mops: &[MicroOp], msgs: &[SimpleQueryMessage]) -> Result<Vec<MicroOp>, String> {
+    let mut rows = msgs.iter().filter_map(|m| match m {
+        SimpleQueryMessage::Row(r) => Some(r),
+        _ => None,
+    });
+    let mut done = Vec::with_capacity(mops.len());
+    for m in mops {
+        let MicroOp::Read { key, .. } = m else {
+            done.push(m.clone());
+            continue;
+        };
+        let row = rows.next().ok_or("fewer rows than reads")?;
+        let value = match (row.get(1), row.get(0)) {
+            (Some(l), _) => Some(TxnRead::List(int_array(l)?)),
+            (None, Some(v)) => Some(TxnRead::Int(
+                v.parse()
+                    .map_err(|_| format!("v {v:?} is not an integer"))?,
+            )),
+            (None, None) => None,
+        };
+        done.push(MicroOp::Read {
+            key: key.clone(),
+            value,
+        });
+    }
+    Ok(done)
+}
+
+/// A `bigint[]` in PostgreSQL's text form, `{1,2,3}`.
+fn int_array(text: &str) -> Result<Vec<i64>, String> {
+    let inner = text
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .ok_or_else(|| format!("l {text:?} is not an array"))?;
+    if inner.is_empty() {
+        return Ok(Vec::new());
+    }
+    inner
+        .split(',')
+        .map(|v| {
+            v.parse()
+                .map_err(|_| format!("l {text:?} holds a non-integer"))
+        })
+        .collect()
 }
 
 /// Whether PostgreSQL refused the statement because the server is not (or no longer) the primary.
@@ -95,5 +176,29 @@ mod tests {
         // Shutdown and connection errors may come after the commit.
         assert!(!rolled_back("57P01") && !rolled_back("08006") && !rolled_back("XX000"));
         assert_eq!(read_value(None), Ok(None));
+    }
+
+    #[test]
+    fn a_transaction_is_one_message_and_its_rows_fill_the_reads() {
+        let mops = vec![
+            MicroOp::Read {
+                key: "x".into(),
+                value: None,
+            },
+            MicroOp::Append {
+                key: "it's".into(),
+                value: 7,
+            },
+        ];
+        let q = txn_batch(&mops);
+        assert!(q.starts_with("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;"));
+        assert!(
+            q.contains("'it''s'") && q.contains("ARRAY[7::bigint]"),
+            "{q}"
+        );
+        assert_eq!(int_array("{}"), Ok(vec![]));
+        assert_eq!(int_array("{1,22,3}"), Ok(vec![1, 22, 3]));
+        assert!(int_array("1,2").is_err() && int_array("{1,x}").is_err());
+        assert!(txn_result(&mops, &[]).is_err(), "a read with no row");
     }
 }
