@@ -4,6 +4,7 @@
 use super::landing::ProcState::{Down, Paused, Running};
 use super::{FaultRecord, FaultRunner, Undo};
 use anyhow::{bail, Context, Result};
+use nemesis::family::{disk, process};
 use nemesis::FaultKind;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -35,7 +36,7 @@ impl FaultRunner<'_> {
         rec.targets = vec![target.clone()];
         rec.detail = format!("SIGKILL {target} ({role})");
         self.event(
-            "kill",
+            process::KILL,
             json!({"nodes": [target], "role": role, "term": rec.term}),
         );
         Ok(Undo::Restart(target))
@@ -53,7 +54,7 @@ impl FaultRunner<'_> {
         rec.targets = vec![target.clone()];
         rec.detail = format!("SIGSTOP {target} (leader)");
         self.event(
-            "pause",
+            process::PAUSE,
             json!({"nodes": [target], "role": "leader", "term": rec.term}),
         );
         Ok(Undo::Resume(target))
@@ -69,7 +70,7 @@ impl FaultRunner<'_> {
         self.cluster.pause(&random)?;
         rec.targets = vec![random.clone()];
         rec.detail = format!("SIGSTOP {random}");
-        self.event("pause", json!({"nodes": [&random], "role": "any"}));
+        self.event(process::PAUSE, json!({"nodes": [&random], "role": "any"}));
         self.check_processes(kind.name(), &rec.targets, Paused);
         Ok(Undo::Resume(random))
     }
@@ -87,7 +88,7 @@ impl FaultRunner<'_> {
         }
         rec.targets = nodes.to_vec();
         rec.detail = format!("SIGKILL {}", nodes.join(" "));
-        self.event("kill", json!({"nodes": nodes, "role": "all"}));
+        self.event(process::KILL, json!({"nodes": nodes, "role": "all"}));
         self.check_processes(kind.name(), nodes, Down);
         Ok(Undo::RestartAll(nodes.to_vec()))
     }
@@ -108,7 +109,7 @@ impl FaultRunner<'_> {
         rec.targets = vec![random.clone()];
         rec.detail = format!("SIGKILL {random}, then {}", damage.describe());
         self.event(
-            "corrupt",
+            disk::CORRUPT,
             json!({"nodes": [&random], "file": damage.file, "how": damage.how, "offset": damage.offset, "bytes": damage.bytes}),
         );
         Ok(Undo::Restart(random))
@@ -117,8 +118,8 @@ impl FaultRunner<'_> {
     /// Undo [`Undo::Restart`].
     pub(super) fn restart(&mut self, node: String) -> Result<()> {
         self.cluster.restart(&node)?;
-        self.event("restart", json!({"nodes": [&node]}));
-        self.check_processes("restart", &[node], Running);
+        self.event(process::RESTART, json!({"nodes": [&node]}));
+        self.check_processes(process::RESTART, &[node], Running);
         Ok(())
     }
 
@@ -163,16 +164,16 @@ impl FaultRunner<'_> {
         for n in &nodes {
             self.cluster.restart(n)?;
         }
-        self.event("restart", json!({"nodes": &nodes}));
-        self.check_processes("restart", &nodes, Running);
+        self.event(process::RESTART, json!({"nodes": &nodes}));
+        self.check_processes(process::RESTART, &nodes, Running);
         Ok(())
     }
 
     /// Undo [`Undo::Resume`].
     pub(super) fn resume(&mut self, node: String) -> Result<()> {
         self.cluster.resume(&node)?;
-        self.event("resume", json!({"nodes": [&node]}));
-        self.check_processes("resume", &[node], Running);
+        self.event(process::RESUME, json!({"nodes": [&node]}));
+        self.check_processes(process::RESUME, &[node], Running);
         Ok(())
     }
 }
