@@ -16,6 +16,7 @@ use workloads::Recorder;
 
 // One module per fault family, each with its faults' apply and undo; this file aims and dispatches.
 mod clock;
+mod disk;
 pub mod landing;
 mod packet;
 mod partition;
