@@ -7,7 +7,7 @@
 //! Adding a family is one file here plus one line in [`FAMILIES`] (and its kinds' variants in
 //! [`FaultKind`], whose order is the help text's).
 
-use crate::FaultKind;
+use crate::fault::FaultKind;
 
 pub mod clock;
 pub mod disk;
@@ -146,6 +146,40 @@ pub enum StartNeed {
 }
 
 impl FaultKind {
+    /// Whether this fault is a network partition (built with [`crate::partition_for`]).
+    pub fn is_partition(self) -> bool {
+        self.family().name == partition::FAMILY.name
+    }
+
+    /// Whether this fault delays, drops or duplicates packets.
+    pub fn is_packet(self) -> bool {
+        self.family().name == packet::FAMILY.name
+    }
+
+    /// Whether the harness must know the leader to aim this fault (a follower is "not the leader"; the
+    /// clock fault slows the leader's clock). These are refused against a system that reports no leader.
+    pub fn needs_leader(self) -> bool {
+        self.describe().aim.needs_leader()
+    }
+
+    /// What a fault acts on, for [`FaultKind::composes_with`]: its family's layer.
+    fn layer(self) -> Layer {
+        self.family().layer
+    }
+
+    /// Whether two faults may be on at once (overlapping windows in a schedule). They compose when they
+    /// act on different things and neither hides the other's landing check: a partition or a packet fault
+    /// with a kill or pause (whose landing is read from the process state). Two partitions cannot (one
+    /// partition state), two process faults could aim at the same node, and a partition would cut the
+    /// probes that measure a packet fault.
+    pub fn composes_with(self, other: FaultKind) -> bool {
+        matches!(
+            (self.layer(), other.layer()),
+            (Layer::Processes, Layer::Network | Layer::Packets)
+                | (Layer::Network | Layer::Packets, Layer::Processes)
+        )
+    }
+
     /// This kind's description, from its family.
     pub const fn describe(self) -> &'static Kind {
         &self.family().kinds[self.index_in_family()]

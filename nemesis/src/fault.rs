@@ -4,7 +4,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::family::{self, Layer};
 use crate::Error;
 
 /// One kind of fault the nemesis can inject. Targets are resolved by the harness at fault time.
@@ -109,39 +108,8 @@ impl FaultKind {
         self.describe().name
     }
 
-    /// Whether this fault is a network partition (built with [`crate::partition_for`]).
-    pub fn is_partition(self) -> bool {
-        self.family().name == family::partition::FAMILY.name
-    }
-
-    /// Whether this fault delays, drops or duplicates packets.
-    pub fn is_packet(self) -> bool {
-        self.family().name == family::packet::FAMILY.name
-    }
-
-    /// Whether the harness must know the leader to aim this fault (a follower is "not the leader"; the
-    /// clock fault slows the leader's clock). These are refused against a system that reports no leader.
-    pub fn needs_leader(self) -> bool {
-        self.describe().aim.needs_leader()
-    }
-
-    /// What a fault acts on, for [`FaultKind::composes_with`]: its family's layer.
-    fn layer(self) -> Layer {
-        self.family().layer
-    }
-
-    /// Whether two faults may be on at once (overlapping windows in a schedule). They compose when they
-    /// act on different things and neither hides the other's landing check: a partition or a packet fault
-    /// with a kill or pause (whose landing is read from the process state). Two partitions cannot (one
-    /// partition state), two process faults could aim at the same node, and a partition would cut the
-    /// probes that measure a packet fault.
-    pub fn composes_with(self, other: FaultKind) -> bool {
-        matches!(
-            (self.layer(), other.layer()),
-            (Layer::Processes, Layer::Network | Layer::Packets)
-                | (Layer::Network | Layer::Packets, Layer::Processes)
-        )
-    }
+    // is_partition, is_packet, needs_leader and composes_with are read from the kind's family
+    // (crate::family), which owns them.
 
     /// Parses one name (not `none` or `all`).
     pub fn from_name(name: &str) -> Option<FaultKind> {

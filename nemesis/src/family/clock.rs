@@ -2,7 +2,7 @@
 //! and isolate it; undone by healing the partition, then resetting the clock.
 
 use super::{Aim, Channel, Events, Family, Kind, Layer, SpanKind, StartNeed};
-use crate::FaultKind;
+use crate::fault::FaultKind;
 
 pub const START: &str = "start-clock-skew";
 pub const STOP: &str = "stop-clock-skew";

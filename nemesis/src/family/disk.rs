@@ -2,7 +2,7 @@
 //! restart it when the window ends. Not in `all`: it destroys data on purpose.
 
 use super::{process, Aim, Channel, Events, Family, Kind, Layer};
-use crate::FaultKind;
+use crate::fault::FaultKind;
 use rand::Rng;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};

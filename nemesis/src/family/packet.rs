@@ -2,7 +2,7 @@
 //! undone by removing the shaping. Not in `all`: they need `nft` and `iptables`.
 
 use super::{Aim, Channel, Events, Family, Kind, Layer};
-use crate::FaultKind;
+use crate::fault::FaultKind;
 
 pub const START: &str = "start-packet-fault";
 pub const STOP: &str = "stop-packet-fault";

@@ -2,7 +2,7 @@
 //! healed by restoring every link.
 
 use super::{Aim, Channel, Events, Family, Kind, Layer, SpanKind};
-use crate::FaultKind;
+use crate::fault::FaultKind;
 
 /// Written when a partition (or the clock fault's isolation) is applied; its `fault` names the kind.
 pub const START: &str = "start-partition";

@@ -2,7 +2,7 @@
 //! random node or every node ([`crate::ManagedProcess`]).
 
 use super::{Aim, Channel, Events, Family, Kind, Layer, SpanKind};
-use crate::FaultKind;
+use crate::fault::FaultKind;
 
 pub const KILL: &str = "kill";
 pub const RESTART: &str = "restart";
