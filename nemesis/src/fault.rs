@@ -98,120 +98,23 @@ impl FaultKind {
 
     /// Whether `all` includes this kind: every fault that runs on any Linux machine and keeps the data.
     /// Not in it: `corrupt-data` (destroys data on purpose) and the packet faults (they need `nft` and
-    /// `iptables`, on the hosts too with `--hosts`). No wildcard arm, so a new kind must be decided on.
+    /// `iptables`, on the hosts too with `--hosts`). Each family decides for its kinds.
     pub const fn in_all(self) -> bool {
-        match self {
-            FaultKind::PartitionLeader
-            | FaultKind::PartitionFollower
-            | FaultKind::PartitionRandom
-            | FaultKind::PartitionHalves
-            | FaultKind::PartitionRing
-            | FaultKind::KillLeader
-            | FaultKind::KillRandom
-            | FaultKind::PauseLeader
-            | FaultKind::ClockSkew
-            | FaultKind::PartitionOneWay
-            | FaultKind::PauseRandom
-            | FaultKind::KillAll => true,
-            FaultKind::CorruptData
-            | FaultKind::PacketDelay
-            | FaultKind::PacketLoss
-            | FaultKind::PacketDuplicate => false,
-        }
+        self.describe().in_all
     }
 
     /// The name users type (`partition-leader`, ...).
     pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::PartitionLeader => "partition-leader",
-            FaultKind::PartitionFollower => "partition-follower",
-            FaultKind::PartitionRandom => "partition-random",
-            FaultKind::PartitionHalves => "partition-halves",
-            FaultKind::PartitionRing => "partition-ring",
-            FaultKind::KillLeader => "kill-leader",
-            FaultKind::KillRandom => "kill-random",
-            FaultKind::PauseLeader => "pause-leader",
-            FaultKind::ClockSkew => "clock-skew",
-            FaultKind::PartitionOneWay => "partition-one-way",
-            FaultKind::PauseRandom => "pause-random",
-            FaultKind::KillAll => "kill-all",
-            FaultKind::CorruptData => "corrupt-data",
-            FaultKind::PacketDelay => "packet-delay",
-            FaultKind::PacketLoss => "packet-loss",
-            FaultKind::PacketDuplicate => "packet-duplicate",
-        }
+        self.describe().name
     }
 
-    /// Whether this fault is a network partition (built with [`crate::partition_for`]).
-    pub fn is_partition(self) -> bool {
-        matches!(
-            self,
-            FaultKind::PartitionLeader
-                | FaultKind::PartitionFollower
-                | FaultKind::PartitionRandom
-                | FaultKind::PartitionHalves
-                | FaultKind::PartitionRing
-                | FaultKind::PartitionOneWay
-        )
-    }
-
-    /// Whether this fault delays, drops or duplicates packets.
-    pub fn is_packet(self) -> bool {
-        matches!(
-            self,
-            FaultKind::PacketDelay | FaultKind::PacketLoss | FaultKind::PacketDuplicate
-        )
-    }
-
-    /// Whether the harness must know the leader to aim this fault (a follower is "not the leader"; the
-    /// clock fault slows the leader's clock). These are refused against a system that reports no leader.
-    pub fn needs_leader(self) -> bool {
-        matches!(
-            self,
-            FaultKind::PartitionLeader
-                | FaultKind::PartitionFollower
-                | FaultKind::KillLeader
-                | FaultKind::PauseLeader
-                | FaultKind::ClockSkew
-                | FaultKind::PartitionOneWay
-        )
-    }
-
-    /// What a fault acts on, for [`FaultKind::composes_with`]: the network (a partition, or the clock
-    /// fault's isolation), packets on one node's links, or the node processes.
-    fn layer(self) -> Layer {
-        match self {
-            k if k.is_partition() => Layer::Network,
-            FaultKind::ClockSkew => Layer::Network,
-            k if k.is_packet() => Layer::Packets,
-            _ => Layer::Processes,
-        }
-    }
-
-    /// Whether two faults may be on at once (overlapping windows in a schedule). They compose when they
-    /// act on different things and neither hides the other's landing check: a partition or a packet fault
-    /// with a kill or pause (whose landing is read from the process state). Two partitions cannot (one
-    /// partition state), two process faults could aim at the same node, and a partition would cut the
-    /// probes that measure a packet fault.
-    pub fn composes_with(self, other: FaultKind) -> bool {
-        matches!(
-            (self.layer(), other.layer()),
-            (Layer::Processes, Layer::Network | Layer::Packets)
-                | (Layer::Network | Layer::Packets, Layer::Processes)
-        )
-    }
+    // is_partition, is_packet, needs_leader and composes_with are read from the kind's family
+    // (crate::family), which owns them.
 
     /// Parses one name (not `none` or `all`).
     pub fn from_name(name: &str) -> Option<FaultKind> {
         FaultKind::EVERY.into_iter().find(|k| k.name() == name)
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Layer {
-    Network,
-    Packets,
-    Processes,
 }
 
 impl fmt::Display for FaultKind {

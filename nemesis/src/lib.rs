@@ -11,6 +11,7 @@
 
 mod clean;
 mod error;
+pub mod family;
 mod fault;
 pub mod hosts;
 mod landing;
@@ -29,6 +30,7 @@ mod supervise;
 
 pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport, KeptRun};
 pub use error::Error;
+pub use family::{Family, FAMILIES};
 pub use fault::{parse_nemeses, valid_nemesis_names, FaultKind};
 pub use landing::{
     Landing, PairProbe, Probes, CONNECT_TIMEOUT_MS as LANDING_CONNECT_TIMEOUT_MS, PROBE_PORT,

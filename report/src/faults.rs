@@ -1,6 +1,7 @@
 //! Fault windows: the input type, and a fallback that recovers them from nemesis events.
 
 use checker::{Event, Process};
+use nemesis::family::{self, Channel, SpanKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -47,12 +48,9 @@ impl FaultSpan {
 }
 
 /// Faults aimed at the leader: the ones after which a new leader must be found, so the ones whose
-/// unavailability window is measured.
+/// unavailability window is measured. Each fault family says which of its kinds are.
 pub fn is_leader_fault(kind: &str) -> bool {
-    matches!(
-        kind,
-        "partition-leader" | "kill-leader" | "pause-leader" | "clock-skew"
-    )
+    nemesis::family::is_leader_fault(kind)
 }
 
 fn nodes_of(v: &Value) -> Vec<String> {
@@ -72,8 +70,9 @@ fn role_kind(v: &Value, base: &str) -> String {
 }
 
 /// Recovers fault windows from the history's nemesis events, for callers without the harness's list
-/// (e.g. re-rendering a stored history). Pairs `start-partition`/`stop-partition`, `kill`/`restart`,
-/// `pause`/`resume`, `start-clock-skew`/`stop-clock-skew`; unmatched starts stay open.
+/// (e.g. re-rendering a stored history). Pairs each fault family's start and stop events
+/// ([`nemesis::family::Events`]: `start-partition`/`stop-partition`, `kill`/`restart`, `pause`/`resume`,
+/// `start-clock-skew`/`stop-clock-skew`); unmatched starts stay open.
 pub fn faults_from_history(events: &[Event]) -> Vec<FaultSpan> {
     let mut spans: Vec<FaultSpan> = Vec::new();
     // Open span index per channel ("partition", "kill n1", ...): a stop closes what its start opened.
@@ -85,29 +84,38 @@ pub fn faults_from_history(events: &[Event]) -> Vec<FaultSpan> {
         let t = e.time as f64 / 1e9;
         let nodes = nodes_of(&e.value);
         let node = nodes.first().cloned().unwrap_or_default();
-        let (channel, kind, opens) = match e.f.as_str() {
-            "start-partition" => {
-                let kind = e.value.get("fault").and_then(Value::as_str);
-                // clock-skew isolates its node too; that partition belongs to the clock-skew window.
-                if kind == Some("clock-skew") {
-                    continue;
-                }
-                (
-                    "partition".to_string(),
-                    kind.unwrap_or("partition").to_string(),
-                    true,
-                )
-            }
-            "stop-partition" => ("partition".to_string(), String::new(), false),
-            "kill" => (format!("kill {node}"), role_kind(&e.value, "kill"), true),
-            "restart" => (format!("kill {node}"), String::new(), false),
-            "pause" => (format!("pause {node}"), role_kind(&e.value, "pause"), true),
-            "resume" => (format!("pause {node}"), String::new(), false),
-            "start-clock-skew" => (format!("clock {node}"), "clock-skew".to_string(), true),
-            "stop-clock-skew" => (format!("clock {node}"), String::new(), false),
-            _ => continue,
+        let Some((pair, opens)) = family::all_events()
+            .filter(|p| p.span.is_some())
+            .find_map(|p| {
+                (p.start == e.f)
+                    .then_some((p, true))
+                    .or((p.stop == e.f).then_some((p, false)))
+            })
+        else {
+            continue;
+        };
+        let channel = match pair.channel {
+            Channel::Cluster(name) => name.to_string(),
+            Channel::PerNode(prefix) => format!("{prefix} {node}"),
         };
         if opens {
+            let kind = match pair.span {
+                Some(SpanKind::Field(default)) => {
+                    let named = e.value.get("fault").and_then(Value::as_str);
+                    // A window another family opened through this one (clock-skew isolates its node
+                    // too): that family's window is the fault's.
+                    let own = family::kind_named(named.unwrap_or(default)).is_none_or(|k| {
+                        k.kind.family().events.iter().any(|p| p.start == pair.start)
+                    });
+                    if !own {
+                        continue;
+                    }
+                    named.unwrap_or(default).to_string()
+                }
+                Some(SpanKind::ByRole(base)) => role_kind(&e.value, base),
+                Some(SpanKind::Fixed(kind)) => kind.to_string(),
+                None => continue,
+            };
             open.insert(channel, spans.len());
             spans.push(FaultSpan::new(&kind, t, None, nodes));
         } else if let Some(i) = open.remove(&channel) {

@@ -21,20 +21,10 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// A fixed colour per known fault kind (so every plot and table agrees), a hashed one otherwise.
+/// A fixed colour per known fault kind (so every plot and table agrees), a hashed one otherwise: each
+/// fault family's own ([`nemesis::family::fault_color`]).
 pub fn fault_color(kind: &str) -> &'static str {
-    const OTHERS: [&str; 4] = ["#8cd17d", "#d4a6c8", "#86bcb6", "#bab0ac"];
-    match kind {
-        "partition-leader" => "#e15759",
-        "partition-follower" => "#f28e2b",
-        "partition-halves" => "#edc948",
-        "partition-ring" => "#b07aa1",
-        "kill-leader" => "#4e79a7",
-        "kill-random" => "#9c755f",
-        "pause-leader" => "#76b7b2",
-        "clock-skew" => "#ff9da7",
-        k => OTHERS[k.bytes().map(usize::from).sum::<usize>() % OTHERS.len()],
-    }
+    nemesis::family::fault_color(kind)
 }
 
 /// Fault kinds in first-seen order, for legends.

@@ -316,11 +316,15 @@ fn reads(c: &CellSpec) -> Expect {
         // The preset's packet cells use the run defaults (delay 200 ms ± 50 ms, loss 30%) on the leader's
         // peer links both ways: a follower times out only if heartbeats stay away past the 300 ms election
         // timeout (a 500 ms delay there caught lease-no-wait in 3 of 10, docs/detection-rates.md).
-        "leader-local" | "lease-no-wait" if f.starts_with("packet-") => e(
+        "leader-local" | "lease-no-wait"
+            if nemesis::FaultKind::from_name(f).is_some_and(|k| k.is_packet()) =>
+        {
+            e(
             Sometimes("not measured with the preset's settings; either verdict is accepted"),
             "a second leader needs the old one's heartbeats to stay away past the election timeout, \
              which the default delay and loss make possible but rare",
-        ),
+            )
+        }
         "lease-no-wait" if leader_cut => e(
             Broken,
             "the new leader serves at once while the old one still holds its lease",

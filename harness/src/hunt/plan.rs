@@ -29,7 +29,7 @@ impl Plan {
             .copied()
             .filter(|k| match self {
                 Plan::PauseLeader => *k == FaultKind::PauseLeader,
-                Plan::Partitions => k.name().starts_with("partition-"),
+                Plan::Partitions => k.is_partition(),
                 Plan::Crashes => k.name().starts_with("kill-"),
                 Plan::Mixed => true,
             })

@@ -259,9 +259,14 @@ pub fn run_bound(cfg: &RunConfig) -> RunBound {
         }
         _ => overrun,
     };
-    // Before the workload: clock-skew asks every node's clock API; append probes its route once.
+    // Before the workload: a family that needs the clock API (clock-skew) asks every node's; append
+    // probes its route once.
     let mut probes = op;
-    if cfg.faults.contains(&nemesis::FaultKind::ClockSkew) {
+    if cfg.faults.iter().any(|f| {
+        f.family()
+            .start_needs
+            .contains(&nemesis::family::StartNeed::ClockEndpoint)
+    }) {
         probes += op * nodes;
     }
     let phases = vec![

@@ -16,6 +16,7 @@ use workloads::Recorder;
 
 // One module per fault family, each with its faults' apply and undo; this file aims and dispatches.
 mod clock;
+mod disk;
 pub mod landing;
 mod packet;
 mod partition;
@@ -209,19 +210,12 @@ impl<'a> FaultRunner<'a> {
         };
         rec.term = leader.as_ref().map(|(_, t)| *t);
         let leader_name = leader.as_ref().map(|(l, _)| l.as_str());
-        // Faults that need no leader still place it (partition-halves puts it in the minority) when the
-        // system has one; the kill-leader-style faults cannot be aimed without it.
-        let needs_leader = kind.needs_leader()
-            || (!self.leaderless && !matches!(kind, FaultKind::KillRandom) && !any_node(kind));
-        rec.role = match kind {
-            FaultKind::PartitionFollower => "follower",
-            FaultKind::KillRandom | FaultKind::PartitionRandom => "any",
-            FaultKind::PartitionRing | FaultKind::KillAll => "all",
-            FaultKind::PartitionHalves if leader_name.is_none() => "any",
-            k if any_node(k) => "any",
-            _ => "leader",
-        }
-        .into();
+        // How a fault is aimed is its family's: faults that need no leader still place it
+        // (partition-halves puts it in the minority) when the system has one; the kill-leader-style
+        // faults cannot be aimed without it.
+        let aim = kind.describe().aim;
+        let needs_leader = aim.needs_leader() || (!self.leaderless && aim.waits_for_leader());
+        rec.role = aim.role(leader_name.is_some()).into();
         if needs_leader && leader_name.is_none() {
             anyhow::bail!("no leader found within {:?}", LEADER_WAIT);
         }
@@ -278,12 +272,4 @@ impl<'a> FaultRunner<'a> {
         }
         self.show_current();
     }
-}
-
-/// Faults aimed at any node (or all), so no leader is needed to aim them.
-fn any_node(kind: FaultKind) -> bool {
-    matches!(
-        kind,
-        FaultKind::PauseRandom | FaultKind::KillAll | FaultKind::CorruptData
-    ) || kind.is_packet()
 }

@@ -1,8 +1,10 @@
 //! Faults a healthy cluster cannot take, refused at the start (exit 254) instead of failing later: faults
-//! aimed at a leader against a system that reports none, and clock skew against a system without
-//! `POST /admin/clock` (probed with a no-op: offset 0, rate 1).
+//! aimed at a leader against a system that reports none, and what a fault family needs at the start
+//! ([`nemesis::Family::start_needs`]): the clock family needs `POST /admin/clock` (probed with a no-op:
+//! offset 0, rate 1).
 
 use super::probe::Probe;
+use nemesis::family::StartNeed;
 use nemesis::FaultKind;
 use node::api::ClockRequest;
 use std::time::Duration;
@@ -38,7 +40,12 @@ pub async fn refusal(faults: &[FaultKind], leaderless: bool, probe: &Probe) -> O
             ));
         }
     }
-    if faults.contains(&FaultKind::ClockSkew) {
+    let clock: Vec<&str> = faults
+        .iter()
+        .filter(|f| f.family().start_needs.contains(&StartNeed::ClockEndpoint))
+        .map(|f| f.name())
+        .collect();
+    if !clock.is_empty() {
         let no_op = ClockRequest {
             offset_ms: 0.0,
             rate: 1.0,
@@ -46,8 +53,9 @@ pub async fn refusal(faults: &[FaultKind], leaderless: bool, probe: &Probe) -> O
         for node in probe.nodes() {
             if let Err(e) = probe.set_clock(node, no_op.clone()).await {
                 return Some(format!(
-                    "refusing --nemesis clock-skew: the system must let the harness skew a node's clock \
-                     through POST /admin/clock (docs/protocol.md), but {node} did not: {e}"
+                    "refusing --nemesis {}: the system must let the harness skew a node's clock \
+                     through POST /admin/clock (docs/protocol.md), but {node} did not: {e}",
+                    clock.join(",")
                 ));
             }
         }

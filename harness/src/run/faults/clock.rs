@@ -2,6 +2,7 @@
 //! partition, then resetting the clock.
 
 use super::{FaultRecord, FaultRunner, Undo};
+use nemesis::family::clock;
 use nemesis::{FaultKind, Partition};
 use node::api::ClockRequest;
 use serde_json::json;
@@ -34,7 +35,7 @@ impl FaultRunner<'_> {
             .await?;
         let p = Partition::isolate(&target, nodes);
         self.event(
-            "start-clock-skew",
+            clock::START,
             json!({"nodes": [target], "role": "leader", "rate": self.skew_rate, "term": rec.term}),
         );
         if let Err(e) = self.partition(kind, &p, std::slice::from_ref(&target), leader, rec) {
@@ -52,7 +53,7 @@ impl FaultRunner<'_> {
     pub(super) async fn unskew_and_heal(&mut self, node: String) -> anyhow::Result<()> {
         self.heal()?;
         self.probe.set_clock(&node, REAL_TIME).await?;
-        self.event("stop-clock-skew", json!({"nodes": [node]}));
+        self.event(clock::STOP, json!({"nodes": [node]}));
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 use super::{FaultRecord, FaultRunner, Undo};
 use crate::settings::PacketTarget;
 use anyhow::{bail, Context, Result};
+use nemesis::family::packet;
 use nemesis::{FaultKind, PacketFault};
 use rand::seq::SliceRandom;
 use serde_json::json;
@@ -36,7 +37,7 @@ impl FaultRunner<'_> {
         rec.targets = vec![target.clone()];
         rec.detail = format!("{} on what {target} sends ({how})", describe(&fault));
         self.event(
-            "start-packet-fault",
+            packet::START,
             json!({"fault": kind.name(), "nodes": [&target], "role": rec.role, "term": rec.term, "spec": fault, "aim": aim, "mechanism": how}),
         );
         self.check_packets(kind.name(), &target, &fault, true);
@@ -48,7 +49,7 @@ impl FaultRunner<'_> {
         // Before the removal: a delay thread that died mid-fault makes the run invalid.
         self.check_packet_health(&node);
         self.net.unshape(&node)?;
-        self.event("stop-packet-fault", json!({"nodes": [&node]}));
+        self.event(packet::STOP, json!({"nodes": [&node]}));
         self.check_packets("heal", &node, &fault, false);
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! homed across the cut); healed by restoring every link. Landing is checked by probing every pair.
 
 use super::{FaultRecord, FaultRunner, Undo};
+use nemesis::family::partition;
 use nemesis::{FaultKind, Partition};
 use serde_json::json;
 
@@ -51,7 +52,7 @@ impl FaultRunner<'_> {
         let scope = if self.cut_clients { "all" } else { "peers" };
         rec.detail = format!("partition {} (scope {scope})", p.describe());
         self.event(
-            "start-partition",
+            partition::START,
             json!({
                 "fault": kind.name(),
                 "isolated": targets,
@@ -68,7 +69,7 @@ impl FaultRunner<'_> {
     /// Undo [`Undo::Heal`]: restore every link and check that every pair connects again.
     pub(super) fn heal(&mut self) -> anyhow::Result<()> {
         self.net.heal()?;
-        self.event("stop-partition", json!({}));
+        self.event(partition::STOP, json!({}));
         self.check_landing("heal", &Partition::default());
         Ok(())
     }

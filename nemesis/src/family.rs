@@ -1,0 +1,299 @@
+//! Fault families, each in one module that owns what the family knows: its kinds (name, whether `all`
+//! includes it, how it is aimed), the nemesis event names it writes into the history and how a stored
+//! history's events pair into fault windows, its drawing colour, and what it needs at the start of a run.
+//! As Jepsen's `nemesis/combined.clj` keeps each family as one package, composed.
+//!
+//! The harness, the report and compare read these descriptions instead of matching on fault names.
+//! Adding a family is one file here plus one line in [`FAMILIES`] (and its kinds' variants in
+//! [`FaultKind`], whose order is the help text's).
+
+use crate::fault::FaultKind;
+
+pub mod clock;
+pub mod disk;
+pub mod packet;
+pub mod partition;
+pub mod process;
+
+/// Every family, composed. A new family is one line here.
+pub const FAMILIES: [&Family; 5] = [
+    &partition::FAMILY,
+    &process::FAMILY,
+    &clock::FAMILY,
+    &packet::FAMILY,
+    &disk::FAMILY,
+];
+
+/// One fault family: the kinds it owns and what they share.
+#[derive(Debug)]
+pub struct Family {
+    /// `partition`, `process`, `clock`, `packet`, `disk`.
+    pub name: &'static str,
+    pub kinds: &'static [Kind],
+    /// The nemesis events the family writes, each start with the stop that ends it.
+    pub events: &'static [Events],
+    /// What the family needs of the system at the start of a run, beyond a leader for the kinds aimed
+    /// at one (those are refused at the start otherwise, exit 254).
+    pub start_needs: &'static [StartNeed],
+    /// What the family acts on, for [`FaultKind::composes_with`].
+    pub layer: Layer,
+}
+
+/// One fault kind, described.
+#[derive(Debug)]
+pub struct Kind {
+    pub kind: FaultKind,
+    /// The name users type (`partition-leader`, ...), also its serde name.
+    pub name: &'static str,
+    /// Whether `all` includes it: every fault that runs on any Linux machine and keeps the data.
+    pub in_all: bool,
+    /// Whom it is aimed at; the role recorded for it.
+    pub aim: Aim,
+    /// Whether it is drawn in the report as a fault after which a new leader must be found (its
+    /// unavailability window is measured).
+    pub leader_fault: bool,
+    /// Its fixed colour in every plot and table; `None`: a colour hashed from the name.
+    pub color: Option<&'static str>,
+}
+
+/// Whom a fault is aimed at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aim {
+    /// The leader (needed: refused against a leaderless system).
+    Leader,
+    /// A node that is not the leader (so the leader must be known).
+    Follower,
+    /// Any node, the leader placed when the system has one (partition shapes).
+    AnyPlaced,
+    /// The leader's side when there is a leader, any node otherwise (partition-halves).
+    LeaderIfKnown,
+    /// Every node, the leader placed when the system has one (the ring).
+    AllPlaced,
+    /// Any node drawn at random; no leader needed or waited for.
+    Any,
+    /// Every node; no leader needed or waited for.
+    All,
+}
+
+impl Aim {
+    /// Whether the harness must know the leader to aim the fault at all.
+    pub const fn needs_leader(self) -> bool {
+        matches!(self, Aim::Leader | Aim::Follower)
+    }
+
+    /// Whether the fault waits for the leader (to place it) when the system has one.
+    pub const fn waits_for_leader(self) -> bool {
+        !matches!(self, Aim::Any | Aim::All)
+    }
+
+    /// The role recorded for the fault, given whether a leader was found.
+    pub const fn role(self, leader_known: bool) -> &'static str {
+        match self {
+            Aim::Leader => "leader",
+            Aim::Follower => "follower",
+            Aim::LeaderIfKnown if leader_known => "leader",
+            Aim::AnyPlaced | Aim::LeaderIfKnown | Aim::Any => "any",
+            Aim::AllPlaced | Aim::All => "all",
+        }
+    }
+}
+
+/// What a fault acts on: the network (a partition, or the clock fault's isolation), packets on one node's
+/// links, or the node processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layer {
+    Network,
+    Packets,
+    Processes,
+}
+
+/// A start event and the stop event that ends it, and how a stored history's pair becomes a fault window.
+#[derive(Debug)]
+pub struct Events {
+    pub start: &'static str,
+    pub stop: &'static str,
+    /// What one start opens and its stop closes.
+    pub channel: Channel,
+    /// The window's kind, read from the start event; `None`: the pair is not drawn from a history.
+    pub span: Option<SpanKind>,
+}
+
+/// What a start event opens: one channel for the whole cluster, or one per node.
+#[derive(Debug, Clone, Copy)]
+pub enum Channel {
+    Cluster(&'static str),
+    /// `<prefix> <node>`, the event's first node.
+    PerNode(&'static str),
+}
+
+/// How a window's kind is read from its start event.
+#[derive(Debug, Clone, Copy)]
+pub enum SpanKind {
+    /// The event's `fault` field, else this name; windows whose `fault` names a kind of another family
+    /// (the clock fault's isolation) belong to that family's window and are skipped.
+    Field(&'static str),
+    /// This base, with `-leader` appended when the event's `role` is `leader`.
+    ByRole(&'static str),
+    /// Always this kind.
+    Fixed(&'static str),
+}
+
+/// What a family needs of the system under test, checked at the start of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartNeed {
+    /// `POST /admin/clock` on every node (probed with a no-op).
+    ClockEndpoint,
+}
+
+impl FaultKind {
+    /// Whether this fault is a network partition (built with [`crate::partition_for`]).
+    pub fn is_partition(self) -> bool {
+        self.family().name == partition::FAMILY.name
+    }
+
+    /// Whether this fault delays, drops or duplicates packets.
+    pub fn is_packet(self) -> bool {
+        self.family().name == packet::FAMILY.name
+    }
+
+    /// Whether the harness must know the leader to aim this fault (a follower is "not the leader"; the
+    /// clock fault slows the leader's clock). These are refused against a system that reports no leader.
+    pub fn needs_leader(self) -> bool {
+        self.describe().aim.needs_leader()
+    }
+
+    /// What a fault acts on, for [`FaultKind::composes_with`]: its family's layer.
+    fn layer(self) -> Layer {
+        self.family().layer
+    }
+
+    /// Whether two faults may be on at once (overlapping windows in a schedule). They compose when they
+    /// act on different things and neither hides the other's landing check: a partition or a packet fault
+    /// with a kill or pause (whose landing is read from the process state). Two partitions cannot (one
+    /// partition state), two process faults could aim at the same node, and a partition would cut the
+    /// probes that measure a packet fault.
+    pub fn composes_with(self, other: FaultKind) -> bool {
+        matches!(
+            (self.layer(), other.layer()),
+            (Layer::Processes, Layer::Network | Layer::Packets)
+                | (Layer::Network | Layer::Packets, Layer::Processes)
+        )
+    }
+
+    /// This kind's description, from its family.
+    pub const fn describe(self) -> &'static Kind {
+        &self.family().kinds[self.index_in_family()]
+    }
+
+    /// The family that owns this kind.
+    pub const fn family(self) -> &'static Family {
+        FAMILIES[self.family_index()]
+    }
+
+    const fn family_index(self) -> usize {
+        let mut f = 0;
+        while f < FAMILIES.len() {
+            let kinds = FAMILIES[f].kinds;
+            let mut i = 0;
+            while i < kinds.len() {
+                if kinds[i].kind as u8 == self as u8 {
+                    return f;
+                }
+                i += 1;
+            }
+            f += 1;
+        }
+        panic!("a fault kind that no family owns")
+    }
+
+    const fn index_in_family(self) -> usize {
+        let kinds = FAMILIES[self.family_index()].kinds;
+        let mut i = 0;
+        while i < kinds.len() {
+            if kinds[i].kind as u8 == self as u8 {
+                return i;
+            }
+            i += 1;
+        }
+        panic!("a fault kind that no family owns")
+    }
+}
+
+/// The description of the kind named `name` (`partition-leader`, ...), if any family owns one.
+pub fn kind_named(name: &str) -> Option<&'static Kind> {
+    FAMILIES
+        .iter()
+        .flat_map(|f| f.kinds)
+        .find(|k| k.name == name)
+}
+
+/// A fixed colour per known fault kind (so every plot and table agrees), a hashed one otherwise.
+pub fn fault_color(name: &str) -> &'static str {
+    const OTHERS: [&str; 4] = ["#8cd17d", "#d4a6c8", "#86bcb6", "#bab0ac"];
+    kind_named(name)
+        .and_then(|k| k.color)
+        .unwrap_or_else(|| OTHERS[name.bytes().map(usize::from).sum::<usize>() % OTHERS.len()])
+}
+
+/// Faults aimed at the leader after which a new leader must be found (the ones whose unavailability
+/// window is measured), by name.
+pub fn is_leader_fault(name: &str) -> bool {
+    kind_named(name).is_some_and(|k| k.leader_fault)
+}
+
+/// Every start/stop event pair of every family.
+pub fn all_events() -> impl Iterator<Item = &'static Events> {
+    FAMILIES.iter().flat_map(|f| f.events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_family_and_its_own_description() {
+        for k in FaultKind::EVERY {
+            assert_eq!(k.describe().kind, k);
+            let owners = FAMILIES
+                .iter()
+                .filter(|f| f.kinds.iter().any(|d| d.kind == k))
+                .count();
+            assert_eq!(owners, 1, "{k}");
+        }
+        let described: usize = FAMILIES.iter().map(|f| f.kinds.len()).sum();
+        assert_eq!(described, FaultKind::EVERY.len());
+    }
+
+    #[test]
+    fn colours_are_fixed_for_the_first_kinds_and_hashed_otherwise() {
+        assert_eq!(fault_color("partition-leader"), "#e15759");
+        assert_eq!(fault_color("clock-skew"), "#ff9da7");
+        assert_eq!(fault_color("kill-random"), "#9c755f");
+        let hashed = |k: &str| {
+            ["#8cd17d", "#d4a6c8", "#86bcb6", "#bab0ac"]
+                [k.bytes().map(usize::from).sum::<usize>() % 4]
+        };
+        for k in ["partition-random", "kill-all", "packet-loss", "whatever"] {
+            assert_eq!(fault_color(k), hashed(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn leader_faults_are_the_four_that_force_an_election() {
+        let names: Vec<&str> = FaultKind::EVERY
+            .iter()
+            .map(|k| k.describe())
+            .filter(|d| d.leader_fault)
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "partition-leader",
+                "kill-leader",
+                "pause-leader",
+                "clock-skew"
+            ]
+        );
+    }
+}
