@@ -5,8 +5,7 @@
 //! taken effect. So every op left happened; `info` ones just have no completion bound.
 
 use super::{decide, Conflict, ConflictKind, Inferred, Layout};
-use crate::model::reg_op::{RegOp, NIL};
-use crate::model::register::register_step;
+use crate::model::reg_op::{register_step, RegOp, NIL};
 use crate::model::{EncodedOp, Model};
 use rustc_hash::FxHashMap;
 

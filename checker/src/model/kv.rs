@@ -3,10 +3,9 @@
 //! histories, get/put/append on strings (absent = "").
 
 use super::prune::prune_unobserved;
-use super::reg_op::{RegOp, NIL};
+use super::reg_op::{register_step, RegOp, NIL};
 use super::register::{
-    encode_register_op, register_read_only, register_step, register_twin_key, register_use,
-    Interner,
+    encode_register_op, register_read_only, register_twin_key, register_use, Interner,
 };
 use super::{Encoded, EncodedOp, Model};
 use crate::infer::text::TextOp;

@@ -2,7 +2,7 @@
 //! that the search compares and hashes small integers.
 
 use super::prune::{prune_unobserved, ValueUse};
-use super::reg_op::{RegOp, NIL};
+use super::reg_op::{register_step, RegOp, NIL};
 use super::{Encoded, EncodedOp, Model};
 use crate::ops::{Op, Outcome};
 use rustc_hash::FxHashMap;
@@ -150,17 +150,6 @@ pub(crate) fn encode_register_op(
                 "read or write; use --model cas-register for cas"
             }
         )),
-    }
-}
-
-pub(crate) fn register_step(state: u32, input: &RegOp, output: Option<&u32>) -> Option<u32> {
-    match (input, output) {
-        (RegOp::Read, Some(v)) => (state == *v).then_some(state),
-        (RegOp::Read, None) => Some(state),
-        (RegOp::Write(v), _) => Some(*v),
-        (RegOp::Cas(from, to), Some(_)) => (state == *from).then_some(*to),
-        // An info cas that took effect did whatever the state allowed.
-        (RegOp::Cas(from, to), None) => Some(if state == *from { *to } else { state }),
     }
 }
 

@@ -54,7 +54,7 @@ impl RaftNode {
             let reply = match &cmd {
                 Command::Txn { ops } => {
                     let view = self.latest_view(ops.iter().map(|o| o.key()));
-                    match super::txn::evaluate(&view, ops) {
+                    match super::state_machine::evaluate(&view, ops) {
                         Ok((ops, _)) => ClientReply::Txn { ops },
                         Err(_) => return self.fail(id, ErrorCode::BadRequest, NOT_A_LIST),
                     }

@@ -1,79 +1,17 @@
 //! Transactions (`POST /txn`): evaluating micro-ops against the map in one step, and what a read-only
 //! transaction reads. A transaction with a write is one log entry (`Command::Txn`); one with reads only
-//! takes the read path of the node's read mode, reading every key from the same applied state.
+//! takes the read path of the node's read mode, reading every key from the same applied state. How a
+//! transaction acts on the map is the state machine's (`state_machine::evaluate`).
 
-use super::state_machine::{KvState, Stored};
+use super::state_machine::{evaluate, KvState, NotAList};
 use super::{ClientReply, Command, RaftNode, RequestId};
-use crate::api::{MicroOp, TxnRead};
-use std::collections::HashMap;
-
-/// An append met an integer key: the whole transaction changes nothing.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) struct NotAList;
+use crate::api::MicroOp;
 
 /// What a read path serves: one key (`GET /kv/{key}`) or a read-only transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ReadQuery {
     Key(String),
     Txn(Vec<MicroOp>),
-}
-
-/// A transaction's micro-ops with reads filled in, and the final value of each key it writes.
-pub(super) type Evaluated = (Vec<MicroOp>, Vec<(String, Stored)>);
-
-/// The transaction's reads filled in, and the writes to make (none when it fails), evaluated in order
-/// so a read sees the transaction's own earlier writes.
-pub(super) fn evaluate(kv: &KvState, ops: &[MicroOp]) -> Result<Evaluated, NotAList> {
-    let mut own: HashMap<&str, Stored> = HashMap::new();
-    let mut filled = Vec::with_capacity(ops.len());
-    for op in ops {
-        let current = own.get(op.key()).or_else(|| kv.get(op.key()));
-        match op {
-            MicroOp::Read { key, .. } => filled.push(MicroOp::Read {
-                key: key.clone(),
-                value: current.cloned().map(txn_read),
-            }),
-            MicroOp::Write { key, value } => {
-                own.insert(key, Stored::Int(*value));
-                filled.push(op.clone());
-            }
-            MicroOp::Append { key, value } => {
-                let mut list = match current {
-                    None => Vec::new(),
-                    Some(Stored::List(l)) => l.clone(),
-                    Some(Stored::Int(_)) => return Err(NotAList),
-                };
-                list.push(*value);
-                own.insert(key, Stored::List(list));
-                filled.push(op.clone());
-            }
-        }
-    }
-    let writes = own.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    Ok((filled, writes))
-}
-
-fn txn_read(s: Stored) -> TxnRead {
-    match s {
-        Stored::Int(v) => TxnRead::Int(v),
-        Stored::List(l) => TxnRead::List(l),
-    }
-}
-
-/// `key` after a transaction, from its value `before`. Other keys are taken as absent: a transaction
-/// aborted only by an append to another key that holds an integer is not foreseen (mixed register and
-/// list use of one key, which no workload does).
-pub(super) fn speculate_key(key: &str, before: Option<Stored>, ops: &[MicroOp]) -> Option<Stored> {
-    let mut scratch = KvState::default();
-    scratch.set(key, before.clone());
-    match evaluate(&scratch, ops) {
-        Ok((_, writes)) => writes
-            .into_iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
-            .or(before),
-        Err(NotAList) => before,
-    }
 }
 
 impl RaftNode {
@@ -112,7 +50,9 @@ impl RaftNode {
 
 #[cfg(test)]
 mod tests {
+    use super::super::state_machine::Stored;
     use super::*;
+    use crate::api::TxnRead;
 
     fn app(k: &str, v: i64) -> MicroOp {
         MicroOp::Append {
