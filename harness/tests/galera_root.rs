@@ -77,26 +77,32 @@ fn mode_runs(mode: &str) -> Vec<(Output, Value)> {
 }
 
 /// Reads on a member are served from what it has applied: writes committed on the others are not
-/// waited for. Caught stale in 10 of 10 runs measured (seeds 1 to 10); the test asks for 3 of 5.
+/// waited for. How often a 6 s run shows it depends on the machine's load (the appliers fall behind when
+/// the CPU is busy): 10 of 10 runs in an earlier session, 1 of 5 and 0 of 3 on a quiet machine on
+/// 2026-12-06, 3 of 3 with other tests running beside. So the test tries seeds until one is caught (at
+/// most 10) rather than asking for a rate.
 #[test]
 fn root_galera_sync_wait_0_serves_stale_reads() {
     let test = "root_galera_sync_wait_0_serves_stale_reads";
     if !galera(test) {
         return;
     }
-    let mut caught = 0;
-    for (out, res) in mode_runs("sync-wait-0") {
+    let mut tried = 0;
+    let caught = (1..=10).any(|seed| {
+        tried += 1;
+        let seed = seed.to_string();
+        let (out, res) = run(&[LOAD, &["--mode", "sync-wait-0", "--seed", &seed]].concat());
         match out.status.code() {
             Some(1) => {
                 assert_eq!(res["check"]["counterexample"]["op"]["f"], "read", "{res:#}");
-                caught += 1;
+                true
             }
-            Some(0) => {}
+            Some(0) => false,
             _ => panic!("{}\n{res:#}", describe(&out)),
         }
-    }
-    eprintln!("sync-wait-0: stale reads caught in {caught} of 5 runs");
-    assert!(caught >= 3, "stale reads caught in only {caught} of 5 runs");
+    });
+    eprintln!("sync-wait-0: stale reads caught at run {tried}");
+    assert!(caught, "no stale read caught in {tried} runs");
 }
 
 /// `wsrep_sync_wait = 1`: every read first waits until its member has applied what the cluster had
