@@ -56,6 +56,26 @@ pub struct Kind {
     pub color: Option<&'static str>,
 }
 
+impl Kind {
+    /// A kind that `all` includes (every family's but packet and disk faults).
+    pub(crate) const fn in_all(
+        kind: FaultKind,
+        name: &'static str,
+        aim: Aim,
+        leader_fault: bool,
+        color: Option<&'static str>,
+    ) -> Kind {
+        Kind {
+            kind,
+            name,
+            in_all: true,
+            aim,
+            leader_fault,
+            color,
+        }
+    }
+}
+
 /// Whom a fault is aimed at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Aim {

@@ -135,12 +135,7 @@ pub fn finish(
     });
     let code = exit_code(validity, &problems);
     let snapshot = recorder.stats();
-    // Only faults that were applied have a window; a missed one never started.
-    let spans: Vec<FaultSpan> = faults
-        .iter()
-        .filter(|f| f.hit)
-        .map(|f| FaultSpan::new(f.kind.name(), f.start_s, f.end_s, f.targets.clone()))
-        .collect();
+    let spans = hit_spans(&faults);
     let metrics = RunMetrics::from_events(&events, &spans);
     let results = Results {
         valid: match validity {
@@ -237,7 +232,17 @@ fn judge(cfg: &RunConfig, recorder: &Arc<Recorder>, mut problems: RunProblems) -
 }
 
 /// An anomaly is real whatever else went wrong; otherwise a flawed run cannot vouch for a pass.
-fn exit_code(validity: Option<Validity>, problems: &RunProblems) -> u8 {
+/// The windows of the faults that were applied (a missed one never started), for plots and metrics.
+pub(super) fn hit_spans(faults: &[FaultRecord]) -> Vec<FaultSpan> {
+    faults
+        .iter()
+        .filter(|f| f.hit)
+        .map(|f| FaultSpan::new(f.kind.name(), f.start_s, f.end_s, f.targets.clone()))
+        .collect()
+}
+
+/// A run's exit code: an anomaly first, then a run that did not do what it was meant to.
+pub(super) fn exit_code(validity: Option<Validity>, problems: &RunProblems) -> u8 {
     match validity {
         Some(Validity::Invalid) => exit::INVALID,
         _ if !problems.is_empty() => exit::INVALID_RUN,

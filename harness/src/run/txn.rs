@@ -12,7 +12,8 @@ use crate::settings::{Expect, RunConfig, SystemKind};
 use crate::store::RunDir;
 use anyhow::{Context, Result};
 use checker::txn::{check_txn, load_txn_history, Consistency, TxnModel, TxnOptions, TxnReport};
-use report::{FaultSpan, RunMetrics};
+use checker::Validity;
+use report::RunMetrics;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -109,17 +110,15 @@ pub fn finish(
         problems.push("no transaction completed ok: the check had nothing to judge".into());
     }
     let valid = report.as_ref().map(|r| r.valid);
-    let code = match valid {
-        Some(false) => exit::INVALID,
-        _ if !problems.is_empty() => exit::INVALID_RUN,
-        Some(true) => exit::VALID,
-        None => exit::UNKNOWN,
-    };
-    let spans: Vec<FaultSpan> = faults
-        .iter()
-        .filter(|f| f.hit)
-        .map(|f| FaultSpan::new(f.kind.name(), f.start_s, f.end_s, f.targets.clone()))
-        .collect();
+    let validity = valid.map(|v| {
+        if v {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        }
+    });
+    let code = super::finish::exit_code(validity, &problems);
+    let spans = super::finish::hit_spans(&faults);
     let metrics = RunMetrics::from_events(&events, &spans);
     let stats = recorder.stats();
     let results = Results {

@@ -12,42 +12,42 @@ pub const STOP: &str = "stop-partition";
 pub const FAMILY: Family = Family {
     name: "partition",
     kinds: &[
-        kind(
+        Kind::in_all(
             FaultKind::PartitionLeader,
             "partition-leader",
             Aim::Leader,
             true,
             Some("#e15759"),
         ),
-        kind(
+        Kind::in_all(
             FaultKind::PartitionFollower,
             "partition-follower",
             Aim::Follower,
             false,
             Some("#f28e2b"),
         ),
-        kind(
+        Kind::in_all(
             FaultKind::PartitionRandom,
             "partition-random",
             Aim::AnyPlaced,
             false,
             None,
         ),
-        kind(
+        Kind::in_all(
             FaultKind::PartitionHalves,
             "partition-halves",
             Aim::LeaderIfKnown,
             false,
             Some("#edc948"),
         ),
-        kind(
+        Kind::in_all(
             FaultKind::PartitionRing,
             "partition-ring",
             Aim::AllPlaced,
             false,
             Some("#b07aa1"),
         ),
-        kind(
+        Kind::in_all(
             FaultKind::PartitionOneWay,
             "partition-one-way",
             Aim::Leader,
@@ -64,20 +64,3 @@ pub const FAMILY: Family = Family {
     start_needs: &[],
     layer: Layer::Network,
 };
-
-const fn kind(
-    kind: FaultKind,
-    name: &'static str,
-    aim: Aim,
-    leader_fault: bool,
-    color: Option<&'static str>,
-) -> Kind {
-    Kind {
-        kind,
-        name,
-        in_all: true,
-        aim,
-        leader_fault,
-        color,
-    }
-}

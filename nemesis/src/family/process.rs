@@ -12,29 +12,29 @@ pub const RESUME: &str = "resume";
 pub const FAMILY: Family = Family {
     name: "process",
     kinds: &[
-        kind(
+        Kind::in_all(
             FaultKind::KillLeader,
             "kill-leader",
             Aim::Leader,
             true,
             Some("#4e79a7"),
         ),
-        kind(
+        Kind::in_all(
             FaultKind::KillRandom,
             "kill-random",
             Aim::Any,
             false,
             Some("#9c755f"),
         ),
-        kind(FaultKind::KillAll, "kill-all", Aim::All, false, None),
-        kind(
+        Kind::in_all(FaultKind::KillAll, "kill-all", Aim::All, false, None),
+        Kind::in_all(
             FaultKind::PauseLeader,
             "pause-leader",
             Aim::Leader,
             true,
             Some("#76b7b2"),
         ),
-        kind(
+        Kind::in_all(
             FaultKind::PauseRandom,
             "pause-random",
             Aim::Any,
@@ -59,20 +59,3 @@ pub const FAMILY: Family = Family {
     start_needs: &[],
     layer: Layer::Processes,
 };
-
-const fn kind(
-    kind: FaultKind,
-    name: &'static str,
-    aim: Aim,
-    leader_fault: bool,
-    color: Option<&'static str>,
-) -> Kind {
-    Kind {
-        kind,
-        name,
-        in_all: true,
-        aim,
-        leader_fault,
-        color,
-    }
-}
