@@ -2,6 +2,8 @@
 //!
 //! - [`Network`]: one network namespace per node plus one for clients, on a bridge in its own namespace;
 //!   partitions as blackhole routes ([`Partition`]); teardown on every exit path; [`clean_leftovers`].
+//! - [`Net`]: where a run's nodes live, local namespaces ([`LocalNet`]) or SSH hosts
+//!   ([`hosts::HostsNet`]), behind one trait.
 //! - [`ManagedProcess`]: processes started inside a namespace, killed, paused, resumed, restarted.
 //! - [`FaultKind`], [`parse_nemeses`], [`schedule`], [`partition_for`]: the faults users name and a seeded,
 //!   reproducible plan of when each happens.
@@ -16,6 +18,7 @@ mod fault;
 pub mod hosts;
 mod landing;
 mod layout;
+mod net;
 mod netem;
 mod netns;
 mod network;
@@ -39,6 +42,7 @@ pub use layout::{
     generate_run_id, NetConfig, CLIENT_HOST, FIRST_NODE_HOST, MAX_NODE_NAME_LEN, MAX_RUN_ID_LEN,
     PREFIX,
 };
+pub use net::{LocalNet, Net, PartitionCheck};
 pub use netem::{netem_available, Netem};
 pub use netns::{
     check_privileges, enter_netns, in_netns, list_netns, netns_exists, netns_pids, proc_state,

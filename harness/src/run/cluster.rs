@@ -1,7 +1,6 @@
 //! The cluster under test: one member process per namespace, started, killed, paused and restarted with
 //! the same data directory. The same for every system; what differs is in [`crate::system`].
 
-use super::place::Place;
 use crate::store::RunDir;
 use crate::system::{Member, System};
 use anyhow::{Context, Result};
@@ -24,7 +23,7 @@ impl NodeCluster {
     pub fn start(
         system: &dyn System,
         nodes: &[String],
-        net: &Place,
+        net: &dyn nemesis::Net,
         dir: &RunDir,
     ) -> Result<NodeCluster> {
         let members: Vec<Member> = nodes

@@ -4,7 +4,6 @@
 
 use super::cluster::NodeCluster;
 use super::faults::{FaultRecord, FaultRunner, FaultSettings};
-use super::place::Place;
 use super::probe::Probe;
 use super::progress::{self, Progress};
 use super::sampler::{self, Sampler};
@@ -65,7 +64,11 @@ impl<'a> Drive<'a> {
 
     /// Healthy → workload with faults → heal → recovery → final reads. Returns the fault records; a phase
     /// that fails says why in `problems` (or `refused`) and ends the drive there.
-    pub async fn run(&mut self, cluster: &mut NodeCluster, net: &Place) -> Vec<FaultRecord> {
+    pub async fn run(
+        &mut self,
+        cluster: &mut NodeCluster,
+        net: &dyn nemesis::Net,
+    ) -> Vec<FaultRecord> {
         let Some(warm) = self.warm_up(cluster).await else {
             return Vec::new();
         };

@@ -2,7 +2,6 @@
 //! applies it, records it in the history, and undoes it when its window ends.
 
 use super::cluster::NodeCluster;
-use super::place::Place;
 use super::probe::Probe;
 use crate::settings::{PacketSettings, RunConfig};
 use nemesis::{FaultKind, PacketFault};
@@ -50,7 +49,7 @@ enum Undo {
 
 pub struct FaultRunner<'a> {
     pub cluster: &'a mut NodeCluster,
-    pub net: &'a Place,
+    pub net: &'a dyn nemesis::Net,
     probe: Probe,
     recorder: Arc<Recorder>,
     rng: ChaCha8Rng,
@@ -66,7 +65,6 @@ pub struct FaultRunner<'a> {
     active: Vec<(usize, Undo)>,
     /// Faults (or heals) that did not land: each makes the run invalid, naming the pair or node.
     pub not_landed: Vec<String>,
-    probes: Option<nemesis::Probes>,
     /// Packet fault settings (`--packet-*`).
     packets: PacketSettings,
     /// How long a restart's heal waits for the member to serve again ([`crate::settings::SystemKind::rejoin_wait`]).
@@ -108,7 +106,7 @@ pub const LEADER_WAIT: Duration = Duration::from_secs(3);
 impl<'a> FaultRunner<'a> {
     pub fn new(
         cluster: &'a mut NodeCluster,
-        net: &'a Place,
+        net: &'a dyn nemesis::Net,
         probe: Probe,
         recorder: Arc<Recorder>,
         current: Arc<Mutex<String>>,
@@ -135,7 +133,6 @@ impl<'a> FaultRunner<'a> {
             leaderless,
             active: Vec::new(),
             not_landed: Vec::new(),
-            probes: None,
             packets,
             rejoin_wait,
         }

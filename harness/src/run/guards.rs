@@ -4,7 +4,6 @@
 //! return or an error during set-up drops whatever was made so far, in the same reverse order.
 
 use super::cluster::NodeCluster;
-use super::place::Place;
 use super::probe::Probe;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -15,12 +14,12 @@ use workloads::Client;
 const GRACE: Duration = Duration::from_secs(2);
 
 /// The network (namespaces, or the hosts' rules), torn down when dropped.
-pub struct Network(pub Place);
+pub struct Network(pub Box<dyn nemesis::Net>);
 
 impl Deref for Network {
-    type Target = Place;
-    fn deref(&self) -> &Place {
-        &self.0
+    type Target = dyn nemesis::Net;
+    fn deref(&self) -> &(dyn nemesis::Net + 'static) {
+        &*self.0
     }
 }
 

@@ -118,7 +118,7 @@ struct Run<'c> {
 
 /// What placing the network came to.
 enum Placed {
-    Up(Box<place::Place>),
+    Up(Box<dyn nemesis::Net>),
     /// On hosts that cannot be used (unreachable, untrusted key, missing tool): the run is over.
     Refused(RunOutcome),
 }
@@ -178,7 +178,7 @@ impl<'c> Run<'c> {
     /// The network: namespaces here, or the hosts of `--hosts`.
     fn place(&self) -> Result<Placed> {
         let cfg = self.cfg;
-        let placed = place::Place::create(
+        let placed = place::create(
             cfg,
             self.run_id.clone(),
             cfg.hosts_file.as_ref(),
@@ -186,7 +186,7 @@ impl<'c> Run<'c> {
             &self.dir.root,
         );
         match placed {
-            Ok(net) => Ok(Placed::Up(Box::new(net))),
+            Ok(net) => Ok(Placed::Up(net)),
             // Unreachable host, untrusted key, missing tool: said before anything starts.
             Err(e) if cfg.hosts_file.is_some() => {
                 eprintln!("harness: {e:#}");
@@ -202,7 +202,7 @@ impl<'c> Run<'c> {
 
     /// Start, drive, tear down: the nodes and the client on `net`, the [`drive`] phases until they end or
     /// a signal comes, then [`Run::tear_down`].
-    fn start_and_drive(&self, net: Box<place::Place>) -> Result<Driven> {
+    fn start_and_drive(&self, net: Box<dyn nemesis::Net>) -> Result<Driven> {
         let mut started = self.start(net)?;
         let t0 = Instant::now();
         let current_fault = Arc::new(Mutex::new(String::new()));
@@ -218,7 +218,7 @@ impl<'c> Run<'c> {
         let mut faults = Vec::new();
         let ending = self.ctl_rt.block_on(async {
             tokio::select! {
-                records = drive.run(&mut started.nodes, &started.net) => { faults = records; Ending::Completed }
+                records = drive.run(&mut started.nodes, &*started.net) => { faults = records; Ending::Completed }
                 _ = self.progress.tick(&self.recorder, &current_fault) => unreachable!("the progress loop never ends"),
                 _ = self.signals.after(self.seen) => Ending::Interrupted,
             }
@@ -263,16 +263,16 @@ impl<'c> Run<'c> {
     }
 
     /// The client runtime in the client namespace, the nodes, and the client and probe that reach them.
-    fn start(&self, net: Box<place::Place>) -> Result<guards::Started> {
+    fn start(&self, net: Box<dyn nemesis::Net>) -> Result<guards::Started> {
         let cfg = self.cfg;
         self.progress
             .phase("starting", "network up, starting the nodes");
-        let net = guards::Network(*net);
+        let net = guards::Network(net);
         let client_rt = guards::ClientRuntime::new(client_runtime(net.client_netns())?);
         let nodes = guards::Nodes(NodeCluster::start(
             &*self.system,
             &cfg.nodes,
-            &net,
+            &*net,
             &self.dir,
         )?);
         let op_timeout = Duration::from_millis(cfg.op_timeout_ms);

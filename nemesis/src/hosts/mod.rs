@@ -13,6 +13,7 @@
 mod clean;
 mod file;
 mod firewall;
+mod net;
 mod packets;
 mod remote;
 mod rig;
@@ -26,6 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use clean::{clean_hosts, HostCleanReport};
 pub use file::{HostSpec, HostsFile, DEFAULT_DIR};
 pub use firewall::Firewall;
+pub use net::HostsNet;
 pub use packets::{PacketHelper, HOST_MECHANISM};
 pub use remote::{RemoteProcess, RemoteSpec};
 pub use rig::SshRig;

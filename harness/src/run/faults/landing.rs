@@ -3,7 +3,7 @@
 //! `not_landed`, which makes the run invalid (exit 3) naming the pair or node.
 
 use super::FaultRunner;
-use nemesis::{PacketFault, Partition, Probes};
+use nemesis::{PacketFault, Partition};
 use serde_json::json;
 use std::time::Duration;
 
@@ -13,41 +13,13 @@ pub const PROCESS_CHECK: Duration = Duration::from_secs(1);
 impl FaultRunner<'_> {
     /// Probe every node pair against `expected` (what was just applied, or nothing after a heal).
     pub(super) fn check_landing(&mut self, fault: &str, expected: &Partition) {
-        // On hosts (`--hosts`) the check runs on the hosts themselves.
-        if let Some(checked) = self.net.verify_on_hosts(expected) {
-            let landed = checked.is_ok();
-            self.event(
-                "landing",
-                json!({"fault": fault, "landed": landed, "checked": "from the hosts", "partition": expected.describe()}),
-            );
-            if let Err(e) = checked {
-                self.miss(fault, e.to_string());
-            }
-            return;
+        let check = self.net.check_partition(expected);
+        if let Some(mut event) = check.event {
+            event["fault"] = fault.into();
+            self.event("landing", event);
         }
-        let Some(net) = self.net.local() else { return };
-        if self.probes.is_none() {
-            match Probes::start(net) {
-                Ok(p) => self.probes = Some(p),
-                Err(e) => {
-                    self.miss(fault, format!("cannot start the landing probes: {e}"));
-                    return;
-                }
-            }
-        }
-        let probes = self.probes.as_ref().expect("started above");
-        match probes.check(net, expected) {
-            Ok(landing) => {
-                self.event(
-                    "landing",
-                    json!({"fault": fault, "landed": landing.landed(), "pairs": landing.pairs}),
-                );
-                let failures = landing.failures();
-                if !failures.is_empty() {
-                    self.miss(fault, failures.join(", "));
-                }
-            }
-            Err(e) => self.miss(fault, format!("probing failed: {e}")),
+        if let Some(missed) = check.missed {
+            self.miss(fault, missed);
         }
     }
 
