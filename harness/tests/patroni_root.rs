@@ -131,6 +131,35 @@ fn failed_over(store: &Path) -> bool {
     })
 }
 
+/// Runs replaced by the next seed when the cluster could not be read after the heal: once on CI every
+/// member answered "db error" for the whole final-read budget (the client now logs the server's own
+/// words). Such a run is INVALID RUN (exit 3) and says nothing about the replication mode.
+const UNREADABLE_AFTER_HEAL: usize = 3;
+
+/// Five runs of `mode` (seeds 1, 2, ...) that got as far as judging the history, with their arguments;
+/// a run whose final reads or recovery failed is reported and replaced by the next seed, at most
+/// `UNREADABLE_AFTER_HEAL` times.
+fn judged_runs(mode: &str) -> Vec<(Vec<String>, std::process::Output, Value, tempfile::TempDir)> {
+    let (mut judged, mut unreadable) = (Vec::new(), 0);
+    let mut seed = 0;
+    while judged.len() < 5 {
+        seed += 1;
+        let seed_s = seed.to_string();
+        let args = [RUN, &["--mode", mode, "--seed", &seed_s]].concat();
+        let (out, res, store) = run(&args);
+        let problems = res["run_problems"].to_string();
+        let after_heal = problems.contains("final reads") || problems.contains("did not recover");
+        if out.status.code() == Some(3) && after_heal && unreadable < UNREADABLE_AFTER_HEAL {
+            unreadable += 1;
+            eprintln!("{mode} seed {seed}: not judged, next seed: {problems}");
+            continue;
+        }
+        let args = args.iter().map(|a| a.to_string()).collect();
+        judged.push((args, out, res, store));
+    }
+    judged
+}
+
 /// Asynchronous replication (Patroni's default): the cut-off primary acknowledges appends until it
 /// demotes itself (after `retry_timeout`); the standbys never got them, one is promoted, and the old
 /// primary is rewound onto the new timeline: those appends are lost. Lost in every run measured.
@@ -140,9 +169,7 @@ fn root_patroni_async_loses_acknowledged_writes_when_the_primary_is_cut_off() {
     let Some(_one_at_a_time) = can_run(test) else {
         return;
     };
-    for seed in ["1", "2", "3", "4", "5"] {
-        let args = [RUN, &["--mode", "async", "--seed", seed]].concat();
-        let (out, res, store) = run(&args);
+    for (args, out, res, store) in judged_runs("async") {
         assert_eq!(
             out.status.code(),
             Some(1),
@@ -163,9 +190,7 @@ fn root_patroni_sync_keeps_acknowledged_writes_through_the_failover() {
     let Some(_one_at_a_time) = can_run(test) else {
         return;
     };
-    for seed in ["1", "2", "3", "4", "5"] {
-        let args = [RUN, &["--mode", "sync", "--seed", seed]].concat();
-        let (out, res, store) = run(&args);
+    for (args, out, res, store) in judged_runs("sync") {
         assert_eq!(
             out.status.code(),
             Some(0),

@@ -136,7 +136,7 @@ impl PatroniClient {
         let made = tokio::time::timeout(self.timeout, cfg.connect(NoTls)).await;
         let (client, conn) = match made {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err(format!("{CONNECT_ERROR}{addr}: {e}")),
+            Ok(Err(e)) => return Err(format!("{CONNECT_ERROR}{addr}: {}", sql::describe(&e))),
             Err(_) => return Err(format!("{CONNECT_ERROR}{addr}: not connected in time")),
         };
         // The connection's I/O runs on its own task until the client is dropped or the server goes.
@@ -167,7 +167,7 @@ impl PatroniClient {
             .get_or_try_init(|| async {
                 c.batch_execute(sql::SCHEMA)
                     .await
-                    .map_err(|e| format!("creating the table: {e}"))
+                    .map_err(|e| format!("creating the table: {}", sql::describe(&e)))
             })
             .await
             .map(|_| ())
@@ -291,7 +291,7 @@ impl PatroniClient {
         let row = tokio::time::timeout(self.timeout, c.query_opt(sql::READ, &[&key]))
             .await
             .map_err(|_| status(TIMEOUT_ERROR.to_string()))?
-            .map_err(|e| status(e.to_string()))?;
+            .map_err(|e| status(sql::describe(&e)))?;
         sql::read_value(row.as_ref()).map_err(status)
     }
 }

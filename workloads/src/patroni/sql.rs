@@ -143,13 +143,18 @@ pub fn not_primary(e: &tokio_postgres::Error) -> bool {
 /// connection dropped, the server shut down, possibly while the commit waited for a standby) may come
 /// after the commit: unknown.
 pub fn failed(op: &OpSpec, e: &tokio_postgres::Error) -> Outcome {
-    let error = match e.as_db_error() {
-        Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
-        None => e.to_string(),
-    };
+    let error = describe(e);
     match e.code().map(SqlState::code) {
         Some(c) if rolled_back(c) => Outcome::Fail { error },
         _ => unknown(op, error),
+    }
+}
+
+/// The server's own words for an error: tokio-postgres displays a server error as just "db error".
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
+        None => e.to_string(),
     }
 }
 
