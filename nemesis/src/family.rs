@@ -1,6 +1,7 @@
 //! Fault families, each in one module that owns what the family knows: its kinds (name, whether `all`
 //! includes it, how it is aimed), the nemesis event names it writes into the history and how a stored
-//! history's events pair into fault windows, its drawing colour, and what it needs at the start of a run.
+//! history's events pair into fault windows, its drawing colour, what it needs at the start of a run, and
+//! how its faults are applied, checked for landing and undone ([`Ops`], in the context of a [`Run`]).
 //! As Jepsen's `nemesis/combined.clj` keeps each family as one package, composed.
 //!
 //! The harness, the report and compare read these descriptions instead of matching on fault names.
@@ -14,6 +15,11 @@ pub mod disk;
 pub mod packet;
 pub mod partition;
 pub mod process;
+pub mod run;
+pub mod settings;
+
+pub use run::{Active, Applied, Cluster, Nodes, Ops, Record, Run};
+pub use settings::Settings;
 
 /// Every family, composed. A new family is one line here.
 pub const FAMILIES: [&Family; 5] = [
@@ -37,6 +43,8 @@ pub struct Family {
     pub start_needs: &'static [StartNeed],
     /// What the family acts on, for [`FaultKind::composes_with`].
     pub layer: Layer,
+    /// How its kinds are applied and undone (with their landing probes), for the harness to compose.
+    pub ops: &'static dyn Ops,
 }
 
 /// One fault kind, described.

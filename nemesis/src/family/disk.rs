@@ -1,9 +1,15 @@
 //! The disk fault: SIGKILL a random node, truncate or bit-flip the tail of a file in its data directory,
 //! restart it when the window ends. Not in `all`: it destroys data on purpose.
 
-use super::{process, Aim, Channel, Events, Family, Kind, Layer};
+use super::process::{self, ProcState, Restart};
+use super::run::{Active, Ops, Run};
+use super::{Aim, Channel, Events, Family, Kind, Layer};
 use crate::fault::FaultKind;
+use anyhow::Context;
+use futures::future::LocalBoxFuture;
+use rand::seq::SliceRandom;
 use rand::Rng;
+use serde_json::json;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -29,7 +35,49 @@ pub const FAMILY: Family = Family {
     }],
     start_needs: &[],
     layer: Layer::Processes,
+    ops: &Disk,
 };
+
+#[derive(Debug)]
+struct Disk;
+
+impl Ops for Disk {
+    fn apply<'a>(
+        &'a self,
+        run: &'a mut Run<'_>,
+        kind: FaultKind,
+    ) -> LocalBoxFuture<'a, anyhow::Result<Box<dyn Active>>> {
+        Box::pin(async move { corrupt(run, kind) })
+    }
+}
+
+/// SIGKILL a random node, then damage the tail of its largest data file; restarted when undone, as a
+/// kill is.
+fn corrupt(run: &mut Run<'_>, kind: FaultKind) -> anyhow::Result<Box<dyn Active>> {
+    let random = run
+        .nodes
+        .names()
+        .choose(run.rng)
+        .context("no nodes")?
+        .clone();
+    run.nodes.kill(&random)?;
+    process::check(
+        run,
+        kind.name(),
+        std::slice::from_ref(&random),
+        ProcState::Down,
+    );
+    let dir = run.nodes.data_dir(&random).context("no data dir")?;
+    let damage = corrupt_tail(&dir, run.rng)
+        .with_context(|| format!("corrupting {random}'s data in {}", dir.display()))?;
+    run.out.targets = vec![random.clone()];
+    run.out.detail = format!("SIGKILL {random}, then {}", damage.describe());
+    run.event(
+        CORRUPT,
+        json!({"nodes": [&random], "file": damage.file, "how": damage.how, "offset": damage.offset, "bytes": damage.bytes}),
+    );
+    Ok(Box::new(Restart(vec![random])))
+}
 
 /// What corrupt-data did to a file.
 #[derive(Debug)]

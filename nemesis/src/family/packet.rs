@@ -1,8 +1,16 @@
 //! Packet faults: delay, drop or duplicate a share of the packets one node sends ([`crate::PacketFault`]);
-//! undone by removing the shaping. Not in `all`: they need `nft` and `iptables`.
+//! undone by removing the shaping. Not in `all`: they need `nft` and `iptables`. Landing is checked by
+//! measuring the effect.
 
+use super::run::{Active, Ops, Run};
+use super::settings::PacketTarget;
 use super::{Aim, Channel, Events, Family, Kind, Layer};
 use crate::fault::FaultKind;
+use crate::PacketFault;
+use anyhow::{bail, Context, Result};
+use futures::future::LocalBoxFuture;
+use rand::seq::SliceRandom;
+use serde_json::json;
 
 pub const START: &str = "start-packet-fault";
 pub const STOP: &str = "stop-packet-fault";
@@ -23,6 +31,7 @@ pub const FAMILY: Family = Family {
     }],
     start_needs: &[],
     layer: Layer::Packets,
+    ops: &Packets,
 };
 
 const fn kind(kind: FaultKind, name: &'static str) -> Kind {
@@ -33,5 +42,146 @@ const fn kind(kind: FaultKind, name: &'static str) -> Kind {
         aim: Aim::Any,
         leader_fault: false,
         color: None,
+    }
+}
+
+#[derive(Debug)]
+struct Packets;
+
+impl Ops for Packets {
+    fn apply<'a>(
+        &'a self,
+        run: &'a mut Run<'_>,
+        kind: FaultKind,
+    ) -> LocalBoxFuture<'a, Result<Box<dyn Active>>> {
+        Box::pin(async move { start(run, kind) })
+    }
+}
+
+fn start(run: &mut Run<'_>, kind: FaultKind) -> Result<Box<dyn Active>> {
+    let nodes = run.nodes.names();
+    let random = nodes.choose(run.rng).context("no nodes")?.clone();
+    let fault = fault(run, kind);
+    let target = target(run, &nodes, random)?;
+    let aim = run.settings.packet.aim;
+    let how = run.net.shape(&target, &fault, aim)?;
+    run.out.targets = vec![target.clone()];
+    run.out.detail = format!("{} on what {target} sends ({how})", describe(&fault));
+    run.event(
+        START,
+        json!({"fault": kind.name(), "nodes": [&target], "role": run.out.role, "term": run.term, "spec": fault, "aim": aim, "mechanism": how}),
+    );
+    check(run, kind.name(), &target, &fault, true);
+    Ok(Box::new(Unshape(target, fault)))
+}
+
+/// A packet fault as people say it (`delay 200ms ± 50ms`, `loss 30%`).
+fn describe(f: &PacketFault) -> String {
+    match f {
+        PacketFault::Delay {
+            delay_ms,
+            jitter_ms,
+        } => format!("delay {delay_ms}ms ± {jitter_ms}ms"),
+        PacketFault::Loss { pct } => format!("loss {pct}%"),
+        PacketFault::Duplicate { pct } => format!("duplicate {pct}%"),
+    }
+}
+
+/// The packet fault `kind` with the run's `--packet-*` settings.
+fn fault(run: &Run<'_>, kind: FaultKind) -> PacketFault {
+    let s = &run.settings.packet;
+    match kind {
+        FaultKind::PacketDelay => PacketFault::Delay {
+            delay_ms: s.delay_ms,
+            jitter_ms: s.jitter_ms,
+        },
+        FaultKind::PacketLoss => PacketFault::Loss { pct: s.loss_pct },
+        _ => PacketFault::Duplicate {
+            pct: s.duplicate_pct,
+        },
+    }
+}
+
+/// The node whose sent packets the fault hits (`--packet-target`); sets the record's role.
+fn target(run: &mut Run<'_>, nodes: &[String], random: String) -> Result<String> {
+    let leader = run.leader.clone();
+    let target = match (run.settings.packet.target, leader.as_deref()) {
+        (PacketTarget::Random, _) => random,
+        (_, None) => bail!("no leader found to aim --packet-target at"),
+        (PacketTarget::Leader, Some(l)) => l.to_string(),
+        (PacketTarget::Follower, Some(l)) => nodes
+            .iter()
+            .filter(|n| n.as_str() != l)
+            .collect::<Vec<_>>()
+            .choose(run.rng)
+            .map(|n| n.to_string())
+            .context("no follower to aim at")?,
+    };
+    run.out.role = match leader {
+        Some(l) if l == target => "leader",
+        Some(_) => "follower",
+        None => "any",
+    }
+    .into();
+    Ok(target)
+}
+
+/// A packet fault that is on; undone by removing the shaping.
+struct Unshape(String, PacketFault);
+
+impl Active for Unshape {
+    fn undo<'a>(self: Box<Self>, run: &'a mut Run<'_>) -> LocalBoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let Unshape(node, fault) = *self;
+            // Before the removal: a delay thread that died mid-fault makes the run invalid.
+            check_health(run, &node);
+            run.net.unshape(&node)?;
+            run.event(STOP, json!({"nodes": [&node]}));
+            check(run, "heal", &node, &fault, false);
+            Ok(())
+        })
+    }
+}
+
+/// The landing probe: measures the packet fault on what `node` sends with a burst of probes (in
+/// namespaces from inside them, on hosts between the hosts): `on`, the effect is there, about as asked;
+/// else it is gone with its rules.
+fn check(run: &mut Run<'_>, fault: &str, node: &str, spec: &PacketFault, on: bool) {
+    let aim = run.settings.packet.aim;
+    let net = run.net;
+    let rules = net.shaped(node);
+    let burst = net.measure_packets(node, spec, aim);
+    let verdict = match (&rules, &burst) {
+        (Err(e), _) => Err(format!("reading {node}'s rules: {e}")),
+        (_, Err(e)) => Err(format!("measuring {node}'s packets: {e}")),
+        (Ok(r), _) if *r != on => Err(format!(
+            "{node}'s packet rules are {}",
+            if on { "missing" } else { "still there" }
+        )),
+        (_, Ok(b)) => spec.judge(b, aim, on).map_err(|e| format!("{node}: {e}")),
+    };
+    run.event(
+        "landing",
+        json!({"fault": fault, "node": node, "landed": verdict.is_ok(), "asked": spec.asked(aim), "aim": aim,
+               "measured": burst.as_ref().ok().map(|b| spec.measured(b)), "burst": burst.as_ref().ok(),
+               "rules": rules.as_ref().ok(), "mechanism": net.packet_mechanism()}),
+    );
+    if let Err(e) = verdict {
+        run.miss(fault, e);
+    }
+}
+
+/// Before a packet fault is removed: whether it held all along (a dead delay thread let packets through
+/// undelayed, which makes the run invalid).
+fn check_health(run: &mut Run<'_>, node: &str) {
+    let Some(health) = run.net.packet_fault_health(node) else {
+        return;
+    };
+    if let Err(e) = health {
+        run.event(
+            "landing",
+            json!({"fault": "packet-delay", "node": node, "landed": false, "reason": e}),
+        );
+        run.miss("packet-delay", e);
     }
 }
