@@ -190,6 +190,12 @@ impl FaultKind {
         self.describe().aim.needs_leader()
     }
 
+    /// Whether undoing this fault restarts nodes (a kill's, corrupt-data's), so its undo may wait for
+    /// them to rejoin.
+    pub fn restarts(self) -> bool {
+        self.family().ops.restarts(self)
+    }
+
     /// What a fault acts on, for [`FaultKind::composes_with`]: its family's layer.
     fn layer(self) -> Layer {
         self.family().layer
@@ -290,6 +296,14 @@ mod tests {
         }
         let described: usize = FAMILIES.iter().map(|f| f.kinds.len()).sum();
         assert_eq!(described, FaultKind::EVERY.len());
+    }
+
+    #[test]
+    fn the_faults_that_restart_are_the_kills_and_corrupt_data() {
+        for k in FaultKind::EVERY {
+            let expected = k.name().starts_with("kill-") || k == FaultKind::CorruptData;
+            assert_eq!(k.restarts(), expected, "{k}");
+        }
     }
 
     #[test]

@@ -250,13 +250,7 @@ pub fn run_bound(cfg: &RunConfig) -> RunBound {
     let overrun = if overlapping { overrun * 2 } else { overrun };
     // A restart's heal may wait for the member to serve again (Galera).
     let overrun = match cfg.system.rejoin_wait() {
-        Some(w)
-            if cfg.faults.iter().any(|f| {
-                f.name().starts_with("kill-") || *f == nemesis::FaultKind::CorruptData
-            }) =>
-        {
-            overrun + w
-        }
+        Some(w) if cfg.faults.iter().any(|f| f.restarts()) => overrun + w,
         _ => overrun,
     };
     // Before the workload: a family that needs the clock API (clock-skew) asks every node's; append

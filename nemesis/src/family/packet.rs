@@ -3,7 +3,7 @@
 //! measuring the effect.
 
 use super::run::{Active, Ops, Run};
-use super::settings::PacketTarget;
+use super::settings::{PacketSettings, PacketTarget};
 use super::{Aim, Channel, Events, Family, Kind, Layer};
 use crate::fault::FaultKind;
 use crate::PacketFault;
@@ -11,6 +11,9 @@ use anyhow::{bail, Context, Result};
 use futures::future::LocalBoxFuture;
 use rand::seq::SliceRandom;
 use serde_json::json;
+
+mod probe;
+use probe::{check, check_health};
 
 pub const START: &str = "start-packet-fault";
 pub const STOP: &str = "stop-packet-fault";
@@ -89,7 +92,12 @@ fn describe(f: &PacketFault) -> String {
 
 /// The packet fault `kind` with the run's `--packet-*` settings.
 fn fault(run: &Run<'_>, kind: FaultKind) -> PacketFault {
-    let s = &run.settings.packet;
+    fault_of(kind, &run.settings.packet)
+}
+
+/// The packet fault `kind` (one of this family's) with settings `s`; with the default settings, only
+/// which fault it is (and so which tools it needs) is meant.
+pub fn fault_of(kind: FaultKind, s: &PacketSettings) -> PacketFault {
     match kind {
         FaultKind::PacketDelay => PacketFault::Delay {
             delay_ms: s.delay_ms,
@@ -140,48 +148,5 @@ impl Active for Unshape {
             check(run, "heal", &node, &fault, false);
             Ok(())
         })
-    }
-}
-
-/// The landing probe: measures the packet fault on what `node` sends with a burst of probes (in
-/// namespaces from inside them, on hosts between the hosts): `on`, the effect is there, about as asked;
-/// else it is gone with its rules.
-fn check(run: &mut Run<'_>, fault: &str, node: &str, spec: &PacketFault, on: bool) {
-    let aim = run.settings.packet.aim;
-    let net = run.net;
-    let rules = net.shaped(node);
-    let burst = net.measure_packets(node, spec, aim);
-    let verdict = match (&rules, &burst) {
-        (Err(e), _) => Err(format!("reading {node}'s rules: {e}")),
-        (_, Err(e)) => Err(format!("measuring {node}'s packets: {e}")),
-        (Ok(r), _) if *r != on => Err(format!(
-            "{node}'s packet rules are {}",
-            if on { "missing" } else { "still there" }
-        )),
-        (_, Ok(b)) => spec.judge(b, aim, on).map_err(|e| format!("{node}: {e}")),
-    };
-    run.event(
-        "landing",
-        json!({"fault": fault, "node": node, "landed": verdict.is_ok(), "asked": spec.asked(aim), "aim": aim,
-               "measured": burst.as_ref().ok().map(|b| spec.measured(b)), "burst": burst.as_ref().ok(),
-               "rules": rules.as_ref().ok(), "mechanism": net.packet_mechanism()}),
-    );
-    if let Err(e) = verdict {
-        run.miss(fault, e);
-    }
-}
-
-/// Before a packet fault is removed: whether it held all along (a dead delay thread let packets through
-/// undelayed, which makes the run invalid).
-fn check_health(run: &mut Run<'_>, node: &str) {
-    let Some(health) = run.net.packet_fault_health(node) else {
-        return;
-    };
-    if let Err(e) = health {
-        run.event(
-            "landing",
-            json!({"fault": "packet-delay", "node": node, "landed": false, "reason": e}),
-        );
-        run.miss("packet-delay", e);
     }
 }

@@ -1,4 +1,4 @@
-//! Partitions: cut links between node groups (blackhole routes, [`crate::partition_for`] draws the shape;
+//! Partitions: cut links between node groups (blackhole routes, [`partition_for`] draws the shape;
 //! with `--partition-scope all` also the client sessions homed across the cut); healed by restoring every
 //! link. Landing is checked by probing every pair.
 
@@ -8,6 +8,11 @@ use crate::fault::FaultKind;
 use crate::Partition;
 use futures::future::LocalBoxFuture;
 use serde_json::json;
+
+mod probe;
+mod shapes;
+use probe::check;
+pub use shapes::partition_for;
 
 /// Written when a partition (or the clock fault's isolation) is applied; its `fault` names the kind.
 pub const START: &str = "start-partition";
@@ -88,7 +93,7 @@ impl Ops for Partitions {
 fn start(run: &mut Run<'_>, kind: FaultKind) -> anyhow::Result<()> {
     let nodes = run.nodes.names();
     let leader = run.leader.clone();
-    let (p, targets) = crate::partition_for(kind, &nodes, leader.as_deref(), run.rng)
+    let (p, targets) = partition_for(kind, &nodes, leader.as_deref(), run.rng)
         .ok_or_else(|| anyhow::anyhow!("no partition of that shape for {} nodes", nodes.len()))?;
     if kind == FaultKind::PartitionRandom && leader.is_some() {
         run.out.role = if leader.as_ref() == targets.first() {
@@ -149,17 +154,5 @@ struct Heal;
 impl Active for Heal {
     fn undo<'a>(self: Box<Self>, run: &'a mut Run<'_>) -> LocalBoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move { heal(run) })
-    }
-}
-
-/// The landing probe: every node pair against `expected` (what was just applied, or nothing after a heal).
-fn check(run: &mut Run<'_>, fault: &str, expected: &Partition) {
-    let check = run.net.check_partition(expected);
-    if let Some(mut event) = check.event {
-        event["fault"] = fault.into();
-        run.event("landing", event);
-    }
-    if let Some(missed) = check.missed {
-        run.miss(fault, missed);
     }
 }

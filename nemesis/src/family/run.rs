@@ -49,6 +49,11 @@ pub trait Ops: Sync + std::fmt::Debug {
         run: &'a mut Run<'_>,
         kind: FaultKind,
     ) -> LocalBoxFuture<'a, anyhow::Result<Box<dyn Active>>>;
+
+    /// Whether undoing `kind` restarts nodes (so its undo may wait for them to rejoin).
+    fn restarts(&self, _kind: FaultKind) -> bool {
+        false
+    }
 }
 
 /// A fault that is on, ended by [`Active::undo`].
