@@ -5,8 +5,9 @@
 //! As Jepsen's `nemesis/combined.clj` keeps each family as one package, composed.
 //!
 //! The harness, the report and compare read these descriptions instead of matching on fault names.
-//! Adding a family is one file here plus one line in [`FAMILIES`] (and its kinds' variants in
-//! [`FaultKind`], whose order is the help text's).
+//! Adding a family is one file here (its `mod` line and one line in [`FAMILIES`]) plus its kinds'
+//! variants in [`FaultKind`], whose order is the help text's; [`FaultKind::EVERY`] is collected from the
+//! families. Options it reads go in [`settings`], filled by the harness.
 
 use crate::fault::FaultKind;
 
@@ -173,7 +174,43 @@ pub enum StartNeed {
     ClockEndpoint,
 }
 
+/// How many kinds there are: every family's, counted.
+const COUNT: usize = {
+    let (mut f, mut n) = (0, 0);
+    while f < FAMILIES.len() {
+        n += FAMILIES[f].kinds.len();
+        f += 1;
+    }
+    n
+};
+
 impl FaultKind {
+    /// Every fault kind, once each, in the order help text lists them (the order of the variants);
+    /// [`FaultKind::ALL`] is derived from it. Collected from the families, so a new kind is listed only
+    /// in its family; a kind two families own, or a gap (an unowned variant before the last), fails to
+    /// compile.
+    pub const EVERY: [FaultKind; COUNT] = {
+        let mut out = [FaultKind::PartitionLeader; COUNT];
+        let mut filled = [false; COUNT];
+        let mut f = 0;
+        while f < FAMILIES.len() {
+            let kinds = FAMILIES[f].kinds;
+            let mut i = 0;
+            while i < kinds.len() {
+                let at = kinds[i].kind as usize;
+                assert!(
+                    at < COUNT && !filled[at],
+                    "a fault kind owned by no family or by two"
+                );
+                out[at] = kinds[i].kind;
+                filled[at] = true;
+                i += 1;
+            }
+            f += 1;
+        }
+        out
+    };
+
     /// Whether this fault is a network partition (built with [`crate::partition_for`]).
     pub fn is_partition(self) -> bool {
         self.family().name == partition::FAMILY.name
