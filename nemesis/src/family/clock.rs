@@ -1,8 +1,9 @@
 //! The clock fault: slow the leader's clock (offset and rate, `POST /admin/clock`) beyond the drift bound
 //! and isolate it; undone by healing the partition, then resetting the clock.
 
+use super::kind::{Aim, Channel, Events, Family, Kind, Layer, SpanKind, StartNeed};
+use super::partition;
 use super::run::{Active, Ops, Run};
-use super::{partition, Aim, Channel, Events, Family, Kind, Layer, SpanKind, StartNeed};
 use crate::fault::FaultKind;
 use crate::Partition;
 use anyhow::Result;

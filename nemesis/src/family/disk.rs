@@ -1,9 +1,9 @@
 //! The disk fault: SIGKILL a random node, truncate or bit-flip the tail of a file in its data directory,
 //! restart it when the window ends. Not in `all`: it destroys data on purpose.
 
+use super::kind::{Aim, Channel, Events, Family, Kind, Layer};
 use super::process::{self, ProcState, Restart};
 use super::run::{Active, Ops, Run};
-use super::{Aim, Channel, Events, Family, Kind, Layer};
 use crate::fault::FaultKind;
 use anyhow::Context;
 use futures::future::LocalBoxFuture;

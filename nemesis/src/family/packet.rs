@@ -2,9 +2,9 @@
 //! undone by removing the shaping. Not in `all`: they need `nft` and `iptables`. Landing is checked by
 //! measuring the effect.
 
+use super::kind::{Aim, Channel, Events, Family, Kind, Layer};
 use super::run::{Active, Ops, Run};
 use super::settings::{PacketSettings, PacketTarget};
-use super::{Aim, Channel, Events, Family, Kind, Layer};
 use crate::fault::FaultKind;
 use crate::PacketFault;
 use anyhow::{bail, Context, Result};

@@ -2,8 +2,8 @@
 //! with `--partition-scope all` also the client sessions homed across the cut); healed by restoring every
 //! link. Landing is checked by probing every pair.
 
+use super::kind::{Aim, Channel, Events, Family, Kind, Layer, SpanKind};
 use super::run::{Active, Ops, Run};
-use super::{Aim, Channel, Events, Family, Kind, Layer, SpanKind};
 use crate::fault::FaultKind;
 use crate::Partition;
 use futures::future::LocalBoxFuture;

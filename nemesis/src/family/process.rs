@@ -1,8 +1,8 @@
 //! Process faults: SIGKILL (restarted when the window ends) and SIGSTOP (resumed), of the leader, a
 //! random node or every node ([`crate::ManagedProcess`]). Landing is checked from the process states.
 
+use super::kind::{Aim, Channel, Events, Family, Kind, Layer, SpanKind};
 use super::run::{Active, Ops, Run};
-use super::{Aim, Channel, Events, Family, Kind, Layer, SpanKind};
 use crate::fault::FaultKind;
 use anyhow::{Context, Result};
 use futures::future::LocalBoxFuture;
