@@ -6,7 +6,7 @@ use super::cluster::NodeCluster;
 use super::probe::Probe;
 use crate::settings::{PacketTarget, RunConfig};
 use nemesis::family::settings::{
-    ClockSettings, PacketSettings, PartitionSettings, ProcessSettings,
+    ClockSettings, PacketSettings, PacketTarget as Target, PartitionSettings, ProcessSettings,
 };
 use nemesis::family::{Active, Record, Run, Settings};
 use nemesis::FaultKind;
@@ -33,6 +33,7 @@ pub struct FaultRecord {
     pub detail: String,
 }
 
+/// Runs the schedule's faults, each through its family's [`nemesis::family::Ops`].
 pub struct FaultRunner<'a> {
     pub cluster: &'a mut NodeCluster,
     pub net: &'a dyn nemesis::Net,
@@ -86,10 +87,11 @@ impl FaultSettings {
                     jitter_ms: p.jitter_ms,
                     loss_pct: p.loss_pct,
                     duplicate_pct: p.duplicate_pct,
+                    // The option's enum is the CLI's; the family has its own.
                     target: match p.target {
-                        PacketTarget::Random => nemesis::family::settings::PacketTarget::Random,
-                        PacketTarget::Leader => nemesis::family::settings::PacketTarget::Leader,
-                        PacketTarget::Follower => nemesis::family::settings::PacketTarget::Follower,
+                        PacketTarget::Random => Target::Random,
+                        PacketTarget::Leader => Target::Leader,
+                        PacketTarget::Follower => Target::Follower,
                     },
                     aim: p.aim(),
                 },
