@@ -1,19 +1,28 @@
 //! Fault families, each in one module that owns what the family knows: its kinds (name, whether `all`
 //! includes it, how it is aimed), the nemesis event names it writes into the history and how a stored
-//! history's events pair into fault windows, its drawing colour, and what it needs at the start of a run.
+//! history's events pair into fault windows, its drawing colour, what it needs at the start of a run, and
+//! how its faults are applied, checked for landing and undone ([`Ops`], in the context of a [`Run`]).
 //! As Jepsen's `nemesis/combined.clj` keeps each family as one package, composed.
 //!
 //! The harness, the report and compare read these descriptions instead of matching on fault names.
-//! Adding a family is one file here plus one line in [`FAMILIES`] (and its kinds' variants in
-//! [`FaultKind`], whose order is the help text's).
+//! Adding a family is one file here (its `mod` line and one line in [`FAMILIES`]) plus its kinds'
+//! variants in [`FaultKind`], whose order is the help text's; [`FaultKind::EVERY`] is collected from the
+//! families. Options it reads go in [`settings`], filled by the harness.
 
 use crate::fault::FaultKind;
 
 pub mod clock;
 pub mod disk;
+mod kind;
 pub mod packet;
 pub mod partition;
 pub mod process;
+pub mod run;
+pub mod settings;
+
+pub use kind::{Aim, Channel, Events, Family, Kind, Layer, SpanKind, StartNeed};
+pub use run::{Active, Applied, Cluster, Nodes, Ops, Record, Run};
+pub use settings::Settings;
 
 /// Every family, composed. A new family is one line here.
 pub const FAMILIES: [&Family; 5] = [
@@ -24,148 +33,43 @@ pub const FAMILIES: [&Family; 5] = [
     &disk::FAMILY,
 ];
 
-/// One fault family: the kinds it owns and what they share.
-#[derive(Debug)]
-pub struct Family {
-    /// `partition`, `process`, `clock`, `packet`, `disk`.
-    pub name: &'static str,
-    pub kinds: &'static [Kind],
-    /// The nemesis events the family writes, each start with the stop that ends it.
-    pub events: &'static [Events],
-    /// What the family needs of the system at the start of a run, beyond a leader for the kinds aimed
-    /// at one (those are refused at the start otherwise, exit 254).
-    pub start_needs: &'static [StartNeed],
-    /// What the family acts on, for [`FaultKind::composes_with`].
-    pub layer: Layer,
-}
-
-/// One fault kind, described.
-#[derive(Debug)]
-pub struct Kind {
-    pub kind: FaultKind,
-    /// The name users type (`partition-leader`, ...), also its serde name.
-    pub name: &'static str,
-    /// Whether `all` includes it: every fault that runs on any Linux machine and keeps the data.
-    pub in_all: bool,
-    /// Whom it is aimed at; the role recorded for it.
-    pub aim: Aim,
-    /// Whether it is drawn in the report as a fault after which a new leader must be found (its
-    /// unavailability window is measured).
-    pub leader_fault: bool,
-    /// Its fixed colour in every plot and table; `None`: a colour hashed from the name.
-    pub color: Option<&'static str>,
-}
-
-impl Kind {
-    /// A kind that `all` includes (every family's but packet and disk faults).
-    pub(crate) const fn in_all(
-        kind: FaultKind,
-        name: &'static str,
-        aim: Aim,
-        leader_fault: bool,
-        color: Option<&'static str>,
-    ) -> Kind {
-        Kind {
-            kind,
-            name,
-            in_all: true,
-            aim,
-            leader_fault,
-            color,
-        }
+/// How many kinds there are: every family's, counted.
+const COUNT: usize = {
+    let (mut f, mut n) = (0, 0);
+    while f < FAMILIES.len() {
+        n += FAMILIES[f].kinds.len();
+        f += 1;
     }
-}
-
-/// Whom a fault is aimed at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Aim {
-    /// The leader (needed: refused against a leaderless system).
-    Leader,
-    /// A node that is not the leader (so the leader must be known).
-    Follower,
-    /// Any node, the leader placed when the system has one (partition shapes).
-    AnyPlaced,
-    /// The leader's side when there is a leader, any node otherwise (partition-halves).
-    LeaderIfKnown,
-    /// Every node, the leader placed when the system has one (the ring).
-    AllPlaced,
-    /// Any node drawn at random; no leader needed or waited for.
-    Any,
-    /// Every node; no leader needed or waited for.
-    All,
-}
-
-impl Aim {
-    /// Whether the harness must know the leader to aim the fault at all.
-    pub const fn needs_leader(self) -> bool {
-        matches!(self, Aim::Leader | Aim::Follower)
-    }
-
-    /// Whether the fault waits for the leader (to place it) when the system has one.
-    pub const fn waits_for_leader(self) -> bool {
-        !matches!(self, Aim::Any | Aim::All)
-    }
-
-    /// The role recorded for the fault, given whether a leader was found.
-    pub const fn role(self, leader_known: bool) -> &'static str {
-        match self {
-            Aim::Leader => "leader",
-            Aim::Follower => "follower",
-            Aim::LeaderIfKnown if leader_known => "leader",
-            Aim::AnyPlaced | Aim::LeaderIfKnown | Aim::Any => "any",
-            Aim::AllPlaced | Aim::All => "all",
-        }
-    }
-}
-
-/// What a fault acts on: the network (a partition, or the clock fault's isolation), packets on one node's
-/// links, or the node processes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Layer {
-    Network,
-    Packets,
-    Processes,
-}
-
-/// A start event and the stop event that ends it, and how a stored history's pair becomes a fault window.
-#[derive(Debug)]
-pub struct Events {
-    pub start: &'static str,
-    pub stop: &'static str,
-    /// What one start opens and its stop closes.
-    pub channel: Channel,
-    /// The window's kind, read from the start event; `None`: the pair is not drawn from a history.
-    pub span: Option<SpanKind>,
-}
-
-/// What a start event opens: one channel for the whole cluster, or one per node.
-#[derive(Debug, Clone, Copy)]
-pub enum Channel {
-    Cluster(&'static str),
-    /// `<prefix> <node>`, the event's first node.
-    PerNode(&'static str),
-}
-
-/// How a window's kind is read from its start event.
-#[derive(Debug, Clone, Copy)]
-pub enum SpanKind {
-    /// The event's `fault` field, else this name; windows whose `fault` names a kind of another family
-    /// (the clock fault's isolation) belong to that family's window and are skipped.
-    Field(&'static str),
-    /// This base, with `-leader` appended when the event's `role` is `leader`.
-    ByRole(&'static str),
-    /// Always this kind.
-    Fixed(&'static str),
-}
-
-/// What a family needs of the system under test, checked at the start of the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartNeed {
-    /// `POST /admin/clock` on every node (probed with a no-op).
-    ClockEndpoint,
-}
+    n
+};
 
 impl FaultKind {
+    /// Every fault kind, once each, in the order help text lists them (the order of the variants);
+    /// [`FaultKind::ALL`] is derived from it. Collected from the families, so a new kind is listed only
+    /// in its family; a kind two families own, or a gap (an unowned variant before the last), fails to
+    /// compile.
+    pub const EVERY: [FaultKind; COUNT] = {
+        let mut out = [FaultKind::PartitionLeader; COUNT];
+        let mut filled = [false; COUNT];
+        let mut f = 0;
+        while f < FAMILIES.len() {
+            let kinds = FAMILIES[f].kinds;
+            let mut i = 0;
+            while i < kinds.len() {
+                let at = kinds[i].kind as usize;
+                assert!(
+                    at < COUNT && !filled[at],
+                    "a fault kind owned by no family or by two"
+                );
+                out[at] = kinds[i].kind;
+                filled[at] = true;
+                i += 1;
+            }
+            f += 1;
+        }
+        out
+    };
+
     /// Whether this fault is a network partition (built with [`crate::partition_for`]).
     pub fn is_partition(self) -> bool {
         self.family().name == partition::FAMILY.name
@@ -180,6 +84,12 @@ impl FaultKind {
     /// clock fault slows the leader's clock). These are refused against a system that reports no leader.
     pub fn needs_leader(self) -> bool {
         self.describe().aim.needs_leader()
+    }
+
+    /// Whether undoing this fault restarts nodes (a kill's, corrupt-data's), so its undo may wait for
+    /// them to rejoin.
+    pub fn restarts(self) -> bool {
+        self.family().ops.restarts(self)
     }
 
     /// What a fault acts on, for [`FaultKind::composes_with`]: its family's layer.
@@ -282,6 +192,14 @@ mod tests {
         }
         let described: usize = FAMILIES.iter().map(|f| f.kinds.len()).sum();
         assert_eq!(described, FaultKind::EVERY.len());
+    }
+
+    #[test]
+    fn the_faults_that_restart_are_the_kills_and_corrupt_data() {
+        for k in FaultKind::EVERY {
+            let expected = k.name().starts_with("kill-") || k == FaultKind::CorruptData;
+            assert_eq!(k.restarts(), expected, "{k}");
+        }
     }
 
     #[test]

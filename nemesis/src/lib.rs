@@ -33,6 +33,7 @@ mod supervise;
 
 pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport, KeptRun};
 pub use error::Error;
+pub use family::partition::partition_for;
 pub use family::{Family, FAMILIES};
 pub use fault::{parse_nemeses, valid_nemesis_names, FaultKind};
 pub use landing::{
@@ -55,7 +56,7 @@ pub use packet::{
     DELAY_COMMAND as PACKET_DELAY_COMMAND, ECHO_PORT, MECHANISM as PACKET_MECHANISM,
     PROBE_COMMAND as PACKET_PROBE_COMMAND,
 };
-pub use partition::{partition_for, Partition, PartitionScope};
+pub use partition::{Partition, PartitionScope};
 pub use process::{ManagedProcess, ProcessSpec};
 pub use schedule::{min_time_limit, schedule, timeline, FaultWindow, ScheduleConfig, Step};
 pub use schedule_file::{ScheduleFile, ScheduledFault, MIN_FAULT, SCHEDULE_FORMAT};

@@ -39,12 +39,12 @@ const fn max(a: Duration, b: Duration) -> Duration {
 /// connect has timed out; a kill, pause or restart is read from the process state for up to a second.
 pub const LANDING_VERIFY: Duration = max(
     ms(nemesis::LANDING_CONNECT_TIMEOUT_MS),
-    super::faults::landing::PROCESS_CHECK,
+    nemesis::family::process::PROCESS_CHECK,
 );
 /// The longest a landing check takes: a connect that should work but did not gets a second try.
 pub const LANDING_CHECK_MAX: Duration = max(
     ms(2 * nemesis::LANDING_CONNECT_TIMEOUT_MS),
-    super::faults::landing::PROCESS_CHECK,
+    nemesis::family::process::PROCESS_CHECK,
 );
 /// The shortest `--fault-duration`: a fault must stay in place until its landing check has seen it.
 pub const MIN_FAULT_DURATION: Duration = LANDING_VERIFY;
@@ -250,13 +250,7 @@ pub fn run_bound(cfg: &RunConfig) -> RunBound {
     let overrun = if overlapping { overrun * 2 } else { overrun };
     // A restart's heal may wait for the member to serve again (Galera).
     let overrun = match cfg.system.rejoin_wait() {
-        Some(w)
-            if cfg.faults.iter().any(|f| {
-                f.name().starts_with("kill-") || *f == nemesis::FaultKind::CorruptData
-            }) =>
-        {
-            overrun + w
-        }
+        Some(w) if cfg.faults.iter().any(|f| f.restarts()) => overrun + w,
         _ => overrun,
     };
     // Before the workload: a family that needs the clock API (clock-skew) asks every node's; append

@@ -140,3 +140,28 @@ impl NodeCluster {
         }
     }
 }
+
+/// Process control as the fault families see it.
+impl nemesis::family::Nodes for NodeCluster {
+    fn names(&self) -> Vec<String> {
+        NodeCluster::names(self)
+    }
+    fn kill(&mut self, node: &str) -> Result<()> {
+        NodeCluster::kill(self, node)
+    }
+    fn restart(&mut self, node: &str) -> Result<()> {
+        NodeCluster::restart(self, node)
+    }
+    fn pause(&mut self, node: &str) -> Result<()> {
+        NodeCluster::pause(self, node)
+    }
+    fn resume(&mut self, node: &str) -> Result<()> {
+        NodeCluster::resume(self, node)
+    }
+    fn data_dir(&self, node: &str) -> Option<PathBuf> {
+        NodeCluster::data_dir(self, node)
+    }
+    fn state(&mut self, node: &str) -> Option<char> {
+        NodeCluster::state(self, node)
+    }
+}

@@ -1,10 +1,15 @@
-//! Executes the fault schedule: resolves each fault's target from live cluster state just before it starts,
-//! applies it, records it in the history, and undoes it when its window ends.
+//! Executes the fault schedule: finds the leader just before each fault starts, has the fault's family
+//! ([`nemesis::family`]) apply it, record it and check it landed, and undo it when its window ends. No
+//! fault kind is named here: each family owns its kinds.
 
 use super::cluster::NodeCluster;
 use super::probe::Probe;
-use crate::settings::{PacketSettings, RunConfig};
-use nemesis::{FaultKind, PacketFault};
+use crate::settings::{PacketTarget, RunConfig};
+use nemesis::family::settings::{
+    ClockSettings, PacketSettings, PacketTarget as Target, PartitionSettings, ProcessSettings,
+};
+use nemesis::family::{Active, Record, Run, Settings};
+use nemesis::FaultKind;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -12,14 +17,6 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use workloads::Recorder;
-
-// One module per fault family, each with its faults' apply and undo; this file aims and dispatches.
-mod clock;
-mod disk;
-pub mod landing;
-mod packet;
-mod partition;
-mod process;
 
 /// What happened to one scheduled fault, for results.json and the summary.
 #[derive(Debug, Clone, Serialize)]
@@ -36,66 +33,69 @@ pub struct FaultRecord {
     pub detail: String,
 }
 
-/// How a fault that is on is ended: one arm per distinct undo action, dispatched by [`FaultRunner::stop`] to
-/// the family that applied it.
-enum Undo {
-    Heal,
-    Restart(String),
-    RestartAll(Vec<String>),
-    Resume(String),
-    UnskewAndHeal(String),
-    Unshape(String, PacketFault),
-}
-
+/// Runs the schedule's faults, each through its family's [`nemesis::family::Ops`].
 pub struct FaultRunner<'a> {
     pub cluster: &'a mut NodeCluster,
     pub net: &'a dyn nemesis::Net,
     probe: Probe,
     recorder: Arc<Recorder>,
+    /// Writes a nemesis event into the history; handed to the families.
+    record: Box<Record>,
     rng: ChaCha8Rng,
-    skew_rate: f64,
     /// Shown in the progress bar.
     current: Arc<Mutex<String>>,
     pub records: Vec<FaultRecord>,
-    /// `--partition-scope all`: partitions also cut client sessions homed on the other side.
-    cut_clients: bool,
     /// Every node reported no leader at the start: faults are aimed without waiting for one.
     leaderless: bool,
     /// The faults on now (two at once where they compose), each with its record's index.
-    active: Vec<(usize, Undo)>,
+    active: Vec<(usize, Box<dyn Active>)>,
     /// Faults (or heals) that did not land: each makes the run invalid, naming the pair or node.
     pub not_landed: Vec<String>,
-    /// Packet fault settings (`--packet-*`).
-    packets: PacketSettings,
-    /// How long a restart's heal waits for the member to serve again ([`crate::settings::SystemKind::rejoin_wait`]).
-    rejoin_wait: Option<Duration>,
+    /// What the families need from the run's options.
+    settings: Settings,
 }
 
 /// How faults are drawn, aimed and shaped: from the run's options, and what warm-up found.
 pub struct FaultSettings {
     /// Draws targets; seeded from the run's seed.
     pub rng: ChaCha8Rng,
-    pub skew_rate: f64,
-    /// `--partition-scope all`: partitions also cut client sessions homed on the other side.
-    pub cut_clients: bool,
     /// Every node reported no leader at the start: faults are aimed without waiting for one.
     pub leaderless: bool,
-    /// Packet fault settings (`--packet-*`).
-    pub packets: PacketSettings,
-    /// How long a restart's heal waits for the member to serve again ([`crate::settings::SystemKind::rejoin_wait`]).
-    pub rejoin_wait: Option<Duration>,
+    /// Each family's settings.
+    pub families: Settings,
 }
 
 impl FaultSettings {
     /// The settings of a run with `cfg`, whose cluster was `leaderless` when it first became healthy.
     pub fn of(cfg: &RunConfig, leaderless: bool) -> Self {
+        let p = &cfg.packets;
         FaultSettings {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6e656d65),
-            skew_rate: cfg.skew_rate,
-            cut_clients: cfg.partition_scope == nemesis::PartitionScope::All,
             leaderless,
-            packets: cfg.packets.clone(),
-            rejoin_wait: cfg.system.rejoin_wait(),
+            families: Settings {
+                partition: PartitionSettings {
+                    cut_clients: cfg.partition_scope == nemesis::PartitionScope::All,
+                },
+                process: ProcessSettings {
+                    rejoin_wait: cfg.system.rejoin_wait(),
+                },
+                clock: ClockSettings {
+                    skew_rate: cfg.skew_rate,
+                },
+                packet: PacketSettings {
+                    delay_ms: p.delay_ms,
+                    jitter_ms: p.jitter_ms,
+                    loss_pct: p.loss_pct,
+                    duplicate_pct: p.duplicate_pct,
+                    // The option's enum is the CLI's; the family has its own.
+                    target: match p.target {
+                        PacketTarget::Random => Target::Random,
+                        PacketTarget::Leader => Target::Leader,
+                        PacketTarget::Follower => Target::Follower,
+                    },
+                    aim: p.aim(),
+                },
+            },
         }
     }
 }
@@ -114,32 +114,41 @@ impl<'a> FaultRunner<'a> {
     ) -> Self {
         let FaultSettings {
             rng,
-            skew_rate,
-            cut_clients,
             leaderless,
-            packets,
-            rejoin_wait,
+            families,
         } = settings;
+        let to_history = recorder.clone();
         FaultRunner {
             cluster,
             net,
             probe,
             recorder,
+            record: Box::new(move |f, v| to_history.nemesis(f, v)),
             rng,
-            skew_rate,
             current,
             records: Vec::new(),
-            cut_clients,
             leaderless,
             active: Vec::new(),
             not_landed: Vec::new(),
-            packets,
-            rejoin_wait,
+            settings: families,
         }
     }
 
     fn event(&self, f: &str, value: Value) {
         self.recorder.nemesis(f, value);
+    }
+
+    /// The context a family applies or undoes a fault in.
+    fn run(&mut self) -> Run<'_> {
+        Run::new(
+            self.net,
+            &mut *self.cluster,
+            &self.probe,
+            &mut self.rng,
+            &self.settings,
+            &*self.record,
+            &mut self.not_landed,
+        )
     }
 
     /// Start one fault now; returns what [`FaultRunner::stop`] ends it with, `None` if it was missed. Never
@@ -158,9 +167,9 @@ impl<'a> FaultRunner<'a> {
         };
         let id = self.records.len();
         let started = match self.apply(kind, &mut rec).await {
-            Ok(undo) => {
+            Ok(active) => {
                 rec.hit = true;
-                self.active.push((id, undo));
+                self.active.push((id, active));
                 Some(id)
             }
             Err(e) => {
@@ -198,43 +207,36 @@ impl<'a> FaultRunner<'a> {
         }
     }
 
-    async fn apply(&mut self, kind: FaultKind, rec: &mut FaultRecord) -> anyhow::Result<Undo> {
-        let nodes = self.cluster.names();
+    async fn apply(
+        &mut self,
+        kind: FaultKind,
+        rec: &mut FaultRecord,
+    ) -> anyhow::Result<Box<dyn Active>> {
         let leader = if self.leaderless {
             None
         } else {
             self.probe.wait_leader(LEADER_WAIT).await
         };
         rec.term = leader.as_ref().map(|(_, t)| *t);
-        let leader_name = leader.as_ref().map(|(l, _)| l.as_str());
         // How a fault is aimed is its family's: faults that need no leader still place it
         // (partition-halves puts it in the minority) when the system has one; the kill-leader-style
         // faults cannot be aimed without it.
         let aim = kind.describe().aim;
         let needs_leader = aim.needs_leader() || (!self.leaderless && aim.waits_for_leader());
-        rec.role = aim.role(leader_name.is_some()).into();
-        if needs_leader && leader_name.is_none() {
+        rec.role = aim.role(leader.is_some()).into();
+        if needs_leader && leader.is_none() {
             anyhow::bail!("no leader found within {:?}", LEADER_WAIT);
         }
-        match kind {
-            FaultKind::PartitionLeader
-            | FaultKind::PartitionFollower
-            | FaultKind::PartitionRandom
-            | FaultKind::PartitionHalves
-            | FaultKind::PartitionRing
-            | FaultKind::PartitionOneWay => self.start_partition(kind, &nodes, leader_name, rec),
-            FaultKind::ClockSkew => self.start_clock_skew(kind, &nodes, leader_name, rec).await,
-            FaultKind::KillLeader | FaultKind::KillRandom => {
-                self.kill_one(kind, &nodes, leader_name, rec)
-            }
-            FaultKind::PauseLeader => self.pause_leader(kind, leader_name, rec),
-            FaultKind::PauseRandom => self.pause_random(kind, &nodes, rec),
-            FaultKind::KillAll => self.kill_all(kind, &nodes, rec),
-            FaultKind::CorruptData => self.corrupt_data(kind, &nodes, rec),
-            FaultKind::PacketDelay | FaultKind::PacketLoss | FaultKind::PacketDuplicate => {
-                self.start_packet_fault(kind, &nodes, leader_name, rec)
-            }
-        }
+        let mut run = self.run();
+        run.leader = leader.map(|(l, _)| l);
+        run.term = rec.term;
+        run.out.role = std::mem::take(&mut rec.role);
+        let applied = kind.family().ops.apply(&mut run, kind).await;
+        let out = run.out;
+        rec.targets = out.targets;
+        rec.role = out.role;
+        rec.detail = out.detail;
+        applied
     }
 
     /// End the fault [`FaultRunner::start`] returned `id` for, if it is still on.
@@ -242,29 +244,9 @@ impl<'a> FaultRunner<'a> {
         let Some(at) = self.active.iter().position(|(i, _)| *i == id) else {
             return;
         };
-        let (_, undo) = self.active.remove(at);
+        let (_, active) = self.active.remove(at);
         self.records[id].end_s = Some(self.recorder.elapsed().as_secs_f64());
-        let result = match undo {
-            Undo::Heal => self.heal(),
-            Undo::Restart(n) => {
-                let restarted = self.restart(n.clone());
-                if restarted.is_ok() {
-                    self.await_rejoin(&[n]).await;
-                }
-                restarted
-            }
-            Undo::RestartAll(nodes) => {
-                let restarted = self.restart_all(nodes.clone());
-                if restarted.is_ok() {
-                    self.await_rejoin(&nodes).await;
-                }
-                restarted
-            }
-            Undo::Resume(n) => self.resume(n),
-            Undo::UnskewAndHeal(n) => self.unskew_and_heal(n).await,
-            Undo::Unshape(n, fault) => self.unshape(n, fault),
-        };
-        if let Err(e) = result {
+        if let Err(e) = active.undo(&mut self.run()).await {
             tracing::warn!("undoing fault: {e:#}");
         }
         self.show_current();

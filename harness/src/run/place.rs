@@ -6,7 +6,7 @@ use crate::settings::{RunConfig, SystemKind};
 use crate::system::node::resolve_node_bin;
 use anyhow::{Context, Result};
 use nemesis::hosts::{Hosts, HostsFile, HostsNet, PacketHelper};
-use nemesis::{FaultKind, LocalNet, Net, NetConfig, Network, PacketFault};
+use nemesis::{LocalNet, Net, NetConfig, Network};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -33,14 +33,7 @@ pub fn create(
             let packet_faults: Vec<_> = cfg.faults.iter().filter(|f| f.is_packet()).collect();
             for f in &packet_faults {
                 // Only the kind matters here: which tool it needs.
-                let spec = match f {
-                    FaultKind::PacketDuplicate => PacketFault::Duplicate { pct: 0.0 },
-                    FaultKind::PacketLoss => PacketFault::Loss { pct: 0.0 },
-                    _ => PacketFault::Delay {
-                        delay_ms: 0,
-                        jitter_ms: 0,
-                    },
-                };
+                let spec = nemesis::family::packet::fault_of(**f, &Default::default());
                 let missing = hosts.packet_tools_missing(&spec);
                 anyhow::ensure!(
                     missing.is_empty(),

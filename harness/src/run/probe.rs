@@ -123,6 +123,36 @@ impl Probe {
     }
 }
 
+/// Live cluster state as the fault families see it.
+impl nemesis::family::Cluster for Probe {
+    fn set_clock<'a>(
+        &'a self,
+        node: &'a str,
+        offset_ms: f64,
+        rate: f64,
+    ) -> futures::future::LocalBoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            Probe::set_clock(self, node, ClockRequest { offset_ms, rate })
+                .await
+                .map(drop)
+        })
+    }
+
+    fn serving(&self) -> futures::future::LocalBoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            self.statuses()
+                .await
+                .into_iter()
+                .filter(|(_, s)| {
+                    s.as_ref()
+                        .is_some_and(|s| matches!(s.role, Role::Follower | Role::Leader))
+                })
+                .map(|(n, _)| n)
+                .collect()
+        })
+    }
+}
+
 /// Keys the start-up probe uses; no workload reads or writes them, so the history never sees them.
 const PROBE_KEY: &str = "lh-probe";
 const PROBE_LIST: &str = "lh-probe-list";

@@ -1,8 +1,18 @@
-//! Partitions: cut links between node groups (blackhole routes, [`crate::partition_for`] draws the shape);
-//! healed by restoring every link.
+//! Partitions: cut links between node groups (blackhole routes, [`partition_for`] draws the shape;
+//! with `--partition-scope all` also the client sessions homed across the cut); healed by restoring every
+//! link. Landing is checked by probing every pair.
 
-use super::{Aim, Channel, Events, Family, Kind, Layer, SpanKind};
+use super::kind::{Aim, Channel, Events, Family, Kind, Layer, SpanKind};
+use super::run::{Active, Ops, Run};
 use crate::fault::FaultKind;
+use crate::Partition;
+use futures::future::LocalBoxFuture;
+use serde_json::json;
+
+mod probe;
+mod shapes;
+use probe::check;
+pub use shapes::partition_for;
 
 /// Written when a partition (or the clock fault's isolation) is applied; its `fault` names the kind.
 pub const START: &str = "start-partition";
@@ -63,4 +73,86 @@ pub const FAMILY: Family = Family {
     }],
     start_needs: &[],
     layer: Layer::Network,
+    ops: &Partitions,
 };
+
+#[derive(Debug)]
+struct Partitions;
+
+impl Ops for Partitions {
+    fn apply<'a>(
+        &'a self,
+        run: &'a mut Run<'_>,
+        kind: FaultKind,
+    ) -> LocalBoxFuture<'a, anyhow::Result<Box<dyn Active>>> {
+        Box::pin(async move { start(run, kind).map(|()| Box::new(Heal) as Box<dyn Active>) })
+    }
+}
+
+/// Cuts the shape `kind` names around the leader (when aimed at it).
+fn start(run: &mut Run<'_>, kind: FaultKind) -> anyhow::Result<()> {
+    let nodes = run.nodes.names();
+    let leader = run.leader.clone();
+    let (p, targets) = partition_for(kind, &nodes, leader.as_deref(), run.rng)
+        .ok_or_else(|| anyhow::anyhow!("no partition of that shape for {} nodes", nodes.len()))?;
+    if kind == FaultKind::PartitionRandom && leader.is_some() {
+        run.out.role = if leader.as_ref() == targets.first() {
+            "leader"
+        } else {
+            "follower"
+        }
+        .into();
+    }
+    cut(run, kind, &p, &targets)
+}
+
+/// Applies `p` (also for the clock fault's isolation), checks it landed and records it.
+pub fn cut(
+    run: &mut Run<'_>,
+    kind: FaultKind,
+    p: &Partition,
+    targets: &[String],
+) -> anyhow::Result<()> {
+    let cut_clients = run.settings.partition.cut_clients;
+    run.net.apply(p)?;
+    if cut_clients {
+        if let Err(e) = run.net.cut_clients(p) {
+            let _ = run.net.heal();
+            return Err(e.into());
+        }
+    }
+    check(run, kind.name(), p);
+    run.out.targets = targets.to_vec();
+    let scope = if cut_clients { "all" } else { "peers" };
+    run.out.detail = format!("partition {} (scope {scope})", p.describe());
+    run.event(
+        START,
+        json!({
+            "fault": kind.name(),
+            "isolated": targets,
+            "role": run.out.role,
+            "leader": run.leader,
+            "term": run.term,
+            "partition": p.describe(),
+            "scope": scope,
+        }),
+    );
+    Ok(())
+}
+
+/// Restores every link and checks that every pair connects again.
+pub fn heal(run: &mut Run<'_>) -> anyhow::Result<()> {
+    run.net.heal()?;
+    run.event(STOP, json!({}));
+    check(run, "heal", &Partition::default());
+    Ok(())
+}
+
+/// A partition that is on; undone by [`heal`].
+struct Heal;
+
+impl Active for Heal {
+    fn undo<'a>(self: Box<Self>, run: &'a mut Run<'_>) -> LocalBoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { heal(run) })
+    }
+}
