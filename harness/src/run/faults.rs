@@ -91,11 +91,11 @@ impl FaultSettings {
     pub fn of(cfg: &RunConfig, leaderless: bool) -> Self {
         FaultSettings {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6e656d65),
-            skew_rate: cfg.skew_rate,
-            cut_clients: cfg.partition_scope == nemesis::PartitionScope::All,
+            skew_rate: cfg.faults.skew_rate,
+            cut_clients: cfg.faults.partition_scope == nemesis::PartitionScope::All,
             leaderless,
-            packets: cfg.packets.clone(),
-            rejoin_wait: cfg.system.rejoin_wait(),
+            packets: cfg.faults.packets.clone(),
+            rejoin_wait: cfg.cluster.system.rejoin_wait(),
         }
     }
 }
