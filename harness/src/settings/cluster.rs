@@ -7,6 +7,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The cluster of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterSettings {
     pub system: SystemKind,

@@ -4,6 +4,7 @@ use nemesis::FaultKind;
 use serde::Serialize;
 use std::time::Duration;
 
+/// The faults of a run. Keys keep their option names in `config.json` (`faults`, `nemesis_interval_s`).
 #[derive(Debug, Clone, Serialize)]
 pub struct FaultSettings {
     #[serde(rename = "faults")]

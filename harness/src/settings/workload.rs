@@ -4,6 +4,7 @@ use serde::Serialize;
 use std::time::Duration;
 use workloads::{Routing, WorkloadKind};
 
+/// The workload of a run. Keys keep their option names in `config.json` (`workload`, `time_limit_s`).
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkloadSettings {
     #[serde(rename = "workload")]
