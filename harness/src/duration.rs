@@ -1,4 +1,5 @@
-//! Human durations on the command line: `15` (seconds), `15s`, `500ms`, `2m`, `1.5s`.
+//! Human durations on the command line: `15` (seconds), `15s`, `500ms`, `2m`, `1.5s`; and how
+//! `config.json` records them.
 
 use std::time::Duration;
 
@@ -36,6 +37,50 @@ pub fn show(d: Duration) -> String {
         (0, m, s) => format!("{m}m{s:02}s"),
         (h, m, _) => format!("{h}h{m:02}m"),
     }
+}
+
+/// A duration in `config.json` as seconds, a float (`time_limit_s: 20.0`): for `#[serde(with)]`, so the
+/// settings hold a `Duration` and the file keeps the format it always had.
+pub mod secs {
+    use serde::Serializer;
+    #[cfg(test)]
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    // Nothing reads config.json back into settings; the tests check that what is written reads back.
+    #[cfg(test)]
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A duration in `config.json` as whole milliseconds, an integer (`op_timeout_ms: 1000`).
+pub mod millis {
+    use serde::Serializer;
+    #[cfg(test)]
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    // As for `secs`: only the tests read it back.
+    #[cfg(test)]
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+/// `d` cut to whole milliseconds: what `config.json` records of a [`millis`] duration, so the run uses
+/// exactly the value it records.
+pub fn whole_millis(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -164,7 +164,10 @@ fn checked(a: &HuntArgs) -> Result<Setup, String> {
     };
     Ok(Setup {
         timing: Timing::for_plan(a.plan, a.run.fault_duration, a.run.nemesis_interval),
-        name: format!("hunt-{}-{}-{}", base.system, base.mode, base.workload),
+        name: format!(
+            "hunt-{}-{}-{}",
+            base.cluster.system, base.cluster.mode, base.workload.kind
+        ),
         faults,
         plan_name,
     })

@@ -43,7 +43,8 @@ pub fn outside(rate: f64, max_drift: f64) -> bool {
 
 /// The modes whose reads rely on the clock bound.
 fn relies_on_clock(cfg: &RunConfig) -> bool {
-    cfg.system == SystemKind::Node && matches!(cfg.mode.as_str(), "lease" | "lease-no-wait")
+    cfg.cluster.system == SystemKind::Node
+        && matches!(cfg.cluster.mode.as_str(), "lease" | "lease-no-wait")
 }
 
 /// One sentence per applied fault kind that went beyond the mode's assumptions (none usually), for the
@@ -52,13 +53,13 @@ pub fn beyond(cfg: &RunConfig, faults: &[FaultRecord]) -> Vec<String> {
     let skewed = faults
         .iter()
         .any(|f| f.hit && f.kind == FaultKind::ClockSkew);
-    if !(skewed && relies_on_clock(cfg) && outside(cfg.skew_rate, cfg.max_drift)) {
+    if !(skewed && relies_on_clock(cfg) && outside(cfg.faults.skew_rate, cfg.cluster.max_drift)) {
         return Vec::new();
     }
     vec![format!(
         "clock rate {} is outside the lease's drift bound ({}): a stale read here is expected \
          (the lease assumes every clock runs within 1 ± --max-drift; see --skew-rate)",
-        cfg.skew_rate, cfg.max_drift
+        cfg.faults.skew_rate, cfg.cluster.max_drift
     )]
 }
 

@@ -231,12 +231,12 @@ pub const ATTEMPTS_PER_OP: u32 = 3;
 /// The longest each phase of a run may take with its options, in order; their sum is the run's bound
 /// (README, "How long a run takes"). Each phase is bounded in the code by the constant named here.
 pub fn run_bound(cfg: &RunConfig) -> RunBound {
-    let op = Duration::from_millis(cfg.op_timeout_ms);
+    let op = cfg.workload.op_timeout;
     let one_op = op * ATTEMPTS_PER_OP;
-    let nodes = cfg.nodes.len() as u32;
+    let nodes = cfg.cluster.nodes.len() as u32;
     // Started before the limit, a fault may finish starting after it (finding the leader, a clock
     // request, the landing check), then heal (a clock request, the landing check).
-    let overrun = if cfg.faults.is_empty() {
+    let overrun = if cfg.faults.kinds.is_empty() {
         Duration::ZERO
     } else {
         super::faults::LEADER_WAIT + POLL + op + (op + LANDING_CHECK_MAX) * 2
@@ -249,14 +249,14 @@ pub fn run_bound(cfg: &RunConfig) -> RunBound {
         .any(|(i, w)| windows[..i].iter().any(|e| e.end > w.start));
     let overrun = if overlapping { overrun * 2 } else { overrun };
     // A restart's heal may wait for the member to serve again (Galera).
-    let overrun = match cfg.system.rejoin_wait() {
-        Some(w) if cfg.faults.iter().any(|f| f.restarts()) => overrun + w,
+    let overrun = match cfg.cluster.system.rejoin_wait() {
+        Some(w) if cfg.faults.kinds.iter().any(|f| f.restarts()) => overrun + w,
         _ => overrun,
     };
     // Before the workload: a family that needs the clock API (clock-skew) asks every node's; append
     // probes its route once.
     let mut probes = op;
-    if cfg.faults.iter().any(|f| {
+    if cfg.faults.kinds.iter().any(|f| {
         f.family()
             .start_needs
             .contains(&nemesis::family::StartNeed::ClockEndpoint)
@@ -267,24 +267,21 @@ pub fn run_bound(cfg: &RunConfig) -> RunBound {
         ("set-up, teardown and report", SETUP_AND_TEARDOWN),
         (
             "healthy (--health-timeout)",
-            cfg.health_timeout() + op + POLL,
+            cfg.cluster.health_timeout + op + POLL,
         ),
         ("start-up probes", probes),
-        ("workload (--time-limit)", cfg.time_limit()),
+        ("workload (--time-limit)", cfg.workload.time_limit),
         ("the last fault's overrun", overrun),
         ("ops in flight", one_op),
         ("recovery after the last heal", RECOVERY + op + POLL),
-        ("--settle", Duration::from_secs_f64(cfg.settle_s)),
+        ("--settle", cfg.workload.settle),
         ("final reads", FINAL_READS + one_op),
         // A round of local reads (every key on every node) under way when the bound passes ends too.
         (
             "convergence",
-            super::convergence::BOUND + op * nodes * cfg.keys as u32,
+            super::convergence::BOUND + op * nodes * cfg.workload.keys as u32,
         ),
-        (
-            "check (--check-time-limit)",
-            Duration::from_secs_f64(cfg.check_time_limit_s),
-        ),
+        ("check (--check-time-limit)", cfg.check.time_limit),
     ];
     RunBound::new(phases)
 }

@@ -100,18 +100,18 @@ impl<'a> Drive<'a> {
             "starting",
             &format!(
                 "waiting for the cluster to become healthy (up to {})",
-                progress::secs(cfg.health_timeout_s)
+                progress::secs(cfg.cluster.health_timeout)
             ),
         );
         // A system leaderless by design need not show it for a while first.
-        let leaderless_after = if cfg.system.is_leaderless() {
+        let leaderless_after = if cfg.cluster.system.is_leaderless() {
             Some(Duration::ZERO)
         } else {
             cfg.may_be_leaderless()
                 .then_some(start_checks::LEADERLESS_AFTER)
         };
         let healthy = tokio::select! {
-            r = probe.wait_healthy(cfg.health_timeout(), leaderless_after) => r,
+            r = probe.wait_healthy(cfg.cluster.health_timeout, leaderless_after) => r,
             dead = every_node_exited(cluster) => Err(anyhow::anyhow!(
                 "every node process exited (see {})", dead.join(", ")
             )),
@@ -128,7 +128,7 @@ impl<'a> Drive<'a> {
         self.ctx
             .recorder
             .observe("harness", "healthy", serde_json::Value::Null);
-        if let Some(why) = start_checks::refusal(&cfg.faults, leaderless, probe).await {
+        if let Some(why) = start_checks::refusal(&cfg.faults.kinds, leaderless, probe).await {
             self.refused = Some(why);
             return None;
         }
@@ -156,7 +156,7 @@ impl<'a> Drive<'a> {
         let t0 = tokio::time::Instant::now();
         self.ctx.progress.phase(
             "workload",
-            &format!("for {}", progress::secs(cfg.time_limit_s)),
+            &format!("for {}", progress::secs(cfg.workload.time_limit)),
         );
         let windows = cfg.schedule();
         // Each window's fault while it is on (windows overlap where their faults compose).
@@ -176,7 +176,7 @@ impl<'a> Drive<'a> {
                 runner.stop(id).await;
             }
         }
-        tokio::time::sleep_until(t0 + cfg.time_limit()).await;
+        tokio::time::sleep_until(t0 + cfg.workload.time_limit).await;
         let _ = stop_tx.send(true);
         match workload.await {
             Ok(Ok(())) => {}
@@ -204,10 +204,10 @@ impl<'a> Drive<'a> {
             runner.cluster.names(),
             self.wcfg.key_names(),
             healed,
-            Duration::from_secs_f64(cfg.settle_s),
+            cfg.workload.settle,
             reads_done_rx,
         ));
-        for kind in &cfg.faults {
+        for kind in &cfg.faults.kinds {
             if !runner.records.iter().any(|r| r.kind == *kind && r.hit) {
                 self.problems.push(format!(
                     "fault {} never hit its intended target",
@@ -241,12 +241,12 @@ impl<'a> Drive<'a> {
     /// The settle period comes before the final reads too: a read served by a follower still within the
     /// async lag would otherwise report appends the cluster still holds as lost.
     async fn settle(&self) {
-        let settle_s = self.ctx.cfg.settle_s;
+        let settle = self.ctx.cfg.workload.settle;
         self.ctx.progress.phase(
             "settle",
-            &format!("{} before the final reads", progress::secs(settle_s)),
+            &format!("{} before the final reads", progress::secs(settle)),
         );
-        tokio::time::sleep(Duration::from_secs_f64(settle_s)).await;
+        tokio::time::sleep(settle).await;
     }
 
     /// Every key read once more, marked in the history so the checkers know where they start.

@@ -68,19 +68,19 @@ pub struct FaultSettings {
 impl FaultSettings {
     /// The settings of a run with `cfg`, whose cluster was `leaderless` when it first became healthy.
     pub fn of(cfg: &RunConfig, leaderless: bool) -> Self {
-        let p = &cfg.packets;
+        let p = &cfg.faults.packets;
         FaultSettings {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6e656d65),
             leaderless,
             families: Settings {
                 partition: PartitionSettings {
-                    cut_clients: cfg.partition_scope == nemesis::PartitionScope::All,
+                    cut_clients: cfg.faults.partition_scope == nemesis::PartitionScope::All,
                 },
                 process: ProcessSettings {
-                    rejoin_wait: cfg.system.rejoin_wait(),
+                    rejoin_wait: cfg.cluster.system.rejoin_wait(),
                 },
                 clock: ClockSettings {
-                    skew_rate: cfg.skew_rate,
+                    skew_rate: cfg.faults.skew_rate,
                 },
                 packet: PacketSettings {
                     delay_ms: p.delay_ms,

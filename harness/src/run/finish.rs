@@ -117,7 +117,7 @@ pub fn finish(
     elapsed: Duration,
     print: bool,
 ) -> Result<u8> {
-    if cfg.workload.is_txn() {
+    if cfg.workload.kind.is_txn() {
         return super::txn::finish(cfg, dir, recorder, faults, problems, elapsed, print);
     }
     let Judged {
@@ -153,13 +153,13 @@ pub fn finish(
         detection: detection(check.as_ref(), report.as_ref(), &faults),
         metrics: &metrics,
         guarantees: report.as_ref(),
-        cap: report::cap_availability(&events, &spans, &cfg.nodes),
+        cap: report::cap_availability(&events, &spans, &cfg.cluster.nodes),
         beyond_assumptions: super::assumptions::beyond(cfg, &faults),
         startup: Startup::of(&events),
     };
     dir.write_json("results.json", &results)?;
     let page = ReportInput {
-        title: cfg.name.clone(),
+        title: cfg.output.name.clone(),
         events: &events,
         history: history.as_ref(),
         check: check.clone(),
@@ -204,7 +204,7 @@ fn judge(cfg: &RunConfig, recorder: &Arc<Recorder>, mut problems: RunProblems) -
     };
     let check = history.as_ref().map(|history| {
         let opts = CheckOptions {
-            time_limit: Some(Duration::from_secs_f64(cfg.check_time_limit_s)),
+            time_limit: Some(cfg.check.time_limit),
             memory_limit_bytes: Some(4 << 30),
             threads: 2,
         };
@@ -212,9 +212,9 @@ fn judge(cfg: &RunConfig, recorder: &Arc<Recorder>, mut problems: RunProblems) -
         report::roles::enrich(&mut c, &events, history);
         c
     });
-    let append = cfg.workload == workloads::WorkloadKind::Append;
+    let append = cfg.workload.kind == workloads::WorkloadKind::Append;
     let report = history.as_ref().and_then(|h| {
-        guarantees::evaluate(cfg.expect, append, Some(h), &events, check.as_ref())
+        guarantees::evaluate(cfg.check.expect, append, Some(h), &events, check.as_ref())
             .map_err(|e| problems.push(e))
             .ok()
     });
@@ -253,11 +253,13 @@ pub(super) fn exit_code(validity: Option<Validity>, problems: &RunProblems) -> u
 
 fn verdict_words(cfg: &RunConfig, r: &Results) -> String {
     let words = match (r.exit_code, r.valid.as_bool()) {
-        (exit::INVALID, _) => format!("INVALID: anomaly found (--expect {})", cfg.expect),
+        (exit::INVALID, _) => format!("INVALID: anomaly found (--expect {})", cfg.check.expect),
         (exit::INVALID_RUN, _) => "INVALID RUN: the run did not do what it was meant to".into(),
-        (_, Some(true)) => format!("valid: {}", cfg.expect.words()),
-        _ if cfg.expect == Expect::Linearizable => "UNKNOWN: the checker hit its bound".into(),
-        _ => format!("UNKNOWN: not checkable here ({})", cfg.expect.words()),
+        (_, Some(true)) => format!("valid: {}", cfg.check.expect.words()),
+        _ if cfg.check.expect == Expect::Linearizable => {
+            "UNKNOWN: the checker hit its bound".into()
+        }
+        _ => format!("UNKNOWN: not checkable here ({})", cfg.check.expect.words()),
     };
     super::assumptions::with_verdict(words, &r.beyond_assumptions)
 }
@@ -370,9 +372,9 @@ fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
     b.push_record(["mode", &cfg.mode_label()]);
     b.push_record([
         "workload",
-        &format!("{} via {} routing", cfg.workload, cfg.routing),
+        &format!("{} via {} routing", cfg.workload.kind, cfg.workload.routing),
     ]);
-    let names: Vec<&str> = cfg.faults.iter().map(|f| f.name()).collect();
+    let names: Vec<&str> = cfg.faults.kinds.iter().map(|f| f.name()).collect();
     b.push_record([
         "nemesis",
         &format!("{} ({})", names.join(","), faults_line(r.faults)),
@@ -406,14 +408,14 @@ fn print_table(cfg: &RunConfig, dir: &RunDir, r: &Results) {
 
 fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "# {}\n", cfg.name);
+    let _ = writeln!(s, "# {}\n", cfg.output.name);
     let _ = writeln!(s, "**{}** (exit {})\n", verdict_words(cfg, r), r.exit_code);
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| mode | {} |", cfg.mode_label());
     let _ = writeln!(
         s,
         "| workload | {}, {} workers, {} ops/s, {} routing |",
-        cfg.workload, cfg.concurrency, cfg.rate, cfg.routing
+        cfg.workload.kind, cfg.workload.concurrency, cfg.workload.rate, cfg.workload.routing
     );
     let _ = writeln!(s, "| ops | {} |", r.metrics.outcome_words());
     let _ = writeln!(s, "| latency | {} |", latency_line(r.metrics));

@@ -3,11 +3,11 @@
 
 use super::args::RunArgs;
 use crate::settings::{
-    Expect, PacketDirection, PacketScope, PacketSettings, RunConfig, SystemKind,
+    CheckSettings, ClusterSettings, Expect, FaultSettings, OutputSettings, PacketDirection,
+    PacketScope, PacketSettings, RunConfig, SystemKind, WorkloadSettings,
 };
 use nemesis::FaultKind;
 use node::api::Replication;
-use std::time::Duration;
 use workloads::WorkloadKind;
 
 impl RunConfig {
@@ -49,7 +49,7 @@ impl RunConfig {
                 replay,
             },
         );
-        if cfg.replay.is_none() {
+        if cfg.faults.replay.is_none() {
             cfg.check_schedule()?;
         }
         super::validate::check(a, &cfg)?;
@@ -68,65 +68,73 @@ impl RunConfig {
             replay,
         } = chosen;
         RunConfig {
-            name,
             seed: a.seed.unwrap_or_else(rand::random),
-            faults,
-            system: a.system,
-            mode,
-            node_cmd: a.node_cmd.clone(),
-            replication: a.replication,
-            replication_recorded: (a.system == SystemKind::Node).then_some(a.replication),
-            workload: a.workload,
-            expect: a.expect,
-            consistency: a.consistency,
-            settle_s: a.settle.as_secs_f64(),
-            keys: if a.workload != WorkloadKind::Register {
-                a.keys
-            } else {
-                1
+            cluster: ClusterSettings {
+                system: a.system,
+                mode,
+                node_cmd: a.node_cmd.clone(),
+                replication: a.replication,
+                replication_recorded: (a.system == SystemKind::Node).then_some(a.replication),
+                nodes,
+                subnet: a.subnet,
+                heartbeat_ms: a.heartbeat_ms,
+                election_timeout_ms: a.election_timeout_ms,
+                lease_ms: a.lease_ms,
+                max_drift: a.max_drift,
+                lease_votes: a.lease_votes,
+                health_timeout: a.health_timeout,
+                node_bin: a.node_bin.clone(),
+                hosts: a.hosts.clone(),
+                hosts_file,
             },
-            nodes,
-            time_limit_s: a.time_limit.as_secs_f64(),
-            routing: a.routing,
-            concurrency: a.concurrency,
-            rate: a.rate,
-            op_timeout_ms: a.op_timeout.as_millis() as u64,
-            health_timeout_s: a.health_timeout.as_secs_f64(),
-            partition_scope: a.partition_scope,
-            nemesis_interval_s: a.nemesis_interval.as_secs_f64(),
-            fault_duration_s: a.fault_duration.as_secs_f64(),
-            skew_rate: super::assumptions::skew_rate(a),
-            subnet: a.subnet.to_string(),
-            heartbeat_ms: a.heartbeat_ms,
-            election_timeout_ms: a.election_timeout_ms,
-            lease_ms: a.lease_ms,
-            max_drift: a.max_drift,
-            lease_votes: a.lease_votes,
-            check_time_limit_s: a.check_time_limit.as_secs_f64(),
-            packets: packet_settings(a),
-            harness_version: env!("CARGO_PKG_VERSION"),
-            store: a.store.clone(),
-            node_bin: a.node_bin.clone(),
-            subnet_parsed: a.subnet,
-            hosts: a.hosts.clone(),
-            hosts_file,
+            workload: WorkloadSettings {
+                kind: a.workload,
+                keys: if a.workload != WorkloadKind::Register {
+                    a.keys
+                } else {
+                    1
+                },
+                routing: a.routing,
+                concurrency: a.concurrency,
+                rate: a.rate,
+                op_timeout: crate::duration::whole_millis(a.op_timeout),
+                time_limit: a.time_limit,
+                settle: a.settle,
+            },
+            faults: FaultSettings {
+                kinds: faults,
+                partition_scope: a.partition_scope,
+                interval: a.nemesis_interval,
+                duration: a.fault_duration,
+                skew_rate: super::assumptions::skew_rate(a),
+                packets: packet_settings(a),
+                replay,
+            },
+            check: CheckSettings {
+                expect: a.expect,
+                consistency: a.consistency,
+                time_limit: a.check_time_limit,
+            },
+            output: OutputSettings {
+                name,
+                harness_version: env!("CARGO_PKG_VERSION"),
+                store: a.store.clone(),
+            },
             run_bound: None,
-            replay,
         }
     }
 
     /// Every fault asked for must get a window: a run too short for them would not test what was asked.
     /// The schedule fits them all whenever the options allow it, whatever the seed.
     fn check_schedule(&self) -> Result<(), String> {
-        let interval = Duration::from_secs_f64(self.nemesis_interval_s);
-        let duration = Duration::from_secs_f64(self.fault_duration_s);
-        let needed = nemesis::min_time_limit(self.faults.len(), interval, duration);
-        if self.time_limit() > needed {
+        let f = &self.faults;
+        let needed = nemesis::min_time_limit(f.kinds.len(), f.interval, f.duration);
+        if self.workload.time_limit > needed {
             return Ok(());
         }
         let windows = self.schedule();
-        let missing: Vec<&str> = self
-            .faults
+        let missing: Vec<&str> = f
+            .kinds
             .iter()
             .filter(|f| !windows.iter().any(|w| w.kind == **f))
             .map(|f| f.name())
@@ -135,10 +143,10 @@ impl RunConfig {
             "--time-limit {}s is too short for {} fault(s) of {}s with --nemesis-interval {}s between them \
              (at its lowest jitter, 0.8): it needs more than {:.1}s, so {} would never run; give a longer \
              --time-limit or a shorter --nemesis-interval / --fault-duration",
-            self.time_limit_s,
-            self.faults.len(),
-            self.fault_duration_s,
-            self.nemesis_interval_s,
+            self.workload.time_limit.as_secs_f64(),
+            f.kinds.len(),
+            f.duration.as_secs_f64(),
+            f.interval.as_secs_f64(),
             needed.as_secs_f64(),
             missing.join(", ")
         ))
@@ -306,12 +314,86 @@ mod tests {
             let s = seed.to_string();
             let two = ["--nemesis", "partition-leader,kill-leader", "--seed", &s];
             let cfg = from(&[&two[..], &["--time-limit", "15"]].concat()).unwrap();
-            for f in &cfg.faults {
+            for f in &cfg.faults.kinds {
                 assert!(cfg.schedule().iter().any(|w| w.kind == *f), "seed {seed}");
             }
             // 2 s warm-up + 3 s + 4.8 s + 3 s = 12.8 s: refused at it, for every seed.
             let err = from(&[&two[..], &["--time-limit", "12.8"]].concat()).unwrap_err();
             assert!(err.contains("needs more than 12.8s"), "{err}");
+        }
+    }
+
+    /// config.json keeps the keys and value formats it had when the settings were one flat struct:
+    /// durations as float seconds (`*_s`) or integer milliseconds (`*_ms`), each group flattened.
+    #[test]
+    fn config_json_keeps_its_keys_and_formats() {
+        let cfg = from(&["--seed", "7", "--time-limit", "8s"]).unwrap();
+        let mut value = serde_json::to_value(&cfg).unwrap();
+        let bound = value.as_object_mut().unwrap().remove("run_bound").unwrap();
+        assert!(bound["total_s"].is_f64(), "{bound}");
+        assert_eq!(
+            bound["phases"][0][0], "set-up, teardown and report",
+            "{bound}"
+        );
+        assert!(bound["phases"][0][1].is_f64(), "{bound}");
+        let expected = serde_json::json!({
+            "check_time_limit_s": 60.0, "concurrency": 10, "election_timeout_ms": 300,
+            "expect": "linearizable", "fault_duration_s": 3.0, "faults": ["partition-leader"],
+            "harness_version": env!("CARGO_PKG_VERSION"), "health_timeout_s": 30.0, "heartbeat_ms": 50,
+            "hosts": null, "keys": 1, "lease_ms": 1500, "lease_votes": "report", "max_drift": 0.05,
+            "mode": "lease", "name": "node-lease-register-partition-leader", "nemesis_interval_s": 6.0,
+            "node_cmd": null, "nodes": ["n1", "n2", "n3"], "op_timeout_ms": 1500,
+            "packets": {"both_ways": false, "delay_ms": 200, "duplicate_pct": 30.0, "jitter_ms": 50,
+                        "loss_pct": 30.0, "peers_only": false, "target": "random"},
+            "partition_scope": "peers", "rate": 100.0, "replication": "quorum", "routing": "sticky",
+            "seed": 7, "settle_s": 2.0, "skew_rate": 0.97, "subnet": "10.77.0.0/24", "system": "node",
+            "time_limit_s": 8.0, "workload": "register"
+        });
+        assert_eq!(value, expected);
+
+        // The optional keys appear when set, as before.
+        let txn = ["--workload", "txn-append", "--consistency", "serializable"];
+        let value = serde_json::to_value(from(&txn).unwrap()).unwrap();
+        assert_eq!(value["consistency"], "serializable");
+        assert_eq!(value["workload"], "txn-append");
+    }
+
+    /// What config.json records of each duration reads back as the duration the run used.
+    #[test]
+    fn config_json_durations_round_trip() {
+        use crate::duration::{millis, secs};
+        let odd = [
+            "--time-limit",
+            "12.8",
+            "--settle",
+            "1.5s",
+            "--op-timeout",
+            "300ms",
+            "--health-timeout",
+            "2m",
+            "--nemesis-interval",
+            "4.3",
+            "--fault-duration",
+            "1.7s",
+            "--check-time-limit",
+            "90s",
+        ];
+        for argv in [&[][..], &odd[..]] {
+            let cfg = from(argv).unwrap();
+            let v = serde_json::to_value(&cfg).unwrap();
+            let s = |k: &str| secs::deserialize(v[k].clone()).unwrap();
+            assert_eq!(s("time_limit_s"), cfg.workload.time_limit, "{argv:?}");
+            assert_eq!(s("settle_s"), cfg.workload.settle, "{argv:?}");
+            assert_eq!(
+                s("health_timeout_s"),
+                cfg.cluster.health_timeout,
+                "{argv:?}"
+            );
+            assert_eq!(s("nemesis_interval_s"), cfg.faults.interval, "{argv:?}");
+            assert_eq!(s("fault_duration_s"), cfg.faults.duration, "{argv:?}");
+            assert_eq!(s("check_time_limit_s"), cfg.check.time_limit, "{argv:?}");
+            let op = millis::deserialize(v["op_timeout_ms"].clone()).unwrap();
+            assert_eq!(op, cfg.workload.op_timeout, "{argv:?}");
         }
     }
 }

@@ -77,7 +77,10 @@ pub fn run(args: RunArgs) -> Result<u8> {
         return Ok(exit::BAD_ARGS);
     }
     // With --hosts nothing is created on this machine: no root needed here.
-    if let (true, Err(e)) = (cfg.hosts_file.is_none(), nemesis::check_privileges()) {
+    if let (true, Err(e)) = (
+        cfg.cluster.hosts_file.is_none(),
+        nemesis::check_privileges(),
+    ) {
         eprintln!("harness: cannot run a test on this machine: {e}");
         return Ok(exit::INVALID_RUN);
     }
@@ -145,7 +148,7 @@ impl<'c> Run<'c> {
         let signals = signals::Signals::global()?;
         let seen = signals.count();
         let progress = Progress::new(cfg, interactive);
-        let dir = RunDir::create(&cfg.store, &cfg.name)?;
+        let dir = RunDir::create(&cfg.output.store, &cfg.output.name)?;
         let lock = lock::RunLock::acquire(&dir.root)?;
         // Recorded before anything is named by it, so every kernel object of this run can be traced to it.
         let run_id = nemesis::generate_run_id();
@@ -181,14 +184,14 @@ impl<'c> Run<'c> {
         let placed = place::create(
             cfg,
             self.run_id.clone(),
-            cfg.hosts_file.as_ref(),
+            cfg.cluster.hosts_file.as_ref(),
             self.system.client_port(),
             &self.dir.root,
         );
         match placed {
             Ok(net) => Ok(Placed::Up(net)),
             // Unreachable host, untrusted key, missing tool: said before anything starts.
-            Err(e) if cfg.hosts_file.is_some() => {
+            Err(e) if cfg.cluster.hosts_file.is_some() => {
                 eprintln!("harness: {e:#}");
                 self.dir.write_json(
                     "results.json",
@@ -271,12 +274,12 @@ impl<'c> Run<'c> {
         let client_rt = guards::ClientRuntime::new(client_runtime(net.client_netns())?);
         let nodes = guards::Nodes(NodeCluster::start(
             &*self.system,
-            &cfg.nodes,
+            &cfg.cluster.nodes,
             &*net,
             &self.dir,
         )?);
-        let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
-        let client = if cfg.partition_scope == nemesis::PartitionScope::All {
+        let op_timeout = cfg.workload.op_timeout;
+        let client = if cfg.faults.partition_scope == nemesis::PartitionScope::All {
             let addrs = net
                 .add_session_addrs()
                 .context("adding session addresses")?;

@@ -23,14 +23,14 @@ pub fn create(
         None => Ok(Box::new(LocalNet::new(
             Network::create(NetConfig {
                 run_id,
-                subnet: cfg.subnet_parsed,
-                nodes: cfg.nodes.clone(),
+                subnet: cfg.cluster.subnet,
+                nodes: cfg.cluster.nodes.clone(),
             })
             .context("setting up the test network")?,
         ))),
         Some(file) => {
             let mut hosts = Hosts::connect(file, &run_id).context("preparing the hosts")?;
-            let packet_faults: Vec<_> = cfg.faults.iter().filter(|f| f.is_packet()).collect();
+            let packet_faults: Vec<_> = cfg.faults.kinds.iter().filter(|f| f.is_packet()).collect();
             for f in &packet_faults {
                 // Only the kind matters here: which tool it needs.
                 let spec = nemesis::family::packet::fault_of(**f, &Default::default());
@@ -43,11 +43,11 @@ pub fn create(
                 );
             }
             hosts.set_probe_port(client_port);
-            let upload = cfg.system == SystemKind::Node;
+            let upload = cfg.cluster.system == SystemKind::Node;
             let mut uploaded = BTreeMap::new();
             if upload {
                 // To every host at once, before the first start.
-                let local = resolve_node_bin(cfg.node_bin.as_deref())?.program;
+                let local = resolve_node_bin(cfg.cluster.node_bin.as_deref())?.program;
                 let started = std::time::Instant::now();
                 for (node, remote) in hosts.upload_all(&local).context("uploading the node")? {
                     uploaded.insert((node, local.clone()), remote);

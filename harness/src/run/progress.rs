@@ -30,7 +30,7 @@ impl Progress {
         use std::io::IsTerminal;
         let lines = shown && !std::io::stderr().is_terminal();
         let bar = if shown && !lines {
-            ProgressBar::new(cfg.time_limit().as_secs())
+            ProgressBar::new(cfg.workload.time_limit.as_secs())
         } else {
             ProgressBar::hidden()
         };
@@ -43,7 +43,7 @@ impl Progress {
             bar,
             lines,
             start: Instant::now(),
-            limit_s: cfg.time_limit().as_secs(),
+            limit_s: cfg.workload.time_limit.as_secs(),
             phase: Arc::new(Mutex::new(String::new())),
         }
     }
@@ -70,7 +70,7 @@ impl Progress {
             "check",
             &format!(
                 "checking the history (up to {})",
-                secs(cfg.check_time_limit_s)
+                secs(cfg.check.time_limit)
             ),
         );
         self.bar.finish();
@@ -112,7 +112,8 @@ impl Progress {
 }
 
 /// `2 s`, `0.5 s`, `2 min`: a duration as the phase labels say it.
-pub fn secs(s: f64) -> String {
+pub fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
     if s >= 120.0 && s % 60.0 == 0.0 {
         format!("{} min", s / 60.0)
     } else {
@@ -123,12 +124,13 @@ pub fn secs(s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::secs;
+    use std::time::Duration;
 
     #[test]
     fn durations_read_as_people_write_them() {
-        assert_eq!(secs(2.0), "2 s");
-        assert_eq!(secs(0.5), "0.5 s");
-        assert_eq!(secs(1.0 / 3.0), "0.333 s");
-        assert_eq!(secs(300.0), "5 min");
+        assert_eq!(secs(Duration::from_secs_f64(2.0)), "2 s");
+        assert_eq!(secs(Duration::from_secs_f64(0.5)), "0.5 s");
+        assert_eq!(secs(Duration::from_secs_f64(1.0 / 3.0)), "0.333 s");
+        assert_eq!(secs(Duration::from_secs_f64(300.0)), "5 min");
     }
 }

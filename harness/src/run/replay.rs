@@ -40,7 +40,7 @@ pub fn config(a: &RunArgs, schedule: ScheduleFile) -> Result<RunConfig, String> 
 /// Write `schedule.json` for a run: the windows it drove, each with the targets its fault hit.
 pub fn record(dir: &RunDir, cfg: &RunConfig, records: &[FaultRecord]) -> anyhow::Result<()> {
     let windows = cfg.schedule();
-    let mut file = ScheduleFile::from_windows(cfg.seed, cfg.time_limit(), &windows);
+    let mut file = ScheduleFile::from_windows(cfg.seed, cfg.workload.time_limit, &windows);
     for (fault, rec) in file.faults.iter_mut().zip(match_records(&windows, records)) {
         if let Some(r) = rec {
             fault.targets = r.targets.clone();
@@ -49,10 +49,10 @@ pub fn record(dir: &RunDir, cfg: &RunConfig, records: &[FaultRecord]) -> anyhow:
         }
     }
     file.recorded_from = Some(serde_json::json!({
-        "system": cfg.system.to_string(),
-        "mode": cfg.mode,
-        "workload": cfg.workload.to_string(),
-        "nodes": cfg.nodes.len(),
+        "system": cfg.cluster.system.to_string(),
+        "mode": cfg.cluster.mode,
+        "workload": cfg.workload.kind.to_string(),
+        "nodes": cfg.cluster.nodes.len(),
         "run": dir.root.display().to_string(),
     }));
     dir.write_json("schedule.json", &file)

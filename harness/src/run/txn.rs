@@ -90,8 +90,11 @@ pub fn finish(
     print: bool,
 ) -> Result<u8> {
     let events = recorder.events().context("reading history.jsonl back")?;
-    let consistency = cfg.consistency.unwrap_or(Consistency::StrictSerializable);
-    let model = model(cfg.workload);
+    let consistency = cfg
+        .check
+        .consistency
+        .unwrap_or(Consistency::StrictSerializable);
+    let model = model(cfg.workload.kind);
     let checked = load_txn_history(&dir.path("history.jsonl"), model)
         .map_err(|e| e.to_string())
         .and_then(|h| {
@@ -136,7 +139,7 @@ pub fn finish(
     dir.write_json("results.json", &results)?;
     if let Some(r) = &report {
         let page = report::TxnPage {
-            title: &cfg.name,
+            title: &cfg.output.name,
             report: r,
             history: history.as_ref(),
         };
@@ -166,19 +169,19 @@ fn verdict_words(r: &Results) -> String {
 
 fn summary(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "# {}\n", cfg.name);
+    let _ = writeln!(s, "# {}\n", cfg.output.name);
     let _ = writeln!(s, "**{}** (exit {})\n", verdict_words(r), r.exit_code);
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| mode | {} |", cfg.mode_label());
     let _ = writeln!(
         s,
         "| workload | {} ({}), {} keys, {} workers, {} ops/s, {} routing |",
-        cfg.workload,
-        model(cfg.workload).as_str(),
-        cfg.keys,
-        cfg.concurrency,
-        cfg.rate,
-        cfg.routing
+        cfg.workload.kind,
+        model(cfg.workload.kind).as_str(),
+        cfg.workload.keys,
+        cfg.workload.concurrency,
+        cfg.workload.rate,
+        cfg.workload.routing
     );
     let faults: Vec<String> = r
         .faults

@@ -15,11 +15,12 @@ pub fn check(a: &RunArgs, cfg: &RunConfig) -> Result<(), String> {
 
 /// What `node` would refuse at start-up (node/src/config.rs), said here in the harness's option names.
 fn node_options(a: &RunArgs, cfg: &RunConfig) -> Result<(), String> {
-    if cfg.system != SystemKind::Node {
+    if cfg.cluster.system != SystemKind::Node {
         return Ok(());
     }
     let leader_ms = a.lease_ms as f64 * (1.0 - a.max_drift) / (1.0 + a.max_drift);
-    if matches!(cfg.mode.as_str(), "lease" | "lease-no-wait") && leader_ms <= a.heartbeat_ms as f64
+    if matches!(cfg.cluster.mode.as_str(), "lease" | "lease-no-wait")
+        && leader_ms <= a.heartbeat_ms as f64
     {
         return Err(format!(
             "--lease-ms {} gives the leader a {leader_ms:.0} ms lease (after the --max-drift {} margin), \
@@ -32,15 +33,16 @@ fn node_options(a: &RunArgs, cfg: &RunConfig) -> Result<(), String> {
 
 fn packets(cfg: &RunConfig) -> Result<(), String> {
     // With --hosts the tools are the hosts' (checked by their preflight when the run starts).
-    let Some(f) = cfg.faults.iter().find(|f| f.is_packet()) else {
+    let Some(f) = cfg.faults.kinds.iter().find(|f| f.is_packet()) else {
         return Ok(());
     };
-    if cfg.hosts_file.is_some() {
+    if cfg.cluster.hosts_file.is_some() {
         let dup = cfg
             .faults
+            .kinds
             .iter()
             .any(|f| matches!(f, nemesis::FaultKind::PacketDuplicate));
-        if dup && cfg.packets.aim().both_ways {
+        if dup && cfg.faults.packets.aim().both_ways {
             return Err(
                 "packet-duplicate on --hosts copies only what a node sends (a host cannot copy what it \
                  receives): drop --packet-direction both"
@@ -57,11 +59,11 @@ fn packets(cfg: &RunConfig) -> Result<(), String> {
 }
 
 fn binaries(cfg: &RunConfig) -> Result<(), String> {
-    match cfg.system {
+    match cfg.cluster.system {
         SystemKind::Exec => crate::system::exec::ExecSystem::new(cfg)
             .map(drop)
             .map_err(|e| e.to_string()),
-        _ => match &cfg.node_bin {
+        _ => match &cfg.cluster.node_bin {
             Some(p) => executable(p),
             None => Ok(()),
         },

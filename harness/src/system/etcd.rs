@@ -20,7 +20,7 @@ pub struct EtcdSystem {
 
 impl EtcdSystem {
     pub fn new(cfg: &RunConfig, bin: PathBuf) -> EtcdSystem {
-        let reads = if cfg.mode == "serializable" {
+        let reads = if cfg.cluster.mode == "serializable" {
             EtcdReads::Serializable
         } else {
             EtcdReads::Linearizable

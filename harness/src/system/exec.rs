@@ -32,6 +32,7 @@ pub struct ExecSystem {
 impl ExecSystem {
     pub fn new(cfg: &RunConfig) -> Result<ExecSystem> {
         let template = cfg
+            .cluster
             .node_cmd
             .clone()
             .context("--system exec needs --node-cmd")?;
@@ -52,7 +53,7 @@ impl ExecSystem {
         }
         Ok(ExecSystem {
             template,
-            mode: cfg.mode.clone(),
+            mode: cfg.cluster.mode.clone(),
         })
     }
 

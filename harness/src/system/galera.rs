@@ -50,12 +50,12 @@ pub struct GaleraSystem {
 impl GaleraSystem {
     /// Says what is missing (package, binary, user, a store `mysql` cannot reach) before anything starts.
     pub fn new(cfg: &RunConfig) -> Result<GaleraSystem> {
-        if cfg.hosts.is_some() {
+        if cfg.cluster.hosts.is_some() {
             bail!(
                 "--system galera runs in local namespaces only; --hosts is not supported with it"
             );
         }
-        let mariadbd = match &cfg.node_bin {
+        let mariadbd = match &cfg.cluster.node_bin {
             Some(p) => p.clone(),
             None => PathBuf::from("/usr/sbin/mariadbd"),
         };
@@ -76,12 +76,16 @@ impl GaleraSystem {
                 format!("{tool} not found on the PATH (Galera's state transfer needs rsync; setpriv is in util-linux)")
             })?;
         }
-        let store = std::path::absolute(&cfg.store).context("resolving the store")?;
+        let store = std::path::absolute(&cfg.output.store).context("resolving the store")?;
         reachable_by_mysql(&store)?;
         Ok(GaleraSystem {
             mariadbd,
             install_db,
-            sync_wait: if cfg.mode == "sync-wait-1" { 1 } else { 0 },
+            sync_wait: if cfg.cluster.mode == "sync-wait-1" {
+                1
+            } else {
+                0
+            },
             store,
         })
     }

@@ -84,13 +84,13 @@ pub fn node_client_with_sessions(
 
 /// The adapter for this run's system.
 pub fn for_run(cfg: &RunConfig) -> Result<Box<dyn System>> {
-    Ok(match cfg.system {
+    Ok(match cfg.cluster.system {
         SystemKind::Node => {
-            let bin = node::resolve_node_bin(cfg.node_bin.as_deref())?;
+            let bin = node::resolve_node_bin(cfg.cluster.node_bin.as_deref())?;
             Box::new(node::NodeSystem::new(cfg, bin))
         }
         SystemKind::Etcd => {
-            let bin = match &cfg.node_bin {
+            let bin = match &cfg.cluster.node_bin {
                 Some(p) => p.clone(),
                 None => find_on_path("etcd").context(
                     "etcd not found on the PATH: install the Debian package etcd-server, or pass --node-bin",

@@ -23,7 +23,7 @@ pub struct NatsSystem {
 impl NatsSystem {
     /// Says what is missing when nats-server cannot be started here.
     pub fn new(cfg: &RunConfig) -> Result<NatsSystem> {
-        let bin = match &cfg.node_bin {
+        let bin = match &cfg.cluster.node_bin {
             Some(p) => p.clone(),
             None => find_on_path("nats-server").context(
                 "nats-server not found on the PATH: install the Debian package nats-server, or pass \
@@ -33,7 +33,7 @@ impl NatsSystem {
         if !bin.is_file() {
             bail!("{} does not exist", bin.display());
         }
-        let reads = if cfg.mode == "leader" {
+        let reads = if cfg.cluster.mode == "leader" {
             NatsReads::Leader
         } else {
             NatsReads::Direct

@@ -33,13 +33,16 @@ fn new_peer_secret() -> String {
 impl NodeSystem {
     pub fn new(cfg: &RunConfig, bin: NodeProgram) -> NodeSystem {
         let flags = [
-            ("--read-mode", cfg.mode.clone()),
-            ("--replication", cfg.replication.to_string()),
-            ("--heartbeat-ms", cfg.heartbeat_ms.to_string()),
-            ("--election-timeout-ms", cfg.election_timeout_ms.to_string()),
-            ("--lease-ms", cfg.lease_ms.to_string()),
-            ("--max-drift", cfg.max_drift.to_string()),
-            ("--lease-votes", cfg.lease_votes.to_string()),
+            ("--read-mode", cfg.cluster.mode.clone()),
+            ("--replication", cfg.cluster.replication.to_string()),
+            ("--heartbeat-ms", cfg.cluster.heartbeat_ms.to_string()),
+            (
+                "--election-timeout-ms",
+                cfg.cluster.election_timeout_ms.to_string(),
+            ),
+            ("--lease-ms", cfg.cluster.lease_ms.to_string()),
+            ("--max-drift", cfg.cluster.max_drift.to_string()),
+            ("--lease-votes", cfg.cluster.lease_votes.to_string()),
         ];
         NodeSystem {
             bin,

@@ -52,7 +52,7 @@ fn program(name: &str, package: &str) -> Result<PathBuf> {
 impl PatroniSystem {
     /// Says what is missing (package, program, user) when Patroni cannot be started here.
     pub fn new(cfg: &RunConfig) -> Result<PatroniSystem> {
-        let patroni = match &cfg.node_bin {
+        let patroni = match &cfg.cluster.node_bin {
             Some(p) => p.clone(),
             None => program("patroni", "patroni")?,
         };
@@ -75,8 +75,8 @@ impl PatroniSystem {
         Ok(PatroniSystem {
             patroni,
             etcd,
-            sync: cfg.mode == "sync",
-            subnet: cfg.subnet.clone(),
+            sync: cfg.cluster.mode == "sync",
+            subnet: cfg.cluster.subnet.to_string(),
             token: format!("lh-{}", cfg.seed),
         })
     }

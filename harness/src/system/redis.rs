@@ -41,7 +41,7 @@ pub struct RedisSystem {
 impl RedisSystem {
     /// Says what is missing (package, binary) when Redis or Sentinel cannot be started here.
     pub fn new(cfg: &RunConfig) -> Result<RedisSystem> {
-        let (server, sentinel) = match &cfg.node_bin {
+        let (server, sentinel) = match &cfg.cluster.node_bin {
             // A given server runs the sentinel too, as `redis-sentinel` is that same program.
             Some(p) => (p.clone(), (p.clone(), vec!["--sentinel".to_string()])),
             None => {
@@ -61,7 +61,7 @@ impl RedisSystem {
         if find_on_path("setpriv").is_none() {
             bail!("setpriv not found on the PATH: install the Debian package util-linux");
         }
-        let writes = match cfg.mode.as_str() {
+        let writes = match cfg.cluster.mode.as_str() {
             "wait" => RedisWrites::Wait,
             _ => RedisWrites::Async,
         };

@@ -32,7 +32,7 @@ pub struct ZkSystem {
 impl ZkSystem {
     /// Says what is missing (package, binary) when ZooKeeper cannot be started here.
     pub fn new(cfg: &RunConfig) -> Result<ZkSystem> {
-        let java = match &cfg.node_bin {
+        let java = match &cfg.cluster.node_bin {
             Some(p) => p.clone(),
             None => find_on_path("java").context(
                 "java not found on the PATH: ZooKeeper needs a Java runtime (the Debian package \
@@ -45,7 +45,7 @@ impl ZkSystem {
         if !Path::new(JAR).is_file() {
             bail!("ZooKeeper is not installed: {JAR} is missing (install the Debian package zookeeperd)");
         }
-        let reads = if cfg.mode == "sync" {
+        let reads = if cfg.cluster.mode == "sync" {
             ZkReads::Sync
         } else {
             ZkReads::Plain
