@@ -25,10 +25,11 @@ mod parse_error;
 mod pool;
 mod search;
 pub mod txn;
+pub mod validity;
 
 pub use check::{
     check, check_model, check_model_with, try_check, try_check_with, CheckOptions, CheckResult,
-    KeyResult, Method, Methods, Validity,
+    KeyResult, Method, Methods,
 };
 pub use explain::{Counterexample, OpSummary};
 pub use history::{Event, EventType, Process};
@@ -38,3 +39,4 @@ pub use model::{
 pub use ops::{Format, History, Op, Outcome};
 pub use parse::{load_history, parse_edn, parse_events, parse_jsonl, parse_str};
 pub use parse_error::{Location, ParseError, MAX_DEPTH};
+pub use validity::Validity;

@@ -3,6 +3,7 @@
 use super::expect::measured;
 use super::plan::{CellSpec, Purpose};
 use super::Cell;
+use checker::Validity;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -93,17 +94,17 @@ pub fn median(mut xs: Vec<f64>) -> Option<f64> {
 
 /// The CAP label from what was measured: whether the cut-off side was served (`minority`: the share of
 /// its best-served kind of request), and whether the cell kept linearizability in every run.
-pub fn cap_label(partitioned: bool, minority: Option<f64>, consistent: Option<bool>) -> String {
+pub fn cap_label(partitioned: bool, minority: Option<f64>, consistent: Validity) -> String {
     if !partitioned {
         return "no-partition".into();
     }
     match (minority.map(|m| m >= AVAILABLE), consistent) {
         (None, _) => "no minority clients".into(),
-        (_, None) => "not checkable".into(),
-        (Some(false), Some(true)) => "CP".into(),
-        (Some(true), Some(false)) => "AP".into(),
-        (Some(false), Some(false)) => "unavailable and inconsistent".into(),
-        (Some(true), Some(true)) => "available and consistent".into(),
+        (_, Validity::Unknown) => "not checkable".into(),
+        (Some(false), Validity::Valid) => "CP".into(),
+        (Some(true), Validity::Invalid) => "AP".into(),
+        (Some(false), Validity::Invalid) => "unavailable and inconsistent".into(),
+        (Some(true), Validity::Valid) => "available and consistent".into(),
     }
 }
 
@@ -145,14 +146,14 @@ impl Row {
                     .runs
                     .iter()
                     .filter(|r| matches!(r.exit_code, 0 | 1))
-                    .filter_map(|r| measured(g, r.exit_code, &r.results))
+                    .filter_map(|r| measured(g, r.exit_code, &r.results).as_option())
                     .collect();
                 let held = seen.iter().filter(|b| **b).count();
                 (g.to_string(), held, seen.len() - held)
             })
             .collect();
         let lin = &ladder[0];
-        let consistent = (lin.1 + lin.2 > 0).then_some(lin.2 == 0);
+        let consistent: Validity = (lin.1 + lin.2 > 0).then_some(lin.2 == 0).into();
         let partitioned = c
             .runs
             .iter()
@@ -259,11 +260,11 @@ mod tests {
 
     #[test]
     fn cap_labels_follow_what_was_measured() {
-        assert_eq!(cap_label(false, None, Some(true)), "no-partition");
-        assert_eq!(cap_label(true, Some(0.1), Some(true)), "CP");
-        assert_eq!(cap_label(true, Some(0.9), Some(false)), "AP");
+        assert_eq!(cap_label(false, None, Validity::Valid), "no-partition");
+        assert_eq!(cap_label(true, Some(0.1), Validity::Valid), "CP");
+        assert_eq!(cap_label(true, Some(0.9), Validity::Invalid), "AP");
         assert_eq!(
-            cap_label(true, Some(0.1), Some(false)),
+            cap_label(true, Some(0.1), Validity::Invalid),
             "unavailable and inconsistent"
         );
     }
