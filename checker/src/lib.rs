@@ -31,7 +31,7 @@ pub use check::{
     check, check_model, check_model_with, try_check, try_check_with, CheckOptions, CheckResult,
     KeyResult, Method, Methods,
 };
-pub use explain::{Counterexample, OpSummary};
+pub use explain::{Counterexample, OpSummary, Part, Role, Sentence};
 pub use history::{Event, EventType, Process};
 pub use model::{
     Encoded, EncodedOp, KvModel, ListAppendModel, Model, ModelKind, RegisterModel, UnknownModel,

@@ -44,6 +44,8 @@ fn to_result(h: &History, report: &AppendReport, start: Instant) -> CheckResult 
     let counterexample = first.map(|v| Counterexample {
         key: Some(v.key.clone()),
         explanation: format!("key {}: {}.", v.key, v.sentence),
+        // Its words are the append checker's, not built op by op; the ops are `op` and `window`.
+        sentence: None,
         op: v.ops[0].clone(),
         prefix: Vec::new(),
         prefix_len: 0,
