@@ -20,6 +20,7 @@ pub mod model;
 mod numbers;
 mod ops;
 mod pairer;
+mod pairing;
 mod parse;
 mod parse_error;
 mod pool;
@@ -37,6 +38,7 @@ pub use model::{
     Encoded, EncodedOp, KvModel, ListAppendModel, Model, ModelKind, RegisterModel, UnknownModel,
 };
 pub use ops::{Format, History, Op, Outcome};
+pub use pairing::{pair_events, Pairing};
 pub use parse::{load_history, parse_edn, parse_events, parse_jsonl, parse_str};
 pub use parse_error::{Location, ParseError, MAX_DEPTH};
 pub use validity::Validity;
