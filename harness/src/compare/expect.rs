@@ -105,11 +105,12 @@ impl Expect {
         }
         let mut bugs = Vec::new();
         for c in &self.checks {
-            let Some(holds) = measured(c.guarantee, exit_code, results).as_option() else {
+            let holds = measured(c.guarantee, exit_code, results);
+            if holds.is_unknown() {
                 return Verdict::Unexpected(format!("{} was not checkable", c.guarantee));
-            };
+            }
             match (&c.want, holds) {
-                (Want::Holds, false) => {
+                (Want::Holds, Validity::Invalid) => {
                     let known: Vec<&'static str> = self
                         .known_bugs
                         .iter()
@@ -125,7 +126,7 @@ impl Expect {
                         }
                     }
                 }
-                (Want::Broken, true) => {
+                (Want::Broken, Validity::Valid) => {
                     return Verdict::Unexpected(format!("{} held", c.guarantee))
                 }
                 _ => {}

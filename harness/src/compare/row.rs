@@ -142,14 +142,18 @@ impl Row {
         let ladder: Vec<(String, usize, usize)> = LADDER
             .iter()
             .map(|(g, _)| {
-                let seen: Vec<bool> = c
+                let seen: Vec<Validity> = c
                     .runs
                     .iter()
                     .filter(|r| matches!(r.exit_code, 0 | 1))
-                    .filter_map(|r| measured(g, r.exit_code, &r.results).as_option())
+                    .map(|r| measured(g, r.exit_code, &r.results))
                     .collect();
-                let held = seen.iter().filter(|b| **b).count();
-                (g.to_string(), held, seen.len() - held)
+                let count = |v: Validity| seen.iter().filter(|s| **s == v).count();
+                (
+                    g.to_string(),
+                    count(Validity::Valid),
+                    count(Validity::Invalid),
+                )
             })
             .collect();
         let lin = &ladder[0];
