@@ -78,7 +78,7 @@ fn histories() -> Vec<(&'static str, checker::History)> {
     let r = check_append(&clean, &AppendOptions::default()).expect("well formed");
     assert_eq!(
         r.guarantees.linearizable,
-        Some(true),
+        checker::Validity::Valid,
         "{:?}",
         r.violations.first()
     );

@@ -7,8 +7,9 @@ use crate::model::{Encoded, EncodedOp, KvModel, Model, ModelKind, RegisterModel}
 use crate::ops::{History, Outcome};
 use crate::parse_error::{Location, ParseError};
 use crate::search::{Control, Search, Status};
+use crate::validity::Validity;
 use rustc_hash::FxHashMap;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -36,62 +37,6 @@ impl Default for CheckOptions {
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
-        }
-    }
-}
-
-/// The verdict: `true`, `false`, or `"unknown"` when a bound was hit (as Jepsen's `:valid?`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Validity {
-    Valid,
-    Invalid,
-    Unknown,
-}
-
-impl Validity {
-    /// The process exit code: 0 valid, 1 invalid, 2 unknown.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Validity::Valid => 0,
-            Validity::Invalid => 1,
-            Validity::Unknown => 2,
-        }
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Validity::Valid => "valid",
-            Validity::Invalid => "invalid",
-            Validity::Unknown => "unknown",
-        }
-    }
-}
-
-impl std::fmt::Display for Validity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for Validity {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Validity::Valid => s.serialize_bool(true),
-            Validity::Invalid => s.serialize_bool(false),
-            Validity::Unknown => s.serialize_str("unknown"),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Validity {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match serde_json::Value::deserialize(d)? {
-            serde_json::Value::Bool(true) => Ok(Validity::Valid),
-            serde_json::Value::Bool(false) => Ok(Validity::Invalid),
-            serde_json::Value::String(s) if s == "unknown" => Ok(Validity::Unknown),
-            other => Err(serde::de::Error::custom(format!(
-                "expected true, false or \"unknown\", got {other}"
-            ))),
         }
     }
 }

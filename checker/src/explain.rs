@@ -51,12 +51,63 @@ impl OpSummary {
     }
 }
 
+/// What an op named in a counterexample is to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The op that cannot be linearized ([`Counterexample::op`]).
+    Anomaly,
+    /// An op whose value or real-time order rules the anomaly out (a write it needed, an update that
+    /// completed before it began).
+    Cause,
+}
+
+/// One piece of a [`Sentence`]: words, and when they name an op, which op and its role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    pub text: String,
+    /// The op these words name: its invocation's `index` in history.jsonl (its line in EDN), as
+    /// [`OpSummary::invoke_index`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+}
+
+/// A counterexample as data: the ops it names, with their roles, between plain words. The English
+/// sentence ([`Counterexample::explanation`]) is rendered from it, and a report finds the named ops
+/// here rather than by reading the English back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Sentence {
+    pub parts: Vec<Part>,
+}
+
+impl Sentence {
+    /// The sentence in English: every part's words in order.
+    pub fn render(&self) -> String {
+        self.parts.iter().map(|p| p.text.as_str()).collect()
+    }
+
+    /// The ops named, in the order of the sentence (an op named twice is listed twice).
+    pub fn ops(&self) -> impl Iterator<Item = (u64, Role)> + '_ {
+        self.parts
+            .iter()
+            .filter_map(|p| Some((p.op?, p.role.unwrap_or(Role::Cause))))
+    }
+}
+
 /// Why a history is not linearizable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Counterexample {
     /// The partition (key) that is not linearizable.
     pub key: Option<String>,
+    /// Rendered from `sentence` when there is one (a report may add who served each op).
     pub explanation: String,
+    /// The explanation as data: its words and the ops it names. Absent in results.json written before
+    /// it existed, and for counterexamples whose words are not built op by op.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentence: Option<Sentence>,
     /// The operation that cannot be linearized.
     pub op: OpSummary,
     /// The end of the longest linearizable prefix found (in linearization order); `prefix_len` is its
@@ -100,9 +151,105 @@ impl Clock<'_> {
         }
         self.at(op.complete_time_ns, op.complete_index)
     }
-    fn by(&self, op: &Op) -> String {
-        format!("{} by process {}", describe_op(op), op.process)
+    /// `read of r by process 2`: a mention of `op`, which the sentence keeps as data.
+    fn by<'o>(&self, op: &'o Op) -> Mention<'o> {
+        Mention(op)
     }
+}
+
+/// An op named in words being built.
+struct Mention<'o>(&'o Op);
+
+/// A sentence being built: words, and the ops named (found again by `invoke_pos`, unique per op).
+#[derive(Default)]
+struct Words(Vec<Piece>);
+
+enum Piece {
+    Text(String),
+    Op {
+        words: String,
+        index: u64,
+        pos: usize,
+    },
+}
+
+impl Words {
+    /// The sentence, with `anomaly` (an `invoke_pos`) in its role and every other op a cause.
+    fn into_sentence(self, anomaly: usize) -> Sentence {
+        let parts = self
+            .0
+            .into_iter()
+            .map(|p| match p {
+                Piece::Text(text) => Part {
+                    text,
+                    op: None,
+                    role: None,
+                },
+                Piece::Op { words, index, pos } => Part {
+                    text: words,
+                    op: Some(index),
+                    role: Some(if pos == anomaly {
+                        Role::Anomaly
+                    } else {
+                        Role::Cause
+                    }),
+                },
+            })
+            .collect();
+        Sentence { parts }
+    }
+}
+
+/// What can go into [`words!`]: text, a mention, or words built already.
+trait Push {
+    fn push_to(self, w: &mut Words);
+}
+
+impl Push for &str {
+    fn push_to(self, w: &mut Words) {
+        self.to_string().push_to(w)
+    }
+}
+
+impl Push for String {
+    fn push_to(self, w: &mut Words) {
+        // Adjacent text stays one part, so the sentence alternates words and ops.
+        match w.0.last_mut() {
+            Some(Piece::Text(t)) => t.push_str(&self),
+            _ => w.0.push(Piece::Text(self)),
+        }
+    }
+}
+
+impl Push for Mention<'_> {
+    fn push_to(self, w: &mut Words) {
+        let op = self.0;
+        w.0.push(Piece::Op {
+            words: format!("{} by process {}", describe_op(op), op.process),
+            index: op.invoke_index,
+            pos: op.invoke_pos,
+        });
+    }
+}
+
+impl Push for Words {
+    fn push_to(self, w: &mut Words) {
+        for p in self.0 {
+            match p {
+                Piece::Text(t) => t.push_to(w),
+                op => w.0.push(op),
+            }
+        }
+    }
+}
+
+/// Words from pieces in order, as `format!` would join them: `words!(c.by(r), " at ", c.invoked(r))`.
+macro_rules! words {
+    ($($x:expr),* $(,)?) => {{
+        let mut w = Words::default();
+        $( Push::push_to($x, &mut w); )*
+        w
+    }};
 }
 
 /// The value an op needs the state to hold to succeed: a read's result, a successful cas's `from`.
@@ -136,22 +283,25 @@ fn written(op: &Op) -> Option<Value> {
 
 /// The concrete reason, for register and append ops; `None` when no simple story applies.
 /// Every claim made here is sound on its own: it names ops whose real-time order rules the op out.
-fn why(c: &Clock, r: &Op, part: &[&Op]) -> Option<String> {
+fn why(c: &Clock, r: &Op, part: &[&Op]) -> Option<Words> {
     if r.f == "get" {
         return why_get(c, r, part);
     }
     let v = required(r)?;
     let r_start = r.invoke_pos;
     let r_end = r.complete_pos?;
-    let claim = if r.f == "cas" {
-        format!(
-            "{} at {} succeeded, so the value was {}",
-            c.by(r),
-            c.invoked(r),
-            show(&v)
-        )
-    } else {
-        format!("{} at {} returned {}", c.by(r), c.invoked(r), show(&v))
+    let claim = || {
+        if r.f == "cas" {
+            words!(
+                c.by(r),
+                " at ",
+                c.invoked(r),
+                " succeeded, so the value was ",
+                show(&v)
+            )
+        } else {
+            words!(c.by(r), " at ", c.invoked(r), " returned ", show(&v))
+        }
     };
     let writers: Vec<&Op> = part
         .iter()
@@ -159,15 +309,19 @@ fn why(c: &Clock, r: &Op, part: &[&Op]) -> Option<String> {
         .filter(|w| written(w).as_ref() == Some(&v) && !std::ptr::eq(*w, r))
         .collect();
     if writers.is_empty() && !v.is_null() {
-        return Some(format!("{claim}, but no operation ever wrote {}", show(&v)));
+        return Some(words!(claim(), ", but no operation ever wrote ", show(&v)));
     }
     if !writers.is_empty() && writers.iter().all(|w| w.invoke_pos > r_end) {
         let w = writers[0];
-        return Some(format!(
-            "{claim}, but the only write of {} ({}) began at {}, after that completed at {}",
+        return Some(words!(
+            claim(),
+            ", but the only write of ",
             show(&v),
+            " (",
             c.by(w),
+            ") began at ",
             c.invoked(w),
+            ", after that completed at ",
             c.completed(r)
         ));
     }
@@ -195,14 +349,29 @@ fn why(c: &Clock, r: &Op, part: &[&Op]) -> Option<String> {
             .filter(|w| w.complete_pos.is_some_and(|p| p < y.invoke_pos))
             .max_by_key(|w| w.complete_pos);
         return Some(match before {
-            None => format!("{claim}, but {} completed at {}, before that began, and nothing wrote {} afterwards", c.by(y), c.completed(y), show(&v)),
-            Some(w) => format!(
-                "{claim}, but {} completed at {} before that began, and {} had completed at {}, before {} began",
+            None => words!(
+                claim(),
+                ", but ",
                 c.by(y),
+                " completed at ",
                 c.completed(y),
+                ", before that began, and nothing wrote ",
+                show(&v),
+                " afterwards"
+            ),
+            Some(w) => words!(
+                claim(),
+                ", but ",
+                c.by(y),
+                " completed at ",
+                c.completed(y),
+                " before that began, and ",
                 c.by(w),
+                " had completed at ",
                 c.completed(w),
-                describe_op(y)
+                ", before ",
+                describe_op(y),
+                " began"
             ),
         });
     }
@@ -210,7 +379,7 @@ fn why(c: &Clock, r: &Op, part: &[&Op]) -> Option<String> {
 }
 
 /// A get that misses an append which completed before it began (with no put that could have erased it).
-fn why_get(c: &Clock, r: &Op, part: &[&Op]) -> Option<String> {
+fn why_get(c: &Clock, r: &Op, part: &[&Op]) -> Option<Words> {
     let got = r.output.as_str().unwrap_or("");
     let r_end = r.complete_pos?;
     let mut appends: Vec<&Op> = part
@@ -229,13 +398,17 @@ fn why_get(c: &Clock, r: &Op, part: &[&Op]) -> Option<String> {
             p.f == "put" && p.invoke_pos < r_end && p.complete_pos.is_none_or(|e| e > a.invoke_pos)
         })
     })?;
-    Some(format!(
-        "{} at {} returned {}, but {} completed at {}, before the get began, and its value is missing (no put could have replaced it)",
+    Some(words!(
         c.by(r),
+        " at ",
         c.invoked(r),
+        " returned ",
         show(&r.output),
+        ", but ",
         c.by(a),
-        c.completed(a)
+        " completed at ",
+        c.completed(a),
+        ", before the get began, and its value is missing (no put could have replaced it)"
     ))
 }
 
@@ -282,14 +455,13 @@ pub(crate) fn counterexample<M: Model>(
             } else {
                 String::new()
             };
-            format!(
-                "{}, invoked at {} and completed at {}, cannot take effect{result}: the longest linearizable prefix found ({} ops) leaves the value at {}, and no order of the {} ops concurrent with it helps",
+            words!(
                 c.by(r),
+                ", invoked at ",
                 c.invoked(r),
+                " and completed at ",
                 c.completed(r),
-                best.len(),
-                state,
-                concurrent
+                format!(", cannot take effect{result}: the longest linearizable prefix found ({} ops) leaves the value at {}, and no order of the {} ops concurrent with it helps", best.len(), state, concurrent),
             )
         })
         },
@@ -341,37 +513,43 @@ fn conflict_words<I, O>(
     history: &History,
     ops: &[EncodedOp<I, O>],
     kind: &ConflictKind,
-) -> String {
+) -> Words {
     let op = |i: u32| &history.ops[ops[i as usize].op];
-    let at = |i: u32| format!("{} at {}", c.by(op(i)), c.invoked(op(i)));
-    let done = |i: u32| format!("{} completed at {}", c.by(op(i)), c.completed(op(i)));
+    let at = |i: u32| words!(c.by(op(i)), " at ", c.invoked(op(i)));
+    let done = |i: u32| words!(c.by(op(i)), " completed at ", c.completed(op(i)));
     let began = |i: u32| format!("{} began at {}", describe_op(op(i)), c.invoked(op(i)));
     match *kind {
-        ConflictKind::Unwritten(a) => format!(
-            "{} needs a value that no operation could have written before it",
-            at(a)
-        ),
-        ConflictKind::SameVersion(a, b) => format!(
-            "{} and {} both replace the same value, but it is written only once, so only one of them can succeed",
+        ConflictKind::Unwritten(a) => words!(
             at(a),
-            at(b)
+            " needs a value that no operation could have written before it"
+        ),
+        ConflictKind::SameVersion(a, b) => words!(
+            at(a),
+            " and ",
+            at(b),
+            " both replace the same value, but it is written only once, so only one of them can succeed"
         ),
         ConflictKind::Order { early, late } => {
             let e = op(early);
             if e.outcome == Outcome::Ok && matches!(e.f.as_str(), "read" | "get") {
-                format!(
-                    "{} returned {}, but {}, before that began, and the values read show it took effect after {} was current",
+                words!(
                     at(early),
+                    " returned ",
                     show(&e.output),
+                    ", but ",
                     done(late),
-                    show(&e.output)
+                    ", before that began, and the values read show it took effect after ",
+                    show(&e.output),
+                    " was current"
                 )
             } else {
-                format!(
-                    "{}, before {}, yet the values read show {} took effect first",
+                words!(
                     done(late),
+                    ", before ",
                     began(early),
-                    describe_op(e)
+                    ", yet the values read show ",
+                    describe_op(e),
+                    " took effect first"
                 )
             }
         }
@@ -380,24 +558,32 @@ fn conflict_words<I, O>(
             late1,
             early2,
             late2,
-        } => format!(
-            "the values read leave no order: {}, before {}, and {}, before {}, but each pair's values must be in the same order",
+        } => words!(
+            "the values read leave no order: ",
             done(late1),
+            ", before ",
             began(early1),
+            ", and ",
             done(late2),
-            began(early2)
+            ", before ",
+            began(early2),
+            ", but each pair's values must be in the same order"
         ),
-        ConflictKind::Unreadable(g) => format!(
-            "{} returned {}, which no put followed by appends produces",
+        ConflictKind::Unreadable(g) => words!(
             at(g),
-            show(&op(g).output)
+            " returned ",
+            show(&op(g).output),
+            ", which no put followed by appends produces"
         ),
-        ConflictKind::Disagree(a, b) => format!(
-            "{} returned {} and {} returned {}: they disagree on the order of the appends",
+        ConflictKind::Disagree(a, b) => words!(
             at(a),
+            " returned ",
             show(&op(a).output),
+            " and ",
             at(b),
-            show(&op(b).output)
+            " returned ",
+            show(&op(b).output),
+            ": they disagree on the order of the appends"
         ),
     }
 }
@@ -426,7 +612,7 @@ fn build<M: Model>(
     blocker: usize,
     part: &[&Op],
     key: Option<String>,
-    detail: impl FnOnce(&str, usize) -> String,
+    detail: impl FnOnce(&str, usize) -> Words,
 ) -> Counterexample {
     let mut state = model.init();
     for &i in best {
@@ -458,7 +644,9 @@ fn build<M: Model>(
         .as_ref()
         .map(|k| format!("key {k}: "))
         .unwrap_or_default();
-    let explanation = format!("{key_words}{}.", detail(&state_desc, concurrent));
+    let sentence =
+        words!(key_words, detail(&state_desc, concurrent), ".").into_sentence(r.invoke_pos);
+    let explanation = sentence.render();
     let prefix_ops: Vec<OpSummary> = best
         .iter()
         .skip(best.len().saturating_sub(PREFIX_SHOWN))
@@ -467,10 +655,68 @@ fn build<M: Model>(
     Counterexample {
         key,
         explanation,
+        sentence: Some(sentence),
         op: OpSummary::from_op(r),
         prefix: prefix_ops,
         prefix_len: best.len(),
         state: state_desc,
         window: window.into_iter().map(OpSummary::from_op).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::history::{Event, EventType, Process};
+    use crate::{check, CheckOptions, ModelKind, Role};
+    use serde_json::{json, Value};
+
+    fn ev(i: u64, ms: u64, p: u64, kind: EventType, f: &str, v: Value) -> Event {
+        Event {
+            index: i,
+            time: ms * 1_000_000,
+            process: Process::Client(p),
+            kind,
+            f: f.into(),
+            key: Some("r".into()),
+            value: v,
+            node: None,
+            error: None,
+            session: None,
+        }
+    }
+
+    /// The sentence is the explanation as data: it renders to the same words and names the read that
+    /// cannot be linearized and the writes that rule it out, by their history index.
+    #[test]
+    fn the_sentence_renders_the_explanation_and_names_its_ops() {
+        use EventType::*;
+        let events = vec![
+            ev(0, 100, 1, Invoke, "write", json!(7)),
+            ev(1, 110, 1, Ok, "write", json!(7)),
+            ev(2, 500, 12, Invoke, "write", json!(9)),
+            ev(3, 530, 12, Ok, "write", json!(9)),
+            ev(4, 540, 2, Invoke, "read", Value::Null),
+            ev(5, 545, 2, Ok, "read", json!(7)),
+        ];
+        let h = crate::parse_events(&events).unwrap();
+        let r = check(&h, ModelKind::Register, &CheckOptions::default());
+        let cx = r.counterexample.expect("a stale read");
+        let s = cx.sentence.as_ref().expect("built op by op");
+        assert_eq!(s.render(), cx.explanation);
+        assert_eq!(
+            cx.explanation,
+            "key r: read of r by process 2 at 0.54 s returned 7, but write 9 to r by process 12 \
+             completed at 0.53 s before that began, and write 7 to r by process 1 had completed at \
+             0.11 s, before write 9 to r began."
+        );
+        let ops: Vec<(u64, Role)> = s.ops().collect();
+        assert_eq!(
+            ops,
+            vec![(4, Role::Anomaly), (2, Role::Cause), (0, Role::Cause)]
+        );
+        let json = serde_json::to_value(&cx).unwrap();
+        assert_eq!(json["sentence"][1]["op"], 4);
+        assert_eq!(json["sentence"][1]["role"], "anomaly");
+        assert_eq!(json["sentence"][0]["text"], "key r: ");
     }
 }

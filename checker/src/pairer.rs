@@ -3,8 +3,8 @@
 use crate::history::{Event, EventType, Process};
 use crate::numbers::normalize_numbers;
 use crate::ops::{Format, History, Op, Outcome};
+use crate::pairing::Open;
 use crate::parse_error::{quote, Location, ParseError};
-use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 /// A non-negative integer-valued float as an integer (for `:time 1.5e9`).
@@ -151,7 +151,7 @@ impl RawEvent {
 pub(crate) struct Pairer {
     ops: Vec<Op>,
     failed: Vec<usize>,
-    open: FxHashMap<u64, usize>,
+    open: Open,
     named: usize,
     total: usize,
     /// How positions are shown: the first event's kind of location.
@@ -164,7 +164,7 @@ impl Pairer {
         Pairer {
             ops: Vec::with_capacity(capacity),
             failed: Vec::new(),
-            open: FxHashMap::default(),
+            open: Open::default(),
             named: 0,
             total: 0,
             from_file: None,
@@ -202,7 +202,7 @@ impl Pairer {
         }
         match e.kind {
             EventType::Invoke => {
-                if let Some(&i) = self.open.get(&process) {
+                if let Some(&i) = self.open.get(process) {
                     return Err(ParseError::DoubleInvoke {
                         at: e.at,
                         process,
@@ -211,7 +211,7 @@ impl Pairer {
                         open_at: self.at_of(i),
                     });
                 }
-                self.open.insert(process, ops.len());
+                self.open.invoke(process, ops.len());
                 ops.push(Op {
                     process,
                     f: e.f,
@@ -234,7 +234,7 @@ impl Pairer {
                 });
             }
             kind => {
-                let Some(i) = self.open.remove(&process) else {
+                let Some(i) = self.open.complete(process) else {
                     return Err(ParseError::CompletionWithoutInvoke {
                         at: e.at,
                         process,

@@ -265,14 +265,14 @@ proptest! {
         let h = parse_events(&evs).expect("generated histories parse");
         let r = checker::append::check_append(&h, &Default::default()).expect("well formed");
         let searched = check_model(&h, ListAppendModel::new(), &opts()).expect("encodes").valid;
-        prop_assert_eq!(r.guarantees.linearizable == Some(true), searched == Validity::Valid, "{:#?}", evs);
-        if r.guarantees.linearizable == Some(true) {
+        prop_assert_eq!(r.guarantees.linearizable == checker::Validity::Valid, searched == Validity::Valid, "{:#?}", evs);
+        if r.guarantees.linearizable == checker::Validity::Valid {
             let g = &r.guarantees;
             prop_assert!(
-                g.read_your_writes == Some(true)
-                    && g.monotonic_reads == Some(true)
-                    && g.monotonic_writes == Some(true)
-                    && g.writes_follow_reads == Some(true),
+                g.read_your_writes == checker::Validity::Valid
+                    && g.monotonic_reads == checker::Validity::Valid
+                    && g.monotonic_writes == checker::Validity::Valid
+                    && g.writes_follow_reads == checker::Validity::Valid,
                 "{:#?}\n{:#?}", r.violations, evs
             );
         }
@@ -297,7 +297,7 @@ fn session_histories_break_session_guarantees_often() {
             g.monotonic_writes,
             g.writes_follow_reads,
         ]
-        .contains(&Some(false))
+        .contains(&checker::Validity::Invalid)
         {
             broken += 1;
         }
@@ -329,13 +329,13 @@ proptest! {
             .collect();
         let h = parse_events(&evs).expect("generated histories parse");
         let r = checker::append::check_append(&h, &Default::default()).expect("well formed");
-        if r.guarantees.linearizable == Some(true) {
+        if r.guarantees.linearizable == checker::Validity::Valid {
             let g = &r.guarantees;
             prop_assert!(
-                g.read_your_writes == Some(true)
-                    && g.monotonic_reads == Some(true)
-                    && g.monotonic_writes == Some(true)
-                    && g.writes_follow_reads == Some(true),
+                g.read_your_writes == checker::Validity::Valid
+                    && g.monotonic_reads == checker::Validity::Valid
+                    && g.monotonic_writes == checker::Validity::Valid
+                    && g.writes_follow_reads == checker::Validity::Valid,
                 "{:#?}\n{:#?}", r.violations, evs
             );
         }
@@ -380,7 +380,7 @@ proptest! {
         match checker::append::check_append(&h, &Default::default()) {
             Ok(r) => {
                 let searched = check_model(&h, ListAppendModel::new(), &opts()).expect("encodes").valid;
-                prop_assert_eq!(r.guarantees.linearizable == Some(true), searched == Validity::Valid, "{:#?}", evs);
+                prop_assert_eq!(r.guarantees.linearizable == checker::Validity::Valid, searched == Validity::Valid, "{:#?}", evs);
             }
             Err(e) => prop_assert!(e.to_string().contains("again"), "{e}"),
         }

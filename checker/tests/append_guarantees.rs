@@ -89,14 +89,14 @@ impl H {
 }
 
 fn all_but(broken: &[&str]) -> Guarantees {
-    let ok = |g: &str| Some(!broken.contains(&g));
+    let ok = |g: &str| checker::Validity::from(!broken.contains(&g));
     Guarantees {
         linearizable: ok("linearizable"),
         read_your_writes: ok("read_your_writes"),
         monotonic_reads: ok("monotonic_reads"),
         monotonic_writes: ok("monotonic_writes"),
         writes_follow_reads: ok("writes_follow_reads"),
-        converged: None,
+        converged: checker::Validity::Unknown,
     }
 }
 
@@ -195,7 +195,7 @@ fn nothing_to_judge_is_not_kept() {
     assert_eq!(r.judged.read_your_writes.ops, 0);
     assert!(r.lost_writes.checked);
     assert_eq!((r.lost_writes.count, r.lost_writes.judged), (0, 0));
-    assert_eq!(r.lost_writes.none_lost(), None);
+    assert_eq!(r.lost_writes.none_lost(), checker::Validity::Unknown);
 }
 
 #[test]
@@ -218,7 +218,7 @@ fn read_your_writes_follows_the_session_across_process_ids() {
     h.op(7, 1, "append", "x", json!(1), EventType::Ok, 0, 1, "n1")
         .op(7, 2, "read", "x", json!([]), EventType::Ok, 2, 3, "n2");
     let r = h.check(None);
-    assert_eq!(r.guarantees.read_your_writes, Some(false));
+    assert_eq!(r.guarantees.read_your_writes, checker::Validity::Invalid);
     let s = first_sentence(&r, "read_your_writes");
     assert!(s.contains("session 7 (process 2) on n2"), "{s}");
 }
@@ -278,12 +278,12 @@ fn an_info_append_that_a_read_holds_happened_and_one_nobody_saw_did_not() {
     let r = h.check(Some(6));
     assert_eq!(r.guarantees, all_but(&[]), "{:#?}", r.violations);
     // As reported, the reads judge the info append they hold; no session read after its own ack.
-    assert_eq!(r.reported().linearizable, Some(true));
+    assert_eq!(r.reported().linearizable, checker::Validity::Valid);
     assert_eq!(
         r.judged.linearizable.against, 1,
         "1 was read back; 2 nobody saw"
     );
-    assert_eq!(r.reported().read_your_writes, None);
+    assert_eq!(r.reported().read_your_writes, checker::Validity::Unknown);
     assert_eq!(r.lost_writes.count, 0, "info appends are never lost");
 }
 
@@ -305,7 +305,7 @@ fn lost_writes_and_staleness() {
     assert_eq!(r.staleness.ms.p50, 5.0);
     assert_eq!(r.staleness.ms.max, 17.0);
     assert!(!r.staleness.series.is_empty());
-    assert_eq!(r.guarantees.linearizable, Some(false));
+    assert_eq!(r.guarantees.linearizable, checker::Validity::Invalid);
 }
 
 #[test]
@@ -316,7 +316,7 @@ fn incompatible_orders_name_both_reads() {
         .read(3, json!([1, 2]), 2, 3, "n1")
         .read(4, json!([2, 1]), 2, 3, "n2")
         .check(None);
-    assert_eq!(r.guarantees.linearizable, Some(false));
+    assert_eq!(r.guarantees.linearizable, checker::Validity::Invalid);
     let s = first_sentence(&r, "linearizable");
     assert!(
         s.contains("incompatible orders") && s.contains("[2 1]") && s.contains("[1 2]"),
@@ -341,7 +341,7 @@ fn elle_txn_histories_are_normalised_and_checked() {
     assert_eq!(h.ops[2].f, "append");
     assert_eq!(h.ops[2].key.as_deref(), Some("3"));
     let r = check_append(&h, &AppendOptions::default()).unwrap();
-    assert_eq!(r.guarantees.linearizable, Some(false));
+    assert_eq!(r.guarantees.linearizable, checker::Validity::Invalid);
     let s = first_sentence(&r, "linearizable");
     assert!(s.contains("line 7") && s.contains("without 1"), "{s}");
     // The same through check() with the model name.

@@ -189,11 +189,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     } else {
         print_table(&args, &result);
     }
-    Ok(match result.valid {
-        Validity::Valid => exit::VALID,
-        Validity::Invalid => exit::INVALID,
-        Validity::Unknown => exit::UNKNOWN,
-    })
+    Ok(result.valid.exit_code())
 }
 
 /// Our histories carry `/status` samples: the explanation then says who served each op it names.

@@ -5,6 +5,7 @@
 use crate::faults::FaultSpan;
 use crate::svg::{esc, fault_color, fault_kinds, Frame, LegendItem, Scale};
 use checker::append::{Guarantees, Judged, LostWrites, Staleness, Violation};
+use checker::validity::{nullable, Validity};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -24,8 +25,9 @@ pub struct Rung {
     /// The name in results.json (`read_your_writes`).
     pub name: &'static str,
     pub label: &'static str,
-    /// Kept, broken, or `None`: not checkable for this workload or system.
-    pub holds: Option<bool>,
+    /// Kept, broken, or unknown: not checkable for this workload or system (`null` in JSON).
+    #[serde(with = "nullable")]
+    pub holds: Validity,
     /// What it judged (`over 412 reads after 380 acknowledged appends`), when that is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub over: Option<String>,
@@ -37,17 +39,13 @@ pub struct Rung {
 
 impl Rung {
     pub fn mark(&self) -> &'static str {
-        match self.holds {
-            Some(true) => "✓",
-            Some(false) => "✗",
-            None => "–",
-        }
+        self.holds.mark()
     }
 
-    /// `✓ read your writes over 412 reads after 380 acknowledged appends`, with `(decides)` and the
-    /// reason when there is one.
-    pub fn line(&self) -> String {
-        let mut s = format!("{} {}", self.mark(), self.label);
+    /// Everything after the label: ` over 412 reads after 380 acknowledged appends (decides): why`.
+    /// The one rendering of a rung's words; [`Rung::line`] and the harness's table build on it.
+    pub fn detail(&self) -> String {
+        let mut s = String::new();
         if let Some(over) = &self.over {
             let _ = write!(s, " {over}");
         }
@@ -59,18 +57,11 @@ impl Rung {
         }
         s
     }
-}
 
-/// A guarantee's value by its results.json name.
-pub fn value(g: &Guarantees, name: &str) -> Option<bool> {
-    match name {
-        "linearizable" => g.linearizable,
-        "read_your_writes" => g.read_your_writes,
-        "monotonic_reads" => g.monotonic_reads,
-        "monotonic_writes" => g.monotonic_writes,
-        "writes_follow_reads" => g.writes_follow_reads,
-        "converged" => g.converged,
-        _ => None,
+    /// `✓ read your writes over 412 reads after 380 acknowledged appends`, with `(decides)` and the
+    /// reason when there is one.
+    pub fn line(&self) -> String {
+        format!("{} {}{}", self.mark(), self.label, self.detail())
     }
 }
 
@@ -127,10 +118,10 @@ pub fn ladder(
     NAMES
         .iter()
         .map(|&(name, label)| {
-            let holds = value(g, name);
+            let holds = g.get(name);
             let over = judged
                 .iter()
-                .find(|(n, _)| *n == name && holds.is_some())
+                .find(|(n, _)| *n == name && !holds.is_unknown())
                 .map(|(_, j)| over_words(name, *j));
             let first = violations
                 .iter()
@@ -145,7 +136,7 @@ pub fn ladder(
                 label,
                 holds,
                 over,
-                why: if holds == Some(false) {
+                why: if holds.is_invalid() {
                     first.or(note)
                 } else {
                     note
@@ -223,11 +214,12 @@ pub struct GuaranteeView {
 pub(crate) fn section(h: &mut String, view: &GuaranteeView, faults: &[FaultSpan], end_s: f64) {
     h.push_str(r#"<h2>Guarantees</h2><section id="guarantees"><table id="ladder"><thead><tr><th></th><th>guarantee</th><th>first violation / note</th></tr></thead><tbody>"#);
     for r in &view.rungs {
-        let (class, color) = match r.holds {
-            Some(true) => ("valid", "#2e7d32"),
-            Some(false) => ("invalid", "#c62828"),
-            None => ("unknown", "#888"),
+        let color = match r.holds {
+            Validity::Valid => "#2e7d32",
+            Validity::Invalid => "#c62828",
+            Validity::Unknown => "#888",
         };
+        let class = r.holds.as_str();
         let _ = write!(
             h,
             r#"<tr data-guarantee="{n}"><td class="{class}" style="color:{color};font-weight:bold">{m}</td><td>{l}{o}{d}</td><td>{w}</td></tr>"#,
@@ -326,12 +318,12 @@ mod tests {
     #[test]
     fn the_ladder_shows_each_guarantee_with_its_first_violation() {
         let g = Guarantees {
-            linearizable: Some(false),
-            read_your_writes: Some(false),
-            monotonic_reads: Some(true),
-            monotonic_writes: Some(true),
-            writes_follow_reads: Some(true),
-            converged: None,
+            linearizable: Validity::Invalid,
+            read_your_writes: Validity::Invalid,
+            monotonic_reads: Validity::Valid,
+            monotonic_writes: Validity::Valid,
+            writes_follow_reads: Validity::Valid,
+            converged: Validity::Unknown,
         };
         let vs = [
             violation("read_your_writes", "first ryw"),
@@ -388,7 +380,7 @@ mod tests {
             "nothing judged, no counts"
         );
         let kept = Guarantees {
-            read_your_writes: Some(true),
+            read_your_writes: Validity::Valid,
             ..Guarantees::default()
         };
         let j = Judged {

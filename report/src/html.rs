@@ -147,10 +147,8 @@ pub fn render(input: &ReportInput) -> String {
 
 fn verdict(check: Option<&CheckResult>) -> (&'static str, &'static str) {
     match check.map(|c| c.valid) {
-        Some(Validity::Valid) => ("valid", "valid"),
-        Some(Validity::Invalid) => ("invalid", "invalid"),
-        Some(Validity::Unknown) => ("unknown", "unknown"),
-        None => ("unknown", "not checked"),
+        Some(v) => (v.as_str(), v.as_str()),
+        None => (Validity::Unknown.as_str(), "not checked"),
     }
 }
 

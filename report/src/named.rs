@@ -1,10 +1,12 @@
-//! The ops a checker explanation names. The checker words every op it names as `<op> by process <p>`
-//! ([`checker::explain::describe_op`]), usually followed by a time (`at 1.23 s`, `began at`,
-//! `completed at`); that wording is matched against the history, so no second copy of the checker's
-//! reasoning lives here. A served-by note this crate inserted after a mention is skipped.
+//! The ops a checker explanation names. The checker records them in the counterexample's sentence
+//! ([`checker::Sentence`]: each op by its history index, with its role), so they are read from there.
+//! Older results.json have no sentence: for them the English is matched instead. The checker words every
+//! op it names as `<op> by process <p>` ([`checker::explain::describe_op`]), usually followed by a time
+//! (`at 1.23 s`, `began at`, `completed at`); a served-by note this crate inserted after a mention is
+//! skipped.
 
 use checker::explain::describe_op;
-use checker::{History, Op};
+use checker::{Counterexample, History, Op, Sentence};
 use std::collections::HashMap;
 
 /// One op named in an explanation: where its mention ends in the text (just after `by process <p>`),
@@ -18,6 +20,51 @@ pub struct Mention {
 /// The words an explanation uses for `op`.
 pub fn words(op: &Op) -> String {
     format!("{} by process {}", describe_op(op), op.process)
+}
+
+/// The explanation's words without the notes a report adds, and the ops they name, in order: from the
+/// counterexample's sentence when it has one, else found in its explanation's English.
+pub fn named(cx: &Counterexample, history: &History) -> (String, Vec<Mention>) {
+    match &cx.sentence {
+        Some(s) => (s.render(), from_sentence(s, history, cx.key.as_deref())),
+        None => {
+            let found = mentions(
+                &cx.explanation,
+                history,
+                cx.key.as_deref(),
+                cx.op.invoke_time_ns,
+            );
+            (cx.explanation.clone(), found)
+        }
+    }
+}
+
+/// The ops a sentence names, found by their history index (the one whose words match, should two ops
+/// share an index), with where each mention ends in the rendered sentence.
+fn from_sentence(s: &Sentence, history: &History, key: Option<&str>) -> Vec<Mention> {
+    let wanted: Vec<u64> = s.ops().map(|(i, _)| i).collect();
+    let mut by_index: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, o) in history.ops.iter().enumerate() {
+        if wanted.contains(&o.invoke_index) && (key.is_none() || o.key.as_deref() == key) {
+            by_index.entry(o.invoke_index).or_default().push(i);
+        }
+    }
+    let mut found = Vec::new();
+    let mut end = 0;
+    for part in &s.parts {
+        end += part.text.len();
+        let Some(ops) = part.op.and_then(|i| by_index.get(&i)) else {
+            continue;
+        };
+        let pick = ops
+            .iter()
+            .find(|&&i| words(&history.ops[i]) == part.text)
+            .or(ops.first());
+        if let Some(&op) = pick {
+            found.push(Mention { end, op });
+        }
+    }
+    found
 }
 
 /// Every op of `key` (all ops when `None`) that `text` names, in the order of the text. An op named
@@ -171,5 +218,27 @@ mod tests {
         let m = mentions(noted, &h, Some("r"), 0);
         assert_eq!(h.ops[m[0].op].invoke_time_ns, Some(900_000_000));
         assert!(mentions("nothing named here", &h, Some("r"), 0).is_empty());
+    }
+
+    /// A counterexample's sentence names its ops by history index; the English of older results.json
+    /// finds the same ones.
+    #[test]
+    fn the_sentence_names_the_ops_and_older_english_still_finds_them() {
+        let h = history();
+        let r = checker::check(
+            &h,
+            checker::ModelKind::Register,
+            &checker::CheckOptions::default(),
+        );
+        let mut cx = r.counterexample.expect("a stale read");
+        let (text, from_data) = named(&cx, &h);
+        assert_eq!(text, cx.explanation);
+        let ops: Vec<u64> = from_data.iter().map(|m| h.ops[m.op].process).collect();
+        assert_eq!(ops, vec![2, 12, 1], "{text}");
+        for m in &from_data {
+            assert!(text[..m.end].ends_with(&words(&h.ops[m.op])), "{text}");
+        }
+        cx.sentence = None;
+        assert_eq!(named(&cx, &h).1, from_data, "the English fallback agrees");
     }
 }

@@ -1,7 +1,6 @@
 //! Client operations paired from events: an invoke and the next completion of the same process.
 
-use checker::{Event, EventType, Process};
-use std::collections::HashMap;
+use checker::{pair_events, Event, EventType, Process};
 
 /// One client op. `outcome: None` means it was still open when the history ended.
 #[derive(Debug, Clone)]
@@ -45,40 +44,28 @@ impl ClientOp<'_> {
     }
 }
 
-/// Pairs client events into ops, in invocation order: one op per client invoke. Named processes (the
-/// nemesis) are skipped; a completion without an invoke is ignored, and an invoke while one is pending
-/// leaves the earlier open.
+/// Client events as ops, in invocation order: one op per client invoke, paired by the checker's rule
+/// ([`checker::pair_events`]: named processes skipped, a completion without an invoke ignored, an invoke
+/// while one is pending leaving the earlier open).
 pub(crate) fn pair(events: &[Event]) -> Vec<ClientOp<'_>> {
-    let mut ops: Vec<ClientOp> = Vec::new();
-    let mut pending: HashMap<u64, usize> = HashMap::new();
-    for e in events {
-        let Process::Client(p) = e.process else {
-            continue;
-        };
-        match e.kind {
-            EventType::Invoke => {
-                pending.insert(p, ops.len());
-                ops.push(ClientOp {
-                    process: p,
-                    session: e.session,
-                    f: &e.f,
-                    invoke_ns: e.time,
-                    complete_ns: None,
-                    outcome: None,
-                    node: None,
-                    error: None,
-                });
-            }
-            kind => {
-                if let Some(i) = pending.remove(&p) {
-                    let op = &mut ops[i];
-                    op.complete_ns = Some(e.time.max(op.invoke_ns));
-                    op.outcome = Some(kind);
-                    op.node = e.node.as_deref();
-                    op.error = e.error.as_deref();
-                }
-            }
-        }
-    }
-    ops
+    pair_events(events)
+        .into_iter()
+        .filter_map(|p| {
+            let inv = &events[p.invoke];
+            let Process::Client(process) = inv.process else {
+                return None;
+            };
+            let done = p.complete.map(|c| &events[c]);
+            Some(ClientOp {
+                process,
+                session: inv.session,
+                f: &inv.f,
+                invoke_ns: inv.time,
+                complete_ns: done.map(|e| e.time.max(inv.time)),
+                outcome: done.map(|e| e.kind),
+                node: done.and_then(|e| e.node.as_deref()),
+                error: done.and_then(|e| e.error.as_deref()),
+            })
+        })
+        .collect()
 }

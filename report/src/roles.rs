@@ -2,7 +2,7 @@
 //! `"status"`), and the checker's explanation enriched with it: every op the explanation names gets
 //! "(served by n2, a follower in term 3 whose leader was n1)" where that is known.
 
-use crate::named::{mentions, note_len};
+use crate::named::{named, note_len};
 use checker::{CheckResult, Event, History, Op, Outcome, Process};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -229,8 +229,8 @@ pub fn enrich(check: &mut CheckResult, events: &[Event], history: &History) {
         return;
     };
     let roles = Roles::from_events(events);
-    let text = cx.explanation.clone();
-    let found = mentions(&text, history, cx.key.as_deref(), cx.op.invoke_time_ns);
+    // From the sentence the notes are added afresh each time; in older English, where they are not yet.
+    let (text, found) = named(cx, history);
     let mut out = String::with_capacity(text.len() + 200);
     let mut from = 0;
     let mut anomaly_named = false;
@@ -259,7 +259,7 @@ pub fn enrich(check: &mut CheckResult, events: &[Event], history: &History) {
             }
         }
     }
-    if check.explanation == text {
+    if check.explanation == text || check.explanation == cx.explanation {
         check.explanation = out.clone();
     }
     cx.explanation = out;

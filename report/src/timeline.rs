@@ -10,7 +10,7 @@
 
 use crate::axis::{BrokenAxis, BREAK_PX};
 use crate::faults::FaultSpan;
-use crate::named::mentions;
+use crate::named::named;
 use crate::roles::{Roles, Served};
 use crate::svg::{esc, fault_color, ms};
 use checker::{Counterexample, Event, History, OpSummary};
@@ -118,7 +118,7 @@ fn pick_named(cx: &Counterexample, h: &History) -> Option<Vec<(OpSummary, Role)>
         .iter()
         .position(|o| o.invoke_index == cx.op.invoke_index)?;
     let mut focus = vec![anomaly];
-    for m in mentions(&cx.explanation, h, key, cx.op.invoke_time_ns) {
+    for m in named(cx, h).1 {
         if !focus.contains(&m.op) {
             focus.push(m.op);
         }
@@ -546,6 +546,7 @@ mod tests {
         let cx = Counterexample {
             key: Some("k".into()),
             explanation: "x".into(),
+            sentence: None,
             op: cas.clone(),
             prefix: vec![read.clone()],
             prefix_len: 1,

@@ -23,6 +23,7 @@ pub(crate) use verdict::check_result;
 use crate::explain::OpSummary;
 use crate::ops::History;
 use crate::parse_error::Location;
+use crate::validity::{nullable, Validity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -46,16 +47,55 @@ pub struct AppendOptions {
     pub final_read_after_ns: Option<u64>,
 }
 
-/// Every guarantee: `Some(true)` kept, `Some(false)` broken, `None` not checkable.
+/// Every guarantee: valid (kept), invalid (broken) or unknown (not checkable). In JSON each is
+/// `true`, `false` or `null`, as results.json has always had them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Guarantees {
-    pub linearizable: Option<bool>,
-    pub read_your_writes: Option<bool>,
-    pub monotonic_reads: Option<bool>,
-    pub monotonic_writes: Option<bool>,
-    pub writes_follow_reads: Option<bool>,
+    #[serde(with = "nullable")]
+    pub linearizable: Validity,
+    #[serde(with = "nullable")]
+    pub read_your_writes: Validity,
+    #[serde(with = "nullable")]
+    pub monotonic_reads: Validity,
+    #[serde(with = "nullable")]
+    pub monotonic_writes: Validity,
+    #[serde(with = "nullable")]
+    pub writes_follow_reads: Validity,
     /// Not decided here: the harness fills it from [`check_convergence`].
-    pub converged: Option<bool>,
+    #[serde(with = "nullable")]
+    pub converged: Validity,
+}
+
+/// The name of convergence in results.json; with `--expect eventual` it is the guarantee that decides.
+pub const CONVERGED: &str = "converged";
+
+impl Guarantees {
+    /// A guarantee by its results.json name (unknown for a name that is not one).
+    pub fn get(&self, name: &str) -> Validity {
+        match name {
+            LINEARIZABLE => self.linearizable,
+            READ_YOUR_WRITES => self.read_your_writes,
+            MONOTONIC_READS => self.monotonic_reads,
+            MONOTONIC_WRITES => self.monotonic_writes,
+            WRITES_FOLLOW_READS => self.writes_follow_reads,
+            CONVERGED => self.converged,
+            _ => Validity::Unknown,
+        }
+    }
+
+    /// The verdict on the guarantees `decides` names (results.json names): every one must hold.
+    /// `converged` stands for eventual consistency, converged after the heal with no acknowledged write
+    /// lost: `lost` decides with it, and convergence that could not be checked (a system without local
+    /// reads) does not make the verdict unknown, nothing lost is then what it is judged on.
+    pub fn verdict(&self, decides: &[&str], lost: Option<&LostWrites>) -> Validity {
+        Validity::all(decides.iter().flat_map(|&name| match name {
+            CONVERGED => vec![
+                self.converged.or_valid(),
+                lost.map_or(Validity::Unknown, LostWrites::none_lost),
+            ],
+            _ => vec![self.get(name)],
+        }))
+    }
 }
 
 /// One violation of one guarantee.
@@ -87,17 +127,17 @@ pub struct LostWrites {
 }
 
 impl LostWrites {
-    /// No acknowledged append was lost, and at least one was looked for; `None` when nothing was judged.
-    pub fn none_lost(&self) -> Option<bool> {
+    /// No acknowledged append was lost, and at least one was looked for; unknown when nothing was judged.
+    pub fn none_lost(&self) -> Validity {
         match (self.checked && self.judged > 0, self.count) {
-            (_, n) if n > 0 => Some(false),
-            (true, _) => Some(true),
-            (false, _) => None,
+            (_, n) if n > 0 => Validity::Invalid,
+            (true, _) => Validity::Valid,
+            (false, _) => Validity::Unknown,
         }
     }
 }
 
-/// How much a guarantee had to judge: with `ops == 0` it is not checkable (`None`), never kept.
+/// How much a guarantee had to judge: with `ops == 0` it is not checkable (unknown), never kept.
 /// `ops` counts the reads that could have shown a violation; `against` what they were judged against
 /// (see [`Judged::words`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,11 +228,11 @@ pub struct AppendReport {
 
 impl AppendReport {
     /// The guarantees as a run reports them: one that had nothing to judge (no read it applies to, or
-    /// for linearizability no append acknowledged or read back) is `None`, not checkable, rather than
+    /// for linearizability no append acknowledged or read back) is unknown, not checkable, rather than
     /// kept. `guarantees` itself stays the plain answer (a history with nothing in it is linearizable).
     pub fn reported(&self) -> Guarantees {
-        let judge = |g: &str, v: Option<bool>| match (v, self.judged.get(g)) {
-            (Some(true), Some(j)) if j.ops == 0 || j.against == 0 => None,
+        let judge = |g: &str, v: Validity| match (v, self.judged.get(g)) {
+            (Validity::Valid, Some(j)) if j.ops == 0 || j.against == 0 => Validity::Unknown,
             (v, _) => v,
         };
         let g = &self.guarantees;
@@ -302,14 +342,14 @@ pub fn check_append(history: &History, opts: &AppendOptions) -> Result<AppendRep
         ops: keys.iter().map(|k| k.reads.len()).sum(),
         against: acknowledged(history, &keys),
     };
-    let ok = |g: &str| Some(sink.count(g) == 0);
+    let ok = |g: &str| Validity::from(sink.count(g) == 0);
     let guarantees = Guarantees {
         linearizable: ok(LINEARIZABLE),
         read_your_writes: ok(READ_YOUR_WRITES),
         monotonic_reads: ok(MONOTONIC_READS),
         monotonic_writes: ok(MONOTONIC_WRITES),
         writes_follow_reads: ok(WRITES_FOLLOW_READS),
-        converged: None,
+        converged: Validity::Unknown,
     };
     let order_of = |g: &str| match g {
         LINEARIZABLE => 0,

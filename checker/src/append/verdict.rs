@@ -4,7 +4,7 @@
 use super::{
     check_append, normalize_txn_ops, AppendError, AppendOptions, AppendReport, LINEARIZABLE,
 };
-use crate::check::{CheckResult, Validity};
+use crate::check::CheckResult;
 use crate::explain::Counterexample;
 use crate::ops::History;
 use crate::parse_error::ParseError;
@@ -40,14 +40,12 @@ pub(crate) fn check_result(history: &History) -> Result<CheckResult, ParseError>
 
 fn to_result(h: &History, report: &AppendReport, start: Instant) -> CheckResult {
     let first = report.first_violation(LINEARIZABLE);
-    let valid = match report.guarantees.linearizable {
-        Some(true) => Validity::Valid,
-        Some(false) => Validity::Invalid,
-        None => Validity::Unknown,
-    };
+    let valid = report.guarantees.linearizable;
     let counterexample = first.map(|v| Counterexample {
         key: Some(v.key.clone()),
         explanation: format!("key {}: {}.", v.key, v.sentence),
+        // Its words are the append checker's, not built op by op; the ops are `op` and `window`.
+        sentence: None,
         op: v.ops[0].clone(),
         prefix: Vec::new(),
         prefix_len: 0,

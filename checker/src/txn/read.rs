@@ -4,7 +4,7 @@
 use super::history::{Mop, ReadValue, Status, Txn, TxnHistory, NO_POS};
 use super::TxnModel;
 use crate::edn::Forms;
-use rustc_hash::FxHashMap;
+use crate::pairing::Open;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -110,7 +110,7 @@ struct Pending {
 struct Builder {
     model: TxnModel,
     h: TxnHistory,
-    pending: FxHashMap<u64, Pending>,
+    pending: Open<Pending>,
     pos: u32,
     scratch: Vec<i64>,
 }
@@ -120,7 +120,7 @@ impl Builder {
         Builder {
             model,
             h: TxnHistory::new(),
-            pending: FxHashMap::default(),
+            pending: Open::default(),
             pos: 0,
             scratch: Vec::new(),
         }
@@ -178,7 +178,7 @@ impl Builder {
                         "an :invoke needs a :process to pair it with its completion",
                     ));
                 };
-                let prev = self.pending.insert(p, Pending { pos, line, value });
+                let prev = self.pending.invoke(p, Pending { pos, line, value });
                 if let Some(prev) = prev {
                     return Err(bad(
                         line,
@@ -195,7 +195,7 @@ impl Builder {
             "fail" => Status::Fail,
             other => return Err(bad(line, format!("unknown :type :{other}"))),
         };
-        let invoked = process.and_then(|p| self.pending.remove(&p));
+        let invoked = process.and_then(|p| self.pending.complete(p));
         // Info and fail completions carry no reads; Jepsen repeats the invocation's value there.
         let value = match (&invoked, status, value.is_array()) {
             (Some(inv), Status::Info | Status::Fail, false) => inv.value.clone(),

@@ -6,7 +6,7 @@
 use super::CheckArgs;
 use crate::exit;
 use checker::append::{check_append, normalize_txn_ops, AppendOptions, AppendReport, Violation};
-use checker::History;
+use checker::{History, Validity};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -14,7 +14,8 @@ use std::time::Instant;
 struct JsonReport<'a> {
     file: String,
     model: &'static str,
-    valid: Option<bool>,
+    #[serde(with = "checker::validity::nullable")]
+    valid: Validity,
     elapsed_ms: f64,
     #[serde(flatten)]
     report: &'a AppendReport,
@@ -44,33 +45,30 @@ pub fn run(args: &CheckArgs, history: History) -> anyhow::Result<u8> {
     } else {
         print_ladder(args, &report, elapsed_ms);
     }
-    Ok(match report.reported().linearizable {
-        Some(true) => exit::VALID,
-        Some(false) => exit::INVALID,
-        None => exit::UNKNOWN,
-    })
+    Ok(report.reported().linearizable.exit_code())
 }
 
-fn rung(report: &AppendReport, name: &str, kept: Option<bool>) -> String {
+fn rung(report: &AppendReport, name: &str, kept: Validity) -> String {
     let n = report.violation_counts.get(name).copied().unwrap_or(0);
     let judged = report.judged.get(name).unwrap_or_default();
+    let mark = kept.mark();
     match kept {
-        Some(true) => format!(
-            "  ✓ {name} {}",
+        Validity::Valid => format!(
+            "  {mark} {name} {}",
             report::guarantees::over_words(name, judged)
         ),
-        Some(false) => {
+        Validity::Invalid => {
             let first = report
                 .first_violation(name)
                 .map(|v: &Violation| format!("\n      key {}: {}", v.key, v.sentence))
                 .unwrap_or_default();
             format!(
-                "  ✗ {name} ({n} violation{}){first}",
+                "  {mark} {name} ({n} violation{}){first}",
                 if n == 1 { "" } else { "s" }
             )
         }
-        None => format!(
-            "  – {name}: {}",
+        Validity::Unknown => format!(
+            "  {mark} {name}: {}",
             report::guarantees::nothing_words(name, judged)
         ),
     }
@@ -78,11 +76,7 @@ fn rung(report: &AppendReport, name: &str, kept: Option<bool>) -> String {
 
 fn print_ladder(args: &CheckArgs, r: &AppendReport, elapsed_ms: f64) {
     let g = &r.reported();
-    let verdict = match g.linearizable {
-        Some(true) => "valid",
-        Some(false) => "invalid",
-        None => "unknown",
-    };
+    let verdict = g.linearizable;
     println!("{}", args.file.display());
     println!(
         "{verdict} (list-append): {} ops ({} appends) on {} key(s), checked in {elapsed_ms:.1} ms",

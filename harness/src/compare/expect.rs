@@ -7,6 +7,7 @@
 //! either verdict is accepted.
 
 use super::plan::CellSpec;
+use checker::Validity;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -104,11 +105,12 @@ impl Expect {
         }
         let mut bugs = Vec::new();
         for c in &self.checks {
-            let Some(holds) = measured(c.guarantee, exit_code, results) else {
+            let holds = measured(c.guarantee, exit_code, results);
+            if holds.is_unknown() {
                 return Verdict::Unexpected(format!("{} was not checkable", c.guarantee));
-            };
+            }
             match (&c.want, holds) {
-                (Want::Holds, false) => {
+                (Want::Holds, Validity::Invalid) => {
                     let known: Vec<&'static str> = self
                         .known_bugs
                         .iter()
@@ -124,7 +126,7 @@ impl Expect {
                         }
                     }
                 }
-                (Want::Broken, true) => {
+                (Want::Broken, Validity::Valid) => {
                     return Verdict::Unexpected(format!("{} held", c.guarantee))
                 }
                 _ => {}
@@ -140,7 +142,7 @@ impl Expect {
 
 /// Whether a guarantee held in a run: `results.json`'s `guarantees` object, `lost_writes.count` for
 /// `no_lost_writes`; for linearizability of runs without the object, the exit code (0 valid, 1 invalid).
-pub fn measured(guarantee: &str, exit_code: u8, results: &Value) -> Option<bool> {
+pub fn measured(guarantee: &str, exit_code: u8, results: &Value) -> Validity {
     if guarantee == "no_lost_writes" {
         // Nothing lost out of nothing acknowledged is no pass (older results have no `judged`).
         let judged = results
@@ -150,22 +152,19 @@ pub fn measured(guarantee: &str, exit_code: u8, results: &Value) -> Option<bool>
             .pointer("/lost_writes/count")
             .and_then(Value::as_u64)
             .filter(|&n| n > 0 || judged != Some(0))
-            .map(|n| n == 0);
+            .map(|n| n == 0)
+            .into();
     }
     match results
         .pointer(&format!("/guarantees/{guarantee}"))
         .and_then(Value::as_bool)
     {
-        Some(b) => Some(b),
+        Some(b) => b.into(),
         // Only results without the guarantees object: a `null` there means nothing to judge.
         None if guarantee == "linearizable" && results.get("guarantees").is_none() => {
-            match exit_code {
-                0 => Some(true),
-                1 => Some(false),
-                _ => None,
-            }
+            Validity::from_exit_code(exit_code)
         }
-        None => None,
+        None => Validity::Unknown,
     }
 }
 
@@ -399,9 +398,9 @@ mod tests {
     fn nothing_judged_is_not_measured_as_kept() {
         let none =
             json!({"guarantees": {"linearizable": null}, "lost_writes": {"count": 0, "judged": 0}});
-        assert_eq!(measured("linearizable", 0, &none), None);
-        assert_eq!(measured("no_lost_writes", 0, &none), None);
+        assert_eq!(measured("linearizable", 0, &none), Validity::Unknown);
+        assert_eq!(measured("no_lost_writes", 0, &none), Validity::Unknown);
         let judged = json!({"lost_writes": {"count": 0, "judged": 12}});
-        assert_eq!(measured("no_lost_writes", 0, &judged), Some(true));
+        assert_eq!(measured("no_lost_writes", 0, &judged), Validity::Valid);
     }
 }

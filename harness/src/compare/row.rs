@@ -3,6 +3,7 @@
 use super::expect::measured;
 use super::plan::{CellSpec, Purpose};
 use super::Cell;
+use checker::Validity;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -93,17 +94,17 @@ pub fn median(mut xs: Vec<f64>) -> Option<f64> {
 
 /// The CAP label from what was measured: whether the cut-off side was served (`minority`: the share of
 /// its best-served kind of request), and whether the cell kept linearizability in every run.
-pub fn cap_label(partitioned: bool, minority: Option<f64>, consistent: Option<bool>) -> String {
+pub fn cap_label(partitioned: bool, minority: Option<f64>, consistent: Validity) -> String {
     if !partitioned {
         return "no-partition".into();
     }
     match (minority.map(|m| m >= AVAILABLE), consistent) {
         (None, _) => "no minority clients".into(),
-        (_, None) => "not checkable".into(),
-        (Some(false), Some(true)) => "CP".into(),
-        (Some(true), Some(false)) => "AP".into(),
-        (Some(false), Some(false)) => "unavailable and inconsistent".into(),
-        (Some(true), Some(true)) => "available and consistent".into(),
+        (_, Validity::Unknown) => "not checkable".into(),
+        (Some(false), Validity::Valid) => "CP".into(),
+        (Some(true), Validity::Invalid) => "AP".into(),
+        (Some(false), Validity::Invalid) => "unavailable and inconsistent".into(),
+        (Some(true), Validity::Valid) => "available and consistent".into(),
     }
 }
 
@@ -141,18 +142,22 @@ impl Row {
         let ladder: Vec<(String, usize, usize)> = LADDER
             .iter()
             .map(|(g, _)| {
-                let seen: Vec<bool> = c
+                let seen: Vec<Validity> = c
                     .runs
                     .iter()
                     .filter(|r| matches!(r.exit_code, 0 | 1))
-                    .filter_map(|r| measured(g, r.exit_code, &r.results))
+                    .map(|r| measured(g, r.exit_code, &r.results))
                     .collect();
-                let held = seen.iter().filter(|b| **b).count();
-                (g.to_string(), held, seen.len() - held)
+                let count = |v: Validity| seen.iter().filter(|s| **s == v).count();
+                (
+                    g.to_string(),
+                    count(Validity::Valid),
+                    count(Validity::Invalid),
+                )
             })
             .collect();
         let lin = &ladder[0];
-        let consistent = (lin.1 + lin.2 > 0).then_some(lin.2 == 0);
+        let consistent: Validity = (lin.1 + lin.2 > 0).then_some(lin.2 == 0).into();
         let partitioned = c
             .runs
             .iter()
@@ -259,11 +264,11 @@ mod tests {
 
     #[test]
     fn cap_labels_follow_what_was_measured() {
-        assert_eq!(cap_label(false, None, Some(true)), "no-partition");
-        assert_eq!(cap_label(true, Some(0.1), Some(true)), "CP");
-        assert_eq!(cap_label(true, Some(0.9), Some(false)), "AP");
+        assert_eq!(cap_label(false, None, Validity::Valid), "no-partition");
+        assert_eq!(cap_label(true, Some(0.1), Validity::Valid), "CP");
+        assert_eq!(cap_label(true, Some(0.9), Validity::Invalid), "AP");
         assert_eq!(
-            cap_label(true, Some(0.1), Some(false)),
+            cap_label(true, Some(0.1), Validity::Invalid),
             "unavailable and inconsistent"
         );
     }

@@ -133,14 +133,14 @@ async fn measure_within(
         }
         if done {
             if let Some((at, state)) = since.take() {
-                rec.converged = Some(true);
+                rec.converged = checker::Validity::Valid;
                 rec.after_heal_s = Some(at);
                 rec.state = state;
                 return rec;
             }
             let deadline = *deadline.get_or_insert(start + bound);
             if Instant::now() >= deadline {
-                rec.converged = Some(false);
+                rec.converged = checker::Validity::Invalid;
                 return rec;
             }
         }
@@ -237,7 +237,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn converged_once_the_lagging_node_catches_up() {
         let r = measured_with(3, true, Duration::from_millis(400)).await;
-        assert_eq!(r.converged, Some(true), "{r:?}");
+        assert_eq!(r.converged, checker::Validity::Valid, "{r:?}");
         assert!(r.rounds >= 3, "{r:?}");
         assert_eq!(r.after_heal_s, Some(0.4), "two pauses of 200 ms: {r:?}");
         assert!(r.disagreements.is_empty());
@@ -249,7 +249,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_time_is_measured_from_the_heal_not_from_the_end_of_the_settle() {
         let r = measured_with(3, true, Duration::from_secs(3)).await;
-        assert_eq!(r.converged, Some(true), "{r:?}");
+        assert_eq!(r.converged, checker::Validity::Valid, "{r:?}");
         assert_eq!(r.after_heal_s, Some(0.4), "{r:?}");
         assert!(r.rounds > 3, "polled until the final reads ended: {r:?}");
         assert_eq!(r.settle_s, 2.0);
@@ -258,7 +258,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn not_converged_when_the_bound_passes_with_the_disagreement_named() {
         let r = measured(usize::MAX, true).await;
-        assert_eq!(r.converged, Some(false), "{r:?}");
+        assert_eq!(r.converged, checker::Validity::Invalid, "{r:?}");
         assert!(r.rounds >= 3, "{r:?}");
         assert!(!r.disagreements.is_empty(), "{r:?}");
         assert!(r.disagreements[0].contains("k0"), "{r:?}");
@@ -267,7 +267,7 @@ mod tests {
     #[tokio::test]
     async fn not_checkable_without_local_reads() {
         let r = measured(0, false).await;
-        assert_eq!(r.converged, None);
+        assert_eq!(r.converged, checker::Validity::Unknown);
         assert!(r.unchecked.unwrap().contains("not checkable"));
     }
 }

@@ -9,7 +9,7 @@ use crate::settings::{Expect, RunConfig};
 use crate::store::RunDir;
 use anyhow::{Context, Result};
 use checker::{CheckOptions, CheckResult, Validity};
-use report::{FaultSpan, ReportInput, RunMetrics};
+use report::{ReportInput, RunMetrics};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use workloads::{Recorder, StatsSnapshot};
 #[derive(Serialize)]
 struct Results<'a> {
     /// true, false or "unknown": the checker's verdict on the history.
-    valid: serde_json::Value,
+    valid: Validity,
     /// Whether the run itself did what it was meant to (faults hit their targets, cluster recovered).
     run_valid: bool,
     run_problems: &'a [String],
@@ -128,21 +128,15 @@ pub fn finish(
         problems,
     } = judge(cfg, recorder, problems)?;
     // The guarantees --expect names decide; for the default that is the linearizability verdict.
-    let validity = report.as_ref().map(|r| match guarantees::verdict(r) {
-        Some(true) => Validity::Valid,
-        Some(false) => Validity::Invalid,
-        None => Validity::Unknown,
-    });
-    let code = exit_code(validity, &problems);
+    let validity = report
+        .as_ref()
+        .map_or(Validity::Unknown, GuaranteeReport::verdict);
+    let code = exit::of_run(validity, &problems);
     let snapshot = recorder.stats();
-    let spans = hit_spans(&faults);
+    let spans = super::spans::hit_spans(&faults);
     let metrics = RunMetrics::from_events(&events, &spans);
     let results = Results {
-        valid: match validity {
-            Some(Validity::Valid) => true.into(),
-            Some(Validity::Invalid) => false.into(),
-            _ => "unknown".into(),
-        },
+        valid: validity,
         run_valid: problems.is_empty(),
         run_problems: &problems,
         exit_code: code,
@@ -231,31 +225,11 @@ fn judge(cfg: &RunConfig, recorder: &Arc<Recorder>, mut problems: RunProblems) -
     })
 }
 
-/// An anomaly is real whatever else went wrong; otherwise a flawed run cannot vouch for a pass.
-/// The windows of the faults that were applied (a missed one never started), for plots and metrics.
-pub(super) fn hit_spans(faults: &[FaultRecord]) -> Vec<FaultSpan> {
-    faults
-        .iter()
-        .filter(|f| f.hit)
-        .map(|f| FaultSpan::new(f.kind.name(), f.start_s, f.end_s, f.targets.clone()))
-        .collect()
-}
-
-/// A run's exit code: an anomaly first, then a run that did not do what it was meant to.
-pub(super) fn exit_code(validity: Option<Validity>, problems: &RunProblems) -> u8 {
-    match validity {
-        Some(Validity::Invalid) => exit::INVALID,
-        _ if !problems.is_empty() => exit::INVALID_RUN,
-        Some(Validity::Valid) => exit::VALID,
-        _ => exit::UNKNOWN,
-    }
-}
-
 fn verdict_words(cfg: &RunConfig, r: &Results) -> String {
-    let words = match (r.exit_code, r.valid.as_bool()) {
+    let words = match (r.exit_code, r.valid) {
         (exit::INVALID, _) => format!("INVALID: anomaly found (--expect {})", cfg.check.expect),
         (exit::INVALID_RUN, _) => "INVALID RUN: the run did not do what it was meant to".into(),
-        (_, Some(true)) => format!("valid: {}", cfg.check.expect.words()),
+        (_, Validity::Valid) => format!("valid: {}", cfg.check.expect.words()),
         _ if cfg.check.expect == Expect::Linearizable => {
             "UNKNOWN: the checker hit its bound".into()
         }
@@ -274,17 +248,10 @@ fn ladder_lines(r: &Results) -> Vec<(String, String)> {
         .ladder
         .iter()
         .map(|rung| {
-            let mut v = rung.mark().to_string();
-            if let Some(over) = &rung.over {
-                let _ = write!(v, " {over}");
-            }
-            if rung.decides {
-                v.push_str(" (decides)");
-            }
-            if let Some(why) = &rung.why {
-                let _ = write!(v, ": {why}");
-            }
-            (rung.label.to_string(), v)
+            (
+                rung.label.to_string(),
+                format!("{}{}", rung.mark(), rung.detail()),
+            )
         })
         .collect();
     if let Some(l) = &g.lost_writes {

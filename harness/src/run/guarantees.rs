@@ -23,7 +23,8 @@ pub const CONVERGED: &str = "converged";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConvergenceRecord {
     /// `null` when the system has no local reads (or the check could not run).
-    pub converged: Option<bool>,
+    #[serde(with = "checker::validity::nullable")]
+    pub converged: Validity,
     /// Seconds from the final heal until every node's local state agreed on what it held at the end
     /// (measured by polling from the heal on, through the recovery, `--settle` and the final reads).
     pub after_heal_s: Option<f64>,
@@ -75,14 +76,6 @@ pub fn convergence_from(events: &[Event]) -> Option<ConvergenceRecord> {
     serde_json::from_value(observation(events, CONVERGED)?.value.clone()).ok()
 }
 
-fn linearizable(check: Option<&CheckResult>) -> Option<bool> {
-    match check?.valid {
-        Validity::Valid => Some(true),
-        Validity::Invalid => Some(false),
-        Validity::Unknown => None,
-    }
-}
-
 /// Check every guarantee that applies. `history` is the parsed history (None when it did not parse);
 /// `check` the linearizability result. An append history that cannot be checked is an error to report.
 /// A guarantee is kept only when it had something to judge: otherwise it is `null`, with why.
@@ -111,7 +104,9 @@ pub fn evaluate(
     if let (Some(c), Some(h)) = (convergence.as_mut(), history) {
         against_final_reads(c, h, final_after);
     }
-    r.guarantees.converged = convergence.as_ref().and_then(|c| c.converged);
+    r.guarantees.converged = convergence
+        .as_ref()
+        .map_or(Validity::Unknown, |c| c.converged);
     if let Some(note) = convergence.as_ref().map(convergence_note) {
         if !note.is_empty() {
             notes.push(("converged", note));
@@ -139,7 +134,7 @@ impl GuaranteeReport {
         GuaranteeReport {
             expect,
             guarantees: Guarantees {
-                linearizable: linearizable(check),
+                linearizable: check.map_or(Validity::Unknown, |c| c.valid),
                 ..Guarantees::default()
             },
             lost_writes: None,
@@ -181,8 +176,8 @@ impl GuaranteeReport {
     fn judge_register(&mut self, h: &History) {
         self.judged.linearizable = register_judged(h);
         let j = self.judged.linearizable;
-        if self.guarantees.linearizable == Some(true) && (j.ops == 0 || j.against == 0) {
-            self.guarantees.linearizable = None;
+        if self.guarantees.linearizable.is_valid() && (j.ops == 0 || j.against == 0) {
+            self.guarantees.linearizable = Validity::Unknown;
         }
     }
 
@@ -200,7 +195,7 @@ impl GuaranteeReport {
             let checked = append_workload || name == append::LINEARIZABLE;
             if checked
                 && parsed
-                && report::guarantees::value(&self.guarantees, name).is_none()
+                && self.guarantees.get(name).is_unknown()
                 && (j.ops == 0 || j.against == 0)
             {
                 let why = report::guarantees::nothing_words(name, j);
@@ -216,11 +211,11 @@ impl GuaranteeReport {
 /// disagreement, or why it was not checkable (empty: nothing to say).
 fn convergence_note(c: &ConvergenceRecord) -> String {
     match (c.converged, c.after_heal_s) {
-        (Some(true), Some(s)) => format!(
+        (Validity::Valid, Some(s)) => format!(
             "every node agreed {s:.2} s after the heal (polled every {:.2} s from the heal; --settle {:.1} s)",
             c.poll_s, c.settle_s
         ),
-        (Some(false), _) => c
+        (Validity::Invalid, _) => c
             .disagreements
             .first()
             .cloned()
@@ -246,7 +241,7 @@ fn register_judged(h: &History) -> Judged {
 /// answered (or on null everywhere, as a system that ignores `?local=true` does) did not converge.
 fn against_final_reads(c: &mut ConvergenceRecord, h: &History, after: Option<u64>) {
     let Some(after) = after else { return };
-    if c.converged != Some(true) {
+    if !c.converged.is_valid() {
         return;
     }
     let mut finals: BTreeMap<String, Vec<i64>> = BTreeMap::new();
@@ -269,7 +264,7 @@ fn against_final_reads(c: &mut ConvergenceRecord, h: &History, after: Option<u64
     }
     let wrong = append::against_final_reads(&c.state, &finals);
     if !wrong.is_empty() {
-        c.converged = Some(false);
+        c.converged = Validity::Invalid;
         c.disagreements = wrong;
     } else if c
         .state
@@ -277,7 +272,7 @@ fn against_final_reads(c: &mut ConvergenceRecord, h: &History, after: Option<u64
         .all(|l| l.as_deref().unwrap_or(&[]).is_empty())
     {
         // Agreeing on nothing (no write ever landed) shows nothing about convergence.
-        c.converged = None;
+        c.converged = Validity::Unknown;
         c.unchecked = Some(
             "nothing to judge: every key was absent on every node and in the final reads".into(),
         );
@@ -367,36 +362,11 @@ fn attempts(events: &[Event], fs: &[&str]) -> String {
     }
 }
 
-/// All of `values` kept: `Some(true)`; any broken: `Some(false)`; otherwise not decidable.
-fn all(values: impl IntoIterator<Item = Option<bool>>) -> Option<bool> {
-    let mut verdict = Some(true);
-    for v in values {
-        match v {
-            Some(false) => return Some(false),
-            None => verdict = None,
-            Some(true) => {}
-        }
-    }
-    verdict
-}
-
-/// The verdict on the guarantees `--expect` names: `None` is unknown.
-pub fn verdict(r: &GuaranteeReport) -> Option<bool> {
-    let g = &r.guarantees;
-    match r.expect {
-        Expect::Linearizable => g.linearizable,
-        Expect::Sessions => all([
-            g.read_your_writes,
-            g.monotonic_reads,
-            g.monotonic_writes,
-            g.writes_follow_reads,
-        ]),
-        // Convergence that is not checkable (a system without local reads) does not make the run
-        // unknown: nothing lost is then what eventual consistency can be judged on.
-        Expect::Eventual => {
-            let no_loss = r.lost_writes.as_ref().and_then(LostWrites::none_lost);
-            all([g.converged.or(Some(true)), no_loss])
-        }
+impl GuaranteeReport {
+    /// The verdict on the guarantees `--expect` names, merged by the checker's one rule.
+    pub fn verdict(&self) -> Validity {
+        self.guarantees
+            .verdict(self.expect.decides(), self.lost_writes.as_ref())
     }
 }
 
@@ -469,9 +439,9 @@ mod tests {
         let check = checker::check(&h, checker::ModelKind::CasRegister, &opts);
         assert_eq!(check.valid, Validity::Valid, "nothing contradicts it");
         let r = evaluate(Expect::Linearizable, false, Some(&h), &events, Some(&check)).unwrap();
-        assert_eq!(r.guarantees.linearizable, None);
+        assert_eq!(r.guarantees.linearizable, Validity::Unknown);
         assert_eq!(r.judged.linearizable, Judged { ops: 3, against: 0 });
-        assert_eq!(verdict(&r), None);
+        assert_eq!(r.verdict(), Validity::Unknown);
         let why = nothing_to_judge(&r, &events, false);
         assert_eq!(why.len(), 1, "{why:?}");
         assert!(
@@ -483,56 +453,48 @@ mod tests {
     #[test]
     fn expect_picks_the_guarantees_that_decide() {
         let sessions_ok = Guarantees {
-            linearizable: Some(false),
-            read_your_writes: Some(true),
-            monotonic_reads: Some(true),
-            monotonic_writes: Some(true),
-            writes_follow_reads: Some(true),
-            converged: Some(true),
+            linearizable: Validity::Invalid,
+            read_your_writes: Validity::Valid,
+            monotonic_reads: Validity::Valid,
+            monotonic_writes: Validity::Valid,
+            writes_follow_reads: Validity::Valid,
+            converged: Validity::Valid,
         };
         let lin = report(Expect::Linearizable, sessions_ok.clone(), Some((true, 0)));
-        assert_eq!(verdict(&lin), Some(false));
+        assert_eq!(lin.verdict(), Validity::Invalid);
         let ses = report(Expect::Sessions, sessions_ok.clone(), Some((true, 0)));
-        assert_eq!(verdict(&ses), Some(true));
+        assert_eq!(ses.verdict(), Validity::Valid);
         let broken = Guarantees {
-            monotonic_reads: Some(false),
+            monotonic_reads: Validity::Invalid,
             ..sessions_ok.clone()
         };
         assert_eq!(
-            verdict(&report(Expect::Sessions, broken, None)),
-            Some(false)
+            report(Expect::Sessions, broken, None).verdict(),
+            Validity::Invalid
         );
         assert_eq!(
-            verdict(&report(
-                Expect::Eventual,
-                sessions_ok.clone(),
-                Some((true, 0))
-            )),
-            Some(true)
+            report(Expect::Eventual, sessions_ok.clone(), Some((true, 0))).verdict(),
+            Validity::Valid
         );
         assert_eq!(
-            verdict(&report(
-                Expect::Eventual,
-                sessions_ok.clone(),
-                Some((true, 2))
-            )),
-            Some(false),
+            report(Expect::Eventual, sessions_ok.clone(), Some((true, 2))).verdict(),
+            Validity::Invalid,
             "lost writes break eventual consistency"
         );
         let unknown = Guarantees {
-            converged: None,
+            converged: Validity::Unknown,
             ..sessions_ok
         };
         assert_eq!(
-            verdict(&report(Expect::Eventual, unknown.clone(), Some((true, 0)))),
-            Some(true),
+            report(Expect::Eventual, unknown.clone(), Some((true, 0))).verdict(),
+            Validity::Valid,
             "no local reads: convergence not checkable, nothing lost decides"
         );
         let mut nothing = report(Expect::Eventual, unknown, Some((true, 0)));
         nothing.lost_writes.as_mut().unwrap().judged = 0;
         assert_eq!(
-            verdict(&nothing),
-            None,
+            nothing.verdict(),
+            Validity::Unknown,
             "no acknowledged append: nothing to judge"
         );
     }

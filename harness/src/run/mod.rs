@@ -25,6 +25,7 @@ mod progress;
 pub mod replay;
 mod sampler;
 pub mod signals;
+mod spans;
 mod start_checks;
 mod test_name;
 mod txn;

@@ -64,8 +64,9 @@ pub fn model(w: WorkloadKind) -> TxnModel {
 
 #[derive(Serialize)]
 struct Results<'a> {
-    /// true or false: the transactional checker's verdict against `consistency`.
-    valid: Option<bool>,
+    /// true or false: the transactional checker's verdict against `consistency` (null: not checked).
+    #[serde(with = "checker::validity::nullable")]
+    valid: Validity,
     run_valid: bool,
     run_problems: &'a [String],
     exit_code: u8,
@@ -112,16 +113,11 @@ pub fn finish(
     if report.as_ref().is_some_and(|r| r.ok == 0) {
         problems.push("no transaction completed ok: the check had nothing to judge".into());
     }
-    let valid = report.as_ref().map(|r| r.valid);
-    let validity = valid.map(|v| {
-        if v {
-            Validity::Valid
-        } else {
-            Validity::Invalid
-        }
-    });
-    let code = super::finish::exit_code(validity, &problems);
-    let spans = super::finish::hit_spans(&faults);
+    let valid = report
+        .as_ref()
+        .map_or(Validity::Unknown, |r| r.valid.into());
+    let code = exit::of_run(valid, &problems);
+    let spans = super::spans::hit_spans(&faults);
     let metrics = RunMetrics::from_events(&events, &spans);
     let stats = recorder.stats();
     let results = Results {

@@ -290,6 +290,7 @@ pub fn counterexample_at(g: &Generated, i: usize) -> Counterexample {
             "read by process {} returned {} but that value was overwritten before it was invoked",
             r.process, r.output
         ),
+        sentence: None,
         op: summary(r),
         prefix: Vec::new(),
         prefix_len: 0,
