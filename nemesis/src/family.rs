@@ -5,18 +5,13 @@
 //! As Jepsen's `nemesis/combined.clj` keeps each family as one package, composed.
 //!
 //! The harness, the report and compare read these descriptions instead of matching on fault names.
-//! Adding a family is one file here (its `mod` line and one line in [`FAMILIES`]) plus its kinds'
-//! variants in [`FaultKind`], whose order is the help text's; [`FaultKind::EVERY`] is collected from the
-//! families. Options it reads go in [`settings`], filled by the harness.
+//! Adding a family is one file here, declaring its kinds as constants ([`FaultKind::new`]) and its
+//! [`Family`], plus its name in the `families!` line below; [`FaultKind::EVERY`] is collected from
+//! the families. Options it reads go in [`settings`], filled by the harness.
 
-use crate::fault::FaultKind;
+use crate::fault_kind::FaultKind;
 
-pub mod clock;
-pub mod disk;
 mod kind;
-pub mod packet;
-pub mod partition;
-pub mod process;
 pub mod run;
 pub mod settings;
 
@@ -24,14 +19,18 @@ pub use kind::{Aim, Channel, Events, Family, Kind, Layer, SpanKind, StartNeed};
 pub use run::{Active, Applied, Cluster, Nodes, Ops, Record, Run};
 pub use settings::Settings;
 
-/// Every family, composed. A new family is one line here.
-pub const FAMILIES: [&Family; 5] = [
-    &partition::FAMILY,
-    &process::FAMILY,
-    &clock::FAMILY,
-    &packet::FAMILY,
-    &disk::FAMILY,
-];
+/// Declares each family's module (`pub mod <name>`, whose `FAMILY` it lists) and [`FAMILIES`], in the
+/// order given, so that a new family is one name here.
+macro_rules! families {
+    ($($family:ident),+ $(,)?) => {
+        $(pub mod $family;)+
+
+        /// Every family, composed.
+        pub const FAMILIES: [&Family; [$(stringify!($family)),+].len()] = [$(&$family::FAMILY),+];
+    };
+}
+
+families![partition, process, clock, packet, disk];
 
 /// How many kinds there are: every family's, counted.
 const COUNT: usize = {
@@ -44,28 +43,40 @@ const COUNT: usize = {
 };
 
 impl FaultKind {
-    /// Every fault kind, once each, in the order help text lists them (the order of the variants);
+    /// Every fault kind, once each, in the order help text lists them ([`Kind::order`]);
     /// [`FaultKind::ALL`] is derived from it. Collected from the families, so a new kind is listed only
-    /// in its family; a kind two families own, or a gap (an unowned variant before the last), fails to
-    /// compile.
+    /// in its family; a kind two families own (or two kinds with one order or one name), or a gap in
+    /// the orders, fails to compile.
     pub const EVERY: [FaultKind; COUNT] = {
-        let mut out = [FaultKind::PartitionLeader; COUNT];
+        let mut out = [FAMILIES[0].kinds[0]; COUNT];
         let mut filled = [false; COUNT];
         let mut f = 0;
         while f < FAMILIES.len() {
             let kinds = FAMILIES[f].kinds;
             let mut i = 0;
             while i < kinds.len() {
-                let at = kinds[i].kind as usize;
+                let at = kinds[i].describe().order as usize;
                 assert!(
                     at < COUNT && !filled[at],
-                    "a fault kind owned by no family or by two"
+                    "a fault kind owned by two families, two kinds with one order, or a gap in the orders"
                 );
-                out[at] = kinds[i].kind;
+                out[at] = kinds[i];
                 filled[at] = true;
                 i += 1;
             }
             f += 1;
+        }
+        let mut a = 0;
+        while a < COUNT {
+            let mut b = a + 1;
+            while b < COUNT {
+                assert!(
+                    !same_str(out[a].name(), out[b].name()),
+                    "two fault kinds with one name"
+                );
+                b += 1;
+            }
+            a += 1;
         }
         out
     };
@@ -110,24 +121,15 @@ impl FaultKind {
         )
     }
 
-    /// This kind's description, from its family.
-    pub const fn describe(self) -> &'static Kind {
-        &self.family().kinds[self.index_in_family()]
-    }
-
     /// The family that owns this kind.
     pub const fn family(self) -> &'static Family {
-        FAMILIES[self.family_index()]
-    }
-
-    const fn family_index(self) -> usize {
         let mut f = 0;
         while f < FAMILIES.len() {
             let kinds = FAMILIES[f].kinds;
             let mut i = 0;
             while i < kinds.len() {
-                if kinds[i].kind as u8 == self as u8 {
-                    return f;
+                if kinds[i].describe().order == self.describe().order {
+                    return FAMILIES[f];
                 }
                 i += 1;
             }
@@ -135,40 +137,41 @@ impl FaultKind {
         }
         panic!("a fault kind that no family owns")
     }
-
-    const fn index_in_family(self) -> usize {
-        let kinds = FAMILIES[self.family_index()].kinds;
-        let mut i = 0;
-        while i < kinds.len() {
-            if kinds[i].kind as u8 == self as u8 {
-                return i;
-            }
-            i += 1;
-        }
-        panic!("a fault kind that no family owns")
-    }
 }
 
-/// The description of the kind named `name` (`partition-leader`, ...), if any family owns one.
-pub fn kind_named(name: &str) -> Option<&'static Kind> {
-    FAMILIES
-        .iter()
-        .flat_map(|f| f.kinds)
-        .find(|k| k.name == name)
+/// `a == b`, usable in a const (for [`FaultKind::EVERY`]'s check).
+const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The kind named `name` (`partition-leader`, ...), if any family owns one.
+pub fn kind_named(name: &str) -> Option<FaultKind> {
+    FaultKind::EVERY.into_iter().find(|k| k.name() == name)
 }
 
 /// A fixed colour per known fault kind (so every plot and table agrees), a hashed one otherwise.
 pub fn fault_color(name: &str) -> &'static str {
     const OTHERS: [&str; 4] = ["#8cd17d", "#d4a6c8", "#86bcb6", "#bab0ac"];
     kind_named(name)
-        .and_then(|k| k.color)
+        .and_then(|k| k.describe().color)
         .unwrap_or_else(|| OTHERS[name.bytes().map(usize::from).sum::<usize>() % OTHERS.len()])
 }
 
 /// Faults aimed at the leader after which a new leader must be found (the ones whose unavailability
 /// window is measured), by name.
 pub fn is_leader_fault(name: &str) -> bool {
-    kind_named(name).is_some_and(|k| k.leader_fault)
+    kind_named(name).is_some_and(|k| k.describe().leader_fault)
 }
 
 /// Every start/stop event pair of every family.
@@ -183,11 +186,8 @@ mod tests {
     #[test]
     fn every_kind_has_one_family_and_its_own_description() {
         for k in FaultKind::EVERY {
-            assert_eq!(k.describe().kind, k);
-            let owners = FAMILIES
-                .iter()
-                .filter(|f| f.kinds.iter().any(|d| d.kind == k))
-                .count();
+            assert_eq!(FaultKind::new(k.describe()), k);
+            let owners = FAMILIES.iter().filter(|f| f.kinds.contains(&k)).count();
             assert_eq!(owners, 1, "{k}");
         }
         let described: usize = FAMILIES.iter().map(|f| f.kinds.len()).sum();
@@ -197,7 +197,7 @@ mod tests {
     #[test]
     fn the_faults_that_restart_are_the_kills_and_corrupt_data() {
         for k in FaultKind::EVERY {
-            let expected = k.name().starts_with("kill-") || k == FaultKind::CorruptData;
+            let expected = k.name().starts_with("kill-") || k == disk::CORRUPT_DATA;
             assert_eq!(k.restarts(), expected, "{k}");
         }
     }

@@ -1,51 +1,9 @@
 //! The fault kinds users name with `--nemesis`, and parsing of that option.
 
-use std::fmt;
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 
-use serde::{Deserialize, Serialize};
-
+use crate::fault_kind::FaultKind;
 use crate::Error;
-
-/// One kind of fault the nemesis can inject. Targets are resolved by the harness at fault time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
-    /// Isolate the current leader from every other node.
-    PartitionLeader,
-    /// Isolate one follower from every other node.
-    PartitionFollower,
-    /// Isolate one random node (leader or not) from every other node; needs no leader.
-    PartitionRandom,
-    /// Split the nodes in two, the leader on the minority side.
-    PartitionHalves,
-    /// Each node reaches only its two ring neighbours.
-    PartitionRing,
-    /// SIGKILL the leader; restart it when the window ends.
-    KillLeader,
-    /// SIGKILL a random node; restart it when the window ends.
-    KillRandom,
-    /// SIGSTOP the leader; SIGCONT it when the window ends.
-    PauseLeader,
-    /// Skew a node's clock (offset and rate); reset it when the window ends.
-    ClockSkew,
-    /// Cut one direction only between the leader and the rest (it can send but not receive, or the
-    /// reverse); TCP needs both, so its connections break while the routes differ.
-    PartitionOneWay,
-    /// SIGSTOP a random node; SIGCONT it when the window ends.
-    PauseRandom,
-    /// SIGKILL every node at once; restart them all when the window ends (durability of acknowledged
-    /// writes).
-    KillAll,
-    /// SIGKILL a random node, truncate or bit-flip the tail of a file in its data directory, restart it
-    /// when the window ends.
-    CorruptData,
-    /// Delay the packets a node sends (NFQUEUE in namespaces, NFQUEUE and `harness nemesis-delay` on hosts).
-    PacketDelay,
-    /// Drop a share of the packets a node sends (nftables in namespaces, the same helper on hosts).
-    PacketLoss,
-    /// Duplicate a share of the packets a node sends (nftables in namespaces, an nftables egress table on hosts).
-    PacketDuplicate,
-}
 
 /// How many kinds `all` expands to (the length of [`FaultKind::ALL`]).
 const ALL_LEN: usize = {
@@ -60,13 +18,13 @@ const ALL_LEN: usize = {
 };
 
 impl FaultKind {
-    // EVERY, every kind in the order help text lists them, is collected from the families
-    // (crate::family), which own the kinds.
+    // FaultKind itself is in crate::fault_kind; EVERY, every kind in the order help text lists them, is
+    // collected from the families (crate::family), each of which declares its kinds in its own file.
 
     /// What `all` expands to, in order: the kinds of [`FaultKind::EVERY`] that [`FaultKind::in_all`]
     /// keeps. Derived, so a new kind is listed once and only classified here.
     pub const ALL: [FaultKind; ALL_LEN] = {
-        let mut out = [FaultKind::PartitionLeader; ALL_LEN];
+        let mut out = [FaultKind::EVERY[0]; ALL_LEN];
         let (mut i, mut n) = (0, 0);
         while i < FaultKind::EVERY.len() {
             if FaultKind::EVERY[i].in_all() {
@@ -78,20 +36,8 @@ impl FaultKind {
         out
     };
 
-    /// Whether `all` includes this kind: every fault that runs on any Linux machine and keeps the data.
-    /// Not in it: `corrupt-data` (destroys data on purpose) and the packet faults (they need `nft` and
-    /// `iptables`, on the hosts too with `--hosts`). Each family decides for its kinds.
-    pub const fn in_all(self) -> bool {
-        self.describe().in_all
-    }
-
-    /// The name users type (`partition-leader`, ...).
-    pub fn name(self) -> &'static str {
-        self.describe().name
-    }
-
-    // is_partition, is_packet, needs_leader and composes_with are read from the kind's family
-    // (crate::family), which owns them.
+    // in_all and name are the kind's description's (crate::fault_kind); is_partition, is_packet,
+    // needs_leader and composes_with are read from the kind's family (crate::family), which owns them.
 
     /// Parses one name (not `none` or `all`).
     pub fn from_name(name: &str) -> Option<FaultKind> {
@@ -99,9 +45,31 @@ impl FaultKind {
     }
 }
 
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+/// Every kind's name, in [`FaultKind::EVERY`]'s order, for serde's error messages.
+const NAMES: [&str; FaultKind::EVERY.len()] = {
+    let mut out = [""; FaultKind::EVERY.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = FaultKind::EVERY[i].name();
+        i += 1;
+    }
+    out
+};
+
+/// By name, with the errors a derived enum gave (`unknown variant ..., expected one of ...`).
+impl<'de> Deserialize<'de> for FaultKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl Visitor<'_> for Name {
+            type Value = FaultKind;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("variant identifier")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FaultKind, E> {
+                FaultKind::from_name(v).ok_or_else(|| E::unknown_variant(v, &NAMES))
+            }
+        }
+        d.deserialize_str(Name)
     }
 }
 
@@ -152,17 +120,18 @@ pub fn parse_nemeses(s: &str) -> Result<Vec<FaultKind>, Error> {
 #[cfg(test)]
 mod tests {
     use super::FaultKind as K;
+    use crate::family::{clock, disk, packet, partition, process};
 
     #[test]
     fn faults_compose_only_across_layers_with_processes() {
-        assert!(K::PartitionLeader.composes_with(K::KillRandom));
-        assert!(K::PauseLeader.composes_with(K::ClockSkew));
-        assert!(K::PacketLoss.composes_with(K::PauseRandom));
-        assert!(!K::PartitionLeader.composes_with(K::PartitionRandom));
-        assert!(!K::ClockSkew.composes_with(K::PartitionHalves));
-        assert!(!K::KillRandom.composes_with(K::PauseLeader));
-        assert!(!K::PacketDelay.composes_with(K::PartitionLeader));
-        assert!(!K::PacketDelay.composes_with(K::PacketLoss));
+        assert!(partition::LEADER.composes_with(process::KILL_RANDOM));
+        assert!(process::PAUSE_LEADER.composes_with(clock::SKEW));
+        assert!(packet::LOSS.composes_with(process::PAUSE_RANDOM));
+        assert!(!partition::LEADER.composes_with(partition::RANDOM));
+        assert!(!clock::SKEW.composes_with(partition::HALVES));
+        assert!(!process::KILL_RANDOM.composes_with(process::PAUSE_LEADER));
+        assert!(!packet::DELAY.composes_with(partition::LEADER));
+        assert!(!packet::DELAY.composes_with(packet::LOSS));
         for a in K::EVERY {
             for b in K::EVERY {
                 assert_eq!(a.composes_with(b), b.composes_with(a), "{a} {b}");
@@ -183,53 +152,74 @@ mod tests {
     }
 
     #[test]
+    fn debug_and_deserialize_are_the_old_enums() {
+        assert_eq!(format!("{:?}", partition::ONE_WAY), "PartitionOneWay");
+        assert_eq!(format!("{:?}", process::KILL_ALL), "KillAll");
+        for k in FaultKind::EVERY {
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(serde_json::from_str::<FaultKind>(&json).unwrap(), k);
+        }
+        let err = serde_json::from_str::<FaultKind>("\"kill-everything\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "unknown variant `kill-everything`, expected one of `partition-leader`"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn every_lists_the_variants_in_order() {
-        use FaultKind::*;
         assert_eq!(
             FaultKind::EVERY,
             [
-                PartitionLeader,
-                PartitionFollower,
-                PartitionRandom,
-                PartitionHalves,
-                PartitionRing,
-                KillLeader,
-                KillRandom,
-                PauseLeader,
-                ClockSkew,
-                PartitionOneWay,
-                PauseRandom,
-                KillAll,
-                CorruptData,
-                PacketDelay,
-                PacketLoss,
-                PacketDuplicate,
+                partition::LEADER,
+                partition::FOLLOWER,
+                partition::RANDOM,
+                partition::HALVES,
+                partition::RING,
+                process::KILL_LEADER,
+                process::KILL_RANDOM,
+                process::PAUSE_LEADER,
+                clock::SKEW,
+                partition::ONE_WAY,
+                process::PAUSE_RANDOM,
+                process::KILL_ALL,
+                disk::CORRUPT_DATA,
+                packet::DELAY,
+                packet::LOSS,
+                packet::DUPLICATE,
             ]
         );
     }
 
     #[test]
     fn all_is_every_kind_that_keeps_data_and_needs_no_netem() {
-        use FaultKind::*;
         assert_eq!(
             FaultKind::ALL,
             [
-                PartitionLeader,
-                PartitionFollower,
-                PartitionRandom,
-                PartitionHalves,
-                PartitionRing,
-                KillLeader,
-                KillRandom,
-                PauseLeader,
-                ClockSkew,
-                PartitionOneWay,
-                PauseRandom,
-                KillAll,
+                partition::LEADER,
+                partition::FOLLOWER,
+                partition::RANDOM,
+                partition::HALVES,
+                partition::RING,
+                process::KILL_LEADER,
+                process::KILL_RANDOM,
+                process::PAUSE_LEADER,
+                clock::SKEW,
+                partition::ONE_WAY,
+                process::PAUSE_RANDOM,
+                process::KILL_ALL,
             ]
         );
         for k in FaultKind::EVERY {
-            assert_eq!(k.in_all(), !(k.is_packet() || k == CorruptData), "{k}");
+            assert_eq!(
+                k.in_all(),
+                !(k.is_packet() || k == disk::CORRUPT_DATA),
+                "{k}"
+            );
         }
     }
 
@@ -238,20 +228,17 @@ mod tests {
         assert_eq!(parse_nemeses("none").unwrap(), vec![]);
         assert_eq!(
             parse_nemeses("kill-leader, partition-ring").unwrap(),
-            vec![FaultKind::KillLeader, FaultKind::PartitionRing]
+            vec![process::KILL_LEADER, partition::RING]
         );
         assert_eq!(parse_nemeses("all").unwrap(), FaultKind::ALL.to_vec());
         assert_eq!(
             parse_nemeses("clock-skew,all,clock-skew").unwrap().len(),
             FaultKind::ALL.len()
         );
-        assert_eq!(
-            parse_nemeses("clock-skew,all").unwrap()[0],
-            FaultKind::ClockSkew
-        );
+        assert_eq!(parse_nemeses("clock-skew,all").unwrap()[0], clock::SKEW);
         assert_eq!(
             parse_nemeses("Pause-Leader").unwrap(),
-            vec![FaultKind::PauseLeader]
+            vec![process::PAUSE_LEADER]
         );
     }
 

@@ -15,6 +15,7 @@ mod clean;
 mod error;
 pub mod family;
 mod fault;
+mod fault_kind;
 pub mod hosts;
 mod landing;
 mod layout;
@@ -35,7 +36,8 @@ pub use clean::{clean_leftovers, clean_leftovers_with_prefix, CleanReport, KeptR
 pub use error::Error;
 pub use family::partition::partition_for;
 pub use family::{Family, FAMILIES};
-pub use fault::{parse_nemeses, valid_nemesis_names, FaultKind};
+pub use fault::{parse_nemeses, valid_nemesis_names};
+pub use fault_kind::FaultKind;
 pub use landing::{
     Landing, PairProbe, Probes, CONNECT_TIMEOUT_MS as LANDING_CONNECT_TIMEOUT_MS, PROBE_PORT,
 };

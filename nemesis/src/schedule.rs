@@ -153,6 +153,7 @@ fn jitter(d: Duration, rng: &mut impl Rng) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::family::{partition, process};
 
     #[test]
     fn a_timeline_interleaves_overlapping_windows_and_ends_before_starts() {
@@ -162,9 +163,9 @@ mod tests {
             end: Duration::from_secs(b),
         };
         let windows = [
-            w(FaultKind::PartitionLeader, 2, 8),
-            w(FaultKind::KillRandom, 4, 6),
-            w(FaultKind::PauseLeader, 8, 9),
+            w(partition::LEADER, 2, 8),
+            w(process::KILL_RANDOM, 4, 6),
+            w(process::PAUSE_LEADER, 8, 9),
         ];
         let got: Vec<(u64, usize, bool)> = timeline(&windows)
             .iter()
@@ -309,7 +310,7 @@ mod tests {
     fn two_faults_in_fifteen_seconds_fit_for_any_seed() {
         for seed in 0..1000 {
             let c = ScheduleConfig {
-                faults: vec![FaultKind::PartitionLeader, FaultKind::KillLeader],
+                faults: vec![partition::LEADER, process::KILL_LEADER],
                 seed,
                 time_limit: Duration::from_secs(15),
                 interval: Duration::from_secs(6),

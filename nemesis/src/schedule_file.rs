@@ -171,16 +171,17 @@ impl ScheduleFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::family::{partition, process};
 
     fn sample() -> ScheduleFile {
         let windows = [
             FaultWindow {
-                kind: FaultKind::PartitionLeader,
+                kind: partition::LEADER,
                 start: Duration::from_millis(2_000),
                 end: Duration::from_millis(5_000),
             },
             FaultWindow {
-                kind: FaultKind::PauseLeader,
+                kind: process::PAUSE_LEADER,
                 start: Duration::from_millis(6_250),
                 end: Duration::from_millis(7_500),
             },
@@ -197,10 +198,7 @@ mod tests {
         assert_eq!(back, s);
         assert_eq!(back.windows()[1].start, Duration::from_millis(6_250));
         assert_eq!(back.windows()[1].end, Duration::from_millis(7_500));
-        assert_eq!(
-            back.kinds(),
-            vec![FaultKind::PartitionLeader, FaultKind::PauseLeader]
-        );
+        assert_eq!(back.kinds(), vec![partition::LEADER, process::PAUSE_LEADER]);
     }
 
     /// A partition with a pause inside it is a schedule (they compose); its windows overlap as written.
@@ -208,7 +206,7 @@ mod tests {
     fn composing_faults_may_overlap() {
         let mut s = sample();
         s.faults[1].start_s = 4.0;
-        assert_eq!(s.faults[1].fault, FaultKind::PauseLeader);
+        assert_eq!(s.faults[1].fault, process::PAUSE_LEADER);
         let back = ScheduleFile::parse(&serde_json::to_string(&s).unwrap()).unwrap();
         let w = back.windows();
         assert!(w[1].start < w[0].end, "{w:?}");
@@ -223,7 +221,7 @@ mod tests {
         };
         assert!(bad(|s| s.format = 2).contains("format 2"));
         assert!(bad(|s| {
-            s.faults[1].fault = FaultKind::PartitionRandom;
+            s.faults[1].fault = partition::RANDOM;
             s.faults[1].start_s = 4.0
         })
         .contains("cannot overlap"));

@@ -104,9 +104,8 @@ pub fn faults_from_history(events: &[Event]) -> Vec<FaultSpan> {
                     let named = e.value.get("fault").and_then(Value::as_str);
                     // A window another family opened through this one (clock-skew isolates its node
                     // too): that family's window is the fault's.
-                    let own = family::kind_named(named.unwrap_or(default)).is_none_or(|k| {
-                        k.kind.family().events.iter().any(|p| p.start == pair.start)
-                    });
+                    let own = family::kind_named(named.unwrap_or(default))
+                        .is_none_or(|k| k.family().events.iter().any(|p| p.start == pair.start));
                     if !own {
                         continue;
                     }

@@ -2,6 +2,7 @@
 //! schedule.
 
 use clap::ValueEnum;
+use nemesis::family::process;
 use nemesis::{FaultKind, FaultWindow, ScheduleFile};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -28,7 +29,7 @@ impl Plan {
             .iter()
             .copied()
             .filter(|k| match self {
-                Plan::PauseLeader => *k == FaultKind::PauseLeader,
+                Plan::PauseLeader => *k == process::PAUSE_LEADER,
                 Plan::Partitions => k.is_partition(),
                 Plan::Crashes => k.name().starts_with("kill-"),
                 Plan::Mixed => true,
@@ -147,6 +148,7 @@ fn between(rng: &mut ChaCha8Rng, (lo, hi): (Duration, Duration)) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nemesis::family::partition;
     use rand::SeedableRng;
 
     #[test]
@@ -154,17 +156,15 @@ mod tests {
         let allowed = FaultKind::ALL.to_vec();
         assert_eq!(
             Plan::PauseLeader.faults(&allowed),
-            vec![FaultKind::PauseLeader]
+            vec![process::PAUSE_LEADER]
         );
         let p = Plan::Partitions.faults(&allowed);
-        assert!(p.contains(&FaultKind::PartitionLeader) && p.contains(&FaultKind::PartitionOneWay));
-        assert!(!p.contains(&FaultKind::KillLeader));
+        assert!(p.contains(&partition::LEADER) && p.contains(&partition::ONE_WAY));
+        assert!(!p.contains(&process::KILL_LEADER));
         let c = Plan::Crashes.faults(&allowed);
-        assert!(c.contains(&FaultKind::KillLeader) && !c.contains(&FaultKind::PauseLeader));
+        assert!(c.contains(&process::KILL_LEADER) && !c.contains(&process::PAUSE_LEADER));
         assert_eq!(Plan::Mixed.faults(&allowed), allowed);
-        assert!(Plan::PauseLeader
-            .faults(&[FaultKind::KillRandom])
-            .is_empty());
+        assert!(Plan::PauseLeader.faults(&[process::KILL_RANDOM]).is_empty());
     }
 
     /// Even a short run gets a fault: one that would run past the end is cut to fit.
@@ -174,7 +174,7 @@ mod tests {
         for seed in 0..300 {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let s = draw(
-                &[FaultKind::PartitionLeader],
+                &[partition::LEADER],
                 &timing,
                 Duration::from_secs(8),
                 seed,
@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn drawn_schedules_are_valid_and_vary_with_the_seed() {
         let timing = Timing::for_plan(None, Duration::from_secs(3), Duration::from_secs(6));
-        let faults = [FaultKind::PartitionLeader, FaultKind::KillLeader];
+        let faults = [partition::LEADER, process::KILL_LEADER];
         let mut seen = std::collections::BTreeSet::new();
         for seed in 0..200 {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -210,11 +210,7 @@ mod tests {
     #[test]
     fn composing_mixes_overlap_some_faults() {
         let timing = Timing::for_plan(None, Duration::from_secs(3), Duration::from_secs(6));
-        let faults = [
-            FaultKind::PartitionLeader,
-            FaultKind::PartitionRandom,
-            FaultKind::KillRandom,
-        ];
+        let faults = [partition::LEADER, partition::RANDOM, process::KILL_RANDOM];
         let mut overlapped = 0;
         for seed in 0..100 {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -228,7 +224,7 @@ mod tests {
             "only {overlapped} overlaps in 100 schedules"
         );
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let one_layer = [FaultKind::PartitionLeader, FaultKind::PartitionRandom];
+        let one_layer = [partition::LEADER, partition::RANDOM];
         for seed in 0..50 {
             let s = draw(&one_layer, &timing, Duration::from_secs(30), seed, &mut rng);
             let w = s.windows();
@@ -245,7 +241,7 @@ mod tests {
         );
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let s = draw(
-            &[FaultKind::PauseLeader],
+            &[process::PAUSE_LEADER],
             &timing,
             Duration::from_secs(20),
             1,

@@ -133,6 +133,7 @@ pub fn shrink<E>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nemesis::family::{partition, process};
     use nemesis::{FaultKind, FaultWindow};
     use std::time::Duration;
 
@@ -152,8 +153,8 @@ mod tests {
     fn candidates_stay_valid_schedules() {
         let s = sched(
             &[
-                (FaultKind::KillLeader, 2_000, 3_000),
-                (FaultKind::PartitionLeader, 7_000, 4_000),
+                (process::KILL_LEADER, 2_000, 3_000),
+                (partition::LEADER, 7_000, 4_000),
             ],
             20_000,
         );
@@ -174,7 +175,7 @@ mod tests {
             "half of 1 s of room"
         );
         assert_eq!(later(&s, 1).unwrap().faults[1].start_s, 11.0);
-        let short = sched(&[(FaultKind::KillLeader, 2_000, 1_200)], 5_000);
+        let short = sched(&[(process::KILL_LEADER, 2_000, 1_200)], 5_000);
         assert!(
             shortened(&short, 0).is_none(),
             "1.2 s halves to 1 s: no real step"
@@ -191,9 +192,9 @@ mod tests {
     fn shrinks_to_the_fault_that_matters() {
         let s = sched(
             &[
-                (FaultKind::KillLeader, 2_000, 3_000),
-                (FaultKind::PartitionLeader, 7_000, 5_000),
-                (FaultKind::PauseLeader, 14_000, 2_000),
+                (process::KILL_LEADER, 2_000, 3_000),
+                (partition::LEADER, 7_000, 5_000),
+                (process::PAUSE_LEADER, 14_000, 2_000),
             ],
             20_000,
         );
@@ -201,12 +202,12 @@ mod tests {
             Ok::<bool, ()>(
                 c.faults
                     .iter()
-                    .any(|f| f.fault == FaultKind::PartitionLeader && f.duration_s >= 1.5),
+                    .any(|f| f.fault == partition::LEADER && f.duration_s >= 1.5),
             )
         })
         .unwrap();
         assert_eq!(out.faults.len(), 1, "{out:?}");
-        assert_eq!(out.faults[0].fault, FaultKind::PartitionLeader);
+        assert_eq!(out.faults[0].fault, partition::LEADER);
         assert_eq!(
             out.faults[0].duration_s, 2.5,
             "5 s halved once; 1.25 s would not fail"
@@ -219,7 +220,7 @@ mod tests {
 
     #[test]
     fn an_error_stops_the_shrink() {
-        let s = sched(&[(FaultKind::KillLeader, 2_000, 3_000)], 20_000);
+        let s = sched(&[(process::KILL_LEADER, 2_000, 3_000)], 20_000);
         assert_eq!(
             shrink(s, |_, _| Err::<bool, &str>("interrupted")).unwrap_err(),
             "interrupted"

@@ -6,7 +6,7 @@
 use super::args::RunArgs;
 use super::faults::FaultRecord;
 use crate::settings::{RunConfig, SystemKind};
-use nemesis::FaultKind;
+use nemesis::family::clock;
 
 /// The clock-skew rate named when `clock-skew` is: a tenth of real speed, far outside any drift bound,
 /// so the fault shows what a broken clock assumption does.
@@ -19,10 +19,7 @@ pub fn skew_rate(a: &RunArgs) -> f64 {
     if let Some(r) = a.skew_rate {
         return r;
     }
-    let named = a
-        .nemesis
-        .split(',')
-        .any(|n| n.trim() == FaultKind::ClockSkew.name());
+    let named = a.nemesis.split(',').any(|n| n.trim() == clock::SKEW.name());
     if named {
         NAMED_SKEW_RATE
     } else {
@@ -50,9 +47,7 @@ fn relies_on_clock(cfg: &RunConfig) -> bool {
 /// One sentence per applied fault kind that went beyond the mode's assumptions (none usually), for the
 /// verdict in results.json (`beyond_assumptions`), the terminal, summary.md and report.html.
 pub fn beyond(cfg: &RunConfig, faults: &[FaultRecord]) -> Vec<String> {
-    let skewed = faults
-        .iter()
-        .any(|f| f.hit && f.kind == FaultKind::ClockSkew);
+    let skewed = faults.iter().any(|f| f.hit && f.kind == clock::SKEW);
     if !(skewed && relies_on_clock(cfg) && outside(cfg.faults.skew_rate, cfg.cluster.max_drift)) {
         return Vec::new();
     }
@@ -90,7 +85,7 @@ mod tests {
 
     fn skew(hit: bool) -> FaultRecord {
         FaultRecord {
-            kind: FaultKind::ClockSkew,
+            kind: clock::SKEW,
             start_s: 2.0,
             end_s: Some(5.0),
             targets: vec!["n1".into()],

@@ -430,7 +430,7 @@ fn summary_md(cfg: &RunConfig, dir: &RunDir, r: &Results) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nemesis::FaultKind;
+    use nemesis::family::{partition, process};
 
     #[test]
     fn startup_is_read_off_the_healthy_mark_and_the_first_client_op() {
@@ -471,14 +471,8 @@ mod tests {
             detail: "no leader to aim at".into(),
         };
         let lines = fault_lines(&[
-            f(
-                FaultKind::PartitionFollower,
-                &["n2"],
-                "follower",
-                Some(5.5),
-                true,
-            ),
-            f(FaultKind::KillLeader, &["n1"], "leader", None, false),
+            f(partition::FOLLOWER, &["n2"], "follower", Some(5.5), true),
+            f(process::KILL_LEADER, &["n1"], "leader", None, false),
         ]);
         assert_eq!(
             lines,

@@ -6,6 +6,7 @@ use crate::settings::{
     CheckSettings, ClusterSettings, Expect, FaultSettings, OutputSettings, PacketDirection,
     PacketScope, PacketSettings, RunConfig, SystemKind, WorkloadSettings,
 };
+use nemesis::family::{clock, disk, partition};
 use nemesis::FaultKind;
 use node::api::Replication;
 use workloads::WorkloadKind;
@@ -167,9 +168,9 @@ struct Chosen {
 /// is no partition (dropped from `all`, refused when named).
 fn faults_of(a: &RunArgs) -> Result<Vec<FaultKind>, String> {
     let mut faults = nemesis::parse_nemeses(&a.nemesis).map_err(|e| e.to_string())?;
-    if a.nodes <= 3 && faults.contains(&FaultKind::PartitionRing) {
+    if a.nodes <= 3 && faults.contains(&partition::RING) {
         if a.nemesis.split(',').any(|n| n.trim() == "all") {
-            faults.retain(|f| *f != FaultKind::PartitionRing);
+            faults.retain(|f| *f != partition::RING);
         } else {
             return Err("partition-ring needs at least 4 nodes (--nodes 4 or more)".into());
         }
@@ -194,11 +195,11 @@ fn check_workload(a: &RunArgs) -> Result<(), String> {
 fn check_node_count(a: &RunArgs, faults: &[FaultKind]) -> Result<(), String> {
     let needs_leader = faults.iter().any(|f| {
         matches!(
-            f,
-            FaultKind::PartitionFollower | FaultKind::PartitionHalves | FaultKind::PartitionRing
+            *f,
+            partition::FOLLOWER | partition::HALVES | partition::RING
         )
     });
-    if faults.contains(&FaultKind::PartitionRandom) && a.nodes < 2 {
+    if faults.contains(&partition::RANDOM) && a.nodes < 2 {
         return Err("partition-random needs at least 2 nodes".into());
     }
     if needs_leader && a.nodes < 3 {
@@ -219,7 +220,7 @@ fn check_system(a: &RunArgs, faults: &[FaultKind]) -> Result<(), String> {
     if let Some(why) = a.system.fault_refusal(faults) {
         return Err(why);
     }
-    if !a.system.has_clock_hook() && faults.contains(&FaultKind::ClockSkew) {
+    if !a.system.has_clock_hook() && faults.contains(&clock::SKEW) {
         return Err(format!(
             "clock-skew needs a system whose clock the harness can skew through \
              POST /admin/clock (node, exec); {} has none",
@@ -254,7 +255,7 @@ fn hosts_of(
     if a.partition_scope == nemesis::PartitionScope::All {
         return Err("--partition-scope all is not supported with --hosts".into());
     }
-    if faults.contains(&FaultKind::CorruptData) {
+    if faults.contains(&disk::CORRUPT_DATA) {
         return Err(
             "corrupt-data is not supported with --hosts yet (it edits the data directory locally)"
                 .into(),

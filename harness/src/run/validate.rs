@@ -40,8 +40,7 @@ fn packets(cfg: &RunConfig) -> Result<(), String> {
         let dup = cfg
             .faults
             .kinds
-            .iter()
-            .any(|f| matches!(f, nemesis::FaultKind::PacketDuplicate));
+            .contains(&nemesis::family::packet::DUPLICATE);
         if dup && cfg.faults.packets.aim().both_ways {
             return Err(
                 "packet-duplicate on --hosts copies only what a node sends (a host cannot copy what it \

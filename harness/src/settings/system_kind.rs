@@ -1,6 +1,7 @@
 //! `--system`: which system a run tests, and the consistency modes each one takes. The adapters that
 //! start and reach them are in [`crate::system`].
 
+use nemesis::family::{clock, process};
 use nemesis::FaultKind;
 use node::api::ReadMode;
 use serde::Serialize;
@@ -132,7 +133,7 @@ impl SystemKind {
         }
         let aimed: Vec<&str> = faults
             .iter()
-            .filter(|f| f.needs_leader() && **f != FaultKind::ClockSkew)
+            .filter(|f| f.needs_leader() && **f != clock::SKEW)
             .map(|f| f.name())
             .collect();
         if !aimed.is_empty() {
@@ -142,7 +143,7 @@ impl SystemKind {
                 aimed.join(",")
             ));
         }
-        if faults.contains(&FaultKind::KillAll) {
+        if faults.contains(&process::KILL_ALL) {
             return Some(format!(
                 "refusing --nemesis kill-all: a {self} cluster whose every member crashed does not \
                  restart on its own (it needs a manual bootstrap of the most advanced member); use \
@@ -191,18 +192,27 @@ mod tests {
     /// leader are not judged here.
     #[test]
     fn galera_refuses_leader_faults_and_kill_all_only() {
-        use FaultKind::*;
-        for ok in [PartitionRandom, KillRandom, PauseRandom, PartitionHalves] {
+        use nemesis::family::{partition, process};
+        for ok in [
+            partition::RANDOM,
+            process::KILL_RANDOM,
+            process::PAUSE_RANDOM,
+            partition::HALVES,
+        ] {
             assert_eq!(SystemKind::Galera.fault_refusal(&[ok]), None, "{ok}");
         }
-        let why = SystemKind::Galera.fault_refusal(&[KillRandom, PartitionLeader, KillLeader]);
+        let why = SystemKind::Galera.fault_refusal(&[
+            process::KILL_RANDOM,
+            partition::LEADER,
+            process::KILL_LEADER,
+        ]);
         assert!(why.unwrap().contains("partition-leader,kill-leader"));
         assert!(SystemKind::Galera
-            .fault_refusal(&[KillAll])
+            .fault_refusal(&[process::KILL_ALL])
             .unwrap()
             .contains("manual bootstrap"));
         assert_eq!(
-            SystemKind::Node.fault_refusal(&[PartitionLeader, KillAll]),
+            SystemKind::Node.fault_refusal(&[partition::LEADER, process::KILL_ALL]),
             None
         );
         assert_eq!(

@@ -4,7 +4,7 @@
 use super::kind::{Aim, Channel, Events, Family, Kind, Layer, SpanKind, StartNeed};
 use super::partition;
 use super::run::{Active, Ops, Run};
-use crate::fault::FaultKind;
+use crate::fault_kind::FaultKind;
 use crate::Partition;
 use anyhow::Result;
 use futures::future::LocalBoxFuture;
@@ -13,16 +13,18 @@ use serde_json::json;
 pub const START: &str = "start-clock-skew";
 pub const STOP: &str = "stop-clock-skew";
 
+/// Skew a node's clock (offset and rate); reset it when the window ends.
+pub const SKEW: FaultKind = FaultKind::new(&Kind::in_all(
+    "clock-skew",
+    8,
+    Aim::Leader,
+    true,
+    Some("#ff9da7"),
+));
+
 pub const FAMILY: Family = Family {
     name: "clock",
-    kinds: &[Kind {
-        kind: FaultKind::ClockSkew,
-        name: "clock-skew",
-        in_all: true,
-        aim: Aim::Leader,
-        leader_fault: true,
-        color: Some("#ff9da7"),
-    }],
+    kinds: &[SKEW],
     events: &[Events {
         start: START,
         stop: STOP,

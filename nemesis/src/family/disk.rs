@@ -4,7 +4,7 @@
 use super::kind::{Aim, Channel, Events, Family, Kind, Layer};
 use super::process::{self, ProcState, Restart};
 use super::run::{Active, Ops, Run};
-use crate::fault::FaultKind;
+use crate::fault_kind::FaultKind;
 use anyhow::Context;
 use futures::future::LocalBoxFuture;
 use rand::seq::SliceRandom;
@@ -16,16 +16,20 @@ pub use damage::{corrupt_tail, Damage, TAIL};
 /// Written after the damage; the restart that ends the window is the process family's.
 pub const CORRUPT: &str = "corrupt";
 
+/// SIGKILL a random node, truncate or bit-flip the tail of a file in its data directory, restart it
+/// when the window ends.
+pub const CORRUPT_DATA: FaultKind = FaultKind::new(&Kind {
+    name: "corrupt-data",
+    order: 12,
+    in_all: false,
+    aim: Aim::Any,
+    leader_fault: false,
+    color: None,
+});
+
 pub const FAMILY: Family = Family {
     name: "disk",
-    kinds: &[Kind {
-        kind: FaultKind::CorruptData,
-        name: "corrupt-data",
-        in_all: false,
-        aim: Aim::Any,
-        leader_fault: false,
-        color: None,
-    }],
+    kinds: &[CORRUPT_DATA],
     events: &[Events {
         start: CORRUPT,
         stop: process::RESTART,

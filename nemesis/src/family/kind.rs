@@ -1,16 +1,18 @@
-//! What a family is made of: its kinds and how each is aimed, its events, its layer, its start needs and
+//! What a family is made of: its kinds (described in [`crate::fault_kind`]), its events, its layer, its start needs and
 //! its operations. Apart from the composer ([`super::FAMILIES`]) so that each family can name these
 //! types without using the module that lists it.
 
 use super::run::Ops;
-use crate::fault::FaultKind;
+use crate::fault_kind::FaultKind;
+pub use crate::fault_kind::{Aim, Kind};
 
 /// One fault family: the kinds it owns and what they share.
 #[derive(Debug)]
 pub struct Family {
     /// `partition`, `process`, `clock`, `packet`, `disk`.
     pub name: &'static str,
-    pub kinds: &'static [Kind],
+    /// Its kinds, each declared as a constant in the family's file.
+    pub kinds: &'static [FaultKind],
     /// The nemesis events the family writes, each start with the stop that ends it.
     pub events: &'static [Events],
     /// What the family needs of the system at the start of a run, beyond a leader for the kinds aimed
@@ -20,85 +22,6 @@ pub struct Family {
     pub layer: Layer,
     /// How its kinds are applied and undone (with their landing probes), for the harness to compose.
     pub ops: &'static dyn Ops,
-}
-
-/// One fault kind, described.
-#[derive(Debug)]
-pub struct Kind {
-    pub kind: FaultKind,
-    /// The name users type (`partition-leader`, ...), also its serde name.
-    pub name: &'static str,
-    /// Whether `all` includes it: every fault that runs on any Linux machine and keeps the data.
-    pub in_all: bool,
-    /// Whom it is aimed at; the role recorded for it.
-    pub aim: Aim,
-    /// Whether it is drawn in the report as a fault after which a new leader must be found (its
-    /// unavailability window is measured).
-    pub leader_fault: bool,
-    /// Its fixed colour in every plot and table; `None`: a colour hashed from the name.
-    pub color: Option<&'static str>,
-}
-
-impl Kind {
-    /// A kind that `all` includes (every family's but packet and disk faults).
-    pub(crate) const fn in_all(
-        kind: FaultKind,
-        name: &'static str,
-        aim: Aim,
-        leader_fault: bool,
-        color: Option<&'static str>,
-    ) -> Kind {
-        Kind {
-            kind,
-            name,
-            in_all: true,
-            aim,
-            leader_fault,
-            color,
-        }
-    }
-}
-
-/// Whom a fault is aimed at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Aim {
-    /// The leader (needed: refused against a leaderless system).
-    Leader,
-    /// A node that is not the leader (so the leader must be known).
-    Follower,
-    /// Any node, the leader placed when the system has one (partition shapes).
-    AnyPlaced,
-    /// The leader's side when there is a leader, any node otherwise (partition-halves).
-    LeaderIfKnown,
-    /// Every node, the leader placed when the system has one (the ring).
-    AllPlaced,
-    /// Any node drawn at random; no leader needed or waited for.
-    Any,
-    /// Every node; no leader needed or waited for.
-    All,
-}
-
-impl Aim {
-    /// Whether the harness must know the leader to aim the fault at all.
-    pub const fn needs_leader(self) -> bool {
-        matches!(self, Aim::Leader | Aim::Follower)
-    }
-
-    /// Whether the fault waits for the leader (to place it) when the system has one.
-    pub const fn waits_for_leader(self) -> bool {
-        !matches!(self, Aim::Any | Aim::All)
-    }
-
-    /// The role recorded for the fault, given whether a leader was found.
-    pub const fn role(self, leader_known: bool) -> &'static str {
-        match self {
-            Aim::Leader => "leader",
-            Aim::Follower => "follower",
-            Aim::LeaderIfKnown if leader_known => "leader",
-            Aim::AnyPlaced | Aim::LeaderIfKnown | Aim::Any => "any",
-            Aim::AllPlaced | Aim::All => "all",
-        }
-    }
 }
 
 /// What a fault acts on: the network (a partition, or the clock fault's isolation), packets on one node's

@@ -5,7 +5,7 @@
 use super::kind::{Aim, Channel, Events, Family, Kind, Layer};
 use super::run::{Active, Ops, Run};
 use super::settings::{PacketSettings, PacketTarget};
-use crate::fault::FaultKind;
+use crate::fault_kind::FaultKind;
 use crate::PacketFault;
 use anyhow::{bail, Context, Result};
 use futures::future::LocalBoxFuture;
@@ -18,13 +18,16 @@ use probe::{check, check_health};
 pub const START: &str = "start-packet-fault";
 pub const STOP: &str = "stop-packet-fault";
 
+/// Delay the packets a node sends (NFQUEUE in namespaces, NFQUEUE and `harness nemesis-delay` on hosts).
+pub const DELAY: FaultKind = FaultKind::new(&kind("packet-delay", 13));
+/// Drop a share of the packets a node sends (nftables in namespaces, the same helper on hosts).
+pub const LOSS: FaultKind = FaultKind::new(&kind("packet-loss", 14));
+/// Duplicate a share of the packets a node sends (nftables in namespaces, an nftables egress table on hosts).
+pub const DUPLICATE: FaultKind = FaultKind::new(&kind("packet-duplicate", 15));
+
 pub const FAMILY: Family = Family {
     name: "packet",
-    kinds: &[
-        kind(FaultKind::PacketDelay, "packet-delay"),
-        kind(FaultKind::PacketLoss, "packet-loss"),
-        kind(FaultKind::PacketDuplicate, "packet-duplicate"),
-    ],
+    kinds: &[DELAY, LOSS, DUPLICATE],
     events: &[Events {
         start: START,
         stop: STOP,
@@ -37,10 +40,10 @@ pub const FAMILY: Family = Family {
     ops: &Packets,
 };
 
-const fn kind(kind: FaultKind, name: &'static str) -> Kind {
+const fn kind(name: &'static str, order: u8) -> Kind {
     Kind {
-        kind,
         name,
+        order,
         in_all: false,
         aim: Aim::Any,
         leader_fault: false,
@@ -99,11 +102,11 @@ fn fault(run: &Run<'_>, kind: FaultKind) -> PacketFault {
 /// which fault it is (and so which tools it needs) is meant.
 pub fn fault_of(kind: FaultKind, s: &PacketSettings) -> PacketFault {
     match kind {
-        FaultKind::PacketDelay => PacketFault::Delay {
+        DELAY => PacketFault::Delay {
             delay_ms: s.delay_ms,
             jitter_ms: s.jitter_ms,
         },
-        FaultKind::PacketLoss => PacketFault::Loss { pct: s.loss_pct },
+        LOSS => PacketFault::Loss { pct: s.loss_pct },
         _ => PacketFault::Duplicate {
             pct: s.duplicate_pct,
         },

@@ -4,7 +4,7 @@
 
 use super::kind::{Aim, Channel, Events, Family, Kind, Layer, SpanKind};
 use super::run::{Active, Ops, Run};
-use crate::fault::FaultKind;
+use crate::fault_kind::FaultKind;
 use crate::Partition;
 use futures::future::LocalBoxFuture;
 use serde_json::json;
@@ -19,52 +19,49 @@ pub const START: &str = "start-partition";
 /// Written when every link is restored.
 pub const STOP: &str = "stop-partition";
 
+/// Isolate the current leader from every other node.
+pub const LEADER: FaultKind = FaultKind::new(&Kind::in_all(
+    "partition-leader",
+    0,
+    Aim::Leader,
+    true,
+    Some("#e15759"),
+));
+/// Isolate one follower from every other node.
+pub const FOLLOWER: FaultKind = FaultKind::new(&Kind::in_all(
+    "partition-follower",
+    1,
+    Aim::Follower,
+    false,
+    Some("#f28e2b"),
+));
+/// Isolate one random node (leader or not) from every other node; needs no leader.
+pub const RANDOM: FaultKind =
+    FaultKind::new(&Kind::in_all("partition-random", 2, Aim::AnyPlaced, false, None));
+/// Split the nodes in two, the leader on the minority side.
+pub const HALVES: FaultKind = FaultKind::new(&Kind::in_all(
+    "partition-halves",
+    3,
+    Aim::LeaderIfKnown,
+    false,
+    Some("#edc948"),
+));
+/// Each node reaches only its two ring neighbours.
+pub const RING: FaultKind = FaultKind::new(&Kind::in_all(
+    "partition-ring",
+    4,
+    Aim::AllPlaced,
+    false,
+    Some("#b07aa1"),
+));
+/// Cut one direction only between the leader and the rest (it can send but not receive, or the
+/// reverse); TCP needs both, so its connections break while the routes differ.
+pub const ONE_WAY: FaultKind =
+    FaultKind::new(&Kind::in_all("partition-one-way", 9, Aim::Leader, false, None));
+
 pub const FAMILY: Family = Family {
     name: "partition",
-    kinds: &[
-        Kind::in_all(
-            FaultKind::PartitionLeader,
-            "partition-leader",
-            Aim::Leader,
-            true,
-            Some("#e15759"),
-        ),
-        Kind::in_all(
-            FaultKind::PartitionFollower,
-            "partition-follower",
-            Aim::Follower,
-            false,
-            Some("#f28e2b"),
-        ),
-        Kind::in_all(
-            FaultKind::PartitionRandom,
-            "partition-random",
-            Aim::AnyPlaced,
-            false,
-            None,
-        ),
-        Kind::in_all(
-            FaultKind::PartitionHalves,
-            "partition-halves",
-            Aim::LeaderIfKnown,
-            false,
-            Some("#edc948"),
-        ),
-        Kind::in_all(
-            FaultKind::PartitionRing,
-            "partition-ring",
-            Aim::AllPlaced,
-            false,
-            Some("#b07aa1"),
-        ),
-        Kind::in_all(
-            FaultKind::PartitionOneWay,
-            "partition-one-way",
-            Aim::Leader,
-            false,
-            None,
-        ),
-    ],
+    kinds: &[LEADER, FOLLOWER, RANDOM, HALVES, RING, ONE_WAY],
     events: &[Events {
         start: START,
         stop: STOP,
@@ -95,7 +92,7 @@ fn start(run: &mut Run<'_>, kind: FaultKind) -> anyhow::Result<()> {
     let leader = run.leader.clone();
     let (p, targets) = partition_for(kind, &nodes, leader.as_deref(), run.rng)
         .ok_or_else(|| anyhow::anyhow!("no partition of that shape for {} nodes", nodes.len()))?;
-    if kind == FaultKind::PartitionRandom && leader.is_some() {
+    if kind == RANDOM && leader.is_some() {
         run.out.role = if leader.as_ref() == targets.first() {
             "leader"
         } else {

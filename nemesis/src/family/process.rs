@@ -3,7 +3,7 @@
 
 use super::kind::{Aim, Channel, Events, Family, Kind, Layer, SpanKind};
 use super::run::{Active, Ops, Run};
-use crate::fault::FaultKind;
+use crate::fault_kind::FaultKind;
 use anyhow::{Context, Result};
 use futures::future::LocalBoxFuture;
 use rand::seq::SliceRandom;
@@ -19,39 +19,40 @@ pub const RESTART: &str = "restart";
 pub const PAUSE: &str = "pause";
 pub const RESUME: &str = "resume";
 
+/// SIGKILL the leader; restart it when the window ends.
+pub const KILL_LEADER: FaultKind = FaultKind::new(&Kind::in_all(
+    "kill-leader",
+    5,
+    Aim::Leader,
+    true,
+    Some("#4e79a7"),
+));
+/// SIGKILL a random node; restart it when the window ends.
+pub const KILL_RANDOM: FaultKind = FaultKind::new(&Kind::in_all(
+    "kill-random",
+    6,
+    Aim::Any,
+    false,
+    Some("#9c755f"),
+));
+/// SIGKILL every node at once; restart them all when the window ends (durability of acknowledged
+/// writes).
+pub const KILL_ALL: FaultKind = FaultKind::new(&Kind::in_all("kill-all", 11, Aim::All, false, None));
+/// SIGSTOP the leader; SIGCONT it when the window ends.
+pub const PAUSE_LEADER: FaultKind = FaultKind::new(&Kind::in_all(
+    "pause-leader",
+    7,
+    Aim::Leader,
+    true,
+    Some("#76b7b2"),
+));
+/// SIGSTOP a random node; SIGCONT it when the window ends.
+pub const PAUSE_RANDOM: FaultKind =
+    FaultKind::new(&Kind::in_all("pause-random", 10, Aim::Any, false, None));
+
 pub const FAMILY: Family = Family {
     name: "process",
-    kinds: &[
-        Kind::in_all(
-            FaultKind::KillLeader,
-            "kill-leader",
-            Aim::Leader,
-            true,
-            Some("#4e79a7"),
-        ),
-        Kind::in_all(
-            FaultKind::KillRandom,
-            "kill-random",
-            Aim::Any,
-            false,
-            Some("#9c755f"),
-        ),
-        Kind::in_all(FaultKind::KillAll, "kill-all", Aim::All, false, None),
-        Kind::in_all(
-            FaultKind::PauseLeader,
-            "pause-leader",
-            Aim::Leader,
-            true,
-            Some("#76b7b2"),
-        ),
-        Kind::in_all(
-            FaultKind::PauseRandom,
-            "pause-random",
-            Aim::Any,
-            false,
-            None,
-        ),
-    ],
+    kinds: &[KILL_LEADER, KILL_RANDOM, KILL_ALL, PAUSE_LEADER, PAUSE_RANDOM],
     events: &[
         Events {
             start: KILL,
@@ -82,11 +83,11 @@ impl Ops for Processes {
     ) -> LocalBoxFuture<'a, Result<Box<dyn Active>>> {
         Box::pin(async move {
             let nodes = run.nodes.names();
-            // The variants are this family's own kinds; what each does is said once, here.
+            // The constants are this family's own kinds; what each does is said once, here.
             match kind {
-                FaultKind::KillLeader | FaultKind::KillRandom => kill_one(run, kind, &nodes),
-                FaultKind::PauseLeader => pause_leader(run, kind),
-                FaultKind::KillAll => kill_all(run, kind, &nodes),
+                KILL_LEADER | KILL_RANDOM => kill_one(run, kind, &nodes),
+                PAUSE_LEADER => pause_leader(run, kind),
+                KILL_ALL => kill_all(run, kind, &nodes),
                 _ => pause_random(run, kind, &nodes),
             }
         })
@@ -95,7 +96,7 @@ impl Ops for Processes {
     fn restarts(&self, kind: FaultKind) -> bool {
         matches!(
             kind,
-            FaultKind::KillLeader | FaultKind::KillRandom | FaultKind::KillAll
+            KILL_LEADER | KILL_RANDOM | KILL_ALL
         )
     }
 }
@@ -103,7 +104,7 @@ impl Ops for Processes {
 /// kill-leader and kill-random: SIGKILL one node.
 fn kill_one(run: &mut Run<'_>, kind: FaultKind, nodes: &[String]) -> Result<Box<dyn Active>> {
     let target = match kind {
-        FaultKind::KillLeader => run.leader.clone().unwrap(),
+        KILL_LEADER => run.leader.clone().unwrap(),
         _ => nodes.choose(run.rng).unwrap().clone(),
     };
     run.nodes.kill(&target)?;

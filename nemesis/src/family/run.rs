@@ -3,7 +3,7 @@
 //! and the clients) and composes the families through [`Ops`] without knowing their kinds.
 
 use super::settings::Settings;
-use crate::fault::FaultKind;
+use crate::fault_kind::FaultKind;
 use crate::Net;
 use futures::future::LocalBoxFuture;
 use rand_chacha::ChaCha8Rng;

@@ -1,6 +1,7 @@
 //! The partition shapes, drawn around the live leader.
 
-use crate::fault::FaultKind;
+use super::{FOLLOWER, HALVES, LEADER, ONE_WAY, RANDOM, RING};
+use crate::fault_kind::FaultKind;
 use crate::Partition;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -28,11 +29,11 @@ pub fn partition_for(
     }
     let leader = leader.filter(|l| nodes.iter().any(|n| n == l));
     match kind {
-        FaultKind::PartitionLeader => {
+        LEADER => {
             let l = leader?;
             Some((Partition::isolate(l, nodes), vec![l.to_string()]))
         }
-        FaultKind::PartitionFollower => {
+        FOLLOWER => {
             let followers: Vec<&String> = nodes
                 .iter()
                 .filter(|n| Some(n.as_str()) != leader)
@@ -40,11 +41,11 @@ pub fn partition_for(
             let f = followers.choose(rng)?;
             Some((Partition::isolate(f, nodes), vec![f.to_string()]))
         }
-        FaultKind::PartitionRandom => {
+        RANDOM => {
             let n = nodes.choose(rng)?;
             Some((Partition::isolate(n, nodes), vec![n.to_string()]))
         }
-        FaultKind::PartitionHalves => {
+        HALVES => {
             let mut order: Vec<String> = nodes.to_vec();
             order.shuffle(rng);
             if let Some(l) = leader {
@@ -57,7 +58,7 @@ pub fn partition_for(
             targets.sort();
             Some((Partition::halves(minority, majority), targets))
         }
-        FaultKind::PartitionRing => {
+        RING => {
             if nodes.len() <= 3 {
                 return None;
             }
@@ -65,7 +66,7 @@ pub fn partition_for(
             order.shuffle(rng);
             Some((Partition::ring(&order), order))
         }
-        FaultKind::PartitionOneWay => {
+        ONE_WAY => {
             // The leader: the node whose one-way cut matters most. Which way is drawn from the seed.
             let l = leader?;
             let others: Vec<&String> = nodes.iter().filter(|n| *n != l).collect();
@@ -101,45 +102,45 @@ mod tests {
     fn partition_for_targets_the_right_nodes() {
         let all = names(5);
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let (p, t) = partition_for(FaultKind::PartitionLeader, &all, Some("n3"), &mut rng).unwrap();
+        let (p, t) = partition_for(LEADER, &all, Some("n3"), &mut rng).unwrap();
         assert_eq!(t, vec!["n3"]);
         assert_eq!(p, Partition::isolate("n3", &all));
-        assert!(partition_for(FaultKind::PartitionLeader, &all, None, &mut rng).is_none());
+        assert!(partition_for(LEADER, &all, None, &mut rng).is_none());
 
         for _ in 0..20 {
             let (p, t) =
-                partition_for(FaultKind::PartitionFollower, &all, Some("n3"), &mut rng).unwrap();
+                partition_for(FOLLOWER, &all, Some("n3"), &mut rng).unwrap();
             assert_eq!(t.len(), 1);
             assert_ne!(t[0], "n3");
             assert_eq!(p, Partition::isolate(&t[0], &all));
 
             let (p, t) =
-                partition_for(FaultKind::PartitionHalves, &all, Some("n4"), &mut rng).unwrap();
+                partition_for(HALVES, &all, Some("n4"), &mut rng).unwrap();
             assert_eq!(t.len(), 2);
             assert!(t.contains(&"n4".to_string()));
             let rest: Vec<String> = all.iter().filter(|n| !t.contains(n)).cloned().collect();
             assert_eq!(p, Partition::halves(&t, &rest));
 
-            let (p, order) = partition_for(FaultKind::PartitionRing, &all, None, &mut rng).unwrap();
+            let (p, order) = partition_for(RING, &all, None, &mut rng).unwrap();
             assert_eq!(p, Partition::ring(&order));
             let mut sorted = order.clone();
             sorted.sort();
             assert_eq!(sorted, all);
         }
-        assert!(partition_for(FaultKind::PartitionRing, &names(3), None, &mut rng).is_none());
+        assert!(partition_for(RING, &names(3), None, &mut rng).is_none());
         let mut hit = std::collections::BTreeSet::new();
         for _ in 0..50 {
-            let (p, t) = partition_for(FaultKind::PartitionRandom, &all, None, &mut rng).unwrap();
+            let (p, t) = partition_for(RANDOM, &all, None, &mut rng).unwrap();
             assert_eq!(p, Partition::isolate(&t[0], &all));
             hit.insert(t[0].clone());
         }
         assert_eq!(hit.len(), 5, "every node gets isolated sometimes: {hit:?}");
-        assert!(partition_for(FaultKind::KillLeader, &all, Some("n1"), &mut rng).is_none());
-        assert!(partition_for(FaultKind::PartitionFollower, &names(1), None, &mut rng).is_none());
+        assert!(partition_for(crate::family::process::KILL_LEADER, &all, Some("n1"), &mut rng).is_none());
+        assert!(partition_for(FOLLOWER, &names(1), None, &mut rng).is_none());
         let mut ways = BTreeSet::new();
         for _ in 0..20 {
             let (p, t) =
-                partition_for(FaultKind::PartitionOneWay, &all, Some("n2"), &mut rng).unwrap();
+                partition_for(ONE_WAY, &all, Some("n2"), &mut rng).unwrap();
             assert_eq!(t, vec!["n2"]);
             assert_eq!(p.drops.len(), 4, "one direction to each of the 4 others");
             let out = p.drops.iter().all(|(a, _)| a == "n2");
@@ -154,7 +155,7 @@ mod tests {
     fn halves_on_three_nodes_isolates_the_leader() {
         let all = names(3);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let (p, t) = partition_for(FaultKind::PartitionHalves, &all, Some("n2"), &mut rng).unwrap();
+        let (p, t) = partition_for(HALVES, &all, Some("n2"), &mut rng).unwrap();
         assert_eq!(t, vec!["n2"]);
         assert_eq!(p, Partition::isolate("n2", &all));
     }
