@@ -1,6 +1,6 @@
-//! What a family is made of: its kinds (described in [`crate::fault_kind`]), its events, its layer, its start needs and
-//! its operations. Apart from the composer ([`super::FAMILIES`]) so that each family can name these
-//! types without using the module that lists it.
+//! What a family is made of: its kinds (described in [`crate::fault_kind`]), its events, its layer, its
+//! start needs and its operations. Apart from the composer ([`super::FAMILIES`]) so that each family can
+//! name these types without using the module that lists it.
 
 use super::run::Ops;
 use crate::fault_kind::FaultKind;
