@@ -34,6 +34,9 @@ pub struct Kind {
     pub leader_fault: bool,
     /// Its fixed colour in every plot and table; `None`: a colour hashed from the name.
     pub color: Option<&'static str>,
+    /// The fewest nodes it means anything with (a ring of 3 is no partition): a smaller cluster drops
+    /// it from `all` and refuses it by name.
+    pub min_nodes: u8,
 }
 
 impl Kind {
@@ -52,6 +55,15 @@ impl Kind {
             aim,
             leader_fault,
             color,
+            min_nodes: 1,
+        }
+    }
+
+    /// The same kind, needing at least `n` nodes.
+    pub const fn needs_nodes(self, n: u8) -> Kind {
+        Kind {
+            min_nodes: n,
+            ..self
         }
     }
 }
@@ -119,6 +131,11 @@ impl FaultKind {
     /// `iptables`, on the hosts too with `--hosts`). Each family decides for its kinds.
     pub const fn in_all(self) -> bool {
         self.0.in_all
+    }
+
+    /// The fewest nodes this kind means anything with.
+    pub const fn min_nodes(self) -> u8 {
+        self.0.min_nodes
     }
 }
 

@@ -6,7 +6,7 @@ use crate::settings::{
     CheckSettings, ClusterSettings, Expect, FaultSettings, OutputSettings, PacketDirection,
     PacketScope, PacketSettings, RunConfig, SystemKind, WorkloadSettings,
 };
-use nemesis::family::{clock, disk, partition};
+use nemesis::family::{disk, StartNeed};
 use nemesis::FaultKind;
 use node::api::Replication;
 use workloads::WorkloadKind;
@@ -26,7 +26,6 @@ impl RunConfig {
         super::bounds::subnet(a)?;
         let faults = faults_of(a)?;
         check_workload(a)?;
-        check_node_count(a, &faults)?;
         let mode = a.system.check_mode(a.mode.as_deref())?;
         check_system(a, &faults)?;
         let hosts_file = hosts_of(a, &faults)?;
@@ -164,16 +163,19 @@ struct Chosen {
     replay: Option<nemesis::ScheduleFile>,
 }
 
-/// The faults `--nemesis` names. In a cluster of 3 or fewer every node is every other's neighbour: a ring
-/// is no partition (dropped from `all`, refused when named).
+/// The faults `--nemesis` names. A kind needing more nodes than the cluster has (a ring of 3 is no
+/// partition, see [`FaultKind::min_nodes`]) is dropped from `all` and refused when named.
 fn faults_of(a: &RunArgs) -> Result<Vec<FaultKind>, String> {
     let mut faults = nemesis::parse_nemeses(&a.nemesis).map_err(|e| e.to_string())?;
-    if a.nodes <= 3 && faults.contains(&partition::RING) {
-        if a.nemesis.split(',').any(|n| n.trim() == "all") {
-            faults.retain(|f| *f != partition::RING);
-        } else {
-            return Err("partition-ring needs at least 4 nodes (--nodes 4 or more)".into());
+    let fits = |f: &FaultKind| usize::from(f.min_nodes()) <= a.nodes;
+    if let Some(f) = faults.iter().find(|f| !fits(f)) {
+        if !a.nemesis.split(',').any(|n| n.trim() == "all") {
+            let n = f.min_nodes();
+            return Err(format!(
+                "{f} needs at least {n} nodes (--nodes {n} or more)"
+            ));
         }
+        faults.retain(fits);
     }
     Ok(faults)
 }
@@ -191,23 +193,6 @@ fn check_workload(a: &RunArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The partition faults that need more than one or two nodes.
-fn check_node_count(a: &RunArgs, faults: &[FaultKind]) -> Result<(), String> {
-    let needs_leader = faults.iter().any(|f| {
-        matches!(
-            *f,
-            partition::FOLLOWER | partition::HALVES | partition::RING
-        )
-    });
-    if faults.contains(&partition::RANDOM) && a.nodes < 2 {
-        return Err("partition-random needs at least 2 nodes".into());
-    }
-    if needs_leader && a.nodes < 3 {
-        return Err("partition faults other than partition-leader need at least 3 nodes".into());
-    }
-    Ok(())
-}
-
 /// What the system under test allows: its node command, faults, clock hook, session addresses and
 /// replication.
 fn check_system(a: &RunArgs, faults: &[FaultKind]) -> Result<(), String> {
@@ -220,9 +205,11 @@ fn check_system(a: &RunArgs, faults: &[FaultKind]) -> Result<(), String> {
     if let Some(why) = a.system.fault_refusal(faults) {
         return Err(why);
     }
-    if !a.system.has_clock_hook() && faults.contains(&clock::SKEW) {
+    // A family that needs the clock API says so (StartNeed); only some systems have it.
+    let needs_clock = |f: &&FaultKind| f.family().start_needs.contains(&StartNeed::ClockEndpoint);
+    if let (false, Some(f)) = (a.system.has_clock_hook(), faults.iter().find(needs_clock)) {
         return Err(format!(
-            "clock-skew needs a system whose clock the harness can skew through \
+            "{f} needs a system whose clock the harness can skew through \
              POST /admin/clock (node, exec); {} has none",
             a.system
         ));
@@ -305,6 +292,32 @@ mod tests {
         let mut v = vec!["--store", store.path().to_str().unwrap()];
         v.extend_from_slice(argv);
         RunConfig::from_args(&parse_for_test(&v))
+    }
+
+    /// A kind that needs more nodes than the cluster has is refused by name and dropped from `all`;
+    /// the rule is the kind's own (min_nodes), not a list here.
+    #[test]
+    fn a_fault_the_cluster_is_too_small_for_is_refused_by_name_and_dropped_from_all() {
+        let e = from(&["--nodes", "3", "--nemesis", "partition-ring"]).unwrap_err();
+        assert!(e.contains("partition-ring needs at least 4 nodes"), "{e}");
+        let e = from(&["--nodes", "2", "--nemesis", "partition-halves"]).unwrap_err();
+        assert!(e.contains("partition-halves needs at least 3 nodes"), "{e}");
+        let cfg = from(&["--nodes", "3", "--nemesis", "all", "--time-limit", "120s"]).unwrap();
+        let kinds = &cfg.faults.kinds;
+        assert!(
+            !kinds.iter().any(|f| f.name() == "partition-ring"),
+            "{kinds:?}"
+        );
+        assert!(
+            kinds.iter().any(|f| f.name() == "partition-halves"),
+            "{kinds:?}"
+        );
+        let cfg = from(&["--nodes", "4", "--nemesis", "all", "--time-limit", "120s"]).unwrap();
+        assert!(cfg
+            .faults
+            .kinds
+            .iter()
+            .any(|f| f.name() == "partition-ring"));
     }
 
     /// Whether the faults fit depends on the options, not the seed (it was refused for seed 12 and

@@ -25,6 +25,7 @@ pub const CORRUPT_DATA: FaultKind = FaultKind::new(&Kind {
     aim: Aim::Any,
     leader_fault: false,
     color: None,
+    min_nodes: 1,
 });
 
 pub const FAMILY: Family = Family {

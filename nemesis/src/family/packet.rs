@@ -48,6 +48,7 @@ const fn kind(name: &'static str, order: u8) -> Kind {
         aim: Aim::Any,
         leader_fault: false,
         color: None,
+        min_nodes: 1,
     }
 }
 

@@ -34,10 +34,11 @@ pub const FOLLOWER: FaultKind = FaultKind::new(&Kind::in_all(
     Aim::Follower,
     false,
     Some("#f28e2b"),
-));
+)
+.needs_nodes(3));
 /// Isolate one random node (leader or not) from every other node; needs no leader.
 pub const RANDOM: FaultKind =
-    FaultKind::new(&Kind::in_all("partition-random", 2, Aim::AnyPlaced, false, None));
+    FaultKind::new(&Kind::in_all("partition-random", 2, Aim::AnyPlaced, false, None).needs_nodes(2));
 /// Split the nodes in two, the leader on the minority side.
 pub const HALVES: FaultKind = FaultKind::new(&Kind::in_all(
     "partition-halves",
@@ -45,7 +46,8 @@ pub const HALVES: FaultKind = FaultKind::new(&Kind::in_all(
     Aim::LeaderIfKnown,
     false,
     Some("#edc948"),
-));
+)
+.needs_nodes(3));
 /// Each node reaches only its two ring neighbours.
 pub const RING: FaultKind = FaultKind::new(&Kind::in_all(
     "partition-ring",
@@ -53,7 +55,8 @@ pub const RING: FaultKind = FaultKind::new(&Kind::in_all(
     Aim::AllPlaced,
     false,
     Some("#b07aa1"),
-));
+)
+.needs_nodes(4));
 /// Cut one direction only between the leader and the rest (it can send but not receive, or the
 /// reverse); TCP needs both, so its connections break while the routes differ.
 pub const ONE_WAY: FaultKind =
